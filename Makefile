@@ -1,0 +1,142 @@
+# slotd build.  `make` builds release binaries into build/release/bin,
+# `make check` installs dependencies, builds everything with ASan+UBSan and
+# crash points into build/check and runs every test, `make bench` writes
+# build/bench/report.md, `make demo` runs the end-to-end demo.
+#
+# Sources are picked up by directory, so a new module is just a new file:
+#   slots/*.c                 libslots.a   (libc + inih; linked by everything)
+#   updater/<module>/*.c      libupdater.a (bundle, fetch, install, amqp ...)
+#   supervisor/slotd/*.c      slotd        (libslots only: PID 1 stays tiny)
+#   supervisor/slotctl/*.c    slotctl
+#   updater/slotupd/*.c       slotupd
+#   updater/slotpack/*.c      slotpack
+#   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c)
+#   tests/agents/*.c          one test agent binary each
+#   tests/integration/*.sh    run by tests/run.sh
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+MODE    ?= release
+BUILD   ?= build/$(MODE)
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wvla \
+           -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+BASE    := -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIE -pipe $(WARN)
+ifeq ($(MODE),check)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=all -DSLOTS_CRASH_POINTS -DSLOTS_TEST_BUILD
+LDOPT   := -fsanitize=address,undefined
+else
+OPT     := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
+LDOPT   :=
+endif
+LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,--as-needed
+
+SLOTS_PKGS   := inih
+UPDATER_PKGS := libarchive libcrypto libcurl librabbitmq jansson inih
+PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(UPDATER_PKGS) cmocka 2>/dev/null)
+SLOTS_LIBS   = $(shell $(PKG_CONFIG) --libs $(SLOTS_PKGS))
+UPDATER_LIBS = $(shell $(PKG_CONFIG) --libs $(UPDATER_PKGS))
+CMOCKA_LIBS  = $(shell $(PKG_CONFIG) --libs cmocka)
+
+CFLAGS_ALL  = $(BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(LDOPT) $(LDHARDEN) $(LDFLAGS)
+
+SLOTS_SRC    := $(wildcard slots/*.c)
+UPDATER_SRC  := $(filter-out updater/slotupd/% updater/slotpack/%,$(wildcard updater/*/*.c))
+SLOTD_SRC    := $(wildcard supervisor/slotd/*.c)
+SLOTCTL_SRC  := $(wildcard supervisor/slotctl/*.c)
+SLOTUPD_SRC  := $(wildcard updater/slotupd/*.c)
+SLOTPACK_SRC := $(wildcard updater/slotpack/*.c)
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+SUPPORT_SRC  := $(wildcard tests/unit/support_*.c)
+AGENT_SRC    := $(wildcard tests/agents/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBSLOTS   := $(BUILD)/lib/libslots.a
+LIBUPDATER := $(BUILD)/lib/libupdater.a
+PROGRAMS   := $(if $(SLOTD_SRC),$(BUILD)/bin/slotd) \
+              $(if $(SLOTCTL_SRC),$(BUILD)/bin/slotctl) \
+              $(if $(SLOTUPD_SRC),$(BUILD)/bin/slotupd) \
+              $(if $(SLOTPACK_SRC),$(BUILD)/bin/slotpack)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
+
+.PHONY: all programs tests check check-build check-run bench demo install clean deps
+.DEFAULT_GOAL := all
+
+all: programs
+programs: $(PROGRAMS)
+tests: programs $(UNIT_BINS) $(AGENT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBSLOTS): $(call obj,$(SLOTS_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBUPDATER): $(call obj,$(UPDATER_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/slotd: $(call obj,$(SLOTD_SRC)) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SLOTS_LIBS)
+
+$(BUILD)/bin/slotctl: $(call obj,$(SLOTCTL_SRC)) $(LIBUPDATER) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS)
+
+$(BUILD)/bin/slotupd: $(call obj,$(SLOTUPD_SRC)) $(LIBUPDATER) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS)
+
+$(BUILD)/bin/slotpack: $(call obj,$(SLOTPACK_SRC)) $(LIBUPDATER) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUPPORT_SRC)) $(LIBUPDATER) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS) $(CMOCKA_LIBS)
+
+# Test agents stand in for a real agent: libc only, no sanitizers needed but harmless.
+$(BUILD)/agents/%: tests/agents/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(LDFLAGS_ALL) -o $@ $<
+
+deps:
+	packaging/deps.sh
+
+# `make check`: the README's test command.  Installs what it needs first, in
+# a separate make so pkg-config sees the freshly installed libraries.
+check: deps
+	$(MAKE) --no-print-directory MODE=check check-run
+
+check-run: tests
+	tests/run.sh $(BUILD) $(TESTS)
+
+bench: deps
+	$(MAKE) --no-print-directory MODE=release programs
+	$(MAKE) --no-print-directory MODE=check tests
+	tests/bench/run.sh build/release build/bench
+
+demo: deps
+	$(MAKE) --no-print-directory MODE=release programs
+	packaging/demo.sh build/release
+
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/bin/slotd $(DESTDIR)$(PREFIX)/sbin/slotd
+	install -m 0755 $(BUILD)/bin/slotupd $(DESTDIR)$(PREFIX)/sbin/slotupd
+	install -m 0755 $(BUILD)/bin/slotctl $(DESTDIR)$(PREFIX)/bin/slotctl
+	install -m 0755 $(BUILD)/bin/slotpack $(DESTDIR)$(PREFIX)/bin/slotpack
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,92 @@
+/* config.h: the one INI file all programs share (DESIGN.md sections 8, 9).
+ *
+ * config_load() starts from the defaults below, then applies the file.  An
+ * unknown section or key, a malformed number, duration or boolean, or a value
+ * too long for its field is an error "PATH:LINE: [section] key: what".
+ * Durations take an optional unit: "250ms", "30s", "5m"; bare numbers are
+ * seconds.  Secrets (swift_token, rpc_key, decrypt_key contents) are never
+ * logged.  Adding a key: a field here and one row in slots/config.c's table. */
+#ifndef SLOTD_CONFIG_H
+#define SLOTD_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include "error.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/slotd/slotd.ini"
+#define CONFIG_STRING_MAX 1024
+#define CONFIG_ARGV_MAX 32
+
+enum health_kind { HEALTH_NOTIFY, HEALTH_EXEC, HEALTH_HTTP, HEALTH_UPTIME };
+
+struct config {
+	char path[PATH_MAX];
+	struct {
+		char root[PATH_MAX];			/* /var/lib/slotd */
+		char compatible[256];			/* "" : must be set for installs */
+	} slots;
+	struct {
+		char exec[CONFIG_STRING_MAX];		/* relative to current/, words split on blanks */
+		enum health_kind health;		/* uptime */
+		char health_exec[CONFIG_STRING_MAX];
+		char health_url[CONFIG_STRING_MAX];
+		unsigned startup_timeout_ms;		/* 30s */
+		unsigned min_uptime_ms;			/* 10s */
+		unsigned max_attempts;			/* 3 */
+		unsigned stop_timeout_ms;		/* 10s */
+		unsigned restart_backoff_max_ms;	/* 60s */
+		unsigned health_timeout_ms;		/* 10s, for health=exec|http */
+	} agent;
+	struct {
+		char control_socket[PATH_MAX];		/* <root>/run/control.sock */
+		long admin_uid;				/* -1: root only */
+		long updater_uid;			/* -1: root only */
+		unsigned inhibit_timeout_ms;		/* 60s */
+	} supervisor;
+	struct {
+		char strategy[32];			/* http */
+		char keyring[PATH_MAX];
+		char decrypt_key[PATH_MAX];
+		unsigned retries;			/* 5 */
+		char cache[PATH_MAX];			/* <root>/cache */
+		char swift_token[CONFIG_STRING_MAX];
+		char ca_path[PATH_MAX];			/* "" : system CAs */
+		uint64_t max_rate;			/* bytes/s, 0 = unlimited */
+		unsigned low_speed_time_ms;		/* 30s below 1 KiB/s aborts */
+		unsigned retry_backoff_ms;		/* 1s, doubled per retry */
+		unsigned retry_backoff_max_ms;		/* 60s */
+		unsigned max_redirects;			/* 5 */
+		unsigned activate_timeout_ms;		/* 10m */
+		uint64_t max_bytes;			/* 4 GiB unpacked */
+		uint64_t max_entries;			/* 100000 */
+		int allow_setuid;			/* false */
+	} updater;
+	struct {
+		char url[CONFIG_STRING_MAX];		/* amqp://guest:guest@127.0.0.1:5672/ */
+		char exchange[128];			/* trove */
+		int exchange_durable;			/* false (oslo default) */
+		char instance_id[128];
+		char queue[256];			/* slotupd.<instance_id> */
+		char conductor_topic[128];		/* trove-conductor */
+		unsigned heartbeat_interval_ms;		/* 60s */
+		char rpc_key[256];
+		char ca_path[PATH_MAX];
+	} amqp;
+};
+
+void config_defaults(struct config *config);
+/* Loads path (NULL: CONFIG_DEFAULT_PATH).  A missing file is an error. */
+int config_load(struct config *config, const char *path, struct error *err);
+/* Same, from text (tests); `name` is used in messages. */
+int config_load_string(struct config *config, const char *text, const char *name,
+		       struct error *err);
+
+/* Splits a command line on blanks into argv (NULL-terminated, at most
+ * CONFIG_ARGV_MAX-1 words), copying into storage.  No quoting, no shell. */
+int config_split_words(const char *line, char **argv, char *storage, size_t storage_len,
+		       struct error *err);
+
+/* Parses "250ms", "30s", "5m", "2" (seconds). */
+int config_parse_duration(const char *text, unsigned *ms);
+
+#endif

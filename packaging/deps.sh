@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs every Debian package the build, the tests, the demo and the
+# benchmarks need.  Idempotent: does nothing when all are present.
+set -eu
+PACKAGES="build-essential pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev
+libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
+zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
+hyperfine time"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
