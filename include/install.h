@@ -1,0 +1,56 @@
+/* install.h: one upgrade attempt, end to end (DESIGN.md section 6).
+ *
+ * install_run() takes a validated request and drives it: record the attempt
+ * (history NEW) -> defer if the agent holds the inhibitor -> fetch with
+ * retries -> verify manifest and blocks -> decrypt -> unpack into the
+ * inactive slot -> sync -> slot `installed` -> ask slotd to activate -> wait
+ * for the health outcome -> SUCCESS or FAILED.  Every step appends a history
+ * snapshot under request->id, and the final state is durable before
+ * install_run() returns, so a caller (the AMQP consumer) may acknowledge the
+ * message right after.  A request whose id already reached SUCCESS or FAILED
+ * is a no-op returning that outcome (redelivery).  The active slot is never
+ * written. */
+#ifndef SLOTD_INSTALL_H
+#define SLOTD_INSTALL_H
+
+#include "config.h"
+#include "error.h"
+#include "history.h"
+
+struct install_request {
+	const char *id;			/* upgrade id; NULL: a fresh random one */
+	const char *kind;		/* "upgrade" (default) or "rollback" */
+	const char *instance_id;	/* for the record; NULL: config's */
+	const char *location;
+	const char *strategy;		/* NULL: config's updater.strategy */
+	const char *expected_version;	/* instance_version: must match the manifest if set */
+	const char *expected_sha256;	/* metadata sha256 of the bundle file, if given */
+	int allow_downgrade;		/* admin rollback */
+};
+
+enum install_outcome {
+	INSTALL_SUCCESS,	/* new slot committed good (or identical bundle: no-op) */
+	INSTALL_FAILED,		/* recorded FAILED with the reason; running slot untouched */
+	INSTALL_DEFERRED,	/* agent busy: recorded DEFERRED, retry later, same id */
+};
+
+struct install_result {
+	enum install_outcome outcome;
+	struct history_record record;	/* the final snapshot */
+	int already_done;		/* id was final before this call */
+};
+
+/* Progress of the long steps, for a TTY bar or log lines.  May be NULL. */
+struct install_progress {
+	void (*step)(void *context, enum history_state state, const char *detail);
+	void (*bytes)(void *context, unsigned long long done, unsigned long long total);
+	void *context;
+};
+
+/* Returns 0 when an outcome was reached and recorded (check result->outcome),
+ * -1 when not even the attempt could be recorded (err says why). */
+int install_run(const struct config *config, const struct install_request *request,
+		const struct install_progress *progress, struct install_result *result,
+		struct error *err);
+
+#endif
