@@ -42,8 +42,4 @@ int layout_slot_path(const struct layout *layout, int slot, char *buf, size_t le
 /* Opens slots/<a|b> as an O_DIRECTORY fd (O_NOFOLLOW). */
 int layout_open_slot_dir(const struct layout *layout, int slot, struct error *err);
 
-/* Empties slots/<a|b> (recursively removes its content, keeps the directory).
- * Refuses if `slot` is what `current` points at. */
-int layout_clear_slot(const struct layout *layout, int slot, struct error *err);
-
 #endif

@@ -15,7 +15,9 @@
  * saved.  slots_recover() is idempotent: after a crash anywhere, calling it
  * again finishes or undoes the interrupted step.
  *
- * There are exactly two slots; the "previous" slot of a trial is the other one. */
+ * There are exactly two slots; the "previous" slot of a trial is the other one.
+ * Every mutating call takes run/state.lock (flock) and re-reads state and
+ * `current` first, so slotd and slotupd never lose each other's updates. */
 #ifndef SLOTD_SLOTS_H
 #define SLOTD_SLOTS_H
 
@@ -28,6 +30,7 @@ struct slots {
 	struct slot_state state;
 	int current;		/* what `current` points at: SLOT_A, SLOT_B, SLOT_NONE */
 	unsigned max_attempts;
+	int lock_fd;		/* run/state.lock: serialises read-modify-write of state */
 };
 
 /* Opens the layout (creating it), loads state and `current`.  Does not
@@ -38,7 +41,7 @@ void slots_close(struct slots *s);
 int slots_reload(struct slots *s, struct error *err);
 
 /* Pure function: from any (state, current) pair, the pair to start from.
- * Returns 0 and fills *out_state/*out_current; *why (may be NULL) says what
+ * Returns 0 and fills *out_state and *out_current; *why (may be NULL) says what
  * changed, "" when nothing.  Returns -1 when the state contradicts itself
  * (two trial slots), naming the contradiction in err. */
 int slots_reconcile(const struct slot_state *state, int current, unsigned max_attempts,
