@@ -67,6 +67,8 @@ AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
 
 .PHONY: all programs tests check check-build check-run bench demo install clean deps
 .DEFAULT_GOAL := all
+# Keep objects of pattern-built tests, so a rebuild only compiles what changed.
+.SECONDARY:
 
 all: programs
 programs: $(PROGRAMS)

@@ -15,6 +15,8 @@
 
 #ifdef SLOTS_CRASH_POINTS
 void crash_point(const char *label);
+/* Restarts the numbering (a forked test child counts its own points). */
+void crash_point_reset(void);
 #else
 static inline void crash_point(const char *label) { (void)label; }
 #endif

@@ -13,6 +13,11 @@
 
 static unsigned long crash_counter;
 
+void crash_point_reset(void)
+{
+	crash_counter = 0;
+}
+
 void crash_point(const char *label)
 {
 	const char *at = getenv("SLOTS_CRASH_AT");

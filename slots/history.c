@@ -208,7 +208,7 @@ int history_append(const struct layout *layout, struct history_record *record,
 		return error_set(err, "%s/history: record %s too long", layout->root, record->id);
 	created = faccessat(layout->root_fd, HISTORY_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0;
 	fd = openat(layout->root_fd, HISTORY_FILE,
-		    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return error_errno(err, "%s/history: open", layout->root);
 	crash_point("history-write");

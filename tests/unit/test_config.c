@@ -1,0 +1,132 @@
+/* test_config.c: the shared INI configuration. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "config.h"
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct config c;
+	struct error err = { "" };
+
+	assert_int_equal(config_load_string(&c, text, "/etc/x.ini", &err), -1);
+	if (!strstr(err.text, needle))
+		fail_msg("error '%s' lacks '%s'", err.text, needle);
+}
+
+static void test_config_defaults_and_values(void **unused)
+{
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c,
+		"[slots]\nroot = /srv/slots\ncompatible = trove-guest\n"
+		"[agent]\nexec = bin/agent --serve\nhealth = notify\nstartup_timeout = 250ms\n"
+		"min_uptime = 2\nmax_attempts = 2\n"
+		"[updater]\nretries = 7\nallow_setuid = true\nmax_rate = 1048576\n"
+		"[amqp]\ninstance_id = 27e25b73\nexchange_durable = false\n", "t.ini", &err), 0);
+	assert_string_equal(c.slots.root, "/srv/slots");
+	assert_int_equal(c.agent.health, HEALTH_NOTIFY);
+	assert_int_equal(c.agent.startup_timeout_ms, 250);
+	assert_int_equal(c.agent.min_uptime_ms, 2000);
+	assert_int_equal(c.agent.max_attempts, 2);
+	assert_int_equal(c.agent.stop_timeout_ms, 10000);
+	assert_int_equal(c.updater.retries, 7);
+	assert_int_equal(c.updater.allow_setuid, 1);
+	assert_int_equal(c.updater.max_rate, 1048576);
+	/* Derived defaults follow the root and instance. */
+	assert_string_equal(c.supervisor.control_socket, "/srv/slots/run/control.sock");
+	assert_string_equal(c.updater.cache, "/srv/slots/cache");
+	assert_string_equal(c.amqp.queue, "slotupd.27e25b73");
+	assert_string_equal(c.amqp.exchange, "trove");
+	assert_int_equal(c.supervisor.admin_uid, -1);
+}
+
+static void test_config_errors_name_file_line_and_key(void **unused)
+{
+	(void)unused;
+	expect_error("[agent]\nexec = x\ncolour = red\n", "/etc/x.ini:3: [agent] colour: unknown key");
+	expect_error("[agent]\n\n\nmin_uptime = soon\n", "/etc/x.ini:4: [agent] min_uptime: not a duration");
+	expect_error("[nosuch]\nx = 1\n", "/etc/x.ini:2: unknown section [nosuch]");
+	expect_error("[agent]\nmax_attempts = 2\nmax_attempts = 3\n", ":3: [agent] max_attempts: given twice");
+	expect_error("[updater]\nallow_setuid = perhaps\n", "allow_setuid: not a boolean");
+	expect_error("[agent]\nhealth = ping\n", "health: not one of");
+	expect_error("[agent]\nmax_attempts = 0\n", "max_attempts: must be at least 1");
+	expect_error("[agent]\nhealth = exec\n", "health = exec needs health_exec");
+	expect_error("[slots]\nroot = relative/dir\n", "root: must be an absolute path");
+	expect_error("[supervisor]\nadmin_uid = -5\n", "admin_uid: not a uid");
+	expect_error("[agent\n", "/etc/x.ini:1: syntax error");
+	/* Debian's inih splits lines over 200 bytes: refused before parsing. */
+	char longline[400];
+	memset(longline, 'x', sizeof longline);
+	memcpy(longline, "[agent]\nexec = ", 15);
+	longline[sizeof longline - 1] = '\0';
+	expect_error(longline, "/etc/x.ini:2: line longer than");
+}
+
+static void test_config_secret_never_echoed(void **unused)
+{
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c, "[amqp]\nrpc_key = hunter2hunter2\nrpc_key = s3cret\n",
+					    "t.ini", &err), -1);
+	assert_null(strstr(err.text, "s3cret"));
+	assert_null(strstr(err.text, "hunter2"));
+}
+
+static void test_config_missing_file(void **unused)
+{
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load(&c, "/nonexistent/slotd.ini", &err), -1);
+	assert_non_null(strstr(err.text, "/nonexistent/slotd.ini"));
+}
+
+static void test_config_split_words(void **unused)
+{
+	char *argv[CONFIG_ARGV_MAX];
+	char storage[128];
+
+	(void)unused;
+	assert_int_equal(config_split_words("  bin/agent  --port 8080\t-v ", argv, storage,
+					    sizeof storage, NULL), 4);
+	assert_string_equal(argv[0], "bin/agent");
+	assert_string_equal(argv[3], "-v");
+	assert_null(argv[4]);
+	assert_int_equal(config_split_words("   ", argv, storage, sizeof storage, NULL), -1);
+}
+
+static void test_config_duration(void **unused)
+{
+	unsigned ms;
+
+	(void)unused;
+	assert_int_equal(config_parse_duration("5m", &ms), 0);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(config_parse_duration("0ms", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(config_parse_duration("-1", &ms), -1);
+	assert_int_equal(config_parse_duration("1h", &ms), -1);
+	assert_int_equal(config_parse_duration("99999999999", &ms), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults_and_values),
+		cmocka_unit_test(test_config_errors_name_file_line_and_key),
+		cmocka_unit_test(test_config_secret_never_echoed),
+		cmocka_unit_test(test_config_missing_file),
+		cmocka_unit_test(test_config_split_words),
+		cmocka_unit_test(test_config_duration),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
