@@ -1,0 +1,32 @@
+#!/bin/sh
+# `make bench`: runs every tests/bench/*.sh (except this one) against a
+# release build and collects their sections in OUTDIR/report.md.
+#   tests/bench/run.sh RELEASE_BUILD_DIR OUTDIR
+# Each script gets $1 = the release build dir, $2 = OUTDIR and appends its own
+# markdown section.  BENCH_QUICK=1 asks the scripts for small inputs.
+set -eu
+build=$(cd "$1" && pwd)
+mkdir -p "$2"
+out=$(cd "$2" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+{
+	echo "# slotd benchmark report"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "- command: make bench (tests/bench/run.sh $1 $2)"
+	echo
+} > "$out/report.md"
+status=0
+for script in "$top"/tests/bench/*.sh; do
+	[ "$(basename "$script")" = run.sh ] && continue
+	echo "=== bench $(basename "$script" .sh)"
+	if ! sh "$script" "$build" "$out"; then
+		echo "bench $(basename "$script"): failed" >&2
+		printf '\n## %s\n\nfailed; see the make bench output.\n' "$(basename "$script" .sh)" >> "$out/report.md"
+		status=1
+	fi
+done
+echo "report: $out/report.md"
+exit $status
