@@ -41,7 +41,12 @@ pid_t inhibit_spawn_waiter(int fd, unsigned timeout_ms, struct error *err)
 		return error_errno(err, "run/inhibit: fork waiter");
 	if (pid > 0)
 		return pid;
-	/* Child: SIGALRM's default action ends us if the lock stays held. */
+	/* Child: keep only the lock's fd, so no other descriptor of the parent
+	 * (a client socket, a pipe) outlives its closing there.  SIGALRM's
+	 * default action ends us if the lock stays held. */
+	if (fd > 3)
+		close_range(3, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0u, 0);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
