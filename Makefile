@@ -65,13 +65,14 @@ PROGRAMS   := $(if $(SLOTD_SRC),$(BUILD)/bin/slotd) \
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
 
-.PHONY: all programs tests check check-build check-run bench demo install clean deps
+.PHONY: all programs agents tests check check-build check-run bench demo install clean deps
 .DEFAULT_GOAL := all
 # Keep objects of pattern-built tests, so a rebuild only compiles what changed.
 .SECONDARY:
 
 all: programs
 programs: $(PROGRAMS)
+agents: $(AGENT_BINS)
 tests: programs $(UNIT_BINS) $(AGENT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -128,7 +129,7 @@ bench: deps
 	tests/bench/run.sh build/release build/bench
 
 demo: deps
-	$(MAKE) --no-print-directory MODE=release programs
+	$(MAKE) --no-print-directory MODE=release programs agents
 	packaging/demo.sh build/release
 
 install: programs
