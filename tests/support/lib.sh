@@ -1,0 +1,88 @@
+# tests/support/lib.sh: shared helpers for integration scripts (POSIX sh).
+# Source it after setting nothing; it defines:
+#   T                 a fresh temp dir, removed on exit
+#   spawn NAME CMD..  starts CMD in the background, remembers its pid as NAME
+#   stop_all          TERM then KILL every spawned pid (only ours, by pid)
+#   wait_for SECS CMD.. polls CMD until it succeeds (for servers we do not control)
+#   check DESC CMD..  runs CMD, counts a pass or a failure with DESC
+#   finish            prints the tally and exits 0 or 1
+#   make_keys DIR [CN] a CA, a signer cert (and a second, untrusted CA) with openssl
+T=$(mktemp -d /tmp/slotd-it.XXXXXX)
+chmod 711 "$T"
+PIDS=""
+PASSED=0
+FAILED=0
+
+spawn() {
+	name=$1; shift
+	"$@" &
+	eval "PID_$name=$!"
+	PIDS="$PIDS $!"
+}
+
+stop_all() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	PIDS=""
+}
+
+cleanup_lib() {
+	stop_all
+	[ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
+	rm -rf "$T"
+}
+trap cleanup_lib EXIT INT TERM
+
+wait_for() {
+	limit=$1; shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt $((limit * 20)) ] && return 1
+		sleep 0.05
+	done
+}
+
+check() {
+	desc=$1; shift
+	if "$@"; then
+		PASSED=$((PASSED + 1)); echo "ok   - $desc"
+	else
+		FAILED=$((FAILED + 1)); echo "FAIL - $desc"
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+make_keys() {
+	d=$1
+	mkdir -p "$d"
+	for ca in ca rogue; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+			-subj "/CN=slotd test $ca" -keyout "$d/$ca.key" -out "$d/$ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+			2>/dev/null || return 1
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=packager of $ca" -keyout "$d/$ca-signer.key" -out "$d/$ca-signer.csr" \
+			2>/dev/null || return 1
+		printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n' > "$d/ext"
+		openssl x509 -req -in "$d/$ca-signer.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" \
+			-CAcreateserial -days 30 -extfile "$d/ext" -out "$d/$ca-signer.pem" 2>/dev/null ||
+			return 1
+	done
+	cp "$d/ca.pem" "$d/keyring.pem"
+}
+
+# JSON field from stdin, e.g. json_get '["slots"]["a"]["status"]'
+json_get() {
+	/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"
+}
