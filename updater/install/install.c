@@ -60,10 +60,11 @@ static void attempt_bytes(void *context, unsigned long long done, unsigned long 
 static enum install_outcome attempt_finish(struct attempt *a, enum history_state state,
 					   const char *error)
 {
-	if (error && error[0])
+	if (error && error[0] && state != HISTORY_SUCCESS)
 		log_error("%s: %s: %s", a->record.id, history_state_name(state), error);
 	else
-		log_info("%s: %s", a->record.id, history_state_name(state));
+		log_info("%s: %s%s%s", a->record.id, history_state_name(state),
+			 error && error[0] ? ": " : "", error ? error : "");
 	attempt_record(a, state, error);
 	return state == HISTORY_SUCCESS ? INSTALL_SUCCESS :
 	       state == HISTORY_DEFERRED ? INSTALL_DEFERRED : INSTALL_FAILED;

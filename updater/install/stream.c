@@ -35,6 +35,7 @@ struct stream {
 	int fetching, extracting;	/* threads running */
 	pthread_t fetch_thread, extract_thread;
 	int fetch_rc, fetch_stopped, extract_rc;
+	int payload_stopped;		/* the verifier's send failed: the extractor quit first */
 	struct error fetch_err, extract_err;
 };
 
@@ -205,7 +206,11 @@ static int stream_on_payload(const void *data, size_t len, void *context, struct
 {
 	struct stream *st = context;
 
-	return stream_send(st->payload.fd[1], data, len, "extraction", err);
+	if (stream_send(st->payload.fd[1], data, len, "extraction", err) < 0) {
+		st->payload_stopped = 1;
+		return -1;
+	}
+	return 0;
 }
 
 /* The bundle file's SHA-256 against the request's metadata, if it gave one. */
@@ -242,7 +247,9 @@ static int stream_join(struct stream *st, int rc, struct error *err)
 		stream_close(&st->payload.fd[1]);
 		pthread_join(st->extract_thread, NULL);
 		st->extracting = 0;
-		if (st->extract_rc < 0) {
+		/* The extractor's error explains the failure only if it quit on its
+		 * own; if the verifier stopped feeding it, the verifier's does. */
+		if (st->extract_rc < 0 && (rc == 0 || st->payload_stopped)) {
 			*err = st->extract_err;
 			error_prefix(err, "unpack: ");
 			rc = -1;
