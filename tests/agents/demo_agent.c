@@ -1,13 +1,18 @@
-/* demo_agent: the agent shipped in the demo and install tests' bundles.
+/* demo_agent: the agent shipped in the demo's and the tests' bundles.
  *
- * Its behaviour comes from the file ./behaviour in its slot (its cwd), so
- * a bundle decides whether the agent is healthy:
- *   good         sends READY=1 (and a STATUS=) on $NOTIFY_SOCKET, then waits
+ * Its behaviour comes from the file ./behaviour in its slot (its cwd), so a
+ * bundle decides how the agent behaves:
+ *   good         sends READY=1 (and STATUS=) on $NOTIFY_SOCKET, then waits
  *   crash        exits with status 3 at once
+ *   crash-later  sends READY=1, then exits with status 4 after 0.4 s
  *   never-ready  waits without ever sending READY=1
- * It logs one line per start to $AGENT_LOG if set ("start <slot> <version>"),
- * so tests can count launches.  Exits 0 on SIGTERM. */
+ *   ignore-term  sends READY=1 and ignores SIGTERM (only SIGKILL ends it)
+ *   orphans      double-forks 3 children that outlive it by 0.3 s, then as good
+ * With $AGENT_LOG set it appends "start SLOT VERSION PID" at start and
+ * "signal N" for each signal it receives, so tests can count launches and
+ * see forwarded signals.  Exits 0 on SIGTERM or SIGINT. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +20,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int notify(const char *message)
@@ -34,22 +41,51 @@ static int notify(const char *message)
 	return rc < 0 ? -1 : 0;
 }
 
-static void log_start(void)
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
 {
 	const char *path = getenv("AGENT_LOG");
 	char line[256];
+	va_list ap;
 	int fd, n;
 
 	if (!path)
 		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof line, "start %s %s %d\n", getenv("SLOTD_SLOT") ?: "?",
-		     getenv("SLOTD_VERSION") ?: "?", (int)getpid());
 	if (n > 0 && write(fd, line, (size_t)n) < 0)
 		perror("demo_agent: log");
 	close(fd);
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+static void leave_orphans(void)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		pid_t child = fork();
+		if (child == 0) {
+			if (fork() == 0) {	/* the grandchild is the orphan */
+				pause_ms(300);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		if (child > 0)
+			waitpid(child, NULL, 0);
+	}
 }
 
 int main(void)
@@ -65,18 +101,33 @@ int main(void)
 		behaviour[strcspn(behaviour, "\n")] = '\0';
 		close(fd);
 	}
-	log_start();
+	log_line("start %s %s %d\n", getenv("SLOTD_SLOT") ?: "?", getenv("SLOTD_VERSION") ?: "?",
+		 (int)getpid());
 	if (!strcmp(behaviour, "crash")) {
 		fprintf(stderr, "demo_agent: crashing on purpose\n");
 		return 3;
 	}
-	if (!strcmp(behaviour, "good") && notify("READY=1\nSTATUS=serving") < 0)
-		fprintf(stderr, "demo_agent: notify: %s\n", strerror(errno));
+	if (!strcmp(behaviour, "orphans"))
+		leave_orphans();
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (sigwait(&set, &sig) != 0)
-		return 1;
-	return 0;
+	if (strcmp(behaviour, "never-ready") && notify("READY=1\nSTATUS=serving") < 0)
+		fprintf(stderr, "demo_agent: notify: %s\n", strerror(errno));
+	if (!strcmp(behaviour, "crash-later")) {
+		pause_ms(400);
+		return 4;
+	}
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			return 1;
+		log_line("signal %d\n", sig);
+		if ((sig == SIGTERM && strcmp(behaviour, "ignore-term")) || sig == SIGINT)
+			return 0;
+	}
 }

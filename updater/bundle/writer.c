@@ -202,6 +202,9 @@ static int writer_publish(struct writer *w, struct error *err)
 	while (fsync(w->out_fd) < 0)
 		if (errno != EINTR)
 			return error_errno(err, "%s: fsync", w->options->output);
+	/* O_TMPFILE made it 0600; a bundle is for publishing. */
+	if (fchmod(w->out_fd, 0644) < 0)
+		return error_errno(err, "%s: chmod", w->options->output);
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->out_fd);
 	unlinkat(w->dir_fd, w->tmp_name, 0);
 	if (linkat(AT_FDCWD, proc, w->dir_fd, w->tmp_name, AT_SYMLINK_FOLLOW) < 0)
