@@ -307,10 +307,13 @@ static void test_special_files(void **state)
 	const struct ent chr[] = { { "null", AE_IFCHR, 0666, NULL, NULL } };
 	const struct ent blk[] = { { "sda", AE_IFBLK, 0660, NULL, NULL } };
 	const struct ent fifo[] = { { "p", AE_IFIFO, 0644, NULL, NULL } };
+	const struct ent forged[] = { { "p\nslotupd: info: ok", AE_IFIFO, 0644, NULL, NULL } };
 
 	expect_refusal(f, chr, 1, "entry 'null': character device not allowed");
 	expect_refusal(f, blk, 1, "entry 'sda': block device not allowed");
 	expect_refusal(f, fifo, 1, "entry 'p': fifo not allowed");
+	/* a name cannot start a new log line */
+	expect_refusal(f, forged, 1, "entry 'p?slotupd: info: ok': fifo not allowed");
 }
 
 static void test_setuid(void **state)

@@ -296,12 +296,13 @@ static int extract_symlink(struct extract_ctx *c, struct archive_entry *e, int d
 {
 	const char *target = archive_entry_symlink(e);
 	struct timespec times[2];
+	char shown[256];
 
 	if (!target)
 		return error_set(c->err, "entry '%s': symlink without a readable target", raw);
 	if (!extract_path_link_inside(path, target))
 		return error_set(c->err, "entry '%s': symlink target '%s' escapes the slot", raw,
-				 target);
+				 extract_path_printable(target, shown, sizeof shown));
 	if (symlinkat(target, dirfd, name) < 0) {
 		if (errno != EEXIST)
 			return error_errno(c->err, "entry '%s': symlink", raw);
@@ -317,14 +318,14 @@ static int extract_symlink(struct extract_ctx *c, struct archive_entry *e, int d
 	return 0;
 }
 
-static int extract_hardlink(struct extract_ctx *c, const char *link_raw, int dirfd,
+static int extract_hardlink(struct extract_ctx *c, const char *link, int dirfd,
 			    const char *name, const char *raw)
 {
-	char target[PATH_MAX], tparent[PATH_MAX];
-	const char *why, *tname;
+	char target[PATH_MAX], tparent[PATH_MAX], shown[256];
+	const char *why, *tname, *link_raw = extract_path_printable(link, shown, sizeof shown);
 	int tfd, rc = -1;
 
-	if (extract_path_normalize(link_raw, target, sizeof target, &why) < 0)
+	if (extract_path_normalize(link, target, sizeof target, &why) < 0)
 		return error_set(c->err, "entry '%s': hardlink target '%s': %s", raw, link_raw, why);
 	if (target[0] == '\0' || extract_path_split(target, tparent, sizeof tparent, &tname) < 0)
 		return error_set(c->err, "entry '%s': invalid hardlink target '%s'", raw, link_raw);
@@ -369,19 +370,21 @@ static const char *extract_type_name(unsigned int type)
 	}
 }
 
+/* raw is the entry's name for messages only, made printable. */
 static int extract_entry(struct extract_ctx *c, struct archive *a, struct archive_entry *e)
 {
-	const char *raw = archive_entry_pathname(e), *why, *name, *link;
-	char path[PATH_MAX], parent[PATH_MAX];
+	const char *pathname = archive_entry_pathname(e), *raw, *why, *name, *link;
+	char path[PATH_MAX], parent[PATH_MAX], shown[256];
 	unsigned int type = archive_entry_filetype(e);
 	int dirfd;
 
 	if (++c->st.entries > c->limits->max_entries)
 		return error_set(c->err, "entry #%llu: more than %llu entries", c->st.entries,
 				 c->limits->max_entries);
-	if (!raw)
+	if (!pathname)
 		return error_set(c->err, "entry #%llu: unreadable path name", c->st.entries);
-	if (extract_path_normalize(raw, path, sizeof path, &why) < 0)
+	raw = extract_path_printable(pathname, shown, sizeof shown);
+	if (extract_path_normalize(pathname, path, sizeof path, &why) < 0)
 		return error_set(c->err, "entry '%s': %s", raw, why);
 	link = archive_entry_hardlink(e);
 	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)

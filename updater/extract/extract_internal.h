@@ -19,4 +19,8 @@ int extract_path_split(const char *path, char *parent, size_t len, const char **
  * the target (so it never climbs out of another symlink); else 0. */
 int extract_path_link_inside(const char *link_path, const char *target);
 
+/* Copies s into out (size len) for an error message: bytes outside printable
+ * ASCII become '?', so a hostile name cannot forge log lines; returns out. */
+const char *extract_path_printable(const char *s, char *out, size_t len);
+
 #endif
