@@ -338,15 +338,26 @@ static void test_setuid(void **state)
 	assert_int_equal(s.st_mode & 07777, 06755);
 }
 
-/* A 1 GiB file with 4 KiB of data at its end.  The pax writer takes the
- * logical stream and drops the bytes of holes, so feed it zeros first. */
+/* A 1 GiB file with 4 KiB of data at its end, and "tail" of 1 MiB with
+ * 4 KiB of data at its start (a trailing hole).  The pax writer takes the
+ * logical stream and drops the bytes of holes, so feed it the zeros. */
+static void write_zeros(struct archive *a, long long left)
+{
+	static char zeros[1 << 20];
+
+	while (left > 0) {
+		size_t n = left < (long long)sizeof zeros ? (size_t)left : sizeof zeros;
+
+		assert_int_equal(archive_write_data(a, zeros, n), (la_ssize_t)n);
+		left -= (long long)n;
+	}
+}
+
 static void build_sparse(const struct fixture *f)
 {
 	struct archive *a = archive_begin(f->archive, ARCHIVE_FILTER_GZIP);
 	struct archive_entry *e = archive_entry_new();
-	static char zeros[1 << 20];
 	char data[4096];
-	long long left = (1LL << 30) - 4096;
 
 	memset(data, 'S', sizeof data);
 	archive_entry_set_pathname(e, "big");
@@ -355,13 +366,17 @@ static void build_sparse(const struct fixture *f)
 	archive_entry_set_size(e, 1LL << 30);
 	archive_entry_sparse_add_entry(e, (1LL << 30) - 4096, 4096);
 	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-	while (left > 0) {
-		size_t n = left < (long long)sizeof zeros ? (size_t)left : sizeof zeros;
-
-		assert_int_equal(archive_write_data(a, zeros, n), (la_ssize_t)n);
-		left -= (long long)n;
-	}
+	write_zeros(a, (1LL << 30) - 4096);
 	assert_int_equal(archive_write_data(a, data, sizeof data), (la_ssize_t)sizeof data);
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "tail");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 1 << 20);
+	archive_entry_sparse_add_entry(e, 0, 4096);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, data, sizeof data), (la_ssize_t)sizeof data);
+	write_zeros(a, (1 << 20) - 4096);
 	archive_entry_free(e);
 	archive_end(a);
 }
@@ -395,6 +410,8 @@ static void test_sparse_limit(void **state)
 	assert_int_equal(pread(fd, buf, 4, (1LL << 30) - 4), 4);
 	assert_memory_equal(buf, "SSSS", 4);
 	close(fd);
+	stat_in(f, "tail", &s);
+	assert_int_equal(s.st_size, 1 << 20);
 }
 
 static void test_entry_limit(void **state)
