@@ -16,7 +16,8 @@
  *   component ("d/.." climbs out if d is itself a link to "."), hardlinks whose target is
  *   not an entry already extracted, device nodes, fifos, sockets, a type
  *   change over an existing directory (or a directory over a non-directory),
- *   more than max_entries entries, more than max_bytes regular-file bytes.
+ *   more than max_entries entries (directories implied by a path but not
+ *   listed count too), more than max_bytes regular-file bytes.
  *   Limits are checked at the header, before any data is written, with the
  *   entry's apparent size (a 1 GB sparse file counts 1 GB).
  * - Only libarchive's gzip, xz and zstd filters are enabled (plus none):

@@ -204,7 +204,7 @@ static void test_good_tree(void **state)
 	build(f, ARCHIVE_FILTER_GZIP, ents, sizeof ents / sizeof *ents);
 	if (run(f, &lim_default, &st, &err) != 0)
 		fail_msg("%s", err.text);
-	assert_int_equal(st.entries, 8);
+	assert_int_equal(st.entries, 10);   /* 8 listed, d and d/e implied */
 	assert_int_equal(st.files, 3);
 	assert_int_equal(st.directories, 1);
 	assert_int_equal(st.symlinks, 2);
@@ -437,6 +437,28 @@ static void test_entry_limit(void **state)
 	assert_canary(f);
 }
 
+/* Directories a path implies count against max_entries too. */
+static void test_implied_dirs_limit(void **state)
+{
+	struct fixture *f = *state;
+	const struct ent ents[] = { { "a/b/c/d/e/f", AE_IFREG, 0644, "x", NULL } };
+	struct extract_limits lim = { 1 << 20, 4, 0 };
+	struct error err;
+	struct stat s;
+
+	build(f, ARCHIVE_FILTER_NONE, ents, 1);
+	assert_int_equal(run(f, &lim, NULL, &err), -1);
+	assert_string_equal(err.text,
+			    "entry 'a/b/c/d/e/f': more than 4 entries with its implied directories");
+	assert_int_equal(fstatat(f->slot_fd, "a/b/c/d/e", &s, AT_SYMLINK_NOFOLLOW), -1);
+	lim.max_entries = 6;
+	assert_int_equal(extract_clear(f->slot_fd, &err), 0);
+	assert_int_equal(run(f, &lim, NULL, &err), 0);
+	assert_content(f, "a/b/c/d/e/f", "x");
+	stat_in(f, "a/b", &s);
+	assert_int_equal(s.st_mode & 07777, 0755);
+}
+
 static void test_filters(void **state)
 {
 	struct fixture *f = *state;
@@ -573,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_setuid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_implied_dirs_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),

@@ -88,7 +88,7 @@ static int extract_dirfix_add(struct extract_ctx *c, const char *path, mode_t mo
 }
 
 /* Creates the missing directories of parent one by one (tar need not list
- * them).  Returns an fd of parent or -1. */
+ * them), mode 0755.  Returns an fd of parent or -1. */
 static int extract_make_parents(struct extract_ctx *c, const char *parent, const char *raw)
 {
 	static const struct timespec omit[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
@@ -103,6 +103,13 @@ static int extract_make_parents(struct extract_ctx *c, const char *parent, const
 		memcpy(prefix, parent, n);
 		prefix[n] = '\0';
 		if (mkdirat(cur, prefix + (p - parent), 0700) == 0) {
+			/* implied directories count as entries: one deep path
+			 * must not buy thousands of inodes */
+			if (++c->st.entries > c->limits->max_entries) {
+				error_set(c->err, "entry '%s': more than %llu entries with its "
+					  "implied directories", raw, c->limits->max_entries);
+				goto fail;
+			}
 			if (extract_dirfix_add(c, prefix, 0755, omit) < 0)
 				goto fail;
 		} else if (errno != EEXIST) {
