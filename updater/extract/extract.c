@@ -441,16 +441,17 @@ static int extract_dirfix_apply(struct extract_ctx *c)
 	for (size_t i = 0; i < c->ndirs; i++) {
 		struct extract_dirfix *d = &c->dirs[i];
 		int fd = extract_open_beneath(c->slot_fd, d->path, O_RDONLY | O_DIRECTORY);
-		int rc = fd < 0 ? -1 : 0;
+		int set_times = d->times[0].tv_nsec != UTIME_OMIT || d->times[1].tv_nsec != UTIME_OMIT;
+		char shown[256];
 
-		if (rc == 0 && fchmod(fd, d->mode) < 0)
-			rc = -1;
-		if (rc == 0 && (d->times[0].tv_nsec != UTIME_OMIT || d->times[1].tv_nsec != UTIME_OMIT))
-			rc = futimens(fd, d->times);
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0)
-			return error_errno(c->err, "directory '%s': setting mode and times", d->path);
+		if (fd < 0 || fchmod(fd, d->mode) < 0 || (set_times && futimens(fd, d->times) < 0)) {
+			error_errno(c->err, "directory '%s': setting mode and times",
+				    extract_path_printable(d->path, shown, sizeof shown));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
 	}
 	return 0;
 }
