@@ -78,4 +78,13 @@ int extract_sync(int slot_fd, struct error *err);
  * symlinks; read-only directories inside are made writable first. */
 int extract_clear(int slot_fd, struct error *err);
 
+/* The lexical rules extract_stream() applies, for packagers (slotpack) that
+ * must refuse what a guest would refuse.
+ * 1 if `path` (relative to the slot) is absolute, empty or has a ".." component. */
+int extract_path_unsafe(const char *path);
+/* 1 if a symlink at `link_path` (relative to the slot) pointing at `target`
+ * is refused: absolute or empty target, resolving outside the slot, or a ".."
+ * after a normal component. */
+int extract_link_escapes(const char *link_path, const char *target);
+
 #endif

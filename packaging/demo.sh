@@ -48,6 +48,7 @@ openssl x509 -req -in "$work/keys/signer.csr" -CA "$work/keys/ca.pem" -CAkey "$w
 cp "$work/keys/ca.pem" "$work/keys/keyring.pem"
 
 say "pack v1.0.0, v1.1.0 and a broken v1.2.0 of the demo agent"
+mkdir -p "$work/www"
 for v in 1.0.0:good 1.1.0:good 1.2.0:crash; do
 	version=v${v%%:*} behaviour=${v#*:}
 	tree=$work/tree-$version
@@ -57,7 +58,7 @@ for v in 1.0.0:good 1.1.0:good 1.2.0:crash; do
 	echo "$version" > "$tree/VERSION"
 	SOURCE_DATE_EPOCH=1700000000 "$bin/slotpack" create -d "$tree" -V "$version" \
 		-C demo-guest -k "$work/keys/signer.key" -c "$work/keys/signer.pem" \
-		-o "$work/www/agent-$version.bundle" 2>&1 | sed 's/^/    /'
+		-o "$work/www/agent-$version.bundle"
 	echo "    $work/www/agent-$version.bundle ($behaviour)"
 done
 "$bin/slotpack" inspect "$work/www/agent-v1.1.0.bundle" | sed 's/^/    /'

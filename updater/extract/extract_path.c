@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "extract.h"
 #include "extract_internal.h"
 
 /* Next component of *p (skipping slashes); returns its length, 0 at the end. */
@@ -110,4 +111,17 @@ const char *extract_path_printable(const char *s, char *out, size_t len)
 		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
 	out[i] = '\0';
 	return out;
+}
+
+int extract_path_unsafe(const char *path)
+{
+	char out[PATH_MAX];
+	const char *why;
+
+	return !path || extract_path_normalize(path, out, sizeof out, &why) < 0 || !out[0];
+}
+
+int extract_link_escapes(const char *link_path, const char *target)
+{
+	return !extract_path_link_inside(link_path, target);
 }

@@ -1,0 +1,105 @@
+/* bundle.h: slot images ("bundles"): format in packaging/FORMAT.md.
+ *
+ * A bundle is a plain ustar archive with exactly four members, in order:
+ *   manifest.ini     what the bundle is (INI, parsed with inih)
+ *   manifest.sig     CMS detached signature over manifest.ini (DER)
+ *   blocks.sha256    SHA-256 of every payload block, 32 bytes each
+ *   payload          tar (gzip|xz|zstd) of the slot tree, optionally AES-256-CTR
+ *
+ * bundle_read() promises: the manifest is verified against the keyring
+ * before anything else is trusted; the hash list is checked against the
+ * manifest; each payload block is checked against its hash *before* it is
+ * decrypted or handed out.  So nothing unverified reaches a decompressor or
+ * an unpacker, and a bad bundle is refused at the first bad block, named by
+ * number.  The outer ustar container is read with libarchive's tar reader
+ * (format only, no filters): its member data is opaque bytes to it.
+ * Memory: one block plus the hash list, whatever the payload size. */
+#ifndef SLOTD_BUNDLE_H
+#define SLOTD_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#define BUNDLE_FORMAT 1
+#define BUNDLE_BLOCK_SIZE (1u << 20)
+#define BUNDLE_MANIFEST_MAX (16u << 10)
+#define BUNDLE_SIGNATURE_MAX (64u << 10)
+
+struct bundle_manifest {
+	unsigned format;
+	char version[64];
+	char compatible[256];
+	int64_t created;
+	uint64_t payload_size;		/* bytes of the payload member as stored */
+	char payload_sha256[65];	/* of the payload as stored */
+	char compression[8];		/* gzip | xz | zstd */
+	char encryption[16];		/* none | aes-256-ctr */
+	char iv[33];			/* hex, aes-256-ctr only */
+	char key_id[33];		/* hex, which key decrypts it */
+	uint32_t block_size, block_count;
+	char blocks_sha256[65];		/* of the blocks.sha256 member */
+	char digest[65];		/* SHA-256 of manifest.ini: the bundle's identity */
+	char signer[256];		/* subject of the signing certificate */
+};
+
+struct bundle_reader_options {
+	const char *keyring_path;	/* PEM trusted certificates; NULL: do not verify (inspect) */
+	const char *decrypt_key_path;	/* required iff the payload is encrypted */
+};
+
+/* Called once after manifest, signature and hash list verified, before any
+ * payload byte; return -1 (err set) to stop, e.g. wrong compatible. */
+typedef int (*bundle_manifest_fn)(const struct bundle_manifest *m, void *ctx, struct error *err);
+/* Receives the payload verified block by block, decrypted, in order. */
+typedef int (*bundle_payload_fn)(const void *data, size_t len, void *ctx, struct error *err);
+
+/* Reads a whole bundle from fd.  on_payload may be NULL (verify only);
+ * with options->keyring_path NULL only the manifest is read (inspect). */
+int bundle_read(int fd, const struct bundle_reader_options *options,
+		bundle_manifest_fn on_manifest, bundle_payload_fn on_payload, void *ctx,
+		struct error *err);
+
+struct bundle_create_options {
+	const char *directory;
+	const char *version;
+	const char *compatible;
+	const char *key_path;		/* signer's private key, PEM */
+	const char *cert_path;		/* signer's certificate, PEM */
+	const char *encrypt_key_path;	/* NULL: not encrypted */
+	const char *compression;	/* gzip (default) | xz | zstd */
+	int64_t created;		/* SOURCE_DATE_EPOCH or 0 */
+	const char *output;
+};
+
+/* Builds, signs and atomically writes a bundle.  Refuses device nodes,
+ * fifos, sockets and symlinks that leave the tree. */
+int bundle_create(const struct bundle_create_options *options, struct error *err);
+
+/* --- internals shared by the bundle modules --- */
+int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest *m,
+			  struct error *err);
+int bundle_manifest_format(const struct bundle_manifest *m, char *buf, size_t len);
+/* Verifies a DER CMS detached signature over data against the PEM keyring;
+ * fills signer with the signing certificate's subject. */
+int bundle_signature_verify(const void *data, size_t len, const void *sig, size_t sig_len,
+			    const char *keyring_path, char *signer, size_t signer_len,
+			    struct error *err);
+/* Subject of the first signer certificate in a signature, without trusting it. */
+int bundle_signature_signer(const void *sig, size_t sig_len, char *signer, size_t signer_len,
+			    struct error *err);
+/* DER CMS detached signature of data; *sig is OPENSSL_malloc'd. */
+int bundle_signature_create(const void *data, size_t len, const char *key_path,
+			    const char *cert_path, unsigned char **sig, size_t *sig_len,
+			    struct error *err);
+/* Reads a key file: 64 hex characters (and an optional newline) = 32 bytes. */
+int bundle_key_load(const char *path, unsigned char key[32], struct error *err);
+/* The key's public name: hex of SHA-256("slotd-key-id:" || key), first 16 bytes. */
+void bundle_key_id(const unsigned char key[32], char id[33]);
+/* Lowercase hex of len bytes into out (2*len+1). */
+void bundle_hex(const unsigned char *bytes, size_t len, char *out);
+/* Builds the payload tar of a tree into fd, reproducibly. */
+int bundle_payload_write(int fd, const char *directory, const char *compression,
+			 int64_t mtime, struct error *err);
+
+#endif

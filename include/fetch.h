@@ -1,0 +1,56 @@
+/* fetch.h: download strategies (DESIGN.md section 6).
+ *
+ * A strategy is one row in fetch.c's table: a name, a location check and a
+ * fetch function.  Adding one is adding a file and a row.  Built in:
+ *   http   http:// and https:// via libcurl
+ *   swift  the same, with "X-Auth-Token: [updater] swift_token" (never logged)
+ *   file   file:///absolute/path or /absolute/path
+ *
+ * http promises: TLS verification always on ([updater] ca_path optional);
+ * only http/https, also for redirects, at most max_redirects; retries
+ * ([updater] retries) on transport errors, 408, 429 and 5xx with exponential
+ * backoff plus up to 50% random jitter, capped at retry_backoff_max, and a
+ * Retry-After (seconds) honoured within that cap; other 4xx are final; a
+ * broken transfer resumes with "Range: bytes=N-" where N is what the sink
+ * accepted (a server that ignores Range and answers 200 has its first N bytes
+ * skipped; a 206 starting elsewhere is an error); a transfer below 1 KiB/s
+ * for low_speed_time is aborted and retried; max_rate caps the bandwidth.
+ * Credentials in a URL never appear in messages. */
+#ifndef SLOTD_FETCH_H
+#define SLOTD_FETCH_H
+
+#include <stddef.h>
+#include "config.h"
+#include "error.h"
+
+/* Receives the file's bytes in order.  -1 (err set) aborts the whole fetch,
+ * without retry. */
+typedef int (*fetch_sink_fn)(const void *data, size_t len, void *ctx, struct error *err);
+
+struct fetch_job {
+	const struct config *config;
+	const char *location;
+	fetch_sink_fn sink;
+	void *ctx;
+	void (*progress)(void *ctx, unsigned long long done, unsigned long long total);
+};
+
+struct fetch_strategy {
+	const char *name;
+	int (*check_location)(const char *location, struct error *err);
+	int (*fetch)(const struct fetch_job *job, struct error *err);
+};
+
+const struct fetch_strategy *fetch_strategy_find(const char *name);
+/* "unknown strategy 'x'" / "malformed location ..." */
+int fetch_validate(const char *strategy, const char *location, struct error *err);
+int fetch_run(const char *strategy, const struct fetch_job *job, struct error *err);
+
+/* The strategies' own entry points (one file each). */
+int fetch_http_check(const char *location, struct error *err);
+int fetch_http(const struct fetch_job *job, struct error *err);
+int fetch_swift(const struct fetch_job *job, struct error *err);
+int fetch_file_check(const char *location, struct error *err);
+int fetch_file(const struct fetch_job *job, struct error *err);
+
+#endif

@@ -1,0 +1,49 @@
+/* install_stream.h: one bundle, from its location into a slot, streaming.
+ *
+ *   fetch thread:      strategy -> SHA-256 of the file -> socket
+ *   calling thread:    bundle_read (signature, manifest, hash list, each
+ *                      block hashed before it is decrypted) -> socket
+ *   extraction thread: libarchive read side, hardened writer -> slot
+ *
+ * Nothing unverified reaches a decompressor.  Memory stays bounded (one
+ * block, two socket buffers, libarchive's window) whatever the bundle size,
+ * and the three stages run concurrently on the machine's cores.  The slot is
+ * touched only after the manifest passed every check: a bundle refused for
+ * its signature, compatible string, version or identity leaves the inactive
+ * slot exactly as it was.  On a failure after that, the slot is cleared and
+ * set back to `empty`.  The error reported is the first cause: an unpack
+ * error over the verifier's "extraction stopped", a download error over the
+ * verifier's "truncated". */
+#ifndef SLOTD_INSTALL_STREAM_H
+#define SLOTD_INSTALL_STREAM_H
+
+#include "bundle.h"
+#include "config.h"
+#include "extract.h"
+#include "install.h"
+#include "slots.h"
+
+struct install_stream_checks {
+	const char *expected_version;	/* NULL: any */
+	const char *expected_sha256;	/* of the whole bundle file; NULL: not checked */
+	const char *running_version;	/* "" when nothing runs */
+	const char *running_digest;	/* manifest digest of the running slot, or "" */
+	int allow_downgrade;
+};
+
+struct install_stream_result {
+	struct bundle_manifest manifest;	/* valid once manifest_ok */
+	int manifest_ok;
+	int identical;			/* same bundle as the running slot: nothing written */
+	struct extract_stats stats;
+	unsigned long long bundle_bytes;
+};
+
+/* Streams the bundle into `slot` (the inactive one) and syncs it; the slot
+ * ends `installed` on success.  Returns 0 (check result->identical) or -1. */
+int install_stream(const struct config *config, const char *strategy, const char *location,
+		   struct slots *slots, int slot, const struct install_stream_checks *checks,
+		   const struct install_progress *progress, struct install_stream_result *result,
+		   struct error *err);
+
+#endif

@@ -1,0 +1,342 @@
+/* slotctl: the admin's tool (DESIGN.md section 9).
+ *
+ *   slotctl [-c CONFIG] status [--json]
+ *   slotctl [-c CONFIG] rollback [--force]
+ *   slotctl [-c CONFIG] mark-good | mark-bad | restart
+ *   slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]
+ *
+ * status asks slotd; when slotd is not running it reads the state from disk
+ * and says so.  history reads <root>/history directly.  Exit 0 on success, 1
+ * when slotd refuses or cannot be reached, 2 on a usage or config error. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "control.h"
+#include "flip.h"
+#include "history.h"
+#include "state.h"
+
+#define SLOTCTL_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: slotctl [-c CONFIG] status [--json]\n"
+		"       slotctl [-c CONFIG] rollback [--force]\n"
+		"       slotctl [-c CONFIG] mark-good | mark-bad | restart\n"
+		"       slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]\n"
+		"       slotctl --help | --version\n");
+}
+
+/* The status reply as key=value words, %-decoded in place. */
+struct status_words {
+	char *key[48], *value[48];
+	int count;
+};
+
+static void status_decode(char *s)
+{
+	char *out = s;
+	unsigned v;
+
+	for (; *s; s++) {
+		if (*s == '%' && sscanf(s + 1, "%2x", &v) == 1) {
+			*out++ = (char)v;
+			s += 2;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+static void status_split(char *reply, struct status_words *w)
+{
+	char *word, *eq, *save = NULL;
+
+	w->count = 0;
+	for (word = strtok_r(reply, " ", &save); word && w->count < 48;
+	     word = strtok_r(NULL, " ", &save)) {
+		eq = strchr(word, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		status_decode(eq + 1);
+		w->key[w->count] = word;
+		w->value[w->count++] = eq + 1;
+	}
+}
+
+static const char *status_get(const struct status_words *w, const char *key)
+{
+	int i;
+
+	for (i = 0; i < w->count; i++)
+		if (!strcmp(w->key[i], key))
+			return w->value[i];
+	return "";
+}
+
+/* slotd is down: the same words, from disk. */
+static int status_from_disk(const struct config *c, char *reply, size_t len)
+{
+	struct layout layout;
+	struct slot_state st;
+	struct error err = { "" };
+	int fresh, current;
+
+	if (layout_open(&layout, c->slots.root, 0, &err) < 0 ||
+	    state_load(&layout, &st, &fresh, &err) < 0 || slot_current(&layout, &current, &err) < 0) {
+		fprintf(stderr, "slotctl: %s\n", err.text);
+		return -1;
+	}
+	layout_close(&layout);
+	snprintf(reply, len, "ok current=%s agent.state=not%%20supervised agent.pid=0 "
+		 "agent.healthy=0 a.status=%s a.version=%s b.status=%s b.version=%s",
+		 current == SLOT_NONE ? "none" : layout_slot_name(current),
+		 state_status_name(st.slot[0].status), st.slot[0].version,
+		 state_status_name(st.slot[1].status), st.slot[1].version);
+	return 0;
+}
+
+static void status_print_json(const struct status_words *w)
+{
+	json_t *root = json_object(), *slots = json_object(), *agent = json_object();
+	static const char *const names[] = { "a", "b" };
+	char key[32];
+	int i;
+
+	json_object_set_new(root, "current", json_string(status_get(w, "current")));
+	for (i = 0; i < 2; i++) {
+		json_t *slot = json_object();
+		snprintf(key, sizeof key, "%s.status", names[i]);
+		json_object_set_new(slot, "status", json_string(status_get(w, key)));
+		snprintf(key, sizeof key, "%s.version", names[i]);
+		json_object_set_new(slot, "version", json_string(status_get(w, key)));
+		snprintf(key, sizeof key, "%s.attempts", names[i]);
+		json_object_set_new(slot, "attempts", json_integer(atoi(status_get(w, key))));
+		snprintf(key, sizeof key, "%s.reason", names[i]);
+		json_object_set_new(slot, "reason", json_string(status_get(w, key)));
+		json_object_set_new(slots, names[i], slot);
+	}
+	json_object_set_new(root, "slots", slots);
+	json_object_set_new(agent, "pid", json_integer(atoi(status_get(w, "agent.pid"))));
+	json_object_set_new(agent, "state", json_string(status_get(w, "agent.state")));
+	json_object_set_new(agent, "healthy", json_boolean(atoi(status_get(w, "agent.healthy"))));
+	json_object_set_new(agent, "slot", json_string(status_get(w, "agent.slot")));
+	json_object_set_new(agent, "status", json_string(status_get(w, "agent.status")));
+	json_object_set_new(root, "agent", agent);
+	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+	json_decref(root);
+}
+
+static void status_print_table(const struct status_words *w)
+{
+	static const char *const names[] = { "a", "b" };
+	char key[3][32];
+	int i;
+
+	printf("current: %s\nagent:   %s", status_get(w, "current"), status_get(w, "agent.state"));
+	if (atoi(status_get(w, "agent.pid")))
+		printf(" (pid %s, slot %s, %s)", status_get(w, "agent.pid"),
+		       status_get(w, "agent.slot"),
+		       atoi(status_get(w, "agent.healthy")) ? "healthy" : "not yet healthy");
+	printf("\n\n%-5s %-11s %-16s %-9s %s\n", "SLOT", "STATUS", "VERSION", "ATTEMPTS", "REASON");
+	for (i = 0; i < 2; i++) {
+		snprintf(key[0], sizeof key[0], "%s.status", names[i]);
+		snprintf(key[1], sizeof key[1], "%s.version", names[i]);
+		snprintf(key[2], sizeof key[2], "%s.attempts", names[i]);
+		printf("%-5s %-11s %-16s %-9s %s\n", names[i], status_get(w, key[0]),
+		       status_get(w, key[1])[0] ? status_get(w, key[1]) : "-",
+		       status_get(w, key[2])[0] ? status_get(w, key[2]) : "-",
+		       status_get(w, i ? "b.reason" : "a.reason"));
+	}
+}
+
+static int command_status(const struct config *c, int json)
+{
+	char reply[CONTROL_LINE_MAX];
+	struct status_words words;
+	struct error err = { "" };
+
+	if (control_request(c->supervisor.control_socket, "status", reply, sizeof reply, 5000,
+			    &err) < 0) {
+		fprintf(stderr, "slotctl: %s: showing the state on disk\n", err.text);
+		if (status_from_disk(c, reply, sizeof reply) < 0)
+			return 1;
+	}
+	if (strncmp(reply, "ok", 2) != 0) {
+		fprintf(stderr, "slotctl: status: %s\n", reply);
+		return 1;
+	}
+	status_split(reply + 2, &words);
+	if (json)
+		status_print_json(&words);
+	else
+		status_print_table(&words);
+	return 0;
+}
+
+static int command_simple(const struct config *c, const char *request)
+{
+	char reply[CONTROL_LINE_MAX];
+	struct error err = { "" };
+
+	if (control_request(c->supervisor.control_socket, request, reply, sizeof reply, 60000,
+			    &err) < 0) {
+		fprintf(stderr, "slotctl: %s\n", err.text);
+		return 1;
+	}
+	if (strncmp(reply, "ok", 2) != 0) {
+		fprintf(stderr, "slotctl: %s: %s\n", request, reply);
+		return 1;
+	}
+	printf("%s\n", reply[2] ? reply + 3 : "ok");
+	return 0;
+}
+
+struct history_output {
+	int json;
+	json_t *list;
+};
+
+static void history_time(int64_t t, char *buf, size_t len)
+{
+	time_t when = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int history_print(const struct history_record *r, void *context)
+{
+	struct history_output *out = context;
+	char started[32], updated[32];
+
+	history_time(r->started, started, sizeof started);
+	history_time(r->updated, updated, sizeof updated);
+	if (!out->json) {
+		printf("%-10.8s %-9s %-11s %-9s %-9s %-19s %s\n", r->id, r->kind,
+		       history_state_name(r->state), r->from_version[0] ? r->from_version : "-",
+		       r->to_version[0] ? r->to_version : "-", started, r->error);
+		return 0;
+	}
+	json_array_append_new(out->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+						   " s:s, s:s, s:s}",
+		"id", r->id, "kind", r->kind, "instance_id", r->instance, "from_version",
+		r->from_version, "to_version", r->to_version, "strategy", r->strategy,
+		"location", r->location, "slot", r->slot, "state", history_state_name(r->state),
+		"started", started, "updated", updated, "error", r->error));
+	return 0;
+}
+
+static int command_history(const struct config *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct history_filter filter = { 0 };
+	struct history_output out = { 0 };
+	struct history_stats stats;
+	enum history_state state;
+	struct error err = { "" };
+	struct layout layout;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 's')
+			filter.state = optarg;
+		else if (opt == 'i')
+			filter.instance = optarg;
+		else if (opt == 'j')
+			out.json = 1;
+		else
+			return 2;
+	}
+	if (optind != argc)
+		return 2;
+	if (filter.state && history_state_parse(filter.state, &state) < 0) {
+		fprintf(stderr, "slotctl: history: unknown state '%s'\n", filter.state);
+		return 2;
+	}
+	if (layout_open(&layout, c->slots.root, 0, &err) < 0) {
+		fprintf(stderr, "slotctl: %s\n", err.text);
+		return 1;
+	}
+	out.list = json_array();
+	if (!out.json)
+		printf("%-10s %-9s %-11s %-9s %-9s %-19s %s\n", "ID", "KIND", "STATE", "FROM", "TO",
+		       "STARTED (UTC)", "ERROR");
+	rc = history_read(&layout, &filter, history_print, &out, &stats, &err);
+	layout_close(&layout);
+	if (rc < 0) {
+		fprintf(stderr, "slotctl: %s\n", err.text);
+		json_decref(out.list);
+		return 1;
+	}
+	if (out.json) {
+		json_dumpf(out.list, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	if (stats.torn)
+		fprintf(stderr, "slotctl: history: skipped %u torn or corrupt records\n", stats.torn);
+	json_decref(out.list);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *command;
+	struct config config;
+	struct error err = { "" };
+	int opt, rest, rc = 2;
+
+	while ((opt = getopt_long(argc, argv, "+c:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'v': printf("slotctl %s\n", SLOTCTL_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&config, config_path, &err) < 0) {
+		fprintf(stderr, "slotctl: %s\n", err.text);
+		return 2;
+	}
+	command = argv[optind];
+	rest = argc - optind - 1;
+	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[optind + 1], "--json"))))
+		rc = command_status(&config, rest == 1);
+	else if (!strcmp(command, "rollback") && rest == 0)
+		rc = command_simple(&config, "rollback");
+	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[optind + 1], "--force"))
+		rc = command_simple(&config, "rollback --force");
+	else if ((!strcmp(command, "mark-good") || !strcmp(command, "mark-bad") ||
+		  !strcmp(command, "restart")) && rest == 0)
+		rc = command_simple(&config, command);
+	else if (!strcmp(command, "history"))
+		rc = command_history(&config, argc - optind, argv + optind);
+	if (rc == 2)
+		usage(stderr);
+	return rc;
+}

@@ -1,0 +1,280 @@
+/* slotd: the supervisor.  Runs in the foreground, as PID 1 or as a service.
+ *
+ *   slotd [-c CONFIG]
+ *
+ * Startup: open the slots, reconcile (finishing or undoing whatever a crash
+ * interrupted), launch the agent from `current`.  Then one epoll loop over a
+ * signalfd, one timerfd, the notify socket and the control socket.  As PID 1
+ * every signal we care about is blocked and read from the signalfd, so the
+ * kernel's "init ignores unhandled signals" rule never applies; we are a
+ * child subreaper too, so orphans of the agent come to us and are reaped. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inhibit.h"
+#include "log.h"
+#include "slotd.h"
+
+#define SLOTD_VERSION "0.1.0"
+
+int64_t supervisor_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void supervisor_reply(int fd, const char *fmt, ...)
+{
+	char line[2600];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	/* Best effort: a client that went away loses its answer, nothing else. */
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("control: reply lost: %s", strerror(errno));
+}
+
+static const int supervisor_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+					  SIGUSR1, SIGUSR2, SIGPIPE };
+
+static int setup_signals(struct supervisor *s, struct error *err)
+{
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < sizeof supervisor_signals / sizeof supervisor_signals[0]; i++)
+		sigaddset(&set, supervisor_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return error_errno(err, "sigprocmask");
+	sigdelset(&set, SIGPIPE);	/* blocked and never read: send() errors instead */
+	s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->signal_fd < 0)
+		return error_errno(err, "signalfd");
+	return 0;
+}
+
+static int watch(struct supervisor *s, int fd, uint64_t tag, struct error *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return error_errno(err, "epoll_ctl");
+	return 0;
+}
+
+enum { TAG_SIGNAL = 1000, TAG_TIMER, TAG_NOTIFY, TAG_CONTROL };
+
+static int setup(struct supervisor *s, struct error *err)
+{
+	char why[512] = "";
+
+	if (getpid() == 1 || prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+		; /* PID 1 reaps orphans by definition */
+	else
+		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	if (setup_signals(s, err) < 0)
+		return -1;
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epoll_fd < 0 || s->timer_fd < 0)
+		return error_errno(err, "epoll/timerfd");
+	if (slots_open(&s->slots, s->config->slots.root, s->config->agent.max_attempts, err) < 0 ||
+	    slots_recover(&s->slots, why, sizeof why, err) < 0)
+		return -1;
+	if (why[0])
+		log_warn("recovered: %s", why);
+	s->inhibit_fd = inhibit_open(&s->slots.layout, err);
+	if (s->inhibit_fd < 0 || notify_open(s, err) < 0 || control_open(s, err) < 0)
+		return -1;
+	return watch(s, s->signal_fd, TAG_SIGNAL, err) || watch(s, s->timer_fd, TAG_TIMER, err) ||
+	       watch(s, s->notify_fd, TAG_NOTIFY, err) || watch(s, s->control_fd, TAG_CONTROL, err);
+}
+
+static void reap_children(struct supervisor *s)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->pid)
+			agent_exited(s, status);
+		else if (pid == s->check_pid)
+			trial_check_exited(s, status);
+		else if (pid == s->waiter_pid)
+			control_waiter_exited(s, status);
+		/* anything else: an orphan the agent left, reaped and forgotten */
+	}
+}
+
+static void handle_signals(struct supervisor *s)
+{
+	struct signalfd_siginfo info;
+
+	while (read(s->signal_fd, &info, sizeof info) == sizeof info) {
+		switch (info.ssi_signo) {
+		case SIGCHLD:
+			reap_children(s);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!s->shutting_down)
+				log_info("signal %d: stopping the agent, then exiting", info.ssi_signo);
+			s->shutting_down = 1;
+			agent_forward_signal(s, (int)info.ssi_signo);
+			agent_stop(s, AFTER_EXIT);
+			break;
+		default:
+			agent_forward_signal(s, (int)info.ssi_signo);
+		}
+	}
+}
+
+/* One timerfd for the earliest deadline; none armed when nothing waits. */
+static void arm_timer(struct supervisor *s)
+{
+	struct itimerspec when = { 0 };
+	int64_t next = NEVER, candidates[] = { s->stop_deadline, s->restart_at, s->ready_deadline,
+					       s->pass_at, s->check_deadline,
+					       control_next_deadline(s) };
+	size_t i;
+
+	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+		if (candidates[i] < next)
+			next = candidates[i];
+	if (next != NEVER) {
+		if (next < 1)
+			next = 1;
+		when.it_value.tv_sec = next / 1000;
+		when.it_value.tv_nsec = (long)(next % 1000) * 1000000L;
+	}
+	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
+}
+
+static void handle_timer(struct supervisor *s)
+{
+	uint64_t expirations;
+	int64_t now = supervisor_now();
+
+	if (read(s->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+		log_warn("timerfd: %s", strerror(errno));
+	agent_deadlines(s, now);
+	trial_deadlines(s, now);
+	control_deadlines(s, now);
+}
+
+static void dispatch(struct supervisor *s, uint64_t tag)
+{
+	if (tag == TAG_SIGNAL)
+		handle_signals(s);
+	else if (tag == TAG_TIMER)
+		handle_timer(s);
+	else if (tag == TAG_NOTIFY)
+		notify_receive(s);
+	else if (tag == TAG_CONTROL)
+		control_accept(s);
+	else if (tag < CLIENT_MAX)
+		control_readable(s, (int)tag);
+}
+
+static int run(struct supervisor *s)
+{
+	struct epoll_event events[16];
+	int n, i;
+
+	agent_launch(s);
+	while (!(s->shutting_down && s->state != AGENT_RUNNING && s->state != AGENT_STOPPING)) {
+		arm_timer(s);
+		n = epoll_wait(s->epoll_fd, events, 16, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			dispatch(s, events[i].data.u64);
+	}
+	return s->exit_code;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: slotd [-c CONFIG]\n       slotd --help | --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .waiter_pid = -1,
+				.activate_fd = -1, .stop_deadline = NEVER, .restart_at = NEVER,
+				.ready_deadline = NEVER, .pass_at = NEVER, .check_deadline = NEVER };
+	const char *config_path = NULL;
+	struct config config;
+	struct error err = { "" };
+	int opt, i;
+
+	log_init("slotd");
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'v': printf("slotd %s\n", SLOTD_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&config, config_path, &err) < 0) {
+		fprintf(stderr, "slotd: %s\n", err.text);
+		return 2;
+	}
+	if (config.agent.health == HEALTH_HTTP) {
+		fprintf(stderr, "slotd: %s: [agent] health = http is not supported yet "
+			"(use exec with a checker of your own)\n", config.path);
+		return 2;
+	}
+	if (!config.agent.exec[0]) {
+		fprintf(stderr, "slotd: %s: [agent] exec: missing\n", config.path);
+		return 2;
+	}
+	s.config = &config;
+	for (i = 0; i < CLIENT_MAX; i++)
+		s.clients[i].fd = -1;
+	if (setup(&s, &err) < 0) {
+		log_error("%s", err.text);
+		return 1;
+	}
+	log_info("supervising %s (current: %s)", config.slots.root,
+		 s.slots.current == SLOT_NONE ? "none" : layout_slot_name(s.slots.current));
+	return run(&s);
+}

@@ -1,0 +1,112 @@
+#!/bin/sh
+# slotupd install, end to end: slotd supervising, bundles from slotpack,
+# served over http by tests/support/httpd.py on 127.0.0.1.
+# Good path: v1 -> v2 -> broken v3 reverted by slotd.  Then every kind of bad
+# request: each leaves the running slot as it was and a FAILED record naming why.
+. "$SLOTD_SRC/tests/support/lib.sh"
+B=$SLOTD_BIN
+
+make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
+
+pack() { # pack VERSION BEHAVIOUR [COMPATIBLE] [SIGNER]
+	tree=$T/tree-$1
+	mkdir -p "$tree/bin"
+	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
+	echo "$2" > "$tree/behaviour"
+	signer=${4:-ca}
+	"$B/slotpack" create -d "$tree" -V "$1" -C "${3:-test-guest}" -k "$T/keys/$signer-signer.key" \
+		-c "$T/keys/$signer-signer.pem" -o "$T/www/$5" >/dev/null
+}
+mkdir -p "$T/www"
+pack v1.0.0 good test-guest ca v1.bundle
+pack v2.0.0 good test-guest ca v2.bundle
+pack v3.0.0 crash test-guest ca v3.bundle
+pack v3.1.0 good other-guest ca foreign.bundle
+pack v3.2.0 good test-guest rogue rogue.bundle
+pack v0.9.0 good test-guest ca old.bundle
+# A multi-block bundle (3 MiB of noise), then copies of it with one byte
+# flipped in its second payload block, and cut short.
+mkdir -p "$T/tree-v2.5.0"
+head -c 3145728 /dev/urandom > "$T/tree-v2.5.0/noise"
+pack v2.5.0 good test-guest ca big.bundle
+cp "$T/www/big.bundle" "$T/www/tampered.bundle"
+size=$(stat -c %s "$T/www/big.bundle")
+printf 'X' | dd of="$T/www/tampered.bundle" bs=1 seek=$((size - 1048576 - 4096)) conv=notrunc 2>/dev/null
+head -c $((size / 2)) "$T/www/big.bundle" > "$T/www/truncated.bundle"
+
+/usr/bin/python3 "$SLOTD_SRC/tests/support/httpd.py" "$T/www" > "$T/httpd.out" 2> "$T/httpd.log" &
+PIDS="$PIDS $!"
+wait_for 10 grep -q '^PORT ' "$T/httpd.out" || { echo "httpd did not start"; exit 1; }
+URL=http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/httpd.out")
+
+cat > "$T/slotd.ini" <<INI
+[slots]
+root = $T/root
+compatible = test-guest
+[agent]
+exec = bin/agent
+health = notify
+startup_timeout = 3s
+min_uptime = 500ms
+max_attempts = 2
+stop_timeout = 2s
+[updater]
+keyring = $T/keys/keyring.pem
+retries = 3
+retry_backoff = 100ms
+retry_backoff_max = 1s
+low_speed_time = 2s
+INI
+export AGENT_LOG="$T/agent.log"
+"$B/slotd" -c "$T/slotd.ini" 2> "$T/slotd.log" &
+PIDS="$PIDS $!"
+wait_for 10 test -S "$T/root/run/control.sock" || { echo "slotd did not start"; cat "$T/slotd.log"; exit 1; }
+
+install() { "$B/slotupd" -c "$T/slotd.ini" install "$@" >> "$T/slotupd.out" 2>&1; }
+status() { "$B/slotctl" -c "$T/slotd.ini" status --json | json_get "$1"; }
+current_is() { [ "$(status '["current"]')" = "$1" ] &&
+	[ "$(status "[\"slots\"][\"$1\"][\"status\"]")" = good ] &&
+	[ "$(status "[\"slots\"][\"$1\"][\"version\"]")" = "$2" ]; }
+last_failure_has() {
+	"$B/slotctl" -c "$T/slotd.ini" history --state FAILED --json |
+		/usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); sys.exit(0 if r and '''$1''' in r[-1]['error'] else 1)"
+}
+fails_with() { # fails_with REASON ARGS...: exit 1, FAILED record with REASON, v2 still running
+	reason=$1; shift
+	! install "$@" && last_failure_has "$reason" && current_is b v2.0.0
+}
+
+check "v1 installs into slot a and commits" install "$URL/v1.bundle"
+check "v1 is good and current" current_is a v1.0.0
+check "v2 installs into slot b and commits" install "$URL/v2.bundle"
+check "v2 is good and current" current_is b v2.0.0
+check "v3 (crashes) fails" sh -c '! "$0" -c "$1" install "$2"' "$B/slotupd" "$T/slotd.ini" "$URL/v3.bundle"
+check "v3's slot a is bad, v2 back in charge" sh -c \
+	'[ "$("$0" -c "$1" status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[\"slots\"][\"a\"][\"status\"])")" = bad ]' "$B/slotctl" "$T/slotd.ini"
+check "v2 still current after the revert" current_is b v2.0.0
+check "FAILED record says health" last_failure_has "health"
+check "same bundle again is a no-op success" install "$URL/v2.bundle"
+check "no-op kept v2" current_is b v2.0.0
+
+check "wrong compatible refused" fails_with "compatible" "$URL/foreign.bundle"
+check "untrusted signer refused" fails_with "sign" "$URL/rogue.bundle"
+check "downgrade refused" fails_with "downgrade" "$URL/old.bundle"
+check "tampered block refused, by number" fails_with "block 2 of 4" "$URL/tampered.bundle"
+check "truncated bundle refused" fails_with "payload block 1 of 4: Truncated" "$URL/truncated.bundle"
+check "404 refused" fails_with "404" "$URL/missing.bundle"
+check "unknown strategy refused" fails_with "strategy" --strategy carrier-pigeon "$URL/v1.bundle"
+check "malformed location refused" fails_with "location" "htp:/nowhere"
+check "wrong expected version refused" fails_with "version" --version v9.9.9 "$URL/v1.bundle"
+check "wrong sha256 refused" fails_with "sha256" --sha256 0000000000000000000000000000000000000000000000000000000000000000 "$URL/big.bundle"
+check "admin downgrade allowed" install --allow-downgrade "$URL/v1.bundle"
+check "v1 back via admin downgrade" current_is a v1.0.0
+check "500 three times, then success within the retries" install "$URL/v2.bundle?fail=500x3"
+check "v2 current after the retries" current_is b v2.0.0
+check "a transfer cut mid-body resumes" install "$URL/big.bundle?cut=1500000"
+check "v2.5 current after the resume" current_is a v2.5.0
+check "the retry asked for the rest with Range" sh -c \
+	'curl -s "$0/_stats" | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin)[\"/big.bundle?cut=1500000\"]; sys.exit(0 if [x[\"range\"] for x in r] == [None, \"bytes=1500000-\"] else 1)"' "$URL"
+check "history is readable and has every attempt" sh -c \
+	'[ "$("$0" -c "$1" history --json | /usr/bin/python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" -ge 16 ]' "$B/slotctl" "$T/slotd.ini"
+check "no slot was left installing" sh -c '! grep -q "status = installing" "$0/root/state"' "$T"
+finish

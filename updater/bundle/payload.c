@@ -1,0 +1,223 @@
+/* payload.c: a slot tree as a reproducible tar (gzip, xz or zstd).
+ *
+ * Reproducible: entries in byte order of their names (not the locale's),
+ * owner 0:0 with no names, every mtime set to the given one, no atime or
+ * ctime, no gzip timestamp.  Refused: device nodes, fifos, sockets, and
+ * symlinks that are absolute or climb out of the tree. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "extract.h"
+
+struct payload {
+	struct archive *archive;
+	int64_t mtime;
+	char buffer[64 << 10];
+};
+
+static int payload_by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int payload_write_header(struct payload *p, const char *name, const struct stat *st,
+				const char *link_target, struct error *err)
+{
+	struct archive_entry *entry = archive_entry_new();
+	int rc = 0;
+
+	if (!entry)
+		return error_errno(err, "%s", name);
+	archive_entry_set_pathname(entry, name);
+	archive_entry_set_mode(entry, st->st_mode & (S_IFMT | 07777));
+	archive_entry_set_uid(entry, 0);
+	archive_entry_set_gid(entry, 0);
+	archive_entry_set_mtime(entry, p->mtime, 0);
+	archive_entry_set_size(entry, S_ISREG(st->st_mode) ? st->st_size : 0);
+	if (link_target)
+		archive_entry_set_symlink(entry, link_target);
+	if (archive_write_header(p->archive, entry) != ARCHIVE_OK)
+		rc = error_set(err, "%s: %s", name, archive_error_string(p->archive));
+	archive_entry_free(entry);
+	return rc;
+}
+
+static int payload_write_file(struct payload *p, int dirfd, const char *leaf, const char *name,
+			      struct error *err)
+{
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, "%s", name);
+	while ((n = read(fd, p->buffer, sizeof p->buffer)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = error_errno(err, "%s: read", name);
+			break;
+		}
+		if (archive_write_data(p->archive, p->buffer, (size_t)n) != n) {
+			rc = error_set(err, "%s: %s", name, archive_error_string(p->archive));
+			break;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+static int payload_walk(struct payload *p, int dirfd, const char *prefix, struct error *err);
+
+static int payload_entry(struct payload *p, int dirfd, const char *prefix, const char *leaf,
+			 struct error *err)
+{
+	char name[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int subfd, rc;
+
+	if (snprintf(name, sizeof name, "%s%s", prefix, leaf) >= (int)sizeof name)
+		return error_set(err, "%s%s: path too long", prefix, leaf);
+	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return error_errno(err, "%s", name);
+	if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(dirfd, leaf, target, sizeof target - 1);
+		if (n < 0)
+			return error_errno(err, "%s", name);
+		target[n] = '\0';
+		if (extract_link_escapes(name, target))
+			return error_set(err, "%s: symlink to '%s' leaves the tree", name, target);
+		return payload_write_header(p, name, &st, target, err);
+	}
+	if (S_ISREG(st.st_mode))
+		return payload_write_header(p, name, &st, NULL, err) ||
+		       payload_write_file(p, dirfd, leaf, name, err) ? -1 : 0;
+	if (!S_ISDIR(st.st_mode))
+		return error_set(err, "%s: %s not allowed in a slot tree", name,
+				 S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "socket" :
+				 "device node");
+	if (payload_write_header(p, name, &st, NULL, err) < 0)
+		return -1;
+	subfd = openat(dirfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (subfd < 0)
+		return error_errno(err, "%s", name);
+	strcat(name, "/");
+	rc = payload_walk(p, subfd, name, err);
+	close(subfd);
+	return rc;
+}
+
+/* Collects the names of a directory, sorted bytewise, then visits them. */
+static int payload_walk(struct payload *p, int dirfd, const char *prefix, struct error *err)
+{
+	char **names = NULL, **grown;
+	size_t count = 0, capacity = 0, i;
+	struct dirent *d;
+	DIR *dir;
+	int fd, rc = 0;
+
+	fd = dup(dirfd);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno(err, "%s", prefix[0] ? prefix : ".");
+	}
+	while (rc == 0 && (errno = 0, d = readdir(dir)) != NULL) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (count == capacity) {
+			capacity = capacity ? 2 * capacity : 32;
+			grown = realloc(names, capacity * sizeof *names);
+			if (!grown) {
+				rc = error_errno(err, "%s", prefix);
+				break;
+			}
+			names = grown;
+		}
+		names[count] = strdup(d->d_name);
+		if (!names[count])
+			rc = error_errno(err, "%s", prefix);
+		else
+			count++;
+	}
+	if (rc == 0)
+		qsort(names, count, sizeof *names, payload_by_name);
+	for (i = 0; i < count && rc == 0; i++)
+		rc = payload_entry(p, dirfd, prefix, names[i], err);
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	closedir(dir);
+	return rc;
+}
+
+static int payload_add_filter(struct archive *a, const char *compression, struct error *err)
+{
+	int rc;
+
+	if (!compression || !strcmp(compression, "gzip")) {
+		rc = archive_write_add_filter_gzip(a);
+		if (rc == ARCHIVE_OK)
+			rc = archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+	} else if (!strcmp(compression, "xz")) {
+		rc = archive_write_add_filter_xz(a);
+	} else if (!strcmp(compression, "zstd")) {
+		rc = archive_write_add_filter_zstd(a);
+	} else {
+		return error_set(err, "compression '%s': not one of gzip, xz, zstd", compression);
+	}
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+		return error_set(err, "compression %s: %s", compression, archive_error_string(a));
+	return 0;
+}
+
+int bundle_payload_write(int fd, const char *directory, const char *compression,
+			 int64_t mtime, struct error *err)
+{
+	struct payload *p;
+	int dirfd = -1, rc = -1;
+
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return error_errno(err, "payload");
+	p->mtime = mtime;
+	p->archive = archive_write_new();
+	if (!p->archive || archive_write_set_format_pax_restricted(p->archive) != ARCHIVE_OK ||
+	    payload_add_filter(p->archive, compression, err) < 0)
+		goto out;
+	if (archive_write_open_fd(p->archive, fd) != ARCHIVE_OK) {
+		error_set(err, "payload: %s", archive_error_string(p->archive));
+		goto out;
+	}
+	dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		error_errno(err, "%s", directory);
+		goto out;
+	}
+	if (payload_walk(p, dirfd, "", err) < 0)
+		goto out;
+	if (archive_write_close(p->archive) != ARCHIVE_OK) {
+		error_set(err, "payload: %s", archive_error_string(p->archive));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	if (p->archive)
+		archive_write_free(p->archive);
+	free(p);
+	return rc;
+}

@@ -1,0 +1,290 @@
+/* reader.c: reads and verifies a bundle as a stream (see include/bundle.h). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+
+static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",
+					      "payload" };
+
+struct reader {
+	struct archive *archive;
+	const struct bundle_reader_options *options;
+	struct bundle_manifest manifest;
+	unsigned char *hashes;		/* block_count * 32 */
+	unsigned char *block;		/* one block, as stored */
+	unsigned char *plain;		/* one block, decrypted */
+	EVP_CIPHER_CTX *cipher;
+	EVP_MD_CTX *payload_hash;
+};
+
+static int reader_sha256(const void *data, size_t len, char hex[65])
+{
+	unsigned char digest[32];
+
+	if (EVP_Digest(data, len, digest, NULL, EVP_sha256(), NULL) != 1)
+		return -1;
+	bundle_hex(digest, 32, hex);
+	return 0;
+}
+
+/* The next member must be `index`: a regular file of at most max bytes. */
+static int reader_next_member(struct reader *r, unsigned index, uint64_t max, uint64_t *size,
+			      struct error *err)
+{
+	struct archive_entry *entry;
+	int rc = archive_read_next_header(r->archive, &entry);
+
+	if (rc == ARCHIVE_EOF)
+		return error_set(err, "bundle: member %u '%s' is missing (truncated?)", index + 1,
+				 bundle_members[index]);
+	if (rc != ARCHIVE_OK)
+		return error_set(err, "bundle: not a bundle: %s", archive_error_string(r->archive));
+	if (strcmp(archive_entry_pathname(entry), bundle_members[index]) != 0)
+		return error_set(err, "bundle: member %u is '%s', expected '%s'", index + 1,
+				 archive_entry_pathname(entry), bundle_members[index]);
+	if (archive_entry_filetype(entry) != AE_IFREG || !archive_entry_size_is_set(entry))
+		return error_set(err, "bundle: member '%s' is not a regular file",
+				 bundle_members[index]);
+	*size = (uint64_t)archive_entry_size(entry);
+	if (*size > max)
+		return error_set(err, "bundle: member '%s' is %llu bytes, more than %llu",
+				 bundle_members[index], (unsigned long long)*size,
+				 (unsigned long long)max);
+	return 0;
+}
+
+/* Reads exactly len bytes of the current member. */
+static int reader_read(struct reader *r, void *buf, size_t len, const char *what,
+		       struct error *err)
+{
+	size_t done = 0;
+	la_ssize_t n;
+
+	while (done < len) {
+		n = archive_read_data(r->archive, (char *)buf + done, len - done);
+		if (n < 0)
+			return error_set(err, "bundle: %s: %s", what, archive_error_string(r->archive));
+		if (n == 0)
+			return error_set(err, "bundle: %s: truncated", what);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads a small member whole (NUL-terminated for text). */
+static char *reader_small_member(struct reader *r, unsigned index, uint64_t max, size_t *len,
+				 struct error *err)
+{
+	uint64_t size;
+	char *buf;
+
+	if (reader_next_member(r, index, max, &size, err) < 0)
+		return NULL;
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		error_errno(err, "bundle");
+		return NULL;
+	}
+	if (reader_read(r, buf, (size_t)size, bundle_members[index], err) < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[size] = '\0';
+	*len = (size_t)size;
+	return buf;
+}
+
+static int reader_manifest(struct reader *r, struct error *err)
+{
+	char *text = NULL, *sig = NULL;
+	size_t text_len, sig_len;
+	int rc = -1;
+
+	text = reader_small_member(r, 0, BUNDLE_MANIFEST_MAX, &text_len, err);
+	if (!text)
+		goto out;
+	if (bundle_manifest_parse(text, text_len, &r->manifest, err) < 0)
+		goto out;
+	if (reader_sha256(text, text_len, r->manifest.digest) < 0) {
+		error_set(err, "bundle: sha256 failed");
+		goto out;
+	}
+	sig = reader_small_member(r, 1, BUNDLE_SIGNATURE_MAX, &sig_len, err);
+	if (!sig)
+		goto out;
+	if (!r->options->keyring_path)
+		rc = bundle_signature_signer(sig, sig_len, r->manifest.signer,
+					     sizeof r->manifest.signer, err);
+	else
+		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options->keyring_path,
+					     r->manifest.signer, sizeof r->manifest.signer, err);
+out:
+	free(text);
+	free(sig);
+	return rc;
+}
+
+static int reader_hash_list(struct reader *r, struct error *err)
+{
+	size_t expected = (size_t)r->manifest.block_count * 32, len;
+	char hex[65];
+
+	r->hashes = (unsigned char *)reader_small_member(r, 2, expected, &len, err);
+	if (!r->hashes)
+		return -1;
+	if (len != expected)
+		return error_set(err, "bundle: blocks.sha256 holds %zu hashes, the manifest says %u",
+				 len / 32, r->manifest.block_count);
+	if (reader_sha256(r->hashes, len, hex) < 0 || strcmp(hex, r->manifest.blocks_sha256))
+		return error_set(err, "bundle: blocks.sha256 does not match the signed manifest");
+	return 0;
+}
+
+static int reader_setup_cipher(struct reader *r, struct error *err)
+{
+	unsigned char key[32], iv[16];
+	char key_id[33];
+	unsigned value;
+	int i, rc = -1;
+
+	if (!strcmp(r->manifest.encryption, "none"))
+		return 0;
+	if (!r->options->decrypt_key_path)
+		return error_set(err, "bundle: payload is encrypted (key id %s) and no "
+				 "decryption key is configured", r->manifest.key_id);
+	if (bundle_key_load(r->options->decrypt_key_path, key, err) < 0)
+		return -1;
+	bundle_key_id(key, key_id);
+	if (strcmp(key_id, r->manifest.key_id) != 0) {
+		error_set(err, "bundle: wrong decryption key: %s has key id %s, the bundle needs %s",
+			  r->options->decrypt_key_path, key_id, r->manifest.key_id);
+		goto out;
+	}
+	for (i = 0; i < 16; i++) {
+		sscanf(r->manifest.iv + 2 * i, "%2x", &value);
+		iv[i] = (unsigned char)value;
+	}
+	r->cipher = EVP_CIPHER_CTX_new();
+	if (!r->cipher || EVP_DecryptInit_ex(r->cipher, EVP_aes_256_ctr(), NULL, key, iv) != 1) {
+		error_set(err, "bundle: cannot set up AES-256-CTR");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof key);
+	return rc;
+}
+
+/* One block: hash it, compare, only then decrypt and hand it out. */
+static int reader_block(struct reader *r, uint32_t index, size_t len, bundle_payload_fn on_payload,
+			void *ctx, struct error *err)
+{
+	unsigned char digest[32];
+	const unsigned char *out = r->block;
+	int plain_len;
+
+	if (EVP_Digest(r->block, len, digest, NULL, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(digest, r->hashes + (size_t)index * 32, 32) != 0)
+		return error_set(err, "bundle: payload block %u of %u does not match its signed hash",
+				 index, r->manifest.block_count);
+	if (EVP_DigestUpdate(r->payload_hash, r->block, len) != 1)
+		return error_set(err, "bundle: sha256 failed");
+	if (r->cipher) {
+		if (EVP_DecryptUpdate(r->cipher, r->plain, &plain_len, r->block, (int)len) != 1 ||
+		    (size_t)plain_len != len)
+			return error_set(err, "bundle: decryption of block %u failed", index);
+		out = r->plain;
+	}
+	return on_payload ? on_payload(out, len, ctx, err) : 0;
+}
+
+static int reader_payload(struct reader *r, bundle_payload_fn on_payload, void *ctx,
+			  struct error *err)
+{
+	struct bundle_manifest *m = &r->manifest;
+	unsigned char digest[32];
+	char what[64], hex[65];
+	uint64_t size, left;
+	uint32_t index;
+	size_t len;
+
+	if (reader_next_member(r, 3, UINT64_MAX, &size, err) < 0)
+		return -1;
+	if (size != m->payload_size)
+		return error_set(err, "bundle: payload is %llu bytes, the manifest says %llu",
+				 (unsigned long long)size, (unsigned long long)m->payload_size);
+	r->block = malloc(m->block_size);
+	r->plain = malloc(m->block_size);
+	r->payload_hash = EVP_MD_CTX_new();
+	if (!r->block || !r->plain || !r->payload_hash ||
+	    EVP_DigestInit_ex(r->payload_hash, EVP_sha256(), NULL) != 1)
+		return error_set(err, "bundle: out of memory");
+	for (index = 0, left = size; left > 0; index++, left -= len) {
+		len = left < m->block_size ? (size_t)left : m->block_size;
+		snprintf(what, sizeof what, "payload block %u of %u", index, m->block_count);
+		if (reader_read(r, r->block, len, what, err) < 0 ||
+		    reader_block(r, index, len, on_payload, ctx, err) < 0)
+			return -1;
+	}
+	if (EVP_DigestFinal_ex(r->payload_hash, digest, NULL) != 1)
+		return error_set(err, "bundle: sha256 failed");
+	bundle_hex(digest, 32, hex);
+	if (strcmp(hex, m->payload_sha256) != 0)
+		return error_set(err, "bundle: payload sha256 does not match the manifest");
+	return 0;
+}
+
+static int reader_end(struct reader *r, struct error *err)
+{
+	struct archive_entry *entry;
+	int rc = archive_read_next_header(r->archive, &entry);
+
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	if (rc == ARCHIVE_OK)
+		return error_set(err, "bundle: unexpected extra member '%s' after the payload",
+				 archive_entry_pathname(entry));
+	return error_set(err, "bundle: after the payload: %s", archive_error_string(r->archive));
+}
+
+int bundle_read(int fd, const struct bundle_reader_options *options,
+		bundle_manifest_fn on_manifest, bundle_payload_fn on_payload, void *ctx,
+		struct error *err)
+{
+	struct reader r = { .options = options };
+	int rc = -1;
+
+	r.archive = archive_read_new();
+	if (!r.archive || archive_read_support_format_tar(r.archive) != ARCHIVE_OK ||
+	    archive_read_open_fd(r.archive, fd, 64 << 10) != ARCHIVE_OK) {
+		error_set(err, "bundle: %s", r.archive ? archive_error_string(r.archive) : "no memory");
+		goto out;
+	}
+	if (reader_manifest(&r, err) < 0)
+		goto out;
+	if (!options->keyring_path) {	/* inspect: the manifest is all we want */
+		rc = on_manifest ? on_manifest(&r.manifest, ctx, err) : 0;
+		goto out;
+	}
+	if (reader_hash_list(&r, err) < 0 || reader_setup_cipher(&r, err) < 0)
+		goto out;
+	if (on_manifest && on_manifest(&r.manifest, ctx, err) < 0)
+		goto out;
+	if (reader_payload(&r, on_payload, ctx, err) < 0 || reader_end(&r, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (r.archive)
+		archive_read_free(r.archive);
+	EVP_CIPHER_CTX_free(r.cipher);
+	EVP_MD_CTX_free(r.payload_hash);
+	free(r.hashes);
+	free(r.block);
+	free(r.plain);
+	return rc;
+}

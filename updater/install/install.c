@@ -1,0 +1,264 @@
+/* install.c: one upgrade attempt, recorded at every step (see include/install.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "fetch.h"
+#include "inhibit.h"
+#include "install.h"
+#include "install_recovery.h"
+#include "install_stream.h"
+#include "log.h"
+
+struct attempt {
+	const struct config *config;
+	const struct install_request *request;
+	const struct install_progress *progress;	/* the caller's, may be NULL */
+	struct slots slots;
+	struct history_record record;
+	struct error record_err;
+	int record_failed;
+};
+
+static void attempt_copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* Appends the record in its new state; remembers the first failure to write it. */
+static void attempt_record(struct attempt *a, enum history_state state, const char *error)
+{
+	a->record.state = state;
+	attempt_copy(a->record.error, sizeof a->record.error, error);
+	if (history_append(&a->slots.layout, &a->record, &a->record_err) < 0)
+		a->record_failed = 1;
+}
+
+/* install_stream's steps: recorded, then passed on to the caller. */
+static void attempt_step(void *context, enum history_state state, const char *detail)
+{
+	struct attempt *a = context;
+
+	log_info("%s: %s %s", a->record.id, history_state_name(state), detail);
+	attempt_record(a, state, "");
+	if (a->progress && a->progress->step)
+		a->progress->step(a->progress->context, state, detail);
+}
+
+static void attempt_bytes(void *context, unsigned long long done, unsigned long long total)
+{
+	struct attempt *a = context;
+
+	if (a->progress && a->progress->bytes)
+		a->progress->bytes(a->progress->context, done, total);
+}
+
+static enum install_outcome attempt_finish(struct attempt *a, enum history_state state,
+					   const char *error)
+{
+	if (error && error[0] && state != HISTORY_SUCCESS)
+		log_error("%s: %s: %s", a->record.id, history_state_name(state), error);
+	else
+		log_info("%s: %s%s%s", a->record.id, history_state_name(state),
+			 error && error[0] ? ": " : "", error ? error : "");
+	attempt_record(a, state, error);
+	return state == HISTORY_SUCCESS ? INSTALL_SUCCESS :
+	       state == HISTORY_DEFERRED ? INSTALL_DEFERRED : INSTALL_FAILED;
+}
+
+/* Asks slotd to start the trial and waits for its verdict. */
+static enum install_outcome attempt_activate(struct attempt *a, int slot)
+{
+	char request[32], reply[CONTROL_LINE_MAX];
+	struct error err = { "" };
+
+	attempt_step(a, HISTORY_ACTIVATING, "asking slotd to activate the new slot");
+	snprintf(request, sizeof request, "activate %s", layout_slot_name(slot));
+	if (control_request(a->config->supervisor.control_socket, request, reply, sizeof reply,
+			    a->config->updater.activate_timeout_ms, &err) < 0)
+		return attempt_finish(a, HISTORY_FAILED, err.text);
+	if (!strncmp(reply, "ok", 2))
+		return attempt_finish(a, HISTORY_SUCCESS, "");
+	if (!strncmp(reply, "error busy", 10))
+		return attempt_finish(a, HISTORY_DEFERRED, reply + 6);
+	return attempt_finish(a, HISTORY_FAILED, !strncmp(reply, "error ", 6) ? reply + 6 : reply);
+}
+
+/* An admin rollback without a bundle: slotd flips to the other slot. */
+static enum install_outcome attempt_rollback(struct attempt *a)
+{
+	char reply[CONTROL_LINE_MAX];
+	struct error err = { "" };
+
+	if (control_request(a->config->supervisor.control_socket, "rollback", reply,
+			    sizeof reply, a->config->updater.activate_timeout_ms, &err) < 0)
+		return attempt_finish(a, HISTORY_FAILED, err.text);
+	if (strncmp(reply, "ok", 2) != 0)
+		return attempt_finish(a, HISTORY_FAILED, reply);
+	return attempt_finish(a, HISTORY_SUCCESS, "");
+}
+
+/* The agent holds the inhibitor: come back later, same id. */
+static int attempt_agent_busy(struct attempt *a, struct error *err)
+{
+	int fd, rc;
+
+	fd = inhibit_open(&a->slots.layout, err);
+	if (fd < 0)
+		return -1;
+	rc = inhibit_try(fd, err);
+	if (rc == 0)
+		inhibit_release(fd);
+	close(fd);
+	return rc;
+}
+
+/* No strategy given: a path or file: URL means `file`, anything else the
+ * configured default. */
+static const char *attempt_strategy(const struct config *config, const struct install_request *req)
+{
+	if (req->strategy)
+		return req->strategy;
+	if (req->location && (req->location[0] == '/' || !strncmp(req->location, "file:", 5)))
+		return "file";
+	return config->updater.strategy;
+}
+
+static enum install_outcome attempt_upgrade(struct attempt *a)
+{
+	const struct install_request *req = a->request;
+	const char *strategy = attempt_strategy(a->config, req);
+	struct install_progress progress = { attempt_step, attempt_bytes, a };
+	struct install_stream_checks checks = {
+		.expected_version = req->expected_version,
+		.expected_sha256 = req->expected_sha256,
+		.running_version = "", .running_digest = "",
+		.allow_downgrade = req->allow_downgrade,
+	};
+	struct install_stream_result result;
+	struct error err = { "" };
+	int slot, busy;
+
+	if (!req->location || !req->location[0])
+		return attempt_finish(a, HISTORY_FAILED, "request: location is missing");
+	if (fetch_validate(strategy, req->location, &err) < 0)
+		return attempt_finish(a, HISTORY_FAILED, err.text);
+	busy = attempt_agent_busy(a, &err);
+	if (busy != 0)
+		return attempt_finish(a, busy > 0 ? HISTORY_DEFERRED : HISTORY_FAILED,
+				      busy > 0 ? "agent busy: upgrade inhibitor held" : err.text);
+	slot = slots_inactive(&a->slots, &err);
+	if (slot < 0)
+		return attempt_finish(a, HISTORY_FAILED, err.text);
+	attempt_copy(a->record.slot, sizeof a->record.slot, layout_slot_name(slot));
+	if (slots_bootable(&a->slots)) {
+		checks.running_version = a->slots.state.slot[a->slots.current].version;
+		checks.running_digest = a->slots.state.slot[a->slots.current].digest;
+	}
+	if (install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
+			   &progress, &result, &err) < 0)
+		return attempt_finish(a, HISTORY_FAILED, err.text);
+	if (result.identical)
+		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");
+	attempt_copy(a->record.to_version, sizeof a->record.to_version, result.manifest.version);
+	return attempt_activate(a, slot);
+}
+
+static void attempt_init_record(struct attempt *a, const char *id)
+{
+	const struct install_request *req = a->request;
+	struct history_record *r = &a->record;
+
+	attempt_copy(r->id, sizeof r->id, id);
+	attempt_copy(r->kind, sizeof r->kind, req->kind ? req->kind : "upgrade");
+	attempt_copy(r->instance, sizeof r->instance,
+		     req->instance_id ? req->instance_id : a->config->amqp.instance_id);
+	attempt_copy(r->strategy, sizeof r->strategy, attempt_strategy(a->config, req));
+	attempt_copy(r->location, sizeof r->location, req->location);
+	attempt_copy(r->to_version, sizeof r->to_version, req->expected_version);
+	if (slots_bootable(&a->slots))
+		attempt_copy(r->from_version, sizeof r->from_version,
+			     a->slots.state.slot[a->slots.current].version);
+}
+
+/* One slotupd at a time: a second one would write into the same slot. */
+static int install_lock(const struct slots *slots, struct error *err)
+{
+	int fd;
+
+	fd = openat(slots->layout.root_fd, "run/updater.lock",
+		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno(err, "%s/run/updater.lock", slots->layout.root);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			error_set(err, "another slotupd is running (%s/run/updater.lock is held)",
+				  slots->layout.root);
+		else
+			error_errno(err, "%s/run/updater.lock", slots->layout.root);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int install_run(const struct config *config, const struct install_request *request,
+		const struct install_progress *progress, struct install_result *result,
+		struct error *err)
+{
+	struct attempt a = { .config = config, .request = request, .progress = progress };
+	char id[HISTORY_ID_MAX];
+	int lock_fd = -1, found, rc = -1;
+
+	memset(result, 0, sizeof *result);
+	if (slots_open(&a.slots, config->slots.root, config->agent.max_attempts, err) < 0)
+		return -1;
+	lock_fd = install_lock(&a.slots, err);
+	if (lock_fd < 0)
+		goto out;
+	if (request->id)
+		attempt_copy(id, sizeof id, request->id);
+	else if (history_new_id(id, sizeof id, err) < 0)
+		goto out;
+	found = history_find(&a.slots.layout, id, &result->record, err);
+	if (found < 0)
+		goto out;
+	if (found && history_state_final(result->record.state)) {
+		/* Redelivery of a finished attempt: report it, change nothing. */
+		result->already_done = 1;
+		result->outcome = result->record.state == HISTORY_SUCCESS ? INSTALL_SUCCESS :
+										INSTALL_FAILED;
+		rc = 0;
+		goto out;
+	}
+	if (install_recover(&a.slots, id, err) < 0)
+		goto out;
+	attempt_init_record(&a, id);
+	attempt_record(&a, HISTORY_NEW, "");
+	if (a.record_failed) {
+		*err = a.record_err;
+		goto out;
+	}
+	if (a.record.kind[0] == 'r' && !request->location)
+		result->outcome = attempt_rollback(&a);
+	else
+		result->outcome = attempt_upgrade(&a);
+	result->record = a.record;
+	if (a.record_failed) {
+		/* The outcome is not durable: the caller must not acknowledge it. */
+		*err = a.record_err;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	slots_close(&a.slots);
+	return rc;
+}

@@ -1,0 +1,343 @@
+/* stream.c: fetch -> verify -> extract on three threads (see include/install_stream.h). */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "install_stream.h"
+#include "version.h"
+
+/* Socket buffers between the stages: large enough that no stage waits on
+ * the next for every block. */
+#define STREAM_BUFFER (1 << 20)
+
+/* One stage boundary: a socketpair, [0] read by the next stage. */
+struct pipe_pair {
+	int fd[2];
+};
+
+struct stream {
+	const struct config *config;
+	struct slots *slots;
+	int slot;
+	const char *strategy, *location;
+	const struct install_stream_checks *checks;
+	const struct install_progress *progress;
+	struct install_stream_result *result;
+	EVP_MD_CTX *sha256;
+	struct pipe_pair download, payload;
+	int slot_fd;
+	int began;			/* slots_begin_install succeeded: slot must end clean */
+	int fetching, extracting;	/* threads running */
+	pthread_t fetch_thread, extract_thread;
+	int fetch_rc, fetch_stopped, extract_rc;
+	int payload_stopped;		/* the verifier's send failed: the extractor quit first */
+	struct error fetch_err, extract_err;
+};
+
+static void stream_step(struct stream *st, enum history_state state, const char *detail)
+{
+	if (st->progress && st->progress->step)
+		st->progress->step(st->progress->context, state, detail);
+}
+
+static int stream_pair(struct pipe_pair *p, struct error *err)
+{
+	int size = STREAM_BUFFER;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->fd) < 0)
+		return error_errno(err, "socketpair");
+	setsockopt(p->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	setsockopt(p->fd[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	return 0;
+}
+
+static void stream_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* send() all of it; MSG_NOSIGNAL: a stopped reader is an error, not a signal. */
+static int stream_send(int fd, const void *data, size_t len, const char *who, struct error *err)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno(err, "%s stopped", who);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* --- fetch thread --- */
+
+static int stream_fetch_sink(const void *data, size_t len, void *context, struct error *err)
+{
+	struct stream *st = context;
+
+	if (EVP_DigestUpdate(st->sha256, data, len) != 1)
+		return error_set(err, "sha256 update failed");
+	if (stream_send(st->download.fd[1], data, len, "verification", err) < 0) {
+		st->fetch_stopped = 1;
+		return -1;
+	}
+	st->result->bundle_bytes += len;
+	return 0;
+}
+
+static void stream_fetch_progress(void *context, unsigned long long done, unsigned long long total)
+{
+	struct stream *st = context;
+
+	if (st->progress && st->progress->bytes)
+		st->progress->bytes(st->progress->context, done, total);
+}
+
+static void *stream_fetch_main(void *arg)
+{
+	struct stream *st = arg;
+	struct fetch_job job = {
+		.config = st->config, .location = st->location, .sink = stream_fetch_sink,
+		.ctx = st, .progress = stream_fetch_progress,
+	};
+
+	st->fetch_rc = fetch_run(st->strategy, &job, &st->fetch_err);
+	shutdown(st->download.fd[1], SHUT_WR);	/* end of file for the verifier */
+	return NULL;
+}
+
+/* --- extraction thread --- */
+
+static void *stream_extract_main(void *arg)
+{
+	struct stream *st = arg;
+	struct extract_limits limits = {
+		.max_bytes = st->config->updater.max_bytes,
+		.max_entries = st->config->updater.max_entries,
+		.allow_setuid = st->config->updater.allow_setuid,
+	};
+	char drain[65536];
+	ssize_t n;
+
+	st->extract_rc = extract_stream(st->payload.fd[0], st->slot_fd, &limits,
+					&st->result->stats, &st->extract_err);
+	/* After the end-of-archive marker the compressor may still pad: drain
+	 * those verified bytes so the verifier does not see a spurious EPIPE. */
+	while (st->extract_rc == 0 && ((n = read(st->payload.fd[0], drain, sizeof drain)) > 0 ||
+				       (n < 0 && errno == EINTR)))
+		;
+	shutdown(st->payload.fd[0], SHUT_RDWR);
+	return NULL;
+}
+
+/* --- verifier callbacks, on the calling thread --- */
+
+/* Refuses a manifest that must not be installed here; flags an identical one. */
+static int stream_check_manifest(struct stream *st, const struct bundle_manifest *m,
+				 struct error *err)
+{
+	const struct install_stream_checks *c = st->checks;
+	int order;
+
+	if (!st->config->slots.compatible[0])
+		return error_set(err, "[slots] compatible is not configured: refusing every bundle");
+	if (strcmp(m->compatible, st->config->slots.compatible) != 0)
+		return error_set(err, "bundle is for '%s', this guest is '%s' (compatible)",
+				 m->compatible, st->config->slots.compatible);
+	if (c->expected_version && c->expected_version[0] &&
+	    strcmp(c->expected_version, m->version) != 0)
+		return error_set(err, "bundle holds version %s, the request asked for version %s",
+				 m->version, c->expected_version);
+	if (c->running_digest[0] && strcmp(c->running_digest, m->digest) == 0) {
+		st->result->identical = 1;
+		return error_set(err, "bundle is identical to the running slot");
+	}
+	if (c->running_version[0]) {
+		if (version_compare_text(m->version, c->running_version, &order, err) < 0)
+			return -1;
+		if (order < 0 && !c->allow_downgrade)
+			return error_set(err, "downgrade from %s to %s refused (anti-rollback; "
+					 "an admin rollback may allow it)", c->running_version,
+					 m->version);
+	}
+	return 0;
+}
+
+/* Only now, with a manifest that passed every check, is the slot touched. */
+static int stream_on_manifest(const struct bundle_manifest *m, void *context, struct error *err)
+{
+	struct stream *st = context;
+	char detail[512];
+
+	if (stream_check_manifest(st, m, err) < 0)
+		return -1;
+	st->result->manifest = *m;
+	st->result->manifest_ok = 1;
+	snprintf(detail, sizeof detail, "version %s signed by %s, %u blocks", m->version,
+		 m->signer, m->block_count);
+	stream_step(st, HISTORY_VERIFYING, detail);
+	if (slots_begin_install(st->slots, st->slot, err) < 0)
+		return -1;
+	st->began = 1;
+	st->slot_fd = layout_open_slot_dir(&st->slots->layout, st->slot, err);
+	if (st->slot_fd < 0 || extract_clear(st->slot_fd, err) < 0 ||
+	    stream_pair(&st->payload, err) < 0)
+		return -1;
+	errno = pthread_create(&st->extract_thread, NULL, stream_extract_main, st);
+	if (errno)
+		return error_errno(err, "extraction thread");
+	st->extracting = 1;
+	return 0;
+}
+
+static int stream_on_payload(const void *data, size_t len, void *context, struct error *err)
+{
+	struct stream *st = context;
+
+	if (stream_send(st->payload.fd[1], data, len, "extraction", err) < 0) {
+		st->payload_stopped = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The bundle file's SHA-256 against the request's metadata, if it gave one. */
+static int stream_check_file_digest(struct stream *st, struct error *err)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned len;
+
+	if (!st->checks->expected_sha256 || !st->checks->expected_sha256[0])
+		return 0;
+	if (EVP_DigestFinal_ex(st->sha256, digest, &len) != 1)
+		return error_set(err, "sha256 final failed");
+	bundle_hex(digest, len, hex);
+	if (strcasecmp(hex, st->checks->expected_sha256) != 0)
+		return error_set(err, "bundle sha256 %s does not match the request's %s", hex,
+				 st->checks->expected_sha256);
+	return 0;
+}
+
+/* Stops both threads and keeps the error that explains the failure. */
+static int stream_join(struct stream *st, int rc, struct error *err)
+{
+	if (st->fetching) {
+		shutdown(st->download.fd[0], SHUT_RDWR);	/* unblocks a sending fetcher */
+		pthread_join(st->fetch_thread, NULL);
+		st->fetching = 0;
+		if (st->fetch_rc < 0 && !st->fetch_stopped && !st->result->identical) {
+			*err = st->fetch_err;
+			rc = -1;
+		}
+	}
+	if (st->extracting) {
+		stream_close(&st->payload.fd[1]);
+		pthread_join(st->extract_thread, NULL);
+		st->extracting = 0;
+		/* The extractor's error explains the failure only if it quit on its
+		 * own; if the verifier stopped feeding it, the verifier's does. */
+		if (st->extract_rc < 0 && (rc == 0 || st->payload_stopped)) {
+			*err = st->extract_err;
+			error_prefix(err, "unpack: ");
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static int stream_run(struct stream *st, struct error *err)
+{
+	struct bundle_reader_options options = {
+		.keyring_path = st->config->updater.keyring,
+		.decrypt_key_path = st->config->updater.decrypt_key[0] ?
+				    st->config->updater.decrypt_key : NULL,
+	};
+	int rc;
+
+	if (!options.keyring_path[0])
+		return error_set(err, "[updater] keyring is not configured: cannot verify bundles");
+	if (stream_pair(&st->download, err) < 0)
+		return -1;
+	stream_step(st, HISTORY_DOWNLOADING, st->location);
+	errno = pthread_create(&st->fetch_thread, NULL, stream_fetch_main, st);
+	if (errno)
+		return error_errno(err, "fetch thread");
+	st->fetching = 1;
+	rc = bundle_read(st->download.fd[0], &options, stream_on_manifest, stream_on_payload, st,
+			 err);
+	rc = stream_join(st, rc, err);
+	if (rc == 0)
+		rc = stream_check_file_digest(st, err);
+	return rc;
+}
+
+/* Leaves no half-written tree marked as anything but empty.  A failure here
+ * is appended to the original error; the next run's recovery retries. */
+static void stream_discard(struct stream *st, struct error *err)
+{
+	struct error cleanup_err = { "" };
+	size_t used;
+
+	if ((st->slot_fd >= 0 && extract_clear(st->slot_fd, &cleanup_err) < 0) ||
+	    slots_abort_install(st->slots, st->slot, &cleanup_err) < 0) {
+		used = strlen(err->text);
+		snprintf(err->text + used, sizeof err->text - used, "; cleanup failed: %s",
+			 cleanup_err.text);
+	}
+}
+
+int install_stream(const struct config *config, const char *strategy, const char *location,
+		   struct slots *slots, int slot, const struct install_stream_checks *checks,
+		   const struct install_progress *progress, struct install_stream_result *result,
+		   struct error *err)
+{
+	struct stream st = {
+		.config = config, .slots = slots, .slot = slot, .strategy = strategy,
+		.location = location, .checks = checks, .progress = progress, .result = result,
+		.download = { { -1, -1 } }, .payload = { { -1, -1 } }, .slot_fd = -1,
+	};
+	int rc = -1;
+
+	memset(result, 0, sizeof *result);
+	st.sha256 = EVP_MD_CTX_new();
+	if (!st.sha256 || EVP_DigestInit_ex(st.sha256, EVP_sha256(), NULL) != 1) {
+		error_set(err, "sha256 init failed");
+		goto out;
+	}
+	rc = stream_run(&st, err);
+	if (result->identical) {
+		rc = 0;
+	} else if (rc == 0 && !st.began) {
+		rc = error_set(err, "bundle ended before its payload");
+	} else if (rc == 0) {
+		stream_step(&st, HISTORY_INSTALLING, "syncing the slot");
+		rc = extract_sync(st.slot_fd, err);
+		if (rc == 0)
+			rc = slots_finish_install(slots, slot, result->manifest.version,
+						  result->manifest.digest, err);
+	}
+	if (rc < 0 && st.began)
+		stream_discard(&st, err);
+out:
+	rc = stream_join(&st, rc, err);
+	stream_close(&st.slot_fd);
+	stream_close(&st.download.fd[0]);
+	stream_close(&st.download.fd[1]);
+	stream_close(&st.payload.fd[0]);
+	stream_close(&st.payload.fd[1]);
+	EVP_MD_CTX_free(st.sha256);
+	return rc;
+}

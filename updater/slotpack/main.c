@@ -1,0 +1,265 @@
+/* slotpack: the packager's tool (DESIGN.md section 9).
+ *
+ *   slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem
+ *                    [-e KEYFILE] [-z gzip|xz|zstd] -o OUT
+ *   slotpack verify  -K KEYRING.pem [-e KEYFILE] BUNDLE
+ *   slotpack inspect BUNDLE
+ *   slotpack extract -K KEYRING.pem [-e KEYFILE] -o DIR BUNDLE
+ *
+ * Exit 0 on success, 1 when the operation fails (the bundle is bad), 2 on a
+ * usage error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "bundle.h"
+#include "extract.h"
+
+#define SLOTPACK_VERSION "0.1.0"
+
+struct arguments {
+	const char *directory, *version, *compatible, *key, *cert, *encrypt_key, *compression;
+	const char *keyring, *output, *bundle;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem\n"
+		"                        [-e KEYFILE] [-z gzip|xz|zstd] -o OUT\n"
+		"       slotpack verify  -K KEYRING.pem [-e KEYFILE] BUNDLE\n"
+		"       slotpack inspect BUNDLE\n"
+		"       slotpack extract -K KEYRING.pem [-e KEYFILE] -o DIR BUNDLE\n"
+		"       slotpack --help | --version\n");
+}
+
+static int parse(int argc, char **argv, struct arguments *a)
+{
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "d:V:C:k:c:e:z:K:o:")) != -1) {
+		switch (opt) {
+		case 'd': a->directory = optarg; break;
+		case 'V': a->version = optarg; break;
+		case 'C': a->compatible = optarg; break;
+		case 'k': a->key = optarg; break;
+		case 'c': a->cert = optarg; break;
+		case 'e': a->encrypt_key = optarg; break;
+		case 'z': a->compression = optarg; break;
+		case 'K': a->keyring = optarg; break;
+		case 'o': a->output = optarg; break;
+		default: return -1;
+		}
+	}
+	if (optind < argc)
+		a->bundle = argv[optind++];
+	return optind == argc ? 0 : -1;
+}
+
+static int missing(const char *command, const char *option)
+{
+	fprintf(stderr, "slotpack: %s: %s is required\n", command, option);
+	return 2;
+}
+
+static int64_t source_date_epoch(void)
+{
+	const char *text = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long value;
+
+	if (!text || !*text)
+		return 0;
+	value = strtoll(text, &end, 10);
+	return (*end || value < 0) ? 0 : value;
+}
+
+static int command_create(const struct arguments *a)
+{
+	struct bundle_create_options o = {
+		.directory = a->directory, .version = a->version, .compatible = a->compatible,
+		.key_path = a->key, .cert_path = a->cert, .encrypt_key_path = a->encrypt_key,
+		.compression = a->compression, .created = source_date_epoch(), .output = a->output,
+	};
+	struct error err = { "" };
+
+	if (!a->directory) return missing("create", "-d DIR");
+	if (!a->version) return missing("create", "-V VERSION");
+	if (!a->compatible) return missing("create", "-C COMPATIBLE");
+	if (!a->key) return missing("create", "-k KEY.pem");
+	if (!a->cert) return missing("create", "-c CERT.pem");
+	if (!a->output) return missing("create", "-o OUT");
+	if (bundle_create(&o, &err) < 0) {
+		fprintf(stderr, "slotpack: create: %s\n", err.text);
+		return 1;
+	}
+	return 0;
+}
+
+static int print_manifest(const struct bundle_manifest *m, void *ctx, struct error *err)
+{
+	(void)ctx;
+	(void)err;
+	printf("version:      %s\ncompatible:   %s\ncreated:      %" PRId64 "\n"
+	       "signer:       %s\ndigest:       %s\npayload:      %" PRIu64 " bytes, %s\n"
+	       "blocks:       %u of %u bytes\nencryption:   %s%s%s\n",
+	       m->version, m->compatible, m->created, m->signer, m->digest, m->payload_size,
+	       m->compression, m->block_count, m->block_size, m->encryption,
+	       m->key_id[0] ? ", key id " : "", m->key_id);
+	return 0;
+}
+
+static int open_bundle(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fprintf(stderr, "slotpack: %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+static int command_read(const struct arguments *a, int verify)
+{
+	struct bundle_reader_options o = { .keyring_path = verify ? a->keyring : NULL,
+					   .decrypt_key_path = a->encrypt_key };
+	struct error err = { "" };
+	int fd, rc;
+
+	if (!a->bundle) return missing(verify ? "verify" : "inspect", "BUNDLE");
+	if (verify && !a->keyring) return missing("verify", "-K KEYRING.pem");
+	fd = open_bundle(a->bundle);
+	if (fd < 0)
+		return 1;
+	rc = bundle_read(fd, &o, verify ? NULL : print_manifest, NULL, NULL, &err);
+	close(fd);
+	if (rc < 0) {
+		fprintf(stderr, "slotpack: %s: %s\n", a->bundle, err.text);
+		return 1;
+	}
+	if (verify)
+		printf("%s: OK\n", a->bundle);
+	return 0;
+}
+
+/* extract: the verified payload goes through a socket to the hardened
+ * extractor on a second thread, as on a guest. */
+struct extraction {
+	int socket[2], slot_fd, rc;
+	struct error err;
+	struct extract_stats stats;
+};
+
+static void *extraction_thread(void *arg)
+{
+	struct extraction *x = arg;
+	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX };
+	char drain[4096];
+
+	x->rc = extract_stream(x->socket[0], x->slot_fd, &limits, &x->stats, &x->err);
+	while (x->rc == 0 && read(x->socket[0], drain, sizeof drain) > 0)
+		;
+	shutdown(x->socket[0], SHUT_RDWR);
+	return NULL;
+}
+
+static int extraction_feed(const void *data, size_t len, void *ctx, struct error *err)
+{
+	struct extraction *x = ctx;
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(x->socket[1], p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno(err, "extraction stopped");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int command_extract(const struct arguments *a)
+{
+	struct bundle_reader_options o = { .keyring_path = a->keyring,
+					   .decrypt_key_path = a->encrypt_key };
+	struct extraction x = { .socket = { -1, -1 }, .slot_fd = -1 };
+	struct error err = { "" };
+	pthread_t thread;
+	int fd, rc = 1;
+
+	if (!a->keyring) return missing("extract", "-K KEYRING.pem");
+	if (!a->output) return missing("extract", "-o DIR");
+	if (!a->bundle) return missing("extract", "BUNDLE");
+	fd = open_bundle(a->bundle);
+	if (fd < 0)
+		return 1;
+	x.slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x.slot_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x.socket) < 0 ||
+	    (errno = pthread_create(&thread, NULL, extraction_thread, &x)) != 0) {
+		fprintf(stderr, "slotpack: %s: %s\n", a->output, strerror(errno));
+		goto out;
+	}
+	rc = bundle_read(fd, &o, NULL, extraction_feed, &x, &err) < 0 ? 1 : 0;
+	close(x.socket[1]);
+	x.socket[1] = -1;
+	pthread_join(thread, NULL);
+	if (x.rc < 0)
+		fprintf(stderr, "slotpack: %s: unpack: %s\n", a->bundle, x.err.text);
+	else if (rc)
+		fprintf(stderr, "slotpack: %s: %s\n", a->bundle, err.text);
+	rc = rc || x.rc < 0;
+out:
+	close(fd);
+	if (x.slot_fd >= 0)
+		close(x.slot_fd);
+	for (int i = 0; i < 2; i++)
+		if (x.socket[i] >= 0)
+			close(x.socket[i]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct arguments a = { 0 };
+	const char *command;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	command = argv[1];
+	if (!strcmp(command, "--help") || !strcmp(command, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(command, "--version")) {
+		printf("slotpack %s\n", SLOTPACK_VERSION);
+		return 0;
+	}
+	if (parse(argc - 1, argv + 1, &a) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(command, "create"))
+		return command_create(&a);
+	if (!strcmp(command, "verify"))
+		return command_read(&a, 1);
+	if (!strcmp(command, "inspect"))
+		return command_read(&a, 0);
+	if (!strcmp(command, "extract"))
+		return command_extract(&a);
+	fprintf(stderr, "slotpack: unknown command '%s'\n", command);
+	usage(stderr);
+	return 2;
+}

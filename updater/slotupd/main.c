@@ -1,0 +1,168 @@
+/* slotupd: the updater.
+ *
+ *   slotupd [-c CONFIG] install LOCATION [--strategy S] [--version V]
+ *                                [--id ID] [--sha256 HEX] [--allow-downgrade]
+ *   slotupd [-c CONFIG] serve
+ *
+ * Exit 0 on SUCCESS, 1 on FAILED or DEFERRED (the reason on stderr and in the
+ * history), 2 on a usage or configuration error. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "install.h"
+#include "log.h"
+#include "slotupd.h"
+
+#define SLOTUPD_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: slotupd [-c CONFIG] install LOCATION [--strategy S] [--version V]\n"
+		"                            [--id ID] [--sha256 HEX] [--allow-downgrade]\n"
+		"       slotupd [-c CONFIG] serve\n"
+		"       slotupd --help | --version\n");
+}
+
+/* A TTY gets a progress bar; anything else gets the log lines only. */
+struct progress_bar {
+	struct timespec start;
+	unsigned long long last_done;
+	int tty;
+};
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void progress_bytes(void *context, unsigned long long done, unsigned long long total)
+{
+	struct progress_bar *bar = context;
+	double elapsed = seconds_since(&bar->start), rate;
+	char eta[32] = "";
+	int width = 30, filled = 0;
+
+	/* Redraw at most every 256 KiB: the terminal is not the bottleneck we want. */
+	if (!bar->tty || (done - bar->last_done < (256u << 10) && done != total))
+		return;
+	bar->last_done = done;
+	rate = elapsed > 0 ? (double)done / elapsed : 0;
+	if (total > 0) {
+		filled = (int)((double)width * (double)done / (double)total);
+		if (rate > 0)
+			snprintf(eta, sizeof eta, " ETA %.0fs", (double)(total - done) / rate);
+	}
+	fprintf(stderr, "\r[%-*.*s] %6.1f MiB %6.1f MiB/s%s   ", width, filled,
+		"##############################", (double)done / 1048576, rate / 1048576, eta);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+static void progress_step(void *context, enum history_state state, const char *detail)
+{
+	struct progress_bar *bar = context;
+
+	if (bar->tty && bar->last_done)
+		fputc('\n', stderr);
+	bar->last_done = 0;
+	(void)state;
+	(void)detail;	/* install_run logs each step itself */
+}
+
+static int command_install(const struct config *config, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "strategy", required_argument, NULL, 's' },
+		{ "version", required_argument, NULL, 'V' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "sha256", required_argument, NULL, 'S' },
+		{ "allow-downgrade", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct install_request request = { .kind = "upgrade" };
+	struct progress_bar bar = { .tty = isatty(STDERR_FILENO) };
+	struct install_progress progress = { progress_step, progress_bytes, &bar };
+	struct install_result result;
+	struct error err = { "" };
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 's': request.strategy = optarg; break;
+		case 'V': request.expected_version = optarg; break;
+		case 'i': request.id = optarg; break;
+		case 'S': request.expected_sha256 = optarg; break;
+		case 'd': request.allow_downgrade = 1; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "slotupd: install: expected exactly one LOCATION\n");
+		return 2;
+	}
+	request.location = argv[optind];
+	clock_gettime(CLOCK_MONOTONIC, &bar.start);
+	if (install_run(config, &request, &progress, &result, &err) < 0) {
+		fprintf(stderr, "slotupd: %s\n", err.text);
+		return 1;
+	}
+	if (result.already_done)
+		fprintf(stderr, "slotupd: attempt %s was already %s\n", result.record.id,
+			history_state_name(result.record.state));
+	if (result.outcome == INSTALL_SUCCESS) {
+		printf("SUCCESS %s %s\n", result.record.id, result.record.to_version);
+		return 0;
+	}
+	fprintf(stderr, "slotupd: %s %s: %s\n", history_state_name(result.record.state),
+		result.record.id, result.record.error);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	struct config config;
+	struct error err = { "" };
+	int opt;
+
+	log_init("slotupd");
+	while ((opt = getopt_long(argc, argv, "+c:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'v': printf("slotupd %s\n", SLOTUPD_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&config, config_path, &err) < 0) {
+		fprintf(stderr, "slotupd: %s\n", err.text);
+		return 2;
+	}
+	if (!strcmp(argv[optind], "install"))
+		return command_install(&config, argc - optind, argv + optind);
+	if (!strcmp(argv[optind], "serve"))
+		return slotupd_serve(&config);
+	fprintf(stderr, "slotupd: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}
