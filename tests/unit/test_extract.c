@@ -583,6 +583,26 @@ static void test_clear_keeps_outside(void **state)
 	assert_int_equal(extract_sync(f->slot_fd, &err), 0);
 }
 
+/* The lexical rules slotpack shares with the guest. */
+static void test_lexical_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(extract_path_unsafe("a/b"), 0);
+	assert_int_equal(extract_path_unsafe("./a//b/"), 0);
+	assert_int_equal(extract_path_unsafe("/a"), 1);
+	assert_int_equal(extract_path_unsafe("a/../b"), 1);
+	assert_int_equal(extract_path_unsafe("./"), 1);
+	assert_int_equal(extract_path_unsafe(""), 1);
+	assert_int_equal(extract_link_escapes("a/b/l", "../../x"), 0);
+	assert_int_equal(extract_link_escapes("a/b/l", "../../../x"), 1);
+	assert_int_equal(extract_link_escapes("./a//l", "../x"), 0);
+	assert_int_equal(extract_link_escapes("./l", "../x"), 1);
+	assert_int_equal(extract_link_escapes("l", "./x/./y"), 0);
+	assert_int_equal(extract_link_escapes("l", "d/.."), 1);
+	assert_int_equal(extract_link_escapes("l", "/etc"), 1);
+	assert_int_equal(extract_link_escapes("l", ""), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_keeps_outside, setup, teardown),
+		cmocka_unit_test(test_lexical_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,8 +82,8 @@ int extract_path_link_inside(const char *link_path, const char *target)
 	if (target[0] == '\0' || target[0] == '/')
 		return 0;
 	/* the link's directory is as deep as its path has components minus one */
-	while (path_next(&p, &comp) > 0)
-		depth++;
+	while ((n = path_next(&p, &comp)) > 0)
+		depth += !is_dot(comp, n);
 	depth--;
 	p = target;
 	while ((n = path_next(&p, &comp)) > 0) {
