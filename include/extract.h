@@ -37,13 +37,18 @@
  * - Entry names in messages have non-printable bytes replaced by '?'.
  *
  * Durability: extract_sync() uses one syncfs(slot_fd).  Measured with
- * tests/bench/extract.sh (2,000 files / 40 MB, half incompressible, tar.gz of
- * 21 MB, 2-core VM, median of 3): extract_stream + syncfs 0.70 s and 6.2
- * syscalls per file; + fsync of every file and directory 1.40 s; libarchive's
- * archive_write_disk (secure flags) + syncfs 1.03 s and 18.7 syscalls per
- * file; GNU tar -xzf + sync -f 1.49 s.  Peak RSS 5 MiB.  syncfs also flushes
- * unrelated dirty data of the same filesystem: acceptable, the slot
- * filesystem is the updater's.
+ * tests/bench/extract.sh on the 2-core dev VM, median of 3 runs, tar.gz input:
+ *
+ *   tree                     2,000 files/40 MB   10,000 files/200 MB
+ *   extract + syncfs         0.70 s, 6.2 sc/f    3.49 s, 5.5 sc/f
+ *   extract + fsync each     1.40 s              4.54 s
+ *   archive_write_disk+sync  1.03 s, 18.7 sc/f   4.85 s, 17.6 sc/f
+ *   GNU tar -xzf + sync -f   1.49 s              3.99 s
+ *
+ * (sc/f: syscalls per file, strace -c; peak RSS 5 MiB throughout.)  syncfs is
+ * one flush instead of one journal commit per file; it also flushes other
+ * dirty data of the same filesystem, acceptable as the slot filesystem is the
+ * updater's.
  *
  * Limits of the design: extract_clear() holds one fd per directory level; a
  * tree deeper than the fd limit fails with EMFILE (error, nothing removed
