@@ -152,7 +152,7 @@ static int payload_walk(struct payload *p, int dirfd, const char *prefix, struct
 		else
 			count++;
 	}
-	if (rc == 0)
+	if (rc == 0 && count > 1)
 		qsort(names, count, sizeof *names, payload_by_name);
 	for (i = 0; i < count && rc == 0; i++)
 		rc = payload_entry(p, dirfd, prefix, names[i], err);

@@ -1,0 +1,134 @@
+#!/bin/sh
+# slotpack: round trips for every compression with and without encryption,
+# stock tools (tar, openssl cms) on a bundle, reproducible payloads, and
+# every kind of bad bundle refused with a reason that names what is wrong.
+. "$SLOTD_SRC/tests/support/lib.sh"
+B=$SLOTD_BIN
+make_keys "$T/keys" || exit 1
+K=$T/keys
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$K/payload.key"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$K/other.key"
+
+# A tree with a bit of everything a slot holds, and 2.5 MiB of noise (3 blocks).
+tree=$T/tree
+mkdir -p "$tree/bin" "$tree/etc/conf.d" "$tree/empty"
+cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
+echo "port = 8080" > "$tree/etc/conf.d/agent.conf"
+ln -s ../etc/conf.d/agent.conf "$tree/bin/config"
+head -c 2621440 /dev/urandom > "$tree/noise"
+chmod 0750 "$tree/bin"
+
+create() { "$B/slotpack" create -d "$tree" -V v1.2.3 -C guest -k "$K/ca-signer.key" -c "$K/ca-signer.pem" "$@"; }
+same_tree() { diff -r "$tree" "$1" >/dev/null && [ "$(stat -c %a "$1/bin")" = 750 ] &&
+	[ "$(readlink "$1/bin/config")" = ../etc/conf.d/agent.conf ]; }
+
+for z in gzip xz zstd; do
+	check "create with $z" create -z $z -o "$T/$z.bundle"
+	check "verify $z" "$B/slotpack" verify -K "$K/keyring.pem" "$T/$z.bundle"
+	mkdir -p "$T/out-$z"
+	check "extract $z gives the same tree" sh -c '"$0" extract -K "$1" -o "$2" "$3" && diff -r "$4" "$2"' \
+		"$B/slotpack" "$K/keyring.pem" "$T/out-$z" "$T/$z.bundle" "$tree"
+	check "extract $z keeps modes and links" same_tree "$T/out-$z"
+	check "create encrypted with $z" create -z $z -e "$K/payload.key" -o "$T/$z-enc.bundle"
+	mkdir -p "$T/out-$z-enc"
+	check "extract encrypted $z gives the same tree" sh -c '"$0" extract -K "$1" -e "$2" -o "$3" "$4" && diff -r "$5" "$3"' \
+		"$B/slotpack" "$K/keyring.pem" "$K/payload.key" "$T/out-$z-enc" "$T/$z-enc.bundle" "$tree"
+done
+check "bundles are 0644" [ "$(stat -c %a "$T/gzip.bundle")" = 644 ]
+check "inspect names version, signer, blocks, encryption" sh -c '"$0" inspect "$1" > "$2" &&
+	grep -q "^version: *v1.2.3" "$2" && grep -q "packager of ca" "$2" && grep -q "^blocks: *3 of" "$2" &&
+	grep -q "^encryption: *aes-256-ctr, key id" "$2"' "$B/slotpack" "$T/gzip-enc.bundle" "$T/inspect.out"
+
+# Stock tools: tar lists the members, openssl checks the signature.
+check "tar lists the four members in order" sh -c '[ "$(tar -tf "$0" | tr "\n" " ")" = "manifest.ini manifest.sig blocks.sha256 payload " ]' "$T/gzip.bundle"
+mkdir -p "$T/stock"
+tar -xf "$T/gzip.bundle" -C "$T/stock"
+check "openssl cms -verify accepts the manifest signature" openssl cms -verify -binary -inform DER \
+	-in "$T/stock/manifest.sig" -content "$T/stock/manifest.ini" -CAfile "$K/keyring.pem" -out /dev/null
+check "block 0's hash is the first 32 bytes of blocks.sha256" sh -c \
+	'[ "$(head -c 1048576 "$0/payload" | sha256sum | cut -c1-64)" = "$(head -c 32 "$0/blocks.sha256" | od -An -tx1 | tr -d " \n")" ]' "$T/stock"
+
+# Reproducible: same tree and SOURCE_DATE_EPOCH, same payload bytes.
+SOURCE_DATE_EPOCH=1700000000 create -o "$T/r1.bundle" && touch "$tree/etc/conf.d/agent.conf" &&
+SOURCE_DATE_EPOCH=1700000000 create -o "$T/r2.bundle"
+mkdir -p "$T/r1" "$T/r2"; tar -xf "$T/r1.bundle" -C "$T/r1"; tar -xf "$T/r2.bundle" -C "$T/r2"
+check "two builds give identical payloads" cmp "$T/r1/payload" "$T/r2/payload"
+check "and identical manifests" cmp "$T/r1/manifest.ini" "$T/r2/manifest.ini"
+
+# refused BUNDLE REASON [extra args]: verify fails (exit 1) naming REASON.
+refused() {
+	bundle=$1 reason=$2; shift 2
+	"$B/slotpack" verify -K "$K/keyring.pem" "$@" "$bundle" > "$T/refusal" 2>&1
+	rc=$?
+	[ $rc = 1 ] && grep -q -- "$reason" "$T/refusal" || { echo "rc=$rc: $(cat "$T/refusal")"; return 1; }
+}
+rebuild() { # rebuild OUT MEMBER... : a ustar of the given members of $T/stock, in order
+	out=$1; shift
+	(cd "$T/stock" && tar --format=ustar -cf "$out" "$@")
+}
+check "wrong signer" refused "$T/gzip.bundle" "signature does not verify" -K "$K/rogue.pem"
+sed 's/version = v1.2.3/version = v9.9.9/' "$T/stock/manifest.ini" > "$T/m" && cp "$T/m" "$T/stock/manifest.ini"
+rebuild "$T/tampered-manifest.bundle" manifest.ini manifest.sig blocks.sha256 payload
+check "tampered manifest" refused "$T/tampered-manifest.bundle" "signature does not verify"
+tar -xf "$T/gzip.bundle" -C "$T/stock" manifest.ini
+cp "$T/gzip.bundle" "$T/tampered-block.bundle"
+size=$(stat -c %s "$T/gzip.bundle")
+printf 'X' | dd of="$T/tampered-block.bundle" bs=1 seek=$((size - 600000)) conv=notrunc 2>/dev/null
+check "tampered block, named by number" refused "$T/tampered-block.bundle" "payload block 1 of 3 does not match"
+head -c $((size - 700000)) "$T/gzip.bundle" > "$T/truncated.bundle"
+check "truncated" refused "$T/truncated.bundle" "payload block 1 of 3: Truncated"
+head -c 1024 "$T/gzip.bundle" > "$T/short.bundle"
+check "cut inside the manifest" refused "$T/short.bundle" "bundle"
+rebuild "$T/reordered.bundle" manifest.sig manifest.ini blocks.sha256 payload
+check "reordered members" refused "$T/reordered.bundle" "member 1 is 'manifest.sig', expected 'manifest.ini'"
+rebuild "$T/missing.bundle" manifest.ini manifest.sig payload
+check "missing hash list" refused "$T/missing.bundle" "member 3 is 'payload', expected 'blocks.sha256'"
+echo extra > "$T/stock/extra"
+rebuild "$T/extra.bundle" manifest.ini manifest.sig blocks.sha256 payload extra
+check "extra member" refused "$T/extra.bundle" "unexpected extra member 'extra'"
+head -c 100 /dev/zero >> "$T/stock/payload"
+rebuild "$T/long.bundle" manifest.ini manifest.sig blocks.sha256 payload
+check "payload longer than the manifest says" refused "$T/long.bundle" "payload is .* bytes, the manifest says"
+tar -xf "$T/gzip.bundle" -C "$T/stock" payload
+check "wrong decryption key" refused "$T/gzip-enc.bundle" "wrong decryption key" -e "$K/other.key"
+check "encrypted, no key" refused "$T/gzip-enc.bundle" "no decryption key"
+
+# A manifest that is signed but wrong: unknown key, bad value, future format.
+resign() { # resign SED-EXPR OUT: edit the manifest, sign it again with the trusted key
+	sed "$1" "$T/stock/manifest.ini" > "$T/stock/m2.ini"
+	openssl cms -sign -binary -nodetach -in "$T/stock/m2.ini" -signer "$K/ca-signer.pem" \
+		-inkey "$K/ca-signer.key" -outform DER -out /dev/null 2>/dev/null
+	openssl cms -sign -binary -in "$T/stock/m2.ini" -signer "$K/ca-signer.pem" \
+		-inkey "$K/ca-signer.key" -outform DER -out "$T/stock/m2.sig" 2>/dev/null
+	mkdir -p "$T/re"; cp "$T/stock/m2.ini" "$T/re/manifest.ini"; cp "$T/stock/m2.sig" "$T/re/manifest.sig"
+	cp "$T/stock/blocks.sha256" "$T/stock/payload" "$T/re/"
+	(cd "$T/re" && tar --format=ustar -cf "$2" manifest.ini manifest.sig blocks.sha256 payload)
+}
+resign 's/^compression = gzip/compression = gzip\ncolour = blue/' "$T/unknown-key.bundle"
+check "unknown manifest key" refused "$T/unknown-key.bundle" "manifest.ini: \[payload\] colour: unknown key"
+resign 's/^block_count = 3/block_count = three/' "$T/bad-value.bundle"
+check "malformed manifest value" refused "$T/bad-value.bundle" "block_count: not a block count"
+resign 's/^format = 1/format = 2/' "$T/format.bundle"
+check "unsupported format version" refused "$T/format.bundle" "format: unsupported format version"
+
+# create refuses what cannot be in a slot.
+bad=$T/bad-tree
+mkdir -p "$bad"
+echo ok > "$bad/file"
+ln -s ../../etc/passwd "$bad/escape"
+check "create refuses an escaping symlink" sh -c '! "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" -o "$4" 2>&1 | grep -q . ||
+	"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" -o "$4" 2>&1 | grep -q "escape: symlink to .* leaves the tree"' \
+	"$B/slotpack" "$bad" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad.bundle"
+rm "$bad/escape"
+mkfifo "$bad/fifo"
+check "create refuses a fifo" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" -o "$4" 2>&1 | grep -q "fifo: fifo not allowed"' \
+	"$B/slotpack" "$bad" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad.bundle"
+rm "$bad/fifo"
+mknod "$bad/null" c 1 3 2>/dev/null &&
+	check "create refuses a device node" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" -o "$4" 2>&1 | grep -q "null: device node not allowed"' \
+	"$B/slotpack" "$bad" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad.bundle"
+check "nothing was written for refused trees" [ ! -e "$T/bad.bundle" ]
+check "create refuses a bad version" sh -c '"$0" create -d "$1" -V "1..2" -C g -k "$2" -c "$3" -o "$4" 2>&1 | grep -q "version"' \
+	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad.bundle"
+check "usage errors exit 2" sh -c '"$0" verify; [ $? = 2 ]' "$B/slotpack"
+finish
