@@ -8,7 +8,7 @@
  *   never-ready  waits without ever sending READY=1
  *   ignore-term  sends READY=1 and ignores SIGTERM (only SIGKILL ends it)
  *   orphans      double-forks 3 children that outlive it by 0.3 s, then as good
- * With $AGENT_LOG set it appends "start SLOT VERSION PID" at start and
+ * With $AGENT_LOG set it appends "start SLOT VERSION PID REALTIME_NS" at start and
  * "signal N" for each signal it receives, so tests can count launches and
  * see forwarded signals.  Exits 0 on SIGTERM or SIGINT. */
 #include <errno.h>
@@ -101,8 +101,10 @@ int main(void)
 		behaviour[strcspn(behaviour, "\n")] = '\0';
 		close(fd);
 	}
-	log_line("start %s %s %d\n", getenv("SLOTD_SLOT") ?: "?", getenv("SLOTD_VERSION") ?: "?",
-		 (int)getpid());
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	log_line("start %s %s %d %lld\n", getenv("SLOTD_SLOT") ?: "?", getenv("SLOTD_VERSION") ?: "?",
+		 (int)getpid(), (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
 	if (!strcmp(behaviour, "crash")) {
 		fprintf(stderr, "demo_agent: crashing on purpose\n");
 		return 3;

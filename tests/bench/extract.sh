@@ -27,18 +27,7 @@ cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
 	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
 	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih)
 
-python3 - "$work/tree" "$files" "$mb" <<'PY'
-import os, random, sys
-root, files, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(42)
-size = max(1, mb * 1024 * 1024 // files)
-text = b"slotd benchmark payload line, compressible on purpose\n" * (size // 54 + 1)
-for i in range(files):
-    d = os.path.join(root, "d%02d" % (i % 50), "s%d" % (i % 3))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%05d" % i), "wb") as f:
-        f.write(rnd.randbytes(size) if i % 2 else text[:size])
-PY
+/usr/bin/python3 "$top/tests/bench/make_tree.py" "$work/tree" "$files" "$mb"
 tar -czf "$work/tree.tar.gz" -C "$work/tree" .
 rm -rf "$work/tree"
 archive_mb=$(du -m "$work/tree.tar.gz" | cut -f1)
