@@ -119,7 +119,9 @@ int main(void)
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (strcmp(behaviour, "never-ready") && notify("READY=1\nSTATUS=serving") < 0)
+	/* Without a supervisor's socket there is nobody to tell. */
+	if (strcmp(behaviour, "never-ready") && getenv("NOTIFY_SOCKET") &&
+	    notify("READY=1\nSTATUS=serving") < 0)
 		fprintf(stderr, "demo_agent: notify: %s\n", strerror(errno));
 	if (!strcmp(behaviour, "crash-later")) {
 		pause_ms(400);

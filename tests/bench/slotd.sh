@@ -64,7 +64,7 @@ revert_ms=$(awk -v a="$crash_ns" -v b="$relaunch_ns" 'BEGIN { printf "%.1f", (b 
 
 tini_row=""
 if command -v tini >/dev/null; then
-	(cd "$work/tree-good" && NOTIFY_SOCKET= exec tini -- ./bin/agent) &
+	(cd "$work/tree-good" && exec env -u NOTIFY_SOCKET tini -s -- ./bin/agent) &
 	tpid=$!
 	pids="$pids $tpid"
 	sleep 1	# let it settle; tini has no readiness signal of its own
