@@ -16,6 +16,7 @@
 #include "atomic.h"
 #include "config.h"
 #include "ini_text.h"
+#include "number.h"
 
 enum config_type { TYPE_STRING, TYPE_DURATION, TYPE_UINT, TYPE_UINT64, TYPE_BOOL, TYPE_UID,
 		   TYPE_HEALTH };
@@ -139,17 +140,6 @@ int config_parse_duration(const char *text, unsigned *ms)
 	return 0;
 }
 
-static int config_parse_u64(const char *text, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	if (text[0] < '0' || text[0] > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, 10);
-	return (errno || *end || *out > max) ? -1 : 0;
-}
-
 static int config_parse_bool(const char *text, int *out)
 {
 	if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "1"))
@@ -196,17 +186,17 @@ static const char *config_store(struct config *config, const struct config_key *
 		*(unsigned *)(void *)field = ms;
 		return NULL;
 	case TYPE_UINT:
-		if (config_parse_u64(value, UINT32_MAX, &number) < 0)
+		if (number_parse(value, UINT32_MAX, &number) < 0)
 			return "not a non-negative integer";
 		*(unsigned *)(void *)field = (unsigned)number;
 		return NULL;
 	case TYPE_UINT64:
-		if (config_parse_u64(value, UINT64_MAX, &number) < 0)
+		if (number_parse(value, UINT64_MAX, &number) < 0)
 			return "not a non-negative integer";
 		*(uint64_t *)(void *)field = number;
 		return NULL;
 	case TYPE_UID:
-		if (config_parse_u64(value, 0x7fffffffULL, &number) < 0)
+		if (number_parse(value, 0x7fffffffULL, &number) < 0)
 			return "not a uid";
 		*(long *)(void *)field = (long)number;
 		return NULL;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "sock.h"
 
 static long long control_now_ms(void)
 {
@@ -56,23 +57,6 @@ static int control_read_line(int fd, char *reply, size_t len, long long deadline
 	return 0;
 }
 
-/* send() all of it without SIGPIPE: a library must not kill its caller. */
-static int control_send(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int control_request(const char *socket_path, const char *request, char *reply,
 		    size_t reply_len, unsigned timeout_ms, struct error *err)
 {
@@ -96,7 +80,7 @@ int control_request(const char *socket_path, const char *request, char *reply,
 	}
 	/* slotd may answer (a refusal) and close before reading our request:
 	 * then sending fails, but its reply is waiting for us to read. */
-	if (control_send(fd, line, (size_t)n) < 0 && errno != EPIPE && errno != ECONNRESET) {
+	if (sock_send_all(fd, line, (size_t)n) < 0 && errno != EPIPE && errno != ECONNRESET) {
 		error_errno(err, "%s: send", socket_path);
 		goto out;
 	}

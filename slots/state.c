@@ -9,6 +9,7 @@
 #include "atomic.h"
 #include "crc32.h"
 #include "ini_text.h"
+#include "number.h"
 #include "state.h"
 #include "version.h"
 
@@ -111,17 +112,6 @@ struct state_parse {
 
 enum { SEEN_FORMAT = 1, SEEN_GENERATION = 2, SEEN_SLOT_A = 4, SEEN_SLOT_B = 8 };
 
-static int state_parse_number(const char *value, uint64_t max, uint64_t *out)
-{
-	char *end;
-
-	if (value[0] < '0' || value[0] > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(value, &end, 10);
-	return (errno || *end || *out > max) ? -1 : 0;
-}
-
 static int state_valid_digest(const char *value)
 {
 	size_t n = strspn(value, "0123456789abcdef");
@@ -133,7 +123,7 @@ static int state_valid_digest(const char *value)
 static const char *state_store_slot(struct slot_info *info, const char *name, const char *value)
 {
 	struct version version;
-	uint64_t number;
+	unsigned long long number;
 
 	if (!strcmp(name, "status"))
 		return state_status_parse(value, &info->status) < 0 ? "unknown status" : NULL;
@@ -152,13 +142,13 @@ static const char *state_store_slot(struct slot_info *info, const char *name, co
 		return NULL;
 	}
 	if (!strcmp(name, "attempts")) {
-		if (state_parse_number(value, 1000000, &number) < 0)
+		if (number_parse(value, 1000000, &number) < 0)
 			return "not a count";
 		info->attempts = (unsigned)number;
 		return NULL;
 	}
 	if (!strcmp(name, "updated")) {
-		if (state_parse_number(value, INT64_MAX, &number) < 0)
+		if (number_parse(value, INT64_MAX, &number) < 0)
 			return "not a UNIX time";
 		info->updated = (int64_t)number;
 		return NULL;
@@ -176,18 +166,18 @@ static int state_handle(void *user, const char *section, const char *name, const
 {
 	struct state_parse *parse = user;
 	const char *complaint = "unknown section";
-	uint64_t number;
+	unsigned long long number;
 
 	if (parse->failed)
 		return 0;
 	if (!strcmp(section, "state")) {
 		if (!strcmp(name, "format")) {
-			complaint = state_parse_number(value, UINT32_MAX, &number) < 0 ?
+			complaint = number_parse(value, UINT32_MAX, &number) < 0 ?
 				    "not a number" :
 				    number != STATE_FORMAT ? "unsupported format" : NULL;
 			parse->seen |= SEEN_FORMAT;
 		} else if (!strcmp(name, "generation")) {
-			complaint = state_parse_number(value, UINT64_MAX, &number) < 0 ?
+			complaint = number_parse(value, UINT64_MAX, &number) < 0 ?
 				    "not a number" : NULL;
 			parse->state->generation = number;
 			parse->seen |= SEEN_GENERATION;

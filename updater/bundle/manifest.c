@@ -8,6 +8,7 @@
 
 #include "bundle.h"
 #include "ini_text.h"
+#include "number.h"
 #include "version.h"
 
 struct manifest_parse {
@@ -40,17 +41,6 @@ static const struct {
 	[KEY_BLOCKS_SHA256] = { "payload", "blocks_sha256", 1 },
 };
 
-static int manifest_number(const char *value, uint64_t max, uint64_t *out)
-{
-	char *end;
-
-	if (value[0] < '0' || value[0] > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(value, &end, 10);
-	return (errno || *end || *out > max) ? -1 : 0;
-}
-
 static int manifest_hex(const char *value, size_t digits, char *out)
 {
 	if (strlen(value) != digits || strspn(value, "0123456789abcdef") != digits)
@@ -70,11 +60,11 @@ static int manifest_text(const char *value, char *out, size_t size)
 /* Stores one key; returns a complaint or NULL. */
 static const char *manifest_store(struct bundle_manifest *m, int key, const char *v)
 {
-	uint64_t n;
+	unsigned long long n;
 
 	switch (key) {
 	case KEY_FORMAT:
-		if (manifest_number(v, 1000, &n) < 0)
+		if (number_parse(v, 1000, &n) < 0)
 			return "not a number";
 		if (n != BUNDLE_FORMAT)
 			return "unsupported format version";
@@ -89,12 +79,15 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 		return manifest_text(v, m->version, sizeof m->version) ? "bad value" : NULL;
 	}
 	case KEY_CREATED:
-		if (manifest_number(v, INT64_MAX, &n) < 0)
+		if (number_parse(v, INT64_MAX, &n) < 0)
 			return "not a UNIX time";
 		m->created = (int64_t)n;
 		return NULL;
 	case KEY_SIZE:
-		return manifest_number(v, UINT64_MAX, &m->payload_size) ? "not a size" : NULL;
+		if (number_parse(v, UINT64_MAX, &n) < 0)
+			return "not a size";
+		m->payload_size = n;
+		return NULL;
 	case KEY_SHA256:
 		return manifest_hex(v, 64, m->payload_sha256) ? "not a SHA-256 hex digest" : NULL;
 	case KEY_COMPRESSION:
@@ -112,12 +105,12 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 	case KEY_KEY_ID:
 		return manifest_hex(v, 32, m->key_id) ? "not 16 bytes of hex" : NULL;
 	case KEY_BLOCK_SIZE:
-		if (manifest_number(v, 64u << 20, &n) < 0 || n < 4096 || n % 16)
+		if (number_parse(v, 64u << 20, &n) < 0 || n < 4096 || n % 16)
 			return "not a block size (4 KiB to 64 MiB, a multiple of 16)";
 		m->block_size = (uint32_t)n;
 		return NULL;
 	case KEY_BLOCK_COUNT:
-		if (manifest_number(v, 1u << 24, &n) < 0)
+		if (number_parse(v, 1u << 24, &n) < 0)
 			return "not a block count";
 		m->block_count = (uint32_t)n;
 		return NULL;

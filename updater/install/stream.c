@@ -9,6 +9,7 @@
 
 #include "fetch.h"
 #include "install_stream.h"
+#include "sock.h"
 #include "version.h"
 
 /* Socket buffers between the stages: large enough that no stage waits on
@@ -63,21 +64,11 @@ static void stream_close(int *fd)
 	*fd = -1;
 }
 
-/* send() all of it; MSG_NOSIGNAL: a stopped reader is an error, not a signal. */
+/* A failed send means the next stage quit: say which, keep errno. */
 static int stream_send(int fd, const void *data, size_t len, const char *who, struct error *err)
 {
-	const char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_errno(err, "%s stopped", who);
-		p += n;
-		len -= (size_t)n;
-	}
+	if (sock_send_all(fd, data, len) < 0)
+		return error_errno(err, "%s stopped", who);
 	return 0;
 }
 

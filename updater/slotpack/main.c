@@ -22,6 +22,7 @@
 #include "atomic.h"
 #include "bundle.h"
 #include "extract.h"
+#include "sock.h"
 
 #define SLOTPACK_VERSION "0.1.0"
 
@@ -174,18 +175,9 @@ static void *extraction_thread(void *arg)
 static int extraction_feed(const void *data, size_t len, void *ctx, struct error *err)
 {
 	struct extraction *x = ctx;
-	const char *p = data;
-	ssize_t n;
 
-	while (len > 0) {
-		n = send(x->socket[1], p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_errno(err, "extraction stopped");
-		p += n;
-		len -= (size_t)n;
-	}
+	if (sock_send_all(x->socket[1], data, len) < 0)
+		return error_errno(err, "extraction stopped");
 	return 0;
 }
 
