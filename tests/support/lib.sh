@@ -31,7 +31,9 @@ stop_all() {
 	PIDS=""
 }
 
+AT_EXIT=""	# more cleanup functions, run first (e.g. rabbit_stop)
 cleanup_lib() {
+	for hook in $AT_EXIT; do $hook; done
 	stop_all
 	[ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
 	rm -rf "$T"

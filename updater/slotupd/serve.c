@@ -1,12 +1,18 @@
-/* serve.c: `slotupd serve`, the RabbitMQ consumer.  Not built yet: it
- * reports so clearly instead of pretending (see the README's status). */
+/* serve.c: `slotupd serve`: the RabbitMQ consumer with the real installer. */
 #include <stdio.h>
 
+#include "install.h"
+#include "serve.h"
 #include "slotupd.h"
 
 int slotupd_serve(const struct config *config)
 {
-	(void)config;
-	fprintf(stderr, "slotupd: serve: the RabbitMQ consumer is not implemented yet\n");
-	return 2;
+	struct serve_options options = { .install = install_run };
+	struct error err = { "" };
+
+	if (serve_run(config, &options, &err) < 0) {
+		fprintf(stderr, "slotupd: serve: %s\n", err.text);
+		return 2;
+	}
+	return 0;
 }

@@ -1,0 +1,40 @@
+/* amqp_link.h: the updater's connection to RabbitMQ (librabbitmq-c).
+ *
+ * amqp_link_open() connects to [amqp] url (amqp:// or amqps://, the latter
+ * with peer and hostname verification, CA from [amqp] ca_path), then declares
+ * everything it relies on, every time, because a broker restart forgets
+ * transient exchanges: the exchange (topic, durable as [amqp]
+ * exchange_durable, default false like oslo.messaging), the updater's own
+ * durable queue, its binding with routing key guestagent.<instance_id>,
+ * prefetch 1, manual acknowledgements.  Messages stay unacknowledged until
+ * the caller acks them; a dropped connection returns them to the queue. */
+#ifndef SLOTD_AMQP_LINK_H
+#define SLOTD_AMQP_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+struct amqp_link;
+
+struct amqp_delivery {
+	uint64_t tag;
+	int redelivered;
+	char *body;		/* NUL-terminated copy, free()d by amqp_delivery_free */
+	size_t len;
+};
+
+int amqp_link_open(struct amqp_link **link, const struct config *config, struct error *err);
+void amqp_link_close(struct amqp_link *link);
+/* Waits up to timeout_ms for a message: 1 got one, 0 timed out, -1 the link broke. */
+int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
+		   struct error *err);
+int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err);
+/* Casts body to the exchange with routing_key, persistent, JSON. */
+int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
+		      struct error *err);
+void amqp_delivery_free(struct amqp_delivery *d);
+
+#endif

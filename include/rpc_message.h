@@ -1,0 +1,46 @@
+/* rpc_message.h: the control plane's messages, as oslo.messaging sends them.
+ *
+ * Accepted: {"oslo.version": "2.0", "oslo.message": "<JSON text>"} or a bare
+ * JSON object, at most RPC_BODY_MAX bytes, whose inner object has `method`,
+ * `args`, `_unique_id` and `_context_*` keys (shared/wire/README.md).
+ *   upgrade(instance_version, location [, instance_id, strategy, metadata
+ *           {sha256}, upgrade_id])                     -> RPC_UPGRADE
+ *   upgrade(upgrade_info)  Trove 18's datastore upgrade  -> RPC_IGNORE
+ *   rollback()             only with _context_is_admin  -> RPC_ROLLBACK
+ *   anything else                                       -> RPC_IGNORE
+ * Messages encrypted with Trove's per-instance key (a `_context_context`
+ * entry) are decrypted with [amqp] rpc_key; without a key they are refused,
+ * never misread.  Every refusal names the field: "args.location: missing". */
+#ifndef SLOTD_RPC_MESSAGE_H
+#define SLOTD_RPC_MESSAGE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "error.h"
+
+#define RPC_BODY_MAX (256u << 10)
+
+enum rpc_kind { RPC_IGNORE, RPC_UPGRADE, RPC_ROLLBACK };
+
+struct rpc_request {
+	enum rpc_kind kind;
+	char unique_id[64];		/* args.upgrade_id, else _unique_id */
+	char instance_id[128], instance_version[64], location[1024], strategy[32], sha256[65];
+	int is_admin;
+	char why_ignored[128];
+};
+
+/* 0 with req filled (check req->kind), -1 with err naming the field.  Even
+ * on -1, req->unique_id is set when the message had one. */
+int rpc_message_parse(const char *body, size_t len, const struct config *config,
+		      struct rpc_request *req, struct error *err);
+
+/* The oslo envelope of a cast of method(args), encrypted the way a Trove
+ * guest encrypts reports when [amqp] rpc_key is set.  Steals args; *body
+ * is malloc()ed. */
+int rpc_cast_build(const char *method, json_t *args, const struct config *config, char **body,
+		   struct error *err);
+
+#endif

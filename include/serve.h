@@ -1,0 +1,38 @@
+/* serve.h: `slotupd serve`, upgrades and rollbacks over RabbitMQ.
+ *
+ * One message at a time (prefetch 1).  Each is parsed (rpc_message.h); a bad
+ * one gets a FAILED history record and an outcome cast naming what was
+ * wrong, and is acknowledged; one that is not ours (another method, Trove's
+ * datastore `upgrade`) is acknowledged and ignored.  A valid request runs
+ * through `install` (install_run() in slotupd, a fake in tests) with the
+ * message's id, so a redelivered message whose attempt is already final is a
+ * no-op.  The message is acknowledged only after install returned 0, i.e.
+ * after the outcome is durable in the history.  An attempt DEFERRED because
+ * the agent holds the inhibitor keeps its message unacknowledged and is
+ * retried every retry_ms until it is not deferred: never dropped.  Every
+ * state change of an attempt is cast to [amqp] conductor_topic as
+ * guest_upgrade_outcome(instance_id, upgrade_id, from_version, to_version,
+ * state, reason, sent).  A heartbeat(instance_id, payload {agent_version,
+ * agent_slot}, sent) goes out every heartbeat_interval, only while slotd says
+ * the agent runs on a good slot; it carries no service_status.  A lost
+ * connection is reopened with exponential backoff and jitter (1 s to 60 s).
+ * SIGTERM or SIGINT: finish the current message, then return 0. */
+#ifndef SLOTD_SERVE_H
+#define SLOTD_SERVE_H
+
+#include "config.h"
+#include "install.h"
+
+typedef int (*serve_install_fn)(const struct config *config, const struct install_request *r,
+				const struct install_progress *progress,
+				struct install_result *result, struct error *err);
+
+struct serve_options {
+	serve_install_fn install;
+	unsigned retry_ms;	/* deferred attempts: 0 = 10 s */
+};
+
+int serve_run(const struct config *config, const struct serve_options *options,
+	      struct error *err);
+
+#endif

@@ -1,0 +1,241 @@
+/* test_rpc_message.c: the control plane's captured casts (tests/data/wire),
+ * plain and encrypted, and every kind of bad message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_message.h"
+#include "trove_crypto.h"
+
+#define KEY "0123456789abcdef0123456789abcdef"
+#define INSTANCE "27e25b73-88a1-4526-b2b9-919a28b8b33f"
+
+/* The n-th "body, exact bytes:" block of a capture file (0-based). */
+static char *capture_body(const char *file, int n)
+{
+	char path[512], line[16384], *body = NULL;
+	const char *src = getenv("SLOTD_SRC");
+	FILE *f;
+	int seen = -1, take = 0;
+
+	snprintf(path, sizeof path, "%s/tests/data/wire/%s", src ? src : ".", file);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f)) {
+		if (take && line[0] == '{') {
+			line[strcspn(line, "\n")] = '\0';
+			body = strdup(line);
+			break;
+		}
+		if (!strncmp(line, "body, exact bytes:", 18) && ++seen == n)
+			take = 1;
+	}
+	fclose(f);
+	assert_non_null(body);
+	return body;
+}
+
+static void config_for(struct config *c, const char *rpc_key)
+{
+	assert_int_equal(config_load_string(c, "[amqp]\ninstance_id = " INSTANCE "\n", "t", NULL), 0);
+	snprintf(c->amqp.rpc_key, sizeof c->amqp.rpc_key, "%s", rpc_key);
+}
+
+static void parse_ok(const char *body, const char *key, struct rpc_request *req)
+{
+	struct config c;
+	struct error err = { "" };
+
+	config_for(&c, key);
+	if (rpc_message_parse(body, strlen(body), &c, req, &err) < 0)
+		fail_msg("refused: %s", err.text);
+}
+
+static void test_plain_upgrade_capture(void **unused)
+{
+	struct rpc_request req;
+	char *body = capture_body("upgrade-cast.txt", 0);
+
+	(void)unused;
+	parse_ok(body, "", &req);
+	assert_int_equal(req.kind, RPC_UPGRADE);
+	assert_string_equal(req.instance_id, INSTANCE);
+	assert_string_equal(req.instance_version, "v1.0.1");
+	assert_string_equal(req.location, "http://127.0.0.1:8080/agent-v1.0.1.bundle");
+	assert_string_equal(req.strategy, "http");
+	assert_string_equal(req.sha256, "0f1e...");
+	assert_string_equal(req.unique_id, "70228f6e7fcd4ce39f7609eefb12fb0a");
+	assert_int_equal(req.is_admin, 1);
+	free(body);
+}
+
+static void test_encrypted_upgrade_capture(void **unused)
+{
+	struct rpc_request req;
+	struct config c;
+	struct error err = { "" };
+	char *body = capture_body("upgrade-cast.txt", 1);
+
+	(void)unused;
+	parse_ok(body, KEY, &req);
+	assert_int_equal(req.kind, RPC_UPGRADE);
+	assert_string_equal(req.instance_version, "v1.0.1");
+	assert_string_equal(req.location, "http://127.0.0.1:8080/agent-v1.0.1.bundle");
+	assert_string_equal(req.instance_id, INSTANCE);
+	assert_int_equal(req.is_admin, 1);
+	/* Another key: refused, never misread. */
+	config_for(&c, "fedcba9876543210fedcba9876543210");
+	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "rpc_key"));
+	/* No key at all: refused with a reason. */
+	config_for(&c, "");
+	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "encrypted and no [amqp] rpc_key"));
+	free(body);
+}
+
+static void test_datastore_upgrade_is_ignored(void **unused)
+{
+	struct rpc_request req;
+	char *body = capture_body("datastore-upgrade-cast.txt", 0);
+
+	(void)unused;
+	parse_ok(body, "", &req);
+	assert_int_equal(req.kind, RPC_IGNORE);
+	assert_non_null(strstr(req.why_ignored, "upgrade_info"));
+	free(body);
+}
+
+static void test_heartbeat_payload_decrypts(void **unused)
+{
+	char *body = capture_body("heartbeat-cast.txt", 1), *text = NULL;
+	json_t *outer, *inner, *sealed;
+
+	(void)unused;
+	/* envelope -> oslo.message -> args.payload (a sealed JSON text) -> entity */
+	outer = json_loads(body, 0, NULL);
+	inner = json_loads(json_string_value(json_object_get(outer, "oslo.message")), 0, NULL);
+	sealed = json_loads(json_string_value(json_object_get(json_object_get(inner, "args"),
+							      "payload")), 0, NULL);
+	assert_non_null(sealed);
+	assert_string_equal(json_string_value(json_object_get(sealed, "csz-instance-id")), INSTANCE);
+	assert_int_equal(trove_decrypt(KEY, json_string_value(json_object_get(sealed, "entity")),
+				       &text, NULL), 0);
+	assert_string_equal(text, "{\"service_status\": \"healthy\"}");
+	free(text);
+	json_decref(sealed);
+	json_decref(inner);
+	json_decref(outer);
+	free(body);
+}
+
+static void test_crypto_round_trip(void **unused)
+{
+	char *b64 = NULL, *back = NULL;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(trove_encrypt(KEY, "{\"a\": [1, 2, \"x\"]}", &b64, NULL), 0);
+	assert_int_equal(trove_decrypt(KEY, b64, &back, NULL), 0);
+	assert_string_equal(back, "{\"a\": [1, 2, \"x\"]}");
+	free(back);
+	assert_int_equal(trove_decrypt("another key", b64, &back, &err), -1);
+	assert_null(back);
+	assert_int_equal(trove_decrypt(KEY, "not base64!", &back, &err), -1);
+	free(b64);
+}
+
+static void expect_refused(const char *inner_args, const char *method, const char *needle)
+{
+	char body[4096];
+	struct rpc_request req;
+	struct config c;
+	struct error err = { "" };
+
+	snprintf(body, sizeof body, "{\"method\": \"%s\", \"args\": %s, \"_unique_id\": \"abc\"}",
+		 method, inner_args);
+	config_for(&c, "");
+	if (rpc_message_parse(body, strlen(body), &c, &req, &err) == 0)
+		fail_msg("accepted: %s", body);
+	if (!strstr(err.text, needle))
+		fail_msg("'%s' lacks '%s'", err.text, needle);
+	assert_string_equal(req.unique_id, "abc");
+}
+
+static void test_bad_messages_name_the_field(void **unused)
+{
+	struct rpc_request req;
+	struct config c;
+	struct error err = { "" };
+	char *big;
+
+	(void)unused;
+	expect_refused("{\"instance_version\": 5, \"location\": \"http://h/x\"}", "upgrade",
+		       "args.instance_version: not a string");
+	expect_refused("{\"instance_version\": \"v2\"}", "upgrade", "args.location: missing");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", \"instance_id\": \"other\"}",
+		       "upgrade", "args.instance_id: 'other' is not this instance");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", \"strategy\": \"ftp\"}",
+		       "upgrade", "unknown strategy 'ftp'");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"htp:/x\"}", "upgrade",
+		       "malformed location");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", \"metadata\": 3}",
+		       "upgrade", "args.metadata: not an object");
+	expect_refused("{}", "rollback", "_context_is_admin");
+	expect_refused("[]", "upgrade", "message.args: not an object");
+	config_for(&c, "");
+	assert_int_equal(rpc_message_parse("{not json", 9, &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "body: not a JSON object"));
+	assert_int_equal(rpc_message_parse("{\"oslo.message\": 7}", 19, &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "oslo.message"));
+	big = malloc(1 << 20);
+	memset(big, ' ', 1 << 20);
+	assert_int_equal(rpc_message_parse(big, 1 << 20, &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "more than"));
+	free(big);
+}
+
+static void test_cast_build_round_trip(void **unused)
+{
+	struct config c;
+	struct rpc_request req;
+	char *body = NULL;
+	json_t *args;
+
+	(void)unused;
+	config_for(&c, "");
+	args = json_pack("{s:s, s:s}", "instance_version", "v3", "location", "http://h/a.bundle");
+	assert_int_equal(rpc_cast_build("upgrade", args, &c, &body, NULL), 0);
+	assert_non_null(strstr(body, "\"oslo.version\""));
+	parse_ok(body, "", &req);
+	assert_int_equal(req.kind, RPC_UPGRADE);
+	assert_string_equal(req.location, "http://h/a.bundle");
+	assert_int_equal(strlen(req.unique_id), 32);
+	free(body);
+	/* Encrypted the way a Trove guest seals its reports: every arg a sealed JSON text. */
+	config_for(&c, KEY);
+	args = json_pack("{s:s}", "instance_id", INSTANCE);
+	assert_int_equal(rpc_cast_build("heartbeat", args, &c, &body, NULL), 0);
+	assert_non_null(strstr(body, "csz-instance-id"));
+	assert_non_null(strstr(body, "_context_context"));
+	assert_null(strstr(body, "\\\"instance_id\\\": \\\"" INSTANCE));
+	free(body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_upgrade_capture),
+		cmocka_unit_test(test_encrypted_upgrade_capture),
+		cmocka_unit_test(test_datastore_upgrade_is_ignored),
+		cmocka_unit_test(test_heartbeat_payload_decrypts),
+		cmocka_unit_test(test_crypto_round_trip),
+		cmocka_unit_test(test_bad_messages_name_the_field),
+		cmocka_unit_test(test_cast_build_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

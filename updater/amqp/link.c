@@ -1,0 +1,203 @@
+/* link.c: one AMQP connection, one channel (see include/amqp_link.h). */
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "amqp_link.h"
+
+#define LINK_CHANNEL 1
+
+struct amqp_link {
+	const struct config *config;
+	amqp_connection_state_t conn;
+	char routing_key[256];
+};
+
+/* The broker's or the library's reason for a failed call. */
+static int link_check(amqp_rpc_reply_t reply, const char *what, struct error *err)
+{
+	switch (reply.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		return error_set(err, "amqp: %s: %s", what, amqp_error_string2(reply.library_error));
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *m = reply.reply.decoded;
+			return error_set(err, "amqp: %s: broker closed the connection: %.*s", what,
+					 (int)m->reply_text.len, (char *)m->reply_text.bytes);
+		}
+		if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *m = reply.reply.decoded;
+			return error_set(err, "amqp: %s: broker closed the channel: %.*s", what,
+					 (int)m->reply_text.len, (char *)m->reply_text.bytes);
+		}
+		return error_set(err, "amqp: %s: broker error", what);
+	default:
+		return error_set(err, "amqp: %s: no reply", what);
+	}
+}
+
+static int link_connect(struct amqp_link *link, struct error *err)
+{
+	const struct config *c = link->config;
+	struct amqp_connection_info info;
+	char url[CONFIG_STRING_MAX];
+	amqp_socket_t *socket;
+	int rc;
+
+	snprintf(url, sizeof url, "%s", c->amqp.url);
+	amqp_default_connection_info(&info);
+	if (amqp_parse_url(url, &info) != AMQP_STATUS_OK)
+		return error_set(err, "[amqp] url: not an amqp:// or amqps:// URL");
+	/* "amqp://host/" means the default vhost to operators (and to pika and
+	 * kombu); librabbitmq reads it as the empty vhost. */
+	if (!info.vhost[0])
+		info.vhost = "/";
+	link->conn = amqp_new_connection();
+	if (!link->conn)
+		return error_set(err, "amqp: out of memory");
+	socket = info.ssl ? amqp_ssl_socket_new(link->conn) : amqp_tcp_socket_new(link->conn);
+	if (!socket)
+		return error_set(err, "amqp: cannot create a socket");
+	if (info.ssl) {
+		amqp_ssl_socket_set_verify_peer(socket, 1);
+		amqp_ssl_socket_set_verify_hostname(socket, 1);
+		if (c->amqp.ca_path[0] &&
+		    amqp_ssl_socket_set_cacert(socket, c->amqp.ca_path) != AMQP_STATUS_OK)
+			return error_set(err, "[amqp] ca_path: cannot load %s", c->amqp.ca_path);
+	}
+	rc = amqp_socket_open(socket, info.host, info.port);
+	if (rc != AMQP_STATUS_OK)	/* never print the URL: it holds the password */
+		return error_set(err, "amqp: connect to %s:%d: %s", info.host, info.port,
+				 amqp_error_string2(rc));
+	return link_check(amqp_login(link->conn, info.vhost, 0, 131072, 60,
+				     AMQP_SASL_METHOD_PLAIN, info.user, info.password),
+			  "login", err);
+}
+
+/* Exchange, queue, binding, prefetch, consumer: redone on every connect. */
+static int link_declare(struct amqp_link *link, struct error *err)
+{
+	const struct config *c = link->config;
+	amqp_connection_state_t conn = link->conn;
+	amqp_bytes_t queue = amqp_cstring_bytes(c->amqp.queue);
+
+	amqp_channel_open(conn, LINK_CHANNEL);
+	if (link_check(amqp_get_rpc_reply(conn), "channel", err) < 0)
+		return -1;
+	amqp_exchange_declare(conn, LINK_CHANNEL, amqp_cstring_bytes(c->amqp.exchange),
+			      amqp_cstring_bytes("topic"), 0, c->amqp.exchange_durable ? 1 : 0, 0,
+			      0, amqp_empty_table);
+	if (link_check(amqp_get_rpc_reply(conn), "declare exchange", err) < 0)
+		return -1;
+	amqp_queue_declare(conn, LINK_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+	if (link_check(amqp_get_rpc_reply(conn), "declare queue", err) < 0)
+		return -1;
+	amqp_queue_bind(conn, LINK_CHANNEL, queue, amqp_cstring_bytes(c->amqp.exchange),
+			amqp_cstring_bytes(link->routing_key), amqp_empty_table);
+	if (link_check(amqp_get_rpc_reply(conn), "bind queue", err) < 0)
+		return -1;
+	amqp_basic_qos(conn, LINK_CHANNEL, 0, 1, 0);
+	if (link_check(amqp_get_rpc_reply(conn), "prefetch", err) < 0)
+		return -1;
+	amqp_basic_consume(conn, LINK_CHANNEL, queue, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	return link_check(amqp_get_rpc_reply(conn), "consume", err);
+}
+
+int amqp_link_open(struct amqp_link **out, const struct config *config, struct error *err)
+{
+	struct amqp_link *link = calloc(1, sizeof *link);
+
+	*out = NULL;
+	if (!link)
+		return error_set(err, "amqp: out of memory");
+	link->config = config;
+	if (!config->amqp.instance_id[0]) {
+		free(link);
+		return error_set(err, "[amqp] instance_id: missing");
+	}
+	snprintf(link->routing_key, sizeof link->routing_key, "guestagent.%s",
+		 config->amqp.instance_id);
+	if (link_connect(link, err) < 0 || link_declare(link, err) < 0) {
+		amqp_link_close(link);
+		return -1;
+	}
+	*out = link;
+	return 0;
+}
+
+void amqp_link_close(struct amqp_link *link)
+{
+	if (!link)
+		return;
+	if (link->conn) {
+		amqp_connection_close(link->conn, AMQP_REPLY_SUCCESS);
+		amqp_destroy_connection(link->conn);
+	}
+	free(link);
+}
+
+int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
+		   struct error *err)
+{
+	struct timeval timeout = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000 };
+	amqp_envelope_t envelope;
+	amqp_rpc_reply_t reply;
+
+	memset(d, 0, sizeof *d);
+	amqp_maybe_release_buffers(link->conn);
+	reply = amqp_consume_message(link->conn, &envelope, &timeout, 0);
+	if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+	    reply.library_error == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (link_check(reply, "consume", err) < 0)
+		return -1;
+	d->tag = envelope.delivery_tag;
+	d->redelivered = envelope.redelivered;
+	d->len = envelope.message.body.len;
+	d->body = malloc(d->len + 1);
+	if (d->body) {
+		memcpy(d->body, envelope.message.body.bytes, d->len);
+		d->body[d->len] = '\0';
+	}
+	amqp_destroy_envelope(&envelope);
+	return d->body ? 1 : error_set(err, "amqp: out of memory");
+}
+
+int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err)
+{
+	if (amqp_basic_ack(link->conn, LINK_CHANNEL, tag, 0) != AMQP_STATUS_OK)
+		return error_set(err, "amqp: ack failed");
+	return 0;
+}
+
+int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
+		      struct error *err)
+{
+	amqp_basic_properties_t props = {
+		._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+			  AMQP_BASIC_DELIVERY_MODE_FLAG,
+		.content_type = amqp_cstring_bytes("application/json"),
+		.content_encoding = amqp_cstring_bytes("utf-8"),
+		.delivery_mode = 2,
+	};
+	int rc = amqp_basic_publish(link->conn, LINK_CHANNEL,
+				    amqp_cstring_bytes(link->config->amqp.exchange),
+				    amqp_cstring_bytes(routing_key), 0, 0, &props,
+				    amqp_cstring_bytes(body));
+
+	if (rc != AMQP_STATUS_OK)
+		return error_set(err, "amqp: publish to %s: %s", routing_key, amqp_error_string2(rc));
+	return 0;
+}
+
+void amqp_delivery_free(struct amqp_delivery *d)
+{
+	free(d->body);
+	d->body = NULL;
+}

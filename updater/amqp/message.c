@@ -1,0 +1,237 @@
+/* message.c: parse, decrypt and check control-plane messages (see include/rpc_message.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "history.h"
+#include "rpc_message.h"
+#include "trove_crypto.h"
+
+/* Copies a string member, or refuses naming it. */
+static int rpc_string(json_t *object, const char *key, const char *where, int required,
+		      char *out, size_t len, struct error *err)
+{
+	json_t *value = json_object_get(object, key);
+
+	out[0] = '\0';
+	if (!value)
+		return required ? error_set(err, "%s.%s: missing", where, key) : 0;
+	if (!json_is_string(value))
+		return error_set(err, "%s.%s: not a string", where, key);
+	if (json_string_length(value) >= len || strlen(json_string_value(value)) != json_string_length(value))
+		return error_set(err, "%s.%s: too long or has a NUL byte", where, key);
+	memcpy(out, json_string_value(value), json_string_length(value) + 1);
+	return 0;
+}
+
+/* The inner oslo.message object (new reference). */
+static json_t *rpc_unwrap(const char *body, size_t len, struct error *err)
+{
+	json_error_t jerr;
+	json_t *outer, *inner, *text;
+
+	outer = json_loadb(body, len, 0, &jerr);
+	if (!outer || !json_is_object(outer)) {
+		error_set(err, "body: not a JSON object (%s)", outer ? "other JSON" : jerr.text);
+		json_decref(outer);
+		return NULL;
+	}
+	text = json_object_get(outer, "oslo.message");
+	if (!text)
+		return outer;	/* a bare message */
+	inner = json_is_string(text) ? json_loads(json_string_value(text), 0, &jerr) : NULL;
+	json_decref(outer);
+	if (!inner || !json_is_object(inner)) {
+		json_decref(inner);
+		error_set(err, "oslo.message: not a JSON object");
+	}
+	return inner;
+}
+
+/* Decrypts every arg value and the context in place (Trove's SecureSerializer). */
+static int rpc_decrypt(json_t *message, json_t *args, const struct config *config,
+		       struct error *err)
+{
+	json_t *context = json_object_get(message, "_context_context"), *plain, *value;
+	const char *key;
+	char *text;
+
+	if (!config->amqp.rpc_key[0])
+		return error_set(err, "message is encrypted and no [amqp] rpc_key is configured");
+	json_object_foreach(args, key, value) {
+		if (!json_is_string(value))
+			return error_set(err, "args.%s: not an encrypted value", key);
+		if (trove_decrypt(config->amqp.rpc_key, json_string_value(value), &text, err) < 0)
+			return error_prefix(err, "args.%s: ", key);
+		plain = json_loads(text, JSON_DECODE_ANY, NULL);
+		free(text);
+		json_object_set_new(args, key, plain);
+	}
+	if (!json_is_string(context) ||
+	    trove_decrypt(config->amqp.rpc_key, json_string_value(context), &text, err) < 0)
+		return error_prefix(err, "_context_context: ");
+	plain = json_loads(text, 0, NULL);
+	free(text);
+	if (!json_is_object(plain)) {
+		json_decref(plain);
+		return error_set(err, "_context_context: not a JSON object");
+	}
+	json_object_set(message, "_context_is_admin", json_object_get(plain, "is_admin"));
+	json_decref(plain);
+	return 0;
+}
+
+static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_request *req,
+		       struct error *err)
+{
+	json_t *metadata = json_object_get(args, "metadata");
+	char upgrade_id[64];
+
+	if (rpc_string(args, "instance_version", "args", 1, req->instance_version,
+		       sizeof req->instance_version, err) < 0 ||
+	    rpc_string(args, "location", "args", 1, req->location, sizeof req->location, err) < 0 ||
+	    rpc_string(args, "instance_id", "args", 0, req->instance_id, sizeof req->instance_id, err) < 0 ||
+	    rpc_string(args, "strategy", "args", 0, req->strategy, sizeof req->strategy, err) < 0 ||
+	    rpc_string(args, "upgrade_id", "args", 0, upgrade_id, sizeof upgrade_id, err) < 0)
+		return -1;
+	if (metadata && !json_is_object(metadata) && !json_is_null(metadata))
+		return error_set(err, "args.metadata: not an object");
+	if (json_is_object(metadata) &&
+	    rpc_string(metadata, "sha256", "args.metadata", 0, req->sha256, sizeof req->sha256, err) < 0)
+		return -1;
+	if (upgrade_id[0])
+		memcpy(req->unique_id, upgrade_id, sizeof upgrade_id);
+	if (req->instance_id[0] && config->amqp.instance_id[0] &&
+	    strcmp(req->instance_id, config->amqp.instance_id) != 0)
+		return error_set(err, "args.instance_id: '%.64s' is not this instance", req->instance_id);
+	if (fetch_validate(req->strategy[0] ? req->strategy : config->updater.strategy,
+			   req->location, err) < 0)
+		return error_prefix(err, "args: ");
+	req->kind = RPC_UPGRADE;
+	return 0;
+}
+
+/* An id becomes a history key and a log word: keep it to [0-9A-Za-z_-]. */
+static int rpc_check_id(const char *id)
+{
+	return id[0] && strspn(id, "0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz_-") ==
+			       strlen(id);
+}
+
+int rpc_message_parse(const char *body, size_t len, const struct config *config,
+		      struct rpc_request *req, struct error *err)
+{
+	char method[64];
+	json_t *message, *args;
+	int rc = -1;
+
+	memset(req, 0, sizeof *req);
+	if (len > RPC_BODY_MAX)
+		return error_set(err, "body: %zu bytes, more than %u", len, RPC_BODY_MAX);
+	message = rpc_unwrap(body, len, err);
+	if (!message)
+		return -1;
+	if (rpc_string(message, "_unique_id", "message", 0, req->unique_id, sizeof req->unique_id,
+		       err) < 0 || rpc_string(message, "method", "message", 1, method, sizeof method, err) < 0)
+		goto out;
+	args = json_object_get(message, "args");
+	if (!json_is_object(args)) {
+		error_set(err, "message.args: %s", args ? "not an object" : "missing");
+		goto out;
+	}
+	if (json_object_get(message, "_context_context") && rpc_decrypt(message, args, config, err) < 0)
+		goto out;
+	req->is_admin = json_is_true(json_object_get(message, "_context_is_admin"));
+	if (!strcmp(method, "upgrade") && json_object_get(args, "upgrade_info") &&
+	    !json_object_get(args, "location")) {
+		snprintf(req->why_ignored, sizeof req->why_ignored, "Trove datastore upgrade (upgrade_info)");
+		rc = 0;
+	} else if (!strcmp(method, "upgrade")) {
+		rc = rpc_upgrade(args, config, req, err);
+	} else if (!strcmp(method, "rollback")) {
+		rc = req->is_admin ? 0 : error_set(err, "rollback: refused: _context_is_admin is not true");
+		req->kind = req->is_admin ? RPC_ROLLBACK : RPC_IGNORE;
+	} else {
+		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
+		rc = 0;
+	}
+	if (req->unique_id[0] && !rpc_check_id(req->unique_id)) {
+		req->unique_id[0] = '\0';
+		rc = error_set(err, "message._unique_id: not an id of [0-9A-Za-z_-]");
+	}
+out:
+	json_decref(message);
+	return rc;
+}
+
+/* One value the way ConductorGuestSerializer sends it. */
+static json_t *rpc_seal(const struct config *config, json_t *value, struct error *err)
+{
+	char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT), *b64 = NULL, *sealed = NULL;
+	json_t *out = NULL, *wrapper;
+
+	if (!text || trove_encrypt(config->amqp.rpc_key, text, &b64, err) < 0)
+		goto out;
+	wrapper = json_pack("{s:s, s:s}", "entity", b64, "csz-instance-id", config->amqp.instance_id);
+	sealed = json_dumps(wrapper, JSON_COMPACT);
+	json_decref(wrapper);
+	out = sealed ? json_string(sealed) : NULL;
+out:
+	free(text);
+	free(b64);
+	free(sealed);
+	return out;
+}
+
+int rpc_cast_build(const char *method, json_t *args, const struct config *config, char **body,
+		   struct error *err)
+{
+	json_t *message = NULL, *context, *sealed, *value, *outer = NULL;
+	char id[HISTORY_ID_MAX], *text = NULL, *ctx_text = NULL, *ctx_b64 = NULL;
+	const char *key;
+	int rc = -1;
+
+	*body = NULL;
+	if (!args || history_new_id(id, sizeof id, err) < 0)
+		goto out;
+	context = json_pack("{s:b, s:s, s:s}", "is_admin", 1, "request_id", "req-slotupd",
+			    "project_id", "slotupd");
+	message = json_pack("{s:s, s:s, s:s}", "method", method, "version", "1.0", "_unique_id", id);
+	if (!config->amqp.rpc_key[0]) {
+		json_object_set_new(message, "_context_is_admin", json_true());
+		json_object_set_new(message, "_context_request_id", json_string("req-slotupd"));
+		json_object_set_new(message, "_context_project_id", json_string("slotupd"));
+	} else {
+		json_object_foreach(args, key, value) {
+			sealed = rpc_seal(config, value, err);
+			if (!sealed) {
+				json_decref(context);
+				goto out;
+			}
+			json_object_set_new(args, key, sealed);
+		}
+		ctx_text = json_dumps(context, JSON_COMPACT);
+		if (!ctx_text || trove_encrypt(config->amqp.rpc_key, ctx_text, &ctx_b64, err) < 0) {
+			json_decref(context);
+			goto out;
+		}
+		json_object_set_new(message, "_context_context", json_string(ctx_b64));
+		json_object_set_new(message, "_context_csz-instance-id",
+				    json_string(config->amqp.instance_id));
+	}
+	json_decref(context);
+	json_object_set(message, "args", args);
+	text = json_dumps(message, JSON_COMPACT);
+	outer = text ? json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", text) : NULL;
+	*body = outer ? json_dumps(outer, JSON_COMPACT) : NULL;
+	rc = *body ? 0 : error_set(err, "cannot encode the %s cast", method);
+out:
+	json_decref(args);
+	json_decref(message);
+	json_decref(outer);
+	free(text);
+	free(ctx_text);
+	free(ctx_b64);
+	return rc;
+}

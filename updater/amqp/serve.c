@@ -1,0 +1,277 @@
+/* serve.c: the RabbitMQ consumer loop (see include/serve.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "amqp_link.h"
+#include "control.h"
+#include "history.h"
+#include "log.h"
+#include "rpc_message.h"
+#include "serve.h"
+
+/* The one piece of global state: set by SIGTERM/SIGINT, read by the loop. */
+static volatile sig_atomic_t serve_stop;
+
+static void serve_on_signal(int signo)
+{
+	(void)signo;
+	serve_stop = 1;
+}
+
+struct server {
+	const struct config *config;
+	const struct serve_options *options;
+	struct amqp_link *link;
+	long long next_heartbeat;
+	unsigned backoff_ms;
+};
+
+static long long serve_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double serve_unix_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps, but a stop signal cuts it short. */
+static void serve_sleep(unsigned ms)
+{
+	struct timespec left = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (!serve_stop && nanosleep(&left, &left) < 0 && errno == EINTR)
+		;
+}
+
+/* Takes args (rpc_cast_build steals them; without a link they are dropped). */
+static void serve_cast(struct server *s, const char *method, json_t *args)
+{
+	struct error err = { "" };
+	char *body = NULL;
+
+	if (!s->link) {
+		json_decref(args);
+		return;
+	}
+	if (rpc_cast_build(method, args, s->config, &body, &err) < 0 ||
+	    amqp_link_publish(s->link, s->config->amqp.conductor_topic, body, &err) < 0)
+		log_warn("%s cast not sent: %s", method, err.text);
+	free(body);
+}
+
+static void serve_outcome(struct server *s, const char *id, const char *from, const char *to,
+			  const char *state, const char *reason)
+{
+	serve_cast(s, "guest_upgrade_outcome",
+		   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id",
+			     s->config->amqp.instance_id, "upgrade_id", id, "from_version", from,
+			     "to_version", to, "state", state, "reason", reason, "sent",
+			     serve_unix_time()));
+}
+
+/* "key=value" from slotd's status reply ("" if absent). */
+static void serve_status_value(const char *reply, const char *key, char *out, size_t len)
+{
+	const char *p = reply;
+	size_t key_len = strlen(key), n;
+
+	out[0] = '\0';
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == reply || p[-1] == ' ') && p[key_len] == '=') {
+			n = strcspn(p + key_len + 1, " ");
+			snprintf(out, len, "%.*s", (int)n, p + key_len + 1);
+			return;
+		}
+		p += key_len;
+	}
+}
+
+/* A heartbeat means "the agent is up": only when slotd says so. */
+static void serve_heartbeat(struct server *s)
+{
+	char reply[CONTROL_LINE_MAX], state[32], current[8], key[32], status[32], version[128];
+	struct error err = { "" };
+
+	if (control_request(s->config->supervisor.control_socket, "status", reply, sizeof reply,
+			    5000, &err) < 0 || strncmp(reply, "ok", 2) != 0)
+		return;
+	serve_status_value(reply, "agent.state", state, sizeof state);
+	serve_status_value(reply, "current", current, sizeof current);
+	snprintf(key, sizeof key, "%s.status", current);
+	serve_status_value(reply, key, status, sizeof status);
+	snprintf(key, sizeof key, "%s.version", current);
+	serve_status_value(reply, key, version, sizeof version);
+	if (strcmp(state, "running") || strcmp(status, "good"))
+		return;
+	serve_cast(s, "heartbeat",
+		   json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", s->config->amqp.instance_id,
+			     "payload", "agent_version", version, "agent_slot", current, "sent",
+			     serve_unix_time()));
+}
+
+struct serve_attempt {
+	struct server *server;
+	const char *id;
+};
+
+static void serve_step(void *context, enum history_state state, const char *detail)
+{
+	struct serve_attempt *a = context;
+
+	serve_outcome(a->server, a->id, "", "", history_state_name(state), detail);
+}
+
+/* A refused message: recorded and reported, so the control plane learns why. */
+static void serve_refuse(struct server *s, const struct rpc_request *req, const char *why)
+{
+	struct history_record r = { .kind = "upgrade", .state = HISTORY_FAILED };
+	struct layout layout;
+	struct error err = { "" };
+
+	if (req->unique_id[0])
+		snprintf(r.id, sizeof r.id, "%s", req->unique_id);
+	else if (history_new_id(r.id, sizeof r.id, &err) < 0)
+		return;
+	snprintf(r.instance, sizeof r.instance, "%s", s->config->amqp.instance_id);
+	snprintf(r.error, sizeof r.error, "message refused: %.400s", why);
+	log_warn("message %s refused: %s", r.id, why);
+	if (layout_open(&layout, s->config->slots.root, 1, &err) == 0) {
+		if (history_append(&layout, &r, &err) < 0)
+			log_error("history: %s", err.text);
+		layout_close(&layout);
+	}
+	serve_outcome(s, r.id, "", "", "FAILED", r.error);
+}
+
+/* Runs one valid request to a final outcome; 0 when it may be acknowledged. */
+static int serve_attempt(struct server *s, const struct rpc_request *req)
+{
+	struct serve_attempt a = { s, req->unique_id };
+	struct install_progress progress = { serve_step, NULL, &a };
+	struct install_request ir = {
+		.id = req->unique_id, .kind = req->kind == RPC_ROLLBACK ? "rollback" : "upgrade",
+		.instance_id = s->config->amqp.instance_id,
+		.location = req->location[0] ? req->location : NULL,
+		.strategy = req->strategy[0] ? req->strategy : NULL,
+		.expected_version = req->instance_version[0] ? req->instance_version : NULL,
+		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
+		.allow_downgrade = req->kind == RPC_ROLLBACK,
+	};
+	struct install_result result;
+	struct error err = { "" };
+
+	for (;;) {
+		if (s->options->install(s->config, &ir, &progress, &result, &err) < 0) {
+			log_error("attempt %s not recorded: %s", req->unique_id, err.text);
+			return -1;	/* not durable: leave the message to come back */
+		}
+		if (result.already_done)
+			log_info("message %s: attempt already %s, acknowledging", req->unique_id,
+				 history_state_name(result.record.state));
+		else
+			serve_outcome(s, req->unique_id, result.record.from_version,
+				      result.record.to_version,
+				      history_state_name(result.record.state), result.record.error);
+		if (result.outcome != INSTALL_DEFERRED || serve_stop)
+			return result.outcome == INSTALL_DEFERRED ? -1 : 0;
+		serve_sleep(s->options->retry_ms ? s->options->retry_ms : 10000);
+	}
+}
+
+static void serve_message(struct server *s, struct amqp_delivery *d)
+{
+	struct rpc_request req;
+	struct error err = { "" };
+	int ack = 1;
+
+	memset(&req, 0, sizeof req);
+	if (rpc_message_parse(d->body, d->len, s->config, &req, &err) < 0)
+		serve_refuse(s, &req, err.text);
+	else if (req.kind == RPC_IGNORE)
+		log_info("message ignored: %s", req.why_ignored);
+	else
+		ack = serve_attempt(s, &req) == 0;
+	if (!ack) {
+		/* Unacknowledged: dropping the connection hands it back to the queue. */
+		amqp_link_close(s->link);
+		s->link = NULL;
+		return;
+	}
+	if (amqp_link_ack(s->link, d->tag, &err) < 0) {
+		log_warn("%s", err.text);
+		amqp_link_close(s->link);
+		s->link = NULL;
+	}
+}
+
+/* Reconnects with exponential backoff and up to 50% jitter, 1 s to 60 s. */
+static void serve_connect(struct server *s)
+{
+	struct error err = { "" };
+	unsigned jitter = 0;
+
+	if (amqp_link_open(&s->link, s->config, &err) == 0) {
+		log_info("connected; consuming %s", s->config->amqp.queue);
+		s->backoff_ms = 1000;
+		return;
+	}
+	if (getrandom(&jitter, sizeof jitter, 0) != sizeof jitter)
+		jitter = 0;
+	log_warn("%s; retrying in about %u ms", err.text, s->backoff_ms);
+	serve_sleep(s->backoff_ms + jitter % (s->backoff_ms / 2 + 1));
+	s->backoff_ms = s->backoff_ms >= 30000 ? 60000 : s->backoff_ms * 2;
+}
+
+int serve_run(const struct config *config, const struct serve_options *options,
+	      struct error *err)
+{
+	struct server s = { .config = config, .options = options, .backoff_ms = 1000 };
+	struct sigaction sa = { .sa_handler = serve_on_signal };
+	struct amqp_delivery d;
+	long long now;
+	int got;
+
+	if (!config->amqp.instance_id[0])
+		return error_set(err, "%s: [amqp] instance_id: missing", config->path);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	while (!serve_stop) {
+		if (!s.link) {
+			serve_connect(&s);
+			continue;
+		}
+		now = serve_now_ms();
+		if (now >= s.next_heartbeat) {
+			serve_heartbeat(&s);
+			s.next_heartbeat = now + config->amqp.heartbeat_interval_ms;
+		}
+		got = amqp_link_next(s.link, (unsigned)(s.next_heartbeat - now), &d, err);
+		if (got < 0) {
+			log_warn("%s; reconnecting", err->text);
+			amqp_link_close(s.link);
+			s.link = NULL;
+		} else if (got > 0) {
+			serve_message(&s, &d);
+			amqp_delivery_free(&d);
+		}
+	}
+	amqp_link_close(s.link);
+	log_info("stopped");
+	return 0;
+}
