@@ -18,6 +18,8 @@ AT_EXIT="$AT_EXIT rabbit_stop"
 
 rabbit_start() {
 	RABBIT_DIR=$1
+	# Erlang daemonizes an epmd if none runs; if it is ours, we stop it too.
+	RABBIT_EPMD_BEFORE=$(pgrep -x epmd || true)
 	mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
 	chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
 	[ -n "${RABBIT_PORT:-}" ] || RABBIT_PORT=$(rabbit_free_port)
@@ -43,4 +45,7 @@ rabbit_stop() {
 	done
 	wait "$RABBIT_PID" 2>/dev/null
 	RABBIT_PID=""
+	if [ -z "${RABBIT_EPMD_BEFORE:-}" ]; then
+		for p in $(pgrep -x epmd); do kill "$p" 2>/dev/null; done
+	fi
 }
