@@ -19,7 +19,9 @@ rc_is() { # rc_is WANT CMD..: CMD's exit code is WANT (output kept in $T/out, $T
 	[ $? -eq "$want" ]
 }
 err_has() { grep -q -- "$1" "$T/err"; }
-out_is() { [ "$(json_get "$1" < "$T/out")" = "$2" ]; }	# out_is KEY WANT
+out_is() { # out_is PYEXPR WANT: PYEXPR on d, the JSON slotctl printed
+	[ "$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$T/out")" = "$2" ]
+}
 
 check "a bad config exits 2" rc_is 2 "$B/slotctl" -c "$T/bad.ini" status
 check "  naming file, line and key" err_has "bad.ini:3: \[slots\] bogus"
@@ -34,28 +36,36 @@ check "  naming the path" err_has "$ROOT"
 spawn slotd "$B/slotd" -c "$T/s.ini"
 # status falls back to the disk while slotd is not answering ("not
 # supervised"), so slotd's own answer ("stopped") is the readiness event.
-wait_for 10 sh -c '[ "$("$0" -c "$1" status --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[\"agent\"][\"state\"])")" = stopped ]' "$B/slotctl" "$T/s.ini"
+slotd_answers() { ctl status --json > "$T/out" 2>/dev/null && out_is 'd["agent"]["state"]' stopped; }
+check "slotd answers on its control socket" wait_for 10 slotd_answers
 check "status from an idle slotd exits 0" rc_is 0 ctl status --json
-check "  no current slot" out_is '["current"]' none
-check "  agent stopped, answered by slotd" out_is '["agent"]["state"]' stopped
-check "  slot a empty" out_is '["slots"]["a"]["status"]' empty
-check "  slot b empty" out_is '["slots"]["b"]["status"]' empty
+check "  no current slot" out_is 'd["current"]' none
+check "  agent stopped, answered by slotd" out_is 'd["agent"]["state"]' stopped
+check "  slot a empty" out_is 'd["slots"]["a"]["status"]' empty
+check "  slot b empty" out_is 'd["slots"]["b"]["status"]' empty
 check "human status is a table" rc_is 0 ctl status
 check "  with a header and both slots" sh -c 'grep -q "^SLOT  *STATUS  *VERSION" "$0" && grep -q "^a  *empty" "$0" && grep -q "^b  *empty" "$0"' "$T/out"
 check "history of a fresh root is an empty JSON list" rc_is 0 ctl history --json
-check "  []" out_is "" "[]"
-# Everything slotd keeps outside run/ (state, current, slots, history):
-# names, sizes, mtimes, contents.
+check "  []" out_is 'd' "[]"
+# The slot state slotd keeps outside run/ (state, current, slots): names,
+# sizes, contents.  The history log is meant to grow (checked below).
 state_sum() {
-	find "$ROOT" -path "$ROOT/run" -prune -o -printf '%p %s %T@\n' | sort
-	find "$ROOT" -path "$ROOT/run" -prune -o -type f -exec cksum {} +
+	find "$ROOT" \( -path "$ROOT/run" -o -path "$ROOT/history" \) -prune -o \
+		\( -type d -printf '%p\n' \) -o -printf '%p %s %l\n' | sort
+	find "$ROOT" \( -path "$ROOT/run" -o -path "$ROOT/history" \) -prune -o \
+		-type f -exec cksum {} +
 }
 before=$(state_sum)
 check "rollback with nothing active exits 1" rc_is 1 ctl rollback
 check "  saying why" err_has "nothing to roll back"
 check "mark-good with nothing active exits 1" rc_is 1 ctl mark-good
 check "mark-bad with nothing active exits 1" rc_is 1 ctl mark-bad
-check "refused commands changed nothing under the root" [ "$before" = "$(state_sum)" ]
+check "refused commands changed no slot state" [ "$before" = "$(state_sum)" ]
+check "history lists the refused admin commands" rc_is 0 ctl history --state FAILED --json
+check "  2 records (mark-good is not one)" out_is 'len(d)' 2
+check "  a FAILED rollback with its reason" out_is 'd[0]["kind"]+" "+d[0]["error"]' \
+	"rollback no slot is active: nothing to roll back from"
+check "  then a FAILED mark-bad" out_is 'd[1]["kind"]+" "+d[1]["state"]' "mark-bad FAILED"
 
 slotd_pid=$PID_slotd
 kill -TERM "$slotd_pid"
@@ -64,8 +74,8 @@ check "slotd exited 0 on SIGTERM with no agent" [ $? -eq 0 ]
 PIDS=""
 check "status without slotd still exits 0" rc_is 0 ctl status --json
 check "  says it shows the state on disk" err_has "showing the state on disk"
-check "  agent not supervised" out_is '["agent"]["state"]' "not supervised"
-check "  slot a still empty" out_is '["slots"]["a"]["status"]' empty
+check "  agent not supervised" out_is 'd["agent"]["state"]' "not supervised"
+check "  slot a still empty" out_is 'd["slots"]["a"]["status"]' empty
 check "rollback without slotd exits 1" rc_is 1 ctl rollback
 check "  naming the socket" err_has "cannot reach slotd at $ROOT/run/control.sock"
 finish
