@@ -218,6 +218,8 @@ static int run(struct supervisor *s)
 		for (i = 0; i < n; i++)
 			dispatch(s, events[i].data.u64);
 	}
+	/* A socket file without a listener only makes clients say "refused". */
+	unlink(s->config->supervisor.control_socket);
 	return s->exit_code;
 }
 
