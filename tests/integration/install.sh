@@ -106,6 +106,19 @@ check "a transfer cut mid-body resumes" install "$URL/big.bundle?cut=1500000"
 check "v2.5 current after the resume" current_is a v2.5.0
 check "the retry asked for the rest with Range" sh -c \
 	'curl -s "$0/_stats" | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin)[\"/big.bundle?cut=1500000\"]; sys.exit(0 if [x[\"range\"] for x in r] == [None, \"bytes=1500000-\"] else 1)"' "$URL"
+# The agent holds the upgrade inhibitor (a shared flock): the upgrade is
+# deferred, not dropped, and the same id goes through once it is released.
+# One process holds it (fd 9 survives the exec), so killing it releases it.
+sh -c 'exec 9< "$0/root/run/inhibit" && flock -s 9 && echo held > "$0/held" && exec sleep 30' "$T" &
+holder=$!
+PIDS="$PIDS $holder"
+wait_for 10 test -f "$T/held"
+check "an upgrade while the agent is busy is deferred" sh -c '! "$0" -c "$1" install --allow-downgrade --id busy-1 "$2" >/dev/null 2>&1' \
+	"$B/slotupd" "$T/slotd.ini" "$URL/v2.bundle"
+check "and recorded DEFERRED" sh -c '"$0" -c "$1" history --state DEFERRED | grep -q "^busy-1"' "$B/slotctl" "$T/slotd.ini"
+kill "$holder"; wait "$holder" 2>/dev/null
+check "released: the same id now succeeds" install --allow-downgrade --id busy-1 "$URL/v2.bundle"
+check "busy-1 is SUCCESS" sh -c '"$0" -c "$1" history --state SUCCESS | grep -q "^busy-1"' "$B/slotctl" "$T/slotd.ini"
 check "history is readable and has every attempt" sh -c \
 	'[ "$("$0" -c "$1" history --json | /usr/bin/python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" -ge 16 ]' "$B/slotctl" "$T/slotd.ini"
 check "no slot was left installing" sh -c '! grep -q "status = installing" "$0/root/state"' "$T"
