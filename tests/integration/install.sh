@@ -71,6 +71,10 @@ last_failure_has() {
 	"$B/slotctl" -c "$T/slotd.ini" history --state FAILED --json |
 		/usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); sys.exit(0 if r and '''$1''' in r[-1]['error'] else 1)"
 }
+fails_with_v1() { # the same, while v1 runs on slot a
+	reason=$1; shift
+	! install "$@" && last_failure_has "$reason" && current_is a v1.0.0
+}
 fails_with() { # fails_with REASON ARGS...: exit 1, FAILED record with REASON, v2 still running
 	reason=$1; shift
 	! install "$@" && last_failure_has "$reason" && current_is b v2.0.0
@@ -119,6 +123,31 @@ check "and recorded DEFERRED" sh -c '"$0" -c "$1" history --state DEFERRED | gre
 kill "$holder"; wait "$holder" 2>/dev/null
 check "released: the same id now succeeds" install --allow-downgrade --id busy-1 "$URL/v2.bundle"
 check "busy-1 is SUCCESS" sh -c '"$0" -c "$1" history --state SUCCESS | grep -q "^busy-1"' "$B/slotctl" "$T/slotd.ini"
+# More hostile transport: each a FAILED record with the reason, v2 left running.
+check "429 with Retry-After is waited out, then installs" install --allow-downgrade "$URL/v1.bundle?retry_after=1"
+check "v1 current after the 429" current_is a v1.0.0
+check "a body shorter than its Content-Length fails" fails_with_v1 "after 4 attempts" --allow-downgrade "$URL/v2.bundle?bad_length=1"
+check "a redirect loop fails" fails_with_v1 "redirect" --allow-downgrade "$URL/v2.bundle?redirect_loop=1"
+check "a stalled server is abandoned (low-speed timeout)" fails_with_v1 "too slow" --allow-downgrade "$URL/big.bundle?stall=1"
+
+# One updater at a time.
+sh -c 'exec 9> "$0/root/run/updater.lock" && flock -x 9 && echo held > "$0/upd-held" && exec sleep 30' "$T" &
+locker=$!
+PIDS="$PIDS $locker"
+wait_for 10 test -f "$T/upd-held"
+check "a second slotupd is refused" sh -c '"$0" -c "$1" install "$2" 2>&1 | grep -q "another slotupd is running"' \
+	"$B/slotupd" "$T/slotd.ini" "$URL/v2.bundle"
+kill "$locker"; wait "$locker" 2>/dev/null
+
+# slotupd killed mid-download: the next run clears the half-written slot and
+# records the interrupted attempt as FAILED; the running slot is untouched.
+"$B/slotupd" -c "$T/slotd.ini" install --allow-downgrade --id killed-1 "$URL/big.bundle?stall=1" >> "$T/slotupd.out" 2>&1 &
+victim=$!
+wait_for 20 grep -q "installing" "$T/root/state"
+kill -KILL "$victim"; wait "$victim" 2>/dev/null
+check "the killed run left its slot installing" grep -q "status = installing" "$T/root/state"
+check "the next run succeeds" install --allow-downgrade "$URL/v2.bundle"
+check "the interrupted attempt is FAILED as interrupted" sh -c '"$0" -c "$1" history --state FAILED | grep "^killed-1" | grep -q interrupted' "$B/slotctl" "$T/slotd.ini"
 check "history is readable and has every attempt" sh -c \
 	'[ "$("$0" -c "$1" history --json | /usr/bin/python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" -ge 16 ]' "$B/slotctl" "$T/slotd.ini"
 check "no slot was left installing" sh -c '! grep -q "status = installing" "$0/root/state"' "$T"
