@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "extract_worker.h"
 #include "install_stream.h"
 #include "sock.h"
 #include "version.h"
@@ -30,14 +31,14 @@ struct stream {
 	const struct install_progress *progress;
 	struct install_stream_result *result;
 	EVP_MD_CTX *sha256;
-	struct pipe_pair download, payload;
+	struct pipe_pair download;
+	struct extract_worker worker;
 	int slot_fd;
 	int began;			/* slots_begin_install succeeded: slot must end clean */
 	int fetching, extracting;	/* threads running */
-	pthread_t fetch_thread, extract_thread;
-	int fetch_rc, fetch_stopped, extract_rc;
-	int payload_stopped;		/* the verifier's send failed: the extractor quit first */
-	struct error fetch_err, extract_err;
+	pthread_t fetch_thread;
+	int fetch_rc, fetch_stopped;
+	struct error fetch_err;
 };
 
 static void stream_step(struct stream *st, enum history_state state, const char *detail)
@@ -109,30 +110,6 @@ static void *stream_fetch_main(void *arg)
 	return NULL;
 }
 
-/* --- extraction thread --- */
-
-static void *stream_extract_main(void *arg)
-{
-	struct stream *st = arg;
-	struct extract_limits limits = {
-		.max_bytes = st->config->updater.max_bytes,
-		.max_entries = st->config->updater.max_entries,
-		.allow_setuid = st->config->updater.allow_setuid,
-	};
-	char drain[65536];
-	ssize_t n;
-
-	st->extract_rc = extract_stream(st->payload.fd[0], st->slot_fd, &limits,
-					&st->result->stats, &st->extract_err);
-	/* After the end-of-archive marker the compressor may still pad: drain
-	 * those verified bytes so the verifier does not see a spurious EPIPE. */
-	while (st->extract_rc == 0 && ((n = read(st->payload.fd[0], drain, sizeof drain)) > 0 ||
-				       (n < 0 && errno == EINTR)))
-		;
-	shutdown(st->payload.fd[0], SHUT_RDWR);
-	return NULL;
-}
-
 /* --- verifier callbacks, on the calling thread --- */
 
 /* Refuses a manifest that must not be installed here; flags an identical one. */
@@ -170,6 +147,11 @@ static int stream_check_manifest(struct stream *st, const struct bundle_manifest
 static int stream_on_manifest(const struct bundle_manifest *m, void *context, struct error *err)
 {
 	struct stream *st = context;
+	struct extract_limits limits = {
+		.max_bytes = st->config->updater.max_bytes,
+		.max_entries = st->config->updater.max_entries,
+		.allow_setuid = st->config->updater.allow_setuid,
+	};
 	char detail[512];
 
 	if (stream_check_manifest(st, m, err) < 0)
@@ -184,11 +166,8 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 	st->began = 1;
 	st->slot_fd = layout_open_slot_dir(&st->slots->layout, st->slot, err);
 	if (st->slot_fd < 0 || extract_clear(st->slot_fd, err) < 0 ||
-	    stream_pair(&st->payload, err) < 0)
+	    extract_worker_start(&st->worker, st->slot_fd, &limits, err) < 0)
 		return -1;
-	errno = pthread_create(&st->extract_thread, NULL, stream_extract_main, st);
-	if (errno)
-		return error_errno(err, "extraction thread");
 	st->extracting = 1;
 	return 0;
 }
@@ -197,11 +176,7 @@ static int stream_on_payload(const void *data, size_t len, void *context, struct
 {
 	struct stream *st = context;
 
-	if (stream_send(st->payload.fd[1], data, len, "extraction", err) < 0) {
-		st->payload_stopped = 1;
-		return -1;
-	}
-	return 0;
+	return extract_worker_feed(&st->worker, data, len, err);
 }
 
 /* The bundle file's SHA-256 against the request's metadata, if it gave one. */
@@ -235,13 +210,15 @@ static int stream_join(struct stream *st, int rc, struct error *err)
 		}
 	}
 	if (st->extracting) {
-		stream_close(&st->payload.fd[1]);
-		pthread_join(st->extract_thread, NULL);
+		struct error worker_err = { "" };
+		int worker_rc = extract_worker_finish(&st->worker, &worker_err);
+
 		st->extracting = 0;
+		st->result->stats = st->worker.stats;
 		/* The extractor's error explains the failure only if it quit on its
 		 * own; if the verifier stopped feeding it, the verifier's does. */
-		if (st->extract_rc < 0 && (rc == 0 || st->payload_stopped)) {
-			*err = st->extract_err;
+		if (worker_rc < 0 && (rc == 0 || st->worker.stopped)) {
+			*err = worker_err;
 			error_prefix(err, "unpack: ");
 			rc = -1;
 		}
@@ -298,7 +275,7 @@ int install_stream(const struct config *config, const char *strategy, const char
 	struct stream st = {
 		.config = config, .slots = slots, .slot = slot, .strategy = strategy,
 		.location = location, .checks = checks, .progress = progress, .result = result,
-		.download = { { -1, -1 } }, .payload = { { -1, -1 } }, .slot_fd = -1,
+		.download = { { -1, -1 } }, .slot_fd = -1,
 	};
 	int rc = -1;
 
@@ -327,8 +304,6 @@ out:
 	stream_close(&st.slot_fd);
 	stream_close(&st.download.fd[0]);
 	stream_close(&st.download.fd[1]);
-	stream_close(&st.payload.fd[0]);
-	stream_close(&st.payload.fd[1]);
 	EVP_MD_CTX_free(st.sha256);
 	return rc;
 }

@@ -12,17 +12,14 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "bundle.h"
-#include "extract.h"
-#include "sock.h"
+#include "extract_worker.h"
 
 #define SLOTPACK_VERSION "0.1.0"
 
@@ -151,44 +148,21 @@ static int command_read(const struct arguments *a, int verify)
 	return 0;
 }
 
-/* extract: the verified payload goes through a socket to the hardened
- * extractor on a second thread, as on a guest. */
-struct extraction {
-	int socket[2], slot_fd, rc;
-	struct error err;
-	struct extract_stats stats;
-};
-
-static void *extraction_thread(void *arg)
-{
-	struct extraction *x = arg;
-	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX };
-	char drain[4096];
-
-	x->rc = extract_stream(x->socket[0], x->slot_fd, &limits, &x->stats, &x->err);
-	while (x->rc == 0 && read(x->socket[0], drain, sizeof drain) > 0)
-		;
-	shutdown(x->socket[0], SHUT_RDWR);
-	return NULL;
-}
-
 static int extraction_feed(const void *data, size_t len, void *ctx, struct error *err)
 {
-	struct extraction *x = ctx;
-
-	if (sock_send_all(x->socket[1], data, len) < 0)
-		return error_errno(err, "extraction stopped");
-	return 0;
+	return extract_worker_feed(ctx, data, len, err);
 }
 
+/* extract: the verified payload goes to the hardened extractor on a second
+ * thread, as on a guest. */
 static int command_extract(const struct arguments *a)
 {
 	struct bundle_reader_options o = { .keyring_path = a->keyring,
 					   .decrypt_key_path = a->encrypt_key };
-	struct extraction x = { .socket = { -1, -1 }, .slot_fd = -1 };
-	struct error err = { "" };
-	pthread_t thread;
-	int fd, rc = 1;
+	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX };
+	struct extract_worker worker;
+	struct error err = { "" }, unpack_err = { "" };
+	int fd, slot_fd, read_rc, unpack_rc, rc = 1;
 
 	if (!a->keyring) return missing("extract", "-K KEYRING.pem");
 	if (!a->output) return missing("extract", "-o DIR");
@@ -196,28 +170,23 @@ static int command_extract(const struct arguments *a)
 	fd = open_bundle(a->bundle);
 	if (fd < 0)
 		return 1;
-	x.slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (x.slot_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x.socket) < 0 ||
-	    (errno = pthread_create(&thread, NULL, extraction_thread, &x)) != 0) {
-		fprintf(stderr, "slotpack: %s: %s\n", a->output, strerror(errno));
+	slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (slot_fd < 0 || extract_worker_start(&worker, slot_fd, &limits, &err) < 0) {
+		fprintf(stderr, "slotpack: %s: %s\n", a->output,
+			slot_fd < 0 ? strerror(errno) : err.text);
 		goto out;
 	}
-	rc = bundle_read(fd, &o, NULL, extraction_feed, &x, &err) < 0 ? 1 : 0;
-	close(x.socket[1]);
-	x.socket[1] = -1;
-	pthread_join(thread, NULL);
-	if (x.rc < 0)
-		fprintf(stderr, "slotpack: %s: unpack: %s\n", a->bundle, x.err.text);
-	else if (rc)
+	read_rc = bundle_read(fd, &o, NULL, extraction_feed, &worker, &err);
+	unpack_rc = extract_worker_finish(&worker, &unpack_err);
+	if (unpack_rc < 0 && (read_rc == 0 || worker.stopped))
+		fprintf(stderr, "slotpack: %s: unpack: %s\n", a->bundle, unpack_err.text);
+	else if (read_rc < 0)
 		fprintf(stderr, "slotpack: %s: %s\n", a->bundle, err.text);
-	rc = rc || x.rc < 0;
+	rc = read_rc < 0 || unpack_rc < 0;
 out:
 	close(fd);
-	if (x.slot_fd >= 0)
-		close(x.slot_fd);
-	for (int i = 0; i < 2; i++)
-		if (x.socket[i] >= 0)
-			close(x.socket[i]);
+	if (slot_fd >= 0)
+		close(slot_fd);
 	return rc;
 }
 
