@@ -7,7 +7,13 @@
  * exchange_durable, default false like oslo.messaging), the updater's own
  * durable queue, its binding with routing key guestagent.<instance_id>,
  * prefetch 1, manual acknowledgements.  Messages stay unacknowledged until
- * the caller acks them; a dropped connection returns them to the queue. */
+ * the caller acks them; a dropped connection returns them to the queue.
+ *
+ * amqp_link_open_publisher() is the fleet side (slotctl notify): it connects
+ * and declares the exchange only, in publisher-confirm mode, so
+ * amqp_link_publish_confirmed() returns only once the broker has taken the
+ * message into a queue, and fails when no queue is bound to the routing key
+ * (a cast nobody would ever read is an error, not a silent success). */
 #ifndef SLOTD_AMQP_LINK_H
 #define SLOTD_AMQP_LINK_H
 
@@ -27,6 +33,8 @@ struct amqp_delivery {
 };
 
 int amqp_link_open(struct amqp_link **link, const struct config *config, struct error *err);
+int amqp_link_open_publisher(struct amqp_link **link, const struct config *config,
+			     struct error *err);
 void amqp_link_close(struct amqp_link *link);
 /* Waits up to timeout_ms for a message: 1 got one, 0 timed out, -1 the link broke. */
 int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
@@ -35,6 +43,9 @@ int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err);
 /* Casts body to the exchange with routing_key, persistent, JSON. */
 int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
 		      struct error *err);
+/* Publisher links only: mandatory, persistent, and confirmed by the broker. */
+int amqp_link_publish_confirmed(struct amqp_link *link, const char *routing_key,
+				const char *body, struct error *err);
 void amqp_delivery_free(struct amqp_delivery *d);
 
 #endif

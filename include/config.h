@@ -69,6 +69,7 @@ struct config {
 		char queue[256];			/* slotupd.<instance_id> */
 		char conductor_topic[128];		/* trove-conductor */
 		unsigned heartbeat_interval_ms;		/* 60s */
+		unsigned retry_interval_ms;		/* 10s: a DEFERRED message is retried */
 		char rpc_key[256];
 		char ca_path[PATH_MAX];
 	} amqp;

@@ -6,7 +6,7 @@
  *   upgrade(instance_version, location [, instance_id, strategy, metadata
  *           {sha256}, upgrade_id])                     -> RPC_UPGRADE
  *   upgrade(upgrade_info)  Trove 18's datastore upgrade  -> RPC_IGNORE
- *   rollback()             only with _context_is_admin  -> RPC_ROLLBACK
+ *   rollback([upgrade_id]) only with _context_is_admin  -> RPC_ROLLBACK
  *   anything else                                       -> RPC_IGNORE
  * Messages encrypted with Trove's per-instance key (a `_context_context`
  * entry) are decrypted with [amqp] rpc_key; without a key they are refused,
@@ -37,10 +37,15 @@ struct rpc_request {
 int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		      struct rpc_request *req, struct error *err);
 
-/* The oslo envelope of a cast of method(args), encrypted the way a Trove
- * guest encrypts reports when [amqp] rpc_key is set.  Steals args; *body
- * is malloc()ed. */
-int rpc_cast_build(const char *method, json_t *args, const struct config *config, char **body,
-		   struct error *err);
+enum rpc_direction {
+	RPC_TO_CONDUCTOR,	/* a guest's report: sealed like ConductorGuestSerializer */
+	RPC_TO_GUEST,		/* a control-plane cast: sealed like SecureSerializer */
+};
+
+/* The oslo envelope of a cast of method(args) with an admin context, sealed
+ * with [amqp] rpc_key (for the instance [amqp] instance_id) when it is set.
+ * Steals args; *body is malloc()ed. */
+int rpc_cast_build(const char *method, json_t *args, const struct config *config,
+		   enum rpc_direction direction, char **body, struct error *err);
 
 #endif

@@ -6,10 +6,14 @@
  * datastore `upgrade`) is acknowledged and ignored.  A valid request runs
  * through `install` (install_run() in slotupd, a fake in tests) with the
  * message's id, so a redelivered message whose attempt is already final is a
- * no-op.  The message is acknowledged only after install returned 0, i.e.
- * after the outcome is durable in the history.  An attempt DEFERRED because
- * the agent holds the inhibitor keeps its message unacknowledged and is
- * retried every retry_ms until it is not deferred: never dropped.  Every
+ * no-op (its final outcome is cast again: the first one may have been lost
+ * with the broker).  The message is acknowledged only after install returned
+ * 0, i.e. after the outcome is durable in the history.  An attempt DEFERRED
+ * because the agent holds the inhibitor keeps its message unacknowledged
+ * (prefetch 1: nothing else arrives meanwhile) and is retried every
+ * [amqp] retry_interval from the main loop, which goes on sending heartbeats:
+ * never dropped.  If the connection drops meanwhile, the broker requeues it
+ * and it comes back after the reconnect.  Every
  * state change of an attempt is cast to [amqp] conductor_topic as
  * guest_upgrade_outcome(instance_id, upgrade_id, from_version, to_version,
  * state, reason, sent).  A heartbeat(instance_id, payload {agent_version,
@@ -29,7 +33,6 @@ typedef int (*serve_install_fn)(const struct config *config, const struct instal
 
 struct serve_options {
 	serve_install_fn install;
-	unsigned retry_ms;	/* deferred attempts: 0 = 10 s */
 };
 
 int serve_run(const struct config *config, const struct serve_options *options,

@@ -72,6 +72,7 @@ static const struct config_key config_keys[] = {
 	KEY("amqp", "queue", TYPE_STRING, amqp.queue),
 	KEY("amqp", "conductor_topic", TYPE_STRING, amqp.conductor_topic),
 	KEY("amqp", "heartbeat_interval", TYPE_DURATION, amqp.heartbeat_interval_ms),
+	KEY("amqp", "retry_interval", TYPE_DURATION, amqp.retry_interval_ms),
 	KEY("amqp", "rpc_key", TYPE_STRING, amqp.rpc_key),
 	KEY("amqp", "ca_path", TYPE_STRING, amqp.ca_path),
 };
@@ -113,6 +114,7 @@ void config_defaults(struct config *config)
 	snprintf(config->amqp.conductor_topic, sizeof config->amqp.conductor_topic,
 		 "trove-conductor");
 	config->amqp.heartbeat_interval_ms = 60000;
+	config->amqp.retry_interval_ms = 10000;
 }
 
 int config_parse_duration(const char *text, unsigned *ms)

@@ -4,10 +4,16 @@
  *   slotctl [-c CONFIG] rollback [--force]
  *   slotctl [-c CONFIG] mark-good | mark-bad | restart
  *   slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]
+ *   slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V
+ *                              --location URL [--strategy S] [--sha256 HEX]
+ *                              [--id UPGRADE_ID] [--rate N/s]
+ *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--rate N/s]
  *
  * status asks slotd; when slotd is not running it reads the state from disk
- * and says so.  history reads <root>/history directly.  Exit 0 on success, 1
- * when slotd refuses or cannot be reached, 2 on a usage or config error. */
+ * and says so.  history reads <root>/history directly.  notify and rollback
+ * with --instance/--instances cast to guests over RabbitMQ (fleet.c) instead
+ * of asking the local slotd.  Exit 0 on success, 1 when slotd refuses or
+ * cannot be reached (or a cast was not queued), 2 on a usage or config error. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include "control.h"
 #include "flip.h"
 #include "history.h"
+#include "slotctl.h"
 #include "state.h"
 
 #define SLOTCTL_VERSION "0.1.0"
@@ -30,6 +37,9 @@ static void usage(FILE *out)
 		"       slotctl [-c CONFIG] rollback [--force]\n"
 		"       slotctl [-c CONFIG] mark-good | mark-bad | restart\n"
 		"       slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]\n"
+		"       slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V\n"
+		"               --location URL [--strategy S] [--sha256 HEX] [--id ID] [--rate N/s]\n"
+		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--rate N/s]\n"
 		"       slotctl --help | --version\n");
 }
 
@@ -327,6 +337,10 @@ int main(int argc, char **argv)
 	rest = argc - optind - 1;
 	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[optind + 1], "--json"))))
 		rc = command_status(&config, rest == 1);
+	else if (!strcmp(command, "notify"))
+		rc = fleet_command(&config, "upgrade", argc - optind, argv + optind);
+	else if (!strcmp(command, "rollback") && rest > 0 && strncmp(argv[optind + 1], "--instance", 10) == 0)
+		rc = fleet_command(&config, "rollback", argc - optind, argv + optind);
 	else if (!strcmp(command, "rollback") && rest == 0)
 		rc = command_simple(&config, "rollback");
 	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[optind + 1], "--force"))

@@ -15,6 +15,9 @@ counts per full URL (path and query):
     ?stall=1           send the headers and part of the body, then stall
     ?bad_length=1      claim a Content-Length 100 bytes longer than the body
     ?redirect_loop=1   redirect to itself forever
+    ?gate=NAME         send the headers and half the body, create DIRECTORY/NAME.waiting,
+                       and send the rest once the test creates DIRECTORY/NAME (a download
+                       the test holds open while it does something else)
 
 Range requests ("bytes=N-") are honoured with 206.  GET /_stats returns the
 requests seen so far as JSON ({"url": [{"range": ..., "token": ...}, ...]}).
@@ -95,6 +98,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[:int(query["cut"])])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if "gate" in query:
+            gate = os.path.join(ROOT, os.path.basename(query["gate"]))
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            open(gate + ".waiting", "w").close()
+            for _ in range(2400):  # at most 120 s
+                if os.path.exists(gate):
+                    break
+                time.sleep(0.05)
+            self.wfile.write(body[len(body) // 2:])
             return
         if "stall" in query:
             self.wfile.write(body[:len(body) // 2])

@@ -209,7 +209,7 @@ static void test_cast_build_round_trip(void **unused)
 	(void)unused;
 	config_for(&c, "");
 	args = json_pack("{s:s, s:s}", "instance_version", "v3", "location", "http://h/a.bundle");
-	assert_int_equal(rpc_cast_build("upgrade", args, &c, &body, NULL), 0);
+	assert_int_equal(rpc_cast_build("upgrade", args, &c, RPC_TO_GUEST, &body, NULL), 0);
 	assert_non_null(strstr(body, "\"oslo.version\""));
 	parse_ok(body, "", &req);
 	assert_int_equal(req.kind, RPC_UPGRADE);
@@ -219,10 +219,22 @@ static void test_cast_build_round_trip(void **unused)
 	/* Encrypted the way a Trove guest seals its reports: every arg a sealed JSON text. */
 	config_for(&c, KEY);
 	args = json_pack("{s:s}", "instance_id", INSTANCE);
-	assert_int_equal(rpc_cast_build("heartbeat", args, &c, &body, NULL), 0);
+	assert_int_equal(rpc_cast_build("heartbeat", args, &c, RPC_TO_CONDUCTOR, &body, NULL), 0);
 	assert_non_null(strstr(body, "csz-instance-id"));
 	assert_non_null(strstr(body, "_context_context"));
 	assert_null(strstr(body, "\\\"instance_id\\\": \\\"" INSTANCE));
+	free(body);
+	/* Sealed towards a guest, as the control plane does: the guest opens it. */
+	args = json_pack("{s:s, s:s, s:s}", "instance_version", "v4", "location", "http://h/b.bundle",
+			 "upgrade_id", "fleet-1");
+	assert_int_equal(rpc_cast_build("upgrade", args, &c, RPC_TO_GUEST, &body, NULL), 0);
+	assert_null(strstr(body, "csz-instance-id"));
+	assert_null(strstr(body, "b.bundle"));
+	parse_ok(body, KEY, &req);
+	assert_int_equal(req.kind, RPC_UPGRADE);
+	assert_string_equal(req.location, "http://h/b.bundle");
+	assert_string_equal(req.unique_id, "fleet-1");
+	assert_true(req.is_admin);
 	free(body);
 }
 

@@ -10,6 +10,7 @@
 #include "amqp_link.h"
 
 #define LINK_CHANNEL 1
+#define LINK_CONFIRM_TIMEOUT_S 30
 
 struct amqp_link {
 	const struct config *config;
@@ -80,21 +81,28 @@ static int link_connect(struct amqp_link *link, struct error *err)
 			  "login", err);
 }
 
-/* Exchange, queue, binding, prefetch, consumer: redone on every connect. */
-static int link_declare(struct amqp_link *link, struct error *err)
+/* The exchange is declared by every client, as oslo.messaging does: a broker
+ * restart forgets it (it is not durable by default). */
+static int link_declare_exchange(struct amqp_link *link, struct error *err)
+{
+	const struct config *c = link->config;
+
+	amqp_channel_open(link->conn, LINK_CHANNEL);
+	if (link_check(amqp_get_rpc_reply(link->conn), "channel", err) < 0)
+		return -1;
+	amqp_exchange_declare(link->conn, LINK_CHANNEL, amqp_cstring_bytes(c->amqp.exchange),
+			      amqp_cstring_bytes("topic"), 0, c->amqp.exchange_durable ? 1 : 0, 0,
+			      0, amqp_empty_table);
+	return link_check(amqp_get_rpc_reply(link->conn), "declare exchange", err);
+}
+
+/* Queue, binding, prefetch, consumer: redone on every connect. */
+static int link_declare_consumer(struct amqp_link *link, struct error *err)
 {
 	const struct config *c = link->config;
 	amqp_connection_state_t conn = link->conn;
 	amqp_bytes_t queue = amqp_cstring_bytes(c->amqp.queue);
 
-	amqp_channel_open(conn, LINK_CHANNEL);
-	if (link_check(amqp_get_rpc_reply(conn), "channel", err) < 0)
-		return -1;
-	amqp_exchange_declare(conn, LINK_CHANNEL, amqp_cstring_bytes(c->amqp.exchange),
-			      amqp_cstring_bytes("topic"), 0, c->amqp.exchange_durable ? 1 : 0, 0,
-			      0, amqp_empty_table);
-	if (link_check(amqp_get_rpc_reply(conn), "declare exchange", err) < 0)
-		return -1;
 	amqp_queue_declare(conn, LINK_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
 	if (link_check(amqp_get_rpc_reply(conn), "declare queue", err) < 0)
 		return -1;
@@ -109,7 +117,8 @@ static int link_declare(struct amqp_link *link, struct error *err)
 	return link_check(amqp_get_rpc_reply(conn), "consume", err);
 }
 
-int amqp_link_open(struct amqp_link **out, const struct config *config, struct error *err)
+static int link_open(struct amqp_link **out, const struct config *config, int consumer,
+		     struct error *err)
 {
 	struct amqp_link *link = calloc(1, sizeof *link);
 
@@ -117,18 +126,37 @@ int amqp_link_open(struct amqp_link **out, const struct config *config, struct e
 	if (!link)
 		return error_set(err, "amqp: out of memory");
 	link->config = config;
-	if (!config->amqp.instance_id[0]) {
+	if (consumer && !config->amqp.instance_id[0]) {
 		free(link);
 		return error_set(err, "[amqp] instance_id: missing");
 	}
 	snprintf(link->routing_key, sizeof link->routing_key, "guestagent.%s",
 		 config->amqp.instance_id);
-	if (link_connect(link, err) < 0 || link_declare(link, err) < 0) {
-		amqp_link_close(link);
-		return -1;
+	if (link_connect(link, err) < 0 || link_declare_exchange(link, err) < 0)
+		goto fail;
+	if (consumer && link_declare_consumer(link, err) < 0)
+		goto fail;
+	if (!consumer) {
+		amqp_confirm_select(link->conn, LINK_CHANNEL);
+		if (link_check(amqp_get_rpc_reply(link->conn), "confirm mode", err) < 0)
+			goto fail;
 	}
 	*out = link;
 	return 0;
+fail:
+	amqp_link_close(link);
+	return -1;
+}
+
+int amqp_link_open(struct amqp_link **link, const struct config *config, struct error *err)
+{
+	return link_open(link, config, 1, err);
+}
+
+int amqp_link_open_publisher(struct amqp_link **link, const struct config *config,
+			     struct error *err)
+{
+	return link_open(link, config, 0, err);
 }
 
 void amqp_link_close(struct amqp_link *link)
@@ -176,8 +204,8 @@ int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err)
 	return 0;
 }
 
-int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
-		      struct error *err)
+static int link_publish(struct amqp_link *link, const char *routing_key, const char *body,
+			int mandatory, struct error *err)
 {
 	amqp_basic_properties_t props = {
 		._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
@@ -188,12 +216,70 @@ int amqp_link_publish(struct amqp_link *link, const char *routing_key, const cha
 	};
 	int rc = amqp_basic_publish(link->conn, LINK_CHANNEL,
 				    amqp_cstring_bytes(link->config->amqp.exchange),
-				    amqp_cstring_bytes(routing_key), 0, 0, &props,
+				    amqp_cstring_bytes(routing_key), mandatory, 0, &props,
 				    amqp_cstring_bytes(body));
 
 	if (rc != AMQP_STATUS_OK)
 		return error_set(err, "amqp: publish to %s: %s", routing_key, amqp_error_string2(rc));
 	return 0;
+}
+
+int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
+		      struct error *err)
+{
+	return link_publish(link, routing_key, body, 0, err);
+}
+
+/* After a mandatory publish in confirm mode the broker answers basic.return
+ * (no queue took it) and then basic.ack, or basic.nack (it could not store
+ * it).  Nothing else is in flight on a publisher link. */
+static int link_await_confirm(struct amqp_link *link, const char *routing_key,
+			      struct error *err)
+{
+	struct timeval timeout = { LINK_CONFIRM_TIMEOUT_S, 0 };
+	amqp_frame_t frame;
+	amqp_message_t returned;
+	int unroutable = 0, rc;
+
+	for (;;) {
+		rc = amqp_simple_wait_frame_noblock(link->conn, &frame, &timeout);
+		if (rc != AMQP_STATUS_OK)
+			return error_set(err, "amqp: no confirmation for %s: %s", routing_key,
+					 amqp_error_string2(rc));
+		if (frame.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (frame.payload.method.id) {
+		case AMQP_BASIC_RETURN_METHOD:
+			unroutable = 1;
+			if (link_check(amqp_read_message(link->conn, frame.channel, &returned, 0),
+				       "returned message", err) < 0)
+				return -1;
+			amqp_destroy_message(&returned);
+			break;
+		case AMQP_BASIC_ACK_METHOD:
+			if (unroutable)
+				return error_set(err, "%s: no queue is bound to this routing key "
+						 "(is the guest's slotupd serve running?)", routing_key);
+			return 0;
+		case AMQP_BASIC_NACK_METHOD:
+			return error_set(err, "%s: the broker refused to store the message",
+					 routing_key);
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD:
+			return error_set(err, "amqp: the broker closed the link after %s",
+					 routing_key);
+		default:
+			break;
+		}
+	}
+}
+
+int amqp_link_publish_confirmed(struct amqp_link *link, const char *routing_key,
+				const char *body, struct error *err)
+{
+	if (link_publish(link, routing_key, body, 1, err) < 0)
+		return -1;
+	return link_await_confirm(link, routing_key, err);
 }
 
 void amqp_delivery_free(struct amqp_delivery *d)

@@ -112,6 +112,20 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	return 0;
 }
 
+static int rpc_rollback(json_t *args, struct rpc_request *req, struct error *err)
+{
+	char upgrade_id[64];
+
+	if (rpc_string(args, "upgrade_id", "args", 0, upgrade_id, sizeof upgrade_id, err) < 0)
+		return -1;
+	if (upgrade_id[0])
+		memcpy(req->unique_id, upgrade_id, sizeof upgrade_id);
+	if (!req->is_admin)
+		return error_set(err, "rollback: refused: _context_is_admin is not true");
+	req->kind = RPC_ROLLBACK;
+	return 0;
+}
+
 /* An id becomes a history key and a log word: keep it to [0-9A-Za-z_-]. */
 static int rpc_check_id(const char *id)
 {
@@ -150,8 +164,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 	} else if (!strcmp(method, "upgrade")) {
 		rc = rpc_upgrade(args, config, req, err);
 	} else if (!strcmp(method, "rollback")) {
-		rc = req->is_admin ? 0 : error_set(err, "rollback: refused: _context_is_admin is not true");
-		req->kind = req->is_admin ? RPC_ROLLBACK : RPC_IGNORE;
+		rc = rpc_rollback(args, req, err);
 	} else {
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;
@@ -165,14 +178,21 @@ out:
 	return rc;
 }
 
-/* One value the way ConductorGuestSerializer sends it. */
-static json_t *rpc_seal(const struct config *config, json_t *value, struct error *err)
+/* One value sealed: towards a guest as SecureSerializer does (the bare
+ * encrypted text), towards the conductor as ConductorGuestSerializer does
+ * (wrapped with the instance id the conductor looks the key up by). */
+static json_t *rpc_seal(const struct config *config, enum rpc_direction direction, json_t *value,
+			struct error *err)
 {
 	char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT), *b64 = NULL, *sealed = NULL;
 	json_t *out = NULL, *wrapper;
 
 	if (!text || trove_encrypt(config->amqp.rpc_key, text, &b64, err) < 0)
 		goto out;
+	if (direction == RPC_TO_GUEST) {
+		out = json_string(b64);
+		goto out;
+	}
 	wrapper = json_pack("{s:s, s:s}", "entity", b64, "csz-instance-id", config->amqp.instance_id);
 	sealed = json_dumps(wrapper, JSON_COMPACT);
 	json_decref(wrapper);
@@ -184,8 +204,8 @@ out:
 	return out;
 }
 
-int rpc_cast_build(const char *method, json_t *args, const struct config *config, char **body,
-		   struct error *err)
+int rpc_cast_build(const char *method, json_t *args, const struct config *config,
+		   enum rpc_direction direction, char **body, struct error *err)
 {
 	json_t *message = NULL, *context, *sealed, *value, *outer = NULL;
 	char id[HISTORY_ID_MAX], *text = NULL, *ctx_text = NULL, *ctx_b64 = NULL;
@@ -204,7 +224,7 @@ int rpc_cast_build(const char *method, json_t *args, const struct config *config
 		json_object_set_new(message, "_context_project_id", json_string("slotupd"));
 	} else {
 		json_object_foreach(args, key, value) {
-			sealed = rpc_seal(config, value, err);
+			sealed = rpc_seal(config, direction, value, err);
 			if (!sealed) {
 				json_decref(context);
 				goto out;
@@ -217,8 +237,9 @@ int rpc_cast_build(const char *method, json_t *args, const struct config *config
 			goto out;
 		}
 		json_object_set_new(message, "_context_context", json_string(ctx_b64));
-		json_object_set_new(message, "_context_csz-instance-id",
-				    json_string(config->amqp.instance_id));
+		if (direction == RPC_TO_CONDUCTOR)
+			json_object_set_new(message, "_context_csz-instance-id",
+					    json_string(config->amqp.instance_id));
 	}
 	json_decref(context);
 	json_object_set(message, "args", args);

@@ -30,6 +30,8 @@ struct server {
 	struct amqp_link *link;
 	long long next_heartbeat;
 	unsigned backoff_ms;
+	struct amqp_delivery held;	/* a DEFERRED message, unacknowledged */
+	long long retry_at;		/* when to run it again; 0: none held */
 };
 
 static long long serve_now_ms(void)
@@ -67,7 +69,7 @@ static void serve_cast(struct server *s, const char *method, json_t *args)
 		json_decref(args);
 		return;
 	}
-	if (rpc_cast_build(method, args, s->config, &body, &err) < 0 ||
+	if (rpc_cast_build(method, args, s->config, RPC_TO_CONDUCTOR, &body, &err) < 0 ||
 	    amqp_link_publish(s->link, s->config->amqp.conductor_topic, body, &err) < 0)
 		log_warn("%s cast not sent: %s", method, err.text);
 	free(body);
@@ -157,8 +159,14 @@ static void serve_refuse(struct server *s, const struct rpc_request *req, const 
 	serve_outcome(s, r.id, "", "", "FAILED", r.error);
 }
 
-/* Runs one valid request to a final outcome; 0 when it may be acknowledged. */
-static int serve_attempt(struct server *s, const struct rpc_request *req)
+enum serve_verdict {
+	SERVE_ACK,		/* final and durable: acknowledge */
+	SERVE_HOLD,		/* deferred: keep unacknowledged, retry later */
+	SERVE_DROP,		/* not recorded: let the broker redeliver it */
+};
+
+/* Runs one valid request once. */
+static enum serve_verdict serve_attempt(struct server *s, const struct rpc_request *req)
 {
 	struct serve_attempt a = { s, req->unique_id };
 	struct install_progress progress = { serve_step, NULL, &a };
@@ -174,29 +182,57 @@ static int serve_attempt(struct server *s, const struct rpc_request *req)
 	struct install_result result;
 	struct error err = { "" };
 
-	for (;;) {
-		if (s->options->install(s->config, &ir, &progress, &result, &err) < 0) {
-			log_error("attempt %s not recorded: %s", req->unique_id, err.text);
-			return -1;	/* not durable: leave the message to come back */
+	if (s->options->install(s->config, &ir, &progress, &result, &err) < 0) {
+		log_error("attempt %s not recorded: %s", req->unique_id, err.text);
+		return SERVE_DROP;
+	}
+	if (result.already_done)
+		log_info("message %s: attempt already %s; acknowledging, outcome sent again",
+			 req->unique_id, history_state_name(result.record.state));
+	serve_outcome(s, req->unique_id, result.record.from_version, result.record.to_version,
+		      history_state_name(result.record.state), result.record.error);
+	return result.outcome == INSTALL_DEFERRED ? SERVE_HOLD : SERVE_ACK;
+}
+
+/* Unacknowledged messages go back to the queue when the connection goes. */
+static void serve_disconnect(struct server *s)
+{
+	amqp_link_close(s->link);
+	s->link = NULL;
+	amqp_delivery_free(&s->held);
+	s->retry_at = 0;
+}
+
+static void serve_settle(struct server *s, struct amqp_delivery *d, enum serve_verdict verdict)
+{
+	struct error err = { "" };
+
+	if (verdict == SERVE_DROP) {
+		serve_disconnect(s);
+	} else if (verdict == SERVE_HOLD) {
+		if (d != &s->held) {
+			s->held = *d;	/* takes the body */
+			d->body = NULL;
 		}
-		if (result.already_done)
-			log_info("message %s: attempt already %s, acknowledging", req->unique_id,
-				 history_state_name(result.record.state));
-		else
-			serve_outcome(s, req->unique_id, result.record.from_version,
-				      result.record.to_version,
-				      history_state_name(result.record.state), result.record.error);
-		if (result.outcome != INSTALL_DEFERRED || serve_stop)
-			return result.outcome == INSTALL_DEFERRED ? -1 : 0;
-		serve_sleep(s->options->retry_ms ? s->options->retry_ms : 10000);
+		s->retry_at = serve_now_ms() + s->config->amqp.retry_interval_ms;
+	} else {
+		if (amqp_link_ack(s->link, d->tag, &err) < 0) {
+			log_warn("%s", err.text);
+			serve_disconnect(s);
+		}
+		if (d == &s->held) {
+			amqp_delivery_free(&s->held);
+			s->retry_at = 0;
+		}
 	}
 }
 
+/* Parses and runs a message: a new delivery, or the held one again. */
 static void serve_message(struct server *s, struct amqp_delivery *d)
 {
 	struct rpc_request req;
 	struct error err = { "" };
-	int ack = 1;
+	enum serve_verdict verdict = SERVE_ACK;
 
 	memset(&req, 0, sizeof req);
 	if (rpc_message_parse(d->body, d->len, s->config, &req, &err) < 0)
@@ -204,18 +240,8 @@ static void serve_message(struct server *s, struct amqp_delivery *d)
 	else if (req.kind == RPC_IGNORE)
 		log_info("message ignored: %s", req.why_ignored);
 	else
-		ack = serve_attempt(s, &req) == 0;
-	if (!ack) {
-		/* Unacknowledged: dropping the connection hands it back to the queue. */
-		amqp_link_close(s->link);
-		s->link = NULL;
-		return;
-	}
-	if (amqp_link_ack(s->link, d->tag, &err) < 0) {
-		log_warn("%s", err.text);
-		amqp_link_close(s->link);
-		s->link = NULL;
-	}
+		verdict = serve_attempt(s, &req);
+	serve_settle(s, d, verdict);
 }
 
 /* Reconnects with exponential backoff and up to 50% jitter, 1 s to 60 s. */
@@ -242,7 +268,7 @@ int serve_run(const struct config *config, const struct serve_options *options,
 	struct server s = { .config = config, .options = options, .backoff_ms = 1000 };
 	struct sigaction sa = { .sa_handler = serve_on_signal };
 	struct amqp_delivery d;
-	long long now;
+	long long now, wait;
 	int got;
 
 	if (!config->amqp.instance_id[0])
@@ -261,17 +287,23 @@ int serve_run(const struct config *config, const struct serve_options *options,
 			serve_heartbeat(&s);
 			s.next_heartbeat = now + config->amqp.heartbeat_interval_ms;
 		}
-		got = amqp_link_next(s.link, (unsigned)(s.next_heartbeat - now), &d, err);
+		if (s.retry_at && now >= s.retry_at) {
+			serve_message(&s, &s.held);
+			continue;
+		}
+		wait = s.next_heartbeat - now;
+		if (s.retry_at && s.retry_at - now < wait)
+			wait = s.retry_at - now;
+		got = amqp_link_next(s.link, (unsigned)wait, &d, err);
 		if (got < 0) {
 			log_warn("%s; reconnecting", err->text);
-			amqp_link_close(s.link);
-			s.link = NULL;
+			serve_disconnect(&s);
 		} else if (got > 0) {
 			serve_message(&s, &d);
 			amqp_delivery_free(&d);
 		}
 	}
-	amqp_link_close(s.link);
+	serve_disconnect(&s);
 	log_info("stopped");
 	return 0;
 }

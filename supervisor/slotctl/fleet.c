@@ -1,0 +1,308 @@
+/* fleet.c: slotctl's control-plane side, for deployments without Trove.
+ *
+ * Publishes the casts Trove's guest API would send: upgrade(...) or
+ * rollback() in the oslo.messaging envelope with an admin context, on
+ * [amqp] exchange with routing key guestagent.<instance>, sealed with
+ * [amqp] rpc_key when one is set.  Every input (ids, instance file, version,
+ * location, rate) is checked before the first message goes out, so a typo
+ * never half-notifies a fleet.  Each message is confirmed by the broker and
+ * must reach a queue; one line per instance on stdout, "ID UPGRADE_ID queued",
+ * failures on stderr.  Exit 0 when every cast was queued, 1 when some were
+ * not, 2 on bad input. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amqp_link.h"
+#include "fetch.h"
+#include "history.h"
+#include "number.h"
+#include "rpc_message.h"
+#include "slotctl.h"
+#include "version.h"
+
+#define FLEET_INSTANCE_MAX 127
+#define FLEET_INSTANCES_MAX 1000000u
+
+struct fleet_plan {
+	const char *method;		/* "upgrade" or "rollback" */
+	char **instances;
+	size_t count, capacity;
+	const char *version, *location, *strategy, *sha256, *id;
+	long long interval_ns;		/* between two casts; 0: unthrottled */
+};
+
+/* Instance ids become routing keys and history fields: UUID-like only. */
+static int fleet_check_id(const char *what, const char *id, struct error *err)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > FLEET_INSTANCE_MAX ||
+	    strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != len)
+		return error_set(err, "%s '%.140s': want 1 to %d of [0-9A-Za-z_-]", what, id,
+				 FLEET_INSTANCE_MAX);
+	return 0;
+}
+
+static int fleet_add(struct fleet_plan *plan, const char *id, struct error *err)
+{
+	char **grown;
+
+	if (plan->count == FLEET_INSTANCES_MAX)
+		return error_set(err, "more than %u instances", FLEET_INSTANCES_MAX);
+	if (plan->count == plan->capacity) {
+		plan->capacity = plan->capacity ? plan->capacity * 2 : 16;
+		grown = realloc(plan->instances, plan->capacity * sizeof *grown);
+		if (!grown)
+			return error_set(err, "out of memory");
+		plan->instances = grown;
+	}
+	plan->instances[plan->count] = strdup(id);
+	if (!plan->instances[plan->count])
+		return error_set(err, "out of memory");
+	plan->count++;
+	return 0;
+}
+
+/* One id a line; blank lines and '#' comments skipped. */
+static int fleet_read_instances(struct fleet_plan *plan, const char *path, struct error *err)
+{
+	FILE *file = fopen(path, "re");
+	char *line = NULL, *start, *end;
+	size_t size = 0;
+	unsigned number = 0;
+	int rc = -1;
+
+	if (!file)
+		return error_set(err, "%s: %s", path, strerror(errno));
+	while (getline(&line, &size, file) >= 0) {
+		number++;
+		for (start = line; *start == ' ' || *start == '\t'; start++)
+			;
+		end = start + strcspn(start, "#\r\n");
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (!*start)
+			continue;
+		if (fleet_check_id("instance id", start, err) < 0 || fleet_add(plan, start, err) < 0) {
+			error_prefix(err, "%s:%u: ", path, number);
+			goto out;
+		}
+	}
+	if (ferror(file)) {
+		error_set(err, "%s: read error", path);
+		goto out;
+	}
+	rc = plan->count ? 0 : error_set(err, "%s: no instance ids", path);
+out:
+	free(line);
+	fclose(file);
+	return rc;
+}
+
+/* "N/s", "N/m" or "N/h" (N a whole number, at least 1). */
+static int fleet_parse_rate(const char *text, long long *interval_ns, struct error *err)
+{
+	static const struct { char unit; long long ns; } units[] = {
+		{ 's', 1000000000LL }, { 'm', 60000000000LL }, { 'h', 3600000000000LL },
+	};
+	char count[16];
+	const char *slash = strchr(text, '/');
+	unsigned long long n;
+	size_t i;
+
+	if (slash && (size_t)(slash - text) < sizeof count && slash[1] && !slash[2]) {
+		memcpy(count, text, (size_t)(slash - text));
+		count[slash - text] = '\0';
+		for (i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (slash[1] == units[i].unit && number_parse(count, 1000000, &n) == 0 && n) {
+				*interval_ns = units[i].ns / (long long)n;
+				return 0;
+			}
+	}
+	return error_set(err, "--rate '%.40s': want N/s, N/m or N/h with N from 1 to 1000000", text);
+}
+
+static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
+			       struct error *err)
+{
+	static const struct option options[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "instances", required_argument, NULL, 'f' },
+		{ "version", required_argument, NULL, 'V' },
+		{ "location", required_argument, NULL, 'l' },
+		{ "strategy", required_argument, NULL, 's' },
+		{ "sha256", required_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (fleet_check_id("--instance", optarg, err) < 0 ||
+			    fleet_add(plan, optarg, err) < 0)
+				return -1;
+			break;
+		case 'f':
+			if (fleet_read_instances(plan, optarg, err) < 0)
+				return -1;
+			break;
+		case 'V': plan->version = optarg; break;
+		case 'l': plan->location = optarg; break;
+		case 's': plan->strategy = optarg; break;
+		case 'S': plan->sha256 = optarg; break;
+		case 'I': plan->id = optarg; break;
+		case 'r':
+			if (fleet_parse_rate(optarg, &plan->interval_ns, err) < 0)
+				return -1;
+			break;
+		default:
+			return error_set(err, "unknown option");
+		}
+	}
+	if (optind != argc)
+		return error_set(err, "unexpected argument '%.60s'", argv[optind]);
+	return 0;
+}
+
+/* The same checks the guest will make, made before anything is sent. */
+static int fleet_check_plan(const struct fleet_plan *plan, const struct config *config,
+			    struct error *err)
+{
+	struct version version;
+
+	if (!plan->count)
+		return error_set(err, "no --instance or --instances given");
+	if (plan->id && plan->count != 1)
+		return error_set(err, "--id needs exactly one instance");
+	if (plan->id && fleet_check_id("--id", plan->id, err) < 0)
+		return -1;
+	if (strcmp(plan->method, "upgrade") != 0)
+		return 0;
+	if (!plan->version)
+		return error_set(err, "--version: missing");
+	if (version_parse(plan->version, &version, err) < 0)
+		return error_prefix(err, "--version: ");
+	if (!plan->location)
+		return error_set(err, "--location: missing");
+	if (fetch_validate(plan->strategy ? plan->strategy : config->updater.strategy,
+			   plan->location, err) < 0)
+		return -1;
+	if (plan->sha256 && (strlen(plan->sha256) != 64 ||
+			     strspn(plan->sha256, "0123456789abcdef") != 64))
+		return error_set(err, "--sha256: want 64 lowercase hex digits");
+	return 0;
+}
+
+static json_t *fleet_args(const struct fleet_plan *plan, const char *instance, const char *id)
+{
+	json_t *args = json_pack("{s:s}", "upgrade_id", id);
+
+	if (!args || strcmp(plan->method, "upgrade") != 0)
+		return args;
+	json_object_set_new(args, "instance_id", json_string(instance));
+	json_object_set_new(args, "instance_version", json_string(plan->version));
+	json_object_set_new(args, "location", json_string(plan->location));
+	if (plan->strategy)
+		json_object_set_new(args, "strategy", json_string(plan->strategy));
+	json_object_set_new(args, "metadata", plan->sha256 ?
+			    json_pack("{s:s}", "sha256", plan->sha256) : json_object());
+	return args;
+}
+
+/* target is a copy of the config whose instance id is the guest's, so a
+ * sealed cast names the guest the way Trove's serializer does. */
+static int fleet_send(struct amqp_link *link, struct config *target,
+		      const struct fleet_plan *plan, const char *instance, struct error *err)
+{
+	char id[HISTORY_ID_MAX], routing_key[160], *body = NULL;
+	int rc;
+
+	if (plan->id)
+		snprintf(id, sizeof id, "%s", plan->id);
+	else if (history_new_id(id, sizeof id, err) < 0)
+		return -1;
+	snprintf(target->amqp.instance_id, sizeof target->amqp.instance_id, "%s", instance);
+	snprintf(routing_key, sizeof routing_key, "guestagent.%s", instance);
+	rc = rpc_cast_build(plan->method, fleet_args(plan, instance, id), target,
+			    RPC_TO_GUEST, &body, err);
+	if (rc == 0)
+		rc = amqp_link_publish_confirmed(link, routing_key, body, err);
+	if (rc == 0)
+		printf("%s %s queued\n", instance, id);
+	free(body);
+	return rc;
+}
+
+/* Sleeps until start + n * interval: a steady rate however long sends take. */
+static void fleet_pace(const struct timespec *start, size_t n, long long interval_ns)
+{
+	long long at = (long long)start->tv_sec * 1000000000LL + start->tv_nsec +
+		       (long long)n * interval_ns;
+	struct timespec when = { at / 1000000000LL, at % 1000000000LL };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &when, NULL) == EINTR)
+		;
+}
+
+static int fleet_run(const struct config *config, const struct fleet_plan *plan)
+{
+	struct config *target = malloc(sizeof *target);
+	struct amqp_link *link = NULL;
+	struct error err = { "" };
+	struct timespec start;
+	size_t i, failed = 0;
+
+	if (!target) {
+		fprintf(stderr, "slotctl: out of memory\n");
+		return 1;
+	}
+	*target = *config;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (i = 0; i < plan->count; i++) {
+		if (plan->interval_ns)
+			fleet_pace(&start, i, plan->interval_ns);
+		if ((!link && amqp_link_open_publisher(&link, config, &err) < 0) ||
+		    fleet_send(link, target, plan, plan->instances[i], &err) < 0) {
+			fprintf(stderr, "slotctl: %s: %s %s\n", plan->instances[i], plan->method,
+				err.text);
+			failed++;
+			/* A fresh link for the next one: this one may be broken. */
+			amqp_link_close(link);
+			link = NULL;
+		}
+		fflush(stdout);
+	}
+	amqp_link_close(link);
+	free(target);
+	if (failed)
+		fprintf(stderr, "slotctl: %zu of %zu casts not queued\n", failed, plan->count);
+	return failed ? 1 : 0;
+}
+
+int fleet_command(const struct config *config, const char *method, int argc, char **argv)
+{
+	struct fleet_plan plan = { .method = method };
+	struct error err = { "" };
+	size_t i;
+	int rc = 2;
+
+	if (fleet_parse_options(&plan, argc, argv, &err) < 0 ||
+	    fleet_check_plan(&plan, config, &err) < 0)
+		fprintf(stderr, "slotctl: %s: %s\n", argv[0], err.text);
+	else
+		rc = fleet_run(config, &plan);
+	for (i = 0; i < plan.count; i++)
+		free(plan.instances[i]);
+	free(plan.instances);
+	return rc;
+}
