@@ -70,6 +70,7 @@ struct config {
 		char conductor_topic[128];		/* trove-conductor */
 		unsigned heartbeat_interval_ms;		/* 60s */
 		unsigned retry_interval_ms;		/* 10s: a DEFERRED message is retried */
+		unsigned download_jitter_ms;		/* 0: an upgrade starts within this */
 		char rpc_key[256];
 		char ca_path[PATH_MAX];
 	} amqp;

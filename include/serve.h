@@ -13,7 +13,9 @@
  * (prefetch 1: nothing else arrives meanwhile) and is retried every
  * [amqp] retry_interval from the main loop, which goes on sending heartbeats:
  * never dropped.  If the connection drops meanwhile, the broker requeues it
- * and it comes back after the reconnect.  Every
+ * and it comes back after the reconnect.  With [amqp] download_jitter, a
+ * new upgrade is held the same way for a random delay up to it before it
+ * starts, so a fleet notified at once does not download at once.  Every
  * state change of an attempt is cast to [amqp] conductor_topic as
  * guest_upgrade_outcome(instance_id, upgrade_id, from_version, to_version,
  * state, reason, sent).  A heartbeat(instance_id, payload {agent_version,

@@ -73,6 +73,7 @@ static const struct config_key config_keys[] = {
 	KEY("amqp", "conductor_topic", TYPE_STRING, amqp.conductor_topic),
 	KEY("amqp", "heartbeat_interval", TYPE_DURATION, amqp.heartbeat_interval_ms),
 	KEY("amqp", "retry_interval", TYPE_DURATION, amqp.retry_interval_ms),
+	KEY("amqp", "download_jitter", TYPE_DURATION, amqp.download_jitter_ms),
 	KEY("amqp", "rpc_key", TYPE_STRING, amqp.rpc_key),
 	KEY("amqp", "ca_path", TYPE_STRING, amqp.ca_path),
 };

@@ -20,7 +20,9 @@ counts per full URL (path and query):
                        the test holds open while it does something else)
 
 Range requests ("bytes=N-") are honoured with 206.  GET /_stats returns the
-requests seen so far as JSON ({"url": [{"range": ..., "token": ...}, ...]}).
+requests seen so far as JSON ({"url": [{"range": ..., "token": ...}, ...]});
+GET /_concurrency returns {"now": bodies being sent, "max": the most at once}
+and starts a new maximum (the fleet benchmark reads it).
 """
 import http.server
 import json
@@ -35,6 +37,7 @@ ROOT = sys.argv[1]
 LOCK = threading.Lock()
 COUNTS = {}
 SEEN = {}
+ACTIVE = {"now": 0, "max": 0}
 
 
 def count(url):
@@ -65,6 +68,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 {"range": self.headers.get("Range"), "token": self.headers.get("X-Auth-Token")})
         if url.path == "/_stats":
             return self.reply(200, json.dumps(SEEN).encode())
+        if url.path == "/_concurrency":
+            with LOCK:
+                body = json.dumps(ACTIVE).encode()
+                ACTIVE["max"] = ACTIVE["now"]
+            return self.reply(200, body)
+        with LOCK:
+            ACTIVE["now"] += 1
+            ACTIVE["max"] = max(ACTIVE["max"], ACTIVE["now"])
+        try:
+            self.serve(url, query)
+        finally:
+            with LOCK:
+                ACTIVE["now"] -= 1
+
+    def serve(self, url, query):
         n = count(self.path)
         if "status" in query:
             return self.reply(int(query["status"]), b"fault\n")
@@ -121,6 +139,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
+    # A fleet connects all at once: a backlog of 5 would turn that into SYN retries.
+    http.server.ThreadingHTTPServer.request_queue_size = 1024
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -227,6 +227,24 @@ static void serve_settle(struct server *s, struct amqp_delivery *d, enum serve_v
 	}
 }
 
+/* A fleet notified at once would download at once: a new upgrade is held
+ * for a random part of [amqp] download_jitter first, heartbeats going on. */
+static int serve_jitter(struct server *s, struct amqp_delivery *d, const struct rpc_request *req)
+{
+	unsigned random = 0, delay;
+
+	if (!s->config->amqp.download_jitter_ms || req->kind != RPC_UPGRADE || d == &s->held)
+		return 0;
+	if (getrandom(&random, sizeof random, 0) != sizeof random)
+		random = 0;
+	delay = random % (s->config->amqp.download_jitter_ms + 1);
+	log_info("message %s: starting in %u ms (download_jitter)", req->unique_id, delay);
+	s->held = *d;		/* takes the body */
+	d->body = NULL;
+	s->retry_at = serve_now_ms() + delay;
+	return 1;
+}
+
 /* Parses and runs a message: a new delivery, or the held one again. */
 static void serve_message(struct server *s, struct amqp_delivery *d)
 {
@@ -239,6 +257,8 @@ static void serve_message(struct server *s, struct amqp_delivery *d)
 		serve_refuse(s, &req, err.text);
 	else if (req.kind == RPC_IGNORE)
 		log_info("message ignored: %s", req.why_ignored);
+	else if (serve_jitter(s, d, &req))
+		return;
 	else
 		verdict = serve_attempt(s, &req);
 	serve_settle(s, d, verdict);
