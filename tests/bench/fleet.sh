@@ -108,7 +108,7 @@ upgrade() {
 	wait_for 30 grep -q LISTENING "$T/listen.out"
 	curl -s "$URL/_concurrency" > /dev/null
 	start=$(date +%s%N)
-	/usr/bin/python3 "$top/tests/bench/fleet_watch.py" "$AMQP" "$T/queues" "$T/heard" "$1" 1800 > "$T/watch.out" &
+	/usr/bin/python3 "$top/tests/bench/fleet_watch.py" "$RABBIT_NODE" "$T/heard" "$1" 1800 > "$T/watch.out" &
 	watcher=$!
 	"$B/slotctl" -c "$T/fleet.ini" notify --instances "$T/instances" --version "$2" \
 		--location "$URL/${2%%.*}.bundle" > "$T/notify.out"
@@ -116,7 +116,7 @@ upgrade() {
 	wait "$watcher" || { echo "fleet: $1 guests did not all upgrade: $(cat "$T/watch.out")" >&2; return 1; }
 	total_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	peak_http=$(curl -s "$URL/_concurrency" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["max"])')
-	peak_queue=$(cut -d' ' -f3 "$T/watch.out")
+	peak_queue="$(cut -d' ' -f3 "$T/watch.out") ($(cut -d' ' -f4 "$T/watch.out") samples)"
 	stop_pids "$listener"
 	printf '| %s | %s | %s | %s.%02d s | %s.%02d s | %s | %s |\n' "$1" "$2" "$3" \
 		$((notify_ms / 1000)) $((notify_ms % 1000 / 10)) $((total_ms / 1000)) $((total_ms % 1000 / 10)) \
@@ -126,12 +126,11 @@ upgrade() {
 : > "$T/rows"
 for n in $sizes; do
 	guests=""
-	: > "$T/instances"; : > "$T/queues"
+	: > "$T/instances"
 	for i in $(seq 1 "$n"); do
 		mkdir -p "$T/g$i"
 		guest_config "$T/g$i" "bench-$n-$i" 0
 		echo "bench-$n-$i" >> "$T/instances"
-		echo "slotupd.bench-$n-$i" >> "$T/queues"
 		"$B/slotd" -c "$T/g$i/slotd.ini" 2> "$T/g$i/slotd.log" &
 		guests="$guests $!"
 	done
@@ -141,10 +140,13 @@ for n in $sizes; do
 	for i in $(seq 1 "$n"); do guest_config "$T/g$i" "bench-$n-$i" "$jitter"; done
 	start_serves "$n"
 	upgrade "$n" v2.0.0 "$jitter"
+	# VmHWM counts the shared libraries in full; Pss shares them out.
 	rss_kb=$(for p in $serves; do awk '/VmHWM/ {print $2}' "/proc/$p/status"; done | sort -n | tail -1)
+	pss_kb=$(for p in $serves; do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"; done |
+		awk '{ s += $1 } END { printf "%d", s / NR }')
 	stop_pids $serves $guests
-	echo "fleet of $n: done (largest slotupd serve VmHWM $rss_kb kB)"
-	echo "| $n | | largest slotupd serve VmHWM | $rss_kb kB | | | |" >> "$T/rows.rss"
+	echo "fleet of $n: done (slotupd serve: largest VmHWM $rss_kb kB, mean Pss $pss_kb kB)"
+	echo "- $n guests: largest \`slotupd serve\` VmHWM $rss_kb kB, mean Pss after the upgrades $pss_kb kB" >> "$T/rows.rss"
 	rm -rf "$T"/g*
 done
 
@@ -156,14 +158,16 @@ done
 	echo "\`slotupd serve\` with its own root and durable queue; the bundle is ${bundle_kb} kB (100 files)."
 	echo "\"notify\" is how long \`slotctl notify --instances\` took to publish every confirmed cast;"
 	echo "\"all SUCCESS\" runs from the start of notify until every guest's SUCCESS outcome reached"
-	echo "the conductor topic (sampled every ~0.2 s). Queue depth is the peak of ready messages over"
-	echo "all guest queues; HTTP concurrency the peak of bundles being sent at once."
+	echo "the conductor topic (sampled every ~0.2 s). Queue depth is the peak, over \`rabbitmqctl"
+	echo "list_queues\` samples (about one a second), of messages ready or unacknowledged in all"
+	echo "guest queues (upgrades queued or in progress); HTTP concurrency is the peak number of"
+	echo "bundles being sent at once."
 	echo
 	echo "| guests | version | download jitter | notify | all SUCCESS | peak queue depth | peak HTTP concurrency |"
 	echo "|---|---|---|---|---|---|---|"
 	cat "$T/rows"
 	echo
-	cat "$T/rows.rss" | sed 's/^| \([0-9]*\) | | largest slotupd serve VmHWM | \(.*\) kB.*/- \1 guests: largest `slotupd serve` VmHWM \2 kB/'
+	cat "$T/rows.rss"
 	echo
 	echo "Command: \`BENCH_FLEET=\"$sizes\" BENCH_FLEET_JITTER=$jitter make bench\` (tests/bench/fleet.sh)."
 } >> "$out/report.md"

@@ -19,7 +19,11 @@ AT_EXIT="$AT_EXIT rabbit_stop"
 rabbit_start() {
 	RABBIT_DIR=$1
 	# Erlang daemonizes an epmd if none runs; if it is ours, we stop it too.
-	RABBIT_EPMD_BEFORE=$(pgrep -x epmd || true)
+	# Decided at the first start only: a restart must not adopt our own epmd.
+	if [ -z "${RABBIT_EPMD_CHECKED:-}" ]; then
+		RABBIT_EPMD_BEFORE=$(pgrep -x epmd || true)
+		RABBIT_EPMD_CHECKED=1
+	fi
 	mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
 	chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
 	[ -n "${RABBIT_PORT:-}" ] || RABBIT_PORT=$(rabbit_free_port)
@@ -46,6 +50,10 @@ rabbit_stop() {
 	wait "$RABBIT_PID" 2>/dev/null
 	RABBIT_PID=""
 	if [ -z "${RABBIT_EPMD_BEFORE:-}" ]; then
-		for p in $(pgrep -x epmd); do kill "$p" 2>/dev/null; done
+		for p in $(pgrep -x epmd); do
+			kill "$p" 2>/dev/null
+			i=0
+			while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+		done
 	fi
 }
