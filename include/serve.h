@@ -16,7 +16,8 @@
  * and it comes back after the reconnect.  With [amqp] download_jitter, a
  * new upgrade is held the same way for a random delay up to it before it
  * starts, so a fleet notified at once does not download at once.  Every
- * state change of an attempt is cast to [amqp] conductor_topic as
+ * state change of an attempt (and each retry of a deferred one, so the
+ * control plane sees it still waits) is cast to [amqp] conductor_topic as
  * guest_upgrade_outcome(instance_id, upgrade_id, from_version, to_version,
  * state, reason, sent).  A heartbeat(instance_id, payload {agent_version,
  * agent_slot}, sent) goes out every heartbeat_interval, only while slotd says

@@ -339,12 +339,12 @@ int main(int argc, char **argv)
 		rc = command_status(&config, rest == 1);
 	else if (!strcmp(command, "notify"))
 		rc = fleet_command(&config, "upgrade", argc - optind, argv + optind);
-	else if (!strcmp(command, "rollback") && rest > 0 && strncmp(argv[optind + 1], "--instance", 10) == 0)
-		rc = fleet_command(&config, "rollback", argc - optind, argv + optind);
 	else if (!strcmp(command, "rollback") && rest == 0)
 		rc = command_simple(&config, "rollback");
 	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[optind + 1], "--force"))
 		rc = command_simple(&config, "rollback --force");
+	else if (!strcmp(command, "rollback"))	/* --instance, --instances, --rate, --id */
+		rc = fleet_command(&config, "rollback", argc - optind, argv + optind);
 	else if ((!strcmp(command, "mark-good") || !strcmp(command, "mark-bad") ||
 		  !strcmp(command, "restart")) && rest == 0)
 		rc = command_simple(&config, command);

@@ -6,9 +6,6 @@
 # casts, --rate throttles an instance list, and bad input or an instance
 # nobody listens for is an error.
 . "$SLOTD_SRC/tests/support/lib.sh"
-. "$SLOTD_SRC/tests/support/rabbitmq.sh"
-command -v rabbitmq-server >/dev/null || { echo "rabbitmq-server not installed" >&2; exit 77; }
-/usr/bin/python3 -c "import oslo_messaging, kombu" 2>/dev/null || { echo "python3-oslo.messaging not installed" >&2; exit 77; }
 . "$SLOTD_SRC/tests/support/guest.sh"
 
 GUEST_AMQP_EXTRA="rpc_key = fleet-test-key-0123456789"

@@ -1,5 +1,6 @@
 # tests/support/guest.sh: one guest driven over RabbitMQ, for the AMQP tests.
-# Source it after lib.sh and rabbitmq.sh; then:
+# Source it after lib.sh: it skips the test (exit 77) without RabbitMQ or
+# oslo.messaging, sources rabbitmq.sh, and defines:
 #   guest_bundles N...  packs $T/www/vN.bundle (version vN.0.0, a good demo agent)
 #   guest_start         starts the HTTP server, RabbitMQ, slotd, a conductor
 #                       listener and `slotupd serve`; sets URL, AMQP, RABBIT_URL
@@ -9,6 +10,9 @@
 #   slotctl_json ARGS   `slotctl ARGS --json` for the guest's config
 #   current_is SLOT V   slot SLOT is current and holds version V
 #   successes_to V      how many attempts ended SUCCESS with to_version V
+command -v rabbitmq-server >/dev/null || { echo "rabbitmq-server not installed" >&2; exit 77; }
+/usr/bin/python3 -c "import oslo_messaging, kombu" 2>/dev/null || { echo "python3-oslo.messaging not installed" >&2; exit 77; }
+. "$SLOTD_SRC/tests/support/rabbitmq.sh"
 B=$SLOTD_BIN
 S=$SLOTD_SRC/tests/support
 INSTANCE=${INSTANCE:-27e25b73-88a1-4526-b2b9-919a28b8b33f}

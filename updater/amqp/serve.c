@@ -203,6 +203,17 @@ static void serve_disconnect(struct server *s)
 	s->retry_at = 0;
 }
 
+/* Keeps d unacknowledged (prefetch 1: nothing else arrives meanwhile) and
+ * runs it again in delay_ms. */
+static void serve_hold(struct server *s, struct amqp_delivery *d, unsigned delay_ms)
+{
+	if (d != &s->held) {
+		s->held = *d;	/* takes the body */
+		d->body = NULL;
+	}
+	s->retry_at = serve_now_ms() + delay_ms;
+}
+
 static void serve_settle(struct server *s, struct amqp_delivery *d, enum serve_verdict verdict)
 {
 	struct error err = { "" };
@@ -210,11 +221,7 @@ static void serve_settle(struct server *s, struct amqp_delivery *d, enum serve_v
 	if (verdict == SERVE_DROP) {
 		serve_disconnect(s);
 	} else if (verdict == SERVE_HOLD) {
-		if (d != &s->held) {
-			s->held = *d;	/* takes the body */
-			d->body = NULL;
-		}
-		s->retry_at = serve_now_ms() + s->config->amqp.retry_interval_ms;
+		serve_hold(s, d, s->config->amqp.retry_interval_ms);
 	} else {
 		if (amqp_link_ack(s->link, d->tag, &err) < 0) {
 			log_warn("%s", err.text);
@@ -239,9 +246,7 @@ static int serve_jitter(struct server *s, struct amqp_delivery *d, const struct 
 		random = 0;
 	delay = random % (s->config->amqp.download_jitter_ms + 1);
 	log_info("message %s: starting in %u ms (download_jitter)", req->unique_id, delay);
-	s->held = *d;		/* takes the body */
-	d->body = NULL;
-	s->retry_at = serve_now_ms() + delay;
+	serve_hold(s, d, delay);
 	return 1;
 }
 
