@@ -21,7 +21,7 @@ B=$build/bin
 S=$top/tests/support
 T=$(mktemp -d "${TMPDIR:-/tmp}/slotd-bench-fleet.XXXXXX")
 chmod 711 "$T"
-PIDS="" AT_EXIT=""
+PIDS="" AT_EXIT="" guests="" serves=""
 . "$S/rabbitmq.sh"
 wait_for() {
 	limit=$1; shift
@@ -41,7 +41,7 @@ stop_pids() { # TERM, then KILL what is left: only processes we started
 }
 cleanup() {
 	set +e	# cleanup must not turn a finished run into a failure
-	stop_pids $PIDS
+	stop_pids $PIDS $guests $serves
 	rabbit_stop
 	rm -rf "$T"
 }
@@ -88,7 +88,6 @@ download_jitter = $3
 INI
 }
 
-serves=""
 start_serves() { # start_serves N: one slotupd serve per guest, all consuming
 	serves=""
 	for i in $(seq 1 "$1"); do
@@ -96,7 +95,10 @@ start_serves() { # start_serves N: one slotupd serve per guest, all consuming
 		serves="$serves $!"
 	done
 	for i in $(seq 1 "$1"); do
-		wait_for 120 grep -q "connected; consuming" "$T/g$i/serve.log" || return 1
+		wait_for 120 grep -q "connected; consuming" "$T/g$i/serve.log" && continue
+		echo "fleet: guest $i did not connect:" >&2
+		tail -3 "$T/g$i/serve.log" >&2
+		return 1
 	done
 }
 
@@ -105,13 +107,15 @@ upgrade() {
 	: > "$T/heard"
 	/usr/bin/python3 "$S/amqp_listen.py" "$AMQP" bench-conductor "$T/heard" > "$T/listen.out" 2>&1 &
 	listener=$!
-	wait_for 30 grep -q LISTENING "$T/listen.out"
-	curl -s "$URL/_concurrency" > /dev/null
+	PIDS="$PIDS $listener"
+	wait_for 30 grep -q LISTENING "$T/listen.out" || { echo "fleet: listener: $(cat "$T/listen.out")" >&2; return 1; }
+	curl -sf "$URL/_concurrency" > /dev/null || { echo "fleet: the HTTP server does not answer" >&2; return 1; }
 	start=$(date +%s%N)
 	/usr/bin/python3 "$top/tests/bench/fleet_watch.py" "$RABBIT_NODE" "$T/heard" "$1" 1800 > "$T/watch.out" &
 	watcher=$!
+	PIDS="$PIDS $watcher"
 	"$B/slotctl" -c "$T/fleet.ini" notify --instances "$T/instances" --version "$2" \
-		--location "$URL/${2%%.*}.bundle" > "$T/notify.out"
+		--location "$URL/${2%%.*}.bundle" > "$T/notify.out" || { echo "fleet: notify failed" >&2; return 1; }
 	notify_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	wait "$watcher" || { echo "fleet: $1 guests did not all upgrade: $(cat "$T/watch.out")" >&2; return 1; }
 	total_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -134,17 +138,18 @@ for n in $sizes; do
 		"$B/slotd" -c "$T/g$i/slotd.ini" 2> "$T/g$i/slotd.log" &
 		guests="$guests $!"
 	done
-	start_serves "$n"
-	upgrade "$n" v1.0.0 "none"
+	start_serves "$n" || exit 1
+	upgrade "$n" v1.0.0 "none" || exit 1
 	stop_pids $serves
 	for i in $(seq 1 "$n"); do guest_config "$T/g$i" "bench-$n-$i" "$jitter"; done
-	start_serves "$n"
-	upgrade "$n" v2.0.0 "$jitter"
+	start_serves "$n" || exit 1
+	upgrade "$n" v2.0.0 "$jitter" || exit 1
 	# VmHWM counts the shared libraries in full; Pss shares them out.
 	rss_kb=$(for p in $serves; do awk '/VmHWM/ {print $2}' "/proc/$p/status"; done | sort -n | tail -1)
 	pss_kb=$(for p in $serves; do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"; done |
 		awk '{ s += $1 } END { printf "%d", s / NR }')
 	stop_pids $serves $guests
+	serves="" guests=""
 	echo "fleet of $n: done (slotupd serve: largest VmHWM $rss_kb kB, mean Pss $pss_kb kB)"
 	echo "- $n guests: largest \`slotupd serve\` VmHWM $rss_kb kB, mean Pss after the upgrades $pss_kb kB" >> "$T/rows.rss"
 	rm -rf "$T"/g*
