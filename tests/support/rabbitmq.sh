@@ -29,8 +29,12 @@ rabbit_start() {
 	[ -n "${RABBIT_PORT:-}" ] || RABBIT_PORT=$(rabbit_free_port)
 	[ -n "${RABBIT_DIST_PORT:-}" ] || RABBIT_DIST_PORT=$(rabbit_free_port)
 	printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$RABBIT_PORT" > "$RABBIT_DIR/rabbitmq.conf"
+	# su gives the node a soft limit of 1024 files: too few for a fleet of
+	# guests, one connection each.  rabbitmq-env sources this file.
+	printf 'ulimit -n "$(ulimit -Hn)"\n' > "$RABBIT_DIR/rabbitmq-env.conf"
 	RABBITMQ_MNESIA_BASE=$RABBIT_DIR/mnesia RABBITMQ_LOG_BASE=$RABBIT_DIR/log \
 	RABBITMQ_CONFIG_FILE=$RABBIT_DIR/rabbitmq RABBITMQ_NODENAME=$RABBIT_NODE \
+	RABBITMQ_CONF_ENV_FILE=$RABBIT_DIR/rabbitmq-env.conf \
 	RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1 HOME=$RABBIT_DIR \
 		setsid rabbitmq-server > "$RABBIT_DIR/server.log" 2>&1 &
 	RABBIT_PID=$!

@@ -11,6 +11,7 @@
 
 #define LINK_CHANNEL 1
 #define LINK_CONFIRM_TIMEOUT_S 30
+#define LINK_TIMEOUT_S 15	/* connect, handshake, each synchronous call */
 
 struct amqp_link {
 	const struct config *config;
@@ -47,6 +48,7 @@ static int link_connect(struct amqp_link *link, struct error *err)
 {
 	const struct config *c = link->config;
 	struct amqp_connection_info info;
+	struct timeval timeout = { LINK_TIMEOUT_S, 0 };
 	char url[CONFIG_STRING_MAX];
 	amqp_socket_t *socket;
 	int rc;
@@ -72,7 +74,12 @@ static int link_connect(struct amqp_link *link, struct error *err)
 		    amqp_ssl_socket_set_cacert(socket, c->amqp.ca_path) != AMQP_STATUS_OK)
 			return error_set(err, "[amqp] ca_path: cannot load %s", c->amqp.ca_path);
 	}
-	rc = amqp_socket_open(socket, info.host, info.port);
+	/* Bounded waits everywhere: a broker that accepts but never answers must
+	 * not hold slotupd (or its SIGTERM) forever; the caller retries. */
+	if (amqp_set_handshake_timeout(link->conn, &timeout) != AMQP_STATUS_OK ||
+	    amqp_set_rpc_timeout(link->conn, &timeout) != AMQP_STATUS_OK)
+		return error_set(err, "amqp: cannot set timeouts");
+	rc = amqp_socket_open_noblock(socket, info.host, info.port, &timeout);
 	if (rc != AMQP_STATUS_OK)	/* never print the URL: it holds the password */
 		return error_set(err, "amqp: connect to %s:%d: %s", info.host, info.port,
 				 amqp_error_string2(rc));
@@ -277,6 +284,9 @@ static int link_await_confirm(struct amqp_link *link, const char *routing_key,
 int amqp_link_publish_confirmed(struct amqp_link *link, const char *routing_key,
 				const char *body, struct error *err)
 {
+	/* The previous confirmation's frames are done with: a fleet-sized run
+	 * on one connection must not grow the connection's pool. */
+	amqp_maybe_release_buffers(link->conn);
 	if (link_publish(link, routing_key, body, 1, err) < 0)
 		return -1;
 	return link_await_confirm(link, routing_key, err);
