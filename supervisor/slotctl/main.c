@@ -7,7 +7,7 @@
  *   slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V
  *                              --location URL [--strategy S] [--sha256 HEX]
  *                              [--id UPGRADE_ID] [--rate N/s]
- *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--rate N/s]
+ *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]
  *
  * status asks slotd; when slotd is not running it reads the state from disk
  * and says so.  history reads <root>/history directly.  notify and rollback
@@ -39,7 +39,7 @@ static void usage(FILE *out)
 		"       slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]\n"
 		"       slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V\n"
 		"               --location URL [--strategy S] [--sha256 HEX] [--id ID] [--rate N/s]\n"
-		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--rate N/s]\n"
+		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]\n"
 		"       slotctl --help | --version\n");
 }
 
