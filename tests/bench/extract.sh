@@ -7,14 +7,7 @@
 # the bytes incompressible; BENCH_RUNS (default 3) runs per method;
 # BENCH_QUICK=1 shrinks it to 500 files / 10 MB, one run.
 set -eu
-build=$(cd "$1" && pwd)
-mkdir -p "$2"
-out=$(cd "$2" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
-files=${BENCH_FILES:-2000}
-mb=${BENCH_MB:-40}
-runs=${BENCH_RUNS:-3}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then files=500; mb=10; runs=1; fi
+. "$(dirname "$0")/common.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slotd-bench-extract.XXXXXX")
 trap 'rm -rf "$work"' EXIT

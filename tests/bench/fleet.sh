@@ -9,10 +9,7 @@
 #   tests/bench/fleet.sh RELEASE_BUILD_DIR OUTDIR
 # BENCH_FLEET ("100 1000"), BENCH_FLEET_JITTER (10s); BENCH_QUICK=1: "20 100", 3s.
 set -eu
-build=$(cd "$1" && pwd)
-mkdir -p "$2"
-out=$(cd "$2" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/common.sh"
 sizes=${BENCH_FLEET:-100 1000}
 jitter=${BENCH_FLEET_JITTER:-10s}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then sizes="20 100"; jitter=3s; fi

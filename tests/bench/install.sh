@@ -7,14 +7,7 @@
 # BENCH_FILES (2000), BENCH_MB (40), BENCH_RUNS (3); BENCH_QUICK=1: 500 files,
 # 10 MB, 1 run; BENCH_FILES=10000 BENCH_MB=200 is BENCHMARKS.md's tree.
 set -eu
-build=$(cd "$1" && pwd)
-mkdir -p "$2"
-out=$(cd "$2" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
-files=${BENCH_FILES:-2000}
-mb=${BENCH_MB:-40}
-runs=${BENCH_RUNS:-3}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then files=500; mb=10; runs=1; fi
+. "$(dirname "$0")/common.sh"
 B=$build/bin
 work=$(mktemp -d "${TMPDIR:-/tmp}/slotd-bench-install.XXXXXX")
 chmod 711 "$work"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `make bench`: runs every tests/bench/*.sh (except this one) against a
+# `make bench`: runs every tests/bench/*.sh (except this one and common.sh) against a
 # release build and collects their sections in OUTDIR/report.md.
 #   tests/bench/run.sh RELEASE_BUILD_DIR OUTDIR
 # Each script gets $1 = the release build dir, $2 = OUTDIR and appends its own
@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 } > "$out/report.md"
 status=0
 for script in "$top"/tests/bench/*.sh; do
-	[ "$(basename "$script")" = run.sh ] && continue
+	case "$(basename "$script")" in run.sh|common.sh) continue ;; esac
 	echo "=== bench $(basename "$script" .sh)"
 	if ! sh "$script" "$build" "$out"; then
 		echo "bench $(basename "$script"): failed" >&2

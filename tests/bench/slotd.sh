@@ -5,8 +5,7 @@
 # tini, if installed, supervises the same agent in the same run.
 #   tests/bench/slotd.sh RELEASE_BUILD_DIR OUTDIR
 set -eu
-build=$(cd "$1" && pwd)
-out=$(cd "$2" && pwd)
+. "$(dirname "$0")/common.sh"
 B=$build/bin
 idle=${BENCH_IDLE_SECONDS:-10}
 [ "${BENCH_QUICK:-0}" = 1 ] && idle=3

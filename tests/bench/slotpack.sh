@@ -4,9 +4,7 @@
 #   tests/bench/slotpack.sh RELEASE_BUILD_DIR OUTDIR
 # BENCH_PAYLOAD_MB (200) of incompressible data; BENCH_QUICK=1: 40 MB.
 set -eu
-build=$(cd "$1" && pwd)
-out=$(cd "$2" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/common.sh"
 mb=${BENCH_PAYLOAD_MB:-200}
 [ "${BENCH_QUICK:-0}" = 1 ] && mb=40
 work=$(mktemp -d "${TMPDIR:-/tmp}/slotd-bench-slotpack.XXXXXX")

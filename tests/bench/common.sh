@@ -1,0 +1,14 @@
+# tests/bench/common.sh: what every benchmark script starts with.  Sourced
+# with the script's arguments (RELEASE_BUILD_DIR OUTDIR); sets build, out
+# (created) and top as absolute paths, and the tree the install and extract
+# benchmarks share, so their figures stay comparable: files (BENCH_FILES,
+# 2000), mb (BENCH_MB, 40), runs (BENCH_RUNS, 3); BENCH_QUICK=1: 500 files,
+# 10 MB, one run.
+build=$(cd "$1" && pwd)
+mkdir -p "$2"
+out=$(cd "$2" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+files=${BENCH_FILES:-2000}
+mb=${BENCH_MB:-40}
+runs=${BENCH_RUNS:-3}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then files=500; mb=10; runs=1; fi
