@@ -1,0 +1,160 @@
+/* store.h: slotfleet's tables (upgrades, their events, instances), behind one
+ * interface with two backends: SQLite (embedded default, WAL, one file,
+ * [db] path) and PostgreSQL through libpq ([db] url = postgresql://...).
+ *
+ * Promises, the same on both backends (tests/unit/test_fleet_store.c runs one
+ * suite against each):
+ * - The schema is versioned; fleet_store_open() applies missing migrations in
+ *   one transaction each, so several slotfleet processes may start at once on
+ *   one PostgreSQL.
+ * - Every call is one transaction: it commits before it returns 0, so a
+ *   caller that acks a message or answers 202 after it has made it durable.
+ * - An upgrade is one row per attempt (never one per instance), keyed by its
+ *   id.  Every state change that is applied appends one event (the audit
+ *   trail); a change that is not applied appends nothing.
+ * - States are ordered so reports that arrive late or twice change nothing:
+ *   SUCCESS and FAILED are final (nothing changes a final record), and among
+ *   the others a report applies when its state ranks at least the current
+ *   one (NEW < DEFERRED < DOWNLOADING < VERIFYING < INSTALLING < ACTIVATING),
+ *   with one exception: DEFERRED may follow any non-final state (the agent
+ *   became busy), and any non-final state may follow DEFERRED.  A repeat of
+ *   the current state with the same reason is not applied (no duplicate
+ *   event under redelivery).
+ * - A report for an id the store does not know creates its record (a cast
+ *   sent by `slotctl notify`, not by the API), with the report's fields.
+ * - Backend failures (database down, lock timeout) return -1 with the error
+ *   text naming the backend; the caller retries later.  Nothing is half
+ *   written: a failed call changed nothing.
+ * - Every text stored comes from outside: callers pass it checked (ids) or
+ *   as data (reasons); the store never interprets it and binds every value
+ *   as a parameter, never by building SQL text. */
+#ifndef SLOTFLEET_STORE_H
+#define SLOTFLEET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum fleet_state {
+	FLEET_NEW = 0,
+	FLEET_DEFERRED,
+	FLEET_DOWNLOADING,
+	FLEET_VERIFYING,
+	FLEET_INSTALLING,
+	FLEET_ACTIVATING,
+	FLEET_SUCCESS,
+	FLEET_FAILED,
+};
+#define FLEET_STATE_COUNT 8
+
+#define FLEET_ID_MAX 64			/* upgrade ids, tenant ids */
+#define FLEET_INSTANCE_MAX 128		/* instance ids: [0-9A-Za-z_-], at most 127 */
+#define FLEET_VERSION_MAX 64
+#define FLEET_LOCATION_MAX 1024
+#define FLEET_REASON_MAX 512
+
+/* Stable names, as the API and the guest's reports spell them. */
+const char *fleet_state_name(enum fleet_state state);
+/* 0 and *state set, or -1 for a name that is not a state. */
+int fleet_state_parse(const char *name, enum fleet_state *state);
+int fleet_state_final(enum fleet_state state);
+
+struct fleet_upgrade {
+	char id[FLEET_ID_MAX];
+	char tenant[FLEET_ID_MAX];		/* who asked; "" for records created by a report */
+	char kind[16];				/* "upgrade" or "rollback" */
+	char instance_id[FLEET_INSTANCE_MAX];
+	char from_version[FLEET_VERSION_MAX];	/* from the guest's reports, "" until known */
+	char to_version[FLEET_VERSION_MAX];
+	char strategy[32];
+	char location[FLEET_LOCATION_MAX];
+	char sha256[65];
+	char rollout_id[FLEET_ID_MAX];		/* "" unless cast by a rollout */
+	enum fleet_state state;
+	char reason[FLEET_REASON_MAX];
+	int64_t created_us, updated_us;		/* UNIX time in microseconds */
+};
+
+struct fleet_event {
+	enum fleet_state state;
+	char reason[FLEET_REASON_MAX];
+	int64_t at_us;
+	char source[16];			/* "api", "guest", "fleet" */
+};
+
+struct fleet_instance {
+	char id[FLEET_INSTANCE_MAX];
+	char agent_version[FLEET_VERSION_MAX];	/* from the last heartbeat, "" if none yet */
+	char agent_slot[8];
+	int64_t last_seen_us;			/* 0: never heard from */
+	char last_upgrade_id[FLEET_ID_MAX];	/* the newest upgrade record for it, "" if none */
+	enum fleet_state last_upgrade_state;
+};
+
+/* A report from a guest (guest_upgrade_outcome), or a state set by slotfleet
+ * itself (FAILED when the broker refused the cast). */
+struct fleet_report {
+	const char *upgrade_id;
+	const char *instance_id;
+	const char *from_version, *to_version;	/* NULL or "": keep what is stored */
+	enum fleet_state state;
+	const char *reason;			/* NULL: "" */
+	int64_t at_us;
+	const char *source;			/* "guest" or "fleet" */
+};
+
+struct fleet_upgrade_filter {
+	int has_state;
+	enum fleet_state state;
+	const char *instance_id;		/* NULL: any */
+	const char *tenant;			/* NULL: any */
+	const char *marker;			/* NULL: from the newest; else the page after this id */
+	size_t limit;				/* 1..FLEET_PAGE_MAX */
+};
+#define FLEET_PAGE_MAX 1000
+
+struct fleet_store;
+
+/* spec: a SQLite path, or a "postgresql://" / "postgres://" URL. */
+int fleet_store_open(struct fleet_store **store, const char *spec, struct error *err);
+void fleet_store_close(struct fleet_store *store);
+/* "sqlite" or "postgresql". */
+const char *fleet_store_backend(const struct fleet_store *store);
+
+/* Inserts a NEW record (with its first event, source "api") for up->id.
+ * Returns 0, or 1 when the id exists already (nothing changed), or -1. */
+int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
+			       struct error *err);
+/* Applies a report under the ordering rules above.  *applied (may be NULL)
+ * says whether the state changed.  Creates the record for an unknown id. */
+int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
+		       int *applied, struct error *err);
+/* 1 found, 0 not found, -1 error. */
+int fleet_store_upgrade_get(struct fleet_store *store, const char *id,
+			    struct fleet_upgrade *up, struct error *err);
+/* Oldest first, at most max; *count set. */
+int fleet_store_upgrade_events(struct fleet_store *store, const char *id,
+			       struct fleet_event *events, size_t max, size_t *count,
+			       struct error *err);
+/* Newest first (created, then id), the page after filter->marker; *more set
+ * when a further page exists.  up has room for filter->limit records. */
+int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgrade_filter *filter,
+			     struct fleet_upgrade *up, size_t *count, int *more,
+			     struct error *err);
+
+/* A heartbeat: stores version and slot, last_seen = sent_us; a heartbeat
+ * older than the one stored (sent_us lower) changes nothing. */
+int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
+			  const char *agent_version, const char *agent_slot, int64_t sent_us,
+			  struct error *err);
+/* 1 found (an instance is known once a heartbeat or an upgrade named it), 0, -1. */
+int fleet_store_instance_get(struct fleet_store *store, const char *instance_id,
+			     struct fleet_instance *instance, struct error *err);
+/* Ordered by id, the page after marker (NULL: first); agent_version NULL for
+ * all, else only instances whose reported version equals it. */
+int fleet_store_instance_list(struct fleet_store *store, const char *agent_version,
+			      const char *marker, size_t limit, struct fleet_instance *instances,
+			      size_t *count, int *more, struct error *err);
+
+#endif
