@@ -10,6 +10,8 @@
 #   supervisor/slotctl/*.c    slotctl
 #   updater/slotupd/*.c       slotupd
 #   updater/slotpack/*.c      slotpack
+#   fleet/*.c                 libfleet.a   (control plane: store, API, consumer)
+#   fleet/slotfleet/*.c       slotfleet
 #   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c)
 #   tests/agents/*.c          one test agent binary each
 #   tests/integration/*.sh    run by tests/run.sh
@@ -41,9 +43,11 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
 SLOTS_PKGS   := inih
 UPDATER_PKGS := libarchive libcrypto libcurl librabbitmq jansson inih
-PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(UPDATER_PKGS) cmocka 2>/dev/null)
+FLEET_PKGS   := sqlite3 libpq libmicrohttpd
+PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(UPDATER_PKGS) $(FLEET_PKGS) cmocka 2>/dev/null)
 SLOTS_LIBS   = $(shell $(PKG_CONFIG) --libs $(SLOTS_PKGS))
 UPDATER_LIBS = $(shell $(PKG_CONFIG) --libs $(UPDATER_PKGS))
+FLEET_LIBS   = $(shell $(PKG_CONFIG) --libs $(FLEET_PKGS))
 CMOCKA_LIBS  = $(shell $(PKG_CONFIG) --libs cmocka)
 
 CFLAGS_ALL  = $(BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
@@ -55,6 +59,8 @@ SLOTD_SRC    := $(wildcard supervisor/slotd/*.c)
 SLOTCTL_SRC  := $(wildcard supervisor/slotctl/*.c)
 SLOTUPD_SRC  := $(wildcard updater/slotupd/*.c)
 SLOTPACK_SRC := $(wildcard updater/slotpack/*.c)
+FLEET_SRC    := $(wildcard fleet/*.c)
+SLOTFLEET_SRC := $(wildcard fleet/slotfleet/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC  := $(wildcard tests/unit/support_*.c)
 AGENT_SRC    := $(wildcard tests/agents/*.c)
@@ -63,10 +69,12 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBSLOTS   := $(BUILD)/lib/libslots.a
 LIBUPDATER := $(BUILD)/lib/libupdater.a
+LIBFLEET   := $(BUILD)/lib/libfleet.a
 PROGRAMS   := $(if $(SLOTD_SRC),$(BUILD)/bin/slotd) \
               $(if $(SLOTCTL_SRC),$(BUILD)/bin/slotctl) \
               $(if $(SLOTUPD_SRC),$(BUILD)/bin/slotupd) \
-              $(if $(SLOTPACK_SRC),$(BUILD)/bin/slotpack)
+              $(if $(SLOTPACK_SRC),$(BUILD)/bin/slotpack) \
+              $(if $(SLOTFLEET_SRC),$(BUILD)/bin/slotfleet)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
 
@@ -92,6 +100,10 @@ $(LIBUPDATER): $(call obj,$(UPDATER_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBFLEET): $(call obj,$(FLEET_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/bin/slotd: $(call obj,$(SLOTD_SRC)) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $(SLOTD_STATIC) -o $@ $^ $(SLOTS_LIBS)
@@ -108,9 +120,15 @@ $(BUILD)/bin/slotpack: $(call obj,$(SLOTPACK_SRC)) $(LIBUPDATER) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUPPORT_SRC)) $(LIBUPDATER) $(LIBSLOTS)
+$(BUILD)/bin/slotfleet: $(call obj,$(SLOTFLEET_SRC)) $(LIBFLEET) $(LIBUPDATER) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(FLEET_LIBS) $(UPDATER_LIBS)
+
+# Unit tests link every library; --as-needed drops what a test does not use.
+TEST_LIBS := $(if $(FLEET_SRC),$(LIBFLEET)) $(LIBUPDATER) $(LIBSLOTS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUPPORT_SRC)) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(if $(FLEET_SRC),$(FLEET_LIBS)) $(UPDATER_LIBS) $(CMOCKA_LIBS)
 
 # Test agents stand in for a real agent: libc only, no sanitizers needed but harmless.
 $(BUILD)/agents/%: tests/agents/%.c
@@ -143,6 +161,7 @@ install: programs
 	install -m 0755 $(BUILD)/bin/slotupd $(DESTDIR)$(PREFIX)/sbin/slotupd
 	install -m 0755 $(BUILD)/bin/slotctl $(DESTDIR)$(PREFIX)/bin/slotctl
 	install -m 0755 $(BUILD)/bin/slotpack $(DESTDIR)$(PREFIX)/bin/slotpack
+	$(if $(SLOTFLEET_SRC),install -m 0755 $(BUILD)/bin/slotfleet $(DESTDIR)$(PREFIX)/sbin/slotfleet)
 
 clean:
 	rm -rf build

@@ -1,4 +1,4 @@
-/* store.h: slotfleet's tables (upgrades, their events, instances), behind one
+/* fleet_store.h: slotfleet's tables (upgrades, their events, instances), behind one
  * interface with two backends: SQLite (embedded default, WAL, one file,
  * [db] path) and PostgreSQL through libpq ([db] url = postgresql://...).
  *
