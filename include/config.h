@@ -72,6 +72,8 @@ struct config {
 		unsigned retry_interval_ms;		/* 10s: a DEFERRED message is retried */
 		unsigned download_jitter_ms;		/* 0: an upgrade starts within this */
 		char rpc_key[256];
+		char rpc_keys[PATH_MAX];		/* slotctl notify: "INSTANCE_ID KEY" lines */
+		unsigned max_age_ms;			/* 0: off; else casts need a recent args.sent */
 		char ca_path[PATH_MAX];
 	} amqp;
 };

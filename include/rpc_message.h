@@ -10,7 +10,14 @@
  *   anything else                                       -> RPC_IGNORE
  * Messages encrypted with Trove's per-instance key (a `_context_context`
  * entry) are decrypted with [amqp] rpc_key; without a key they are refused,
- * never misread.  Every refusal names the field: "args.location: missing". */
+ * never misread.  With rpc_key set, a message that is not sealed with it
+ * (plaintext, another key, an arg left in clear) is refused before any field
+ * is trusted, and its id is dropped (req->unique_id empty) so that the
+ * refusal cannot be recorded under the id of a real attempt; admin rights
+ * come only from the sealed context.  With [amqp] max_age, upgrade and
+ * rollback need args.sent (UNIX seconds; rpc_cast_build adds it) no older
+ * than max_age and at most RPC_CLOCK_SKEW_S ahead.  Every refusal names the
+ * field: "args.location: missing". */
 #ifndef SLOTD_RPC_MESSAGE_H
 #define SLOTD_RPC_MESSAGE_H
 
@@ -21,6 +28,7 @@
 #include "error.h"
 
 #define RPC_BODY_MAX (256u << 10)
+#define RPC_CLOCK_SKEW_S 60
 
 enum rpc_kind { RPC_IGNORE, RPC_UPGRADE, RPC_ROLLBACK };
 
@@ -29,6 +37,7 @@ struct rpc_request {
 	char unique_id[64];		/* args.upgrade_id, else _unique_id */
 	char instance_id[128], instance_version[64], location[1024], strategy[32], sha256[65];
 	int is_admin;
+	int sealed;			/* decrypted with [amqp] rpc_key */
 	char why_ignored[128];
 };
 

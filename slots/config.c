@@ -75,6 +75,8 @@ static const struct config_key config_keys[] = {
 	KEY("amqp", "retry_interval", TYPE_DURATION, amqp.retry_interval_ms),
 	KEY("amqp", "download_jitter", TYPE_DURATION, amqp.download_jitter_ms),
 	KEY("amqp", "rpc_key", TYPE_STRING, amqp.rpc_key),
+	KEY("amqp", "rpc_keys", TYPE_STRING, amqp.rpc_keys),
+	KEY("amqp", "max_age", TYPE_DURATION, amqp.max_age_ms),
 	KEY("amqp", "ca_path", TYPE_STRING, amqp.ca_path),
 };
 

@@ -3,7 +3,8 @@
  * Publishes the casts Trove's guest API would send: upgrade(...) or
  * rollback() in the oslo.messaging envelope with an admin context, on
  * [amqp] exchange with routing key guestagent.<instance>, sealed with
- * [amqp] rpc_key when one is set.  Every input (ids, instance file, version,
+ * the instance's key from [amqp] rpc_keys ("INSTANCE_ID KEY" lines, or
+ * --keys FILE), else with [amqp] rpc_key when one is set.  Every input (ids, instance file, version,
  * location, rate) is checked before the first message goes out, so a typo
  * never half-notifies a fleet.  Each message is confirmed by the broker and
  * must reach a queue; one line per instance on stdout, "ID UPGRADE_ID queued",
@@ -21,6 +22,7 @@
 #include "fetch.h"
 #include "history.h"
 #include "number.h"
+#include "rpc_keys.h"
 #include "rpc_message.h"
 #include "slotctl.h"
 #include "version.h"
@@ -34,6 +36,8 @@ struct fleet_plan {
 	size_t count, capacity;
 	const char *version, *location, *strategy, *sha256, *id;
 	long long interval_ns;		/* between two casts; 0: unthrottled */
+	const char *keys_path;		/* --keys, else [amqp] rpc_keys */
+	struct rpc_keys *keys;		/* per-instance RPC keys, or NULL */
 };
 
 /* Instance ids become routing keys and history fields: UUID-like only. */
@@ -140,6 +144,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 		{ "sha256", required_argument, NULL, 'S' },
 		{ "id", required_argument, NULL, 'I' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "keys", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -161,6 +166,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 		case 's': plan->strategy = optarg; break;
 		case 'S': plan->sha256 = optarg; break;
 		case 'I': plan->id = optarg; break;
+		case 'k': plan->keys_path = optarg; break;
 		case 'r':
 			if (fleet_parse_rate(optarg, &plan->interval_ns, err) < 0)
 				return -1;
@@ -174,12 +180,34 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 	return 0;
 }
 
+/* Every instance of a keyed fleet must have its key: a cast sealed with no
+ * key would be refused by a keyed guest, or obeyed unauthenticated. */
+static int fleet_load_keys(struct fleet_plan *plan, const struct config *config,
+			   struct error *err)
+{
+	size_t i;
+
+	if (!plan->keys_path && config->amqp.rpc_keys[0])
+		plan->keys_path = config->amqp.rpc_keys;
+	if (!plan->keys_path)
+		return 0;
+	if (rpc_keys_load(&plan->keys, plan->keys_path, err) < 0)
+		return -1;
+	for (i = 0; i < plan->count; i++)
+		if (!rpc_keys_find(plan->keys, plan->instances[i]))
+			return error_set(err, "%s: no key for instance %s", plan->keys_path,
+					 plan->instances[i]);
+	return 0;
+}
+
 /* The same checks the guest will make, made before anything is sent. */
-static int fleet_check_plan(const struct fleet_plan *plan, const struct config *config,
+static int fleet_check_plan(struct fleet_plan *plan, const struct config *config,
 			    struct error *err)
 {
 	struct version version;
 
+	if (fleet_load_keys(plan, config, err) < 0)
+		return -1;
 	if (!plan->count)
 		return error_set(err, "no --instance or --instances given");
 	if (plan->id && plan->count != 1)
@@ -219,8 +247,9 @@ static json_t *fleet_args(const struct fleet_plan *plan, const char *instance, c
 	return args;
 }
 
-/* target is a copy of the config whose instance id is the guest's, so a
- * sealed cast names the guest the way Trove's serializer does. */
+/* target is a copy of the config whose instance id (and key, in a keyed
+ * fleet) is the guest's, so a sealed cast names the guest the way Trove's
+ * serializer does. */
 static int fleet_send(struct amqp_link *link, struct config *target,
 		      const struct fleet_plan *plan, const char *instance, struct error *err)
 {
@@ -232,6 +261,9 @@ static int fleet_send(struct amqp_link *link, struct config *target,
 	else if (history_new_id(id, sizeof id, err) < 0)
 		return -1;
 	snprintf(target->amqp.instance_id, sizeof target->amqp.instance_id, "%s", instance);
+	if (plan->keys)
+		snprintf(target->amqp.rpc_key, sizeof target->amqp.rpc_key, "%s",
+			 rpc_keys_find(plan->keys, instance));
 	snprintf(routing_key, sizeof routing_key, "guestagent.%s", instance);
 	rc = rpc_cast_build(plan->method, fleet_args(plan, instance, id), target,
 			    RPC_TO_GUEST, &body, err);
@@ -304,5 +336,6 @@ int fleet_command(const struct config *config, const char *method, int argc, cha
 	for (i = 0; i < plan.count; i++)
 		free(plan.instances[i]);
 	free(plan.instances);
+	rpc_keys_free(plan.keys);
 	return rc;
 }

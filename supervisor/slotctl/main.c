@@ -6,7 +6,7 @@
  *   slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]
  *   slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V
  *                              --location URL [--strategy S] [--sha256 HEX]
- *                              [--id UPGRADE_ID] [--rate N/s]
+ *                              [--id UPGRADE_ID] [--rate N/s] [--keys FILE]
  *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]
  *
  * status asks slotd; when slotd is not running it reads the state from disk
@@ -39,7 +39,9 @@ static void usage(FILE *out)
 		"       slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]\n"
 		"       slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V\n"
 		"               --location URL [--strategy S] [--sha256 HEX] [--id ID] [--rate N/s]\n"
+		"               [--keys FILE]\n"
 		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]\n"
+		"               [--keys FILE]\n"
 		"       slotctl --help | --version\n");
 }
 

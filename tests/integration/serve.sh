@@ -15,6 +15,8 @@ history_count() { # history_count STATE: attempts in that state
 	slotctl_json history --state "$1" | /usr/bin/python3 -c "import json,sys; print(len(json.load(sys.stdin)))"
 }
 heard() { grep -q "$1" "$T/heard"; }
+check "an unkeyed guest says once that casts are not authenticated" \
+	[ "$(grep -c "casts are not authenticated" "$T/serve.log")" = 1 ]
 
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v1.0.0\", \"strategy\": \"http\", \"location\": \"$URL/v1.bundle\", \"metadata\": {}}"
 v1_once() { [ "$(successes_to v1.0.0)" = 1 ]; }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rpc_message.h"
 #include "trove_crypto.h"
@@ -238,6 +239,137 @@ static void test_cast_build_round_trip(void **unused)
 	free(body);
 }
 
+/* Seals a JSON text the way SecureSerializer does; the result is malloc()ed. */
+static char *seal(const char *key, const char *json_text)
+{
+	char *b64 = NULL;
+
+	assert_int_equal(trove_encrypt(key, json_text, &b64, NULL), 0);
+	return b64;
+}
+
+static void expect_unsealed_refused(const char *body, const char *needle)
+{
+	struct rpc_request req;
+	struct config c;
+	struct error err = { "" };
+
+	config_for(&c, KEY);
+	if (rpc_message_parse(body, strlen(body), &c, &req, &err) == 0)
+		fail_msg("accepted on a keyed guest: %s", body);
+	if (!strstr(err.text, needle))
+		fail_msg("'%s' lacks '%s'", err.text, needle);
+	/* The forger's id is dropped: a refusal cannot land on a real record. */
+	assert_string_equal(req.unique_id, "");
+	assert_int_equal(req.is_admin, 0);
+}
+
+static void test_keyed_guest_refuses_what_is_not_sealed(void **unused)
+{
+	char body[4096], *ctx = seal(KEY, "{\"request_id\": \"r\"}"), *admin = seal(KEY, "{\"is_admin\": true}");
+	char *loc = seal(KEY, "\"http://h/x\""), *ver = seal(KEY, "\"v2\""), *other = seal("another-key", "\"v2\"");
+	char *plain_body = capture_body("upgrade-cast.txt", 0);
+
+	(void)unused;
+	/* The reproduction: a plaintext admin rollback. */
+	expect_unsealed_refused("{\"method\":\"rollback\",\"args\":{},\"_unique_id\":\"abc123\","
+				"\"_context_is_admin\":true}", "not sealed");
+	/* The captured plaintext upgrade, and a plaintext method that is not ours. */
+	expect_unsealed_refused(plain_body, "not sealed");
+	expect_unsealed_refused("{\"method\":\"restart\",\"args\":{},\"_unique_id\":\"abc\"}", "not sealed");
+	/* Partly sealed: one arg in clear text, one arg not even a string. */
+	snprintf(body, sizeof body, "{\"method\":\"upgrade\",\"_unique_id\":\"abc\",\"_context_context\":\"%s\","
+		 "\"args\":{\"instance_version\":\"%s\",\"location\":\"http://h/x\"}}", admin, ver);
+	expect_unsealed_refused(body, "args.location");
+	snprintf(body, sizeof body, "{\"method\":\"upgrade\",\"_unique_id\":\"abc\",\"_context_context\":\"%s\","
+		 "\"args\":{\"instance_version\":\"%s\",\"location\":\"%s\",\"metadata\":{}}}", admin, ver, loc);
+	expect_unsealed_refused(body, "args.metadata: not sealed");
+	/* One arg sealed with another key. */
+	snprintf(body, sizeof body, "{\"method\":\"upgrade\",\"_unique_id\":\"abc\",\"_context_context\":\"%s\","
+		 "\"args\":{\"instance_version\":\"%s\",\"location\":\"%s\"}}", admin, other, loc);
+	expect_unsealed_refused(body, "args.instance_version");
+	/* A context sealed with another key. */
+	free(other);
+	other = seal("another-key", "{\"is_admin\": true}");
+	snprintf(body, sizeof body, "{\"method\":\"rollback\",\"_unique_id\":\"abc\",\"_context_context\":\"%s\","
+		 "\"args\":{}}", other);
+	expect_unsealed_refused(body, "_context_context");
+	/* Sealed args, but admin claimed only in clear beside a sealed context. */
+	snprintf(body, sizeof body, "{\"method\":\"rollback\",\"_unique_id\":\"abc\",\"_context_context\":\"%s\","
+		 "\"_context_is_admin\":true,\"args\":{}}", ctx);
+	{
+		struct rpc_request req;
+		struct config c;
+		struct error err = { "" };
+
+		config_for(&c, KEY);
+		assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, &err), -1);
+		assert_non_null(strstr(err.text, "_context_is_admin is not true"));
+		assert_int_equal(req.sealed, 1);
+	}
+	free(ctx);
+	free(admin);
+	free(loc);
+	free(ver);
+	free(other);
+	free(plain_body);
+}
+
+static void age_case(double sent_offset, int with_sent, const char *needle)
+{
+	struct config c;
+	struct rpc_request req;
+	struct error err = { "" };
+	char body[1024];
+
+	config_for(&c, "");
+	c.amqp.max_age_ms = 60000;
+	if (with_sent)
+		snprintf(body, sizeof body, "{\"method\":\"rollback\",\"_unique_id\":\"abc\",\"_context_is_admin\":true,"
+			 "\"args\":{\"sent\": %.3f}}", (double)time(NULL) + sent_offset);
+	else
+		snprintf(body, sizeof body, "{\"method\":\"rollback\",\"_unique_id\":\"abc\",\"_context_is_admin\":true,"
+			 "\"args\":{}}");
+	if (!needle) {
+		if (rpc_message_parse(body, strlen(body), &c, &req, &err) < 0)
+			fail_msg("refused: %s", err.text);
+		assert_int_equal(req.kind, RPC_ROLLBACK);
+		return;
+	}
+	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, &err), -1);
+	if (!strstr(err.text, needle))
+		fail_msg("'%s' lacks '%s'", err.text, needle);
+}
+
+static void test_max_age(void **unused)
+{
+	struct config c;
+	struct rpc_request req;
+	char *body = NULL;
+	json_t *args;
+
+	(void)unused;
+	age_case(-5, 1, NULL);
+	age_case(-3600, 1, "more than [amqp] max_age");
+	age_case(+3600, 1, "in the future");
+	age_case(0, 0, "args.sent: missing");
+	/* What the control plane builds carries `sent`, sealed with the rest. */
+	config_for(&c, KEY);
+	c.amqp.max_age_ms = 60000;
+	args = json_pack("{s:s, s:s}", "instance_version", "v4", "location", "http://h/b.bundle");
+	assert_int_equal(rpc_cast_build("upgrade", args, &c, RPC_TO_GUEST, &body, NULL), 0);
+	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, NULL), 0);
+	assert_int_equal(req.kind, RPC_UPGRADE);
+	free(body);
+	/* Messages that are not ours need no `sent`: Trove's own casts lack it. */
+	body = capture_body("datastore-upgrade-cast.txt", 0);
+	config_for(&c, "");
+	c.amqp.max_age_ms = 60000;
+	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, NULL), 0);
+	assert_int_equal(req.kind, RPC_IGNORE);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +380,8 @@ int main(void)
 		cmocka_unit_test(test_crypto_round_trip),
 		cmocka_unit_test(test_bad_messages_name_the_field),
 		cmocka_unit_test(test_cast_build_round_trip),
+		cmocka_unit_test(test_keyed_guest_refuses_what_is_not_sealed),
+		cmocka_unit_test(test_max_age),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fetch.h"
 #include "history.h"
@@ -49,9 +50,11 @@ static json_t *rpc_unwrap(const char *body, size_t len, struct error *err)
 	return inner;
 }
 
-/* Decrypts every arg value and the context in place (Trove's SecureSerializer). */
+/* Decrypts every arg value and the context in place (Trove's SecureSerializer).
+ * Admin rights come from the sealed context only: plaintext _context_* keys
+ * beside it are anyone's words. */
 static int rpc_decrypt(json_t *message, json_t *args, const struct config *config,
-		       struct error *err)
+		       struct rpc_request *req, struct error *err)
 {
 	json_t *context = json_object_get(message, "_context_context"), *plain, *value;
 	const char *key;
@@ -61,11 +64,13 @@ static int rpc_decrypt(json_t *message, json_t *args, const struct config *confi
 		return error_set(err, "message is encrypted and no [amqp] rpc_key is configured");
 	json_object_foreach(args, key, value) {
 		if (!json_is_string(value))
-			return error_set(err, "args.%s: not an encrypted value", key);
+			return error_set(err, "args.%s: not sealed with this instance's rpc_key", key);
 		if (trove_decrypt(config->amqp.rpc_key, json_string_value(value), &text, err) < 0)
 			return error_prefix(err, "args.%s: ", key);
 		plain = json_loads(text, JSON_DECODE_ANY, NULL);
 		free(text);
+		if (!plain)
+			return error_set(err, "args.%s: sealed text is not JSON", key);
 		json_object_set_new(args, key, plain);
 	}
 	if (!json_is_string(context) ||
@@ -77,8 +82,32 @@ static int rpc_decrypt(json_t *message, json_t *args, const struct config *confi
 		json_decref(plain);
 		return error_set(err, "_context_context: not a JSON object");
 	}
-	json_object_set(message, "_context_is_admin", json_object_get(plain, "is_admin"));
+	req->is_admin = json_is_true(json_object_get(plain, "is_admin"));
+	req->sealed = 1;
 	json_decref(plain);
+	return 0;
+}
+
+/* With [amqp] max_age, a request must say when it was sent (args.sent, UNIX
+ * seconds, sealed with the rest on a keyed guest) and be no older than that:
+ * a captured cast cannot be replayed under a fresh _unique_id later. */
+static int rpc_check_age(json_t *args, const struct config *config, struct error *err)
+{
+	json_t *sent = json_object_get(args, "sent");
+	double now, at;
+
+	if (!config->amqp.max_age_ms)
+		return 0;
+	if (!json_is_number(sent))
+		return error_set(err, "args.sent: %s; [amqp] max_age needs it",
+				 sent ? "not a number" : "missing");
+	at = json_number_value(sent);
+	now = (double)time(NULL);
+	if (at > now + RPC_CLOCK_SKEW_S)
+		return error_set(err, "args.sent: %.0f s in the future", at - now);
+	if (now - at > config->amqp.max_age_ms / 1000.0)
+		return error_set(err, "args.sent: cast is %.0f s old, more than [amqp] max_age (%u s)",
+				 now - at, config->amqp.max_age_ms / 1000);
 	return 0;
 }
 
@@ -108,11 +137,14 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	if (fetch_validate(req->strategy[0] ? req->strategy : config->updater.strategy,
 			   req->location, err) < 0)
 		return error_prefix(err, "args: ");
+	if (rpc_check_age(args, config, err) < 0)
+		return -1;
 	req->kind = RPC_UPGRADE;
 	return 0;
 }
 
-static int rpc_rollback(json_t *args, struct rpc_request *req, struct error *err)
+static int rpc_rollback(json_t *args, const struct config *config, struct rpc_request *req,
+			struct error *err)
 {
 	char upgrade_id[64];
 
@@ -122,6 +154,8 @@ static int rpc_rollback(json_t *args, struct rpc_request *req, struct error *err
 		memcpy(req->unique_id, upgrade_id, sizeof upgrade_id);
 	if (!req->is_admin)
 		return error_set(err, "rollback: refused: _context_is_admin is not true");
+	if (rpc_check_age(args, config, err) < 0)
+		return -1;
 	req->kind = RPC_ROLLBACK;
 	return 0;
 }
@@ -131,6 +165,28 @@ static int rpc_check_id(const char *id)
 {
 	return id[0] && strspn(id, "0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz_-") ==
 			       strlen(id);
+}
+
+/* On a keyed guest only a message sealed with its key is read further; its
+ * plaintext _unique_id is then dropped on refusal, so a forgery can never
+ * name (and so overwrite) the record of a real attempt. */
+static int rpc_authenticate(json_t *message, json_t *args, const struct config *config,
+			    struct rpc_request *req, struct error *err)
+{
+	int sealed = json_object_get(message, "_context_context") != NULL;
+
+	if (!sealed && !config->amqp.rpc_key[0]) {
+		req->is_admin = json_is_true(json_object_get(message, "_context_is_admin"));
+		return 0;
+	}
+	if (!sealed)
+		error_set(err, "message: not sealed with this instance's rpc_key (a guest with "
+			       "[amqp] rpc_key obeys sealed casts only)");
+	if (!sealed || rpc_decrypt(message, args, config, req, err) < 0) {
+		req->unique_id[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 int rpc_message_parse(const char *body, size_t len, const struct config *config,
@@ -154,9 +210,8 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		error_set(err, "message.args: %s", args ? "not an object" : "missing");
 		goto out;
 	}
-	if (json_object_get(message, "_context_context") && rpc_decrypt(message, args, config, err) < 0)
+	if (rpc_authenticate(message, args, config, req, err) < 0)
 		goto out;
-	req->is_admin = json_is_true(json_object_get(message, "_context_is_admin"));
 	if (!strcmp(method, "upgrade") && json_object_get(args, "upgrade_info") &&
 	    !json_object_get(args, "location")) {
 		snprintf(req->why_ignored, sizeof req->why_ignored, "Trove datastore upgrade (upgrade_info)");
@@ -164,7 +219,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 	} else if (!strcmp(method, "upgrade")) {
 		rc = rpc_upgrade(args, config, req, err);
 	} else if (!strcmp(method, "rollback")) {
-		rc = rpc_rollback(args, req, err);
+		rc = rpc_rollback(args, config, req, err);
 	} else {
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;
@@ -204,6 +259,14 @@ out:
 	return out;
 }
 
+static double rpc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int rpc_cast_build(const char *method, json_t *args, const struct config *config,
 		   enum rpc_direction direction, char **body, struct error *err)
 {
@@ -215,6 +278,9 @@ int rpc_cast_build(const char *method, json_t *args, const struct config *config
 	*body = NULL;
 	if (!args || history_new_id(id, sizeof id, err) < 0)
 		goto out;
+	/* A guest with [amqp] max_age needs to know when a cast was sent. */
+	if (direction == RPC_TO_GUEST && !json_object_get(args, "sent"))
+		json_object_set_new(args, "sent", json_real(rpc_now()));
 	context = json_pack("{s:b, s:s, s:s}", "is_admin", 1, "request_id", "req-slotupd",
 			    "project_id", "slotupd");
 	message = json_pack("{s:s, s:s, s:s}", "method", method, "version", "1.0", "_unique_id", id);

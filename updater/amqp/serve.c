@@ -137,26 +137,30 @@ static void serve_step(void *context, enum history_state state, const char *deta
 	serve_outcome(a->server, a->id, "", "", history_state_name(state), detail);
 }
 
-/* A refused message: recorded and reported, so the control plane learns why. */
+/* A refused message: recorded and reported, so the control plane learns why.
+ * Under its own id only when no record has that id yet: a refusal must never
+ * overwrite the record of a real attempt (its id may be a forger's guess). */
 static void serve_refuse(struct server *s, const struct rpc_request *req, const char *why)
 {
-	struct history_record r = { .kind = "upgrade", .state = HISTORY_FAILED };
+	struct history_record r = { .kind = "upgrade", .state = HISTORY_FAILED }, old;
 	struct layout layout;
 	struct error err = { "" };
+	int opened;
 
-	if (req->unique_id[0])
+	opened = layout_open(&layout, s->config->slots.root, 1, &err) == 0;
+	if (req->unique_id[0] && opened && history_find(&layout, req->unique_id, &old, &err) == 0)
 		snprintf(r.id, sizeof r.id, "%s", req->unique_id);
 	else if (history_new_id(r.id, sizeof r.id, &err) < 0)
-		return;
+		goto out;
 	snprintf(r.instance, sizeof r.instance, "%s", s->config->amqp.instance_id);
 	snprintf(r.error, sizeof r.error, "message refused: %.400s", why);
 	log_warn("message %s refused: %s", r.id, why);
-	if (layout_open(&layout, s->config->slots.root, 1, &err) == 0) {
-		if (history_append(&layout, &r, &err) < 0)
-			log_error("history: %s", err.text);
-		layout_close(&layout);
-	}
+	if (opened && history_append(&layout, &r, &err) < 0)
+		log_error("history: %s", err.text);
 	serve_outcome(s, r.id, "", "", "FAILED", r.error);
+out:
+	if (opened)
+		layout_close(&layout);
 }
 
 enum serve_verdict {
@@ -298,6 +302,9 @@ int serve_run(const struct config *config, const struct serve_options *options,
 
 	if (!config->amqp.instance_id[0])
 		return error_set(err, "%s: [amqp] instance_id: missing", config->path);
+	if (!config->amqp.rpc_key[0])
+		log_warn("casts are not authenticated: [amqp] rpc_key is not set, so anyone who "
+			 "can publish to the broker can upgrade or roll back this guest");
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

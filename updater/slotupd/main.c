@@ -4,6 +4,8 @@
  *                                [--id ID] [--sha256 HEX] [--allow-downgrade]
  *   slotupd [-c CONFIG] serve
  *
+ * Options go before or after the command and its operand, in any order
+ * (`slotupd install URL --strategy http -c slotd.ini`); `--` ends them.
  * Exit 0 on SUCCESS, 1 on FAILED or DEFERRED (the reason on stderr and in the
  * history), 2 on a usage or configuration error. */
 #include <getopt.h>
@@ -79,7 +81,20 @@ static void progress_step(void *context, enum history_state state, const char *d
 	(void)detail;	/* install_run logs each step itself */
 }
 
-static int command_install(const struct config *config, int argc, char **argv)
+static int load_config(struct config *config, const char *path)
+{
+	struct error err = { "" };
+
+	if (config_load(config, path, &err) == 0)
+		return 0;
+	fprintf(stderr, "slotupd: %s\n", err.text);
+	return -1;
+}
+
+/* Parses a command's options wherever they stand.  optind = 0 makes glibc
+ * start afresh: with 1 it would keep the "+" (stop at the first operand)
+ * mode of the global parse, and refuse options after LOCATION. */
+static int command_install(const char *config_path, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "strategy", required_argument, NULL, 's' },
@@ -87,33 +102,39 @@ static int command_install(const struct config *config, int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "sha256", required_argument, NULL, 'S' },
 		{ "allow-downgrade", no_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct install_request request = { .kind = "upgrade" };
 	struct progress_bar bar = { .tty = isatty(STDERR_FILENO) };
 	struct install_progress progress = { progress_step, progress_bytes, &bar };
 	struct install_result result;
+	struct config config;
 	struct error err = { "" };
 	int opt;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
 		switch (opt) {
 		case 's': request.strategy = optarg; break;
 		case 'V': request.expected_version = optarg; break;
 		case 'i': request.id = optarg; break;
 		case 'S': request.expected_sha256 = optarg; break;
 		case 'd': request.allow_downgrade = 1; break;
+		case 'c': config_path = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "slotupd: install: expected exactly one LOCATION\n");
+		fprintf(stderr, "slotupd: install: expected exactly one LOCATION, got %d\n",
+			argc - optind);
 		return 2;
 	}
 	request.location = argv[optind];
+	if (load_config(&config, config_path) < 0)
+		return 2;
 	clock_gettime(CLOCK_MONOTONIC, &bar.start);
-	if (install_run(config, &request, &progress, &result, &err) < 0) {
+	if (install_run(&config, &request, &progress, &result, &err) < 0) {
 		fprintf(stderr, "slotupd: %s\n", err.text);
 		return 1;
 	}
@@ -129,16 +150,41 @@ static int command_install(const struct config *config, int argc, char **argv)
 	return 1;
 }
 
+static int command_serve(const char *config_path, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config config;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (opt != 'c') {
+			usage(stderr);
+			return 2;
+		}
+		config_path = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "slotupd: serve: unexpected argument '%.60s'\n", argv[optind]);
+		return 2;
+	}
+	if (load_config(&config, config_path) < 0)
+		return 2;
+	return slotupd_serve(&config);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL;
-	struct config config;
-	struct error err = { "" };
 	int opt;
 
 	log_init("slotupd");
@@ -154,14 +200,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(&config, config_path, &err) < 0) {
-		fprintf(stderr, "slotupd: %s\n", err.text);
-		return 2;
-	}
 	if (!strcmp(argv[optind], "install"))
-		return command_install(&config, argc - optind, argv + optind);
+		return command_install(config_path, argc - optind, argv + optind);
 	if (!strcmp(argv[optind], "serve"))
-		return slotupd_serve(&config);
+		return command_serve(config_path, argc - optind, argv + optind);
 	fprintf(stderr, "slotupd: unknown command '%s'\n", argv[optind]);
 	usage(stderr);
 	return 2;
