@@ -1,4 +1,4 @@
-/* config.h: the one INI file all programs share (DESIGN.md sections 8, 9).
+/* config.h: the one INI file all programs share (docs/architecture.md, The fixed contract).
  *
  * config_load() starts from the defaults below, then applies the file.  An
  * unknown section or key, a malformed number, duration or boolean, or a value

@@ -1,4 +1,4 @@
-/* fetch.h: download strategies (DESIGN.md section 6).
+/* fetch.h: download strategies (docs/architecture.md, An upgrade, end to end).
  *
  * A strategy is one row in fetch.c's table: a name, a location check and a
  * fetch function.  Adding one is adding a file and a row.  Built in:

@@ -1,4 +1,4 @@
-/* inhibit.h: the upgrade inhibitor, <root>/run/inhibit (DESIGN.md section 4).
+/* inhibit.h: the upgrade inhibitor, <root>/run/inhibit (docs/slots.md, The upgrade inhibitor).
  *
  * The agent holds flock(LOCK_SH) on the file while doing work that must not
  * be interrupted.  An upgrade or flip takes LOCK_EX, bounded in time.  flock

@@ -1,4 +1,4 @@
-/* install.h: one upgrade attempt, end to end (DESIGN.md section 6).
+/* install.h: one upgrade attempt, end to end (docs/architecture.md, An upgrade, end to end).
  *
  * install_run() takes a validated request and drives it: record the attempt
  * (history NEW) -> defer if the agent holds the inhibitor -> fetch with

@@ -1,4 +1,4 @@
-/* layout.h: the on-disk layout under the slot root (DESIGN.md section 2).
+/* layout.h: the on-disk layout under the slot root (docs/slots.md, On-disk layout).
  *
  *   <root>/slots/a/  <root>/slots/b/   the two install trees
  *   <root>/current                      symlink -> slots/a | slots/b

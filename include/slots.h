@@ -1,6 +1,6 @@
 /* slots.h: the slot engine: status machine, flip ordering, reconcile.
  *
- * Promises (DESIGN.md section 3), held after every call and after a crash at
+ * Promises (docs/slots.md, Invariants 1-4), held after every call and after a crash at
  * any crash point inside one:
  *  1. `current` points at a slot that is `good` or `trial` (or, when no slot
  *     is bootable at all, nothing is launched and slots_bootable() is 0);

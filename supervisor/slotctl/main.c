@@ -1,4 +1,4 @@
-/* slotctl: the admin's tool (DESIGN.md section 9).
+/* slotctl: the admin's tool (docs/architecture.md, The fixed contract).
  *
  *   slotctl [-c CONFIG] status [--json]
  *   slotctl [-c CONFIG] rollback [--force]

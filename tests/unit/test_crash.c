@@ -3,7 +3,7 @@
  * For each scenario and each N = 1, 2, ... a forked child runs the scenario
  * with SLOTS_CRASH_AT=N, so it dies right before its N-th durable step.  The
  * parent then restarts the way slotd does (open + recover) and checks the
- * invariants of DESIGN.md section 3.  N grows until the scenario completes,
+ * invariants of docs/slots.md (Invariants 1-4).  N grows until the scenario completes,
  * so every crash point on its path is exercised. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* slotpack: the packager's tool (DESIGN.md section 9).
+/* slotpack: the packager's tool (docs/architecture.md, The fixed contract).
  *
  *   slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem
  *                    [-e KEYFILE] [-z gzip|xz|zstd] -o OUT
