@@ -146,6 +146,21 @@ sign ca-2027 packager-2027 1.7.0 --signing-time $((now - 89 * 86400))
 check "a bundle signed 89 days ago installs" install 1.7.0
 check "1.7.0 runs" current_is 1.7.0
 
+# A signature without signed attributes, hence without signingTime (made by
+# openssl cms -noattr over a slotpack manifest, repacked in the same order).
+sign ca-2027 packager-2027 1.7.5
+mkdir -p "$T/noattr"
+(cd "$T/noattr" && tar -xf "$T/work/agent-1.7.5.bundle" &&
+	openssl cms -sign -binary -noattr -outform DER -in manifest.ini -out manifest.sig \
+		-signer "$HOME/slot-pki/ca-2027/packager-2027.pem" \
+		-inkey "$HOME/slot-pki/ca-2027/packager-2027.key" &&
+	tar --format=ustar -cf "$T/work/agent-1.7.5.bundle" manifest.ini manifest.sig blocks.sha256 payload) ||
+	{ echo "openssl cms -noattr failed"; exit 1; }
+check "without a signing time, a bundle is refused when max_bundle_age is set" \
+	refused 1.7.5 1.7.0 "/CN=packager-2027" "no signing time"
+check "and verifies without --max-age" slotpack verify -K "$GUEST/etc/slotd/keyring.d" \
+	--crl "$GUEST/etc/slotd/crl.d" "$T/work/agent-1.7.5.bundle"
+
 # A CA without a CRL, when CRLs are checked: refused, as KEYS.md warns.
 mv "$GUEST/etc/slotd/crl.d/ca-2027.pem" "$T/ca-2027-crl.pem"
 check "a CA without its CRL is refused when crl is set" verify_refuses 1.7.0 "unable to get certificate CRL"
