@@ -11,9 +11,10 @@
  *   3. with allowed_signers, its subject's one CN is on the list;
  *   4. with max_age_ms, its signingTime attribute is fresh (signer.c).
  * Steps 1 and 2 are `openssl cms -verify -binary -inform DER -in manifest.sig
- * -content manifest.ini -CAfile ca.pem [-CRLfile crl.pem -crl_check_all]
- * -out /dev/null`; they are split so that a refused chain says why
- * (revoked, expired, unknown issuer) and for which certificate. */
+ * -content manifest.ini -CAfile ca.pem -out /dev/null` (with CRLs: ca.pem
+ * holding the CAs and their CRLs, and -crl_check_all).  They are split here
+ * so that a refused chain says why (revoked, expired, unknown issuer) and of
+ * which certificate; CMS_verify() would only say "certificate verify error". */
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
