@@ -180,4 +180,16 @@ echo "not a certificate" > "$GUEST/etc/slotd/keyring.d/broken.pem"
 check "a *.pem file without a certificate is an error naming it" \
 	verify_refuses 1.9.0 "keyring: $GUEST/etc/slotd/keyring.d/broken.pem: no PEM certificate"
 check "slotupd refuses too, and 1.7.0 keeps running" refused 1.9.0 1.7.0 "broken.pem"
+
+# slotpack's trust options are checked as usage (exit 2), naming the option.
+usage_error() { # usage_error WORD ARGS...
+	word=$1; shift
+	slotpack verify -K "$GUEST/etc/slotd/keyring.d" "$@" "$T/work/agent-1.7.0.bundle" > "$T/usage" 2>&1
+	[ $? = 2 ] && grep -q -- "$word" "$T/usage"
+}
+check "--max-age needs a duration" usage_error "--max-age" --max-age soon
+check "--max-age 0 is refused" usage_error "--max-age" --max-age 0
+check "--allowed-signer with a comma is refused" usage_error "--allowed-signer" --allowed-signer "a,b"
+check "--signing-time needs seconds" sh -c 'slotpack create --signing-time yesterday -d x > "$0" 2>&1
+	[ $? = 2 ] && grep -q -- --signing-time "$0"' "$T/usage"
 finish
