@@ -43,8 +43,16 @@ struct bundle_manifest {
 	char signer[256];		/* subject of the signing certificate */
 };
 
+/* Who may sign (packaging/KEYS.md; the [updater] keys in config.h).  The
+ * signer's chain is verified at the current time, against the keyring, with
+ * the CRLs if given; then its CN is matched against allowed_signers; then the
+ * signature's signingTime against max_age_ms. */
 struct bundle_reader_options {
-	const char *keyring_path;	/* PEM trusted certificates; NULL: do not verify (inspect) */
+	const char *keyring_path;	/* PEM file or directory of *.pem CA certificates;
+					 * NULL: do not verify (inspect) */
+	const char *crl_path;		/* NULL or "": no revocation check; PEM file or dir */
+	const char *allowed_signers;	/* NULL or "": any chained signer; "CN1, CN2" */
+	uint64_t max_age_ms;		/* 0: no freshness check */
 	const char *decrypt_key_path;	/* required iff the payload is encrypted */
 };
 
@@ -69,6 +77,7 @@ struct bundle_create_options {
 	const char *encrypt_key_path;	/* NULL: not encrypted */
 	const char *compression;	/* gzip (default) | xz | zstd */
 	int64_t created;		/* SOURCE_DATE_EPOCH or 0 */
+	int64_t signing_time;		/* CMS signingTime, seconds since the epoch; 0: now */
 	const char *output;
 };
 
@@ -80,18 +89,28 @@ int bundle_create(const struct bundle_create_options *options, struct error *err
 int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest *m,
 			  struct error *err);
 int bundle_manifest_format(const struct bundle_manifest *m, char *buf, size_t len);
-/* Verifies a DER CMS detached signature over data against the PEM keyring;
- * fills signer with the signing certificate's subject. */
+/* Verifies a DER CMS detached signature over data: one signer, chained to
+ * the keyring, not revoked, allowed, fresh (the options above); fills signer
+ * with the signing certificate's subject, also when it is refused. */
 int bundle_signature_verify(const void *data, size_t len, const void *sig, size_t sig_len,
-			    const char *keyring_path, char *signer, size_t signer_len,
-			    struct error *err);
+			    const struct bundle_reader_options *trust, char *signer,
+			    size_t signer_len, struct error *err);
 /* Subject of the first signer certificate in a signature, without trusting it. */
 int bundle_signature_signer(const void *sig, size_t sig_len, char *signer, size_t signer_len,
 			    struct error *err);
-/* DER CMS detached signature of data; *sig is OPENSSL_malloc'd. */
+/* DER CMS detached signature of data, with a signingTime attribute of
+ * signing_time (0: now); *sig is OPENSSL_malloc'd. */
 int bundle_signature_create(const void *data, size_t len, const char *key_path,
-			    const char *cert_path, unsigned char **sig, size_t *sig_len,
-			    struct error *err);
+			    const char *cert_path, int64_t signing_time, unsigned char **sig,
+			    size_t *sig_len, struct error *err);
+/* 0 if the Common Name cn is one of the comma-separated entries of list
+ * (blanks around entries ignored, exact byte match); else -1 naming cn. */
+int bundle_signer_allowed(const char *cn, const char *list, struct error *err);
+/* 0 if a signature made at signed_at is at most max_age_ms old at now and not
+ * more than BUNDLE_CLOCK_SKEW seconds in its future; else -1 saying which. */
+int bundle_signer_fresh(int64_t signed_at, int64_t now, uint64_t max_age_ms,
+			struct error *err);
+#define BUNDLE_CLOCK_SKEW 300
 /* Reads a key file: 64 hex characters (and an optional newline) = 32 bytes. */
 int bundle_key_load(const char *path, unsigned char key[32], struct error *err);
 /* The key's public name: hex of SHA-256("slotd-key-id:" || key), first 16 bytes. */

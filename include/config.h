@@ -3,8 +3,9 @@
  * config_load() starts from the defaults below, then applies the file.  An
  * unknown section or key, a malformed number, duration or boolean, or a value
  * too long for its field is an error "PATH:LINE: [section] key: what".
- * Durations take an optional unit: "250ms", "30s", "5m"; bare numbers are
- * seconds.  Secrets (swift_token, rpc_key, decrypt_key contents) are never
+ * Durations take an optional unit: "250ms", "30s", "5m", "12h", "90d"; bare
+ * numbers are seconds.  Most duration fields are 32-bit milliseconds (at most
+ * 49d); max_bundle_age is 64-bit.  Secrets (swift_token, rpc_key, decrypt_key contents) are never
  * logged.  Adding a key: a field here and one row in slots/config.c's table. */
 #ifndef SLOTD_CONFIG_H
 #define SLOTD_CONFIG_H
@@ -19,6 +20,26 @@
 
 enum health_kind { HEALTH_NOTIFY, HEALTH_EXEC, HEALTH_HTTP, HEALTH_UPTIME };
 
+/* The [updater] trust keys (packaging/KEYS.md tells how to run them):
+ *   keyring = PATH          a PEM file of trusted CA certificates, or a
+ *                           directory whose *.pem files each hold some (all
+ *                           are trusted: a new CA can be added before any
+ *                           bundle is signed under it).
+ *   crl = PATH              a PEM file of CRLs, or a directory of *.pem CRL
+ *                           files.  When set, every certificate of the chain
+ *                           is checked (OpenSSL's CRL_CHECK | CRL_CHECK_ALL):
+ *                           each CA in the keyring needs a current CRL, even
+ *                           an empty one, or every bundle is refused.
+ *   allowed_signers = A, B  Common Names of the signer certificates allowed
+ *                           to sign bundles, comma-separated, surrounding
+ *                           blanks ignored; a signer matches when its subject
+ *                           has exactly one CN equal to an entry, byte for
+ *                           byte.  Empty: any certificate chaining to the
+ *                           keyring may sign.
+ *   max_bundle_age = 90d    refuse bundles whose CMS signingTime is older than
+ *                           this, or missing, or more than 5 minutes ahead
+ *                           of this machine's clock.  0 (default): no check.
+ * Certificates (and CRLs) are checked against the current time. */
 struct config {
 	char path[PATH_MAX];
 	struct {
@@ -46,6 +67,9 @@ struct config {
 	struct {
 		char strategy[32];			/* http */
 		char keyring[PATH_MAX];
+		char crl[PATH_MAX];			/* "" : no revocation check */
+		char allowed_signers[CONFIG_STRING_MAX];	/* "" : any chained signer */
+		uint64_t max_bundle_age_ms;		/* 0 : no freshness check */
 		char decrypt_key[PATH_MAX];
 		unsigned retries;			/* 5 */
 		char cache[PATH_MAX];			/* <root>/cache */
@@ -90,7 +114,9 @@ int config_load_string(struct config *config, const char *text, const char *name
 int config_split_words(const char *line, char **argv, char *storage, size_t storage_len,
 		       struct error *err);
 
-/* Parses "250ms", "30s", "5m", "2" (seconds). */
+/* Parses "250ms", "30s", "5m", "12h", "2d", "2" (seconds) into milliseconds;
+ * -1 if malformed or out of range (32 bits for the first). */
 int config_parse_duration(const char *text, unsigned *ms);
+int config_parse_duration64(const char *text, uint64_t *ms);
 
 #endif

@@ -18,8 +18,8 @@
 #include "ini_text.h"
 #include "number.h"
 
-enum config_type { TYPE_STRING, TYPE_DURATION, TYPE_UINT, TYPE_UINT64, TYPE_BOOL, TYPE_UID,
-		   TYPE_HEALTH };
+enum config_type { TYPE_STRING, TYPE_DURATION, TYPE_DURATION64, TYPE_UINT, TYPE_UINT64,
+		   TYPE_BOOL, TYPE_UID, TYPE_HEALTH };
 
 struct config_key {
 	const char *section;
@@ -51,6 +51,9 @@ static const struct config_key config_keys[] = {
 	KEY("supervisor", "inhibit_timeout", TYPE_DURATION, supervisor.inhibit_timeout_ms),
 	KEY("updater", "strategy", TYPE_STRING, updater.strategy),
 	KEY("updater", "keyring", TYPE_STRING, updater.keyring),
+	KEY("updater", "crl", TYPE_STRING, updater.crl),
+	KEY("updater", "allowed_signers", TYPE_STRING, updater.allowed_signers),
+	KEY("updater", "max_bundle_age", TYPE_DURATION64, updater.max_bundle_age_ms),
 	KEY("updater", "decrypt_key", TYPE_STRING, updater.decrypt_key),
 	KEY("updater", "retries", TYPE_UINT, updater.retries),
 	KEY("updater", "cache", TYPE_STRING, updater.cache),
@@ -120,10 +123,15 @@ void config_defaults(struct config *config)
 	config->amqp.retry_interval_ms = 10000;
 }
 
-int config_parse_duration(const char *text, unsigned *ms)
+int config_parse_duration64(const char *text, uint64_t *ms)
 {
-	unsigned long long value, scale = 1000;
+	static const struct { const char *unit; unsigned long long scale; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	unsigned long long value;
 	char *end;
+	size_t i;
 
 	if (text[0] < '0' || text[0] > '9')
 		return -1;
@@ -131,17 +139,24 @@ int config_parse_duration(const char *text, unsigned *ms)
 	value = strtoull(text, &end, 10);
 	if (errno)
 		return -1;
-	if (strcmp(end, "ms") == 0)
-		scale = 1;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		scale = 1000;
-	else if (strcmp(end, "m") == 0)
-		scale = 60000;
-	else
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (value > UINT64_MAX / units[i].scale)
+			return -1;
+		*ms = value * units[i].scale;
+		return 0;
+	}
+	return -1;
+}
+
+int config_parse_duration(const char *text, unsigned *ms)
+{
+	uint64_t value;
+
+	if (config_parse_duration64(text, &value) < 0 || value > UINT32_MAX)
 		return -1;
-	if (value > UINT32_MAX / scale)
-		return -1;
-	*ms = (unsigned)(value * scale);
+	*ms = (unsigned)value;
 	return 0;
 }
 
@@ -176,6 +191,7 @@ static const char *config_store(struct config *config, const struct config_key *
 {
 	char *field = (char *)config + key->offset;
 	unsigned long long number;
+	uint64_t number64;
 	unsigned ms;
 	int flag;
 
@@ -187,8 +203,13 @@ static const char *config_store(struct config *config, const struct config_key *
 		return NULL;
 	case TYPE_DURATION:
 		if (config_parse_duration(value, &ms) < 0)
-			return "not a duration (e.g. 500ms, 30s, 5m)";
+			return "not a duration (e.g. 500ms, 30s, 5m, 2h, up to 49d)";
 		*(unsigned *)(void *)field = ms;
+		return NULL;
+	case TYPE_DURATION64:
+		if (config_parse_duration64(value, &number64) < 0)
+			return "not a duration (e.g. 30s, 12h, 90d)";
+		*(uint64_t *)(void *)field = number64;
 		return NULL;
 	case TYPE_UINT:
 		if (number_parse(value, UINT32_MAX, &number) < 0)

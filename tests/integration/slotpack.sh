@@ -66,7 +66,7 @@ rebuild() { # rebuild OUT MEMBER... : a ustar of the given members of $T/stock, 
 	out=$1; shift
 	(cd "$T/stock" && tar --format=ustar -cf "$out" "$@")
 }
-check "wrong signer" refused "$T/gzip.bundle" "signature does not verify" -K "$K/rogue.pem"
+check "wrong signer" refused "$T/gzip.bundle" "does not chain to the keyring" -K "$K/rogue.pem"
 sed 's/version = v1.2.3/version = v9.9.9/' "$T/stock/manifest.ini" > "$T/m" && cp "$T/m" "$T/stock/manifest.ini"
 rebuild "$T/tampered-manifest.bundle" manifest.ini manifest.sig blocks.sha256 payload
 check "tampered manifest" refused "$T/tampered-manifest.bundle" "signature does not verify"

@@ -114,8 +114,52 @@ static void test_config_duration(void **unused)
 	assert_int_equal(config_parse_duration("0ms", &ms), 0);
 	assert_int_equal(ms, 0);
 	assert_int_equal(config_parse_duration("-1", &ms), -1);
-	assert_int_equal(config_parse_duration("1h", &ms), -1);
+	assert_int_equal(config_parse_duration("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(config_parse_duration("49d", &ms), 0);
+	assert_int_equal(ms, 49u * 86400000u);
+	assert_int_equal(config_parse_duration("50d", &ms), -1);	/* over 32 bits of ms */
+	assert_int_equal(config_parse_duration("1w", &ms), -1);
+	assert_int_equal(config_parse_duration("1 d", &ms), -1);
 	assert_int_equal(config_parse_duration("99999999999", &ms), -1);
+}
+
+static void test_config_duration64(void **unused)
+{
+	uint64_t ms;
+
+	(void)unused;
+	assert_int_equal(config_parse_duration64("90d", &ms), 0);
+	assert_true(ms == 90ULL * 86400000ULL);
+	assert_int_equal(config_parse_duration64("36h", &ms), 0);
+	assert_true(ms == 36ULL * 3600000ULL);
+	assert_int_equal(config_parse_duration64("250ms", &ms), 0);
+	assert_true(ms == 250);
+	assert_int_equal(config_parse_duration64("213503982336d", &ms), -1);	/* overflows */
+	assert_int_equal(config_parse_duration64("d", &ms), -1);
+}
+
+static void test_config_trust_keys(void **unused)
+{
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c, "[slots]\nroot = /srv\n", "t.ini", &err), 0);
+	assert_string_equal(c.updater.crl, "");
+	assert_string_equal(c.updater.allowed_signers, "");
+	assert_true(c.updater.max_bundle_age_ms == 0);
+	assert_int_equal(config_load_string(&c,
+		"[updater]\nkeyring = /etc/slotd/keyring.d\ncrl = /etc/slotd/crl.d\n"
+		"allowed_signers = packager-2026, packager-2027\nmax_bundle_age = 90d\n",
+		"t.ini", &err), 0);
+	assert_string_equal(c.updater.keyring, "/etc/slotd/keyring.d");
+	assert_string_equal(c.updater.crl, "/etc/slotd/crl.d");
+	assert_string_equal(c.updater.allowed_signers, "packager-2026, packager-2027");
+	assert_true(c.updater.max_bundle_age_ms == 90ULL * 86400000ULL);
+	expect_error("[updater]\nmax_bundle_age = 3 months\n",
+		     "/etc/x.ini:2: [updater] max_bundle_age: not a duration");
+	expect_error("[updater]\ncrl = /a\ncrl = /b\n", ":3: [updater] crl: given twice");
 }
 
 int main(void)
@@ -127,6 +171,8 @@ int main(void)
 		cmocka_unit_test(test_config_missing_file),
 		cmocka_unit_test(test_config_split_words),
 		cmocka_unit_test(test_config_duration),
+		cmocka_unit_test(test_config_duration64),
+		cmocka_unit_test(test_config_trust_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,7 @@ static int reader_manifest(struct reader *r, struct error *err)
 		rc = bundle_signature_signer(sig, sig_len, r->manifest.signer,
 					     sizeof r->manifest.signer, err);
 	else
-		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options->keyring_path,
+		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options,
 					     r->manifest.signer, sizeof r->manifest.signer, err);
 out:
 	free(text);

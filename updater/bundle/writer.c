@@ -267,7 +267,7 @@ int bundle_create(const struct bundle_create_options *options, struct error *err
 	if (len < 0 || bundle_manifest_parse(manifest, (size_t)len, &check, err) < 0)
 		goto out;
 	if (bundle_signature_create(manifest, (size_t)len, options->key_path, options->cert_path,
-				    &sig, &sig_len, err) < 0 ||
+				    options->signing_time, &sig, &sig_len, err) < 0 ||
 	    writer_container(&w, manifest, (size_t)len, sig, sig_len, err) < 0 ||
 	    writer_publish(&w, err) < 0)
 		goto out;

@@ -230,6 +230,9 @@ static int stream_run(struct stream *st, struct error *err)
 {
 	struct bundle_reader_options options = {
 		.keyring_path = st->config->updater.keyring,
+		.crl_path = st->config->updater.crl,
+		.allowed_signers = st->config->updater.allowed_signers,
+		.max_age_ms = st->config->updater.max_bundle_age_ms,
 		.decrypt_key_path = st->config->updater.decrypt_key[0] ?
 				    st->config->updater.decrypt_key : NULL,
 	};

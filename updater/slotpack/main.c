@@ -1,10 +1,16 @@
 /* slotpack: the packager's tool (docs/architecture.md, The fixed contract).
  *
  *   slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem
- *                    [-e KEYFILE] [-z gzip|xz|zstd] -o OUT
- *   slotpack verify  -K KEYRING.pem [-e KEYFILE] BUNDLE
+ *                    [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS] -o OUT
+ *   slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE
  *   slotpack inspect BUNDLE
- *   slotpack extract -K KEYRING.pem [-e KEYFILE] -o DIR BUNDLE
+ *   slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE
+ * TRUST is what a guest's [updater] keys say (config.h, packaging/KEYS.md):
+ *   --crl PATH  --allowed-signer CN (repeatable)  --max-age DURATION
+ * KEYRING and PATH are each a PEM file or a directory of *.pem files.
+ * --signing-time sets the CMS signingTime (default now): for tests of
+ * --max-age, and for re-signing a manifest at the time it was first signed.
+ * Options may come before or after the operand.
  *
  * Exit 0 on success, 1 when the operation fails (the bundle is bad), 2 on a
  * usage error. */
@@ -19,32 +25,97 @@
 
 #include "atomic.h"
 #include "bundle.h"
+#include "config.h"
 #include "extract_worker.h"
 
 #define SLOTPACK_VERSION "0.1.0"
 
 struct arguments {
 	const char *directory, *version, *compatible, *key, *cert, *encrypt_key, *compression;
-	const char *keyring, *output, *bundle;
+	const char *keyring, *crl, *output, *bundle;
+	char allowed_signers[CONFIG_STRING_MAX];	/* --allowed-signer, joined by commas */
+	uint64_t max_age_ms;
+	int64_t signing_time;
 };
+
+enum { OPT_CRL = 256, OPT_ALLOWED_SIGNER, OPT_MAX_AGE, OPT_SIGNING_TIME };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem\n"
-		"                        [-e KEYFILE] [-z gzip|xz|zstd] -o OUT\n"
-		"       slotpack verify  -K KEYRING.pem [-e KEYFILE] BUNDLE\n"
+		"                        [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS]\n"
+		"                        -o OUT\n"
+		"       slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE\n"
 		"       slotpack inspect BUNDLE\n"
-		"       slotpack extract -K KEYRING.pem [-e KEYFILE] -o DIR BUNDLE\n"
-		"       slotpack --help | --version\n");
+		"       slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE\n"
+		"       slotpack --help | --version\n"
+		"TRUST: [--crl PATH] [--allowed-signer CN]... [--max-age DURATION]\n"
+		"KEYRING, PATH: a PEM file or a directory of *.pem files\n");
+}
+
+/* --allowed-signer CN: appended to the comma-separated list the library takes. */
+static int add_allowed_signer(struct arguments *a, const char *cn)
+{
+	size_t used = strlen(a->allowed_signers), len = strlen(cn);
+
+	if (!len || strchr(cn, ',')) {
+		fprintf(stderr, "slotpack: --allowed-signer: empty, or a CN with a comma\n");
+		return -1;
+	}
+	if (used + 1 + len >= sizeof a->allowed_signers) {
+		fprintf(stderr, "slotpack: --allowed-signer: too many signers\n");
+		return -1;
+	}
+	if (used)
+		a->allowed_signers[used++] = ',';
+	memcpy(a->allowed_signers + used, cn, len + 1);
+	return 0;
+}
+
+static int parse_long(struct arguments *a, int opt, const char *value)
+{
+	unsigned long long seconds;
+	char *end;
+
+	switch (opt) {
+	case OPT_CRL:
+		a->crl = value;
+		return 0;
+	case OPT_ALLOWED_SIGNER:
+		return add_allowed_signer(a, value);
+	case OPT_MAX_AGE:
+		if (config_parse_duration64(value, &a->max_age_ms) == 0 && a->max_age_ms)
+			return 0;
+		fprintf(stderr, "slotpack: --max-age: not a positive duration (e.g. 12h, 90d)\n");
+		return -1;
+	case OPT_SIGNING_TIME:
+		errno = 0;
+		seconds = strtoull(value, &end, 10);
+		if (value[0] >= '0' && value[0] <= '9' && !*end && !errno && seconds &&
+		    seconds < 253402300800ULL) {	/* before year 10000 */
+			a->signing_time = (int64_t)seconds;
+			return 0;
+		}
+		fprintf(stderr, "slotpack: --signing-time: not seconds since the epoch\n");
+		return -1;
+	}
+	return -1;
 }
 
 static int parse(int argc, char **argv, struct arguments *a)
 {
+	static const struct option longs[] = {
+		{ "crl", required_argument, NULL, OPT_CRL },
+		{ "allowed-signer", required_argument, NULL, OPT_ALLOWED_SIGNER },
+		{ "max-age", required_argument, NULL, OPT_MAX_AGE },
+		{ "signing-time", required_argument, NULL, OPT_SIGNING_TIME },
+		{ NULL, 0, NULL, 0 },
+	};
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "d:V:C:k:c:e:z:K:o:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:V:C:k:c:e:z:K:o:", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'd': a->directory = optarg; break;
 		case 'V': a->version = optarg; break;
@@ -55,7 +126,9 @@ static int parse(int argc, char **argv, struct arguments *a)
 		case 'z': a->compression = optarg; break;
 		case 'K': a->keyring = optarg; break;
 		case 'o': a->output = optarg; break;
-		default: return -1;
+		default:
+			if (opt < OPT_CRL || parse_long(a, opt, optarg) < 0)
+				return -1;
 		}
 	}
 	if (optind < argc)
@@ -86,7 +159,8 @@ static int command_create(const struct arguments *a)
 	struct bundle_create_options o = {
 		.directory = a->directory, .version = a->version, .compatible = a->compatible,
 		.key_path = a->key, .cert_path = a->cert, .encrypt_key_path = a->encrypt_key,
-		.compression = a->compression, .created = source_date_epoch(), .output = a->output,
+		.compression = a->compression, .created = source_date_epoch(),
+		.signing_time = a->signing_time, .output = a->output,
 	};
 	struct error err = { "" };
 
@@ -125,15 +199,28 @@ static int open_bundle(const char *path)
 	return fd;
 }
 
+/* The trust options of verify and extract, as a guest's [updater] keys give them. */
+static struct bundle_reader_options reader_options(const struct arguments *a)
+{
+	struct bundle_reader_options o = {
+		.keyring_path = a->keyring, .crl_path = a->crl,
+		.allowed_signers = a->allowed_signers, .max_age_ms = a->max_age_ms,
+		.decrypt_key_path = a->encrypt_key,
+	};
+
+	return o;
+}
+
 static int command_read(const struct arguments *a, int verify)
 {
-	struct bundle_reader_options o = { .keyring_path = verify ? a->keyring : NULL,
-					   .decrypt_key_path = a->encrypt_key };
+	struct bundle_reader_options o = reader_options(a);
 	struct error err = { "" };
 	int fd, rc;
 
 	if (!a->bundle) return missing(verify ? "verify" : "inspect", "BUNDLE");
-	if (verify && !a->keyring) return missing("verify", "-K KEYRING.pem");
+	if (verify && !a->keyring) return missing("verify", "-K KEYRING");
+	if (!verify)
+		o.keyring_path = NULL;
 	fd = open_bundle(a->bundle);
 	if (fd < 0)
 		return 1;
@@ -157,14 +244,13 @@ static int extraction_feed(const void *data, size_t len, void *ctx, struct error
  * thread, as on a guest. */
 static int command_extract(const struct arguments *a)
 {
-	struct bundle_reader_options o = { .keyring_path = a->keyring,
-					   .decrypt_key_path = a->encrypt_key };
+	struct bundle_reader_options o = reader_options(a);
 	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX };
 	struct extract_worker worker;
 	struct error err = { "" }, unpack_err = { "" };
 	int fd, slot_fd, read_rc, unpack_rc, rc = 1;
 
-	if (!a->keyring) return missing("extract", "-K KEYRING.pem");
+	if (!a->keyring) return missing("extract", "-K KEYRING");
 	if (!a->output) return missing("extract", "-o DIR");
 	if (!a->bundle) return missing("extract", "BUNDLE");
 	fd = open_bundle(a->bundle);
