@@ -332,6 +332,17 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_string_equal(ev[2].source, "fleet");
 }
 
+/* Appends word to a space-separated list. */
+static void join(char *list, size_t size, const char *word)
+{
+	size_t used = strlen(list), len = strlen(word);
+
+	assert_true(used + len + 2 <= size);
+	if (used)
+		list[used++] = ' ';
+	memcpy(list + used, word, len + 1);
+}
+
 static void list_ids(struct fixture *f, struct fleet_upgrade_filter *filter, const char *want,
 		     int want_more)
 {
@@ -344,7 +355,7 @@ static void list_ids(struct fixture *f, struct fleet_upgrade_filter *filter, con
 	if (fleet_store_upgrade_list(f->store, filter, up, &n, &more, &err) != 0)
 		fail_msg("list: %s", err.text);
 	for (i = 0; i < n; i++)
-		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", up[i].id);
+		join(got, sizeof got, up[i].id);
 	assert_string_equal(got, want);
 	assert_int_equal(more, want_more);
 }
@@ -483,7 +494,7 @@ static void instance_ids(struct fixture *f, const char *version, const char *mar
 	if (fleet_store_instance_list(f->store, version, marker, limit, in, &n, &more, &err))
 		fail_msg("instance list: %s", err.text);
 	for (i = 0; i < n; i++)
-		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", in[i].id);
+		join(got, sizeof got, in[i].id);
 	assert_string_equal(got, want);
 	assert_int_equal(more, want_more);
 }
