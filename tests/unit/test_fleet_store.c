@@ -44,12 +44,19 @@ static int setup_sqlite(void **state)
 	return 0;
 }
 
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static void pg_admin(const char *sql)
 {
 	PGconn *conn = PQconnectdb(getenv("FLEET_TEST_PG_URL"));
 	PGresult *res;
 
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQsetNoticeProcessor(conn, pg_quiet, NULL);	/* "drop cascades to ..." */
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		fail_msg("%s: %s", sql, PQerrorMessage(conn));
