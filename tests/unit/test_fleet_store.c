@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +615,63 @@ static void test_long_reason_cut_at_character(void **state)
 	assert_memory_equal(up.reason, reason, strlen(up.reason));
 }
 
+struct reporter {
+	struct fleet_store *store;
+	unsigned applied;
+	int failed;
+};
+
+/* Every state of 20 upgrades, in order: what a guest and its redelivery send. */
+static void *reporter_main(void *arg)
+{
+	struct reporter *r = arg;
+	char id[16];
+	unsigned i;
+	int s, applied;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "t-%u", i);
+		for (s = FLEET_DOWNLOADING; s <= FLEET_SUCCESS; s++) {
+			struct fleet_report rep = { .upgrade_id = id, .instance_id = "inst-1",
+						    .state = (enum fleet_state)s, .at_us = s,
+						    .source = "guest" };
+			if (fleet_store_report(r->store, &rep, &applied, NULL))
+				r->failed = 1;
+			else
+				r->applied += (unsigned)applied;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_share_a_store(void **state)
+{
+	struct fixture *f = *state;
+	struct reporter r[3];
+	pthread_t t[3];
+	struct fleet_event ev[8];
+	char id[16];
+	unsigned i, applied = 0;
+	size_t total = 0;
+
+	for (i = 0; i < 3; i++) {
+		r[i] = (struct reporter){ .store = f->store };
+		assert_int_equal(pthread_create(&t[i], NULL, reporter_main, &r[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_false(r[i].failed);
+		applied += r[i].applied;
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "t-%u", i);
+		total += events(f, id, ev, 8);
+		assert_int_equal(state_of(f, id), FLEET_SUCCESS);
+	}
+	assert_int_equal(applied, 20 * 5);
+	assert_int_equal(total, 20 * 5);
+}
+
 static void test_sqlite_file_is_private(void **state)
 {
 	struct fixture *f = *state;
@@ -675,7 +733,8 @@ static void test_state_names(void **state)
 	cmocka_unit_test_setup_teardown(test_instance_list, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_schema, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_text_is_data, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown)
+	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_threads_share_a_store, SETUP, teardown)
 
 /* The driver (see the top of this file). */
 static void drive_burst(struct fleet_store *store, unsigned n, const char *prefix)
