@@ -3,11 +3,12 @@
  * PostgreSQL (each test in a fresh schema, dropped afterwards).
  *
  * With arguments it is a driver for tests/integration/fleet_store_pg.sh:
- *   test_fleet_store drive SPEC   reads commands on stdin, one a line, and
- * answers one line each (flushed):
+ *   test_fleet_store drive SPEC   opens the store, prints "ready", reads
+ * commands on stdin, one a line, and answers one line each (flushed):
  *   burst N PREFIX   reports DOWNLOADING..SUCCESS for PREFIX-0..N-1  -> "applied K"
  *   tally N PREFIX   -> "events E success S" over PREFIX-0..N-1
  *   get ID           -> "state NAME" | "missing"
+ *   quit             ends (as end of input does)
  * any failure -> "error: TEXT". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -814,7 +815,9 @@ static int drive(const char *spec)
 		fprintf(stderr, "drive: %s\n", err.text);
 		return 1;
 	}
-	while (fgets(line, sizeof line, stdin)) {
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof line, stdin) && strcmp(line, "quit\n")) {
 		if (sscanf(line, "burst %u %31s", &n, word) == 2)
 			drive_burst(store, n, word);
 		else if (sscanf(line, "tally %u %31s", &n, word) == 2)
