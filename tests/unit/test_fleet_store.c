@@ -331,7 +331,21 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err.text, "cast-2"));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "cast-2", &up, NULL), 0);
+	/* Another instance's report: refused, nothing changes. */
+	r.upgrade_id = "cast-1";
+	r.instance_id = "inst-8";
+	r.state = FLEET_ACTIVATING;
+	errno = 0;
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err.text, "inst-8"));
+	assert_int_equal(applied, 0);
+	assert_int_equal(state_of(f, "cast-1"), FLEET_VERIFYING);
+	r.state = FLEET_VERIFYING;	/* even a repeat */
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, &err), -1);
+	assert_int_equal(events(f, "cast-1", ev, 4), 2);
 	/* Known and no instance: fine (slotfleet's own FAILED). */
+	r.instance_id = NULL;
 	r.upgrade_id = "cast-1";
 	r.state = FLEET_FAILED;
 	r.source = "fleet";
