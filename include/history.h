@@ -61,6 +61,10 @@ int history_state_parse(const char *name, enum history_state *state);
 /* 1 for SUCCESS and FAILED. */
 int history_state_final(enum history_state state);
 
+/* A URL's credentials (user:secret before the host) become "***", in place:
+ * for every place a location is shown (history, logs, outcome casts). */
+void history_redact_location(char *location);
+
 /* Fills id with 32 random hex chars (getrandom). */
 int history_new_id(char *id, size_t len, struct error *err);
 

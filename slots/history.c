@@ -138,7 +138,7 @@ static int history_decode(const char *in, size_t in_len, char *out, size_t len)
 
 /* "scheme://user:secret@host/x" becomes "scheme://(3 stars)@host/x": a location may
  * carry credentials, and the history is readable by admins. */
-static void history_redact_location(char *location)
+void history_redact_location(char *location)
 {
 	char *scheme = strstr(location, "://"), *at, *slash;
 

@@ -151,4 +151,15 @@ check "the interrupted attempt is FAILED as interrupted" sh -c '"$0" -c "$1" his
 check "history is readable and has every attempt" sh -c \
 	'[ "$("$0" -c "$1" history --json | /usr/bin/python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" -ge 16 ]' "$B/slotctl" "$T/slotd.ini"
 check "no slot was left installing" sh -c '! grep -q "status = installing" "$0/root/state"' "$T"
+
+# Ids are history keys: an empty one or one with control characters is refused.
+check "an empty --id is refused, naming the id" sh -c '"$0" -c "$1" install --id "" "$2" 2>&1 | grep -q "upgrade id: want"' \
+	"$B/slotupd" "$T/slotd.ini" "$URL/v2.bundle"
+check "an --id with a newline is refused" sh -c '"$0" -c "$1" install --id "$(printf "a\nSUCCESS")" "$2" 2>&1 | grep -q "upgrade id: want"' \
+	"$B/slotupd" "$T/slotd.ini" "$URL/v2.bundle"
+# A location's credentials never reach the log (nor the history).
+"$B/slotupd" -c "$T/slotd.ini" install --allow-downgrade --id creds-1 \
+	"http://user:s3cr3t@127.0.0.1:${URL##*:}/v1.bundle" > "$T/creds.out" 2>&1
+check "a URL's password is not logged" sh -c '! grep -q s3cr3t "$0" && grep -q "DOWNLOADING http://\*\*\*@" "$0"' "$T/creds.out"
+check "nor recorded" sh -c '! "$0" -c "$1" history --json | grep -q s3cr3t' "$B/slotctl" "$T/slotd.ini"
 finish

@@ -29,6 +29,16 @@ static void attempt_copy(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
+/* An id is a history key, a log word and a routing of outcomes: an empty one
+ * would make a record every reader skips. */
+static int install_id_ok(const char *id)
+{
+	size_t len = strlen(id);
+
+	return len && len < HISTORY_ID_MAX &&
+	       strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") == len;
+}
+
 /* Appends the record in its new state; remembers the first failure to write it. */
 static void attempt_record(struct attempt *a, enum history_state state, const char *error)
 {
@@ -222,6 +232,10 @@ int install_run(const struct config *config, const struct install_request *reque
 	lock_fd = install_lock(&a.slots, err);
 	if (lock_fd < 0)
 		goto out;
+	if (request->id && !install_id_ok(request->id)) {
+		error_set(err, "upgrade id: want 1 to %d of [0-9A-Za-z_-]", HISTORY_ID_MAX - 1);
+		goto out;
+	}
 	if (request->id)
 		attempt_copy(id, sizeof id, request->id);
 	else if (history_new_id(id, sizeof id, err) < 0)

@@ -236,13 +236,17 @@ static int stream_run(struct stream *st, struct error *err)
 		.decrypt_key_path = st->config->updater.decrypt_key[0] ?
 				    st->config->updater.decrypt_key : NULL,
 	};
+	char shown[HISTORY_LOCATION_MAX];
 	int rc;
 
 	if (!options.keyring_path[0])
 		return error_set(err, "[updater] keyring is not configured: cannot verify bundles");
 	if (stream_pair(&st->download, err) < 0)
 		return -1;
-	stream_step(st, HISTORY_DOWNLOADING, st->location);
+	/* The step's text reaches logs and the conductor: never a URL's credentials. */
+	snprintf(shown, sizeof shown, "%s", st->location);
+	history_redact_location(shown);
+	stream_step(st, HISTORY_DOWNLOADING, shown);
 	errno = pthread_create(&st->fetch_thread, NULL, stream_fetch_main, st);
 	if (errno)
 		return error_errno(err, "fetch thread");
