@@ -5,6 +5,7 @@
 
 #include "fetch.h"
 #include "history.h"
+#include "request_check.h"
 #include "rpc_message.h"
 #include "trove_crypto.h"
 
@@ -126,13 +127,6 @@ static int rpc_rollback(json_t *args, struct rpc_request *req, struct error *err
 	return 0;
 }
 
-/* An id becomes a history key and a log word: keep it to [0-9A-Za-z_-]. */
-static int rpc_check_id(const char *id)
-{
-	return id[0] && strspn(id, "0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz_-") ==
-			       strlen(id);
-}
-
 int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		      struct rpc_request *req, struct error *err)
 {
@@ -169,7 +163,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;
 	}
-	if (req->unique_id[0] && !rpc_check_id(req->unique_id)) {
+	if (req->unique_id[0] && !request_id_ok(req->unique_id, REQUEST_ID_MAX)) {
 		req->unique_id[0] = '\0';
 		rc = error_set(err, "message._unique_id: not an id of [0-9A-Za-z_-]");
 	}
