@@ -26,8 +26,7 @@ static int rpc_string(json_t *object, const char *key, const char *where, int re
 	return 0;
 }
 
-/* The inner oslo.message object (new reference). */
-static json_t *rpc_unwrap(const char *body, size_t len, struct error *err)
+json_t *rpc_message_unwrap(const char *body, size_t len, struct error *err)
 {
 	json_error_t jerr;
 	json_t *outer, *inner, *text;
@@ -137,7 +136,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 	memset(req, 0, sizeof *req);
 	if (len > RPC_BODY_MAX)
 		return error_set(err, "body: %zu bytes, more than %u", len, RPC_BODY_MAX);
-	message = rpc_unwrap(body, len, err);
+	message = rpc_message_unwrap(body, len, err);
 	if (!message)
 		return -1;
 	if (rpc_string(message, "_unique_id", "message", 0, req->unique_id, sizeof req->unique_id,
