@@ -27,7 +27,22 @@
  *   written: a failed call changed nothing.
  * - Every text stored comes from outside: callers pass it checked (ids) or
  *   as data (reasons); the store never interprets it and binds every value
- *   as a parameter, never by building SQL text. */
+ *   as a parameter, never by building SQL text.
+ * - Refused input (a text too long for its field or not UTF-8, an empty id,
+ *   a bad state or limit) returns -1 with errno EINVAL and an error naming
+ *   the field: retrying will not help.  Any other -1 has errno EIO (the
+ *   backend: retry later).  Reasons are never refused: bytes that are not
+ *   UTF-8 become '?', and a long one is cut at a character boundary.
+ *
+ * Threads: a struct fleet_store may be shared by threads; each call holds
+ * the store's mutex for its whole duration (one connection per store), so
+ * calls from several threads run one after another.  A thread that must not
+ * wait behind another (e.g. the report consumer behind a long list) opens
+ * its own store: backends serialize writers themselves.
+ *
+ * PostgreSQL: a connection found broken (server restarted) is reopened at
+ * the next call, so a call fails while the server is down and the first
+ * call after it is back succeeds; nothing needs reopening the store. */
 #ifndef SLOTFLEET_STORE_H
 #define SLOTFLEET_STORE_H
 
@@ -121,24 +136,34 @@ int fleet_store_open(struct fleet_store **store, const char *spec, struct error 
 void fleet_store_close(struct fleet_store *store);
 /* "sqlite" or "postgresql". */
 const char *fleet_store_backend(const struct fleet_store *store);
+/* The schema version the database is at (after open: the newest known). */
+int fleet_store_schema_version(struct fleet_store *store, int *version, struct error *err);
 
-/* Inserts a NEW record (with its first event, source "api") for up->id.
+/* Inserts a NEW record (with its first event, source "api", up->reason) for
+ * up->id; up->state is ignored, created_us 0 means now (updated = created).
+ * id and instance_id must not be empty.  The instance becomes known.
  * Returns 0, or 1 when the id exists already (nothing changed), or -1. */
 int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
 			       struct error *err);
 /* Applies a report under the ordering rules above.  *applied (may be NULL)
- * says whether the state changed.  Creates the record for an unknown id. */
+ * says whether the state changed.  Creates the record for an unknown id
+ * (kind "upgrade", tenant "", created = updated = at_us; the report must
+ * then name its instance, else EINVAL).  An applied report sets state,
+ * reason, updated = at_us, and the versions it gives. */
 int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
 		       int *applied, struct error *err);
 /* 1 found, 0 not found, -1 error. */
 int fleet_store_upgrade_get(struct fleet_store *store, const char *id,
 			    struct fleet_upgrade *up, struct error *err);
-/* Oldest first, at most max; *count set. */
+/* Oldest first (in the order they were applied), the first max; *count set.
+ * An unknown id has no events (count 0). */
 int fleet_store_upgrade_events(struct fleet_store *store, const char *id,
 			       struct fleet_event *events, size_t max, size_t *count,
 			       struct error *err);
 /* Newest first (created, then id), the page after filter->marker; *more set
- * when a further page exists.  up has room for filter->limit records. */
+ * when a further page exists.  up has room for filter->limit records.
+ * Returns 0, or 1 when the marker names no record (nothing listed, *count
+ * 0: the API answers 400), or -1. */
 int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgrade_filter *filter,
 			     struct fleet_upgrade *up, size_t *count, int *more,
 			     struct error *err);
@@ -148,11 +173,13 @@ int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgra
 int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
 			  const char *agent_version, const char *agent_slot, int64_t sent_us,
 			  struct error *err);
-/* 1 found (an instance is known once a heartbeat or an upgrade named it), 0, -1. */
+/* 1 found (an instance is known once a heartbeat or an upgrade named it), 0, -1.
+ * No upgrade yet: last_upgrade_id "" and last_upgrade_state FLEET_NEW. */
 int fleet_store_instance_get(struct fleet_store *store, const char *instance_id,
 			     struct fleet_instance *instance, struct error *err);
-/* Ordered by id, the page after marker (NULL: first); agent_version NULL for
- * all, else only instances whose reported version equals it. */
+/* Ordered by id (bytewise), the page after marker (NULL: first; it need not
+ * name a known instance); agent_version NULL for all, else only instances
+ * whose reported version equals it.  limit 1..FLEET_PAGE_MAX. */
 int fleet_store_instance_list(struct fleet_store *store, const char *agent_version,
 			      const char *marker, size_t limit, struct fleet_instance *instances,
 			      size_t *count, int *more, struct error *err);

@@ -1,0 +1,59 @@
+/* db.c: backend choice and the helpers both backends share (see db.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+int db_open(struct db **db, const char *spec, struct error *err)
+{
+	if (!strncmp(spec, "postgresql://", 13) || !strncmp(spec, "postgres://", 11))
+		return db_pg_open(db, spec, err);
+	return db_sqlite_open(db, spec, err);
+}
+
+void db_copy_text(char *dst, size_t size, const char *src)
+{
+	size_t len;
+
+	if (!src)
+		src = "";
+	len = strlen(src);
+	if (len >= size) {
+		len = size - 1;
+		/* Never keep half of a UTF-8 sequence: back up to its lead byte. */
+		while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+			len--;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+int db_parse_int(const char *text, const char *column, int64_t *value, struct error *err)
+{
+	char *end;
+	long long v;
+
+	if (!text || !*text)
+		return error_set(err, "column %s: empty where a number was expected", column);
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno || *end)
+		return error_set(err, "column %s: not a 64-bit number", column);
+	*value = v;
+	return 0;
+}
+
+void db_one_line(char *text)
+{
+	size_t len;
+	char *p;
+
+	for (p = text; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	}
+	len = strlen(text);
+	while (len > 0 && text[len - 1] == ' ')
+		text[--len] = '\0';
+}

@@ -1,0 +1,83 @@
+/* db.h (private to fleet/): the little SQL layer under fleet_store, one
+ * implementation per backend (db_sqlite.c, db_pg.c).
+ *
+ * Promises:
+ * - SQL is written once for both backends: parameters are spelled $1..$N
+ *   (SQLite binds them by name), values are always bound, never formatted
+ *   into SQL text.  A DB_INT parameter is a 64-bit integer on both sides.
+ * - Result columns arrive as text (NULL for SQL NULL), integers in decimal.
+ * - db_begin() opens a write transaction that holds the locks it needs for
+ *   its whole life (SQLite: BEGIN IMMEDIATE; PostgreSQL: row locks taken by
+ *   the statements themselves, READ COMMITTED).  Outside a transaction each
+ *   statement commits on its own.
+ * - A broken PostgreSQL connection is reopened at the next call; a statement
+ *   that finds it broken outside a transaction is run once more on the new
+ *   connection, so only reads and idempotent statements run outside one.
+ * - Error texts start with the backend's name ("sqlite: ", "postgresql: ")
+ *   and are one line.
+ * - A struct db is used by one thread at a time (fleet_store serializes). */
+#ifndef SLOTFLEET_DB_H
+#define SLOTFLEET_DB_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+#define DB_COLS_MAX 16		/* result columns a statement may return */
+#define DB_PARAMS_MAX 16
+
+enum db_type { DB_NULL, DB_TEXT, DB_INT };
+
+struct db_value {
+	enum db_type type;
+	const char *text;
+	int64_t num;
+};
+#define DB_T(s) ((struct db_value){ .type = DB_TEXT, .text = (s) })
+#define DB_I(n) ((struct db_value){ .type = DB_INT, .num = (n) })
+
+/* Called once per result row; returns 0 to go on, -1 (err set) to stop. */
+typedef int (*db_row_fn)(void *ctx, const char *const *cols, int ncols, struct error *err);
+
+enum db_backend { DB_SQLITE = 1, DB_POSTGRESQL = 2 };
+
+struct db;
+struct db_ops {
+	const char *name;
+	enum db_backend backend;
+	void (*close)(struct db *db);
+	int (*begin)(struct db *db, struct error *err);
+	int (*commit)(struct db *db, struct error *err);
+	void (*rollback)(struct db *db);
+	/* Serializes schema migrations across processes, until the transaction ends. */
+	int (*lock_schema)(struct db *db, struct error *err);
+	/* Runs one statement; fn (may be NULL) sees each row; *changes (may
+	 * be NULL) gets the rows an INSERT/UPDATE/DELETE changed. */
+	int (*exec)(struct db *db, const char *sql, const struct db_value *params, int nparams,
+		    db_row_fn fn, void *ctx, int64_t *changes, struct error *err);
+};
+
+struct db {
+	const struct db_ops *ops;
+};
+
+/* spec: "postgresql://..." or "postgres://..." (libpq URL), else a SQLite path. */
+int db_open(struct db **db, const char *spec, struct error *err);
+int db_sqlite_open(struct db **db, const char *path, struct error *err);
+int db_pg_open(struct db **db, const char *url, struct error *err);
+
+static inline int db_exec(struct db *db, const char *sql, const struct db_value *params,
+			  int nparams, db_row_fn fn, void *ctx, int64_t *changes,
+			  struct error *err)
+{
+	return db->ops->exec(db, sql, params, nparams, fn, ctx, changes, err);
+}
+
+/* Copies a column into a fixed buffer, truncating at a character boundary. */
+void db_copy_text(char *dst, size_t size, const char *src);
+/* Parses an integer column; -1 (err names the column) if it is not one. */
+int db_parse_int(const char *text, const char *column, int64_t *value, struct error *err);
+/* Makes a server's (multi-line) message one line of printable text. */
+void db_one_line(char *text);
+
+#endif

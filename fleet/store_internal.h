@@ -1,0 +1,56 @@
+/* store_internal.h (private to fleet/): what the fleet_store modules share.
+ *   store.c         open, close, state names, the per-call lock and transaction
+ *   store_schema.c  the migrations
+ *   store_write.c   upgrade insert, reports, heartbeats
+ *   store_read.c    gets and lists
+ *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL */
+#ifndef SLOTFLEET_STORE_INTERNAL_H
+#define SLOTFLEET_STORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "db.h"
+#include "fleet_store.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct fleet_store {
+	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
+	struct db *db;
+};
+
+/* Runs fn inside one write transaction under the store's lock: commit when
+ * fn returns >= 0 (its value is returned), rollback and -1 otherwise.
+ * errno: EIO on any failure but EINVAL set by fn. */
+typedef int (*store_tx_fn)(struct db *db, void *ctx, struct error *err);
+int store_tx(struct fleet_store *store, store_tx_fn fn, void *ctx, struct error *err);
+/* Same without a transaction, for reads that are one statement or that do
+ * not need one snapshot. */
+int store_read(struct fleet_store *store, store_tx_fn fn, void *ctx, struct error *err);
+
+int store_migrate(struct db *db, struct error *err);
+int store_schema_version(struct db *db, int *version, struct error *err);
+
+int64_t store_now_us(void);
+
+/* -1 with errno EINVAL and err naming the field when s is NULL (unless
+ * may_be_null), not NUL-terminated within size, or not UTF-8. */
+int store_check_text(const char *s, size_t size, int may_be_null, const char *field,
+		     struct error *err);
+/* Copies a reason into buf (FLEET_REASON_MAX): invalid UTF-8 bytes become
+ * '?', a long text is cut at a character boundary.  Reasons are data from
+ * guests: keeping a mangled one beats refusing the report. */
+void store_clean_reason(char *buf, const char *reason);
+int store_check_state(enum fleet_state state, struct error *err);
+int store_invalid(struct error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The columns of an upgrade, in the order store_row_upgrade() reads them. */
+#define STORE_UPGRADE_COLS \
+	"id, tenant, kind, instance_id, from_version, to_version, strategy, location, " \
+	"sha256, rollout_id, state, reason, created_us, updated_us"
+int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
+		      struct error *err);
+int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
+
+#endif

@@ -1,0 +1,264 @@
+/* store_write.c: the calls that change records (see include/fleet_store.h).
+ *
+ * The report rules live in one conditional UPDATE, so the check and the
+ * change are one step on both backends: on PostgreSQL a concurrent report
+ * for the same upgrade waits for the row lock and is then evaluated against
+ * the committed row (READ COMMITTED re-checks the WHERE clause); on SQLite
+ * BEGIN IMMEDIATE serializes writers.  An event is appended only when that
+ * UPDATE (or the INSERT creating the record) changed a row. */
+#include <string.h>
+
+#include "store_internal.h"
+
+/* seq is computed under the upgrade's row lock, taken by the statement
+ * that changed the upgrade just before, so two appends never race. */
+static int store_event(struct db *db, const char *id, enum fleet_state state,
+		       const char *reason, int64_t at_us, const char *source, struct error *err)
+{
+	struct db_value p[] = { DB_T(id), DB_I(state), DB_T(reason), DB_I(at_us), DB_T(source) };
+
+	return db_exec(db, "INSERT INTO upgrade_events (upgrade_id, seq, state, reason, at_us, source)"
+			   " SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5"
+			   " FROM upgrade_events WHERE upgrade_id = $1",
+		       p, 5, NULL, NULL, NULL, err);
+}
+
+static int store_instance_known(struct db *db, const char *id, struct error *err)
+{
+	struct db_value p[] = { DB_T(id) };
+
+	return db_exec(db, "INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", p,
+		       1, NULL, NULL, NULL, err);
+}
+
+struct store_insert {
+	const struct fleet_upgrade *up;
+	char reason[FLEET_REASON_MAX];
+	int64_t created_us;
+};
+
+static int store_insert_tx(struct db *db, void *ctx, struct error *err)
+{
+	struct store_insert *c = ctx;
+	const struct fleet_upgrade *up = c->up;
+	struct db_value p[] = {
+		DB_T(up->id),	       DB_T(up->tenant),     DB_T(up->kind),
+		DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
+		DB_T(up->strategy),    DB_T(up->location),   DB_T(up->sha256),
+		DB_T(up->rollout_id),  DB_I(FLEET_NEW),	     DB_T(c->reason),
+		DB_I(c->created_us),   DB_I(c->created_us),
+	};
+	int64_t changes;
+
+	if (db_exec(db, "INSERT INTO upgrades (" STORE_UPGRADE_COLS ") VALUES"
+			" ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+			" ON CONFLICT (id) DO NOTHING",
+		    p, 14, NULL, NULL, &changes, err))
+		return -1;
+	if (!changes)
+		return 1;
+	if (store_event(db, up->id, FLEET_NEW, c->reason, c->created_us, "api", err) ||
+	    store_instance_known(db, up->instance_id, err))
+		return -1;
+	return 0;
+}
+
+static int store_check_upgrade(const struct fleet_upgrade *up, struct error *err)
+{
+	const struct {
+		const char *text;
+		size_t size;
+		const char *name;
+	} f[] = {
+		{ up->id, sizeof up->id, "id" },
+		{ up->tenant, sizeof up->tenant, "tenant" },
+		{ up->kind, sizeof up->kind, "kind" },
+		{ up->instance_id, sizeof up->instance_id, "instance_id" },
+		{ up->from_version, sizeof up->from_version, "from_version" },
+		{ up->to_version, sizeof up->to_version, "to_version" },
+		{ up->strategy, sizeof up->strategy, "strategy" },
+		{ up->location, sizeof up->location, "location" },
+		{ up->sha256, sizeof up->sha256, "sha256" },
+		{ up->rollout_id, sizeof up->rollout_id, "rollout_id" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+		if (store_check_text(f[i].text, f[i].size, 0, f[i].name, err))
+			return -1;
+	}
+	if (!up->id[0] || !up->instance_id[0])
+		return store_invalid(err, "store: upgrade without %s",
+				     up->id[0] ? "instance_id" : "id"), -1;
+	return 0;
+}
+
+int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
+			       struct error *err)
+{
+	struct store_insert c = { .up = up };
+
+	if (store_check_upgrade(up, err))
+		return -1;
+	store_clean_reason(c.reason, up->reason);
+	c.created_us = up->created_us ? up->created_us : store_now_us();
+	return store_tx(store, store_insert_tx, &c, err);
+}
+
+struct store_report {
+	const struct fleet_report *r;
+	const char *instance_id, *from_version, *to_version;
+	char reason[FLEET_REASON_MAX];
+	int applied;
+};
+
+/* The record for an id the store has not seen: 1 created, 0 it exists. */
+static int store_report_create(struct db *db, struct store_report *c, struct error *err)
+{
+	const struct fleet_report *r = c->r;
+	struct db_value p[] = { DB_T(r->upgrade_id), DB_T(c->instance_id), DB_T(c->from_version),
+				DB_T(c->to_version),   DB_I(r->state),	     DB_T(c->reason),
+				DB_I(r->at_us) };
+	int64_t changes;
+
+	if (db_exec(db, "INSERT INTO upgrades (" STORE_UPGRADE_COLS ") VALUES"
+			" ($1, '', 'upgrade', $2, $3, $4, '', '', '', '', $5, $6, $7, $7)"
+			" ON CONFLICT (id) DO NOTHING",
+		    p, 7, NULL, NULL, &changes, err))
+		return -1;
+	if (!changes)
+		return 0;
+	if (store_instance_known(db, c->instance_id, err))
+		return -1;
+	return 1;
+}
+
+/* The ordering rules of fleet_store.h, as one statement: 1 applied, 0 not. */
+static int store_report_update(struct db *db, struct store_report *c, struct error *err)
+{
+	const struct fleet_report *r = c->r;
+	struct db_value p[] = { DB_T(r->upgrade_id), DB_I(r->state),	   DB_T(c->reason),
+				DB_I(r->at_us),	     DB_T(c->from_version), DB_T(c->to_version),
+				DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED),    DB_I(FLEET_DEFERRED) };
+	int64_t changes;
+
+	if (db_exec(db, "UPDATE upgrades SET state = $2, reason = $3, updated_us = $4,"
+			" from_version = CASE WHEN $5 = '' THEN from_version ELSE $5 END,"
+			" to_version = CASE WHEN $6 = '' THEN to_version ELSE $6 END"
+			" WHERE id = $1 AND state <> $7 AND state <> $8"
+			" AND (state <> $2 OR reason <> $3)"
+			" AND ($2 >= state OR $2 = $9 OR state = $9)",
+		    p, 9, NULL, NULL, &changes, err))
+		return -1;
+	return changes > 0;
+}
+
+static int store_exists_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	(void)cols;
+	(void)ncols;
+	(void)err;
+	*(int *)ctx = 1;
+	return 0;
+}
+
+static int store_report_tx(struct db *db, void *ctx, struct error *err)
+{
+	struct store_report *c = ctx;
+	const struct fleet_report *r = c->r;
+	struct db_value p[] = { DB_T(r->upgrade_id) };
+	int rc = 0, exists = 0;
+
+	/* Create first: a concurrent creator makes this wait, and the UPDATE
+	 * below then sees its row instead of losing this report. */
+	if (c->instance_id[0])
+		rc = store_report_create(db, c, err);
+	if (!rc)
+		rc = store_report_update(db, c, err);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		c->applied = 1;
+		return store_event(db, r->upgrade_id, r->state, c->reason, r->at_us, r->source, err);
+	}
+	if (!c->instance_id[0]) {
+		if (db_exec(db, "SELECT 1 FROM upgrades WHERE id = $1", p, 1, store_exists_row,
+			    &exists, NULL, err))
+			return -1;
+		if (!exists)
+			return store_invalid(err, "store: report for unknown upgrade %s names no"
+						  " instance", r->upgrade_id);
+	}
+	return 0;
+}
+
+static int store_check_report(const struct fleet_report *r, struct error *err)
+{
+	if (store_check_text(r->upgrade_id, FLEET_ID_MAX, 0, "upgrade_id", err) ||
+	    store_check_text(r->instance_id, FLEET_INSTANCE_MAX, 1, "instance_id", err) ||
+	    store_check_text(r->from_version, FLEET_VERSION_MAX, 1, "from_version", err) ||
+	    store_check_text(r->to_version, FLEET_VERSION_MAX, 1, "to_version", err) ||
+	    store_check_text(r->source, sizeof ((struct fleet_event *)0)->source, 0, "source",
+			     err) ||
+	    store_check_state(r->state, err))
+		return -1;
+	if (!r->upgrade_id[0])
+		return store_invalid(err, "store: report without upgrade_id"), -1;
+	return 0;
+}
+
+int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
+		       int *applied, struct error *err)
+{
+	struct store_report c = { .r = report };
+	int rc;
+
+	if (applied)
+		*applied = 0;
+	if (store_check_report(report, err))
+		return -1;
+	c.instance_id = report->instance_id ? report->instance_id : "";
+	c.from_version = report->from_version ? report->from_version : "";
+	c.to_version = report->to_version ? report->to_version : "";
+	store_clean_reason(c.reason, report->reason);
+	rc = store_tx(store, store_report_tx, &c, err);
+	if (!rc && applied)
+		*applied = c.applied;
+	return rc;
+}
+
+struct store_heartbeat {
+	const char *id, *version, *slot;
+	int64_t sent_us;
+};
+
+static int store_heartbeat_tx(struct db *db, void *ctx, struct error *err)
+{
+	struct store_heartbeat *h = ctx;
+	struct db_value p[] = { DB_T(h->id), DB_T(h->version), DB_T(h->slot), DB_I(h->sent_us) };
+
+	return db_exec(db, "INSERT INTO instances (id, agent_version, agent_slot, last_seen_us)"
+			   " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET"
+			   " agent_version = excluded.agent_version,"
+			   " agent_slot = excluded.agent_slot,"
+			   " last_seen_us = excluded.last_seen_us"
+			   " WHERE instances.last_seen_us <= excluded.last_seen_us",
+		       p, 4, NULL, NULL, NULL, err);
+}
+
+int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
+			  const char *agent_version, const char *agent_slot, int64_t sent_us,
+			  struct error *err)
+{
+	struct store_heartbeat h = { instance_id, agent_version ? agent_version : "",
+				     agent_slot ? agent_slot : "", sent_us };
+
+	if (store_check_text(instance_id, FLEET_INSTANCE_MAX, 0, "instance_id", err) ||
+	    store_check_text(h.version, FLEET_VERSION_MAX, 0, "agent_version", err) ||
+	    store_check_text(h.slot, sizeof ((struct fleet_instance *)0)->agent_slot, 0,
+			     "agent_slot", err))
+		return -1;
+	if (!instance_id[0])
+		return store_invalid(err, "store: heartbeat without instance_id"), -1;
+	return store_tx(store, store_heartbeat_tx, &h, err);
+}
