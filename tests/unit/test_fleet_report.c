@@ -186,8 +186,7 @@ static void test_hostile_reports(void **unused)
 	expect_refused("{\"method\": \"heartbeat\", \"_context_csz-instance-id\": \"i\", \"args\": {}}",
 		       "sealed by i, which has no key");
 	/* Not ours: ignored, not refused. */
-	assert_int_equal(fleet_report_parse("{\"method\": \"update_backup\", \"args\": {}}", 41, none,
-					    &msg, NULL), 0);
+	assert_int_equal(parse("{\"method\": \"update_backup\", \"args\": {}}", none, &msg, NULL), 0);
 	assert_int_equal(msg.kind, FLEET_MSG_IGNORE);
 	fleet_keys_free(none);
 }
