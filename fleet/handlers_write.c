@@ -186,7 +186,7 @@ static void write_failed(struct fleet_request *req, const struct fleet_upgrade *
 	struct error err = { "" };
 	int rc;
 
-	snprintf(reason, sizeof reason, "cast not queued: %s", why);
+	snprintf(reason, sizeof reason, "cast not queued: %.400s", why);
 	rc = fleet_store_report(store, &report, NULL, &err);
 	fleet_pool_put(req->deps->pool, store);
 	fleet_reply_error(res, cast_rc == FLEET_CAST_UNREACHABLE ? 503 : 502, "",
