@@ -120,3 +120,31 @@ sys.exit(0 if stored and stored <= heard and up["state"] in heard else 1)' "$T/b
 }
 check "a plain listener on the conductor topic heard every report too" wait_for 20 heard_all
 check "and the heartbeats" grep -q '"method": *"heartbeat"' "$T/heard"
+
+# The same through slotctl's API client (the token from a file, no slotd.ini).
+printf '# slotfleet token\n%s\n' "$ADMIN" > "$T/token"
+ctl() { "$B/slotctl" --api "http://127.0.0.1:$FLEET_PORT" --token-file "$T/token" "$@"; }
+check "slotctl upgrade starts one through the API" sh -c \
+	'"$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance "$3" --version v2.0.0 --location "$4/v2.bundle" --id cli-2 > "$5" &&
+	 grep -q "^$3 cli-2 [A-Z]*$" "$5"' "$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$INSTANCE" "$URL" "$T/ctl.out"
+check "and it reaches SUCCESS" wait_state cli-2 SUCCESS
+ctl_listed() {
+	ctl upgrades --state SUCCESS --instance "$INSTANCE" --limit 2 --tenant acme --json > "$T/ctl.json" &&
+		/usr/bin/python3 -c 'import json,sys; sys.exit(0 if [u["id"] for u in json.load(open(sys.argv[1]))] == ["cli-2", sys.argv[2]] else 1)' "$T/ctl.json" "$idr"
+}
+check "slotctl upgrades --state --instance --limit --json (options after the command)" ctl_listed
+check "slotctl upgrades prints a table" sh -c '"$0" --api "$1" --token-file "$2" --tenant acme upgrades | grep "^cli-2 " | grep -q SUCCESS' \
+	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token"
+ctl_instance() { ctl --tenant acme instance "$INSTANCE" | grep -q "^agent version: v2.0.0$"; }
+check "slotctl instance shows the new version" wait_for 30 ctl_instance
+check "slotctl instance --json" sh -c '"$0" --api "$1" --token-file "$2" --tenant acme instance "$3" --json | grep -q "\"agent_slot\": \"b\""' \
+	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$INSTANCE"
+check "an API refusal is exit 1 with the field and message" sh -c \
+	'! "$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance nobody-here --version v2.0.0 --location "$3/v2.bundle" 2> "$4"; [ $? = 0 ] && grep -q "502" "$4"' \
+	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$URL" "$T/ctl.err"
+check "a bad version is refused before sending (exit 2)" sh -c \
+	'"$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance x --version 1..2 --location http://h/x 2> /dev/null; [ $? = 2 ]' \
+	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token"
+check "another tenant's token is refused (exit 1, 403)" sh -c \
+	'printf "%s\n" "$3" > "$2.other"; "$0" --api "$1" --token-file "$2.other" --tenant acme upgrades 2> "$2.err"; [ $? = 1 ] && grep -q "403" "$2.err"' \
+	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$OTHER"
