@@ -295,7 +295,7 @@ static int api_parse(struct api_call *call, int argc, char **argv)
 	};
 	int opt;
 
-	optind = 1;
+	optind = 0;	/* a full restart: main's scan stopped at the command ("+") */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a': call->api = optarg; break;
