@@ -46,14 +46,19 @@ int db_parse_int(const char *text, const char *column, int64_t *value, struct er
 
 void db_one_line(char *text)
 {
-	size_t len;
-	char *p;
+	const char *in;
+	char *out = text;
 
-	for (p = text; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	/* Control characters become spaces, runs of spaces one. */
+	for (in = text; *in; in++) {
+		int space = (unsigned char)*in < 0x20 || *in == 0x7f || *in == ' ';
+
+		if (!space)
+			*out++ = *in;
+		else if (out > text && out[-1] != ' ')
+			*out++ = ' ';
 	}
-	len = strlen(text);
-	while (len > 0 && text[len - 1] == ' ')
-		text[--len] = '\0';
+	while (out > text && out[-1] == ' ')
+		out--;
+	*out = '\0';
 }

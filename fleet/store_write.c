@@ -133,13 +133,15 @@ static int store_report_create(struct db *db, struct store_report *c, struct err
 	return 1;
 }
 
-/* The ordering rules of fleet_store.h, as one statement: 1 applied, 0 not. */
+/* The ordering rules of fleet_store.h, as one statement: 1 applied, 0 not.
+ * A report naming another instance than the record's never applies. */
 static int store_report_update(struct db *db, struct store_report *c, struct error *err)
 {
 	const struct fleet_report *r = c->r;
 	struct db_value p[] = { DB_T(r->upgrade_id), DB_I(r->state),	   DB_T(c->reason),
 				DB_I(r->at_us),	     DB_T(c->from_version), DB_T(c->to_version),
-				DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED),    DB_I(FLEET_DEFERRED) };
+				DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED),    DB_I(FLEET_DEFERRED),
+				DB_T(c->instance_id) };
 	int64_t changes;
 
 	if (db_exec(db, "UPDATE upgrades SET state = $2, reason = $3, updated_us = $4,"
@@ -147,18 +149,41 @@ static int store_report_update(struct db *db, struct store_report *c, struct err
 			" to_version = CASE WHEN $6 = '' THEN to_version ELSE $6 END"
 			" WHERE id = $1 AND state <> $7 AND state <> $8"
 			" AND (state <> $2 OR reason <> $3)"
-			" AND ($2 >= state OR $2 = $9 OR state = $9)",
-		    p, 9, NULL, NULL, &changes, err))
+			" AND ($2 >= state OR $2 = $9 OR state = $9)"
+			" AND ($10 = '' OR instance_id = $10)",
+		    p, 10, NULL, NULL, &changes, err))
 		return -1;
 	return changes > 0;
 }
 
-static int store_exists_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+static int store_instance_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
-	(void)cols;
-	(void)ncols;
-	(void)err;
-	*(int *)ctx = 1;
+	char *instance = ctx;
+
+	if (ncols != 1)
+		return error_set(err, "store: unexpected instance row");
+	db_copy_text(instance, FLEET_INSTANCE_MAX, cols[0]);
+	return 0;
+}
+
+/* A report that changed nothing: a repeat or a late one (fine), or one the
+ * store refuses: for an unknown id without an instance, or from an
+ * instance the upgrade is not for. */
+static int store_report_unapplied(struct db *db, struct store_report *c, struct error *err)
+{
+	const struct fleet_report *r = c->r;
+	struct db_value p[] = { DB_T(r->upgrade_id) };
+	char stored[FLEET_INSTANCE_MAX] = "";	/* a record always names one */
+
+	if (db_exec(db, "SELECT instance_id FROM upgrades WHERE id = $1", p, 1, store_instance_row,
+		    stored, NULL, err))
+		return -1;
+	if (!stored[0])
+		return store_invalid(err, "store: report for unknown upgrade %s names no instance",
+				     r->upgrade_id);
+	if (c->instance_id[0] && strcmp(stored, c->instance_id))
+		return store_invalid(err, "store: report from instance %s for upgrade %s, which is"
+					  " for instance %s", c->instance_id, r->upgrade_id, stored);
 	return 0;
 }
 
@@ -166,8 +191,7 @@ static int store_report_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct store_report *c = ctx;
 	const struct fleet_report *r = c->r;
-	struct db_value p[] = { DB_T(r->upgrade_id) };
-	int rc = 0, exists = 0;
+	int rc = 0;
 
 	/* Create first: a concurrent creator makes this wait, and the UPDATE
 	 * below then sees its row instead of losing this report. */
@@ -177,19 +201,10 @@ static int store_report_tx(struct db *db, void *ctx, struct error *err)
 		rc = store_report_update(db, c, err);
 	if (rc < 0)
 		return -1;
-	if (rc > 0) {
-		c->applied = 1;
-		return store_event(db, r->upgrade_id, r->state, c->reason, r->at_us, r->source, err);
-	}
-	if (!c->instance_id[0]) {
-		if (db_exec(db, "SELECT 1 FROM upgrades WHERE id = $1", p, 1, store_exists_row,
-			    &exists, NULL, err))
-			return -1;
-		if (!exists)
-			return store_invalid(err, "store: report for unknown upgrade %s names no"
-						  " instance", r->upgrade_id);
-	}
-	return 0;
+	if (rc == 0)
+		return store_report_unapplied(db, c, err);
+	c->applied = 1;
+	return store_event(db, r->upgrade_id, r->state, c->reason, r->at_us, r->source, err);
 }
 
 static int store_check_report(const struct fleet_report *r, struct error *err)

@@ -22,6 +22,8 @@
  *   event under redelivery).
  * - A report for an id the store does not know creates its record (a cast
  *   sent by `slotctl notify`, not by the API), with the report's fields.
+ * - A report naming another instance than its record's is refused (EINVAL
+ *   below): a guest cannot move another instance's upgrade.
  * - Backend failures (database down, lock timeout) return -1 with the error
  *   text naming the backend; the caller retries later.  Nothing is half
  *   written: a failed call changed nothing.

@@ -3,11 +3,12 @@
  * PostgreSQL (each test in a fresh schema, dropped afterwards).
  *
  * With arguments it is a driver for tests/integration/fleet_store_pg.sh:
- *   test_fleet_store drive SPEC   reads commands on stdin, one a line, and
- * answers one line each (flushed):
+ *   test_fleet_store drive SPEC   opens the store, prints "ready", reads
+ * commands on stdin, one a line, and answers one line each (flushed):
  *   burst N PREFIX   reports DOWNLOADING..SUCCESS for PREFIX-0..N-1  -> "applied K"
  *   tally N PREFIX   -> "events E success S" over PREFIX-0..N-1
  *   get ID           -> "state NAME" | "missing"
+ *   quit             ends (as end of input does)
  * any failure -> "error: TEXT". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +46,19 @@ static int setup_sqlite(void **state)
 	return 0;
 }
 
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static void pg_admin(const char *sql)
 {
 	PGconn *conn = PQconnectdb(getenv("FLEET_TEST_PG_URL"));
 	PGresult *res;
 
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQsetNoticeProcessor(conn, pg_quiet, NULL);	/* "drop cascades to ..." */
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		fail_msg("%s: %s", sql, PQerrorMessage(conn));
@@ -322,7 +331,21 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err.text, "cast-2"));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "cast-2", &up, NULL), 0);
+	/* Another instance's report: refused, nothing changes. */
+	r.upgrade_id = "cast-1";
+	r.instance_id = "inst-8";
+	r.state = FLEET_ACTIVATING;
+	errno = 0;
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err.text, "inst-8"));
+	assert_int_equal(applied, 0);
+	assert_int_equal(state_of(f, "cast-1"), FLEET_VERIFYING);
+	r.state = FLEET_VERIFYING;	/* even a repeat */
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, &err), -1);
+	assert_int_equal(events(f, "cast-1", ev, 4), 2);
 	/* Known and no instance: fine (slotfleet's own FAILED). */
+	r.instance_id = NULL;
 	r.upgrade_id = "cast-1";
 	r.state = FLEET_FAILED;
 	r.source = "fleet";
@@ -607,6 +630,63 @@ static void test_long_reason_cut_at_character(void **state)
 	assert_memory_equal(up.reason, reason, strlen(up.reason));
 }
 
+struct reporter {
+	struct fleet_store *store;
+	unsigned applied;
+	int failed;
+};
+
+/* Every state of 20 upgrades, in order: what a guest and its redelivery send. */
+static void *reporter_main(void *arg)
+{
+	struct reporter *r = arg;
+	char id[16];
+	unsigned i;
+	int s, applied;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "t-%u", i);
+		for (s = FLEET_DOWNLOADING; s <= FLEET_SUCCESS; s++) {
+			struct fleet_report rep = { .upgrade_id = id, .instance_id = "inst-1",
+						    .state = (enum fleet_state)s, .at_us = s,
+						    .source = "guest" };
+			if (fleet_store_report(r->store, &rep, &applied, NULL))
+				r->failed = 1;
+			else
+				r->applied += (unsigned)applied;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_share_a_store(void **state)
+{
+	struct fixture *f = *state;
+	struct reporter r[3];
+	pthread_t t[3];
+	struct fleet_event ev[8];
+	char id[16];
+	unsigned i, applied = 0;
+	size_t total = 0;
+
+	for (i = 0; i < 3; i++) {
+		r[i] = (struct reporter){ .store = f->store };
+		assert_int_equal(pthread_create(&t[i], NULL, reporter_main, &r[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_false(r[i].failed);
+		applied += r[i].applied;
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "t-%u", i);
+		total += events(f, id, ev, 8);
+		assert_int_equal(state_of(f, id), FLEET_SUCCESS);
+	}
+	assert_int_equal(applied, 20 * 5);
+	assert_int_equal(total, 20 * 5);
+}
+
 static void test_sqlite_file_is_private(void **state)
 {
 	struct fixture *f = *state;
@@ -668,7 +748,8 @@ static void test_state_names(void **state)
 	cmocka_unit_test_setup_teardown(test_instance_list, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_schema, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_text_is_data, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown)
+	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_threads_share_a_store, SETUP, teardown)
 
 /* The driver (see the top of this file). */
 static void drive_burst(struct fleet_store *store, unsigned n, const char *prefix)
@@ -748,7 +829,9 @@ static int drive(const char *spec)
 		fprintf(stderr, "drive: %s\n", err.text);
 		return 1;
 	}
-	while (fgets(line, sizeof line, stdin)) {
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof line, stdin) && strcmp(line, "quit\n")) {
 		if (sscanf(line, "burst %u %31s", &n, word) == 2)
 			drive_burst(store, n, word);
 		else if (sscanf(line, "tally %u %31s", &n, word) == 2)
