@@ -46,8 +46,6 @@ void amqp_link_close(struct amqp_link *link);
 int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
 		   struct error *err);
 int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err);
-/* Returns the message to its queue, for redelivery. */
-int amqp_link_reject(struct amqp_link *link, uint64_t tag, struct error *err);
 /* Casts body to the exchange with routing_key, persistent, JSON. */
 int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
 		      struct error *err);

@@ -229,13 +229,6 @@ int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err)
 	return 0;
 }
 
-int amqp_link_reject(struct amqp_link *link, uint64_t tag, struct error *err)
-{
-	if (amqp_basic_reject(link->conn, LINK_CHANNEL, tag, 1) != AMQP_STATUS_OK)
-		return error_set(err, "amqp: reject failed");
-	return 0;
-}
-
 static int link_publish(struct amqp_link *link, const char *routing_key, const char *body,
 			int mandatory, struct error *err)
 {
