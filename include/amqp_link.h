@@ -9,6 +9,9 @@
  * prefetch 1, manual acknowledgements.  Messages stay unacknowledged until
  * the caller acks them; a dropped connection returns them to the queue.
  *
+ * amqp_link_open_consumer() is the same for any queue and routing key, with
+ * a prefetch of its own (slotfleet's tap on the conductor topic).
+ *
  * amqp_link_open_publisher() is the fleet side (slotctl notify): it connects
  * and declares the exchange only, in publisher-confirm mode, so
  * amqp_link_publish_confirmed() returns only once the broker has taken the
@@ -33,6 +36,9 @@ struct amqp_delivery {
 };
 
 int amqp_link_open(struct amqp_link **link, const struct config *config, struct error *err);
+int amqp_link_open_consumer(struct amqp_link **link, const struct config *config,
+			    const char *queue, const char *routing_key, unsigned prefetch,
+			    struct error *err);
 int amqp_link_open_publisher(struct amqp_link **link, const struct config *config,
 			     struct error *err);
 void amqp_link_close(struct amqp_link *link);

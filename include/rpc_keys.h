@@ -4,7 +4,7 @@
  * (slotctl notify, slotfleet) seals each cast with the key of the instance it
  * goes to, and unseals each report with the key of the instance it names.
  * The file has one "INSTANCE_ID KEY" a line; blank lines and lines starting
- * with '#' are skipped.  Instance ids are 1 to 127 of [0-9A-Za-z_-]; keys are
+ * with '#' are skipped, and a '#' after a blank starts a comment.  Instance ids are 1 to 127 of [0-9A-Za-z_-]; keys are
  * 1 to 255 printable ASCII bytes without blanks.  An id given twice, a
  * malformed line or a file over RPC_KEYS_MAX lines is an error naming
  * "PATH:LINE"; a key is never echoed.  The table is sorted once and looked up

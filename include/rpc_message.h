@@ -46,6 +46,10 @@ struct rpc_request {
 int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		      struct rpc_request *req, struct error *err);
 
+/* The inner oslo.message object of an envelope (or the bare object), a new
+ * reference; NULL with err set when either is not a JSON object. */
+json_t *rpc_message_unwrap(const char *body, size_t len, struct error *err);
+
 enum rpc_direction {
 	RPC_TO_CONDUCTOR,	/* a guest's report: sealed like ConductorGuestSerializer */
 	RPC_TO_GUEST,		/* a control-plane cast: sealed like SecureSerializer */

@@ -19,15 +19,13 @@
 #include <time.h>
 
 #include "amqp_link.h"
-#include "fetch.h"
 #include "history.h"
 #include "number.h"
 #include "rpc_keys.h"
+#include "request_check.h"
 #include "rpc_message.h"
 #include "slotctl.h"
-#include "version.h"
 
-#define FLEET_INSTANCE_MAX 127
 #define FLEET_INSTANCES_MAX 1000000u
 
 struct fleet_plan {
@@ -39,18 +37,6 @@ struct fleet_plan {
 	const char *keys_path;		/* --keys, else [amqp] rpc_keys */
 	struct rpc_keys *keys;		/* per-instance RPC keys, or NULL */
 };
-
-/* Instance ids become routing keys and history fields: UUID-like only. */
-static int fleet_check_id(const char *what, const char *id, struct error *err)
-{
-	size_t len = strlen(id);
-
-	if (len == 0 || len > FLEET_INSTANCE_MAX ||
-	    strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != len)
-		return error_set(err, "%s '%.140s': want 1 to %d of [0-9A-Za-z_-]", what, id,
-				 FLEET_INSTANCE_MAX);
-	return 0;
-}
 
 static int fleet_add(struct fleet_plan *plan, const char *id, struct error *err)
 {
@@ -93,7 +79,7 @@ static int fleet_read_instances(struct fleet_plan *plan, const char *path, struc
 		*end = '\0';
 		if (!*start)
 			continue;
-		if (fleet_check_id("instance id", start, err) < 0 || fleet_add(plan, start, err) < 0) {
+		if (request_check_id("instance id", start, REQUEST_INSTANCE_MAX, err) < 0 || fleet_add(plan, start, err) < 0) {
 			error_prefix(err, "%s:%u: ", path, number);
 			goto out;
 		}
@@ -153,7 +139,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (fleet_check_id("--instance", optarg, err) < 0 ||
+			if (request_check_id("--instance", optarg, REQUEST_INSTANCE_MAX, err) < 0 ||
 			    fleet_add(plan, optarg, err) < 0)
 				return -1;
 			break;
@@ -204,47 +190,40 @@ static int fleet_load_keys(struct fleet_plan *plan, const struct config *config,
 static int fleet_check_plan(struct fleet_plan *plan, const struct config *config,
 			    struct error *err)
 {
-	struct version version;
-
 	if (fleet_load_keys(plan, config, err) < 0)
 		return -1;
 	if (!plan->count)
 		return error_set(err, "no --instance or --instances given");
 	if (plan->id && plan->count != 1)
 		return error_set(err, "--id needs exactly one instance");
-	if (plan->id && fleet_check_id("--id", plan->id, err) < 0)
+	if (plan->id && request_check_id("--id", plan->id, REQUEST_ID_MAX, err) < 0)
 		return -1;
 	if (strcmp(plan->method, "upgrade") != 0)
 		return 0;
 	if (!plan->version)
 		return error_set(err, "--version: missing");
-	if (version_parse(plan->version, &version, err) < 0)
-		return error_prefix(err, "--version: ");
+	if (request_check_version("--version", plan->version, err) < 0)
+		return -1;
 	if (!plan->location)
 		return error_set(err, "--location: missing");
-	if (fetch_validate(plan->strategy ? plan->strategy : config->updater.strategy,
-			   plan->location, err) < 0)
+	if (request_check_location("--location", plan->strategy ? plan->strategy :
+				   config->updater.strategy, plan->location, err) < 0)
 		return -1;
-	if (plan->sha256 && (strlen(plan->sha256) != 64 ||
-			     strspn(plan->sha256, "0123456789abcdef") != 64))
-		return error_set(err, "--sha256: want 64 lowercase hex digits");
+	if (plan->sha256 && request_check_sha256("--sha256", plan->sha256, err) < 0)
+		return -1;
 	return 0;
 }
 
 static json_t *fleet_args(const struct fleet_plan *plan, const char *instance, const char *id)
 {
-	json_t *args = json_pack("{s:s}", "upgrade_id", id);
+	struct request_upgrade req = {
+		.upgrade_id = id, .instance_id = instance, .version = plan->version,
+		.location = plan->location, .strategy = plan->strategy, .sha256 = plan->sha256,
+	};
 
-	if (!args || strcmp(plan->method, "upgrade") != 0)
-		return args;
-	json_object_set_new(args, "instance_id", json_string(instance));
-	json_object_set_new(args, "instance_version", json_string(plan->version));
-	json_object_set_new(args, "location", json_string(plan->location));
-	if (plan->strategy)
-		json_object_set_new(args, "strategy", json_string(plan->strategy));
-	json_object_set_new(args, "metadata", plan->sha256 ?
-			    json_pack("{s:s}", "sha256", plan->sha256) : json_object());
-	return args;
+	if (strcmp(plan->method, "upgrade") != 0)
+		return request_rollback_args(id);
+	return request_upgrade_args(&req);
 }
 
 /* target is a copy of the config whose instance id (and key, in a keyed

@@ -8,11 +8,17 @@
  *                              --location URL [--strategy S] [--sha256 HEX]
  *                              [--id UPGRADE_ID] [--rate N/s] [--keys FILE]
  *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]
+ *   slotctl --api URL --token-file F --tenant T upgrade --instance ID --version V
+ *           --location URL [--strategy S] [--sha256 HEX] [--id ID]
+ *   slotctl --api URL --token-file F --tenant T upgrades [--state S] [--instance ID]
+ *           [--limit N] [--json]
+ *   slotctl --api URL --token-file F --tenant T instance ID [--json]
  *
  * status asks slotd; when slotd is not running it reads the state from disk
  * and says so.  history reads <root>/history directly.  notify and rollback
  * with --instance/--instances cast to guests over RabbitMQ (fleet.c) instead
- * of asking the local slotd.  Exit 0 on success, 1 when slotd refuses or
+ * of asking the local slotd.  upgrade, upgrades and instance ask slotfleet's
+ * HTTP API (api.c) and need no config file.  Exit 0 on success, 1 when slotd refuses or
  * cannot be reached (or a cast was not queued), 2 on a usage or config error. */
 #include <getopt.h>
 #include <jansson.h>
@@ -42,6 +48,11 @@ static void usage(FILE *out)
 		"               [--keys FILE]\n"
 		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]\n"
 		"               [--keys FILE]\n"
+		"       slotctl --api URL --token-file F --tenant T upgrade --instance ID --version V\n"
+		"               --location URL [--strategy S] [--sha256 HEX] [--id ID]\n"
+		"       slotctl --api URL --token-file F --tenant T upgrades [--state S] [--instance ID]\n"
+		"               [--limit N] [--json]\n"
+		"       slotctl --api URL --token-file F --tenant T instance ID [--json]\n"
 		"       slotctl --help | --version\n");
 }
 
@@ -312,9 +323,12 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
+		{ "api", required_argument, NULL, 'a' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "tenant", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *command;
+	const char *config_path = NULL, *command, *api = NULL, *token_file = NULL, *tenant = NULL;
 	struct config config;
 	struct error err = { "" };
 	int opt, rest, rc = 2;
@@ -324,6 +338,9 @@ int main(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'v': printf("slotctl %s\n", SLOTCTL_VERSION); return 0;
+		case 'a': api = optarg; break;
+		case 't': token_file = optarg; break;
+		case 'T': tenant = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -331,11 +348,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	command = argv[optind];
+	/* The API's commands talk HTTP only: no config file needed. */
+	if (!strcmp(command, "upgrade") || !strcmp(command, "upgrades") ||
+	    !strcmp(command, "instance")) {
+		rc = api_command(api, token_file, tenant, argc - optind, argv + optind);
+		if (rc == 2)
+			usage(stderr);
+		return rc;
+	}
 	if (config_load(&config, config_path, &err) < 0) {
 		fprintf(stderr, "slotctl: %s\n", err.text);
 		return 2;
 	}
-	command = argv[optind];
 	rest = argc - optind - 1;
 	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[optind + 1], "--json"))))
 		rc = command_status(&config, rest == 1);

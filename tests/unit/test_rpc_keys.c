@@ -10,18 +10,20 @@
 
 static void test_lookup(void **unused)
 {
-	const char text[] = "# fleet keys\n\ninst-b  key-of-b\r\n  inst-a\tkey-of-a  \n"
+	const char text[] = "# fleet keys\n\ninst-b  key-of-b # rack 7\r\n  inst-a\tkey-of-a  \n"
+			    "inst-c k#with#hash\n"
 			    "27e25b73-88a1-4526-b2b9-919a28b8b33f 0123456789abcdef0123456789abcdef";
 	struct rpc_keys *keys = NULL;
 
 	(void)unused;
 	assert_int_equal(rpc_keys_parse(&keys, text, strlen(text), "k", NULL), 0);
-	assert_int_equal(rpc_keys_count(keys), 3);
+	assert_int_equal(rpc_keys_count(keys), 4);
+	assert_string_equal(rpc_keys_find(keys, "inst-c"), "k#with#hash");
 	assert_string_equal(rpc_keys_find(keys, "inst-a"), "key-of-a");
 	assert_string_equal(rpc_keys_find(keys, "inst-b"), "key-of-b");
 	assert_string_equal(rpc_keys_find(keys, "27e25b73-88a1-4526-b2b9-919a28b8b33f"),
 			    "0123456789abcdef0123456789abcdef");
-	assert_null(rpc_keys_find(keys, "inst-c"));
+	assert_null(rpc_keys_find(keys, "inst-d"));
 	assert_null(rpc_keys_find(keys, ""));
 	rpc_keys_free(keys);
 }

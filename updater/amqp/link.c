@@ -16,7 +16,9 @@
 struct amqp_link {
 	const struct config *config;
 	amqp_connection_state_t conn;
+	char queue[256];	/* consumers only */
 	char routing_key[256];
+	uint16_t prefetch;
 };
 
 /* The broker's or the library's reason for a failed call. */
@@ -108,7 +110,7 @@ static int link_declare_consumer(struct amqp_link *link, struct error *err)
 {
 	const struct config *c = link->config;
 	amqp_connection_state_t conn = link->conn;
-	amqp_bytes_t queue = amqp_cstring_bytes(c->amqp.queue);
+	amqp_bytes_t queue = amqp_cstring_bytes(link->queue);
 
 	amqp_queue_declare(conn, LINK_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
 	if (link_check(amqp_get_rpc_reply(conn), "declare queue", err) < 0)
@@ -117,15 +119,16 @@ static int link_declare_consumer(struct amqp_link *link, struct error *err)
 			amqp_cstring_bytes(link->routing_key), amqp_empty_table);
 	if (link_check(amqp_get_rpc_reply(conn), "bind queue", err) < 0)
 		return -1;
-	amqp_basic_qos(conn, LINK_CHANNEL, 0, 1, 0);
+	amqp_basic_qos(conn, LINK_CHANNEL, 0, link->prefetch, 0);
 	if (link_check(amqp_get_rpc_reply(conn), "prefetch", err) < 0)
 		return -1;
 	amqp_basic_consume(conn, LINK_CHANNEL, queue, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
 	return link_check(amqp_get_rpc_reply(conn), "consume", err);
 }
 
-static int link_open(struct amqp_link **out, const struct config *config, int consumer,
-		     struct error *err)
+/* queue NULL: a publisher link. */
+static int link_open(struct amqp_link **out, const struct config *config, const char *queue,
+		     const char *routing_key, unsigned prefetch, struct error *err)
 {
 	struct amqp_link *link = calloc(1, sizeof *link);
 
@@ -133,17 +136,19 @@ static int link_open(struct amqp_link **out, const struct config *config, int co
 	if (!link)
 		return error_set(err, "amqp: out of memory");
 	link->config = config;
-	if (consumer && !config->amqp.instance_id[0]) {
+	if (queue && (snprintf(link->queue, sizeof link->queue, "%s", queue) >=
+			      (int)sizeof link->queue ||
+		      snprintf(link->routing_key, sizeof link->routing_key, "%s", routing_key) >=
+			      (int)sizeof link->routing_key || !prefetch || prefetch > UINT16_MAX)) {
 		free(link);
-		return error_set(err, "[amqp] instance_id: missing");
+		return error_set(err, "amqp: queue name, routing key or prefetch out of range");
 	}
-	snprintf(link->routing_key, sizeof link->routing_key, "guestagent.%s",
-		 config->amqp.instance_id);
+	link->prefetch = (uint16_t)prefetch;
 	if (link_connect(link, err) < 0 || link_declare_exchange(link, err) < 0)
 		goto fail;
-	if (consumer && link_declare_consumer(link, err) < 0)
+	if (queue && link_declare_consumer(link, err) < 0)
 		goto fail;
-	if (!consumer) {
+	if (!queue) {
 		amqp_confirm_select(link->conn, LINK_CHANNEL);
 		if (link_check(amqp_get_rpc_reply(link->conn), "confirm mode", err) < 0)
 			goto fail;
@@ -157,13 +162,26 @@ fail:
 
 int amqp_link_open(struct amqp_link **link, const struct config *config, struct error *err)
 {
-	return link_open(link, config, 1, err);
+	char routing_key[256];
+
+	*link = NULL;
+	if (!config->amqp.instance_id[0])
+		return error_set(err, "[amqp] instance_id: missing");
+	snprintf(routing_key, sizeof routing_key, "guestagent.%s", config->amqp.instance_id);
+	return link_open(link, config, config->amqp.queue, routing_key, 1, err);
+}
+
+int amqp_link_open_consumer(struct amqp_link **link, const struct config *config,
+			    const char *queue, const char *routing_key, unsigned prefetch,
+			    struct error *err)
+{
+	return link_open(link, config, queue, routing_key, prefetch, err);
 }
 
 int amqp_link_open_publisher(struct amqp_link **link, const struct config *config,
 			     struct error *err)
 {
-	return link_open(link, config, 0, err);
+	return link_open(link, config, NULL, NULL, 0, err);
 }
 
 void amqp_link_close(struct amqp_link *link)

@@ -6,6 +6,7 @@
 
 #include "fetch.h"
 #include "history.h"
+#include "request_check.h"
 #include "rpc_message.h"
 #include "trove_crypto.h"
 
@@ -26,8 +27,7 @@ static int rpc_string(json_t *object, const char *key, const char *where, int re
 	return 0;
 }
 
-/* The inner oslo.message object (new reference). */
-static json_t *rpc_unwrap(const char *body, size_t len, struct error *err)
+json_t *rpc_message_unwrap(const char *body, size_t len, struct error *err)
 {
 	json_error_t jerr;
 	json_t *outer, *inner, *text;
@@ -160,13 +160,6 @@ static int rpc_rollback(json_t *args, const struct config *config, struct rpc_re
 	return 0;
 }
 
-/* An id becomes a history key and a log word: keep it to [0-9A-Za-z_-]. */
-static int rpc_check_id(const char *id)
-{
-	return id[0] && strspn(id, "0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz_-") ==
-			       strlen(id);
-}
-
 /* On a keyed guest only a message sealed with its key is read further; its
  * plaintext _unique_id is then dropped on refusal, so a forgery can never
  * name (and so overwrite) the record of a real attempt. */
@@ -199,7 +192,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 	memset(req, 0, sizeof *req);
 	if (len > RPC_BODY_MAX)
 		return error_set(err, "body: %zu bytes, more than %u", len, RPC_BODY_MAX);
-	message = rpc_unwrap(body, len, err);
+	message = rpc_message_unwrap(body, len, err);
 	if (!message)
 		return -1;
 	if (rpc_string(message, "_unique_id", "message", 0, req->unique_id, sizeof req->unique_id,
@@ -224,7 +217,7 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;
 	}
-	if (req->unique_id[0] && !rpc_check_id(req->unique_id)) {
+	if (req->unique_id[0] && !request_id_ok(req->unique_id, REQUEST_ID_MAX)) {
 		req->unique_id[0] = '\0';
 		rc = error_set(err, "message._unique_id: not an id of [0-9A-Za-z_-]");
 	}

@@ -39,8 +39,14 @@ static int rpc_keys_printable(const char *s)
 /* Splits one line (already NUL-terminated, no newline) into an entry. */
 static int rpc_keys_line(char *line, struct rpc_key_entry *entry, struct error *err)
 {
-	char *id, *key, *rest;
+	char *id, *key, *rest, *comment;
 
+	/* "id key # note": a comment starts at a '#' after a blank (a key may hold '#'). */
+	for (comment = line; (comment = strchr(comment, '#')); comment++)
+		if (comment > line && (comment[-1] == ' ' || comment[-1] == '\t')) {
+			*comment = '\0';
+			break;
+		}
 	id = line + strspn(line, " \t");
 	key = id + strcspn(id, " \t");
 	if (!*key)
@@ -90,7 +96,8 @@ static int rpc_keys_fill(struct rpc_keys *k, size_t len, const char *name, struc
 			return error_prefix(err, "%s:%zu: ", name, number);
 		k->count++;
 	}
-	qsort(k->entries, k->count, sizeof *k->entries, rpc_keys_compare);
+	if (k->count)
+		qsort(k->entries, k->count, sizeof *k->entries, rpc_keys_compare);
 	for (i = 1; i < k->count; i++)
 		if (!strcmp(k->entries[i - 1].instance_id, k->entries[i].instance_id))
 			return error_set(err, "%s: instance %s has two keys", name,

@@ -1,0 +1,40 @@
+/* fleet_publisher.h: slotfleet's casts to guests.
+ *
+ * One publisher connection (amqp_link_open_publisher: confirm mode,
+ * mandatory), shared by the API's threads and used by one at a time: the
+ * AMQP connection is not thread-safe, so every cast holds a mutex from
+ * connect to confirmation.  A cast to an instance that has a key in
+ * [amqp] rpc_keys is sealed with it as Trove's API seals it.  The
+ * connection is opened on first use and again after any failure, and also
+ * after FLEET_PUBLISHER_IDLE_S without a cast (librabbitmq only answers
+ * broker heartbeats inside its own calls, so an idle connection may have
+ * been dropped by the broker).
+ *
+ * fleet_publisher_cast() returns only once the broker has put the message
+ * in the guest's queue: 0; or FLEET_CAST_UNREACHABLE when no connection
+ * could be made (the API answers 503); or FLEET_CAST_REFUSED when the broker
+ * did not queue it (no queue bound to guestagent.<id>, a nack, a dropped
+ * link: 502).  err says which. */
+#ifndef SLOTFLEET_PUBLISHER_H
+#define SLOTFLEET_PUBLISHER_H
+
+#include <jansson.h>
+
+#include "error.h"
+#include "fleet_config.h"
+#include "rpc_keys.h"
+
+#define FLEET_PUBLISHER_IDLE_S 30
+#define FLEET_CAST_UNREACHABLE (-1)
+#define FLEET_CAST_REFUSED (-2)
+
+struct fleet_publisher;
+
+int fleet_publisher_new(struct fleet_publisher **pub, const struct fleet_config *config,
+			const struct rpc_keys *keys, struct error *err);
+void fleet_publisher_free(struct fleet_publisher *pub);
+/* method(args) to guestagent.<instance_id>; steals args. */
+int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
+			 const char *method, json_t *args, struct error *err);
+
+#endif

@@ -1,0 +1,352 @@
+/* api.c: slotctl's client of slotfleet's HTTP API (docs/fleet.md).
+ *
+ *   slotctl --api URL --token-file F --tenant T upgrade --instance ID
+ *           --version V --location URL [--strategy S] [--sha256 H] [--id ID]
+ *   slotctl --api URL --token-file F --tenant T upgrades [--state S]
+ *           [--instance ID] [--limit N] [--json]
+ *   slotctl --api URL --token-file F --tenant T instance ID [--json]
+ *
+ * --api, --token-file and --tenant may also follow the command.  The token
+ * file holds the token itself (its first line that is not blank or a '#'
+ * comment); the token is sent in X-Auth-Token and never printed.  Requests
+ * go through libcurl (http and https only, bounded connect and total time,
+ * TLS verified); the answer is bounded too.  Exit 0 when the API accepted
+ * the request, 1 when it refused it (its error message is printed) or could
+ * not be reached, 2 on a usage error. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request_check.h"
+#include "slotctl.h"
+
+#define API_ANSWER_MAX (16u << 20)
+#define API_TOKEN_MAX 4096
+
+struct api_call {
+	const char *api, *token_file, *tenant;
+	char token[API_TOKEN_MAX];
+	const char *instance, *version, *location, *strategy, *sha256, *id, *state, *limit;
+	const char *operand;
+	int json;
+};
+
+struct api_answer {
+	char *data;
+	size_t len;
+};
+
+static size_t api_collect(char *data, size_t size, size_t count, void *ctx)
+{
+	struct api_answer *a = ctx;
+	size_t n = size * count;
+	char *grown;
+
+	if (n > API_ANSWER_MAX - a->len)
+		return 0;	/* too large: curl fails the transfer */
+	grown = realloc(a->data, a->len + n + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + a->len, data, n);
+	a->data = grown;
+	a->len += n;
+	a->data[a->len] = '\0';
+	return n;
+}
+
+/* The token: the first line that is not blank or a comment, trimmed. */
+static int api_read_token(struct api_call *call)
+{
+	FILE *file = fopen(call->token_file, "re");
+	char line[API_TOKEN_MAX], *start, *end;
+	int found = 0;
+
+	if (!file) {
+		fprintf(stderr, "slotctl: --token-file %s: %s\n", call->token_file, strerror(errno));
+		return -1;
+	}
+	while (!found && fgets(line, sizeof line, file)) {
+		for (start = line; *start == ' ' || *start == '\t'; start++)
+			;
+		end = start + strcspn(start, "\r\n");
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (*start && *start != '#') {
+			snprintf(call->token, sizeof call->token, "%s", start);
+			found = 1;
+		}
+	}
+	fclose(file);
+	if (!found)
+		fprintf(stderr, "slotctl: --token-file %s: no token in it\n", call->token_file);
+	return found ? 0 : -1;
+}
+
+/* One request; *status set; the answer's JSON (or NULL) returned. */
+static json_t *api_request(const struct api_call *call, const char *method, const char *path,
+			   const char *body, long *status)
+{
+	struct api_answer answer = { 0 };
+	struct curl_slist *headers = NULL;
+	char url[4096], header[API_TOKEN_MAX + 32];
+	CURL *curl = curl_easy_init();
+	CURLcode rc;
+	json_t *json = NULL;
+
+	*status = 0;
+	if (!curl)
+		return NULL;
+	snprintf(url, sizeof url, "%s/v1.0/%s/mgmt%s", call->api, call->tenant, path);
+	snprintf(header, sizeof header, "X-Auth-Token: %s", call->token);
+	headers = curl_slist_append(headers, header);
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 90L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, api_collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+	if (body)
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	rc = curl_easy_perform(curl);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "slotctl: %s %s: %s\n", method, call->api, curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	if (rc == CURLE_OK && answer.data)
+		json = json_loadb(answer.data, answer.len, 0, NULL);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	free(answer.data);
+	return json;
+}
+
+/* The API's error body as one line on stderr. */
+static int api_refused(const char *what, long status, json_t *answer)
+{
+	json_t *error = json_object_get(answer, "error");
+	const char *field = json_string_value(json_object_get(error, "field"));
+	const char *message = json_string_value(json_object_get(error, "message"));
+
+	if (status)
+		fprintf(stderr, "slotctl: %s: %ld%s%s: %s\n", what, status, field && *field ? " " : "",
+			field ? field : "", message ? message : "(no error message)");
+	return 1;
+}
+
+static const char *api_text(json_t *object, const char *key)
+{
+	const char *text = json_string_value(json_object_get(object, key));
+
+	return text && *text ? text : "-";
+}
+
+static int api_upgrade(const struct api_call *call)
+{
+	struct error err = { "" };
+	json_t *body, *answer, *up;
+	char *text;
+	long status;
+
+	if (!call->instance || !call->version || !call->location) {
+		fprintf(stderr, "slotctl: upgrade: --instance, --version and --location are required\n");
+		return 2;
+	}
+	if (request_check_id("--instance", call->instance, REQUEST_INSTANCE_MAX, &err) < 0 ||
+	    request_check_version("--version", call->version, &err) < 0 ||
+	    request_check_location("--location", call->strategy ? call->strategy : "http",
+				   call->location, &err) < 0 ||
+	    (call->sha256 && request_check_sha256("--sha256", call->sha256, &err) < 0) ||
+	    (call->id && request_check_id("--id", call->id, REQUEST_ID_MAX, &err) < 0)) {
+		fprintf(stderr, "slotctl: upgrade: %s\n", err.text);
+		return 2;
+	}
+	body = json_pack("{s:s, s:s, s:s}", "instance_id", call->instance, "instance_version",
+			 call->version, "location", call->location);
+	if (call->strategy)
+		json_object_set_new(body, "strategy", json_string(call->strategy));
+	if (call->sha256)
+		json_object_set_new(body, "sha256", json_string(call->sha256));
+	if (call->id)
+		json_object_set_new(body, "upgrade_id", json_string(call->id));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	answer = text ? api_request(call, "POST", "/upgrade", text, &status) : NULL;
+	free(text);
+	up = json_object_get(answer, "upgrade");
+	if (status != 202 || !up) {
+		api_refused("upgrade", status, answer);
+		json_decref(answer);
+		return 1;
+	}
+	printf("%s %s %s\n", api_text(up, "instance_id"), api_text(up, "id"), api_text(up, "state"));
+	json_decref(answer);
+	return 0;
+}
+
+/* Appends "&key=value", the value escaped. */
+static void api_query(CURL *curl, char *path, size_t size, const char *key, const char *value)
+{
+	char *escaped;
+
+	if (!value)
+		return;
+	escaped = curl_easy_escape(curl, value, 0);
+	if (escaped)
+		snprintf(path + strlen(path), size - strlen(path), "%s%s=%s",
+			 strchr(path, '?') ? "&" : "?", key, escaped);
+	curl_free(escaped);
+}
+
+static void api_print_upgrades(json_t *list)
+{
+	json_t *up;
+	size_t i;
+
+	printf("%-33s %-8s %-11s %-20s %-9s %-9s %-27s %s\n", "ID", "KIND", "STATE", "INSTANCE",
+	       "FROM", "TO", "UPDATED", "REASON");
+	json_array_foreach(list, i, up)
+		printf("%-33s %-8s %-11s %-20.20s %-9s %-9s %-27s %s\n", api_text(up, "id"),
+		       api_text(up, "kind"), api_text(up, "state"), api_text(up, "instance_id"),
+		       api_text(up, "from_version"), api_text(up, "to_version"),
+		       api_text(up, "updated"), api_text(up, "reason"));
+}
+
+static int api_upgrades(const struct api_call *call)
+{
+	CURL *curl = curl_easy_init();
+	char path[2048] = "/upgrades";
+	json_t *answer, *list;
+	long status;
+
+	if (!curl)
+		return 1;
+	api_query(curl, path, sizeof path, "state", call->state);
+	api_query(curl, path, sizeof path, "instance_id", call->instance);
+	api_query(curl, path, sizeof path, "limit", call->limit);
+	curl_easy_cleanup(curl);
+	answer = api_request(call, "GET", path, NULL, &status);
+	list = json_object_get(answer, "upgrades");
+	if (status != 200 || !json_is_array(list)) {
+		api_refused("upgrades", status, answer);
+		json_decref(answer);
+		return 1;
+	}
+	if (call->json) {
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		api_print_upgrades(list);
+	}
+	json_decref(answer);
+	return 0;
+}
+
+static int api_instance(const struct api_call *call)
+{
+	struct error err = { "" };
+	char path[256];
+	json_t *answer, *in, *last;
+	long status;
+
+	if (!call->operand || request_check_id("instance", call->operand, REQUEST_INSTANCE_MAX, &err) < 0) {
+		fprintf(stderr, "slotctl: instance: %s\n", call->operand ? err.text : "want an instance id");
+		return 2;
+	}
+	snprintf(path, sizeof path, "/instances/%s", call->operand);
+	answer = api_request(call, "GET", path, NULL, &status);
+	in = json_object_get(answer, "instance");
+	if (status != 200 || !in) {
+		api_refused("instance", status, answer);
+		json_decref(answer);
+		return 1;
+	}
+	if (call->json) {
+		json_dumpf(in, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		last = json_object_get(in, "last_upgrade");
+		printf("instance:      %s\nagent version: %s\nagent slot:    %s\nlast seen:     %s\n"
+		       "last upgrade:  %s %s\n", api_text(in, "id"), api_text(in, "agent_version"),
+		       api_text(in, "agent_slot"), api_text(in, "last_seen"), api_text(last, "id"),
+		       json_is_object(last) ? api_text(last, "state") : "");
+	}
+	json_decref(answer);
+	return 0;
+}
+
+static int api_parse(struct api_call *call, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "api", required_argument, NULL, 'a' }, { "token-file", required_argument, NULL, 't' },
+		{ "tenant", required_argument, NULL, 'T' }, { "instance", required_argument, NULL, 'i' },
+		{ "version", required_argument, NULL, 'V' }, { "location", required_argument, NULL, 'l' },
+		{ "strategy", required_argument, NULL, 's' }, { "sha256", required_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' }, { "state", required_argument, NULL, 'e' },
+		{ "limit", required_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 0;	/* a full restart: main's scan stopped at the command ("+") */
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': call->api = optarg; break;
+		case 't': call->token_file = optarg; break;
+		case 'T': call->tenant = optarg; break;
+		case 'i': call->instance = optarg; break;
+		case 'V': call->version = optarg; break;
+		case 'l': call->location = optarg; break;
+		case 's': call->strategy = optarg; break;
+		case 'S': call->sha256 = optarg; break;
+		case 'I': call->id = optarg; break;
+		case 'e': call->state = optarg; break;
+		case 'n': call->limit = optarg; break;
+		case 'j': call->json = 1; break;
+		default: return -1;
+		}
+	}
+	if (optind < argc)
+		call->operand = argv[optind++];
+	if (optind != argc) {
+		fprintf(stderr, "slotctl: %s: unexpected argument '%.60s'\n", argv[0], argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int api_command(const char *api, const char *token_file, const char *tenant, int argc,
+		char **argv)
+{
+	struct api_call call = { .api = api, .token_file = token_file, .tenant = tenant };
+	int rc = 2;
+
+	if (api_parse(&call, argc, argv) < 0)
+		return 2;
+	if (!call.api || !call.token_file || !call.tenant) {
+		fprintf(stderr, "slotctl: %s: --api, --token-file and --tenant are required\n", argv[0]);
+		return 2;
+	}
+	if ((strncmp(call.api, "http://", 7) && strncmp(call.api, "https://", 8)) ||
+	    !request_id_ok(call.tenant, REQUEST_ID_MAX)) {
+		fprintf(stderr, "slotctl: --api must be an http(s) URL and --tenant an id\n");
+		return 2;
+	}
+	if (api_read_token(&call) < 0)
+		return 2;
+	if (!strcmp(argv[0], "upgrade"))
+		rc = api_upgrade(&call);
+	else if (!strcmp(argv[0], "upgrades"))
+		rc = api_upgrades(&call);
+	else if (!strcmp(argv[0], "instance"))
+		rc = api_instance(&call);
+	memset(call.token, 0, sizeof call.token);
+	return rc;
+}

@@ -1,0 +1,89 @@
+# tests/support/slotfleet.sh: a slotfleet for the tests, on 127.0.0.1.
+# Source it after lib.sh (and guest.sh when a broker is needed); it defines:
+#   fleet_tokens         writes $T/tokens: ADMIN (tenant acme, admin),
+#                        MEMBER (acme, member), OTHER (tenant other, admin)
+#   fleet_ini DB [EXTRA] writes $T/fleet.ini: listen on a free port, the token
+#                        file, [db] DB ("path = ..." or "url = ..."), [amqp] url
+#                        $AMQP; EXTRA lines are appended
+#   fleet_start          starts slotfleet -c $T/fleet.ini (log $T/fleet.log,
+#                        appended); sets FLEET_PID and API (the tenant's
+#                        .../v1.0/acme/mgmt URL); waits for the consumer
+#                        unless FLEET_NO_BROKER is set
+#   fleet_stop [SIG]     stops it (TERM, or SIG) and waits
+#   api METHOD PATH [BODY]  curl with the admin token; prints the status,
+#                        the body goes to $T/body, the headers to $T/headers
+#   body_get EXPR        a field of $T/body (json_get)
+#   wait_state ID STATE  polls GET upgrades/ID until its state is STATE
+ADMIN=admin-token-0123456789
+MEMBER=member-token-0123456789
+OTHER=other-token-0123456789
+B=${B:-$SLOTD_BIN}
+
+fleet_tokens() {
+	{
+		echo "# tenant acme"
+		printf '%s acme admin\n' "$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)"
+		printf '%s acme member\n' "$(printf %s "$MEMBER" | sha256sum | cut -d' ' -f1)"
+		printf '%s other admin\n' "$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)"
+	} > "$T/tokens"
+}
+
+fleet_ini() {
+	cat > "$T/fleet.ini" <<INI
+[api]
+listen = 127.0.0.1:${FLEET_PORT:-0}
+tokens = $T/tokens
+${FLEET_API_EXTRA:-}
+[db]
+$1
+[amqp]
+url = ${AMQP:-amqp://guest:guest@127.0.0.1:1/}
+${2:-}
+INI
+}
+
+fleet_start() {
+	fleet_lines=$(cat "$T/fleet.log" 2>/dev/null | wc -l)
+	"$B/slotfleet" -c "$T/fleet.ini" >> "$T/fleet.log" 2>&1 &
+	FLEET_PID=$!
+	PIDS="$PIDS $FLEET_PID"
+	fleet_new_log() { tail -n +"$((fleet_lines + 1))" "$T/fleet.log"; }
+	wait_for 30 sh -c 'tail -n +"$1" "$2" | grep -q "listening on"' _ "$((fleet_lines + 1))" "$T/fleet.log" ||
+		{ cat "$T/fleet.log"; return 1; }
+	FLEET_PORT=$(fleet_new_log | sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' | head -n 1)
+	API=http://127.0.0.1:$FLEET_PORT/v1.0/acme/mgmt
+	[ -n "${FLEET_NO_BROKER:-}" ] && return 0
+	wait_for 30 sh -c 'tail -n +"$1" "$2" | grep -q "consumer: connected"' _ "$((fleet_lines + 1))" "$T/fleet.log" ||
+		{ cat "$T/fleet.log"; return 1; }
+}
+
+fleet_stop() {
+	kill -"${1:-TERM}" "$FLEET_PID" 2>/dev/null
+	wait "$FLEET_PID" 2>/dev/null
+	FLEET_RC=$?
+}
+
+api() {
+	method=$1 path=$2
+	shift 2
+	if [ $# -gt 0 ]; then
+		curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" \
+			-H "X-Auth-Token: $ADMIN" -H 'Content-Type: application/json' \
+			--data-binary "$1" "$API$path"
+	else
+		curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" \
+			-H "X-Auth-Token: $ADMIN" "$API$path"
+	fi
+}
+
+body_get() {
+	json_get "$1" < "$T/body"
+}
+
+upgrade_state() {
+	[ "$(api GET "/upgrades/$1")" = 200 ] && [ "$(body_get '["upgrade"]["state"]')" = "$2" ]
+}
+
+wait_state() {
+	wait_for "${3:-60}" upgrade_state "$1" "$2"
+}
