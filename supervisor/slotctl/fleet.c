@@ -135,7 +135,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 	};
 	int opt;
 
-	optind = 1;
+	optind = 0;	/* afresh, in GNU order: options may follow operands */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':

@@ -21,6 +21,7 @@
  * HTTP API (api.c) and need no config file.  Exit 0 on success, 1 when slotd refuses or
  * cannot be reached (or a cast was not queued), 2 on a usage or config error. */
 #include <getopt.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,7 @@ static int command_history(const struct config *c, int argc, char **argv)
 	struct layout layout;
 	int opt, rc;
 
-	optind = 1;
+	optind = 0;	/* afresh, in GNU order: options may follow operands */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == 's')
 			filter.state = optarg;
@@ -318,65 +319,141 @@ static int command_history(const struct config *c, int argc, char **argv)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'v' },
-		{ "api", required_argument, NULL, 'a' },
-		{ "token-file", required_argument, NULL, 't' },
-		{ "tenant", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = NULL, *command, *api = NULL, *token_file = NULL, *tenant = NULL;
-	struct config config;
-	struct error err = { "" };
-	int opt, rest, rc = 2;
+/* Global options may stand anywhere, before or after the command and its
+ * operands (`slotctl status --json -c slotd.ini`): they are taken out of
+ * argv here, and the rest goes to the command, which parses its own
+ * options in any order.  `--` ends the options; what follows is kept. */
+struct slotctl_globals {
+	const char *config_path, *api, *token_file, *tenant;
+	int help, version;
+};
 
-	while ((opt = getopt_long(argc, argv, "+c:", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'v': printf("slotctl %s\n", SLOTCTL_VERSION); return 0;
-		case 'a': api = optarg; break;
-		case 't': token_file = optarg; break;
-		case 'T': tenant = optarg; break;
-		default: usage(stderr); return 2;
+/* 1 and *value set when arg is global option `name` (long or short form,
+ * "--name=V", "--name V", "-cV", "-c V"); 0 when it is not; -1 when its
+ * value is missing. */
+static int take_value(int argc, char **argv, int *i, const char *name, char letter,
+		      const char **value)
+{
+	const char *arg = argv[*i];
+	size_t len = strlen(name);
+
+	if (letter && arg[0] == '-' && arg[1] == letter) {
+		if (arg[2]) {
+			*value = arg + 2;
+			return 1;
+		}
+	} else if (strncmp(arg, "--", 2) || strncmp(arg + 2, name, len)) {
+		return 0;
+	} else if (arg[2 + len] == '=') {
+		*value = arg + 3 + len;
+		return 1;
+	} else if (arg[2 + len]) {
+		return 0;
+	}
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+static int take_globals(int *argc, char **argv, struct slotctl_globals *g)
+{
+	static const struct { const char *name; char letter; size_t offset; } valued[] = {
+		{ "config", 'c', offsetof(struct slotctl_globals, config_path) },
+		{ "api", 0, offsetof(struct slotctl_globals, api) },
+		{ "token-file", 0, offsetof(struct slotctl_globals, token_file) },
+		{ "tenant", 0, offsetof(struct slotctl_globals, tenant) },
+	};
+	int i, kept = 1, rc, command_seen = 0;
+	size_t k;
+
+	for (i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[kept++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			g->help = 1;
+			continue;
+		}
+		/* After the command, --version is notify's VERSION, not ours. */
+		if (!strcmp(argv[i], "--version") && !command_seen) {
+			g->version = 1;
+			continue;
+		}
+		for (rc = 0, k = 0; k < sizeof valued / sizeof valued[0] && !rc; k++)
+			rc = take_value(*argc, argv, &i, valued[k].name, valued[k].letter,
+					(const char **)(void *)((char *)g + valued[k].offset));
+		if (rc < 0) {
+			fprintf(stderr, "slotctl: %s needs a value\n", argv[i]);
+			return -1;
+		}
+		if (!rc) {
+			command_seen |= argv[i][0] != '-';
+			argv[kept++] = argv[i];
 		}
 	}
-	if (optind >= argc) {
+	argv[kept] = NULL;
+	*argc = kept;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct slotctl_globals g = { 0 };
+	const char *command;
+	struct config config;
+	struct error err = { "" };
+	int rest, rc = 2;
+
+	if (take_globals(&argc, argv, &g) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	command = argv[optind];
+	if (g.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (g.version) {
+		printf("slotctl %s\n", SLOTCTL_VERSION);
+		return 0;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2)
+			fprintf(stderr, "slotctl: unknown option '%.60s'\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	command = argv[1];
 	/* The API's commands talk HTTP only: no config file needed. */
 	if (!strcmp(command, "upgrade") || !strcmp(command, "upgrades") ||
 	    !strcmp(command, "instance")) {
-		rc = api_command(api, token_file, tenant, argc - optind, argv + optind);
+		rc = api_command(g.api, g.token_file, g.tenant, argc - 1, argv + 1);
 		if (rc == 2)
 			usage(stderr);
 		return rc;
 	}
-	if (config_load(&config, config_path, &err) < 0) {
+	if (config_load(&config, g.config_path, &err) < 0) {
 		fprintf(stderr, "slotctl: %s\n", err.text);
 		return 2;
 	}
-	rest = argc - optind - 1;
-	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[optind + 1], "--json"))))
+	rest = argc - 2;
+	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[2], "--json"))))
 		rc = command_status(&config, rest == 1);
 	else if (!strcmp(command, "notify"))
-		rc = fleet_command(&config, "upgrade", argc - optind, argv + optind);
+		rc = fleet_command(&config, "upgrade", argc - 1, argv + 1);
 	else if (!strcmp(command, "rollback") && rest == 0)
 		rc = command_simple(&config, "rollback");
-	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[optind + 1], "--force"))
+	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[2], "--force"))
 		rc = command_simple(&config, "rollback --force");
 	else if (!strcmp(command, "rollback"))	/* --instance, --instances, --rate, --id */
-		rc = fleet_command(&config, "rollback", argc - optind, argv + optind);
+		rc = fleet_command(&config, "rollback", argc - 1, argv + 1);
 	else if ((!strcmp(command, "mark-good") || !strcmp(command, "mark-bad") ||
 		  !strcmp(command, "restart")) && rest == 0)
 		rc = command_simple(&config, command);
 	else if (!strcmp(command, "history"))
-		rc = command_history(&config, argc - optind, argv + optind);
+		rc = command_history(&config, argc - 1, argv + 1);
 	if (rc == 2)
 		usage(stderr);
 	return rc;
