@@ -50,13 +50,18 @@
  * dirty data of the same filesystem, acceptable as the slot filesystem is the
  * updater's.
  *
- * Limits of the design: extract_clear() holds one fd per directory level; a
- * tree deeper than the fd limit fails with EMFILE (error, nothing removed
- * outside).  openat2 needs Linux >= 5.6. */
+ * Depth: an entry more than EXTRACT_DEPTH_MAX components deep is refused
+ * (naming the constant).  extract_clear() does not rely on it: it clears any
+ * tree the filesystem holds with two descriptors and no per-level memory.
+ * openat2 needs Linux >= 5.6. */
 #ifndef SLOTD_EXTRACT_H
 #define SLOTD_EXTRACT_H
 
 #include "error.h"
+
+/* Deepest entry accepted: "a/b/c" is 3 deep.  Real slot trees (a Python
+ * venv, node_modules) stay well under it. */
+#define EXTRACT_DEPTH_MAX 128
 
 struct extract_limits {
 	unsigned long long max_bytes;     /* total regular-file bytes */
@@ -80,7 +85,10 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 int extract_sync(int slot_fd, struct error *err);
 
 /* Removes everything beneath slot_fd (not slot_fd itself) without following
- * symlinks; read-only directories inside are made writable first. */
+ * symlinks or crossing mounts; read-only directories inside are made
+ * writable first.  Any depth: at most 2 descriptors beyond slot_fd and
+ * constant memory (it climbs back with "..", checking it stays on the slot's
+ * filesystem and ends at slot_fd). */
 int extract_clear(int slot_fd, struct error *err);
 
 /* The lexical rules extract_stream() applies, for packagers (slotpack) that

@@ -377,6 +377,16 @@ static const char *extract_type_name(unsigned int type)
 	}
 }
 
+/* Slashes in a normalised path: its depth below the slot, minus one. */
+static size_t extract_depth(const char *path)
+{
+	size_t n = 0;
+
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
 /* raw is the entry's name for messages only, made printable. */
 static int extract_entry(struct extract_ctx *c, struct archive *a, struct archive_entry *e)
 {
@@ -393,6 +403,9 @@ static int extract_entry(struct extract_ctx *c, struct archive *a, struct archiv
 	raw = extract_path_printable(pathname, shown, sizeof shown);
 	if (extract_path_normalize(pathname, path, sizeof path, &why) < 0)
 		return error_set(c->err, "entry '%s': %s", raw, why);
+	if (extract_depth(path) >= EXTRACT_DEPTH_MAX)
+		return error_set(c->err, "entry '%s': more than %d levels deep (EXTRACT_DEPTH_MAX)",
+				 raw, EXTRACT_DEPTH_MAX);
 	link = archive_entry_hardlink(e);
 	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
 		return error_set(c->err, "entry '%s': %s not allowed", raw, extract_type_name(type));
@@ -411,15 +424,6 @@ static int extract_entry(struct extract_ctx *c, struct archive *a, struct archiv
 	if (type == AE_IFLNK)
 		return extract_symlink(c, e, dirfd, name, path, raw);
 	return extract_file(c, a, e, dirfd, name, raw);
-}
-
-static size_t extract_depth(const char *path)
-{
-	size_t n = 0;
-
-	for (; *path; path++)
-		n += *path == '/';
-	return n;
 }
 
 /* Deepest first, so a 0500 parent is set after its children; equal depth in
