@@ -85,7 +85,7 @@ rebuild "$T/missing.bundle" manifest.ini manifest.sig payload
 check "missing hash list" refused "$T/missing.bundle" "member 3 is 'payload', expected 'blocks.sha256'"
 echo extra > "$T/stock/extra"
 rebuild "$T/extra.bundle" manifest.ini manifest.sig blocks.sha256 payload extra
-check "extra member" refused "$T/extra.bundle" "unexpected extra member 'extra'"
+check "extra member" refused "$T/extra.bundle" "an extra member after the payload"
 head -c 100 /dev/zero >> "$T/stock/payload"
 rebuild "$T/long.bundle" manifest.ini manifest.sig blocks.sha256 payload
 check "payload longer than the manifest says" refused "$T/long.bundle" "payload is .* bytes, the manifest says"

@@ -196,7 +196,7 @@ static char *deep_path(int depth)
 
 static int extract_file(const struct fixture *f, const char *tar, struct error *err)
 {
-	struct extract_limits lim = { 1 << 20, 100000, 0 };
+	struct extract_limits lim = { 1 << 20, 100000, 0, "none" };
 	int fd = open(tar, O_RDONLY | O_CLOEXEC), rc;
 
 	assert_true(fd >= 0);
