@@ -39,7 +39,8 @@
  *   non-directory (unlink first, so a hardlinked twin is never modified); a
  *   directory entry over an existing directory just updates its mode/mtime.
  * - Thread-safe: no globals, no chdir, no umask changes.
- * - Entry names in messages have non-printable bytes replaced by '?'.
+ * - Entry names in messages pass text_sanitize() (include/text.h): bytes
+ *   outside printable ASCII are shown as \xHH.
  *
  * Durability: extract_sync() uses one syncfs(slot_fd).  Measured with
  * tests/bench/extract.sh on the 2-core dev VM, median of 3 runs, tar.gz input:

@@ -128,6 +128,12 @@ static int manifest_handle(void *user, const char *section, const char *name, co
 
 	if (p->failed)
 		return 0;
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+			p->failed = 1;
+			return error_set(p->err, "manifest.ini: [%s] %s: not printable ASCII",
+					 section, name), 0;
+		}
 	for (key = 0; key < KEY_COUNT; key++) {
 		if (strcmp(manifest_keys[key].section, section) || strcmp(manifest_keys[key].name, name))
 			continue;

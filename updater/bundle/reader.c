@@ -10,6 +10,7 @@
 
 #include "bundle.h"
 #include "tar_gate.h"
+#include "text.h"
 
 static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",
 					      "payload" };
@@ -101,6 +102,8 @@ static int reader_next_member(struct reader *r, unsigned index, uint64_t max, ui
 			      struct error *err)
 {
 	struct archive_entry *entry;
+	const char *name;
+	char shown[128];
 	int rc = archive_read_next_header(r->archive, &entry);
 
 	if (rc == ARCHIVE_EOF)
@@ -108,9 +111,11 @@ static int reader_next_member(struct reader *r, unsigned index, uint64_t max, ui
 				 bundle_members[index]);
 	if (rc != ARCHIVE_OK)
 		return reader_archive_error(r, "not a bundle", err);
-	if (strcmp(archive_entry_pathname(entry), bundle_members[index]) != 0)
+	name = archive_entry_pathname(entry);
+	if (!name || strcmp(name, bundle_members[index]) != 0)
 		return error_set(err, "bundle: member %u is '%s', expected '%s'", index + 1,
-				 archive_entry_pathname(entry), bundle_members[index]);
+				 text_sanitize(name ? name : "", shown, sizeof shown),
+				 bundle_members[index]);
 	if (archive_entry_filetype(entry) != AE_IFREG || !archive_entry_size_is_set(entry))
 		return error_set(err, "bundle: member '%s' is not a regular file",
 				 bundle_members[index]);
@@ -163,30 +168,35 @@ static char *reader_small_member(struct reader *r, unsigned index, uint64_t max,
 	return buf;
 }
 
+/* The signature is verified over the manifest's bytes before one of them is
+ * interpreted: a forged manifest never reaches the INI parser.  Only
+ * inspection (no keyring) parses an unverified manifest, to print it. */
 static int reader_manifest(struct reader *r, struct error *err)
 {
-	char *text = NULL, *sig = NULL;
+	char *text = NULL, *sig = NULL, signer[sizeof r->manifest.signer] = "";
 	size_t text_len, sig_len;
 	int rc = -1;
 
 	text = reader_small_member(r, 0, BUNDLE_MANIFEST_MAX, &text_len, err);
-	if (!text)
+	sig = text ? reader_small_member(r, 1, BUNDLE_SIGNATURE_MAX, &sig_len, err) : NULL;
+	if (!sig)
 		goto out;
+	if (!r->options->keyring_path)
+		rc = bundle_signature_signer(sig, sig_len, signer, sizeof signer, err);
+	else
+		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options->keyring_path,
+					     signer, sizeof signer, err);
+	if (rc < 0)
+		goto out;
+	rc = -1;
 	if (bundle_manifest_parse(text, text_len, &r->manifest, err) < 0)
 		goto out;
+	text_sanitize(signer, r->manifest.signer, sizeof r->manifest.signer);
 	if (reader_sha256(text, text_len, r->manifest.digest) < 0) {
 		error_set(err, "bundle: sha256 failed");
 		goto out;
 	}
-	sig = reader_small_member(r, 1, BUNDLE_SIGNATURE_MAX, &sig_len, err);
-	if (!sig)
-		goto out;
-	if (!r->options->keyring_path)
-		rc = bundle_signature_signer(sig, sig_len, r->manifest.signer,
-					     sizeof r->manifest.signer, err);
-	else
-		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options->keyring_path,
-					     r->manifest.signer, sizeof r->manifest.signer, err);
+	rc = 0;
 out:
 	free(text);
 	free(sig);
@@ -311,11 +321,16 @@ static int reader_end(struct reader *r, struct error *err)
 {
 	struct archive_entry *entry;
 	int rc = archive_read_next_header(r->archive, &entry);
+	const char *name;
+	char shown[128];
 
 	if (rc == ARCHIVE_EOF)
 		return container_finish(r->container, err);
-	if (rc == ARCHIVE_OK)
-		return error_set(err, "bundle: an extra member after the payload");
+	if (rc == ARCHIVE_OK) {
+		name = archive_entry_pathname(entry);
+		return error_set(err, "bundle: an extra member after the payload ('%s')",
+				 text_sanitize(name ? name : "", shown, sizeof shown));
+	}
 	return reader_archive_error(r, "after the payload", err);
 }
 

@@ -14,6 +14,7 @@
 
 #include "extract.h"
 #include "extract_internal.h"
+#include "text.h"
 
 #define EXTRACT_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \
 			 RESOLVE_NO_XDEV)
@@ -71,7 +72,7 @@ static int extract_dirfix_add(struct extract_ctx *c, const char *path, mode_t mo
 	if (c->ndirs == EXTRACT_LOCKED_DIRS_MAX)
 		return error_set(c->err, "directory '%s': more than %d directories without owner "
 				 "rwx (EXTRACT_LOCKED_DIRS_MAX)",
-				 extract_path_printable(path, shown, sizeof shown),
+				 text_sanitize(path, shown, sizeof shown),
 				 EXTRACT_LOCKED_DIRS_MAX);
 	if (c->ndirs == c->dirs_cap) {
 		size_t cap = c->dirs_cap ? c->dirs_cap * 2 : 16;
@@ -327,7 +328,7 @@ static int extract_symlink(struct extract_ctx *c, struct archive_entry *e, int d
 		return error_set(c->err, "entry '%s': symlink without a readable target", raw);
 	if (!extract_path_link_inside(path, target))
 		return error_set(c->err, "entry '%s': symlink target '%s' escapes the slot", raw,
-				 extract_path_printable(target, shown, sizeof shown));
+				 text_sanitize(target, shown, sizeof shown));
 	if (symlinkat(target, dirfd, name) < 0) {
 		if (errno != EEXIST)
 			return error_errno(c->err, "entry '%s': symlink", raw);
@@ -347,7 +348,7 @@ static int extract_hardlink(struct extract_ctx *c, const char *link, int dirfd,
 			    const char *name, const char *raw)
 {
 	char target[PATH_MAX], tparent[PATH_MAX], shown[256];
-	const char *why, *tname, *link_raw = extract_path_printable(link, shown, sizeof shown);
+	const char *why, *tname, *link_raw = text_sanitize(link, shown, sizeof shown);
 	int tfd, rc = -1;
 
 	if (extract_path_normalize(link, target, sizeof target, &why) < 0)
@@ -418,7 +419,7 @@ static int extract_entry(struct extract_ctx *c, struct archive *a, struct archiv
 				 c->limits->max_entries);
 	if (!pathname)
 		return error_set(c->err, "entry #%llu: unreadable path name", c->st.entries);
-	raw = extract_path_printable(pathname, shown, sizeof shown);
+	raw = text_sanitize(pathname, shown, sizeof shown);
 	if (extract_path_normalize(pathname, path, sizeof path, &why) < 0)
 		return error_set(c->err, "entry '%s': %s", raw, why);
 	if (extract_depth(path) >= EXTRACT_DEPTH_MAX)
@@ -468,7 +469,7 @@ static int extract_dirfix_apply(struct extract_ctx *c)
 
 		if (fd < 0 || fchmod(fd, d->mode) < 0 || (set_times && futimens(fd, d->times) < 0)) {
 			error_errno(c->err, "directory '%s': setting mode and times",
-				    extract_path_printable(d->path, shown, sizeof shown));
+				    text_sanitize(d->path, shown, sizeof shown));
 			if (fd >= 0)
 				close(fd);
 			return -1;

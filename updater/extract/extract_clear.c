@@ -23,6 +23,7 @@
 
 #include "extract.h"
 #include "extract_internal.h"
+#include "text.h"
 
 int extract_sync(int slot_fd, struct error *err)
 {
@@ -58,14 +59,14 @@ static int clear_unlink(int dirfd, const char *name, unsigned char type, struct 
 			return 0;
 		if (errno != EISDIR)
 			return error_errno(err, "slot: removing '%s'",
-					   extract_path_printable(name, shown, sizeof shown));
+					   text_sanitize(name, shown, sizeof shown));
 	}
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 		return 0;
 	if (errno == ENOTEMPTY || errno == EEXIST)
 		return 1;
 	return error_errno(err, "slot: removing directory '%s'",
-			   extract_path_printable(name, shown, sizeof shown));
+			   text_sanitize(name, shown, sizeof shown));
 }
 
 /* One pass over dir from its start.  Returns 0 when dir is empty, 1 with
@@ -117,7 +118,7 @@ static int clear_down(DIR **dir, const char *sub, struct error *err)
 	if (fchmodat(dirfd(*dir), sub, 0700, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    (fd = clear_open_child(dirfd(*dir), sub)) < 0)
 		return error_errno(err, "slot: entering '%s'",
-				   extract_path_printable(sub, shown, sizeof shown));
+				   text_sanitize(sub, shown, sizeof shown));
 	return clear_switch(dir, fd, err);
 }
 

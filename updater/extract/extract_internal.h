@@ -27,10 +27,6 @@ int extract_path_split(const char *path, char *parent, size_t len, const char **
  * the target (so it never climbs out of another symlink); else 0. */
 int extract_path_link_inside(const char *link_path, const char *target);
 
-/* Copies s into out (size len) for an error message: bytes outside printable
- * ASCII become '?', so a hostile name cannot forge log lines; returns out. */
-const char *extract_path_printable(const char *s, char *out, size_t len);
-
 /* The payload stream as libarchive reads it (source.c): decompressed with
  * the declared filter under its memory ceiling, checked by the tar gate. */
 enum extract_source_kind { SOURCE_NONE, SOURCE_GZIP, SOURCE_XZ, SOURCE_ZSTD };
