@@ -42,7 +42,7 @@ endif
 LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
 SLOTS_PKGS   := inih
-UPDATER_PKGS := libarchive libcrypto libcurl librabbitmq jansson inih
+UPDATER_PKGS := libarchive zlib liblzma libzstd libcrypto libcurl librabbitmq jansson inih
 FLEET_PKGS   := sqlite3 libpq libmicrohttpd
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(UPDATER_PKGS) $(FLEET_PKGS) cmocka 2>/dev/null)
 SLOTS_LIBS   = $(shell $(PKG_CONFIG) --libs $(SLOTS_PKGS))

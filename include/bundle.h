@@ -13,7 +13,11 @@
  * an unpacker, and a bad bundle is refused at the first bad block, named by
  * number.  The outer ustar container is read with libarchive's tar reader
  * (format only, no filters): its member data is opaque bytes to it.
- * Memory: one block plus the hash list, whatever the payload size. */
+ * The container's bytes pass the tar gate (include/tar_gate.h, container
+ * profile) before libarchive parses them: plain ustar headers, regular
+ * members, nothing after the end-of-archive marker but zero padding.
+ * Memory: one block (at most BUNDLE_BLOCK_MAX, decrypted in place) plus the
+ * hash list (at most 32 * BUNDLE_BLOCKS_MAX), whatever the payload size. */
 #ifndef SLOTD_BUNDLE_H
 #define SLOTD_BUNDLE_H
 
@@ -22,9 +26,15 @@
 #include "error.h"
 
 #define BUNDLE_FORMAT 1
-#define BUNDLE_BLOCK_SIZE (1u << 20)
+#define BUNDLE_BLOCK_SIZE (1u << 20)		/* what bundle_create writes */
 #define BUNDLE_MANIFEST_MAX (16u << 10)
 #define BUNDLE_SIGNATURE_MAX (64u << 10)
+/* Ceilings a reader enforces from the manifest before allocating (FORMAT.md):
+ * one block is held in memory, and the whole hash list. */
+#define BUNDLE_BLOCK_MIN 4096u
+#define BUNDLE_BLOCK_MAX (1u << 20)
+#define BUNDLE_BLOCKS_MAX 16384u		/* a hash list of at most 512 KiB */
+#define BUNDLE_PAYLOAD_MAX ((1ull << 33) - 1)	/* ustar's 8 GiB member limit */
 
 struct bundle_manifest {
 	unsigned format;

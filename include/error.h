@@ -3,7 +3,9 @@
  * Every fallible function takes a `struct error *` and, on failure, fills it
  * with one line that names what was wrong and where (a path, a key, a block
  * number), then returns -1.  errno is left as the failing syscall set it, so a
- * caller can still branch on it.  A NULL error pointer is allowed. */
+ * caller can still branch on it.  A NULL error pointer is allowed.  The text
+ * is passed through text_sanitize() (include/text.h): outside data put in
+ * an error can never break the line or reach a terminal raw. */
 #ifndef SLOTD_ERROR_H
 #define SLOTD_ERROR_H
 

@@ -1,5 +1,5 @@
-/* extract.h: hardened extraction of a slot payload (tar, optionally gzip, xz
- * or zstd compressed) into an empty slot directory.
+/* extract.h: hardened extraction of a slot payload (tar compressed with the
+ * declared gzip, xz or zstd) into an empty slot directory.
  *
  * Promises:
  * - Nothing is ever created, written, chmod'ed or linked outside slot_fd.
@@ -17,24 +17,30 @@
  *   not an entry already extracted, device nodes, fifos, sockets, a type
  *   change over an existing directory (or a directory over a non-directory),
  *   more than max_entries entries (directories implied by a path but not
- *   listed count too), more than max_bytes regular-file bytes.
- *   Limits are checked at the header, before any data is written, with the
- *   entry's apparent size (a 1 GB sparse file counts 1 GB).
- * - Only libarchive's gzip, xz and zstd filters are enabled (plus none):
- *   never support_filter_all, whose external-program fallbacks would let a
- *   hostile payload pick a program to run.  Format: tar (ustar, pax, GNU).
+ *   listed count too), more than max_bytes regular-file bytes, more than
+ *   EXTRACT_DEPTH_MAX components.  Limits are checked at the header, before
+ *   any data is written.
+ * - The stream is decoded here (source.c) with the one filter the caller
+ *   declares (limits->compression), under EXTRACT_XZ_MEMLIMIT and
+ *   EXTRACT_ZSTD_WINDOW_LOG_MAX, and every decoded byte passes the tar gate
+ *   (include/tar_gate.h) before libarchive parses it: POSIX ustar headers
+ *   and small pax 'x' records only, no GNU headers, no sparse files, no
+ *   global or long-name headers, the end-of-archive marker required, then
+ *   at most TAR_GATE_TRAILER_MAX zero bytes and the end of the compressed
+ *   stream.  libarchive has the tar format only, no filters at all.
  * - Modes: archive mode & 07777, and & 0777 unless allow_setuid.  Owners are
- *   not changed (files belong to the caller).  mtimes from the archive;
- *   directory modes and mtimes are applied after the last entry, so a 0555
- *   directory can still be filled and its mtime is not disturbed.
- * - Sparse files keep their holes: data blocks are written with pwrite at
- *   their offsets and the file is truncated to its apparent size; holes read
- *   back as zeros.
+ *   not changed (files belong to the caller).  File and symlink mtimes from
+ *   the archive.  A directory gets its mode and mtime when its entry is
+ *   read (entries created in it later move its mtime on); one whose mode
+ *   lacks owner rwx (0555) is filled first and fixed after the last entry,
+ *   at most EXTRACT_LOCKED_DIRS_MAX of them.  Memory is therefore constant
+ *   in the number of directories.
  * - Duplicate entries: a later file, symlink or hardlink replaces an earlier
  *   non-directory (unlink first, so a hardlinked twin is never modified); a
  *   directory entry over an existing directory just updates its mode/mtime.
  * - Thread-safe: no globals, no chdir, no umask changes.
- * - Entry names in messages have non-printable bytes replaced by '?'.
+ * - Entry names in messages pass text_sanitize() (include/text.h): bytes
+ *   outside printable ASCII are shown as \xHH.
  *
  * Durability: extract_sync() uses one syncfs(slot_fd).  Measured with
  * tests/bench/extract.sh on the 2-core dev VM, median of 3 runs, tar.gz input:
@@ -45,30 +51,47 @@
  *   archive_write_disk+sync  1.03 s, 18.7 sc/f   4.85 s, 17.6 sc/f
  *   GNU tar -xzf + sync -f   1.49 s              3.99 s
  *
- * (sc/f: syscalls per file, strace -c; peak RSS 5 MiB throughout.)  syncfs is
+ * (sc/f: syscalls per file, strace -c; peak RSS 5 MiB throughout; figures
+ * from before the decoding moved out of libarchive.)  syncfs is
  * one flush instead of one journal commit per file; it also flushes other
  * dirty data of the same filesystem, acceptable as the slot filesystem is the
  * updater's.
  *
- * Limits of the design: extract_clear() holds one fd per directory level; a
- * tree deeper than the fd limit fails with EMFILE (error, nothing removed
- * outside).  openat2 needs Linux >= 5.6. */
+ * Depth: an entry more than EXTRACT_DEPTH_MAX components deep is refused
+ * (naming the constant).  extract_clear() does not rely on it: it clears any
+ * tree the filesystem holds with two descriptors and no per-level memory.
+ * openat2 needs Linux >= 5.6. */
 #ifndef SLOTD_EXTRACT_H
 #define SLOTD_EXTRACT_H
 
 #include "error.h"
 
+/* Deepest entry accepted: "a/b/c" is 3 deep.  Real slot trees (a Python
+ * venv, node_modules) stay well under it. */
+#define EXTRACT_DEPTH_MAX 128
+
+/* Decoder ceilings (FORMAT.md "The payload tar"): an xz stream whose
+ * decoder needs more (liblzma's own count; a dictionary of 2 MiB needs
+ * about 2.1 MiB) and a zstd frame with a larger window are refused naming
+ * the constant.  slotpack writes xz -2 and zstd level 3 (2 MiB each). */
+#define EXTRACT_XZ_MEMLIMIT (3u << 20)
+#define EXTRACT_ZSTD_WINDOW_LOG_MAX 21
+/* Directories whose archived mode lacks owner rwx get it only after the
+ * last entry (so they can be filled); at most this many per payload. */
+#define EXTRACT_LOCKED_DIRS_MAX 256
+
 struct extract_limits {
 	unsigned long long max_bytes;     /* total regular-file bytes */
 	unsigned long long max_entries;
 	int allow_setuid;                 /* else setuid/setgid/sticky bits are stripped */
+	const char *compression;          /* the declared filter: gzip|xz|zstd|none (NULL: none) */
 };
 
 struct extract_stats {
 	unsigned long long entries, bytes, files, directories, symlinks, hardlinks;
 };
 
-/* Reads a tar stream (gzip, xz, zstd or none) from in_fd until EOF and creates
+/* Reads a tar stream (limits->compression) from in_fd until EOF and creates
  * the tree beneath slot_fd, an O_DIRECTORY fd of an EMPTY directory.  On any
  * error returns -1 with err naming the entry ("entry 'x/../y': path escapes
  * the slot") and leaves a partial tree the caller will clear.  stats may be
@@ -80,7 +103,10 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 int extract_sync(int slot_fd, struct error *err);
 
 /* Removes everything beneath slot_fd (not slot_fd itself) without following
- * symlinks; read-only directories inside are made writable first. */
+ * symlinks or crossing mounts; read-only directories inside are made
+ * writable first.  Any depth: at most 2 descriptors beyond slot_fd and
+ * constant memory (it climbs back with "..", checking it stays on the slot's
+ * filesystem and ends at slot_fd). */
 int extract_clear(int slot_fd, struct error *err);
 
 /* The lexical rules extract_stream() applies, for packagers (slotpack) that

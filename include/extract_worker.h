@@ -18,6 +18,7 @@ struct extract_worker {
 	int fd[2];			/* [1] fed by the caller, [0] read by the worker */
 	int slot_fd;
 	struct extract_limits limits;
+	char compression[8];		/* limits.compression points here */
 	struct extract_stats stats;	/* valid after extract_worker_finish */
 	pthread_t thread;
 	int running;

@@ -6,7 +6,9 @@
  *   extraction thread: libarchive read side, hardened writer -> slot
  *
  * Nothing unverified reaches a decompressor.  Memory stays bounded (one
- * block, two socket buffers, libarchive's window) whatever the bundle size,
+ * block of at most BUNDLE_BLOCK_MAX, two socket buffers, the decoder under
+ * EXTRACT_XZ_MEMLIMIT / EXTRACT_ZSTD_WINDOW_LOG_MAX) whatever the bundle,
+ * under 16 MiB peak RSS for the release slotupd (tests/integration/hostile.sh),
  * and the three stages run concurrently on the machine's cores.  The slot is
  * touched only after the manifest passed every check: a bundle refused for
  * its signature, compatible string, version or identity leaves the inactive

@@ -2,7 +2,7 @@
 # Installs every Debian package the build, the tests, the demo and the
 # benchmarks need.  Idempotent: does nothing when all are present.
 set -eu
-PACKAGES="build-essential pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev
+PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
 hyperfine time tini

@@ -5,10 +5,15 @@
 #include <string.h>
 
 #include "error.h"
+#include "text.h"
 
+/* Every error text is one printable line, whatever outside data went in. */
 static void error_vformat(struct error *err, const char *fmt, va_list ap)
 {
-	vsnprintf(err->text, sizeof err->text, fmt, ap);
+	char raw[sizeof err->text];
+
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	text_sanitize(raw, err->text, sizeof err->text);
 }
 
 int error_set(struct error *err, const char *fmt, ...)

@@ -14,6 +14,7 @@
 #include "crash.h"
 #include "crc32.h"
 #include "history.h"
+#include "text.h"
 
 #define HISTORY_FILE "history"
 #define HISTORY_LINE_MAX 8192
@@ -192,18 +193,34 @@ static int history_needs_newline(int fd)
 	return pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
 }
 
+/* The text fields as recorded: outside data (locations, versions, errors
+ * naming bundle members) never carries a control byte into the history. */
+static void history_sanitize(const struct history_record *record, struct history_record *clean)
+{
+	*clean = *record;
+	for (size_t i = 0; i < HISTORY_FIELD_COUNT; i++) {
+		const struct history_field *f = &history_fields[i];
+
+		if (f->type == FIELD_TEXT)
+			text_sanitize((const char *)record + f->offset, (char *)clean + f->offset,
+				      f->size);
+	}
+}
+
 int history_append(const struct layout *layout, struct history_record *record,
 		   struct error *err)
 {
 	char line[HISTORY_LINE_MAX + 1];
+	struct history_record clean;
 	int fd, len, created, rc = -1;
 
 	record->updated = (int64_t)time(NULL);
 	if (!record->started)
 		record->started = record->updated;
 	history_redact_location(record->location);
+	history_sanitize(record, &clean);
 	line[0] = '\n';
-	len = history_format(record, line + 1, sizeof line - 1);
+	len = history_format(&clean, line + 1, sizeof line - 1);
 	if (len < 0)
 		return error_set(err, "%s/history: record %s too long", layout->root, record->id);
 	created = faccessat(layout->root_fd, HISTORY_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "text.h"
 
 static const char *log_program = "slotd";
 
@@ -16,9 +17,11 @@ void log_init(const char *program_name)
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	char line[1024];
+	char raw[1024], line[1024];
 
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	/* names from bundles and peers: one printable line, always */
+	text_sanitize(raw, line, sizeof line);
 	/* One fprintf per line so concurrent writers do not interleave mid-line. */
 	fprintf(stderr, "%s: %s%s\n", log_program, level, line);
 	errno = saved;

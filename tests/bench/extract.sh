@@ -18,10 +18,10 @@ make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
 cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
 	$(pkg-config --cflags libarchive) -o "$work/driver" "$top/tests/bench/extract_driver.c" \
 	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
-	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih)
+	$(pkg-config --libs libarchive zlib liblzma libzstd libcrypto libcurl librabbitmq jansson inih)
 
 /usr/bin/python3 "$top/tests/bench/make_tree.py" "$work/tree" "$files" "$mb"
-tar -czf "$work/tree.tar.gz" -C "$work/tree" .
+tar --format=pax -czf "$work/tree.tar.gz" -C "$work/tree" .   # POSIX: the payload profile refuses GNU headers
 rm -rf "$work/tree"
 archive_mb=$(du -m "$work/tree.tar.gz" | cut -f1)
 

@@ -72,7 +72,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct extract_limits lim = { 1ULL << 40, 10000000, 0 };
+	struct extract_limits lim = { 1ULL << 40, 10000000, 0, "gzip" };	/* tree.tar.gz */
 	struct extract_stats st;
 	struct error err = { "" };
 	int in, slot;

@@ -85,7 +85,7 @@ rebuild "$T/missing.bundle" manifest.ini manifest.sig payload
 check "missing hash list" refused "$T/missing.bundle" "member 3 is 'payload', expected 'blocks.sha256'"
 echo extra > "$T/stock/extra"
 rebuild "$T/extra.bundle" manifest.ini manifest.sig blocks.sha256 payload extra
-check "extra member" refused "$T/extra.bundle" "unexpected extra member 'extra'"
+check "extra member" refused "$T/extra.bundle" "an extra member after the payload ('extra')"
 head -c 100 /dev/zero >> "$T/stock/payload"
 rebuild "$T/long.bundle" manifest.ini manifest.sig blocks.sha256 payload
 check "payload longer than the manifest says" refused "$T/long.bundle" "payload is .* bytes, the manifest says"
@@ -94,18 +94,23 @@ check "wrong decryption key" refused "$T/gzip-enc.bundle" "wrong decryption key"
 check "encrypted, no key" refused "$T/gzip-enc.bundle" "no decryption key"
 
 # A manifest that is signed but wrong: unknown key, bad value, future format.
-resign() { # resign SED-EXPR OUT: edit the manifest, sign it again with the trusted key
+resign() { # resign SED-EXPR OUT [SIGNER]: edit the manifest, sign it again (trusted key by default)
+	s=${3:-ca}
 	sed "$1" "$T/stock/manifest.ini" > "$T/stock/m2.ini"
-	openssl cms -sign -binary -nodetach -in "$T/stock/m2.ini" -signer "$K/ca-signer.pem" \
-		-inkey "$K/ca-signer.key" -outform DER -out /dev/null 2>/dev/null
-	openssl cms -sign -binary -in "$T/stock/m2.ini" -signer "$K/ca-signer.pem" \
-		-inkey "$K/ca-signer.key" -outform DER -out "$T/stock/m2.sig" 2>/dev/null
+	openssl cms -sign -binary -in "$T/stock/m2.ini" -signer "$K/$s-signer.pem" \
+		-inkey "$K/$s-signer.key" -outform DER -out "$T/stock/m2.sig" 2>/dev/null
 	mkdir -p "$T/re"; cp "$T/stock/m2.ini" "$T/re/manifest.ini"; cp "$T/stock/m2.sig" "$T/re/manifest.sig"
 	cp "$T/stock/blocks.sha256" "$T/stock/payload" "$T/re/"
 	(cd "$T/re" && tar --format=ustar -cf "$2" manifest.ini manifest.sig blocks.sha256 payload)
 }
 resign 's/^compression = gzip/compression = gzip\ncolour = blue/' "$T/unknown-key.bundle"
 check "unknown manifest key" refused "$T/unknown-key.bundle" "manifest.ini: \[payload\] colour: unknown key"
+# Verify before parse: an untrusted signer's manifest is never parsed, so
+# the refusal is the signature's, not the unknown key's.
+resign 's/^compression = gzip/compression = gzip\ncolour = blue/' "$T/rogue-unknown-key.bundle" rogue
+check "untrusted manifest refused before parsing" refused "$T/rogue-unknown-key.bundle" "signature does not verify"
+resign 's/^compatible = .*/compatible = g\x1b[2J\r/' "$T/escape.bundle"
+check "control characters in a manifest value refused" refused "$T/escape.bundle" "compatible: not printable ASCII"
 resign 's/^block_count = 3/block_count = three/' "$T/bad-value.bundle"
 check "malformed manifest value" refused "$T/bad-value.bundle" "block_count: not a block count"
 resign 's/^format = 1/format = 2/' "$T/format.bundle"

@@ -84,8 +84,8 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 		m->created = (int64_t)n;
 		return NULL;
 	case KEY_SIZE:
-		if (number_parse(v, UINT64_MAX, &n) < 0)
-			return "not a size";
+		if (number_parse(v, BUNDLE_PAYLOAD_MAX, &n) < 0 || n == 0)
+			return "not a size (1 to 8589934591 bytes)";
 		m->payload_size = n;
 		return NULL;
 	case KEY_SHA256:
@@ -105,13 +105,13 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 	case KEY_KEY_ID:
 		return manifest_hex(v, 32, m->key_id) ? "not 16 bytes of hex" : NULL;
 	case KEY_BLOCK_SIZE:
-		if (number_parse(v, 64u << 20, &n) < 0 || n < 4096 || n % 16)
-			return "not a block size (4 KiB to 64 MiB, a multiple of 16)";
+		if (number_parse(v, BUNDLE_BLOCK_MAX, &n) < 0 || n < BUNDLE_BLOCK_MIN || n % 16)
+			return "not a block size (4096 to 1048576, a multiple of 16)";
 		m->block_size = (uint32_t)n;
 		return NULL;
 	case KEY_BLOCK_COUNT:
-		if (number_parse(v, 1u << 24, &n) < 0)
-			return "not a block count";
+		if (number_parse(v, BUNDLE_BLOCKS_MAX, &n) < 0 || n == 0)
+			return "not a block count (1 to 16384)";
 		m->block_count = (uint32_t)n;
 		return NULL;
 	case KEY_BLOCKS_SHA256:
@@ -128,6 +128,12 @@ static int manifest_handle(void *user, const char *section, const char *name, co
 
 	if (p->failed)
 		return 0;
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+			p->failed = 1;
+			return error_set(p->err, "manifest.ini: [%s] %s: not printable ASCII",
+					 section, name), 0;
+		}
 	for (key = 0; key < KEY_COUNT; key++) {
 		if (strcmp(manifest_keys[key].section, section) || strcmp(manifest_keys[key].name, name))
 			continue;

@@ -172,9 +172,15 @@ static int payload_add_filter(struct archive *a, const char *compression, struct
 		if (rc == ARCHIVE_OK)
 			rc = archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
 	} else if (!strcmp(compression, "xz")) {
+		/* xz -2: a 2 MiB dictionary, under a guest's EXTRACT_XZ_MEMLIMIT */
 		rc = archive_write_add_filter_xz(a);
+		if (rc == ARCHIVE_OK)
+			rc = archive_write_set_filter_option(a, "xz", "compression-level", "2");
 	} else if (!strcmp(compression, "zstd")) {
+		/* level 3: a 2 MiB window, EXTRACT_ZSTD_WINDOW_LOG_MAX */
 		rc = archive_write_add_filter_zstd(a);
+		if (rc == ARCHIVE_OK)
+			rc = archive_write_set_filter_option(a, "zstd", "compression-level", "3");
 	} else {
 		return error_set(err, "compression '%s': not one of gzip, xz, zstd", compression);
 	}

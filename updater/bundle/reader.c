@@ -1,26 +1,91 @@
 /* reader.c: reads and verifies a bundle as a stream (see include/bundle.h). */
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
+#include "tar_gate.h"
+#include "text.h"
 
 static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",
 					      "payload" };
 
+/* The raw bundle, read through the container gate before libarchive. */
+struct container {
+	int fd, failed, eof;
+	struct tar_gate gate;
+	struct error err;
+	unsigned char buf[64 << 10];
+};
+
 struct reader {
 	struct archive *archive;
+	struct container *container;
 	const struct bundle_reader_options *options;
 	struct bundle_manifest manifest;
 	unsigned char *hashes;		/* block_count * 32 */
-	unsigned char *block;		/* one block, as stored */
-	unsigned char *plain;		/* one block, decrypted */
+	unsigned char *block;		/* one block, as stored, decrypted in place */
 	EVP_CIPHER_CTX *cipher;
 	EVP_MD_CTX *payload_hash;
 };
+
+/* libarchive's read callback: every byte passes the gate first. */
+static la_ssize_t container_read(struct archive *a, void *context, const void **buf)
+{
+	struct container *c = context;
+	ssize_t n;
+
+	*buf = c->buf;
+	if (c->failed)
+		return -1;
+	do
+		n = read(c->fd, c->buf, sizeof c->buf);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		error_errno(&c->err, "bundle: read");
+	} else if (n == 0) {
+		c->eof = 1;
+		return 0;
+	} else if (tar_gate_feed(&c->gate, c->buf, (size_t)n, &c->err) == 0) {
+		return n;
+	}
+	if (n > 0)
+		error_prefix(&c->err, "bundle: not a bundle container: ");
+	c->failed = 1;
+	archive_set_error(a, EINVAL, "%s", c->err.text);
+	return -1;
+}
+
+/* After the last member: the rest must be zero padding, then the end. */
+static int container_finish(struct container *c, struct error *err)
+{
+	const void *buf;
+
+	while (!c->failed && !c->eof && container_read(NULL, c, &buf) > 0)
+		;
+	if (!c->failed && tar_gate_finish(&c->gate, &c->err) < 0) {
+		error_prefix(&c->err, "bundle: not a bundle container: ");
+		c->failed = 1;
+	}
+	if (c->failed)
+		*err = c->err;
+	return c->failed ? -1 : 0;
+}
+
+/* The error explaining a libarchive failure: the gate's, if it stopped it. */
+static int reader_archive_error(struct reader *r, const char *what, struct error *err)
+{
+	if (r->container->failed) {
+		*err = r->container->err;
+		return -1;
+	}
+	return error_set(err, "bundle: %s: %s", what, archive_error_string(r->archive));
+}
 
 static int reader_sha256(const void *data, size_t len, char hex[65])
 {
@@ -37,16 +102,20 @@ static int reader_next_member(struct reader *r, unsigned index, uint64_t max, ui
 			      struct error *err)
 {
 	struct archive_entry *entry;
+	const char *name;
+	char shown[128];
 	int rc = archive_read_next_header(r->archive, &entry);
 
 	if (rc == ARCHIVE_EOF)
 		return error_set(err, "bundle: member %u '%s' is missing (truncated?)", index + 1,
 				 bundle_members[index]);
 	if (rc != ARCHIVE_OK)
-		return error_set(err, "bundle: not a bundle: %s", archive_error_string(r->archive));
-	if (strcmp(archive_entry_pathname(entry), bundle_members[index]) != 0)
+		return reader_archive_error(r, "not a bundle", err);
+	name = archive_entry_pathname(entry);
+	if (!name || strcmp(name, bundle_members[index]) != 0)
 		return error_set(err, "bundle: member %u is '%s', expected '%s'", index + 1,
-				 archive_entry_pathname(entry), bundle_members[index]);
+				 text_sanitize(name ? name : "", shown, sizeof shown),
+				 bundle_members[index]);
 	if (archive_entry_filetype(entry) != AE_IFREG || !archive_entry_size_is_set(entry))
 		return error_set(err, "bundle: member '%s' is not a regular file",
 				 bundle_members[index]);
@@ -68,7 +137,7 @@ static int reader_read(struct reader *r, void *buf, size_t len, const char *what
 	while (done < len) {
 		n = archive_read_data(r->archive, (char *)buf + done, len - done);
 		if (n < 0)
-			return error_set(err, "bundle: %s: %s", what, archive_error_string(r->archive));
+			return reader_archive_error(r, what, err);
 		if (n == 0)
 			return error_set(err, "bundle: %s: truncated", what);
 		done += (size_t)n;
@@ -99,48 +168,61 @@ static char *reader_small_member(struct reader *r, unsigned index, uint64_t max,
 	return buf;
 }
 
+/* The signature is verified over the manifest's bytes before one of them is
+ * interpreted: a forged manifest never reaches the INI parser.  Only
+ * inspection (no keyring) parses an unverified manifest, to print it. */
 static int reader_manifest(struct reader *r, struct error *err)
 {
-	char *text = NULL, *sig = NULL;
+	char *text = NULL, *sig = NULL, signer[sizeof r->manifest.signer] = "";
 	size_t text_len, sig_len;
 	int rc = -1;
 
 	text = reader_small_member(r, 0, BUNDLE_MANIFEST_MAX, &text_len, err);
-	if (!text)
+	sig = text ? reader_small_member(r, 1, BUNDLE_SIGNATURE_MAX, &sig_len, err) : NULL;
+	if (!sig)
 		goto out;
+	if (!r->options->keyring_path)
+		rc = bundle_signature_signer(sig, sig_len, signer, sizeof signer, err);
+	else
+		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options,
+					     signer, sizeof signer, err);
+	if (rc < 0)
+		goto out;
+	rc = -1;
 	if (bundle_manifest_parse(text, text_len, &r->manifest, err) < 0)
 		goto out;
+	text_sanitize(signer, r->manifest.signer, sizeof r->manifest.signer);
 	if (reader_sha256(text, text_len, r->manifest.digest) < 0) {
 		error_set(err, "bundle: sha256 failed");
 		goto out;
 	}
-	sig = reader_small_member(r, 1, BUNDLE_SIGNATURE_MAX, &sig_len, err);
-	if (!sig)
-		goto out;
-	if (!r->options->keyring_path)
-		rc = bundle_signature_signer(sig, sig_len, r->manifest.signer,
-					     sizeof r->manifest.signer, err);
-	else
-		rc = bundle_signature_verify(text, text_len, sig, sig_len, r->options,
-					     r->manifest.signer, sizeof r->manifest.signer, err);
+	rc = 0;
 out:
 	free(text);
 	free(sig);
 	return rc;
 }
 
+/* The hash list's size is checked against the manifest before a byte of it
+ * is read or allocated. */
 static int reader_hash_list(struct reader *r, struct error *err)
 {
-	size_t expected = (size_t)r->manifest.block_count * 32, len;
+	size_t expected = (size_t)r->manifest.block_count * 32;
+	uint64_t size;
 	char hex[65];
 
-	r->hashes = (unsigned char *)reader_small_member(r, 2, expected, &len, err);
-	if (!r->hashes)
+	if (reader_next_member(r, 2, UINT64_MAX, &size, err) < 0)
 		return -1;
-	if (len != expected)
-		return error_set(err, "bundle: blocks.sha256 holds %zu hashes, the manifest says %u",
-				 len / 32, r->manifest.block_count);
-	if (reader_sha256(r->hashes, len, hex) < 0 || strcmp(hex, r->manifest.blocks_sha256))
+	if (size != expected)
+		return error_set(err, "bundle: blocks.sha256 is %llu bytes, the manifest says %u "
+				 "blocks (%zu bytes)", (unsigned long long)size,
+				 r->manifest.block_count, expected);
+	r->hashes = malloc(expected);
+	if (!r->hashes)
+		return error_errno(err, "bundle");
+	if (reader_read(r, r->hashes, expected, "blocks.sha256", err) < 0)
+		return -1;
+	if (reader_sha256(r->hashes, expected, hex) < 0 || strcmp(hex, r->manifest.blocks_sha256))
 		return error_set(err, "bundle: blocks.sha256 does not match the signed manifest");
 	return 0;
 }
@@ -185,7 +267,6 @@ static int reader_block(struct reader *r, uint32_t index, size_t len, bundle_pay
 			void *ctx, struct error *err)
 {
 	unsigned char digest[32];
-	const unsigned char *out = r->block;
 	int plain_len;
 
 	if (EVP_Digest(r->block, len, digest, NULL, EVP_sha256(), NULL) != 1 ||
@@ -194,13 +275,11 @@ static int reader_block(struct reader *r, uint32_t index, size_t len, bundle_pay
 				 index, r->manifest.block_count);
 	if (EVP_DigestUpdate(r->payload_hash, r->block, len) != 1)
 		return error_set(err, "bundle: sha256 failed");
-	if (r->cipher) {
-		if (EVP_DecryptUpdate(r->cipher, r->plain, &plain_len, r->block, (int)len) != 1 ||
-		    (size_t)plain_len != len)
-			return error_set(err, "bundle: decryption of block %u failed", index);
-		out = r->plain;
-	}
-	return on_payload ? on_payload(out, len, ctx, err) : 0;
+	/* CTR is a stream cipher: in place is allowed and saves a block */
+	if (r->cipher && (EVP_DecryptUpdate(r->cipher, r->block, &plain_len, r->block,
+					    (int)len) != 1 || (size_t)plain_len != len))
+		return error_set(err, "bundle: decryption of block %u failed", index);
+	return on_payload ? on_payload(r->block, len, ctx, err) : 0;
 }
 
 static int reader_payload(struct reader *r, bundle_payload_fn on_payload, void *ctx,
@@ -218,10 +297,9 @@ static int reader_payload(struct reader *r, bundle_payload_fn on_payload, void *
 	if (size != m->payload_size)
 		return error_set(err, "bundle: payload is %llu bytes, the manifest says %llu",
 				 (unsigned long long)size, (unsigned long long)m->payload_size);
-	r->block = malloc(m->block_size);
-	r->plain = malloc(m->block_size);
+	r->block = malloc(m->block_size);	/* <= BUNDLE_BLOCK_MAX: the manifest parser said so */
 	r->payload_hash = EVP_MD_CTX_new();
-	if (!r->block || !r->plain || !r->payload_hash ||
+	if (!r->block || !r->payload_hash ||
 	    EVP_DigestInit_ex(r->payload_hash, EVP_sha256(), NULL) != 1)
 		return error_set(err, "bundle: out of memory");
 	for (index = 0, left = size; left > 0; index++, left -= len) {
@@ -243,13 +321,17 @@ static int reader_end(struct reader *r, struct error *err)
 {
 	struct archive_entry *entry;
 	int rc = archive_read_next_header(r->archive, &entry);
+	const char *name;
+	char shown[128];
 
 	if (rc == ARCHIVE_EOF)
-		return 0;
-	if (rc == ARCHIVE_OK)
-		return error_set(err, "bundle: unexpected extra member '%s' after the payload",
-				 archive_entry_pathname(entry));
-	return error_set(err, "bundle: after the payload: %s", archive_error_string(r->archive));
+		return container_finish(r->container, err);
+	if (rc == ARCHIVE_OK) {
+		name = archive_entry_pathname(entry);
+		return error_set(err, "bundle: an extra member after the payload ('%s')",
+				 text_sanitize(name ? name : "", shown, sizeof shown));
+	}
+	return reader_archive_error(r, "after the payload", err);
 }
 
 int bundle_read(int fd, const struct bundle_reader_options *options,
@@ -259,10 +341,17 @@ int bundle_read(int fd, const struct bundle_reader_options *options,
 	struct reader r = { .options = options };
 	int rc = -1;
 
+	r.container = calloc(1, sizeof *r.container);
 	r.archive = archive_read_new();
-	if (!r.archive || archive_read_support_format_tar(r.archive) != ARCHIVE_OK ||
-	    archive_read_open_fd(r.archive, fd, 64 << 10) != ARCHIVE_OK) {
-		error_set(err, "bundle: %s", r.archive ? archive_error_string(r.archive) : "no memory");
+	if (!r.container || !r.archive) {
+		error_set(err, "bundle: out of memory");
+		goto out;
+	}
+	r.container->fd = fd;
+	tar_gate_init(&r.container->gate, TAR_GATE_CONTAINER, TAR_GATE_TRAILER_MAX);
+	if (archive_read_support_format_tar(r.archive) != ARCHIVE_OK ||
+	    archive_read_open(r.archive, r.container, NULL, container_read, NULL) != ARCHIVE_OK) {
+		reader_archive_error(&r, "not a bundle", err);
 		goto out;
 	}
 	if (reader_manifest(&r, err) < 0)
@@ -285,6 +374,6 @@ out:
 	EVP_MD_CTX_free(r.payload_hash);
 	free(r.hashes);
 	free(r.block);
-	free(r.plain);
+	free(r.container);
 	return rc;
 }

@@ -14,8 +14,8 @@
 
 #include "extract.h"
 #include "extract_internal.h"
+#include "text.h"
 
-#define EXTRACT_READ_BLOCK (1024 * 1024)
 #define EXTRACT_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \
 			 RESOLVE_NO_XDEV)
 
@@ -62,13 +62,20 @@ static int extract_parent_error(const char *raw, struct error *err)
 	return error_errno(err, "entry '%s': opening parent directory", raw);
 }
 
+/* A directory whose mode lacks owner rwx: fixed after the last entry. */
 static int extract_dirfix_add(struct extract_ctx *c, const char *path, mode_t mode,
 			      const struct timespec times[2])
 {
 	struct extract_dirfix *d;
+	char shown[256];
 
+	if (c->ndirs == EXTRACT_LOCKED_DIRS_MAX)
+		return error_set(c->err, "directory '%s': more than %d directories without owner "
+				 "rwx (EXTRACT_LOCKED_DIRS_MAX)",
+				 text_sanitize(path, shown, sizeof shown),
+				 EXTRACT_LOCKED_DIRS_MAX);
 	if (c->ndirs == c->dirs_cap) {
-		size_t cap = c->dirs_cap ? c->dirs_cap * 2 : 64;
+		size_t cap = c->dirs_cap ? c->dirs_cap * 2 : 16;
 
 		d = reallocarray(c->dirs, cap, sizeof *d);
 		if (!d)
@@ -91,7 +98,6 @@ static int extract_dirfix_add(struct extract_ctx *c, const char *path, mode_t mo
  * them), mode 0755.  Returns an fd of parent or -1. */
 static int extract_make_parents(struct extract_ctx *c, const char *parent, const char *raw)
 {
-	static const struct timespec omit[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
 	char prefix[PATH_MAX];
 	const char *p = parent;
 	int cur = c->slot_fd, next;
@@ -102,7 +108,7 @@ static int extract_make_parents(struct extract_ctx *c, const char *parent, const
 
 		memcpy(prefix, parent, n);
 		prefix[n] = '\0';
-		if (mkdirat(cur, prefix + (p - parent), 0700) == 0) {
+		if (mkdirat(cur, prefix + (p - parent), 0755) == 0) {
 			/* implied directories count as entries: one deep path
 			 * must not buy thousands of inodes */
 			if (++c->st.entries > c->limits->max_entries) {
@@ -110,8 +116,11 @@ static int extract_make_parents(struct extract_ctx *c, const char *parent, const
 					  "implied directories", raw, c->limits->max_entries);
 				goto fail;
 			}
-			if (extract_dirfix_add(c, prefix, 0755, omit) < 0)
+			/* 0755 whatever the umask */
+			if (fchmodat(cur, prefix + (p - parent), 0755, AT_SYMLINK_NOFOLLOW) < 0) {
+				error_errno(c->err, "entry '%s': chmod of a parent directory", raw);
 				goto fail;
+			}
 		} else if (errno != EEXIST) {
 			if (errno == ENOTDIR || errno == ENOENT)
 				errno = ENOTDIR;
@@ -242,6 +251,9 @@ static int extract_file(struct extract_ctx *c, struct archive *a, struct archive
 
 	if (!archive_entry_size_is_set(e) || size < 0)
 		return error_set(c->err, "entry '%s': no valid size", raw);
+	/* the gate refuses the headers that make one; kept as a second line */
+	if (archive_entry_sparse_count(e) > 0)
+		return error_set(c->err, "entry '%s': sparse files are not allowed", raw);
 	if ((unsigned long long)size > c->limits->max_bytes - c->st.bytes)
 		return error_set(c->err, "entry '%s': %lld bytes would exceed the limit of %llu bytes",
 				 raw, size, c->limits->max_bytes);
@@ -281,6 +293,7 @@ static int extract_dir(struct extract_ctx *c, struct archive_entry *e, int dirfd
 {
 	struct timespec times[2];
 	struct stat st;
+	mode_t mode;
 
 	if (mkdirat(dirfd, name, 0700) < 0) {
 		if (errno != EEXIST)
@@ -292,8 +305,14 @@ static int extract_dir(struct extract_ctx *c, struct archive_entry *e, int dirfd
 					 raw);
 	}
 	extract_times(e, times);
-	if (extract_dirfix_add(c, path, extract_mode(c, e), times) < 0)
-		return -1;
+	mode = extract_mode(c, e);
+	if ((mode & S_IRWXU) != S_IRWXU) {
+		if (extract_dirfix_add(c, path, mode, times) < 0)
+			return -1;
+	} else if (fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) < 0) {
+		return error_errno(c->err, "entry '%s': setting mode and times", raw);
+	}
 	c->st.directories++;
 	return 0;
 }
@@ -309,7 +328,7 @@ static int extract_symlink(struct extract_ctx *c, struct archive_entry *e, int d
 		return error_set(c->err, "entry '%s': symlink without a readable target", raw);
 	if (!extract_path_link_inside(path, target))
 		return error_set(c->err, "entry '%s': symlink target '%s' escapes the slot", raw,
-				 extract_path_printable(target, shown, sizeof shown));
+				 text_sanitize(target, shown, sizeof shown));
 	if (symlinkat(target, dirfd, name) < 0) {
 		if (errno != EEXIST)
 			return error_errno(c->err, "entry '%s': symlink", raw);
@@ -329,7 +348,7 @@ static int extract_hardlink(struct extract_ctx *c, const char *link, int dirfd,
 			    const char *name, const char *raw)
 {
 	char target[PATH_MAX], tparent[PATH_MAX], shown[256];
-	const char *why, *tname, *link_raw = extract_path_printable(link, shown, sizeof shown);
+	const char *why, *tname, *link_raw = text_sanitize(link, shown, sizeof shown);
 	int tfd, rc = -1;
 
 	if (extract_path_normalize(link, target, sizeof target, &why) < 0)
@@ -377,6 +396,16 @@ static const char *extract_type_name(unsigned int type)
 	}
 }
 
+/* Slashes in a normalised path: its depth below the slot, minus one. */
+static size_t extract_depth(const char *path)
+{
+	size_t n = 0;
+
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
 /* raw is the entry's name for messages only, made printable. */
 static int extract_entry(struct extract_ctx *c, struct archive *a, struct archive_entry *e)
 {
@@ -390,9 +419,12 @@ static int extract_entry(struct extract_ctx *c, struct archive *a, struct archiv
 				 c->limits->max_entries);
 	if (!pathname)
 		return error_set(c->err, "entry #%llu: unreadable path name", c->st.entries);
-	raw = extract_path_printable(pathname, shown, sizeof shown);
+	raw = text_sanitize(pathname, shown, sizeof shown);
 	if (extract_path_normalize(pathname, path, sizeof path, &why) < 0)
 		return error_set(c->err, "entry '%s': %s", raw, why);
+	if (extract_depth(path) >= EXTRACT_DEPTH_MAX)
+		return error_set(c->err, "entry '%s': more than %d levels deep (EXTRACT_DEPTH_MAX)",
+				 raw, EXTRACT_DEPTH_MAX);
 	link = archive_entry_hardlink(e);
 	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
 		return error_set(c->err, "entry '%s': %s not allowed", raw, extract_type_name(type));
@@ -411,15 +443,6 @@ static int extract_entry(struct extract_ctx *c, struct archive *a, struct archiv
 	if (type == AE_IFLNK)
 		return extract_symlink(c, e, dirfd, name, path, raw);
 	return extract_file(c, a, e, dirfd, name, raw);
-}
-
-static size_t extract_depth(const char *path)
-{
-	size_t n = 0;
-
-	for (; *path; path++)
-		n += *path == '/';
-	return n;
 }
 
 /* Deepest first, so a 0500 parent is set after its children; equal depth in
@@ -446,7 +469,7 @@ static int extract_dirfix_apply(struct extract_ctx *c)
 
 		if (fd < 0 || fchmod(fd, d->mode) < 0 || (set_times && futimens(fd, d->times) < 0)) {
 			error_errno(c->err, "directory '%s': setting mode and times",
-				    extract_path_printable(d->path, shown, sizeof shown));
+				    text_sanitize(d->path, shown, sizeof shown));
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -456,7 +479,23 @@ static int extract_dirfix_apply(struct extract_ctx *c)
 	return 0;
 }
 
-static struct archive *extract_archive_new(int in_fd, struct error *err)
+/* Why libarchive failed: the gate's reason when it has one (it sees the
+ * stream whole; libarchive gives up at its first look). */
+static void extract_explain(struct extract_source *src, struct archive *a, const char *what,
+			    struct error *err)
+{
+	struct error gate_err = { "" };
+
+	if (src->failed)
+		*err = src->err;
+	else if (extract_source_finish(src, &gate_err) < 0)
+		*err = gate_err;
+	else
+		error_set(err, "payload: %s%s", what, archive_error_string(a));
+}
+
+/* libarchive with the tar format only, reading from the source. */
+static struct archive *extract_archive_new(struct extract_source *src, struct error *err)
 {
 	struct archive *a = archive_read_new();
 
@@ -464,22 +503,13 @@ static struct archive *extract_archive_new(int in_fd, struct error *err)
 		error_set(err, "payload: out of memory");
 		return NULL;
 	}
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_xz(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
-		error_set(err, "payload: libarchive lacks built-in gzip/xz/zstd/tar: %s",
-			  archive_error_string(a));
-		goto fail;
-	}
-	if (archive_read_open_fd(a, in_fd, EXTRACT_READ_BLOCK) != ARCHIVE_OK) {
-		error_set(err, "payload: %s", archive_error_string(a));
-		goto fail;
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_open(a, src, NULL, extract_source_read, NULL) != ARCHIVE_OK) {
+		extract_explain(src, a, "", err);
+		archive_read_free(a);
+		return NULL;
 	}
 	return a;
-fail:
-	archive_read_free(a);
-	return NULL;
 }
 
 int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
@@ -487,23 +517,35 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 {
 	struct extract_ctx c = { .slot_fd = slot_fd, .limits = limits, .parent_fd = -1,
 				 .err = err };
+	struct extract_source *src;
 	struct archive_entry *e;
-	struct archive *a;
+	struct archive *a = NULL;
 	int r, rc = -1;
 
-	a = extract_archive_new(in_fd, err);
+	/* 130 KiB of buffers: on the heap, the worker's stack is the default */
+	src = malloc(sizeof *src);
+	if (!src)
+		return error_errno(err, "payload");
+	if (extract_source_open(src, in_fd, limits->compression, err) < 0)
+		goto out;
+	a = extract_archive_new(src, err);
 	if (!a)
-		return -1;
+		goto out;
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
-			error_set(err, "payload: after entry #%llu: %s", c.st.entries,
-				  archive_error_string(a));
+			char what[64];
+
+			snprintf(what, sizeof what, "after entry #%llu: ", c.st.entries);
+			extract_explain(src, a, what, err);
 			goto out;
 		}
-		if (extract_entry(&c, a, e) < 0)
+		if (extract_entry(&c, a, e) < 0) {
+			if (src->failed)	/* the gate stopped the data: its reason */
+				*err = src->err;
 			goto out;
+		}
 	}
-	if (extract_dirfix_apply(&c) < 0)
+	if (extract_source_finish(src, err) < 0 || extract_dirfix_apply(&c) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -512,7 +554,10 @@ out:
 	for (size_t i = 0; i < c.ndirs; i++)
 		free(c.dirs[i].path);
 	free(c.dirs);
-	archive_read_free(a);
+	if (a)
+		archive_read_free(a);
+	extract_source_close(src);
+	free(src);
 	if (stats)
 		*stats = c.st;
 	return rc;

@@ -2,7 +2,15 @@
 #ifndef SLOTD_EXTRACT_INTERNAL_H
 #define SLOTD_EXTRACT_INTERNAL_H
 
+#include <archive.h>
+#include <lzma.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "error.h"
+#include "tar_gate.h"
 
 /* Normalises an archive path into out (size len): drops "." and empty
  * components and a trailing '/'.  Returns 0, or -1 with *why set to a static
@@ -19,8 +27,31 @@ int extract_path_split(const char *path, char *parent, size_t len, const char **
  * the target (so it never climbs out of another symlink); else 0. */
 int extract_path_link_inside(const char *link_path, const char *target);
 
-/* Copies s into out (size len) for an error message: bytes outside printable
- * ASCII become '?', so a hostile name cannot forge log lines; returns out. */
-const char *extract_path_printable(const char *s, char *out, size_t len);
+/* The payload stream as libarchive reads it (source.c): decompressed with
+ * the declared filter under its memory ceiling, checked by the tar gate. */
+enum extract_source_kind { SOURCE_NONE, SOURCE_GZIP, SOURCE_XZ, SOURCE_ZSTD };
+
+struct extract_source {
+	int fd, open, failed, in_eof, stream_end;
+	enum extract_source_kind kind;
+	z_stream z;
+	lzma_stream x;
+	ZSTD_DCtx *zs;
+	size_t in_pos, in_len;
+	unsigned char in[64 << 10], out[64 << 10];
+	uint64_t total;			/* decoded bytes */
+	struct tar_gate gate;
+	struct error err;		/* the first failure, kept for the caller */
+};
+
+/* compression: "gzip", "xz", "zstd" or "none" (tests). */
+int extract_source_open(struct extract_source *s, int fd, const char *compression,
+			struct error *err);
+/* libarchive's read callback (context: the source). */
+la_ssize_t extract_source_read(struct archive *a, void *context, const void **buf);
+/* After libarchive's end of archive: reads the rest, which must be the
+ * padding the gate allows, then the end of the compressed stream. */
+int extract_source_finish(struct extract_source *s, struct error *err);
+void extract_source_close(struct extract_source *s);
 
 #endif

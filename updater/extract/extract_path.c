@@ -103,16 +103,6 @@ int extract_path_link_inside(const char *link_path, const char *target)
 	return 1;
 }
 
-const char *extract_path_printable(const char *s, char *out, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 1 < len; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
 int extract_path_unsafe(const char *path)
 {
 	char out[PATH_MAX];

@@ -1,5 +1,6 @@
 /* worker.c: see include/extract_worker.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ int extract_worker_start(struct extract_worker *w, int slot_fd,
 	w->fd[0] = w->fd[1] = -1;
 	w->slot_fd = slot_fd;
 	w->limits = *limits;
+	/* the caller's string may not outlive this call: keep a copy */
+	snprintf(w->compression, sizeof w->compression, "%s",
+		 limits->compression ? limits->compression : "none");
+	w->limits.compression = w->compression;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0)
 		return error_errno(err, "extraction: socketpair");
 	setsockopt(w->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);

@@ -151,6 +151,7 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 		.max_bytes = st->config->updater.max_bytes,
 		.max_entries = st->config->updater.max_entries,
 		.allow_setuid = st->config->updater.allow_setuid,
+		.compression = m->compression,
 	};
 	char detail[512];
 

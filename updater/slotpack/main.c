@@ -235,9 +235,29 @@ static int command_read(const struct arguments *a, int verify)
 	return 0;
 }
 
+struct extraction {
+	struct extract_worker worker;
+	int slot_fd, started;
+};
+
+/* The worker starts once the manifest verified: it decodes what it declares. */
+static int extraction_start(const struct bundle_manifest *m, void *ctx, struct error *err)
+{
+	struct extraction *x = ctx;
+	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX,
+					 .compression = m->compression };
+
+	if (extract_worker_start(&x->worker, x->slot_fd, &limits, err) < 0)
+		return -1;
+	x->started = 1;
+	return 0;
+}
+
 static int extraction_feed(const void *data, size_t len, void *ctx, struct error *err)
 {
-	return extract_worker_feed(ctx, data, len, err);
+	struct extraction *x = ctx;
+
+	return extract_worker_feed(&x->worker, data, len, err);
 }
 
 /* extract: the verified payload goes to the hardened extractor on a second
@@ -245,10 +265,9 @@ static int extraction_feed(const void *data, size_t len, void *ctx, struct error
 static int command_extract(const struct arguments *a)
 {
 	struct bundle_reader_options o = reader_options(a);
-	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX };
-	struct extract_worker worker;
+	struct extraction x = { .slot_fd = -1 };
 	struct error err = { "" }, unpack_err = { "" };
-	int fd, slot_fd, read_rc, unpack_rc, rc = 1;
+	int fd, read_rc, unpack_rc = 0, rc = 1;
 
 	if (!a->keyring) return missing("extract", "-K KEYRING");
 	if (!a->output) return missing("extract", "-o DIR");
@@ -256,23 +275,23 @@ static int command_extract(const struct arguments *a)
 	fd = open_bundle(a->bundle);
 	if (fd < 0)
 		return 1;
-	slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (slot_fd < 0 || extract_worker_start(&worker, slot_fd, &limits, &err) < 0) {
-		fprintf(stderr, "slotpack: %s: %s\n", a->output,
-			slot_fd < 0 ? strerror(errno) : err.text);
+	x.slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x.slot_fd < 0) {
+		fprintf(stderr, "slotpack: %s: %s\n", a->output, strerror(errno));
 		goto out;
 	}
-	read_rc = bundle_read(fd, &o, NULL, extraction_feed, &worker, &err);
-	unpack_rc = extract_worker_finish(&worker, &unpack_err);
-	if (unpack_rc < 0 && (read_rc == 0 || worker.stopped))
+	read_rc = bundle_read(fd, &o, extraction_start, extraction_feed, &x, &err);
+	if (x.started)
+		unpack_rc = extract_worker_finish(&x.worker, &unpack_err);
+	if (unpack_rc < 0 && (read_rc == 0 || x.worker.stopped))
 		fprintf(stderr, "slotpack: %s: unpack: %s\n", a->bundle, unpack_err.text);
 	else if (read_rc < 0)
 		fprintf(stderr, "slotpack: %s: %s\n", a->bundle, err.text);
 	rc = read_rc < 0 || unpack_rc < 0;
 out:
 	close(fd);
-	if (slot_fd >= 0)
-		close(slot_fd);
+	if (x.slot_fd >= 0)
+		close(x.slot_fd);
 	return rc;
 }
 
