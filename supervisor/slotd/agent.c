@@ -109,6 +109,10 @@ void agent_stop(struct supervisor *s, enum after_stop then)
 	if (then > s->after_stop)
 		s->after_stop = then;
 	if (s->state == AGENT_RUNNING) {
+		/* No verdict can come from an agent being stopped; a relaunch
+		 * of a trial slot begins a new attempt. */
+		if (s->trial)
+			trial_end(s);
 		log_info("stopping agent pid %d", (int)s->pid);
 		kill(s->pid, SIGTERM);
 		s->state = AGENT_STOPPING;

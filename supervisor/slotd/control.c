@@ -185,7 +185,6 @@ static void command_admin(struct supervisor *s, int fd, const char *command, int
 	if (s->slots.current != before || s->trial) {
 		if (s->trial && s->activate_fd >= 0)
 			activation_finish(s, "error health rolled back by admin");
-		s->trial = 0;
 		agent_stop(s, AFTER_LAUNCH);
 	}
 	supervisor_reply(fd, "ok current=%s",
@@ -213,7 +212,6 @@ static void control_activate_now(struct supervisor *s)
 	}
 	log_info("activating slot %s (version %s)", layout_slot_name(s->activate_slot),
 		 s->slots.state.slot[s->activate_slot].version);
-	s->trial = 0;
 	agent_stop(s, AFTER_LAUNCH);	/* the launch releases the inhibitor */
 }
 

@@ -45,7 +45,8 @@ struct supervisor {
 	int exit_status;		/* last wait status of the agent */
 	char status_text[128];		/* from STATUS= */
 
-	/* The trial of a new slot, while current is `trial`. */
+	/* The trial of a new slot, while current is `trial`.  Only while the
+	 * agent runs: stopping it ends the trial (trial_end disarms these). */
 	int trial;			/* a trial runs on the current agent */
 	int ready;			/* READY=1 seen, or not needed */
 	int64_t ready_deadline;		/* startup_timeout */
@@ -77,6 +78,7 @@ void agent_forward_signal(struct supervisor *s, int signo);
 
 /* trial.c */
 void trial_begin(struct supervisor *s);
+void trial_end(struct supervisor *s);
 void trial_ready(struct supervisor *s);
 void trial_deadlines(struct supervisor *s, int64_t now);
 void trial_check_exited(struct supervisor *s, int status);

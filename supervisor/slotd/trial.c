@@ -20,7 +20,10 @@
 #include "log.h"
 #include "slotd.h"
 
-static void trial_clear(struct supervisor *s)
+/* Every way out of a trial comes here (pass, fail, the agent stopped by a
+ * command or a signal): a deadline left armed would make the timerfd fire
+ * again and again once it passed, with nothing to clear it. */
+void trial_end(struct supervisor *s)
 {
 	s->trial = 0;
 	s->ready_deadline = NEVER;
@@ -71,7 +74,7 @@ void trial_pass(struct supervisor *s, const char *how)
 	struct error err = { "" };
 	char reply[160];
 
-	trial_clear(s);
+	trial_end(s);
 	if (slots_commit(&s->slots, &err) < 0) {
 		log_error("commit: %s", err.text);
 		activation_finish(s, "error refused commit failed");
@@ -88,7 +91,7 @@ void trial_fail(struct supervisor *s, const char *reason)
 	struct error err = { "" };
 	char reply[400];
 
-	trial_clear(s);
+	trial_end(s);
 	log_error("slot %s failed its trial: %s; reverting", layout_slot_name(s->slot), reason);
 	if (slots_revert(&s->slots, reason, &err) < 0)
 		log_error("revert: %s", err.text);
