@@ -82,11 +82,16 @@ void control_accept(struct supervisor *s)
 			close(fd);
 			continue;
 		}
+		ev.data.u64 = (uint64_t)i;
+		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("control: epoll_ctl: %s", strerror(errno));
+			supervisor_reply(fd, "error busy cannot watch the connection");
+			close(fd);
+			continue;
+		}
 		s->clients[i].fd = fd;
 		s->clients[i].used = 0;
 		s->clients[i].deadline = supervisor_now() + CLIENT_TIMEOUT_MS;
-		ev.data.u64 = (uint64_t)i;
-		epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 	}
 }
 

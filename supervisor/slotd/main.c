@@ -110,8 +110,10 @@ static int setup(struct supervisor *s, struct error *err)
 	s->inhibit_fd = inhibit_open(&s->slots.layout, err);
 	if (s->inhibit_fd < 0 || notify_open(s, err) < 0 || control_open(s, err) < 0)
 		return -1;
-	return watch(s, s->signal_fd, TAG_SIGNAL, err) || watch(s, s->timer_fd, TAG_TIMER, err) ||
-	       watch(s, s->notify_fd, TAG_NOTIFY, err) || watch(s, s->control_fd, TAG_CONTROL, err);
+	if (watch(s, s->signal_fd, TAG_SIGNAL, err) < 0 || watch(s, s->timer_fd, TAG_TIMER, err) < 0 ||
+	    watch(s, s->notify_fd, TAG_NOTIFY, err) < 0 || watch(s, s->control_fd, TAG_CONTROL, err) < 0)
+		return -1;
+	return 0;
 }
 
 static void reap_children(struct supervisor *s)
