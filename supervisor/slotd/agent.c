@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ static void agent_describe_status(int status, char *buf, size_t len)
 
 /* In the child: the slot is the cwd, argv[0] is relative to it, and the
  * environment says which slot and version run.  Never returns. */
-static void agent_exec(const struct supervisor *s, const char *slot_path)
+static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t parent)
 {
 	const struct slot_info *info = &s->slots.state.slot[s->slot];
 	char storage[CONFIG_STRING_MAX], program[PATH_MAX + CONFIG_STRING_MAX], notify[PATH_MAX];
@@ -33,6 +34,12 @@ static void agent_exec(const struct supervisor *s, const char *slot_path)
 	struct error err = { "" };
 	sigset_t none;
 
+	/* slotd killed: the agent gets SIGTERM rather than run unsupervised.
+	 * If slotd died before this line the parent is already someone else. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) {
+		fprintf(stderr, "slotd: gone before the agent started: not starting it\n");
+		_exit(127);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();	/* its own session: a terminal's signals reach it through us */
@@ -61,8 +68,8 @@ void agent_launch(struct supervisor *s)
 {
 	struct error err = { "" };
 	char slot_path[PATH_MAX];
+	pid_t pid, self = getpid();
 	int slot;
-	pid_t pid;
 
 	s->restart_at = NEVER;
 	if (s->shutting_down)
@@ -87,7 +94,10 @@ void agent_launch(struct supervisor *s)
 		return;
 	}
 	if (pid == 0)
-		agent_exec(s, slot_path);
+		agent_exec(s, slot_path, self);
+	/* An agent without a record would run twice after a SIGKILL of slotd. */
+	if (pidrecord_save(&s->slots.layout, pid, &err) < 0)
+		log_error("agent pid %d not recorded: %s", (int)pid, err.text);
 	s->pid = pid;
 	s->state = AGENT_RUNNING;
 	s->started = supervisor_now();
@@ -162,6 +172,7 @@ void agent_exited(struct supervisor *s, int status)
 
 	agent_describe_status(status, how, sizeof how);
 	log_info("agent pid %d %s after %lld ms", (int)s->pid, how, (long long)uptime);
+	pidrecord_remove(&s->slots.layout);
 	s->pid = -1;
 	s->exit_status = status;
 	s->stop_deadline = NEVER;

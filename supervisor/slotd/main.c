@@ -107,6 +107,8 @@ static int setup(struct supervisor *s, struct error *err)
 		return -1;
 	if (why[0])
 		log_warn("recovered: %s", why);
+	if (pidrecord_stop_leftover(&s->slots.layout, s->config->agent.stop_timeout_ms, err) < 0)
+		return -1;
 	s->inhibit_fd = inhibit_open(&s->slots.layout, err);
 	if (s->inhibit_fd < 0 || notify_open(s, err) < 0 || control_open(s, err) < 0)
 		return -1;

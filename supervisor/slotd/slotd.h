@@ -87,6 +87,20 @@ void trial_pass(struct supervisor *s, const char *how);
 void trial_fail(struct supervisor *s, const char *reason);
 void activation_finish(struct supervisor *s, const char *reply);
 
+/* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
+ * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */
+int pidrecord_save(const struct layout *l, pid_t pid, struct error *err);
+void pidrecord_remove(const struct layout *l);
+int pidrecord_stop_leftover(const struct layout *l, unsigned stop_timeout_ms, struct error *err);
+
+/* proc.c */
+struct proc_stat {
+	char state;			/* R, S, D, Z, ... */
+	pid_t ppid;
+	unsigned long long start_time;	/* clock ticks after boot */
+};
+int proc_stat_read(pid_t pid, struct proc_stat *out);
+
 /* notify.c */
 int notify_open(struct supervisor *s, struct error *err);
 void notify_receive(struct supervisor *s);
