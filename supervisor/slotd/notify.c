@@ -51,8 +51,12 @@ static int notify_from_agent(const struct supervisor *s, pid_t pid)
 
 static void notify_line(struct supervisor *s, const char *line)
 {
-	if (!strcmp(line, "READY=1"))
-		trial_ready(s);
+	if (!strcmp(line, "READY=1")) {
+		if (s->machine.state == MS_TRIAL && !s->machine.ready)
+			log_info("agent is ready after %lld ms",
+				 (long long)(supervisor_now() - s->machine.started));
+		supervisor_feed(s, ME_READY, 0);
+	}
 	else if (!strncmp(line, "STATUS=", 7))
 		snprintf(s->status_text, sizeof s->status_text, "%s", line + 7);
 }
