@@ -1,16 +1,16 @@
-/* agent.c: the agent process: launch, stop, exit, restart with backoff. */
+/* agent.c: the agent process for main.c: launch (fork, exec, record),
+ * signals, reaping.  When to do which is the state machine's business. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "slotd.h"
-
-#define BACKOFF_FIRST_MS 100
 
 static void agent_describe_status(int status, char *buf, size_t len)
 {
@@ -25,7 +25,7 @@ static void agent_describe_status(int status, char *buf, size_t len)
 
 /* In the child: the slot is the cwd, argv[0] is relative to it, and the
  * environment says which slot and version run.  Never returns. */
-static void agent_exec(const struct supervisor *s, const char *slot_path)
+static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t parent)
 {
 	const struct slot_info *info = &s->slots.state.slot[s->slot];
 	char storage[CONFIG_STRING_MAX], program[PATH_MAX + CONFIG_STRING_MAX], notify[PATH_MAX];
@@ -33,6 +33,12 @@ static void agent_exec(const struct supervisor *s, const char *slot_path)
 	struct error err = { "" };
 	sigset_t none;
 
+	/* slotd killed: the agent gets SIGTERM rather than run unsupervised.
+	 * If slotd died before this line the parent is already someone else. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) {
+		fprintf(stderr, "slotd: gone before the agent started: not starting it\n");
+		_exit(127);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();	/* its own session: a terminal's signals reach it through us */
@@ -57,137 +63,73 @@ static void agent_exec(const struct supervisor *s, const char *slot_path)
 	_exit(127);
 }
 
-void agent_launch(struct supervisor *s)
+/* Prepares `current` (a trial's attempt counted on disk first), forks and
+ * execs the agent, records it in run/agent.pid. */
+enum machine_launch agent_launch(struct supervisor *s)
 {
 	struct error err = { "" };
 	char slot_path[PATH_MAX];
+	pid_t pid, self = getpid();
 	int slot;
-	pid_t pid;
 
-	s->restart_at = NEVER;
-	if (s->shutting_down)
-		return;
 	if (slots_prepare_launch(&s->slots, &slot, &err) < 0) {
 		log_error("cannot prepare the launch: %s", err.text);
-		s->state = AGENT_IDLE;
-		return;
+		return ML_NONE;
 	}
 	if (slot == SLOT_NONE) {
 		log_warn("no good or trial slot: waiting for an activation");
-		s->state = AGENT_IDLE;
-		return;
+		return ML_NONE;
 	}
 	s->slot = slot;
 	layout_slot_path(&s->slots.layout, slot, slot_path, sizeof slot_path);
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
-		s->state = AGENT_BACKOFF;
-		s->restart_at = supervisor_now() + 1000;
-		return;
+		return ML_FAILED;
 	}
 	if (pid == 0)
-		agent_exec(s, slot_path);
+		agent_exec(s, slot_path, self);
+	/* An agent without a record would run twice after a SIGKILL of slotd. */
+	if (pidrecord_save(&s->slots.layout, pid, &err) < 0)
+		log_error("agent pid %d not recorded: %s", (int)pid, err.text);
 	s->pid = pid;
-	s->state = AGENT_RUNNING;
-	s->started = supervisor_now();
 	s->status_text[0] = '\0';
-	s->healthy = 0;
 	log_info("agent started: pid %d, slot %s, version %s%s", (int)pid, layout_slot_name(slot),
 		 s->slots.state.slot[slot].version,
 		 s->slots.state.slot[slot].status == SLOT_TRIAL ? " (trial)" : "");
-	if (s->slots.state.slot[slot].status == SLOT_TRIAL)
-		trial_begin(s);
-	else
-		s->healthy = 1;
-	if (s->inhibit_held)
-		control_release_inhibitor(s);
+	if (s->slots.state.slot[slot].status != SLOT_TRIAL)
+		return ML_GOOD;
+	log_info("trial of slot %s (attempt %u of %u)", layout_slot_name(slot),
+		 s->slots.state.slot[slot].attempts, s->config->agent.max_attempts);
+	return ML_TRIAL;
 }
 
-void agent_stop(struct supervisor *s, enum after_stop then)
+void agent_signal(struct supervisor *s, int signo)
 {
-	if (then > s->after_stop)
-		s->after_stop = then;
-	if (s->state == AGENT_RUNNING) {
+	if (s->pid <= 0)
+		return;
+	if (signo == SIGTERM)
 		log_info("stopping agent pid %d", (int)s->pid);
-		kill(s->pid, SIGTERM);
-		s->state = AGENT_STOPPING;
-		s->stop_deadline = supervisor_now() + s->config->agent.stop_timeout_ms;
+	kill(s->pid, signo);
+}
+
+void agent_kill(struct supervisor *s)
+{
+	if (s->pid <= 0)
 		return;
-	}
-	if (s->state == AGENT_STOPPING)
-		return;
-	/* Nothing runs: act now. */
-	s->restart_at = NEVER;
-	s->state = AGENT_IDLE;
-	then = s->after_stop;
-	s->after_stop = AFTER_NOTHING;
-	if (then == AFTER_LAUNCH)
-		agent_launch(s);
+	log_warn("agent pid %d ignored SIGTERM for %u ms: SIGKILL", (int)s->pid,
+		 s->config->agent.stop_timeout_ms);
+	kill(-s->pid, SIGKILL);	/* its whole session: setsid made pgid = pid */
+	kill(s->pid, SIGKILL);
 }
 
-void agent_forward_signal(struct supervisor *s, int signo)
+void agent_reaped(struct supervisor *s, int status)
 {
-	if ((s->state == AGENT_RUNNING || s->state == AGENT_STOPPING) && s->pid > 0)
-		kill(s->pid, signo);
-}
-
-/* Exponential backoff for a crashing good agent, reset by a long enough run. */
-static void agent_schedule_restart(struct supervisor *s, int64_t uptime)
-{
-	unsigned long long delay = BACKOFF_FIRST_MS;
-	unsigned i;
-
-	if (uptime >= (int64_t)s->config->agent.min_uptime_ms)
-		s->restarts = 0;
-	for (i = 0; i < s->restarts && delay < s->config->agent.restart_backoff_max_ms; i++)
-		delay *= 2;
-	if (delay > s->config->agent.restart_backoff_max_ms)
-		delay = s->config->agent.restart_backoff_max_ms;
-	s->restarts++;
-	s->state = AGENT_BACKOFF;
-	s->restart_at = supervisor_now() + (int64_t)delay;
-	log_info("restarting the agent in %llu ms", delay);
-}
-
-void agent_exited(struct supervisor *s, int status)
-{
-	enum after_stop then = s->after_stop;
-	int64_t uptime = supervisor_now() - s->started;
 	char how[96];
 
 	agent_describe_status(status, how, sizeof how);
-	log_info("agent pid %d %s after %lld ms", (int)s->pid, how, (long long)uptime);
+	log_info("agent pid %d %s after %lld ms", (int)s->pid, how,
+		 (long long)(supervisor_now() - s->machine.started));
+	pidrecord_remove(&s->slots.layout);
 	s->pid = -1;
-	s->exit_status = status;
-	s->stop_deadline = NEVER;
-	s->healthy = 0;
-	s->state = AGENT_IDLE;
-	s->after_stop = AFTER_NOTHING;
-	if (then == AFTER_EXIT) {
-		s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		return;
-	}
-	if (then == AFTER_LAUNCH) {
-		agent_launch(s);
-		return;
-	}
-	if (s->trial) {
-		trial_agent_exited(s, status);	/* reverts and relaunches */
-		return;
-	}
-	agent_schedule_restart(s, uptime);
-}
-
-void agent_deadlines(struct supervisor *s, int64_t now)
-{
-	if (s->state == AGENT_STOPPING && now >= s->stop_deadline) {
-		log_warn("agent pid %d ignored SIGTERM for %u ms: SIGKILL", (int)s->pid,
-			 s->config->agent.stop_timeout_ms);
-		kill(-s->pid, SIGKILL);	/* its whole session: setsid made pgid = pid */
-		kill(s->pid, SIGKILL);
-		s->stop_deadline = NEVER;
-	}
-	if (s->state == AGENT_BACKOFF && now >= s->restart_at)
-		agent_launch(s);
 }

@@ -4,7 +4,12 @@
  * client has 5 s to send its one line (at most 511 bytes); a malformed line
  * gets "error usage ..." and changes nothing.  No client can block the loop:
  * sockets are non-blocking and replies are sent with MSG_DONTWAIT.  Only
- * `activate` keeps its connection open, until the trial's verdict. */
+ * `activate` keeps its connection open, until the trial's verdict.
+ *
+ * A well-formed command is an event for the state machine (machine.h), which
+ * answers it in every state; here are the words of its replies and the slot
+ * changes (FLIP) it asks for.  `activate` first takes the upgrade inhibitor
+ * (waiting for the agent to release it, through a waiter child). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,11 +87,16 @@ void control_accept(struct supervisor *s)
 			close(fd);
 			continue;
 		}
+		ev.data.u64 = (uint64_t)i;
+		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("control: epoll_ctl: %s", strerror(errno));
+			supervisor_reply(fd, "error busy cannot watch the connection");
+			close(fd);
+			continue;
+		}
 		s->clients[i].fd = fd;
 		s->clients[i].used = 0;
 		s->clients[i].deadline = supervisor_now() + CLIENT_TIMEOUT_MS;
-		ev.data.u64 = (uint64_t)i;
-		epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 	}
 }
 
@@ -105,12 +115,11 @@ static void control_word(const char *in, char *out, size_t len)
 	out[used] = '\0';
 }
 
-static const char *const agent_state_names[] = { "stopped", "running", "stopping", "backoff" };
-
 static void command_status(struct supervisor *s, int fd)
 {
 	char line[2400], version[3][200], reason[2][300];
 	const struct slot_info *a, *b;
+	const struct machine *m = &s->machine;
 	struct error err = { "" };
 
 	if (slots_reload(&s->slots, &err) < 0) {
@@ -129,9 +138,10 @@ static void command_status(struct supervisor *s, int fd)
 		 "agent.status=%s trial=%d a.status=%s a.version=%s a.attempts=%u a.reason=%s "
 		 "b.status=%s b.version=%s b.attempts=%u b.reason=%s",
 		 s->slots.current == SLOT_NONE ? "none" : layout_slot_name(s->slots.current),
-		 s->state == AGENT_RUNNING || s->state == AGENT_STOPPING ? (int)s->pid : 0,
-		 agent_state_names[s->state], s->healthy,
-		 s->state == AGENT_RUNNING ? layout_slot_name(s->slot) : "none", version[2], s->trial,
+		 machine_agent_running(m) && s->pid > 0 ? (int)s->pid : 0, machine_agent_state(m),
+		 m->state == MS_UP && m->healthy,
+		 m->state == MS_UP || m->state == MS_TRIAL ? layout_slot_name(s->slot) : "none",
+		 version[2], m->state == MS_TRIAL,
 		 state_status_name(a->status), version[0], a->attempts, reason[0],
 		 state_status_name(b->status), version[1], b->attempts, reason[1]);
 	supervisor_reply(fd, "%s", line);
@@ -157,39 +167,45 @@ static void control_record(struct supervisor *s, const char *kind, int ok, const
 		log_error("history: %s", err.text);
 }
 
-/* rollback, mark-good, mark-bad: change the slots, then run what is current. */
-static void command_admin(struct supervisor *s, int fd, const char *command, int force)
+static int control_commit(struct supervisor *s, struct error *err)
 {
-	struct error err = { "" };
-	char from[STATE_VERSION_MAX] = "";
-	int before = s->slots.current, rc;
+	char how[80];
 
-	if (before != SLOT_NONE)
-		snprintf(from, sizeof from, "%s", s->slots.state.slot[before].version);
-	if (!strcmp(command, "mark-good")) {
-		rc = s->trial ? (trial_pass(s, "marked good by admin"), 0) :
-				slots_mark_good(&s->slots, &err);
-	} else if (!strcmp(command, "mark-bad")) {
-		rc = slots_mark_bad(&s->slots, "marked bad by admin", &err);
-	} else {
-		rc = slots_rollback(&s->slots, force, &err);
+	if (slots_commit(&s->slots, err) < 0) {
+		log_error("commit: %s", err->text);
+		return -1;
 	}
-	if (rc < 0) {
-		supervisor_reply(fd, "error refused %s", err.text);
-		if (strcmp(command, "mark-good"))
-			control_record(s, command, 0, err.text, from);
-		return;
+	trial_reason(MV_GOOD, (int)s->machine.pass, how, sizeof how);
+	log_info("slot %s is good (%s)", layout_slot_name(s->slot), how);
+	return 0;
+}
+
+/* The machine's FLIP: 1 done, 0 refused (s->refusal says why). */
+int control_flip(struct supervisor *s, enum machine_flip kind)
+{
+	static const char *const kinds[] = { "activate", "rollback", "rollback", "mark-good",
+					     "mark-bad", "commit" };
+	char from[STATE_VERSION_MAX] = "";
+	struct error err = { "" };
+	int rc;
+
+	if (s->slots.current != SLOT_NONE)
+		snprintf(from, sizeof from, "%s", s->slots.state.slot[s->slots.current].version);
+	switch (kind) {
+	case MF_ACTIVATE: rc = slots_activate(&s->slots, s->activate_slot, &err); break;
+	case MF_ROLLBACK: rc = slots_rollback(&s->slots, 0, &err); break;
+	case MF_ROLLBACK_FORCE: rc = slots_rollback(&s->slots, 1, &err); break;
+	case MF_MARK_GOOD: rc = slots_mark_good(&s->slots, &err); break;
+	case MF_MARK_BAD: rc = slots_mark_bad(&s->slots, "marked bad by admin", &err); break;
+	default: rc = control_commit(s, &err); break;
 	}
-	if (strcmp(command, "mark-good"))
-		control_record(s, command, 1, "", from);
-	if (s->slots.current != before || s->trial) {
-		if (s->trial && s->activate_fd >= 0)
-			activation_finish(s, "error health rolled back by admin");
-		s->trial = 0;
-		agent_stop(s, AFTER_LAUNCH);
-	}
-	supervisor_reply(fd, "ok current=%s",
-			 s->slots.current == SLOT_NONE ? "none" : layout_slot_name(s->slots.current));
+	snprintf(s->refusal, sizeof s->refusal, "%s", rc < 0 ? err.text : "");
+	if (kind == MF_ROLLBACK || kind == MF_ROLLBACK_FORCE || kind == MF_MARK_BAD)
+		control_record(s, kinds[kind], rc == 0, s->refusal, from);
+	if (rc == 0 && kind == MF_ACTIVATE)
+		log_info("activating slot %s (version %s)", layout_slot_name(s->activate_slot),
+			 s->slots.state.slot[s->activate_slot].version);
+	return rc == 0;
 }
 
 void control_release_inhibitor(struct supervisor *s)
@@ -198,23 +214,54 @@ void control_release_inhibitor(struct supervisor *s)
 	s->inhibit_held = 0;
 }
 
-/* The inhibitor is ours: flip to the new slot and restart into its trial. */
+/* An activation answered before its trial: the inhibitor goes with it. */
+static void control_end_activation(struct supervisor *s, const char *reply)
+{
+	supervisor_reply(s->activate_fd, "%s", reply);
+	close(s->activate_fd);
+	s->activate_fd = -1;
+	if (s->inhibit_held)
+		control_release_inhibitor(s);
+}
+
+/* The machine's REPLY, to the client whose command is being stepped. */
+void control_reply(struct supervisor *s, enum machine_reply code)
+{
+	char line[600];
+	int fd = s->command_fd;
+
+	if (fd < 0)
+		return;
+	switch (code) {
+	case MR_OK: snprintf(line, sizeof line, "ok"); break;
+	case MR_CURRENT:
+		snprintf(line, sizeof line, "ok current=%s", s->slots.current == SLOT_NONE ? "none" :
+			 layout_slot_name(s->slots.current));
+		break;
+	case MR_STATUS: command_status(s, fd); return;
+	case MR_REFUSED: snprintf(line, sizeof line, "error refused %s", s->refusal); break;
+	case MR_BUSY_STOPPING: snprintf(line, sizeof line, "error busy slotd is stopping"); break;
+	default:
+		snprintf(line, sizeof line, "error refused an activation or trial is already running");
+	}
+	if (fd == s->activate_fd)
+		control_end_activation(s, line);
+	else
+		supervisor_reply(fd, "%s", line);
+}
+
+static void control_step(struct supervisor *s, int fd, enum machine_command command)
+{
+	s->command_fd = fd;
+	supervisor_feed(s, ME_COMMAND, (int)command);
+	s->command_fd = -1;
+}
+
+/* The inhibitor is ours: the machine flips to the new slot and relaunches. */
 static void control_activate_now(struct supervisor *s)
 {
-	struct error err = { "" };
-	char reply[600];
-
 	s->inhibit_held = 1;
-	if (slots_activate(&s->slots, s->activate_slot, &err) < 0) {
-		snprintf(reply, sizeof reply, "error refused %s", err.text);
-		activation_finish(s, reply);
-		control_release_inhibitor(s);
-		return;
-	}
-	log_info("activating slot %s (version %s)", layout_slot_name(s->activate_slot),
-		 s->slots.state.slot[s->activate_slot].version);
-	s->trial = 0;
-	agent_stop(s, AFTER_LAUNCH);	/* the launch releases the inhibitor */
+	control_step(s, s->activate_fd, MC_ACTIVATE);
 }
 
 static void command_activate(struct supervisor *s, int index, const char *slot_name)
@@ -227,7 +274,7 @@ static void command_activate(struct supervisor *s, int index, const char *slot_n
 		supervisor_reply(c->fd, "error usage activate a|b");
 		return;
 	}
-	if (s->activate_fd >= 0 || s->trial) {
+	if (s->activate_fd >= 0 || s->machine.state == MS_TRIAL) {
 		supervisor_reply(c->fd, "error refused an activation or trial is already running");
 		return;
 	}
@@ -246,8 +293,8 @@ static void command_activate(struct supervisor *s, int index, const char *slot_n
 	s->waiter_pid = held > 0 ? inhibit_spawn_waiter(s->inhibit_fd,
 							 s->config->supervisor.inhibit_timeout_ms, &err) : -1;
 	if (s->waiter_pid < 0)
-		activation_finish(s, held > 0 ? "error busy cannot wait for the inhibitor" :
-						"error refused cannot take the inhibitor");
+		control_end_activation(s, held > 0 ? "error busy cannot wait for the inhibitor" :
+						     "error refused cannot take the inhibitor");
 	else
 		log_info("agent holds the upgrade inhibitor: waiting up to %u ms",
 			 s->config->supervisor.inhibit_timeout_ms);
@@ -265,7 +312,7 @@ void control_waiter_exited(struct supervisor *s, int status)
 		return;
 	}
 	log_warn("the upgrade inhibitor stayed held: activation deferred");
-	activation_finish(s, "error busy agent holds the upgrade inhibitor");
+	control_end_activation(s, "error busy agent holds the upgrade inhibitor");
 }
 
 static void control_command(struct supervisor *s, int index, char *line)
@@ -276,17 +323,16 @@ static void control_command(struct supervisor *s, int index, char *line)
 	if (!word) {
 		supervisor_reply(fd, "error usage empty request");
 	} else if (!strcmp(word, "status") && !arg) {
-		command_status(s, fd);
+		control_step(s, fd, MC_STATUS);
 	} else if (!strcmp(word, "activate") && arg && !extra) {
 		command_activate(s, index, arg);
 	} else if (!strcmp(word, "rollback") && (!arg || !strcmp(arg, "--force")) && !extra) {
-		command_admin(s, fd, "rollback", arg != NULL);
+		control_step(s, fd, arg ? MC_ROLLBACK_FORCE : MC_ROLLBACK);
 	} else if ((!strcmp(word, "mark-good") || !strcmp(word, "mark-bad")) && !arg) {
-		command_admin(s, fd, word, 0);
+		control_step(s, fd, word[5] == 'g' ? MC_MARK_GOOD : MC_MARK_BAD);
 	} else if (!strcmp(word, "restart") && !arg) {
 		log_info("restart requested");
-		agent_stop(s, AFTER_LAUNCH);
-		supervisor_reply(fd, "ok");
+		control_step(s, fd, MC_RESTART);
 	} else {
 		supervisor_reply(fd, "error usage unknown request '%.40s'", word);
 	}

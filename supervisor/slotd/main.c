@@ -3,8 +3,10 @@
  *   slotd [-c CONFIG]
  *
  * Startup: open the slots, reconcile (finishing or undoing whatever a crash
- * interrupted), launch the agent from `current`.  Then one epoll loop over a
- * signalfd, one timerfd, the notify socket and the control socket.  As PID 1
+ * interrupted), stop an agent a killed predecessor left running, launch the
+ * agent from `current`.  Then one epoll loop over a signalfd, one timerfd,
+ * the notify socket and the control socket, whose events go to the state
+ * machine (machine.h); this file performs what it decides.  As PID 1
  * every signal we care about is blocked and read from the signalfd, so the
  * kernel's "init ignores unhandled signals" rule never applies; we are a
  * child subreaper too, so orphans of the agent come to us and are reaped. */
@@ -107,11 +109,70 @@ static int setup(struct supervisor *s, struct error *err)
 		return -1;
 	if (why[0])
 		log_warn("recovered: %s", why);
+	if (pidrecord_stop_leftover(&s->slots.layout, s->config->agent.stop_timeout_ms, err) < 0)
+		return -1;
 	s->inhibit_fd = inhibit_open(&s->slots.layout, err);
 	if (s->inhibit_fd < 0 || notify_open(s, err) < 0 || control_open(s, err) < 0)
 		return -1;
-	return watch(s, s->signal_fd, TAG_SIGNAL, err) || watch(s, s->timer_fd, TAG_TIMER, err) ||
-	       watch(s, s->notify_fd, TAG_NOTIFY, err) || watch(s, s->control_fd, TAG_CONTROL, err);
+	if (watch(s, s->signal_fd, TAG_SIGNAL, err) < 0 || watch(s, s->timer_fd, TAG_TIMER, err) < 0 ||
+	    watch(s, s->notify_fd, TAG_NOTIFY, err) < 0 || watch(s, s->control_fd, TAG_CONTROL, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Performs one action; 1 with *next set when its result is an event. */
+static int perform(struct supervisor *s, const struct machine_action *a, int *next_kind,
+		   int *next_value)
+{
+	switch (a->kind) {
+	case MA_LAUNCH:
+		*next_kind = ME_LAUNCHED;
+		*next_value = (int)agent_launch(s);
+		if (s->inhibit_held)	/* held across the flip and the stop only */
+			control_release_inhibitor(s);
+		return 1;
+	case MA_STOP: agent_signal(s, SIGTERM); break;
+	case MA_KILL: agent_kill(s); break;
+	case MA_FORWARD: agent_signal(s, a->arg); break;
+	case MA_START_CHECK:
+		if (trial_start_check(s) == 0)
+			break;
+		*next_kind = ME_HEALTH;
+		*next_value = -1;
+		return 1;
+	case MA_KILL_CHECK: trial_kill_check(s); break;
+	case MA_FLIP:
+		*next_kind = ME_FLIPPED;
+		*next_value = control_flip(s, (enum machine_flip)a->arg);
+		return 1;
+	case MA_REVERT: trial_revert(s, (enum machine_reason)a->arg, a->value); break;
+	case MA_REPLY: control_reply(s, (enum machine_reply)a->arg); break;
+	case MA_VERDICT: trial_verdict(s, (enum machine_reason)a->arg, a->value); break;
+	case MA_EXIT: s->exiting = 1; break;
+	}
+	return 0;
+}
+
+/* The only place where the machine's decisions become system calls.  An
+ * action with a result is the last of its step (machine.h): its result is
+ * the next event. */
+void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
+{
+	struct machine_event ev = { kind, 0, value };
+	struct machine_output out;
+	int next_kind = ME_START, next_value = 0, more;
+	size_t i;
+
+	do {
+		ev.now = supervisor_now();
+		machine_step(&s->machine, &ev, &out);
+		s->deadline = out.deadline;
+		more = 0;
+		for (i = 0; i < out.count; i++)
+			more = perform(s, &out.action[i], &next_kind, &next_value);
+		ev.kind = (enum machine_event_kind)next_kind;
+		ev.value = next_value;
+	} while (more);
 }
 
 static void reap_children(struct supervisor *s)
@@ -120,13 +181,16 @@ static void reap_children(struct supervisor *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == s->pid)
-			agent_exited(s, status);
-		else if (pid == s->check_pid)
-			trial_check_exited(s, status);
-		else if (pid == s->waiter_pid)
+		if (pid == s->pid) {
+			agent_reaped(s, status);
+			supervisor_feed(s, ME_EXITED, status);
+		} else if (pid == s->check_pid) {
+			s->check_pid = -1;
+			supervisor_feed(s, ME_HEALTH, status);
+		} else if (pid == s->waiter_pid) {
 			control_waiter_exited(s, status);
-		/* anything else: an orphan the agent left, reaped and forgotten */
+		}
+		/* anything else: an orphan the agent left, or a killed check */
 	}
 }
 
@@ -135,21 +199,14 @@ static void handle_signals(struct supervisor *s)
 	struct signalfd_siginfo info;
 
 	while (read(s->signal_fd, &info, sizeof info) == sizeof info) {
-		switch (info.ssi_signo) {
-		case SIGCHLD:
+		if (info.ssi_signo == SIGCHLD) {
 			reap_children(s);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			if (!s->shutting_down)
-				log_info("signal %d: stopping the agent, then exiting", info.ssi_signo);
-			s->shutting_down = 1;
-			agent_forward_signal(s, (int)info.ssi_signo);
-			agent_stop(s, AFTER_EXIT);
-			break;
-		default:
-			agent_forward_signal(s, (int)info.ssi_signo);
+			continue;
 		}
+		if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) &&
+		    (s->machine.state == MS_UP || s->machine.state == MS_TRIAL))
+			log_info("signal %d: stopping the agent, then exiting", info.ssi_signo);
+		supervisor_feed(s, ME_SIGNAL, (int)info.ssi_signo);
 	}
 }
 
@@ -157,33 +214,29 @@ static void handle_signals(struct supervisor *s)
 static void arm_timer(struct supervisor *s)
 {
 	struct itimerspec when = { 0 };
-	int64_t next = NEVER, candidates[] = { s->stop_deadline, s->restart_at, s->ready_deadline,
-					       s->pass_at, s->check_deadline,
-					       control_next_deadline(s) };
-	size_t i;
+	int64_t next = s->deadline, clients = control_next_deadline(s);
 
-	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
-		if (candidates[i] < next)
-			next = candidates[i];
+	if (clients < next)
+		next = clients;
 	if (next != NEVER) {
 		if (next < 1)
 			next = 1;
 		when.it_value.tv_sec = next / 1000;
 		when.it_value.tv_nsec = (long)(next % 1000) * 1000000L;
 	}
-	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
+	if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &when, NULL) < 0)
+		log_error("timerfd_settime: %s", strerror(errno));
 }
 
 static void handle_timer(struct supervisor *s)
 {
 	uint64_t expirations;
-	int64_t now = supervisor_now();
 
 	if (read(s->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
 		log_warn("timerfd: %s", strerror(errno));
-	agent_deadlines(s, now);
-	trial_deadlines(s, now);
-	control_deadlines(s, now);
+	if (supervisor_now() >= s->deadline)
+		supervisor_feed(s, ME_DEADLINE, 0);
+	control_deadlines(s, supervisor_now());
 }
 
 static void dispatch(struct supervisor *s, uint64_t tag)
@@ -205,8 +258,8 @@ static int run(struct supervisor *s)
 	struct epoll_event events[16];
 	int n, i;
 
-	agent_launch(s);
-	while (!(s->shutting_down && s->state != AGENT_RUNNING && s->state != AGENT_STOPPING)) {
+	supervisor_feed(s, ME_START, 0);
+	while (!s->exiting) {
 		arm_timer(s);
 		n = epoll_wait(s->epoll_fd, events, 16, -1);
 		if (n < 0 && errno == EINTR)
@@ -215,12 +268,12 @@ static int run(struct supervisor *s)
 			log_error("epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n && !s->exiting; i++)
 			dispatch(s, events[i].data.u64);
 	}
 	/* A socket file without a listener only makes clients say "refused". */
 	unlink(s->config->supervisor.control_socket);
-	return s->exit_code;
+	return s->machine.exit_code;
 }
 
 static void usage(FILE *out)
@@ -236,8 +289,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .waiter_pid = -1,
-				.activate_fd = -1, .stop_deadline = NEVER, .restart_at = NEVER,
-				.ready_deadline = NEVER, .pass_at = NEVER, .check_deadline = NEVER };
+				.activate_fd = -1, .command_fd = -1, .deadline = NEVER };
 	const char *config_path = NULL;
 	struct config config;
 	struct error err = { "" };
@@ -270,6 +322,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.config = &config;
+	machine_init(&s.machine, &(struct machine_limits){
+		.health_exec = config.agent.health == HEALTH_EXEC,
+		.health_notify = config.agent.health == HEALTH_NOTIFY,
+		.startup_timeout_ms = config.agent.startup_timeout_ms,
+		.min_uptime_ms = config.agent.min_uptime_ms,
+		.stop_timeout_ms = config.agent.stop_timeout_ms,
+		.health_timeout_ms = config.agent.health_timeout_ms,
+		.restart_backoff_max_ms = config.agent.restart_backoff_max_ms });
 	for (i = 0; i < CLIENT_MAX; i++)
 		s.clients[i].fd = -1;
 	if (setup(&s, &err) < 0) {

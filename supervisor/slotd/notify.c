@@ -5,7 +5,6 @@
  * agent's tree cannot declare a trial healthy.  Understood: READY=1,
  * STATUS=text, WATCHDOG=1 (accepted, not enforced); other lines ignored. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,29 +34,9 @@ int notify_open(struct supervisor *s, struct error *err)
 	return 0;
 }
 
-static pid_t notify_parent(pid_t pid)
-{
-	char path[64], text[512], *close_paren;
-	int fd, ppid = -1;
-	ssize_t n;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	close_paren = strrchr(text, ')');	/* the command name may hold anything */
-	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
-}
-
 static int notify_from_agent(const struct supervisor *s, pid_t pid)
 {
+	struct proc_stat ps;
 	int depth;
 
 	if (s->pid <= 0)
@@ -65,15 +44,19 @@ static int notify_from_agent(const struct supervisor *s, pid_t pid)
 	for (depth = 0; depth < 64 && pid > 1; depth++) {
 		if (pid == s->pid)
 			return 1;
-		pid = notify_parent(pid);
+		pid = proc_stat_read(pid, &ps) < 0 ? -1 : ps.ppid;
 	}
 	return 0;
 }
 
 static void notify_line(struct supervisor *s, const char *line)
 {
-	if (!strcmp(line, "READY=1"))
-		trial_ready(s);
+	if (!strcmp(line, "READY=1")) {
+		if (s->machine.state == MS_TRIAL && !s->machine.ready)
+			log_info("agent is ready after %lld ms",
+				 (long long)(supervisor_now() - s->machine.started));
+		supervisor_feed(s, ME_READY, 0);
+	}
 	else if (!strncmp(line, "STATUS=", 7))
 		snprintf(s->status_text, sizeof s->status_text, "%s", line + 7);
 }

@@ -1,9 +1,12 @@
 /* slotd.h: the supervisor's state, shared by its modules.
  *
- * One struct, owned by main(), passed to every function: no globals.  Every
- * wait is a deadline in `struct supervisor`; the event loop arms one timerfd
- * for the earliest, and disarms it when there is none, so an idle slotd
- * sleeps in epoll_wait with no timer at all. */
+ * One struct, owned by main(), passed to every function: no globals.  What
+ * the supervisor does is decided by the state machine (machine.h); the
+ * modules here turn the outside world into its events (signals, the notify
+ * and control sockets, reaped children) and perform its actions for main.c.
+ * The event loop arms one timerfd for the machine's deadline and the control
+ * clients' read deadlines, and none when there is none: an idle slotd sleeps
+ * in epoll_wait with no timer at all. */
 #ifndef SLOTD_SUPERVISOR_H
 #define SLOTD_SUPERVISOR_H
 
@@ -11,15 +14,11 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "machine.h"
 #include "slots.h"
 
 #define CLIENT_MAX 8
-#define NEVER INT64_MAX
-
-enum agent_state { AGENT_IDLE, AGENT_RUNNING, AGENT_STOPPING, AGENT_BACKOFF };
-
-/* What to do once the running agent has stopped. */
-enum after_stop { AFTER_NOTHING, AFTER_LAUNCH, AFTER_EXIT };
+#define NEVER MACHINE_NEVER
 
 struct client {
 	int fd;			/* -1: free */
@@ -33,57 +32,60 @@ struct supervisor {
 	struct slots slots;
 	int epoll_fd, signal_fd, timer_fd, notify_fd, control_fd, inhibit_fd;
 
-	/* The agent. */
-	enum agent_state state;
+	struct machine machine;
+	int64_t deadline;		/* the machine's, from its last step */
+
+	/* The agent process (while the machine says it runs). */
 	pid_t pid;
 	int slot;			/* slot it runs from */
-	int64_t started;		/* monotonic ms */
-	int64_t stop_deadline;		/* SIGKILL after this */
-	int64_t restart_at;		/* backoff end */
-	unsigned restarts;		/* consecutive quick crashes */
-	enum after_stop after_stop;
-	int exit_status;		/* last wait status of the agent */
 	char status_text[128];		/* from STATUS= */
-
-	/* The trial of a new slot, while current is `trial`. */
-	int trial;			/* a trial runs on the current agent */
-	int ready;			/* READY=1 seen, or not needed */
-	int64_t ready_deadline;		/* startup_timeout */
-	int64_t pass_at;		/* min_uptime reached */
 	pid_t check_pid;		/* health=exec child */
-	int64_t check_deadline;
-	int healthy;
 
-	/* An activation in progress: the updater's connection waits for the verdict. */
+	/* The command being stepped: its client gets the REPLY. */
+	int command_fd;
+	char refusal[sizeof ((struct error *)0)->text];	/* why the last flip was refused */
+
+	/* An activation: the updater's connection waits for the verdict. */
 	int activate_fd;
 	int activate_slot;
 	pid_t waiter_pid;		/* inhibitor waiter */
 	int inhibit_held;
 
 	struct client clients[CLIENT_MAX];
-	int shutting_down;
-	int exit_code;
+	int exiting;
 };
 
 int64_t supervisor_now(void);
 void supervisor_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Steps the machine with ev and performs its actions (main.c). */
+void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value);
 
 /* agent.c */
-void agent_launch(struct supervisor *s);
-void agent_stop(struct supervisor *s, enum after_stop then);
-void agent_exited(struct supervisor *s, int status);
-void agent_deadlines(struct supervisor *s, int64_t now);
-void agent_forward_signal(struct supervisor *s, int signo);
+enum machine_launch agent_launch(struct supervisor *s);
+void agent_signal(struct supervisor *s, int signo);
+void agent_kill(struct supervisor *s);
+void agent_reaped(struct supervisor *s, int status);
 
-/* trial.c */
-void trial_begin(struct supervisor *s);
-void trial_ready(struct supervisor *s);
-void trial_deadlines(struct supervisor *s, int64_t now);
-void trial_check_exited(struct supervisor *s, int status);
-void trial_agent_exited(struct supervisor *s, int status);
-void trial_pass(struct supervisor *s, const char *how);
-void trial_fail(struct supervisor *s, const char *reason);
-void activation_finish(struct supervisor *s, const char *reply);
+/* trial.c: the machine's trial actions. */
+int trial_start_check(struct supervisor *s);
+void trial_kill_check(struct supervisor *s);
+void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
+void trial_revert(struct supervisor *s, enum machine_reason why, int value);
+void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
+
+/* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
+ * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */
+int pidrecord_save(const struct layout *l, pid_t pid, struct error *err);
+void pidrecord_remove(const struct layout *l);
+int pidrecord_stop_leftover(const struct layout *l, unsigned stop_timeout_ms, struct error *err);
+
+/* proc.c */
+struct proc_stat {
+	char state;			/* R, S, D, Z, ... */
+	pid_t ppid;
+	unsigned long long start_time;	/* clock ticks after boot */
+};
+int proc_stat_read(pid_t pid, struct proc_stat *out);
 
 /* notify.c */
 int notify_open(struct supervisor *s, struct error *err);
@@ -97,5 +99,7 @@ void control_deadlines(struct supervisor *s, int64_t now);
 void control_waiter_exited(struct supervisor *s, int status);
 int64_t control_next_deadline(const struct supervisor *s);
 void control_release_inhibitor(struct supervisor *s);
+void control_reply(struct supervisor *s, enum machine_reply code);
+int control_flip(struct supervisor *s, enum machine_flip kind);
 
 #endif

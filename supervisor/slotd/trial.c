@@ -1,117 +1,27 @@
-/* trial.c: the startup health check of a slot on trial, and its verdict.
+/* trial.c: what main.c does for the state machine's trial actions.
  *
- * Pass = the check passed AND the agent stayed up for min_uptime:
+ * The startup health check of a slot on trial (machine.h decides when):
  *   notify  READY=1 from the agent's process tree within startup_timeout
  *   exec    health_exec, run once the agent has been up for min_uptime,
  *           exits 0 within health_timeout (argv split on blanks, no shell)
  *   uptime  nothing but staying up for min_uptime
- * Fail = startup_timeout without READY=1, the agent exiting during the trial,
- * the check failing or timing out.  A failure marks the slot bad, flips back
- * (slots_revert) and relaunches the previous slot; slotd itself dying during
- * a trial is covered by the on-disk attempt counter (slots.h). */
+ * Here: the check process, the words of a verdict, the revert (slot bad,
+ * `current` back) and the answer to the activation waiting for the verdict.
+ * slotd itself dying during a trial is covered by the on-disk attempt
+ * counter (slots.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "slotd.h"
 
-static void trial_clear(struct supervisor *s)
-{
-	s->trial = 0;
-	s->ready_deadline = NEVER;
-	s->pass_at = NEVER;
-	s->check_deadline = NEVER;
-	if (s->check_pid > 0)
-		kill(s->check_pid, SIGKILL);	/* reaped by the SIGCHLD loop */
-	s->check_pid = -1;
-}
-
-void activation_finish(struct supervisor *s, const char *reply)
-{
-	if (s->activate_fd < 0)
-		return;
-	supervisor_reply(s->activate_fd, "%s", reply);
-	close(s->activate_fd);
-	s->activate_fd = -1;
-}
-
-void trial_begin(struct supervisor *s)
-{
-	const struct config *c = s->config;
-	int64_t now = supervisor_now();
-
-	s->trial = 1;
-	s->ready = c->agent.health != HEALTH_NOTIFY;
-	s->ready_deadline = s->ready ? NEVER : now + c->agent.startup_timeout_ms;
-	s->pass_at = now + c->agent.min_uptime_ms;
-	s->check_pid = -1;
-	s->check_deadline = NEVER;
-	log_info("trial of slot %s (attempt %u of %u)", layout_slot_name(s->slot),
-		 s->slots.state.slot[s->slot].attempts, c->agent.max_attempts);
-}
-
-void trial_ready(struct supervisor *s)
-{
-	if (!s->trial || s->ready)
-		return;
-	s->ready = 1;
-	s->ready_deadline = NEVER;
-	log_info("agent is ready after %lld ms", (long long)(supervisor_now() - s->started));
-	if (s->pass_at == NEVER)	/* min_uptime already behind us */
-		trial_pass(s, "ready, and up for min_uptime");
-}
-
-void trial_pass(struct supervisor *s, const char *how)
-{
-	struct error err = { "" };
-	char reply[160];
-
-	trial_clear(s);
-	if (slots_commit(&s->slots, &err) < 0) {
-		log_error("commit: %s", err.text);
-		activation_finish(s, "error refused commit failed");
-		return;
-	}
-	s->healthy = 1;
-	log_info("slot %s is good (%s)", layout_slot_name(s->slot), how);
-	snprintf(reply, sizeof reply, "ok good %s", s->slots.state.slot[s->slot].version);
-	activation_finish(s, reply);
-}
-
-void trial_fail(struct supervisor *s, const char *reason)
-{
-	struct error err = { "" };
-	char reply[400];
-
-	trial_clear(s);
-	log_error("slot %s failed its trial: %s; reverting", layout_slot_name(s->slot), reason);
-	if (slots_revert(&s->slots, reason, &err) < 0)
-		log_error("revert: %s", err.text);
-	snprintf(reply, sizeof reply, "error health %s", reason);
-	activation_finish(s, reply);
-	agent_stop(s, AFTER_LAUNCH);
-}
-
-void trial_agent_exited(struct supervisor *s, int status)
-{
-	char reason[160];
-
-	if (WIFEXITED(status))
-		snprintf(reason, sizeof reason, "agent exited with status %d during its trial",
-			 WEXITSTATUS(status));
-	else
-		snprintf(reason, sizeof reason, "agent killed by signal %d during its trial",
-			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	trial_fail(s, reason);
-}
-
 /* health=exec: the configured check, relative to the slot, no shell. */
-static void trial_start_check(struct supervisor *s)
+int trial_start_check(struct supervisor *s)
 {
 	char storage[CONFIG_STRING_MAX], slot_path[PATH_MAX];
 	char *argv[CONFIG_ARGV_MAX];
@@ -121,16 +31,17 @@ static void trial_start_check(struct supervisor *s)
 
 	if (config_split_words(s->config->agent.health_exec, argv, storage, sizeof storage,
 			       &err) < 0) {
-		trial_fail(s, "health_exec is not a command line");
-		return;
+		log_error("health_exec is not a command line: %s", err.text);
+		return -1;
 	}
 	layout_slot_path(&s->slots.layout, s->slot, slot_path, sizeof slot_path);
 	pid = fork();
 	if (pid < 0) {
-		trial_fail(s, "cannot fork the health check");
-		return;
+		log_error("cannot fork the health check: %s", strerror(errno));
+		return -1;
 	}
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* a check outliving slotd is useless */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (chdir(slot_path) < 0)
@@ -139,54 +50,94 @@ static void trial_start_check(struct supervisor *s)
 		_exit(127);
 	}
 	s->check_pid = pid;
-	s->check_deadline = supervisor_now() + s->config->agent.health_timeout_ms;
-	s->pass_at = NEVER;
+	return 0;
 }
 
-void trial_check_exited(struct supervisor *s, int status)
+/* Its exit is reaped by the SIGCHLD loop and ignored. */
+void trial_kill_check(struct supervisor *s)
 {
-	char reason[160];
-
-	s->check_pid = -1;
-	s->check_deadline = NEVER;
-	if (!s->trial)
-		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		trial_pass(s, "health check passed");
-		return;
-	}
-	snprintf(reason, sizeof reason, "health check %s %d",
-		 WIFEXITED(status) ? "exited with status" : "killed by signal",
-		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	trial_fail(s, reason);
-}
-
-void trial_deadlines(struct supervisor *s, int64_t now)
-{
-	char reason[160];
-
-	if (!s->trial || s->state != AGENT_RUNNING)
-		return;
-	if (!s->ready && now >= s->ready_deadline) {
-		snprintf(reason, sizeof reason, "agent not ready (no READY=1) within %u ms",
-			 s->config->agent.startup_timeout_ms);
-		trial_fail(s, reason);
-		return;
-	}
-	if (s->check_pid > 0 && now >= s->check_deadline) {
+	if (s->check_pid > 0)
 		kill(s->check_pid, SIGKILL);
-		s->check_pid = -1;
-		snprintf(reason, sizeof reason, "health check took longer than %u ms",
-			 s->config->agent.health_timeout_ms);
-		trial_fail(s, reason);
-		return;
-	}
-	if (now < s->pass_at)
-		return;
-	if (s->config->agent.health == HEALTH_EXEC)
-		trial_start_check(s);
-	else if (s->ready)
-		trial_pass(s, "up for min_uptime");
+	s->check_pid = -1;
+}
+
+static void trial_status_words(int status, char *buf, size_t len)
+{
+	if (status < 0)
+		snprintf(buf, len, "could not be started");
+	else if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	else
-		s->pass_at = NEVER;	/* READY=1 still outstanding: its deadline decides */
+		snprintf(buf, len, "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void trial_reason(enum machine_reason why, int value, char *buf, size_t len)
+{
+	static const char *const passes[] = { "up for min_uptime", "ready, and up for min_uptime",
+					      "health check passed", "marked good by admin" };
+	char status[64];
+
+	switch (why) {
+	case MV_GOOD:
+		snprintf(buf, len, "%s", value >= 0 && value <= MP_ADMIN ? passes[value] : "passed");
+		break;
+	case MV_NOT_READY:
+		snprintf(buf, len, "agent not ready (no READY=1) within %d ms", value);
+		break;
+	case MV_EXITED:
+		trial_status_words(value, status, sizeof status);
+		snprintf(buf, len, "agent %s during its trial", status);
+		break;
+	case MV_CHECK_FAILED:
+		trial_status_words(value, status, sizeof status);
+		snprintf(buf, len, "health check %s", status);
+		break;
+	case MV_CHECK_TIMEOUT:
+		snprintf(buf, len, "health check took longer than %d ms", value);
+		break;
+	case MV_ROLLED_BACK:
+		snprintf(buf, len, "rolled back by admin");
+		break;
+	case MV_NOT_LAUNCHED:
+		snprintf(buf, len, "the new slot was not launched");
+		break;
+	default:
+		snprintf(buf, len, "trial ended");
+	}
+}
+
+void trial_revert(struct supervisor *s, enum machine_reason why, int value)
+{
+	struct error err = { "" };
+	char reason[200];
+
+	trial_reason(why, value, reason, sizeof reason);
+	log_error("slot %s failed its trial: %s; reverting", layout_slot_name(s->slot), reason);
+	if (slots_revert(&s->slots, reason, &err) < 0)
+		log_error("revert: %s", err.text);
+}
+
+/* The activation's one answer (control.h): ok good, error health|busy|refused. */
+void trial_verdict(struct supervisor *s, enum machine_reason why, int value)
+{
+	char reason[200];
+
+	if (s->activate_fd < 0)
+		return;
+	trial_reason(why, value, reason, sizeof reason);
+	if (why == MV_GOOD) {
+		supervisor_reply(s->activate_fd, "ok good %s", s->slots.state.slot[s->slot].version);
+	} else if (why == MV_COMMIT_FAILED) {
+		supervisor_reply(s->activate_fd, "error refused commit failed");
+	} else if (why == MV_REFUSED) {
+		supervisor_reply(s->activate_fd, "error refused %s", s->refusal);
+	} else if (why == MV_STOPPING) {
+		supervisor_reply(s->activate_fd, "error busy slotd is stopping");
+	} else {
+		supervisor_reply(s->activate_fd, "error health %s", reason);
+	}
+	close(s->activate_fd);
+	s->activate_fd = -1;
+	if (s->inhibit_held)
+		control_release_inhibitor(s);
 }

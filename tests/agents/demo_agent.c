@@ -10,7 +10,10 @@
  *   orphans      double-forks 3 children that outlive it by 0.3 s, then as good
  * With $AGENT_LOG set it appends "start SLOT VERSION PID REALTIME_NS" at start and
  * "signal N" for each signal it receives, so tests can count launches and
- * see forwarded signals.  Exits 0 on SIGTERM or SIGINT. */
+ * see forwarded signals.  Exits 0 on SIGTERM or SIGINT.
+ * With $DEMO_AGENT_NO_PDEATHSIG set it clears the parent-death signal slotd
+ * set, as an agent that resets it (or runs setuid) would: it then outlives a
+ * killed slotd. */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -101,6 +105,8 @@ int main(void)
 		behaviour[strcspn(behaviour, "\n")] = '\0';
 		close(fd);
 	}
+	if (getenv("DEMO_AGENT_NO_PDEATHSIG") && prctl(PR_SET_PDEATHSIG, 0) < 0)
+		perror("demo_agent: PR_SET_PDEATHSIG");
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	log_line("start %s %s %d %lld\n", getenv("SLOTD_SLOT") ?: "?", getenv("SLOTD_VERSION") ?: "?",

@@ -1,0 +1,159 @@
+#!/bin/sh
+# slotd_orphan: slotd (a service, not PID 1) SIGKILLed and started again runs
+# exactly one agent.  Plain agents die with slotd (PR_SET_PDEATHSIG); an agent
+# that cleared its pdeathsig survives, and the next slotd stops it (found by
+# run/agent.pid: pid, start time, boot id) before it launches its own, with
+# SIGKILL for one that ignores SIGTERM.  A record naming some other process
+# (a recycled pid, another boot) makes slotd signal nobody.
+. "$SLOTD_SRC/tests/support/lib.sh"
+B=$SLOTD_BIN
+make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
+
+pack() { # pack VERSION BEHAVIOUR
+	tree=$T/tree-$1-$2
+	mkdir -p "$tree/bin"
+	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
+	echo "$2" > "$tree/behaviour"
+	"$B/slotpack" create -d "$tree" -V "$1" -C t -k "$T/keys/ca-signer.key" \
+		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
+}
+pack v1.0.0 good
+pack v1.0.0 ignore-term
+
+SLOTD_PID=""
+start_slotd() { # start_slotd NAME
+	R=$T/$1
+	mkdir -p "$R"
+	cat > "$R.ini" <<INI
+[slots]
+root = $R/root
+compatible = t
+[agent]
+exec = bin/agent
+health = notify
+startup_timeout = 10s
+min_uptime = 300ms
+stop_timeout = 1s
+[updater]
+keyring = $T/keys/keyring.pem
+INI
+	export AGENT_LOG="$R/agent.log"
+	rm -f "$R/root/run/control.sock"	# a killed slotd's: wait for the new one
+	"$B/slotd" -c "$R.ini" 2>> "$R/slotd.log" &
+	SLOTD_PID=$!
+	PIDS="$PIDS $SLOTD_PID"
+	wait_for 20 test -S "$R/root/run/control.sock"
+}
+stop_slotd() {
+	kill -TERM "$SLOTD_PID" 2>/dev/null
+	wait "$SLOTD_PID" 2>/dev/null
+}
+kill_slotd() {
+	kill -KILL "$SLOTD_PID"
+	wait "$SLOTD_PID" 2>/dev/null
+}
+install() { "$B/slotupd" -c "$R.ini" install "$@" >> "$R/slotupd.log" 2>&1; }
+last_pid() { grep '^start ' "$R/agent.log" | tail -1 | cut -d' ' -f4; }
+agent_pid() { "$B/slotctl" -c "$R.ini" status --json | json_get '["agent"]["pid"]'; }
+# slotd runs the agent it launched last, and says so.
+serving() { [ "$(agent_pid)" = "$(last_pid)" ] && [ "$(last_pid)" -gt 0 ]; }
+
+# A process runs (not a zombie waiting for whoever adopted it).
+alive() {
+	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]
+}
+gone() { ! alive "$1"; }
+# Agents of this test's root: slotd puts SLOTD_SLOT in their environment and
+# the test AGENT_LOG=$R/agent.log (slotd has the latter only).
+agents() {
+	n=0
+	for e in /proc/[0-9]*/environ; do
+		env=$({ tr '\0' '\n' < "$e"; } 2>/dev/null) || continue	# gone meanwhile
+		printf '%s\n' "$env" | grep -q '^SLOTD_SLOT=' || continue
+		printf '%s\n' "$env" | grep -qx "AGENT_LOG=$R/agent.log" || continue
+		n=$((n + 1))
+	done
+	echo $n
+}
+one_agent() { [ "$(agents)" = 1 ]; }
+
+# Agents that outlived their slotd are this test's doing: on failure, end
+# them (by pid, found by the AGENT_LOG under $T that only they and their
+# slotd carry), or they would outlive the test too.
+end_our_agents() {
+	for e in /proc/[0-9]*/environ; do
+		env=$({ tr '\0' '\n' < "$e"; } 2>/dev/null) || continue
+		printf '%s\n' "$env" | grep -q '^SLOTD_SLOT=' || continue
+		printf '%s\n' "$env" | grep -q "^AGENT_LOG=$T/" || continue
+		p=${e#/proc/}
+		kill -KILL "${p%/environ}" 2>/dev/null
+	done
+}
+AT_EXIT="$AT_EXIT end_our_agents"
+
+# 1. pdeathsig: the agent goes with slotd.
+start_slotd plain
+check "plain: v1 installs" install "$T/v1.0.0-good.bundle"
+old=$(last_pid)
+check "plain: run/agent.pid names the agent" sh -c '[ "$(cut -d" " -f1 "$0")" = "$1" ]' \
+	"$R/root/run/agent.pid" "$old"
+kill_slotd
+check "plain: the agent is gone with slotd (pdeathsig)" wait_for 10 gone "$old"
+start_slotd plain
+check "plain: the new slotd serves a new agent" wait_for 20 serving
+check "plain: exactly one agent runs" one_agent
+stop_slotd
+check "plain: run/agent.pid is removed once the agent is reaped" test ! -e "$R/root/run/agent.pid"
+
+# 2. An agent that cleared its pdeathsig outlives slotd; the next slotd stops it first.
+export DEMO_AGENT_NO_PDEATHSIG=1
+start_slotd survivor
+check "survivor: v1 installs" install "$T/v1.0.0-good.bundle"
+old=$(last_pid)
+kill_slotd
+check "survivor: the agent outlived slotd (the test's premise)" alive "$old"
+start_slotd survivor
+check "survivor: the new slotd serves a new agent" wait_for 20 serving
+check "survivor: the old agent was stopped" gone "$old"
+check "survivor: by SIGTERM" grep -q "^signal 15$" "$R/agent.log"
+check "survivor: slotd said so" grep -q "agent pid $old of a previous slotd is still running" "$R/slotd.log"
+check "survivor: exactly one agent runs" one_agent
+stop_slotd
+
+# 3. ... and one that ignores SIGTERM gets SIGKILL after stop_timeout.
+start_slotd stubborn
+check "stubborn: v1 installs" install "$T/v1.0.0-ignore-term.bundle"
+old=$(last_pid)
+kill_slotd
+check "stubborn: the agent outlived slotd" alive "$old"
+start_slotd stubborn
+check "stubborn: the new slotd serves a new agent" wait_for 20 serving
+check "stubborn: the old agent was killed" gone "$old"
+check "stubborn: after SIGTERM was ignored" grep -q "agent pid $old ignored SIGTERM" "$R/slotd.log"
+check "stubborn: exactly one agent runs" one_agent
+stop_slotd
+unset DEMO_AGENT_NO_PDEATHSIG
+
+# 4. A record naming another process: never signalled, the record replaced.
+sleep 300 &
+bystander=$!
+PIDS="$PIDS $bystander"
+run=$T/survivor/root/run
+boot=$(cat /proc/sys/kernel/random/boot_id)
+start=$(sed 's/.*) //' "/proc/$bystander/stat" | cut -d' ' -f20)
+# record LABEL TEXT: slotd started over run/agent.pid = TEXT signals nobody.
+record() {
+	printf '%b\n' "$2" > "$run/agent.pid"
+	start_slotd survivor
+	check "record $1: slotd serves" wait_for 20 serving
+	check "  the bystander was not signalled" alive "$bystander"
+	check "  the record names the new agent" sh -c '[ "$(cut -d" " -f1 "$0")" = "$1" ]' \
+		"$run/agent.pid" "$(last_pid)"
+	stop_slotd
+}
+record "with another start time" "$bystander $((start + 1)) $boot"
+record "from another boot" "$bystander $start 00000000-0000-0000-0000-000000000000"
+record "without start time" "$bystander"
+record "of garbage and control characters" "garbage \033[31m"
+check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID\"" "$R/slotd.log"
+finish
