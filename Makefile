@@ -155,13 +155,42 @@ demo: deps
 	$(MAKE) --no-print-directory MODE=release programs agents
 	packaging/demo.sh build/release
 
+# `make install`: programs, man pages, systemd units, bash completion and the
+# example configurations under $(DESTDIR)$(PREFIX).  The units name
+# /usr/sbin in ExecStart; they are rewritten to $(PREFIX)/sbin here.  Nothing
+# is written to /etc: the examples go to EXAMPLEDIR (debian/ installs them as
+# conffiles).  slotfleet's pieces are installed only when it is built.
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
+COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+EXAMPLEDIR ?= $(PREFIX)/share/doc/slotd/examples
+SLOTFLEET_BUILT = $(if $(SLOTFLEET_SRC),y)
+MAN_PAGES  := man/slotd.8 man/slotupd.8 man/slotctl.8 man/slotpack.1 man/slotd.ini.5 \
+              $(if $(SLOTFLEET_BUILT),man/slotfleet.8 man/slotfleet.ini.5)
+UNITS      := slotd.service slotupd-serve.service $(if $(SLOTFLEET_BUILT),slotfleet.service)
+COMPLETED  := slotd slotctl slotupd slotpack $(if $(SLOTFLEET_BUILT),slotfleet)
+
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/bin/slotd $(DESTDIR)$(PREFIX)/sbin/slotd
 	install -m 0755 $(BUILD)/bin/slotupd $(DESTDIR)$(PREFIX)/sbin/slotupd
 	install -m 0755 $(BUILD)/bin/slotctl $(DESTDIR)$(PREFIX)/bin/slotctl
 	install -m 0755 $(BUILD)/bin/slotpack $(DESTDIR)$(PREFIX)/bin/slotpack
-	$(if $(SLOTFLEET_SRC),install -m 0755 $(BUILD)/bin/slotfleet $(DESTDIR)$(PREFIX)/sbin/slotfleet)
+	$(if $(SLOTFLEET_BUILT),install -m 0755 $(BUILD)/bin/slotfleet $(DESTDIR)$(PREFIX)/sbin/slotfleet)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	for page in $(MAN_PAGES); do \
+		install -m 0644 $$page $(DESTDIR)$(MANDIR)/man$${page##*.}/ || exit 1; done
+	install -d $(DESTDIR)$(UNITDIR)
+	for unit in $(UNITS); do \
+		sed 's|/usr/sbin/|$(PREFIX)/sbin/|' packaging/systemd/$$unit \
+			> $(DESTDIR)$(UNITDIR)/$$unit && chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; done
+	install -d $(DESTDIR)$(COMPLDIR)
+	install -m 0644 packaging/completion/slotd $(DESTDIR)$(COMPLDIR)/slotd
+	for prog in $(filter-out slotd,$(COMPLETED)); do \
+		ln -sf slotd $(DESTDIR)$(COMPLDIR)/$$prog || exit 1; done
+	install -d $(DESTDIR)$(EXAMPLEDIR)
+	install -m 0644 packaging/config/slotd.ini $(DESTDIR)$(EXAMPLEDIR)/slotd.ini
+	$(if $(SLOTFLEET_BUILT),install -m 0644 packaging/config/slotfleet.ini $(DESTDIR)$(EXAMPLEDIR)/slotfleet.ini)
 
 clean:
 	rm -rf build

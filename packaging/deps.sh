@@ -6,7 +6,8 @@ PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzs
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
 hyperfine time tini
-libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql"
+libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
+systemd groff-base man-db bash-completion"
 
 missing=""
 for p in $PACKAGES; do

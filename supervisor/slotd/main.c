@@ -28,6 +28,7 @@
 
 #include "inhibit.h"
 #include "log.h"
+#include "sd_notify.h"
 #include "slotd.h"
 
 #define SLOTD_VERSION "0.1.0"
@@ -293,6 +294,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct config config;
 	struct error err = { "" };
+	struct sd_notify manager = sd_notify_take();	/* before anything can fork */
 	int opt, i;
 
 	log_init("slotd");
@@ -336,6 +338,7 @@ int main(int argc, char **argv)
 		log_error("%s", err.text);
 		return 1;
 	}
+	sd_notify_send(&manager, "READY=1");	/* control socket listening */
 	log_info("supervising %s (current: %s)", config.slots.root,
 		 s.slots.current == SLOT_NONE ? "none" : layout_slot_name(s.slots.current));
 	return run(&s);
