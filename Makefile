@@ -124,6 +124,11 @@ $(BUILD)/bin/slotfleet: $(call obj,$(SLOTFLEET_SRC)) $(LIBFLEET) $(LIBUPDATER) $
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(FLEET_LIBS) $(UPDATER_LIBS)
 
+# slotd's state machine is pure (no system calls): its unit test links it
+# directly, so the table the test walks is the one slotd runs.
+$(BUILD)/tests/test_machine: $(call obj,supervisor/slotd/machine.c)
+$(BUILD)/obj/tests/unit/test_machine.o: CFLAGS_ALL += -Isupervisor/slotd
+
 # Unit tests link every library; --as-needed drops what a test does not use.
 TEST_LIBS := $(if $(FLEET_SRC),$(LIBFLEET)) $(LIBUPDATER) $(LIBSLOTS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUPPORT_SRC)) $(TEST_LIBS)

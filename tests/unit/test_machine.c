@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 
 /* The machine is not in a library (slotd links it directly): built in here. */
-#include "../../supervisor/slotd/machine.c"
+#include "machine.h"
 
 #define NOW 10000
 #define NV MACHINE_NEVER
