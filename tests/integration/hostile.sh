@@ -98,7 +98,7 @@ check "every case: slotd alive, running slot kept, nothing outside, no slot inst
 	[ $failures -eq 0 ]
 "$B/slotctl" -c "$T/slotd.ini" history --json > "$T/history.json"
 check "every case: refused with its reason or installed (exit code and history)" /usr/bin/python3 -c '
-import json, sys
+import json, re, sys
 history, cases, rcs = sys.argv[1:4]
 last = {}
 for r in json.load(open(history)):
