@@ -72,7 +72,8 @@ check "a good bundle installs first" install "$B" first "$(pack_good)"
 failures=0
 while IFS='	' read -r name expect reason flags; do
 	before=$(running)
-	install "$B" "case-$name" "$T/corpus/$name.bundle"
+	# Upgrade ids are [0-9A-Za-z_-]: the case name's other bytes become '-'.
+	install "$B" "case-$(printf %s "$name" | tr -c 'A-Za-z0-9_-' '-')" "$T/corpus/$name.bundle"
 	rc=$?
 	echo "$name	$rc" >> "$T/rcs"
 	why=""
@@ -97,7 +98,7 @@ check "every case: slotd alive, running slot kept, nothing outside, no slot inst
 	[ $failures -eq 0 ]
 "$B/slotctl" -c "$T/slotd.ini" history --json > "$T/history.json"
 check "every case: refused with its reason or installed (exit code and history)" /usr/bin/python3 -c '
-import json, sys
+import json, re, sys
 history, cases, rcs = sys.argv[1:4]
 last = {}
 for r in json.load(open(history)):
@@ -106,7 +107,7 @@ rc = dict(l.rstrip("\n").split("\t") for l in open(rcs))
 bad = 0
 for line in open(cases):
     name, expect, reason, flags = line.rstrip("\n").split("\t")
-    r = last.get("case-" + name, {"state": "NONE", "error": ""})
+    r = last.get("case-" + re.sub(r"[^A-Za-z0-9_-]", "-", name), {"state": "NONE", "error": ""})
     if expect == "refuse":
         ok = rc[name] != "0" and r["state"] == "FAILED" and reason in r["error"]
     else:

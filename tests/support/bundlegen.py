@@ -385,7 +385,7 @@ def manifest_lies(g):
          lambda b: b.fields.update(compression="none"))
     case("wrong-compatible", "this guest is 'hostile' (compatible)",
          lambda b: b.fields.update(compatible="other"))
-    case("rogue-signer-garbage-manifest", "signature does not verify", lambda b: (
+    case("rogue-signer-garbage-manifest", "does not chain to the keyring", lambda b: (
         setattr(b, "signer", "rogue"), setattr(b, "manifest_text", b"\x1b[2J not [an ini\n")))
     case("trusted-signer-garbage-manifest", "manifest.ini:", lambda b: setattr(
         b, "manifest_text", b"not [an ini\n"))
