@@ -8,6 +8,7 @@
  * bytes before the first newline (or NUL), cut to fit the buffer. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@ static char fuzz_socket[4096 + 16];
 static pthread_mutex_t fuzz_lock = PTHREAD_MUTEX_INITIALIZER;
 static const uint8_t *fuzz_reply;	/* the current input's reply, under fuzz_lock */
 static size_t fuzz_reply_len;
+static sem_t fuzz_done;			/* posted when a connection is over */
 
 /* Reads the request line, so closing does not reset the connection. */
 static void fuzz_read_request(int fd)
@@ -56,6 +58,7 @@ static void *fuzz_slotd(void *arg)
 			fuzz_fail("send: %s", strerror(errno));
 		pthread_mutex_unlock(&fuzz_lock);
 		close(fd);
+		sem_post(&fuzz_done);
 	}
 	return NULL;
 }
@@ -79,6 +82,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 ||
 	    listen(listener, 8) < 0)
 		fuzz_fail("%s: %s", fuzz_socket, strerror(errno));
+	if (sem_init(&fuzz_done, 0, 0) < 0)
+		fuzz_fail("sem_init: %s", strerror(errno));
 	if (pthread_create(&thread, NULL, fuzz_slotd, &listener) != 0)
 		fuzz_fail("pthread_create failed");
 	pthread_detach(thread);
@@ -112,6 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_mutex_unlock(&fuzz_lock);
 	memset(reply, 0x55, sizeof reply);
 	rc = control_request(fuzz_socket, "status", reply, reply_size, 10000, &err);
+	/* the input must outlive the server's send: it may still be sending */
+	while (sem_wait(&fuzz_done) < 0)
+		if (errno != EINTR)
+			fuzz_fail("sem_wait: %s", strerror(errno));
 	fuzz_check_terminated(err.text, sizeof err.text, "error text");
 	if (rc < 0 && size > 1 && reply_size > 1)
 		fuzz_fail("no reply read: %s", err.text);
