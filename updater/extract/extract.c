@@ -492,8 +492,11 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 	int r, rc = -1;
 
 	a = extract_archive_new(in_fd, err);
-	if (!a)
+	if (!a) {
+		if (stats)	/* nothing extracted: callers read it on errors too */
+			*stats = c.st;
 		return -1;
+	}
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
 			error_set(err, "payload: after entry #%llu: %s", c.st.entries,
