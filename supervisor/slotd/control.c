@@ -288,7 +288,12 @@ static void control_command(struct supervisor *s, int index, char *line)
 		agent_stop(s, AFTER_LAUNCH);
 		supervisor_reply(fd, "ok");
 	} else {
-		supervisor_reply(fd, "error usage unknown request '%.40s'", word);
+		char head[41], shown[sizeof head * 3];
+
+		/* the word is the peer's: never echo its control bytes raw */
+		snprintf(head, sizeof head, "%s", word);
+		control_word(head, shown, sizeof shown);
+		supervisor_reply(fd, "error usage unknown request '%s'", shown);
 	}
 }
 
