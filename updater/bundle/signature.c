@@ -85,8 +85,15 @@ int bundle_signature_verify(const void *data, size_t len, const void *sig, size_
 			  signature_openssl_error(reason, sizeof reason));
 		goto out;
 	}
-	content = BIO_new_mem_buf(data, (int)len);
-	if (!content || CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
+	/* A buffer BIO over the memory BIO, not the memory BIO itself: given a
+	 * memory BIO, OpenSSL 3.0's CMS_verify copies it and leaks the copy when
+	 * the signature names no usable digest (openssl/openssl#30471; found by
+	 * fuzz_bundle). */
+	content = BIO_new(BIO_f_buffer());
+	if (content)
+		BIO_push(content, BIO_new_mem_buf(data, (int)len));
+	if (!content || !BIO_next(content) ||
+	    CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
 		error_set(err, "manifest.sig: signature does not verify against %s (%s)",
 			  keyring_path, signature_openssl_error(reason, sizeof reason));
 		goto out;
@@ -97,7 +104,7 @@ int bundle_signature_verify(const void *data, size_t len, const void *sig, size_
 	rc = 0;
 out:
 	sk_X509_free(signers);
-	BIO_free(content);
+	BIO_free_all(content);
 	X509_STORE_free(store);
 	CMS_ContentInfo_free(cms);
 	return rc;
