@@ -5,7 +5,7 @@
 # (tests/fuzz/corpus/NAME, read only) and a working corpus that grows between
 # runs (FUZZ_CORPUS, default BUILD_DIR/corpus/NAME); crashing inputs go to
 # FUZZ_CRASHES (default BUILD_DIR/crashes)/NAME/, the full log to
-# BUILD_DIR/logs/NAME.log.  Prints one line per harness:
+# FUZZ_LOGS (default BUILD_DIR/logs)/NAME.log.  Prints one line per harness:
 #   fuzz NAME: N execs in S s (cpu C s), ok | CRASH <input> | FAILED (rc)
 # and exits 1 if any harness crashed or failed.  FUZZ_FLAGS adds libFuzzer
 # flags (e.g. FUZZ_FLAGS=-jobs=2).
@@ -16,6 +16,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 case $build in /*) ;; *) build="$top/$build" ;; esac
 corpus_root=${FUZZ_CORPUS:-$build/corpus}
 crash_root=${FUZZ_CRASHES:-$build/crashes}
+logs=${FUZZ_LOGS:-$build/logs}
 failed=0
 
 # Inputs larger than a parser ever accepts are wasted executions.
@@ -32,17 +33,17 @@ max_len() {
 
 names="$*"
 [ -n "$names" ] || names=$(cd "$build/fuzz" && ls fuzz_* | sed 's/^fuzz_//')
-mkdir -p "$build/logs"
+mkdir -p "$logs"
 for name in $names; do
 	bin="$build/fuzz/fuzz_$name"
 	[ -x "$bin" ] || { echo "fuzz $name: no harness $bin"; failed=1; continue; }
-	work="$corpus_root/$name" crashes="$crash_root/$name" log="$build/logs/$name.log"
+	work="$corpus_root/$name" crashes="$crash_root/$name" log="$logs/$name.log"
 	mkdir -p "$work" "$crashes"
 	dict=""
 	[ -f "$top/tests/fuzz/dict/$name.dict" ] && dict="-dict=$top/tests/fuzz/dict/$name.dict"
 	timer=""	# GNU time gives the CPU seconds; optional
-	[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $build/logs/$name.time"
-	rm -f "$build/logs/$name.time"
+	[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $logs/$name.time"
+	rm -f "$logs/$name.time"
 	# shellcheck disable=SC2086
 	$timer "$bin" -max_total_time="$seconds" -max_len="$(max_len "$name")" -rss_limit_mb=2048 \
 		-timeout=30 -print_final_stats=1 -artifact_prefix="$crashes/" $dict ${FUZZ_FLAGS:-} \
@@ -50,7 +51,7 @@ for name in $names; do
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
-	cpu=$(awk -F+ '/^[0-9.]+\+[0-9.]+$/ { printf "%.1f", $1 + $2 }' "$build/logs/$name.time" \
+	cpu=$(awk -F+ '/^[0-9.]+\+[0-9.]+$/ { printf "%.1f", $1 + $2 }' "$logs/$name.time" \
 		2>/dev/null)
 	input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
 	if [ $rc -eq 0 ]; then
