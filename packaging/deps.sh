@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs every Debian package the build, the tests, the demo and the
-# benchmarks need.  Idempotent: does nothing when all are present.
+# Installs every Debian package the build, the tests, the demo, the
+# benchmarks and the fuzz harnesses (clang, libFuzzer) need.  Idempotent:
+# does nothing when all are present.
 set -eu
 PACKAGES="build-essential pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
 hyperfine time tini
-libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql"
+libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
+clang libfuzzer-14-dev libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
