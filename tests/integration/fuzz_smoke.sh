@@ -18,8 +18,11 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1 ||
 	exit 77
 fi
 
-# Incremental: only what changed since the last build is recompiled.
-if ! make -C "$SLOTD_SRC" --no-print-directory -j2 fuzz-build > "$T/build.log" 2>&1; then
+# Incremental: only what changed since the last build is recompiled.  Run
+# from `make check`, the outer make's flags (MODE=check, its jobserver) must
+# not leak into this build.
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	make -C "$SLOTD_SRC" --no-print-directory -j2 fuzz-build > "$T/build.log" 2>&1; then
 	tail -n 30 "$T/build.log"
 	check "the harnesses build" false
 	finish
