@@ -1,7 +1,9 @@
 # slotd build.  `make` builds release binaries into build/release/bin,
 # `make check` installs dependencies, builds everything with ASan+UBSan and
 # crash points into build/check and runs every test, `make bench` writes
-# build/bench/report.md, `make demo` runs the end-to-end demo.
+# build/bench/report.md, `make demo` runs the end-to-end demo, `make fuzz`
+# builds the libFuzzer harnesses with clang into build/fuzz and runs each for
+# FUZZ_SECONDS (tests/fuzz/README.md).
 #
 # Sources are picked up by directory, so a new module is just a new file:
 #   slots/*.c                 libslots.a   (libc + inih; linked by everything)
