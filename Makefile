@@ -1,7 +1,9 @@
 # slotd build.  `make` builds release binaries into build/release/bin,
 # `make check` installs dependencies, builds everything with ASan+UBSan and
 # crash points into build/check and runs every test, `make bench` writes
-# build/bench/report.md, `make demo` runs the end-to-end demo.
+# build/bench/report.md, `make demo` runs the end-to-end demo, `make fuzz`
+# builds the libFuzzer harnesses with clang into build/fuzz and runs each for
+# FUZZ_SECONDS (tests/fuzz/README.md).
 #
 # Sources are picked up by directory, so a new module is just a new file:
 #   slots/*.c                 libslots.a   (libc + inih; linked by everything)
@@ -15,12 +17,15 @@
 #   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c)
 #   tests/agents/*.c          one test agent binary each
 #   tests/integration/*.sh    run by tests/run.sh
+#   tests/fuzz/fuzz_*.c       one libFuzzer harness each (`make fuzz`)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 MODE    ?= release
 BUILD   ?= build/$(MODE)
 CC      ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
 PKG_CONFIG ?= pkg-config
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wvla \
@@ -30,7 +35,16 @@ BASE    := -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIE -pipe $(WARN)
 # and its peak RSS halves (932 kB against 1984 kB, tests/bench/slotd.sh).
 # The sanitizer build cannot link statically.
 SLOTD_STATIC := -static-pie
-ifeq ($(MODE),check)
+ifeq ($(MODE),fuzz)
+# libFuzzer harnesses (tests/fuzz/README.md): everything is compiled with
+# clang and coverage instrumentation; only the harnesses link libFuzzer's main.
+# clang's -Wformat=2 also flags vprintf-style helpers that gcc accepts.
+CC      := $(FUZZ_CC)
+SLOTD_STATIC :=
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=all -DSLOTS_TEST_BUILD -Wno-format-nonliteral
+LDOPT   := -fsanitize=address,undefined
+else ifeq ($(MODE),check)
 SLOTD_STATIC :=
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=all -DSLOTS_CRASH_POINTS -DSLOTS_TEST_BUILD
@@ -64,6 +78,8 @@ SLOTFLEET_SRC := $(wildcard fleet/slotfleet/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC  := $(wildcard tests/unit/support_*.c)
 AGENT_SRC    := $(wildcard tests/agents/*.c)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SUPPORT := $(wildcard tests/fuzz/support_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -77,8 +93,10 @@ PROGRAMS   := $(if $(SLOTD_SRC),$(BUILD)/bin/slotd) \
               $(if $(SLOTFLEET_SRC),$(BUILD)/bin/slotfleet)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all programs agents tests check check-build check-run bench demo install clean deps
+.PHONY: all programs agents tests check check-build check-run bench demo install clean deps \
+        fuzz fuzz-build fuzz-harnesses
 .DEFAULT_GOAL := all
 # Keep objects of pattern-built tests, so a rebuild only compiles what changed.
 .SECONDARY:
@@ -140,6 +158,22 @@ $(BUILD)/agents/%: tests/agents/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(LDFLAGS_ALL) -o $@ $<
 
+# Harnesses link the libraries and, from an archive so only the harness
+# that calls it pulls it in, slotd's control module (its request parser; that
+# harness stubs the rest of the supervisor).  They find their keys and seeds
+# through FUZZ_DIR.
+FUZZ_SLOTD := $(BUILD)/lib/libslotd_control.a
+$(FUZZ_SLOTD): $(call obj,supervisor/slotd/control.c)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isupervisor/slotd -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"'
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(call obj,$(FUZZ_SUPPORT)) $(FUZZ_SLOTD) \
+		 $(LIBUPDATER) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS) -lpthread
+fuzz-harnesses: $(FUZZ_BINS)
+
 deps:
 	packaging/deps.sh
 
@@ -150,6 +184,15 @@ check: deps
 
 check-run: tests
 	tests/run.sh $(BUILD) $(TESTS)
+
+# `make fuzz-build`: the harnesses into build/fuzz/fuzz/ (objects in
+# build/fuzz/obj, apart from the release and check builds).  `make fuzz` then
+# runs each for FUZZ_SECONDS (crashes in build/fuzz/crashes/NAME/).
+fuzz-build:
+	$(MAKE) --no-print-directory MODE=fuzz fuzz-harnesses
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 bench: deps
 	$(MAKE) --no-print-directory MODE=release programs

@@ -16,6 +16,8 @@
 #define STATE_FILE "state"
 #define STATE_FORMAT 1
 #define STATE_TEXT_MAX 8192
+/* "reason = " and the text must fit ini_text_check's line limit. */
+#define STATE_REASON_LINE_MAX (INI_TEXT_LINE_MAX - (int)sizeof "reason = " + 1)
 
 static const char *const state_status_names[] = {
 	[SLOT_EMPTY] = "empty",	    [SLOT_INSTALLING] = "installing", [SLOT_INSTALLED] = "installed",
@@ -85,7 +87,8 @@ int state_format(const struct slot_state *state, char *buf, size_t len)
 	for (slot = 0; slot < SLOT_COUNT; slot++) {
 		const struct slot_info *info = &state->slot[slot];
 
-		state_clean_text(info->reason, reason, sizeof reason);
+		/* cut to what one INI line holds, or the file would not load back */
+		state_clean_text(info->reason, reason, STATE_REASON_LINE_MAX + 1);
 		n = snprintf(buf + used, len - used,
 			     "[slot %s]\nstatus = %s\nversion = %s\ndigest = %s\nattempts = %u\n"
 			     "updated = %" PRId64 "\nreason = %s\n",

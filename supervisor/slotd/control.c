@@ -334,7 +334,12 @@ static void control_command(struct supervisor *s, int index, char *line)
 		log_info("restart requested");
 		control_step(s, fd, MC_RESTART);
 	} else {
-		supervisor_reply(fd, "error usage unknown request '%.40s'", word);
+		char head[41], shown[sizeof head * 3];
+
+		/* the word is the peer's: never echo its control bytes raw */
+		snprintf(head, sizeof head, "%s", word);
+		control_word(head, shown, sizeof shown);
+		supervisor_reply(fd, "error usage unknown request '%s'", shown);
 	}
 }
 

@@ -537,6 +537,22 @@ static void test_corrupt_stream(void **state)
 	assert_non_null(strstr(err.text, "payload:"));
 }
 
+/* Found by fuzz_extract: an empty stream fails before the first header,
+ * and the stats must still say "nothing extracted", not stack garbage. */
+static void test_stats_on_early_error(void **state)
+{
+	struct fixture *f = *state;
+	struct extract_stats st;
+	struct error err;
+
+	support_write_file(f->archive, "");
+	memset(&st, 0x5a, sizeof st);
+	assert_int_equal(run(f, &lim_default, &st, &err), -1);
+	assert_true(strlen(err.text) > 0);
+	assert_true(st.entries == 0 && st.bytes == 0 && st.files == 0 && st.directories == 0);
+	assert_int_equal(count_dir(f->slot), 0);
+}
+
 static void test_duplicates(void **state)
 {
 	struct fixture *f = *state;
@@ -627,6 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_implied_dirs_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_on_early_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_keeps_outside, setup, teardown),
 		cmocka_unit_test(test_lexical_rules),

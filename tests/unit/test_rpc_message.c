@@ -200,6 +200,30 @@ static void test_bad_messages_name_the_field(void **unused)
 	free(big);
 }
 
+/* Found by fuzz_rpc_message: a refused message kept an unchecked _unique_id,
+ * which slotupd then logs and records the refusal under. */
+static void test_bad_id_is_dropped_on_refusals_too(void **unused)
+{
+	static const char *const bodies[] = {
+		"{\"_unique_id\": \"x\\u001b[2Jy\", \"args\": {}}",		/* no method */
+		"{\"_unique_id\": \"../../x\", \"method\": \"upgrade\"}",		/* no args */
+		"{\"_unique_id\": \"a\\nb\", \"method\": \"rollback\", \"args\": {}}",
+	};
+	struct rpc_request req;
+	struct config c;
+	struct error err = { "" };
+	size_t i;
+
+	(void)unused;
+	config_for(&c, "");
+	for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		assert_int_equal(rpc_message_parse(bodies[i], strlen(bodies[i]), &c, &req, &err), -1);
+		assert_string_equal(req.unique_id, "");
+	}
+	/* the refusal keeps naming what was wrong first */
+	assert_non_null(strstr(err.text, "_context_is_admin"));
+}
+
 static void test_cast_build_round_trip(void **unused)
 {
 	struct config c;
@@ -379,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat_payload_decrypts),
 		cmocka_unit_test(test_crypto_round_trip),
 		cmocka_unit_test(test_bad_messages_name_the_field),
+		cmocka_unit_test(test_bad_id_is_dropped_on_refusals_too),
 		cmocka_unit_test(test_cast_build_round_trip),
 		cmocka_unit_test(test_keyed_guest_refuses_what_is_not_sealed),
 		cmocka_unit_test(test_max_age),

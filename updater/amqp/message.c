@@ -217,11 +217,13 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;
 	}
+out:
+	/* also on refusals: the caller logs and records the refusal under this id */
 	if (req->unique_id[0] && !request_id_ok(req->unique_id, REQUEST_ID_MAX)) {
 		req->unique_id[0] = '\0';
-		rc = error_set(err, "message._unique_id: not an id of [0-9A-Za-z_-]");
+		if (rc == 0)
+			rc = error_set(err, "message._unique_id: not an id of [0-9A-Za-z_-]");
 	}
-out:
 	json_decref(message);
 	return rc;
 }

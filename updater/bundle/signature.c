@@ -97,9 +97,16 @@ static X509 *signature_check(CMS_ContentInfo *cms, const void *data, size_t len,
 	BIO *content;
 	char reason[256];
 
-	content = BIO_new_mem_buf(data, (int)len);
-	if (!content || CMS_verify(cms, NULL, NULL, content, NULL,
-				   CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+	/* A buffer BIO over the memory BIO, not the memory BIO itself: given a
+	 * memory BIO, OpenSSL 3.0's CMS_verify copies it and leaks the copy when
+	 * the signature names no usable digest (openssl/openssl#30471; found by
+	 * fuzz_bundle). */
+	content = BIO_new(BIO_f_buffer());
+	if (content)
+		BIO_push(content, BIO_new_mem_buf(data, (int)len));
+	if (!content || !BIO_next(content) ||
+	    CMS_verify(cms, NULL, NULL, content, NULL,
+		       CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
 		error_set(err, "manifest.sig: signature does not verify (%s)",
 			  signature_openssl_error(reason, sizeof reason));
 	} else {
@@ -112,7 +119,7 @@ static X509 *signature_check(CMS_ContentInfo *cms, const void *data, size_t len,
 		}
 		sk_X509_free(signers);
 	}
-	BIO_free(content);
+	BIO_free_all(content);
 	return cert;
 }
 

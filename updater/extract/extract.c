@@ -524,8 +524,11 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 
 	/* 130 KiB of buffers: on the heap, the worker's stack is the default */
 	src = malloc(sizeof *src);
-	if (!src)
+	if (!src) {
+		if (stats)	/* callers read it on errors too */
+			*stats = c.st;
 		return error_errno(err, "payload");
+	}
 	if (extract_source_open(src, in_fd, limits->compression, err) < 0)
 		goto out;
 	a = extract_archive_new(src, err);
