@@ -28,13 +28,14 @@ static void sign(unsigned char **sig, size_t *sig_len)
 	struct error err = { "" };
 
 	if (bundle_signature_create(manifest, strlen(manifest), key_path("signer.key", key, sizeof key),
-				    key_path("signer.pem", cert, sizeof cert), sig, sig_len, &err) < 0)
+				    key_path("signer.pem", cert, sizeof cert), 0, sig, sig_len, &err) < 0)
 		fail_msg("sign: %s", err.text);
 }
 
 static void test_sign_and_verify(void **unused)
 {
 	char keyring[512], signer[256] = "";
+	struct bundle_reader_options trust = { .keyring_path = keyring };
 	struct error err = { "" };
 	unsigned char *sig;
 	size_t sig_len;
@@ -42,11 +43,11 @@ static void test_sign_and_verify(void **unused)
 	(void)unused;
 	sign(&sig, &sig_len);
 	key_path("ca.pem", keyring, sizeof keyring);
-	assert_int_equal(bundle_signature_verify(manifest, strlen(manifest), sig, sig_len, keyring,
+	assert_int_equal(bundle_signature_verify(manifest, strlen(manifest), sig, sig_len, &trust,
 						 signer, sizeof signer, &err), 0);
 	assert_non_null(strstr(signer, "slotd fuzz packager"));
 	assert_int_equal(bundle_signature_verify(manifest, strlen(manifest) - 1, sig, sig_len,
-						 keyring, signer, sizeof signer, &err), -1);
+						 &trust, signer, sizeof signer, &err), -1);
 	assert_non_null(strstr(err.text, "does not verify"));
 	OPENSSL_free(sig);
 }
@@ -58,6 +59,7 @@ static void test_unknown_digest_is_refused(void **unused)
 	static const unsigned char sha256_oid[] = { 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
 						    0x03, 0x04, 0x02, 0x01 };
 	char keyring[512], signer[256] = "";
+	struct bundle_reader_options trust = { .keyring_path = keyring };
 	struct error err = { "" };
 	unsigned char *sig;
 	size_t sig_len, i;
@@ -74,7 +76,7 @@ static void test_unknown_digest_is_refused(void **unused)
 	}
 	assert_true(changed);
 	key_path("ca.pem", keyring, sizeof keyring);
-	assert_int_equal(bundle_signature_verify(manifest, strlen(manifest), sig, sig_len, keyring,
+	assert_int_equal(bundle_signature_verify(manifest, strlen(manifest), sig, sig_len, &trust,
 						 signer, sizeof signer, &err), -1);
 	assert_non_null(strstr(err.text, "manifest.sig"));
 	OPENSSL_free(sig);
