@@ -7,8 +7,9 @@
  * BEGIN IMMEDIATE serializes writers.  An event is appended only when that
  * UPDATE (or the INSERT creating the record) changed a row.
  *
- * Reports and heartbeats go through fleet_store_batch(): a single call is a
- * batch of one, and the consumer's batches share one commit (one fsync). */
+ * Inserts, reports and heartbeats go through fleet_store_batch(): a single
+ * call is a batch of one, and a batch (the consumer's deliveries, the API's
+ * concurrent writes) shares one commit, one fsync. */
 #include <errno.h>
 #include <string.h>
 
@@ -97,16 +98,16 @@ static int store_check_upgrade(const struct fleet_upgrade *up, struct error *err
 	return 0;
 }
 
-int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
-			       struct error *err)
+/* One insert inside the batch's transaction: 1 inserted, 0 the id exists, -1. */
+static int store_insert_one(struct db *db, const struct fleet_upgrade *up, struct error *err)
 {
 	struct store_insert c = { .up = up };
+	int rc;
 
-	if (store_check_upgrade(up, err))
-		return -1;
 	store_clean_reason(c.reason, up->reason);
 	c.created_us = up->created_us ? up->created_us : store_now_us();
-	return store_tx(store, store_insert_tx, &c, err);
+	rc = store_insert_tx(db, &c, err);
+	return rc < 0 ? -1 : !rc;
 }
 
 struct store_report {
@@ -292,8 +293,12 @@ static int store_batch_tx(struct db *db, void *ctx, struct error *err)
 		item = &b->items[i];
 		if (item->result < 0)
 			continue;	/* refused by the checks already */
-		rc = item->report ? store_report_one(db, item->report, &item->err)
-				  : store_heartbeat_one(db, item->heartbeat, &item->err);
+		if (item->insert)
+			rc = store_insert_one(db, item->insert, &item->err);
+		else if (item->report)
+			rc = store_report_one(db, item->report, &item->err);
+		else
+			rc = store_heartbeat_one(db, item->heartbeat, &item->err);
 		if (rc == -1) {
 			*err = item->err;
 			return -1;
@@ -319,9 +324,11 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	for (i = 0; i < count; i++) {
 		item = &items[i];
 		item->err.text[0] = '\0';
-		if (!item->report == !item->heartbeat)
+		if (!!item->insert + !!item->report + !!item->heartbeat != 1)
 			item->result = store_invalid(&item->err, "store: batch item %zu is not one"
-							       " report or one heartbeat", i);
+							       " insert, report or heartbeat", i);
+		else if (item->insert)
+			item->result = store_check_upgrade(item->insert, &item->err);
 		else if (item->report)
 			item->result = store_check_report(item->report, &item->err);
 		else
@@ -345,6 +352,16 @@ static int store_single(struct fleet_store *store, struct fleet_batch_item *item
 		return -1;
 	}
 	return 0;
+}
+
+int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
+			       struct error *err)
+{
+	struct fleet_batch_item item = { .insert = up };
+
+	if (store_single(store, &item, err) < 0)
+		return -1;
+	return item.result == 1 ? 0 : 1;
 }
 
 int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
