@@ -26,7 +26,9 @@
  *       outcomes DOWNLOADING..SUCCESS and a heartbeat of VERSION, then
  *       acknowledged.  Exits after N casts (or SIGTERM, or an hour), printing
  *       "answered N".
- * Exit 0, or 1 with the reason on stderr. */
+ * LOAD_TRANSIENT=1 in the environment declares the queues not durable (to
+ * see what the broker's disk costs).  Exit 0, or 1 with the reason on
+ * stderr. */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <jansson.h>
