@@ -17,6 +17,15 @@
 #define CONSUMER_POLL_MS 500		/* how soon a stop request is seen */
 #define CONSUMER_STORE_BACKOFF_MAX_MS 30000
 #define CONSUMER_LINK_BACKOFF_MAX_MS 60000
+#define CONSUMER_BATCH_MAX 1024		/* bounds the memory a batch holds (~2 MiB) */
+
+/* A delivery and what it says, while its batch is being stored. */
+struct consumer_slot {
+	struct amqp_delivery d;
+	struct fleet_msg msg;
+	struct fleet_report report;
+	struct fleet_heartbeat heartbeat;
+};
 
 struct fleet_consumer {
 	pthread_t thread;
@@ -28,6 +37,9 @@ struct fleet_consumer {
 	struct config amqp;
 	unsigned prefetch;
 	struct amqp_link *link;
+	size_t batch;			/* deliveries per transaction: min(prefetch, MAX) */
+	struct consumer_slot *slots;	/* batch of them */
+	struct fleet_batch_item *items;	/* batch of them */
 };
 
 /* Sleeps ms, or less when asked to stop. */
@@ -57,59 +69,107 @@ static int64_t consumer_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One store call for a parsed report: 0 done, -1 store failure. */
-static int consumer_apply(struct fleet_consumer *c, const struct fleet_msg *msg,
-			  struct error *err)
+/* Fills slot's store item from its parsed message. */
+static void consumer_item(struct consumer_slot *slot, struct fleet_batch_item *item)
 {
-	struct fleet_report report = {
+	const struct fleet_msg *msg = &slot->msg;
+	int64_t at_us = msg->sent_us ? msg->sent_us : consumer_now_us();
+
+	memset(item, 0, sizeof *item);
+	if (msg->kind == FLEET_MSG_HEARTBEAT) {
+		slot->heartbeat = (struct fleet_heartbeat){
+			.instance_id = msg->instance_id, .agent_version = msg->agent_version,
+			.agent_slot = msg->agent_slot, .sent_us = at_us,
+		};
+		item->heartbeat = &slot->heartbeat;
+		return;
+	}
+	slot->report = (struct fleet_report){
 		.upgrade_id = msg->upgrade_id, .instance_id = msg->instance_id,
 		.from_version = msg->from_version, .to_version = msg->to_version,
-		.state = msg->state, .reason = msg->reason,
-		.at_us = msg->sent_us ? msg->sent_us : consumer_now_us(), .source = "guest",
+		.state = msg->state, .reason = msg->reason, .at_us = at_us, .source = "guest",
 	};
-
-	if (msg->kind == FLEET_MSG_HEARTBEAT)
-		return fleet_store_heartbeat(c->store, msg->instance_id, msg->agent_version,
-					     msg->agent_slot, msg->sent_us ? msg->sent_us :
-					     consumer_now_us(), err);
-	return fleet_store_report(c->store, &report, NULL, err);
+	item->report = &slot->report;
 }
 
-/* Applies until the store takes it (1) or a stop is asked (0). */
-static int consumer_apply_retrying(struct fleet_consumer *c, const struct fleet_msg *msg)
+/* Parses the batch's deliveries; returns how many store items they make.
+ * Malformed, unverifiable and ignored messages make none (they are acked
+ * with the rest: retrying would not fix them). */
+static size_t consumer_parse(struct fleet_consumer *c, size_t n)
+{
+	struct error err = { "" };
+	char clean[sizeof err.text];
+	size_t i, items = 0;
+
+	for (i = 0; i < n; i++) {
+		struct consumer_slot *slot = &c->slots[i];
+
+		if (fleet_report_parse(slot->d.body, slot->d.len, c->keys, &slot->msg, &err) < 0)
+			log_warn("report refused (acknowledged, not stored): %s",
+				 fleet_text_clean(clean, sizeof clean, err.text));
+		else if (slot->msg.kind != FLEET_MSG_IGNORE)
+			consumer_item(slot, &c->items[items++]);
+	}
+	return items;
+}
+
+/* Stores the items in one transaction, retrying until it commits (1) or a
+ * stop is asked (0).  Items the store refused are logged. */
+static int consumer_store(struct fleet_consumer *c, size_t items)
 {
 	unsigned backoff = 1000;
 	struct error err = { "" };
+	char clean[sizeof err.text];
+	size_t i;
 
-	while (consumer_apply(c, msg, &err) < 0) {
-		log_warn("report from %s not stored: %s; retrying in %u ms", msg->instance_id,
-			 err.text, backoff);
+	while (items && fleet_store_batch(c->store, c->items, items, &err) < 0) {
+		log_warn("%zu reports not stored: %s; retrying in %u ms", items, err.text, backoff);
 		consumer_sleep(c, backoff);
 		if (atomic_load(&c->stop))
 			return 0;
 		backoff = backoff * 2 > CONSUMER_STORE_BACKOFF_MAX_MS ?
 			  CONSUMER_STORE_BACKOFF_MAX_MS : backoff * 2;
 	}
+	for (i = 0; i < items; i++) {
+		if (c->items[i].result < 0)
+			log_warn("report refused by the store (acknowledged, not stored): %s",
+				 fleet_text_clean(clean, sizeof clean, c->items[i].err.text));
+	}
 	return 1;
 }
 
-/* 0: settled (acked, or left for redelivery on stop); -1: the link broke. */
-static int consumer_handle(struct fleet_consumer *c, const struct amqp_delivery *d)
+/* 0: settled (all acked after the commit, or left for redelivery on stop);
+ * -1: the link broke (the broker redelivers what was not acked). */
+static int consumer_handle(struct fleet_consumer *c, size_t n)
 {
-	struct fleet_msg msg;
 	struct error err = { "" };
-	char clean[sizeof err.text];
+	size_t i;
 
-	if (fleet_report_parse(d->body, d->len, c->keys, &msg, &err) < 0)
-		log_warn("report refused (acknowledged, not stored): %s",
-			 fleet_text_clean(clean, sizeof clean, err.text));
-	else if (msg.kind != FLEET_MSG_IGNORE && !consumer_apply_retrying(c, &msg))
-		return 0;	/* stopping: unacknowledged, the broker keeps it */
-	if (amqp_link_ack(c->link, d->tag, &err) < 0) {
-		log_warn("%s", err.text);
-		return -1;
+	if (!consumer_store(c, consumer_parse(c, n)))
+		return 0;	/* stopping: unacknowledged, the broker keeps them */
+	for (i = 0; i < n; i++) {
+		if (amqp_link_ack(c->link, c->slots[i].d.tag, &err) < 0) {
+			log_warn("%s", err.text);
+			return -1;
+		}
 	}
 	return 0;
+}
+
+/* Takes a batch: waits up to CONSUMER_POLL_MS for a first delivery, then
+ * takes what has already arrived, up to the batch size, without waiting.
+ * Returns the link's status (-1 broke, err set); *n deliveries were taken. */
+static int consumer_collect(struct fleet_consumer *c, size_t *n, struct error *err)
+{
+	int got = amqp_link_next(c->link, CONSUMER_POLL_MS, &c->slots[0].d, err);
+
+	*n = 0;
+	while (got > 0) {
+		if (++*n == c->batch)
+			break;
+		got = amqp_link_next(c->link, 0, &c->slots[*n].d, err);
+	}
+	return got < 0 ? -1 : 0;
 }
 
 static void consumer_disconnect(struct fleet_consumer *c)
@@ -139,24 +199,34 @@ static void consumer_connect(struct fleet_consumer *c, unsigned *backoff)
 		   *backoff * 2;
 }
 
+static void consumer_free_deliveries(struct fleet_consumer *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		amqp_delivery_free(&c->slots[i].d);
+}
+
 static void *consumer_main(void *arg)
 {
 	struct fleet_consumer *c = arg;
-	struct amqp_delivery d;
 	struct error err = { "" };
 	unsigned backoff = 1000;
-	int got;
+	size_t n;
+	int rc;
 
 	while (!atomic_load(&c->stop)) {
 		if (!c->link) {
 			consumer_connect(c, &backoff);
 			continue;
 		}
-		got = amqp_link_next(c->link, CONSUMER_POLL_MS, &d, &err);
-		if (got > 0 && consumer_handle(c, &d) < 0)
-			got = -1;
-		amqp_delivery_free(&d);
-		if (got < 0) {
+		/* A link that broke while collecting: what was taken is
+		 * unacknowledged, so the broker redelivers it. */
+		rc = consumer_collect(c, &n, &err);
+		if (!rc && n && consumer_handle(c, n) < 0)
+			rc = -1;
+		consumer_free_deliveries(c, n);
+		if (rc < 0) {
 			if (!atomic_load(&c->stop))
 				log_warn("consumer: %s; reconnecting", err.text);
 			consumer_disconnect(c);
@@ -164,6 +234,15 @@ static void *consumer_main(void *arg)
 	}
 	consumer_disconnect(c);
 	return NULL;
+}
+
+static void consumer_free(struct fleet_consumer *c)
+{
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c->slots);
+	free(c->items);
+	free(c);
 }
 
 int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config *config,
@@ -181,11 +260,18 @@ int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config 
 	c->keys = keys;
 	c->store = store;
 	c->prefetch = config->amqp.prefetch;
+	c->batch = c->prefetch < CONSUMER_BATCH_MAX ? c->prefetch : CONSUMER_BATCH_MAX;
+	c->slots = calloc(c->batch, sizeof *c->slots);
+	c->items = calloc(c->batch, sizeof *c->items);
+	if (!c->slots || !c->items) {
+		consumer_free(c);
+		return error_set(err, "out of memory");
+	}
 	fleet_config_amqp(config, &c->amqp);
 	rc = pthread_create(&c->thread, NULL, consumer_main, c);
 	if (rc != 0) {
 		errno = rc;
-		free(c);
+		consumer_free(c);
 		return error_errno(err, "consumer thread");
 	}
 	*out = c;
@@ -201,7 +287,5 @@ void fleet_consumer_stop(struct fleet_consumer *c)
 	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	consumer_free(c);
 }

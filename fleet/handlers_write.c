@@ -151,26 +151,25 @@ static int write_check_upgrade(struct write_upgrade *f, struct fleet_response *r
 	return write_sha256(f, res);
 }
 
-/* up->id set by the caller or made here; inserts NEW. */
+/* up->id set by the caller or made here; inserts NEW (in the pool's next
+ * group commit, with the other requests of the moment). */
 static int write_insert(struct fleet_upgrade *up, struct fleet_request *req,
 			struct fleet_response *res)
 {
-	struct fleet_store *store;
+	struct fleet_batch_item item = { .insert = up };
 	struct error err = { "" };
-	int rc;
 
 	if (!up->id[0] && history_new_id(up->id, sizeof up->id, &err) < 0)
 		return fleet_reply_error(res, 500, "", "%s", err.text);
 	snprintf(up->tenant, sizeof up->tenant, "%s", req->tenant);
 	up->state = FLEET_NEW;
 	up->created_us = up->updated_us = write_now_us();
-	store = fleet_pool_get(req->deps->pool);
-	rc = fleet_store_upgrade_insert(store, up, &err);
-	fleet_pool_put(req->deps->pool, store);
-	if (rc == 1)
-		return fleet_reply_error(res, 409, "upgrade_id", "an upgrade with this id exists");
-	if (rc < 0)
+	if (fleet_pool_write(req->deps->pool, &item, &err) < 0)
 		return fleet_reply_error(res, 503, "", "not recorded: %s", err.text);
+	if (item.result == 0)
+		return fleet_reply_error(res, 409, "upgrade_id", "an upgrade with this id exists");
+	if (item.result < 0)
+		return fleet_reply_error(res, 503, "", "not recorded: %s", item.err.text);
 	return 0;
 }
 
@@ -182,13 +181,16 @@ static void write_failed(struct fleet_request *req, const struct fleet_upgrade *
 	struct fleet_report report = { .upgrade_id = up->id, .instance_id = up->instance_id,
 				       .state = FLEET_FAILED, .reason = reason,
 				       .at_us = write_now_us(), .source = "fleet" };
-	struct fleet_store *store = fleet_pool_get(req->deps->pool);
+	struct fleet_batch_item item = { .report = &report };
 	struct error err = { "" };
 	int rc;
 
 	snprintf(reason, sizeof reason, "cast not queued: %.400s", why);
-	rc = fleet_store_report(store, &report, NULL, &err);
-	fleet_pool_put(req->deps->pool, store);
+	rc = fleet_pool_write(req->deps->pool, &item, &err);
+	if (rc == 0 && item.result < 0) {
+		rc = -1;
+		err = item.err;
+	}
 	fleet_reply_error(res, cast_rc == FLEET_CAST_UNREACHABLE ? 503 : 502, "",
 			  "upgrade %s: %s%s%s", up->id, reason, rc < 0 ? "; and not recorded: " : "",
 			  rc < 0 ? err.text : "");

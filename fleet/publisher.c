@@ -1,4 +1,4 @@
-/* publisher.c: serialised, confirmed casts to guests (see include/fleet_publisher.h). */
+/* publisher.c: confirmed casts to guests, in groups (see include/fleet_publisher.h). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,17 +6,33 @@
 #include <time.h>
 
 #include "amqp_link.h"
+#include "fleet_group.h"
 #include "fleet_publisher.h"
 #include "rpc_message.h"
 
+/* One caller's cast, until a group's leader has published it. */
+struct publisher_job {
+	const char *instance_id, *method;
+	json_t *args;			/* stolen */
+	int rc;
+	struct error err;
+};
+
 struct fleet_publisher {
-	pthread_mutex_t lock;
+	struct fleet_group group;
+	/* Only the group's leader touches the rest: */
 	const struct rpc_keys *keys;
 	struct config base;		/* the link's settings; no instance, no key */
 	struct config target;		/* base + the instance's id and key, per cast */
 	struct amqp_link *link;
 	time_t last_used;
+	struct publisher_job *built[FLEET_PUBLISHER_BATCH];
+	struct amqp_link_cast casts[FLEET_PUBLISHER_BATCH];
+	char *bodies[FLEET_PUBLISHER_BATCH];
+	char routing_keys[FLEET_PUBLISHER_BATCH][160];
 };
+
+static void publisher_run(void *ctx, void *const *jobs, size_t n);
 
 static time_t publisher_now(void)
 {
@@ -34,7 +50,7 @@ int fleet_publisher_new(struct fleet_publisher **out, const struct fleet_config 
 	*out = NULL;
 	if (!pub)
 		return error_set(err, "out of memory");
-	pthread_mutex_init(&pub->lock, NULL);
+	fleet_group_init(&pub->group, FLEET_PUBLISHER_BATCH, publisher_run, pub);
 	pub->keys = keys;
 	fleet_config_amqp(config, &pub->base);
 	*out = pub;
@@ -46,7 +62,7 @@ void fleet_publisher_free(struct fleet_publisher *pub)
 	if (!pub)
 		return;
 	amqp_link_close(pub->link);
-	pthread_mutex_destroy(&pub->lock);
+	fleet_group_destroy(&pub->group);
 	memset(pub->target.amqp.rpc_key, 0, sizeof pub->target.amqp.rpc_key);
 	free(pub);
 }
@@ -67,33 +83,62 @@ static int publisher_body(struct fleet_publisher *pub, const char *instance_id,
 	return rc;
 }
 
-int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
-			 const char *method, json_t *args, struct error *err)
+/* A link that is open and was used recently, or FLEET_CAST_UNREACHABLE. */
+static int publisher_link(struct fleet_publisher *pub, struct error *err)
 {
-	char routing_key[160], *body = NULL;
-	int rc = FLEET_CAST_REFUSED;
-
-	snprintf(routing_key, sizeof routing_key, "guestagent.%s", instance_id);
-	pthread_mutex_lock(&pub->lock);
-	if (publisher_body(pub, instance_id, method, args, &body, err) < 0)
-		goto out;
 	if (pub->link && publisher_now() - pub->last_used > FLEET_PUBLISHER_IDLE_S) {
 		amqp_link_close(pub->link);
 		pub->link = NULL;
 	}
-	if (!pub->link && amqp_link_open_publisher(&pub->link, &pub->base, err) < 0) {
-		rc = FLEET_CAST_UNREACHABLE;
-		goto out;
-	}
+	if (!pub->link && amqp_link_open_publisher(&pub->link, &pub->base, err) < 0)
+		return FLEET_CAST_UNREACHABLE;
 	pub->last_used = publisher_now();
-	rc = amqp_link_publish_confirmed(pub->link, routing_key, body, err) < 0 ?
-	     FLEET_CAST_REFUSED : 0;
-	if (rc < 0) {	/* the link may be broken: a fresh one next time */
-		amqp_link_close(pub->link);
+	return 0;
+}
+
+/* The group's batch: builds every body, publishes them and awaits their
+ * confirmations together; sets each job's rc and err. */
+static void publisher_run(void *ctx, void *const *jobs, size_t n)
+{
+	struct fleet_publisher *pub = ctx;
+	struct error err = { "" };
+	size_t i, sent = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		struct publisher_job *job = jobs[i];
+
+		pub->bodies[i] = NULL;
+		job->rc = FLEET_CAST_REFUSED;
+		snprintf(pub->routing_keys[i], sizeof pub->routing_keys[i], "guestagent.%s",
+			 job->instance_id);
+		if (publisher_body(pub, job->instance_id, job->method, job->args, &pub->bodies[i],
+				   &job->err) < 0)
+			continue;
+		pub->casts[sent] = (struct amqp_link_cast){ pub->routing_keys[i], pub->bodies[i] };
+		pub->built[sent++] = job;
+	}
+	rc = sent ? publisher_link(pub, &err) : 0;
+	if (rc == 0 && sent && amqp_link_publish_confirmed_many(pub->link, pub->casts, sent,
+								&err) < 0) {
+		amqp_link_close(pub->link);	/* broken: a fresh one next time */
 		pub->link = NULL;
 	}
-out:
-	pthread_mutex_unlock(&pub->lock);
-	free(body);
-	return rc;
+	for (i = 0; i < sent; i++) {
+		pub->built[i]->rc = rc ? rc : pub->casts[i].result < 0 ? FLEET_CAST_REFUSED : 0;
+		pub->built[i]->err = rc ? err : pub->casts[i].err;
+	}
+	for (i = 0; i < n; i++)
+		free(pub->bodies[i]);
+}
+
+int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
+			 const char *method, json_t *args, struct error *err)
+{
+	struct publisher_job job = { .instance_id = instance_id, .method = method, .args = args };
+
+	fleet_group_run(&pub->group, &job);
+	if (job.rc < 0 && err)
+		*err = job.err;
+	return job.rc;
 }

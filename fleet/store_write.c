@@ -5,7 +5,12 @@
  * for the same upgrade waits for the row lock and is then evaluated against
  * the committed row (READ COMMITTED re-checks the WHERE clause); on SQLite
  * BEGIN IMMEDIATE serializes writers.  An event is appended only when that
- * UPDATE (or the INSERT creating the record) changed a row. */
+ * UPDATE (or the INSERT creating the record) changed a row.
+ *
+ * Inserts, reports and heartbeats go through fleet_store_batch(): a single
+ * call is a batch of one, and a batch (the consumer's deliveries, the API's
+ * concurrent writes) shares one commit, one fsync. */
+#include <errno.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -93,16 +98,16 @@ static int store_check_upgrade(const struct fleet_upgrade *up, struct error *err
 	return 0;
 }
 
-int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
-			       struct error *err)
+/* One insert inside the batch's transaction: 1 inserted, 0 the id exists, -1. */
+static int store_insert_one(struct db *db, const struct fleet_upgrade *up, struct error *err)
 {
 	struct store_insert c = { .up = up };
+	int rc;
 
-	if (store_check_upgrade(up, err))
-		return -1;
 	store_clean_reason(c.reason, up->reason);
 	c.created_us = up->created_us ? up->created_us : store_now_us();
-	return store_tx(store, store_insert_tx, &c, err);
+	rc = store_insert_tx(db, &c, err);
+	return rc < 0 ? -1 : !rc;
 }
 
 struct store_report {
@@ -222,58 +227,160 @@ static int store_check_report(const struct fleet_report *r, struct error *err)
 	return 0;
 }
 
-int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
-		       int *applied, struct error *err)
+/* One report inside the batch's transaction: 1 applied, 0 not, -2 refused,
+ * -1 backend failure. */
+static int store_report_one(struct db *db, const struct fleet_report *report, struct error *err)
 {
 	struct store_report c = { .r = report };
 	int rc;
 
-	if (applied)
-		*applied = 0;
-	if (store_check_report(report, err))
-		return -1;
 	c.instance_id = report->instance_id ? report->instance_id : "";
 	c.from_version = report->from_version ? report->from_version : "";
 	c.to_version = report->to_version ? report->to_version : "";
 	store_clean_reason(c.reason, report->reason);
-	rc = store_tx(store, store_report_tx, &c, err);
-	if (!rc && applied)
-		*applied = c.applied;
-	return rc;
+	rc = store_report_tx(db, &c, err);
+	return rc < 0 ? rc : c.applied;
 }
 
-struct store_heartbeat {
-	const char *id, *version, *slot;
-	int64_t sent_us;
+static int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err)
+{
+	if (store_check_text(h->instance_id, FLEET_INSTANCE_MAX, 0, "instance_id", err) ||
+	    store_check_text(h->agent_version, FLEET_VERSION_MAX, 1, "agent_version", err) ||
+	    store_check_text(h->agent_slot, sizeof ((struct fleet_instance *)0)->agent_slot, 1,
+			     "agent_slot", err))
+		return -1;
+	if (!h->instance_id[0])
+		return store_invalid(err, "store: heartbeat without instance_id"), -1;
+	return 0;
+}
+
+/* One heartbeat: 1 stored (the newest), 0 older than the one stored, -1. */
+static int store_heartbeat_one(struct db *db, const struct fleet_heartbeat *h, struct error *err)
+{
+	struct db_value p[] = { DB_T(h->instance_id),
+				DB_T(h->agent_version ? h->agent_version : ""),
+				DB_T(h->agent_slot ? h->agent_slot : ""), DB_I(h->sent_us) };
+	int64_t changes;
+
+	if (db_exec(db, "INSERT INTO instances (id, agent_version, agent_slot, last_seen_us)"
+			" VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET"
+			" agent_version = excluded.agent_version,"
+			" agent_slot = excluded.agent_slot,"
+			" last_seen_us = excluded.last_seen_us"
+			" WHERE instances.last_seen_us <= excluded.last_seen_us",
+		    p, 4, NULL, NULL, &changes, err))
+		return -1;
+	return changes > 0;
+}
+
+struct store_batch {
+	struct fleet_batch_item *items;
+	size_t count;
 };
 
-static int store_heartbeat_tx(struct db *db, void *ctx, struct error *err)
+/* Refusals stay with their item; only a backend failure ends the
+ * transaction (rolled back by store_tx: nothing of the batch is kept).  A
+ * refused report wrote nothing before it was refused (store_report_tx
+ * refuses only after statements that changed no row). */
+static int store_batch_tx(struct db *db, void *ctx, struct error *err)
 {
-	struct store_heartbeat *h = ctx;
-	struct db_value p[] = { DB_T(h->id), DB_T(h->version), DB_T(h->slot), DB_I(h->sent_us) };
+	struct store_batch *b = ctx;
+	struct fleet_batch_item *item;
+	size_t i;
+	int rc;
 
-	return db_exec(db, "INSERT INTO instances (id, agent_version, agent_slot, last_seen_us)"
-			   " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET"
-			   " agent_version = excluded.agent_version,"
-			   " agent_slot = excluded.agent_slot,"
-			   " last_seen_us = excluded.last_seen_us"
-			   " WHERE instances.last_seen_us <= excluded.last_seen_us",
-		       p, 4, NULL, NULL, NULL, err);
+	for (i = 0; i < b->count; i++) {
+		item = &b->items[i];
+		if (item->result < 0)
+			continue;	/* refused by the checks already */
+		if (item->insert)
+			rc = store_insert_one(db, item->insert, &item->err);
+		else if (item->report)
+			rc = store_report_one(db, item->report, &item->err);
+		else
+			rc = store_heartbeat_one(db, item->heartbeat, &item->err);
+		if (rc == -1) {
+			*err = item->err;
+			return -1;
+		}
+		item->result = rc == -2 ? -1 : rc;
+	}
+	return 0;
+}
+
+int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items, size_t count,
+		      struct error *err)
+{
+	struct store_batch b = { items, count };
+	struct fleet_batch_item *item;
+	size_t i;
+
+	if (count > FLEET_BATCH_MAX) {
+		errno = EINVAL;
+		return error_set(err, "store: a batch of %zu items, at most %d", count,
+				 FLEET_BATCH_MAX);
+	}
+	/* The checks need no database: refuse before the transaction. */
+	for (i = 0; i < count; i++) {
+		item = &items[i];
+		item->err.text[0] = '\0';
+		if (!!item->insert + !!item->report + !!item->heartbeat != 1)
+			item->result = store_invalid(&item->err, "store: batch item %zu is not one"
+							       " insert, report or heartbeat", i);
+		else if (item->insert)
+			item->result = store_check_upgrade(item->insert, &item->err);
+		else if (item->report)
+			item->result = store_check_report(item->report, &item->err);
+		else
+			item->result = store_check_heartbeat(item->heartbeat, &item->err);
+		if (item->result < 0)
+			item->result = -1;
+	}
+	return store_tx(store, store_batch_tx, &b, err) < 0 ? -1 : 0;
+}
+
+/* The single calls are batches of one, so both paths run the same rules. */
+static int store_single(struct fleet_store *store, struct fleet_batch_item *item,
+			struct error *err)
+{
+	if (fleet_store_batch(store, item, 1, err) < 0)
+		return -1;
+	if (item->result < 0) {
+		if (err)
+			*err = item->err;
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
+			       struct error *err)
+{
+	struct fleet_batch_item item = { .insert = up };
+
+	if (store_single(store, &item, err) < 0)
+		return -1;
+	return item.result == 1 ? 0 : 1;
+}
+
+int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
+		       int *applied, struct error *err)
+{
+	struct fleet_batch_item item = { .report = report };
+	int rc = store_single(store, &item, err);
+
+	if (applied)
+		*applied = rc == 0 && item.result == 1;
+	return rc;
 }
 
 int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
 			  const char *agent_version, const char *agent_slot, int64_t sent_us,
 			  struct error *err)
 {
-	struct store_heartbeat h = { instance_id, agent_version ? agent_version : "",
-				     agent_slot ? agent_slot : "", sent_us };
+	struct fleet_heartbeat h = { instance_id, agent_version, agent_slot, sent_us };
+	struct fleet_batch_item item = { .heartbeat = &h };
 
-	if (store_check_text(instance_id, FLEET_INSTANCE_MAX, 0, "instance_id", err) ||
-	    store_check_text(h.version, FLEET_VERSION_MAX, 0, "agent_version", err) ||
-	    store_check_text(h.slot, sizeof ((struct fleet_instance *)0)->agent_slot, 0,
-			     "agent_slot", err))
-		return -1;
-	if (!instance_id[0])
-		return store_invalid(err, "store: heartbeat without instance_id"), -1;
-	return store_tx(store, store_heartbeat_tx, &h, err);
+	return store_single(store, &item, err);
 }

@@ -52,6 +52,19 @@ int amqp_link_publish(struct amqp_link *link, const char *routing_key, const cha
 /* Publisher links only: mandatory, persistent, and confirmed by the broker. */
 int amqp_link_publish_confirmed(struct amqp_link *link, const char *routing_key,
 				const char *body, struct error *err);
+
+/* The same for many casts at once: all are published, then the broker's
+ * answers are awaited together (one round trip and one broker fsync for
+ * the lot, instead of one each).  Each cast's result is 0 (queued) or -1
+ * (err says: no queue bound, a nack, or the link's failure).  Returns -1
+ * when the link failed (the caller should drop it), else 0. */
+struct amqp_link_cast {
+	const char *routing_key, *body;
+	int result;		/* out */
+	struct error err;	/* out, when result is -1 */
+};
+int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_cast *casts,
+				     size_t n, struct error *err);
 void amqp_delivery_free(struct amqp_delivery *d);
 
 #endif

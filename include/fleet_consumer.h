@@ -7,14 +7,18 @@
  * same topic keeps receiving all of them.  Manual acks, at most
  * [amqp] prefetch unacknowledged.
  *
- * Each report (fleet_report.h) goes to fleet_store_report() or
- * fleet_store_heartbeat(); a message is acked only after that call returned
- * 0.  A store failure keeps the message unacknowledged and the call is
- * retried with backoff (1 s doubling to 30 s) until it succeeds or the
- * consumer stops (then the broker redelivers it; the store's ordering rules
- * make a redelivery a no-op).  Other methods and malformed or unverifiable
- * reports are acked and logged (without their text): retrying cannot fix
- * them.  A lost broker is reconnected with backoff (1 s to 60 s, jitter);
+ * Reports are stored in batches: the consumer takes the deliveries that
+ * have arrived, up to min(prefetch, 1024), parses each (fleet_report.h) and
+ * applies the reports and heartbeats among them in ONE store transaction
+ * (fleet_store_batch(): one commit, one fsync, for the batch), then acks
+ * every delivery of the batch.  A message is acked only after that commit.
+ * A store failure keeps the whole batch unacknowledged and the transaction
+ * is retried with backoff (1 s doubling to 30 s) until it commits or the
+ * consumer stops (then the broker redelivers; the store's ordering rules
+ * make a redelivery a no-op).  Other methods, malformed or unverifiable
+ * reports, and reports the store refuses (another instance's upgrade) are
+ * acked and logged (without their text), alone: retrying cannot fix them,
+ * and they do not hold back the rest of their batch.  A lost broker is reconnected with backoff (1 s to 60 s, jitter);
  * the API keeps answering meanwhile. */
 #ifndef SLOTFLEET_CONSUMER_H
 #define SLOTFLEET_CONSUMER_H

@@ -1,9 +1,13 @@
 /* fleet_publisher.h: slotfleet's casts to guests.
  *
  * One publisher connection (amqp_link_open_publisher: confirm mode,
- * mandatory), shared by the API's threads and used by one at a time: the
- * AMQP connection is not thread-safe, so every cast holds a mutex from
- * connect to confirmation.  A cast to an instance that has a key in
+ * mandatory), shared by the API's threads and used by one at a time (the
+ * AMQP connection is not thread-safe).  Casts are confirmed in groups
+ * (fleet_group.h): every queued cast, at most FLEET_PUBLISHER_BATCH, is
+ * published, then their confirmations are awaited together, while later
+ * callers queue for the next group.  A confirmation costs the broker a round trip and, for
+ * persistent messages, an fsync: one per group instead of one per cast.
+ * Each caller still gets its own cast's answer.  A cast to an instance that has a key in
  * [amqp] rpc_keys is sealed with it as Trove's API seals it.  The
  * connection is opened on first use and again after any failure, and also
  * after FLEET_PUBLISHER_IDLE_S without a cast (librabbitmq only answers
@@ -25,6 +29,7 @@
 #include "rpc_keys.h"
 
 #define FLEET_PUBLISHER_IDLE_S 30
+#define FLEET_PUBLISHER_BATCH 256
 #define FLEET_CAST_UNREACHABLE (-1)
 #define FLEET_CAST_REFUSED (-2)
 

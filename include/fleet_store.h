@@ -175,6 +175,40 @@ int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgra
 int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
 			  const char *agent_version, const char *agent_slot, int64_t sent_us,
 			  struct error *err);
+
+/* Writes applied together: the report consumer's deliveries, the API's
+ * concurrent requests (fleet_pool.h).  Committing once per write costs one
+ * fsync each (about 4 ms on SQLite); one transaction for a batch costs one.
+ *
+ * Each item names exactly one of insert (as fleet_store_upgrade_insert()
+ * takes it), report (as fleet_store_report()) or heartbeat (as
+ * fleet_store_heartbeat()).  Items are applied in order, each under the
+ * same rules as its single call (which is a batch of one), in ONE
+ * transaction.  Returns 0 once that transaction has committed; then each
+ * item's result is 1 (applied: inserted, the state changed, the heartbeat
+ * was the newest), 0 (not: the id exists, a repeat, a late report, an older
+ * heartbeat) or -1: refused, with err saying why (what the single call
+ * would refuse with EINVAL).  A refused item changed nothing and did not
+ * stop the others: one bad message does not poison the batch.  Returns -1
+ * (errno EIO) when the backend failed: nothing at all was written, and the
+ * whole batch may be retried. */
+struct fleet_heartbeat {
+	const char *instance_id;
+	const char *agent_version, *agent_slot;	/* NULL: "" */
+	int64_t sent_us;
+};
+
+struct fleet_batch_item {
+	const struct fleet_upgrade *insert;
+	const struct fleet_report *report;
+	const struct fleet_heartbeat *heartbeat;
+	int result;				/* out */
+	struct error err;			/* out, when result is -1 */
+};
+#define FLEET_BATCH_MAX 4096
+
+int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items, size_t count,
+		      struct error *err);
 /* 1 found (an instance is known once a heartbeat or an upgrade named it), 0, -1.
  * No upgrade yet: last_upgrade_id "" and last_upgrade_state FLEET_NEW. */
 int fleet_store_instance_get(struct fleet_store *store, const char *instance_id,

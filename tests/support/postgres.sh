@@ -12,7 +12,8 @@
 # the server's own); DIR and every directory above it must then be
 # traversable by postgres (chmod 711; lib.sh's $T is).  The unix socket lives
 # in DIR/sock, so no system directory is touched.  PG_BINDIR overrides where
-# the binaries are (default: the newest /usr/lib/postgresql/*/bin).
+# the binaries are (default: the newest /usr/lib/postgresql/*/bin); PG_FSYNC=on
+# makes the server fsync its commits (tests run with fsync off).
 [ -n "${PG_BINDIR:-}" ] ||
 	PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_PID=""
@@ -57,9 +58,9 @@ pg_start() {
 	fi
 	[ -n "${PG_PORT:-}" ] || PG_PORT=$(pg_free_port)
 	# fsync off: a test cluster need not survive a power loss, and tests
-	# run on a loaded machine.
+	# run on a loaded machine.  Benchmarks set PG_FSYNC=on.
 	$PG_AS "$PG_BINDIR/postgres" -D "$PG_DIR/data" -k "$PG_DIR/sock" -h 127.0.0.1 \
-		-p "$PG_PORT" -c fsync=off -c max_connections=40 -c shared_buffers=16MB \
+		-p "$PG_PORT" -c fsync="${PG_FSYNC:-off}" -c max_connections=40 -c shared_buffers=16MB \
 		>> "$PG_DIR/server.log" 2>&1 &
 	PG_PID=$!
 	i=0

@@ -279,6 +279,82 @@ static void test_repeat_is_not_applied(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_VERIFYING);
 }
 
+/* One transaction for many reports: each item follows the single call's
+ * rules, in order, and a refused item changes nothing and stops nothing. */
+static void test_batch_applies_in_order_refusing_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet_report r[] = {
+		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_DOWNLOADING,
+		  .at_us = 2000, .source = "guest" },
+		/* another instance's upgrade: refused */
+		{ .upgrade_id = "u1", .instance_id = "inst-2", .state = FLEET_FAILED,
+		  .reason = "forged", .at_us = 2100, .source = "guest" },
+		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_SUCCESS,
+		  .at_us = 3000, .source = "guest" },
+		/* late: not applied */
+		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_VERIFYING,
+		  .at_us = 2500, .source = "guest" },
+		/* unknown id without an instance: refused inside the transaction */
+		{ .upgrade_id = "u9", .state = FLEET_DOWNLOADING, .at_us = 2000,
+		  .source = "guest" },
+		/* not a state: refused by the checks */
+		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = (enum fleet_state)42,
+		  .at_us = 2000, .source = "guest" },
+		/* a cast slotfleet did not send: created */
+		{ .upgrade_id = "cast-1", .instance_id = "inst-3", .state = FLEET_INSTALLING,
+		  .at_us = 4000, .source = "guest" },
+	};
+	struct fleet_heartbeat hb[] = {
+		{ "inst-1", "2.0", "b", 5000 },
+		{ "inst-1", "1.0", "a", 4000 },		/* older: not applied */
+		{ "", "2.0", "b", 5000 },		/* no instance: refused */
+	};
+	struct fleet_batch_item items[10];
+	const int want[10] = { 1, -1, 1, 0, -1, -1, 1, 1, 0, -1 };
+	struct fleet_instance in;
+	struct fleet_event ev[8];
+	struct error err;
+	size_t i;
+
+	insert(f, "u1", "t1", "inst-1", 1000);
+	memset(items, 0, sizeof items);
+	for (i = 0; i < 7; i++)
+		items[i].report = &r[i];
+	for (i = 0; i < 3; i++)
+		items[7 + i].heartbeat = &hb[i];
+	if (fleet_store_batch(f->store, items, 10, &err) != 0)
+		fail_msg("batch: %s", err.text);
+	for (i = 0; i < 10; i++) {
+		if (items[i].result != want[i])
+			fail_msg("item %zu: result %d, not %d (%s)", i, items[i].result, want[i],
+				 items[i].err.text);
+		assert_true((items[i].result < 0) == (items[i].err.text[0] != '\0'));
+	}
+	assert_non_null(strstr(items[1].err.text, "inst-2"));
+	assert_non_null(strstr(items[5].err.text, "state"));
+	assert_int_equal(events(f, "u1", ev, 8), 3);
+	assert_int_equal(ev[1].state, FLEET_DOWNLOADING);
+	assert_int_equal(ev[2].state, FLEET_SUCCESS);
+	assert_int_equal(state_of(f, "cast-1"), FLEET_INSTALLING);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u9", &(struct fleet_upgrade){ 0 },
+						 NULL), 0);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
+	assert_string_equal(in.agent_version, "2.0");
+	assert_int_equal(in.last_seen_us, 5000);
+
+	/* An item naming both or neither kind is refused; empty batches commit. */
+	memset(items, 0, sizeof items);
+	items[0].report = &r[0];
+	items[0].heartbeat = &hb[0];
+	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
+	assert_int_equal(items[0].result, -1);
+	assert_int_equal(items[1].result, -1);
+	assert_int_equal(fleet_store_batch(f->store, items, 0, NULL), 0);
+	assert_int_equal(fleet_store_batch(f->store, items, FLEET_BATCH_MAX + 1, &err), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 static void test_report_for_unknown_id_creates(void **state)
 {
 	struct fixture *f = *state;
@@ -740,6 +816,8 @@ static void test_state_names(void **state)
 	cmocka_unit_test_setup_teardown(test_deferred_both_ways, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_repeat_is_not_applied, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_report_for_unknown_id_creates, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_batch_applies_in_order_refusing_alone, SETUP, \
+					teardown), \
 	cmocka_unit_test_setup_teardown(test_list_filters_and_pages, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_events_oldest_first_bounded, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_heartbeat_newer_wins, SETUP, teardown), \

@@ -19,6 +19,7 @@ struct amqp_link {
 	char queue[256];	/* consumers only */
 	char routing_key[256];
 	uint16_t prefetch;
+	uint64_t published;	/* publisher links: the last delivery tag used */
 };
 
 /* The broker's or the library's reason for a failed call. */
@@ -255,59 +256,153 @@ int amqp_link_publish(struct amqp_link *link, const char *routing_key, const cha
 	return link_publish(link, routing_key, body, 0, err);
 }
 
-/* After a mandatory publish in confirm mode the broker answers basic.return
- * (no queue took it) and then basic.ack, or basic.nack (it could not store
- * it).  Nothing else is in flight on a publisher link. */
-static int link_await_confirm(struct amqp_link *link, const char *routing_key,
-			      struct error *err)
+/* A basic.return carries no delivery tag: it names the routing key, and
+ * comes before the ack of the message it returns.  So it belongs to the
+ * oldest cast with that key that is neither confirmed nor returned yet. */
+static void link_mark_returned(struct amqp_link_cast *casts, size_t n, const amqp_bytes_t *key,
+			       const unsigned char *settled, unsigned char *returned)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!settled[i] && !returned[i] && strlen(casts[i].routing_key) == key->len &&
+		    !memcmp(casts[i].routing_key, key->bytes, key->len)) {
+			returned[i] = 1;
+			return;
+		}
+	}
+}
+
+/* basic.ack or basic.nack for tag (and every earlier one when multiple):
+ * settles the casts published as first_tag + i. */
+static size_t link_settle(struct amqp_link_cast *casts, size_t n, uint64_t first_tag,
+			  uint64_t tag, int multiple, int acked, unsigned char *settled,
+			  const unsigned char *returned)
+{
+	size_t i, count = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t t = first_tag + i;
+
+		if (settled[i] || t > tag || (!multiple && t != tag))
+			continue;
+		settled[i] = 1;
+		count++;
+		if (!acked)
+			casts[i].result = error_set(&casts[i].err, "%s: the broker refused to store "
+						    "the message", casts[i].routing_key);
+		else if (returned[i])
+			casts[i].result = error_set(&casts[i].err, "%s: no queue is bound to this "
+						    "routing key (is the guest's slotupd serve "
+						    "running?)", casts[i].routing_key);
+		else
+			casts[i].result = 0;
+	}
+	return count;
+}
+
+/* After mandatory publishes in confirm mode the broker answers, for each,
+ * basic.return (no queue took it) and then basic.ack, or basic.nack (it
+ * could not store it).  Nothing else is in flight on a publisher link.
+ * -1 when the link failed before every cast was settled. */
+static int link_await_confirms(struct amqp_link *link, struct amqp_link_cast *casts, size_t n,
+			       uint64_t first_tag, unsigned char *settled, unsigned char *returned,
+			       struct error *err)
 {
 	struct timeval timeout = { LINK_CONFIRM_TIMEOUT_S, 0 };
+	size_t left = n;
 	amqp_frame_t frame;
-	amqp_message_t returned;
-	int unroutable = 0, rc;
+	amqp_message_t msg;
+	int rc;
 
-	for (;;) {
+	while (left) {
 		rc = amqp_simple_wait_frame_noblock(link->conn, &frame, &timeout);
 		if (rc != AMQP_STATUS_OK)
-			return error_set(err, "amqp: no confirmation for %s: %s", routing_key,
-					 amqp_error_string2(rc));
+			return error_set(err, "amqp: no confirmation for %s: %s",
+					 casts[0].routing_key, amqp_error_string2(rc));
 		if (frame.frame_type != AMQP_FRAME_METHOD)
 			continue;
 		switch (frame.payload.method.id) {
-		case AMQP_BASIC_RETURN_METHOD:
-			unroutable = 1;
-			if (link_check(amqp_read_message(link->conn, frame.channel, &returned, 0),
+		case AMQP_BASIC_RETURN_METHOD: {
+			amqp_bytes_t key = ((amqp_basic_return_t *)frame.payload.method.decoded)
+						   ->routing_key;
+			char copy[256];
+
+			/* The frame's memory is reused by the read below. */
+			snprintf(copy, sizeof copy, "%.*s", (int)key.len, (char *)key.bytes);
+			if (link_check(amqp_read_message(link->conn, frame.channel, &msg, 0),
 				       "returned message", err) < 0)
 				return -1;
-			amqp_destroy_message(&returned);
+			amqp_destroy_message(&msg);
+			key = amqp_cstring_bytes(copy);
+			link_mark_returned(casts, n, &key, settled, returned);
 			break;
-		case AMQP_BASIC_ACK_METHOD:
-			if (unroutable)
-				return error_set(err, "%s: no queue is bound to this routing key "
-						 "(is the guest's slotupd serve running?)", routing_key);
-			return 0;
-		case AMQP_BASIC_NACK_METHOD:
-			return error_set(err, "%s: the broker refused to store the message",
-					 routing_key);
+		}
+		case AMQP_BASIC_ACK_METHOD: {
+			amqp_basic_ack_t *m = frame.payload.method.decoded;
+
+			left -= link_settle(casts, n, first_tag, m->delivery_tag, m->multiple, 1,
+					    settled, returned);
+			break;
+		}
+		case AMQP_BASIC_NACK_METHOD: {
+			amqp_basic_nack_t *m = frame.payload.method.decoded;
+
+			left -= link_settle(casts, n, first_tag, m->delivery_tag, m->multiple, 0,
+					    settled, returned);
+			break;
+		}
 		case AMQP_CHANNEL_CLOSE_METHOD:
 		case AMQP_CONNECTION_CLOSE_METHOD:
 			return error_set(err, "amqp: the broker closed the link after %s",
-					 routing_key);
+					 casts[0].routing_key);
 		default:
 			break;
 		}
 	}
+	return 0;
+}
+
+int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_cast *casts,
+				     size_t n, struct error *err)
+{
+	unsigned char *settled = calloc(n ? n : 1, 2);
+	uint64_t first_tag = link->published + 1;
+	size_t i;
+	int rc = 0;
+
+	if (!settled)
+		return error_set(err, "amqp: out of memory");
+	/* The previous confirmations' frames are done with: a fleet-sized run
+	 * on one connection must not grow the connection's pool. */
+	amqp_maybe_release_buffers(link->conn);
+	for (i = 0; i < n && rc == 0; i++) {
+		casts[i].result = -1;
+		casts[i].err.text[0] = '\0';
+		rc = link_publish(link, casts[i].routing_key, casts[i].body, 1, err);
+		if (rc == 0)
+			link->published++;
+	}
+	if (rc == 0)
+		rc = link_await_confirms(link, casts, n, first_tag, settled, settled + n, err);
+	for (i = 0; i < n; i++) {
+		if (!settled[i])
+			casts[i].result = error_set(&casts[i].err, "%s", err ? err->text : "");
+	}
+	free(settled);
+	return rc;
 }
 
 int amqp_link_publish_confirmed(struct amqp_link *link, const char *routing_key,
 				const char *body, struct error *err)
 {
-	/* The previous confirmation's frames are done with: a fleet-sized run
-	 * on one connection must not grow the connection's pool. */
-	amqp_maybe_release_buffers(link->conn);
-	if (link_publish(link, routing_key, body, 1, err) < 0)
+	struct amqp_link_cast cast = { .routing_key = routing_key, .body = body };
+
+	if (amqp_link_publish_confirmed_many(link, &cast, 1, err) < 0)
 		return -1;
-	return link_await_confirm(link, routing_key, err);
+	if (cast.result < 0 && err)
+		*err = cast.err;
+	return cast.result;
 }
 
 void amqp_delivery_free(struct amqp_delivery *d)

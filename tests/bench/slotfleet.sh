@@ -1,0 +1,231 @@
+#!/bin/sh
+# slotfleet benchmark (issue 11): the control plane on SQLite and on
+# PostgreSQL (a private cluster, fsync on), with one private RabbitMQ.
+#   API     wrk POSTs upgrades (a new instance id each, rate limit off) for
+#           BENCH_FLEET_API_S seconds over BENCH_FLEET_CONNS connections; every
+#           cast is really published, queued (a durable catch-all queue bound
+#           to guestagent.#) and confirmed.  Accepted (202) per second, p50/p99.
+#   ingest  BENCH_FLEET_REPORTS guest reports (outcomes DOWNLOADING..SUCCESS and
+#           a heartbeat, per upgrade, for 1000 instances) are queued while
+#           slotfleet is stopped, then slotfleet is started: from the first
+#           message taken until every upgrade is SUCCESS in the database.
+#   guests  BENCH_FLEET_GUESTS simulated guests (fleet_load guests: 4 AMQP
+#           connections) are each sent an upgrade through the API (curl
+#           --parallel, 32 at once); each answers its cast with the outcomes
+#           and a heartbeat of the new version.  Until the API lists every
+#           record SUCCESS; peak queue depth (guest queues + slotfleet's),
+#           slotfleet's peak RSS (VmHWM), database size.  Plain and, on
+#           SQLite, sealed (every guest with its own RPC key).
+#   tests/bench/slotfleet.sh RELEASE_BUILD_DIR OUTDIR
+# Writes OUTDIR/slotfleet.md and appends it to OUTDIR/report.md.
+# BENCH_QUICK=1: 5 s of API, 18,000 reports, 1,000 guests.
+set -eu
+. "$(dirname "$0")/common.sh"
+api_s=${BENCH_FLEET_API_S:-20}
+conns=${BENCH_FLEET_CONNS:-32}
+threads=${BENCH_FLEET_THREADS:-16}
+reports=${BENCH_FLEET_REPORTS:-198000}
+guests=${BENCH_FLEET_GUESTS:-10000}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
+instances=1000
+reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
+[ "$reports" -gt 0 ] || { echo "slotfleet: BENCH_FLEET_REPORTS below 6000" >&2; exit 1; }
+command -v rabbitmq-server >/dev/null || { echo "slotfleet: rabbitmq-server not installed" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/deps.sh)" >&2; exit 1; }
+S=$top/tests/support
+B=$build/bin
+. "$S/lib.sh"
+. "$S/rabbitmq.sh"
+PG_FSYNC=on
+. "$S/postgres.sh"
+. "$S/slotfleet.sh"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
+	"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
+LOAD=$T/fleet_load
+cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
+	$(pkg-config --cflags librabbitmq jansson) -o "$LOAD" "$top/tests/bench/fleet_load.c" \
+	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
+	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
+
+rabbit_start "$T/rabbit" || { echo "slotfleet: rabbitmq did not start" >&2; exit 1; }
+AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; }
+fleet_tokens
+"$LOAD" sink "$AMQP" bench-casts 'guestagent.#'
+FLEET_API_EXTRA="rate = 1000000/s
+burst = 1000000
+threads = $threads
+connection_limit = 1024"
+QUEUE=slotfleet.trove-conductor
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+secs() { printf '%d.%02d' $(($1 / 1000)) $(($1 % 1000 / 10)); }
+
+# db_spec BACKEND NAME: the [db] line of a fresh database.
+db_spec() {
+	if [ "$1" = sqlite ]; then
+		echo "path = $T/$2.db"
+	else
+		"$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet "$2"
+		echo "url = postgresql://slotfleet@127.0.0.1:$PG_PORT/$2"
+	fi
+}
+
+# db_query BACKEND NAME SQL: one value.
+db_query() {
+	if [ "$1" = sqlite ]; then
+		sqlite3 "$T/$2.db" "$3"
+	else
+		"$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet -d "$2" -Atc "$3"
+	fi
+}
+
+db_size_kb() {
+	if [ "$1" = sqlite ]; then
+		du -ck "$T/$2.db"* | tail -n 1 | cut -f1
+	else
+		echo $(( $(db_query "$1" "$2" "SELECT pg_database_size('$2')") / 1024 ))
+	fi
+}
+
+bench_api() { # BACKEND
+	fleet_ini "$(db_spec "$1" api_$1)" "prefetch = 256"
+	fleet_start || return 1
+	wrk -t 2 -c "$conns" -d "${api_s}s" -s "$top/tests/bench/slotfleet_post.lua" \
+		"$API/upgrade" -- "$ADMIN" > "$T/wrk.out" || { cat "$T/wrk.out" >&2; return 1; }
+	fleet_stop
+	set -- "$1" $(tail -n 1 "$T/wrk.out")	# accepted A other O p50_us P p99_us Q seconds S
+	[ "$5" = 0 ] || echo "slotfleet: $5 requests not accepted (see $T/fleet.log)" >&2
+	rate=$(awk -v a="$3" -v s="${11}" 'BEGIN { printf "%d", a / s }')
+	echo "| $1 | $threads | $conns | $3 | $5 | $rate/s | $(($7 / 1000)).$(($7 % 1000 / 100)) ms | $(($9 / 1000)).$(($9 % 1000 / 100)) ms |" >> "$T/api.rows"
+	echo "api $1: $rate/s accepted, p50 $(($7 / 1000)) ms, p99 $(($9 / 1000)) ms"
+}
+
+all_success() { # BACKEND NAME COUNT
+	[ "$(db_query "$1" "$2" "SELECT count(*) FROM upgrades WHERE state = 6")" = "$3" ]
+}
+
+bench_ingest() { # BACKEND
+	spec=$(db_spec "$1" ingest_$1)
+	fleet_ini "$spec" "prefetch = 1024"
+	fleet_start || return 1	# creates the schema and the queue
+	fleet_stop
+	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > "$T/publish.out"
+	"$LOAD" watch "$AMQP" "$reports" 1800 "$QUEUE" > "$T/watch.out" &
+	watcher=$!
+	fleet_start || return 1
+	wait "$watcher" || { echo "slotfleet: the queue did not drain" >&2; return 1; }
+	wait_for 600 all_success "$1" "ingest_$1" $((reports / 6)) ||
+		{ echo "slotfleet: not every upgrade SUCCESS after ingest" >&2; return 1; }
+	end=$(now_ms)
+	fleet_stop
+	start=$(cut -d' ' -f2 "$T/watch.out")
+	ms=$((end - start))
+	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/publish.out") |" >> "$T/ingest.rows"
+	echo "ingest $1: $reports in $(secs $ms) s; publisher alone: $(cat "$T/publish.out")"
+}
+
+success_count() { # pages through GET upgrades?state=SUCCESS
+	url="$API/upgrades?state=SUCCESS&limit=1000" n=0
+	while [ -n "$url" ]; do
+		curl -sf -H "X-Auth-Token: $ADMIN" "$url" > "$T/page" || return 1
+		set -- $(/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+nxt = [l["href"] for l in d.get("links", []) if l.get("rel") == "next"]
+print(len(d["upgrades"]), nxt[0] if nxt else "")' "$T/page")
+		n=$((n + $1))
+		url=${2:-}
+	done
+	echo "$n"
+}
+
+all_listed() { [ "$(success_count)" = "$guests" ]; }
+
+bench_guests() { # BACKEND sealed|plain
+	name=guests_$1_$2 keys=""
+	if [ "$2" = sealed ]; then
+		keys=$T/guest.keys
+		awk -v n="$guests" 'BEGIN { for (i = 0; i < n; i++)
+			printf "sim-%d key-%d-%08x\n", i, i, (i * 2654435761) % 4294967296 }' > "$keys"
+	fi
+	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 1024${keys:+
+rpc_keys = $keys}"
+	fleet_start || return 1
+	"$LOAD" guests "$AMQP" "$guests" 4 v2.0.0 $keys > "$T/guests.out" &
+	sim=$!
+	PIDS="$PIDS $sim"
+	wait_for 300 grep -q ready "$T/guests.out" || { echo "slotfleet: simulator not ready" >&2; return 1; }
+	"$LOAD" watch "$AMQP" 0 3600 sim-guests-0 sim-guests-1 sim-guests-2 sim-guests-3 "$QUEUE" > "$T/depth.out" &
+	watcher=$!
+	for i in $(seq 0 $((guests - 1))); do
+		[ "$i" = 0 ] || echo next
+		printf 'url = "%s/upgrade"\nheader = "X-Auth-Token: %s"\nheader = "Content-Type: application/json"\n' "$API" "$ADMIN"
+		printf 'data = "{\\"instance_id\\": \\"sim-%d\\", \\"instance_version\\": \\"v2.0.0\\", \\"location\\": \\"http://127.0.0.1:9/v2.bundle\\"}"\n' "$i"
+		printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+	done > "$T/curl.cfg"
+	start=$(now_ms)
+	curl --no-progress-meter --parallel --parallel-max 32 -K "$T/curl.cfg" > "$T/codes" || true
+	notify_ms=$(($(now_ms) - start))
+	accepted=$(grep -c '^202$' "$T/codes" || true)
+	if [ "$accepted" != "$guests" ]; then
+		echo "slotfleet: $accepted of $guests upgrades accepted; answers: $(sort "$T/codes" | uniq -c | tr '\n' ' ')" >&2
+		grep -v ' 202 ' "$T/fleet.log" | grep POST | head -5 >&2
+		return 1
+	fi
+	wait_for 1800 all_listed || { echo "slotfleet: not every guest SUCCESS" >&2; return 1; }
+	total_ms=$(($(now_ms) - start))
+	kill "$watcher"; wait "$watcher" || true
+	wait "$sim" || true
+	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
+	fleet_stop
+	echo "| $1 | $2 | $guests | $(secs $notify_ms) s | $(secs $total_ms) s | $(cut -d' ' -f2 "$T/depth.out") | $((rss / 1024)) MiB | $(( $(db_size_kb "$1" "$name") / 1024 )) MiB |" >> "$T/guests.rows"
+	echo "guests $1 $2: all SUCCESS in $(secs $total_ms) s, VmHWM $rss kB"
+}
+
+: > "$T/api.rows"; : > "$T/ingest.rows"; : > "$T/guests.rows"
+for db in sqlite postgresql; do
+	bench_api "$db"
+	bench_ingest "$db"
+	bench_guests "$db" plain
+done
+bench_guests sqlite sealed
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+	echo
+	echo "## slotfleet (control plane: API, report ingest, simulated guests)"
+	echo
+	echo "One slotfleet (release build), one private RabbitMQ, SQLite (WAL, synchronous=FULL)"
+	echo "or a private PostgreSQL (fsync on), all on this machine (load average at the end: $load)."
+	echo
+	echo "API: \`wrk -t 2 -c $conns -d ${api_s}s\` POSTs upgrades, each for a new instance id, rate"
+	echo "limit off, [api] threads = $threads; every cast published, queued in a durable queue and"
+	echo "confirmed before the 202."
+	echo
+	echo "| store | threads | connections | accepted | refused | accepted/s | p50 | p99 |"
+	echo "|---|---|---|---|---|---|---|---|"
+	cat "$T/api.rows"
+	echo
+	echo "Report ingest: the reports (per upgrade: 5 outcomes and a heartbeat, $instances instances) queued"
+	echo "first (persistent, durable queue), then slotfleet started ([amqp] prefetch = 1024): from the"
+	echo "first message taken until every upgrade is SUCCESS in the database."
+	echo
+	echo "| store | reports | drained in | reports/s | publisher alone |"
+	echo "|---|---|---|---|---|"
+	cat "$T/ingest.rows"
+	echo
+	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
+	echo "cast with 5 outcomes and a heartbeat of the new version (4 AMQP connections for all guests)."
+	echo "\"all SUCCESS\" runs from the first POST until the API lists every record SUCCESS."
+	echo
+	echo "| store | casts | guests | notify | all SUCCESS | peak queue depth | slotfleet VmHWM | database |"
+	echo "|---|---|---|---|---|---|---|---|"
+	cat "$T/guests.rows"
+	echo
+	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests tests/bench/slotfleet.sh build/release build/bench\`"
+	echo "(or \`make bench\`; BENCH_QUICK=1 for the small variant)."
+} > "$out/slotfleet.md"
+cat "$out/slotfleet.md" >> "$out/report.md"
+set +e	# lib.sh's exit hooks (stopping the servers) must not fail a finished run
+echo "slotfleet: $out/slotfleet.md"
