@@ -22,7 +22,7 @@ pack() { # pack VERSION BEHAVIOUR
 pack v1.0.0 good
 pack v2.0.0 never-ready
 
-TIMEOUT_S=6
+TIMEOUT_S=10	# long enough for a loaded machine: a trial must outlive each command
 SLOTD_PID=""
 start_slotd() { # start_slotd NAME
 	R=$T/$1
