@@ -969,8 +969,11 @@ static void test_rollout_plan_once(void **state)
 	struct fleet_rollout_wave w;
 	struct fleet_upgrade up;
 	size_t counts[2][FLEET_STATE_COUNT + 1];
+	int held = 0;
 
 	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
 	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-c i-a");	/* casting order */
 	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
 	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
@@ -1029,7 +1032,7 @@ static void test_rollout_lock(void **state)
 	struct fixture *f = *state;
 	struct fleet_store *other;
 	struct fleet_upgrade up;
-	int held = -1, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
+	int held = -1, tries, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
 
 	rollout_insert3(f, "r1", 1000);
 	assert_int_equal(fleet_store_open(&other, f->spec, NULL), 0);
@@ -1048,10 +1051,16 @@ static void test_rollout_lock(void **state)
 		assert_int_equal(held, 1);
 		assert_int_equal(fleet_store_rollout_plan(f->store, &up, NULL), 1);
 		assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), 0);
-		/* Its connection closed (process gone): free for the first. */
+		/* Its connection closed (process gone): free for the first, once
+		 * the server has ended that session (asynchronously: poll). */
 		fleet_store_close(other);
 		other = NULL;
-		assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+		for (tries = 0; tries < 500; tries++) {
+			assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+			if (held)
+				break;
+			usleep(20000);
+		}
 		assert_int_equal(held, 1);
 	}
 	fleet_store_close(other);
