@@ -24,8 +24,6 @@
 #include "fleet_http.h"
 #include "fleet_pool.h"
 #include "fleet_rollout.h"
-#include "fleet_view.h"
-#include "history.h"
 #include "request_check.h"
 #include "rollout_request.h"
 
