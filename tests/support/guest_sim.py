@@ -25,6 +25,7 @@ OUTFILE gets one line per event, flushed:
 import heapq
 import itertools
 import json
+import os
 import signal
 import sys
 import time
@@ -33,6 +34,7 @@ import uuid
 import kombu
 
 url, plan_path, out_path = sys.argv[1:4]
+HEARTBEAT = float(os.environ.get("HEARTBEAT", "5"))
 guests = {}
 for line in open(plan_path):
     if line.strip() and not line.startswith("#"):
@@ -138,7 +140,7 @@ def heartbeats():
     for ident, g in guests.items():
         cast("heartbeat", {"instance_id": ident, "payload": {
             "agent_version": g["version"], "agent_slot": g["slot"]}})
-    later(1.0, heartbeats)
+    later(HEARTBEAT, heartbeats)
 
 
 consumers = []

@@ -39,7 +39,7 @@ wait_until() {
 	shift
 	until "$@" > /dev/null 2>&1; do
 		[ "$(date +%s)" -lt "$until_end" ] || return 1
-		sleep 0.1
+		sleep 0.25
 	done
 }
 
