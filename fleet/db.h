@@ -23,8 +23,8 @@
 
 #include "error.h"
 
-#define DB_COLS_MAX 16		/* result columns a statement may return */
-#define DB_PARAMS_MAX 16
+#define DB_COLS_MAX 24		/* result columns a statement may return */
+#define DB_PARAMS_MAX 24
 
 enum db_type { DB_NULL, DB_TEXT, DB_INT };
 

@@ -24,7 +24,7 @@
 #define READ_LIMIT_DEFAULT 20
 #define READ_EVENTS_MAX 256
 
-static int read_limit(const char *text, size_t *limit, struct fleet_response *res)
+int read_limit(const char *text, size_t *limit, struct fleet_response *res)
 {
 	unsigned long long n;
 
@@ -38,7 +38,7 @@ static int read_limit(const char *text, size_t *limit, struct fleet_response *re
 	return 0;
 }
 
-static int read_id(const char *field, const char *text, size_t max, struct fleet_response *res)
+int read_id(const char *field, const char *text, size_t max, struct fleet_response *res)
 {
 	struct error err = { "" };
 
@@ -71,9 +71,9 @@ static size_t read_query_append(char *href, size_t used, size_t size, const char
 }
 
 /* Trove's paging: a "next" link with the same filters and the last id. */
-static json_t *read_links(const struct fleet_request *req, const char *collection, int more,
-			  const char *last_id, const char *filter_key, const char *filter,
-			  const char *filter2_key, const char *filter2, size_t limit)
+json_t *read_links(const struct fleet_request *req, const char *collection, int more,
+		   const char *last_id, const char *filter_key, const char *filter,
+		   const char *filter2_key, const char *filter2, size_t limit)
 {
 	char href[1024];
 	size_t n;
@@ -238,10 +238,4 @@ void fleet_handle_instance_list(struct fleet_request *req, struct fleet_response
 				   "agent_version", q[0], NULL, NULL, limit)));
 	}
 	free(ins);
-}
-
-void fleet_handle_rollouts(struct fleet_request *req, struct fleet_response *res)
-{
-	(void)req;
-	fleet_reply_error(res, 501, "", "rollouts are not implemented yet");
 }

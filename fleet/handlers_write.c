@@ -36,7 +36,7 @@ static int64_t write_now_us(void)
 }
 
 /* The body as a JSON object (new reference), or a 400 naming "body". */
-static json_t *write_body(const struct fleet_request *req, struct fleet_response *res)
+json_t *write_body(const struct fleet_request *req, struct fleet_response *res)
 {
 	json_error_t jerr;
 	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -55,8 +55,8 @@ static json_t *write_body(const struct fleet_request *req, struct fleet_response
 }
 
 /* Every key must be one of allowed. */
-static int write_known_fields(json_t *object, const char *prefix, const char *const *allowed,
-			      struct fleet_response *res)
+int write_known_fields(json_t *object, const char *prefix, const char *const *allowed,
+		       struct fleet_response *res)
 {
 	const char *key;
 	char field[96];
@@ -75,8 +75,8 @@ static int write_known_fields(json_t *object, const char *prefix, const char *co
 }
 
 /* A string member (NULL when absent and optional). */
-static int write_string(json_t *object, const char *key, const char *field, int required,
-			const char **out, struct fleet_response *res)
+int write_string(json_t *object, const char *key, const char *field, int required,
+		 const char **out, struct fleet_response *res)
 {
 	json_t *value = json_object_get(object, key);
 
@@ -111,22 +111,21 @@ static int write_upgrade_fields(json_t *body, struct write_upgrade *f, struct fl
 }
 
 /* metadata.sha256 and sha256 are one value: both given must agree. */
-static int write_sha256(struct write_upgrade *f, struct fleet_response *res)
+int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res)
 {
 	const char *inner = NULL;
 	struct error err = { "" };
 
-	if (f->metadata &&
-	    write_string(f->metadata, "sha256", "metadata.sha256", 0, &inner, res) < 0)
+	if (metadata && write_string(metadata, "sha256", "metadata.sha256", 0, &inner, res) < 0)
 		return -1;
 	if (inner && request_check_sha256("metadata.sha256", inner, &err) < 0)
 		return fleet_reply_error(res, 400, "metadata.sha256", "%s", err.text);
-	if (f->sha256 && request_check_sha256("sha256", f->sha256, &err) < 0)
+	if (*sha256 && request_check_sha256("sha256", *sha256, &err) < 0)
 		return fleet_reply_error(res, 400, "sha256", "%s", err.text);
-	if (inner && f->sha256 && strcmp(inner, f->sha256))
+	if (inner && *sha256 && strcmp(inner, *sha256))
 		return fleet_reply_error(res, 400, "sha256", "differs from metadata.sha256");
-	if (!f->sha256)
-		f->sha256 = inner;
+	if (!*sha256)
+		*sha256 = inner;
 	return 0;
 }
 
@@ -148,7 +147,7 @@ static int write_check_upgrade(struct write_upgrade *f, struct fleet_response *r
 	if (f->upgrade_id &&
 	    request_check_id("upgrade_id", f->upgrade_id, REQUEST_ID_MAX, &err) < 0)
 		return fleet_reply_error(res, 400, "upgrade_id", "%s", err.text);
-	return write_sha256(f, res);
+	return write_sha256(f->metadata, &f->sha256, res);
 }
 
 /* up->id set by the caller or made here; inserts NEW (in the pool's next

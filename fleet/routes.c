@@ -27,11 +27,10 @@ static const struct route routes[] = {
 	{ "GET", { "instances" }, fleet_handle_instance_list, 0 },
 	{ "GET", { "instances", "*" }, fleet_handle_instance_get, 0 },
 	{ "POST", { "instances", "*", "action" }, fleet_handle_action, 1 },
-	/* Rollouts: the routes exist (so 405 is right), the feature not yet. */
-	{ "GET", { "rollouts" }, fleet_handle_rollouts, 0 },
-	{ "POST", { "rollouts" }, fleet_handle_rollouts, 1 },
-	{ "GET", { "rollouts", "*" }, fleet_handle_rollouts, 0 },
-	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollouts, 1 },
+	{ "GET", { "rollouts" }, fleet_handle_rollout_list, 0 },
+	{ "POST", { "rollouts" }, fleet_handle_rollout_create, 1 },
+	{ "GET", { "rollouts", "*" }, fleet_handle_rollout_get, 0 },
+	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollout_action, 1 },
 };
 
 /* Splits path on '/' in place; -1 for an empty part or too many. */

@@ -3,7 +3,8 @@
  *   store_schema.c  the migrations
  *   store_write.c   upgrade insert, reports, heartbeats
  *   store_read.c    gets and lists
- *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL */
+ *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
+ *   store_rollout.c, store_rollout_plan.c   rollouts and their targets */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
 #define SLOTFLEET_STORE_INTERNAL_H
 
@@ -12,7 +13,7 @@
 #include "db.h"
 #include "fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
@@ -52,5 +53,15 @@ int store_invalid(struct error *err, const char *fmt, ...)
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err);
 int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
+
+/* An upgrade's insert inside a caller's transaction (store_write.c): checked
+ * first with store_check_upgrade(); 0 inserted, 1 the id exists, -1. */
+struct store_insert {
+	const struct fleet_upgrade *up;
+	char reason[FLEET_REASON_MAX];
+	int64_t created_us;
+};
+int store_check_upgrade(const struct fleet_upgrade *up, struct error *err);
+int store_insert_tx(struct db *db, void *ctx, struct error *err);
 
 #endif

@@ -64,11 +64,52 @@ static const struct store_step store_v1[] = {
 	{ ANY, "CREATE INDEX instances_by_version ON instances (agent_version, id)" },
 };
 
+/* Rollouts (include/fleet_store_rollout.h): the rollout, and its plan, one
+ * row per target, unique per (rollout, instance): an instance is planned
+ * once per rollout.  seq is the casting order (waves in order). */
+static const struct store_step store_v2[] = {
+	{ ANY, "CREATE TABLE rollouts ("
+	       " id TEXT NOT NULL PRIMARY KEY,"
+	       " tenant TEXT NOT NULL,"
+	       " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+	       " reason TEXT NOT NULL,"
+	       " to_version TEXT NOT NULL,"
+	       " strategy TEXT NOT NULL,"
+	       " location TEXT NOT NULL,"
+	       " sha256 TEXT NOT NULL,"
+	       " metadata TEXT NOT NULL,"
+	       " selector TEXT NOT NULL,"
+	       " waves TEXT NOT NULL,"
+	       " wave_count INTEGER NOT NULL,"
+	       " current_wave INTEGER NOT NULL,"
+	       " max_failure_ppm BIGINT NOT NULL,"
+	       " cast_interval_us BIGINT NOT NULL,"
+	       " probation_us BIGINT NOT NULL,"
+	       " timeout_us BIGINT NOT NULL,"
+	       " created_us BIGINT NOT NULL,"
+	       " updated_us BIGINT NOT NULL)" },
+	{ PG, "ALTER TABLE rollouts ALTER COLUMN id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE TABLE rollout_targets ("
+	       " rollout_id TEXT NOT NULL REFERENCES rollouts (id),"
+	       " instance_id TEXT NOT NULL,"
+	       " seq INTEGER NOT NULL,"
+	       " wave INTEGER NOT NULL,"
+	       " upgrade_id TEXT NOT NULL,"	/* '' until planned */
+	       " cast_us BIGINT NOT NULL,"	/* 0 until the broker confirmed */
+	       " PRIMARY KEY (rollout_id, instance_id))" },
+	{ PG, "ALTER TABLE rollout_targets ALTER COLUMN rollout_id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN instance_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE UNIQUE INDEX rollout_targets_by_seq ON rollout_targets (rollout_id, seq)" },
+	{ ANY, "CREATE INDEX rollouts_by_created ON rollouts (created_us, id)" },
+	{ ANY, "CREATE INDEX rollouts_by_state ON rollouts (state, created_us, id)" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
 } store_migrations[STORE_SCHEMA_VERSION] = {
 	{ store_v1, sizeof store_v1 / sizeof store_v1[0] },
+	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

@@ -36,13 +36,7 @@ static int store_instance_known(struct db *db, const char *id, struct error *err
 		       1, NULL, NULL, NULL, err);
 }
 
-struct store_insert {
-	const struct fleet_upgrade *up;
-	char reason[FLEET_REASON_MAX];
-	int64_t created_us;
-};
-
-static int store_insert_tx(struct db *db, void *ctx, struct error *err)
+int store_insert_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct store_insert *c = ctx;
 	const struct fleet_upgrade *up = c->up;
@@ -68,7 +62,7 @@ static int store_insert_tx(struct db *db, void *ctx, struct error *err)
 	return 0;
 }
 
-static int store_check_upgrade(const struct fleet_upgrade *up, struct error *err)
+int store_check_upgrade(const struct fleet_upgrade *up, struct error *err)
 {
 	const struct {
 		const char *text;
@@ -139,24 +133,28 @@ static int store_report_create(struct db *db, struct store_report *c, struct err
 }
 
 /* The ordering rules of fleet_store.h, as one statement: 1 applied, 0 not.
- * A report naming another instance than the record's never applies. */
+ * A report naming another instance than the record's never applies.  The
+ * one way out of SUCCESS is the guest's own FAILED sent after it (its
+ * probation revert): $11 is 1 for a guest's FAILED. */
 static int store_report_update(struct db *db, struct store_report *c, struct error *err)
 {
 	const struct fleet_report *r = c->r;
+	int revert = r->state == FLEET_FAILED && !strcmp(r->source, "guest");
 	struct db_value p[] = { DB_T(r->upgrade_id), DB_I(r->state),	   DB_T(c->reason),
 				DB_I(r->at_us),	     DB_T(c->from_version), DB_T(c->to_version),
 				DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED),    DB_I(FLEET_DEFERRED),
-				DB_T(c->instance_id) };
+				DB_T(c->instance_id), DB_I(revert) };
 	int64_t changes;
 
 	if (db_exec(db, "UPDATE upgrades SET state = $2, reason = $3, updated_us = $4,"
 			" from_version = CASE WHEN $5 = '' THEN from_version ELSE $5 END,"
 			" to_version = CASE WHEN $6 = '' THEN to_version ELSE $6 END"
-			" WHERE id = $1 AND state <> $7 AND state <> $8"
+			" WHERE id = $1 AND state <> $8"
+			" AND (state <> $7 OR ($11 = 1 AND $4 > updated_us))"
 			" AND (state <> $2 OR reason <> $3)"
 			" AND ($2 >= state OR $2 = $9 OR state = $9)"
 			" AND ($10 = '' OR instance_id = $10)",
-		    p, 10, NULL, NULL, &changes, err))
+		    p, 11, NULL, NULL, &changes, err))
 		return -1;
 	return changes > 0;
 }

@@ -61,13 +61,32 @@ void fleet_route(struct fleet_request *req, struct fleet_response *res);
 int fleet_query(const struct fleet_request *req, const char *const *allowed, size_t count,
 		const char **values, struct fleet_response *res);
 
-/* The handlers (handlers_write.c, handlers_read.c). */
+/* handlers_write.c's request checks, shared by the rollout handlers: each
+ * answers the 400 naming the field itself and returns -1. */
+json_t *write_body(const struct fleet_request *req, struct fleet_response *res);
+int write_known_fields(json_t *object, const char *prefix, const char *const *allowed,
+		       struct fleet_response *res);
+int write_string(json_t *object, const char *key, const char *field, int required,
+		 const char **out, struct fleet_response *res);
+int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res);
+
+/* handlers_read.c's query checks and paging links, shared likewise. */
+int read_limit(const char *text, size_t *limit, struct fleet_response *res);
+int read_id(const char *field, const char *text, size_t max, struct fleet_response *res);
+json_t *read_links(const struct fleet_request *req, const char *collection, int more,
+		   const char *last_id, const char *filter_key, const char *filter,
+		   const char *filter2_key, const char *filter2, size_t limit);
+
+/* The handlers (handlers_write.c, handlers_read.c, handlers_rollout.c). */
 void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_action(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_upgrade_list(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_upgrade_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_instance_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_instance_list(struct fleet_request *req, struct fleet_response *res);
-void fleet_handle_rollouts(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_create(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
 
 #endif

@@ -20,6 +20,14 @@
  *   became busy), and any non-final state may follow DEFERRED.  A repeat of
  *   the current state with the same reason is not applied (no duplicate
  *   event under redelivery).
+ * - One exception to "SUCCESS is final": a FAILED from the guest (source
+ *   "guest") whose time (at_us, the guest's `sent`) is later than the
+ *   SUCCESS's applies, with its event: the guest reverted the upgrade after
+ *   reporting it (its probation), a later state change of the same attempt,
+ *   which a rollout must count as a failure.  A FAILED sent before the
+ *   SUCCESS (late, or redelivered) or set by slotfleet itself (source
+ *   "fleet": a cast not queued, a rollout's timeout) changes nothing, and
+ *   FAILED stays final: at most one such change per upgrade.
  * - A report for an id the store does not know creates its record (a cast
  *   sent by `slotctl notify`, not by the API), with the report's fields.
  * - A report naming another instance than its record's is refused (EINVAL

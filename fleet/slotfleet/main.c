@@ -4,8 +4,9 @@
  *   slotfleet --help | --version
  *
  * Loads the config, the token file and the instances' keys, opens the store
- * (one handle per API thread, one for the consumer), starts the report
- * consumer and the HTTP API, then waits for SIGTERM or SIGINT (signalfd:
+ * (one handle per API thread, one for the consumer, one for the rollout
+ * driver), starts the report consumer, the rollout driver (fleet_rollout.h)
+ * and the HTTP API, then waits for SIGTERM or SIGINT (signalfd:
  * the signals are blocked in every thread) and stops both cleanly: the API
  * finishes the requests in progress, the consumer leaves any message it has
  * not stored to the broker.  Exit 0 after a clean stop, 1 when a resource
@@ -20,6 +21,7 @@
 
 #include "fleet_api.h"
 #include "fleet_consumer.h"
+#include "fleet_rollout.h"
 #include "rpc_keys.h"
 #include "log.h"
 
@@ -34,6 +36,7 @@ struct slotfleet {
 	struct fleet_store *consumer_store;
 	struct fleet_publisher *publisher;
 	struct fleet_consumer *consumer;
+	struct fleet_rollout_driver *rollouts;
 	struct fleet_api_deps deps;
 	struct fleet_api *api;
 };
@@ -91,7 +94,8 @@ static int start(struct slotfleet *f, struct error *err)
 	if (fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
-	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store, err) < 0)
+	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store, err) < 0 ||
+	    fleet_rollout_start(&f->rollouts, spec, f->publisher, err) < 0)
 		return -1;
 	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->rate, f->pool, f->publisher };
 	if (fleet_api_start(&f->api, &f->deps, err) < 0)
@@ -106,6 +110,7 @@ static int start(struct slotfleet *f, struct error *err)
 static void stop(struct slotfleet *f)
 {
 	fleet_api_stop(f->api);
+	fleet_rollout_stop(f->rollouts);
 	fleet_consumer_stop(f->consumer);
 	fleet_publisher_free(f->publisher);
 	fleet_pool_close(f->pool);

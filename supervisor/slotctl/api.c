@@ -5,6 +5,7 @@
  *   slotctl --api URL --token-file F --tenant T upgrades [--state S]
  *           [--instance ID] [--limit N] [--json]
  *   slotctl --api URL --token-file F --tenant T instance ID [--json]
+ *   slotctl --api URL --token-file F --tenant T rollout ... (api_rollout.c)
  *
  * --api, --token-file and --tenant may also follow the command.  The token
  * file holds the token itself (its first line that is not blank or a '#'
@@ -21,19 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "request_check.h"
 #include "slotctl.h"
 
 #define API_ANSWER_MAX (16u << 20)
-#define API_TOKEN_MAX 4096
-
-struct api_call {
-	const char *api, *token_file, *tenant;
-	char token[API_TOKEN_MAX];
-	const char *instance, *version, *location, *strategy, *sha256, *id, *state, *limit;
-	const char *operand;
-	int json;
-};
 
 struct api_answer {
 	char *data;
@@ -87,8 +80,7 @@ static int api_read_token(struct api_call *call)
 	return found ? 0 : -1;
 }
 
-/* One request; *status set; the answer's JSON (or NULL) returned. */
-static json_t *api_request(const struct api_call *call, const char *method, const char *path,
+json_t *api_request(const struct api_call *call, const char *method, const char *path,
 			   const char *body, long *status)
 {
 	struct api_answer answer = { 0 };
@@ -128,8 +120,7 @@ static json_t *api_request(const struct api_call *call, const char *method, cons
 	return json;
 }
 
-/* The API's error body as one line on stderr. */
-static int api_refused(const char *what, long status, json_t *answer)
+int api_refused(const char *what, long status, json_t *answer)
 {
 	json_t *error = json_object_get(answer, "error");
 	const char *field = json_string_value(json_object_get(error, "field"));
@@ -141,7 +132,7 @@ static int api_refused(const char *what, long status, json_t *answer)
 	return 1;
 }
 
-static const char *api_text(json_t *object, const char *key)
+const char *api_text(json_t *object, const char *key)
 {
 	const char *text = json_string_value(json_object_get(object, key));
 
@@ -291,6 +282,10 @@ static int api_parse(struct api_call *call, int argc, char **argv)
 		{ "strategy", required_argument, NULL, 's' }, { "sha256", required_argument, NULL, 'S' },
 		{ "id", required_argument, NULL, 'I' }, { "state", required_argument, NULL, 'e' },
 		{ "limit", required_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' },
+		{ "instances", required_argument, NULL, 'L' }, { "below", required_argument, NULL, 'B' },
+		{ "waves", required_argument, NULL, 'W' }, { "rate", required_argument, NULL, 'r' },
+		{ "max-failure-rate", required_argument, NULL, 'F' },
+		{ "probation", required_argument, NULL, 'P' }, { "timeout", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -310,11 +305,27 @@ static int api_parse(struct api_call *call, int argc, char **argv)
 		case 'e': call->state = optarg; break;
 		case 'n': call->limit = optarg; break;
 		case 'j': call->json = 1; break;
+		case 'L':
+			if (call->instances_count == API_INSTANCES_ARGS_MAX) {
+				fprintf(stderr, "slotctl: --instances: more than %d times\n",
+					API_INSTANCES_ARGS_MAX);
+				return -1;
+			}
+			call->instances[call->instances_count++] = optarg;
+			break;
+		case 'B': call->below = optarg; break;
+		case 'W': call->waves = optarg; break;
+		case 'r': call->rate = optarg; break;
+		case 'F': call->max_failure_rate = optarg; break;
+		case 'P': call->probation = optarg; break;
+		case 'O': call->timeout = optarg; break;
 		default: return -1;
 		}
 	}
 	if (optind < argc)
 		call->operand = argv[optind++];
+	if (optind < argc && !strcmp(argv[0], "rollout"))
+		call->operand2 = argv[optind++];
 	if (optind != argc) {
 		fprintf(stderr, "slotctl: %s: unexpected argument '%.60s'\n", argv[0], argv[optind]);
 		return -1;
@@ -347,6 +358,8 @@ int api_command(const char *api, const char *token_file, const char *tenant, int
 		rc = api_upgrades(&call);
 	else if (!strcmp(argv[0], "instance"))
 		rc = api_instance(&call);
+	else if (!strcmp(argv[0], "rollout"))
+		rc = api_rollout(&call);
 	memset(call.token, 0, sizeof call.token);
 	return rc;
 }

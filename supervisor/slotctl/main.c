@@ -13,11 +13,13 @@
  *   slotctl --api URL --token-file F --tenant T upgrades [--state S] [--instance ID]
  *           [--limit N] [--json]
  *   slotctl --api URL --token-file F --tenant T instance ID [--json]
+ *   slotctl --api URL --token-file F --tenant T rollout create|show|list|pause|resume|
+ *           cancel|rollback-failed|rollback-all ... (api_rollout.c)
  *
  * status asks slotd; when slotd is not running it reads the state from disk
  * and says so.  history reads <root>/history directly.  notify and rollback
  * with --instance/--instances cast to guests over RabbitMQ (fleet.c) instead
- * of asking the local slotd.  upgrade, upgrades and instance ask slotfleet's
+ * of asking the local slotd.  upgrade, upgrades, instance and rollout ask slotfleet's
  * HTTP API (api.c) and need no config file.  Exit 0 on success, 1 when slotd refuses or
  * cannot be reached (or a cast was not queued), 2 on a usage or config error. */
 #include <getopt.h>
@@ -54,6 +56,15 @@ static void usage(FILE *out)
 		"       slotctl --api URL --token-file F --tenant T upgrades [--state S] [--instance ID]\n"
 		"               [--limit N] [--json]\n"
 		"       slotctl --api URL --token-file F --tenant T instance ID [--json]\n"
+		"       slotctl --api URL --token-file F --tenant T rollout create --version V\n"
+		"               --location URL (--instances ID[,ID...]... | --below V) --waves P[,P...]\n"
+		"               [--max-failure-rate F] [--rate N] [--probation D] [--timeout D]\n"
+		"               [--strategy S] [--sha256 HEX] [--id ID]\n"
+		"       slotctl --api URL --token-file F --tenant T rollout show ID [--json]\n"
+		"       slotctl --api URL --token-file F --tenant T rollout list [--state S] [--limit N]\n"
+		"               [--json]\n"
+		"       slotctl --api URL --token-file F --tenant T rollout pause|resume|cancel|\n"
+		"               rollback-failed|rollback-all ID\n"
 		"       slotctl --help | --version\n");
 }
 
@@ -428,7 +439,7 @@ int main(int argc, char **argv)
 	command = argv[1];
 	/* The API's commands talk HTTP only: no config file needed. */
 	if (!strcmp(command, "upgrade") || !strcmp(command, "upgrades") ||
-	    !strcmp(command, "instance")) {
+	    !strcmp(command, "instance") || !strcmp(command, "rollout")) {
 		rc = api_command(g.api, g.token_file, g.tenant, argc - 1, argv + 1);
 		if (rc == 2)
 			usage(stderr);

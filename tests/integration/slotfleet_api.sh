@@ -2,7 +2,7 @@
 # slotfleet's API against hostile input, without a broker (the consumer
 # keeps retrying meanwhile; the API must answer regardless): a table of bad
 # requests with their expected status and field (nothing of them recorded),
-# 401/403/404/405/413/501, a cast the broker cannot take (FAILED record,
+# 401/403/404/405/413, a cast the broker cannot take (FAILED record,
 # 503), 429 with Retry-After, slow clients that do not block a GET, and a
 # log without tokens or control characters.
 . "$SLOTD_SRC/tests/support/lib.sh"
@@ -84,7 +84,10 @@ bad 405 "" DELETE "/upgrades"
 bad 405 "" GET "/upgrade"
 bad 405 "" PUT "/instances/$I/action" '{"rollback": {}}'
 check "405 names the allowed methods" grep -qi "^Allow: POST" "$T/headers"
-bad 501 "" GET "/rollouts"
+bad 400 state GET "/rollouts?state=BOGUS"
+bad 404 id GET "/rollouts/nosuchrollout"
+bad 400 body POST "/rollouts" '[1]'
+bad 405 "" PUT "/rollouts/x"
 none_recorded() { [ "$(api GET /upgrades)" = 200 ] && [ "$(body_get '["upgrades"]')" = "[]" ]; }
 check "nothing of the refused requests was recorded" none_recorded
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fleet_store.h"
+#include "fleet_store_rollout.h"
 #include "support.h"
 
 struct fixture {
@@ -205,7 +206,7 @@ static void test_late_reports_change_nothing(void **state)
 	assert_false(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
 	assert_false(report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 3900));
 	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 5000));
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "late", 6000));
+	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "late", 3950));
 	assert_false(report(f, "u1", "inst-1", FLEET_SUCCESS, "again", 6000));
 	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
 	assert_int_equal(events(f, "u1", ev, 8), 4);
@@ -234,6 +235,53 @@ static void test_failed_is_final(void **state)
 	assert_string_equal(up.reason, "download: 404");
 	assert_int_equal(up.updated_us, 2000);
 	assert_int_equal(events(f, "u1", ev, 4), 2);
+}
+
+/* The guest's probation revert: a FAILED sent after the SUCCESS applies,
+ * once; anything else after SUCCESS does not. */
+static void test_failed_after_success_revert(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet_report r = { .upgrade_id = "u1", .instance_id = "inst-1",
+				  .state = FLEET_FAILED, .reason = "timed out", .at_us = 9000,
+				  .source = "fleet" };
+	struct fleet_upgrade up;
+	struct fleet_event ev[8];
+	int applied = -1;
+
+	insert(f, "u1", "t1", "inst-1", 1000);
+	assert_true(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
+	/* slotfleet's own FAILED never overrides a SUCCESS. */
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), 0);
+	assert_int_equal(applied, 0);
+	/* The guest's, sent before or at the SUCCESS: a late one, ignored. */
+	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "old", 3000));
+	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "same time", 4000));
+	assert_false(report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000));
+	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "", 5000));
+	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
+	/* Sent after it: the revert applies, with its reason and event. */
+	assert_true(report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
+	assert_int_equal(up.state, FLEET_FAILED);
+	assert_string_equal(up.reason, "probation: agent unhealthy");
+	assert_int_equal(up.updated_us, 7000);
+	/* FAILED stays final: a redelivery, a newer SUCCESS or FAILED change nothing. */
+	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
+	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "again", 8000));
+	assert_false(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 8000));
+	assert_int_equal(events(f, "u1", ev, 8), 3);
+	assert_int_equal(ev[1].state, FLEET_SUCCESS);
+	assert_int_equal(ev[2].state, FLEET_FAILED);
+	assert_string_equal(ev[2].source, "guest");
+	assert_int_equal(ev[2].at_us, 7000);
+	/* Another instance's FAILED is refused, as always. */
+	insert(f, "u2", "t1", "inst-1", 1000);
+	assert_true(report(f, "u2", "inst-1", FLEET_SUCCESS, "", 4000));
+	r = (struct fleet_report){ .upgrade_id = "u2", .instance_id = "inst-2",
+				   .state = FLEET_FAILED, .at_us = 9000, .source = "guest" };
+	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), -1);
+	assert_int_equal(state_of(f, "u2"), FLEET_SUCCESS);
 }
 
 static void test_deferred_both_ways(void **state)
@@ -809,10 +857,297 @@ static void test_state_names(void **state)
 	assert_string_equal(fleet_state_name((enum fleet_state)99), "?");
 }
 
+/* Rollouts (fleet_store_rollout.h). */
+static void rollout_new(struct fleet_rollout *r, const char *id, int64_t created)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%s", id);
+	snprintf(r->tenant, sizeof r->tenant, "t1");
+	snprintf(r->to_version, sizeof r->to_version, "v2.0.0");
+	snprintf(r->strategy, sizeof r->strategy, "http");
+	snprintf(r->location, sizeof r->location, "http://h/v2.bundle");
+	snprintf(r->metadata, sizeof r->metadata, "{\"k\": \"it's\"}");
+	snprintf(r->selector, sizeof r->selector, "{\"instances\": 3}");
+	snprintf(r->waves, sizeof r->waves, "[50, 100]");
+	r->wave_count = 2;
+	r->max_failure_ppm = 250000;
+	r->cast_interval_us = 100000;
+	r->probation_us = 5000000;
+	r->timeout_us = 60000000;
+	r->created_us = created;
+}
+
+static void rollout_insert3(struct fixture *f, const char *id, int64_t created)
+{
+	static const struct fleet_rollout_target t[] = { { "i-c", 0 }, { "i-a", 0 }, { "i-b", 1 } };
+	struct fleet_rollout r;
+	struct error err;
+
+	rollout_new(&r, id, created);
+	if (fleet_store_rollout_insert(f->store, &r, t, 3, &err) != 0)
+		fail_msg("rollout insert %s: %s", id, err.text);
+}
+
+static void rollout_upgrade(struct fleet_upgrade *up, const char *rollout, const char *id,
+			    const char *instance)
+{
+	memset(up, 0, sizeof *up);
+	snprintf(up->id, sizeof up->id, "%s", id);
+	snprintf(up->tenant, sizeof up->tenant, "t1");
+	snprintf(up->kind, sizeof up->kind, "upgrade");
+	snprintf(up->instance_id, sizeof up->instance_id, "%s", instance);
+	snprintf(up->to_version, sizeof up->to_version, "v2.0.0");
+	snprintf(up->rollout_id, sizeof up->rollout_id, "%s", rollout);
+}
+
+static int rollout_plan(struct fixture *f, const char *rollout, const char *id,
+			const char *instance)
+{
+	struct fleet_upgrade up;
+	struct error err;
+	int rc;
+
+	rollout_upgrade(&up, rollout, id, instance);
+	rc = fleet_store_rollout_plan(f->store, &up, &err);
+	if (rc < 0)
+		fail_msg("plan %s: %s", id, err.text);
+	return rc;
+}
+
+static void member_ids(struct fixture *f, enum fleet_rollout_which which, int wave,
+		       int64_t before, const char *want)
+{
+	struct fleet_rollout_members_query q = { which, wave, before, 8 };
+	struct fleet_rollout_member m[8];
+	char got[256] = "";
+	size_t n, i;
+	struct error err;
+
+	if (fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err))
+		fail_msg("members: %s", err.text);
+	for (i = 0; i < n; i++)
+		join(got, sizeof got, m[i].instance_id);
+	assert_string_equal(got, want);
+}
+
+static void test_rollout_insert_get_list(void **state)
+{
+	static const struct fleet_rollout_target twice[] = { { "i-a", 0 }, { "i-a", 1 } };
+	static const struct fleet_rollout_target beyond[] = { { "i-a", 2 } };
+	struct fixture *f = *state;
+	struct fleet_rollout r, list[4];
+	struct fleet_rollout_filter filter = { .limit = 2 };
+	char ids[4][FLEET_ID_MAX];
+	size_t n;
+	int more;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_string_equal(r.tenant, "t1");
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_string_equal(r.metadata, "{\"k\": \"it's\"}");
+	assert_string_equal(r.waves, "[50, 100]");
+	assert_int_equal(r.wave_count, 2);
+	assert_int_equal(r.current_wave, 0);
+	assert_int_equal(r.max_failure_ppm, 250000);
+	assert_int_equal(r.cast_interval_us, 100000);
+	assert_int_equal(r.probation_us, 5000000);
+	assert_int_equal(r.timeout_us, 60000000);
+	assert_int_equal(r.created_us, 1000);
+	assert_int_equal(fleet_store_rollout_get(f->store, "nope", &r, NULL), 0);
+	/* The same id again: nothing changes. */
+	rollout_new(&r, "r1", 5000);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond + 0, 0, &err), -1);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 1, NULL), 1);
+	/* A target twice, or a wave beyond the last: refused, nothing kept. */
+	rollout_new(&r, "r2", 2000);
+	errno = 0;
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 2, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err.text, "i-a"));
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 0);
+	rollout_new(&r, "r2", 2000);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond, 1, &err), -1);
+	assert_int_equal(errno, EINVAL);
+
+	rollout_insert3(f, "r2", 2000);
+	rollout_insert3(f, "r3", 3000);
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].id, "r3");
+	assert_string_equal(list[1].id, "r2");
+	assert_true(more);
+	filter.marker = "r2";
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, "r1");
+	assert_false(more);
+	filter.marker = "zz";
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 1);
+
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r2", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(fleet_store_rollout_running(f->store, ids, 4, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "r1");
+	assert_string_equal(ids[1], "r3");
+	filter = (struct fleet_rollout_filter){ .has_state = 1, .state = FLEET_ROLLOUT_PAUSED,
+						.limit = 4 };
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, "r2");
+}
+
+static void test_rollout_transitions(void **state)
+{
+	struct fixture *f = *state;
+	enum fleet_rollout_state now = FLEET_ROLLOUT_RUNNING;
+	unsigned live = FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING) |
+			FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_PAUSED);
+	struct fleet_rollout r;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING, NULL, &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 1);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 0);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.current_wave, 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_HALTED,
+							"wave 2: 1 of 1 failed", &now, NULL), 1);
+	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
+	/* A halted rollout does not advance. */
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_CANCELLED,
+							"late", &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_string_equal(r.reason, "wave 2: 1 of 1 failed");
+	assert_int_equal(fleet_store_rollout_transition(f->store, "none", live,
+							FLEET_ROLLOUT_PAUSED, NULL, &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_STATE_COUNT);
+	/* The last wave done: FINISHED. */
+	rollout_insert3(f, "r2", 2000);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 0, NULL), 1);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 1, NULL), 1);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_FINISHED);
+	assert_int_equal(r.current_wave, 1);
+}
+
+static void test_rollout_plan_once(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet_rollout_wave w;
+	struct fleet_upgrade up;
+	size_t counts[2][FLEET_STATE_COUNT + 1];
+	int held = 0;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-c i-a");	/* casting order */
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
+	/* Planned once: another record for the same instance is refused. */
+	assert_int_equal(rollout_plan(f, "r1", "u-c2", "i-c"), 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c2", &up, NULL), 0);
+	assert_int_equal(rollout_plan(f, "r1", "u-x", "i-x"), 1);	/* not a target */
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c", &up, NULL), 1);
+	assert_string_equal(up.rollout_id, "r1");
+	assert_int_equal(up.state, FLEET_NEW);
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-a");
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
+	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-c", 10000, NULL), 0);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
+	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c");
+	assert_int_equal(rollout_plan(f, "r1", "u-a", "i-a"), 0);
+	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-a", 11000, NULL), 0);
+	/* Overdue: cast before the cutoff and not final. */
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 10500, "i-c");
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "i-c i-a");
+	report(f, "u-c", "i-c", FLEET_SUCCESS, "", 12000);
+	report(f, "u-a", "i-a", FLEET_FAILED, "download: 404", 13000);
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "");
+	member_ids(f, FLEET_MEMBERS_FAILED, -1, 0, "i-a");
+	member_ids(f, FLEET_MEMBERS_FAILED, 1, 0, "");
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 11999, &w, NULL), 0);
+	assert_int_equal(w.total, 2);
+	assert_int_equal(w.pending, 0);
+	assert_int_equal(w.unconfirmed, 0);
+	assert_int_equal(w.failed, 1);
+	assert_int_equal(w.succeeded, 1);
+	assert_int_equal(w.proven, 0);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 12000, &w, NULL), 0);
+	assert_int_equal(w.proven, 1);
+	/* The guest's revert after SUCCESS makes it a failure of the wave. */
+	report(f, "u-c", "i-c", FLEET_FAILED, "probation: reverted", 14000);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 20000, &w, NULL), 0);
+	assert_int_equal(w.failed, 2);
+	assert_int_equal(w.proven, 0);
+	assert_int_equal(fleet_store_rollout_counts(f->store, "r1", counts, 2, NULL), 0);
+	assert_int_equal(counts[0][FLEET_FAILED], 2);
+	assert_int_equal(counts[0][FLEET_STATE_COUNT], 0);
+	assert_int_equal(counts[1][FLEET_STATE_COUNT], 1);
+	/* Not RUNNING: nothing is planned. */
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(rollout_plan(f, "r1", "u-b", "i-b"), 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+}
+
+/* Two store handles, as two slotfleet processes: on PostgreSQL one holds
+ * the lock and only it plans; the other gets it once the first is gone. */
+static void test_rollout_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet_store *other;
+	struct fleet_upgrade up;
+	int held = -1, tries, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_open(&other, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);	/* again: still held, not stacked */
+	assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
+	assert_int_equal(held, !pg);
+	rollout_upgrade(&up, "r1", "u-o", "i-c");
+	assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), pg ? 1 : 0);
+	if (pg) {
+		/* One unlock releases it (not stacked); then the other takes it. */
+		assert_int_equal(fleet_store_rollout_unlock(f->store, "r1", NULL), 0);
+		assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
+		assert_int_equal(held, 1);
+		assert_int_equal(fleet_store_rollout_plan(f->store, &up, NULL), 1);
+		assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), 0);
+		/* Its connection closed (process gone): free for the first, once
+		 * the server has ended that session (asynchronously: poll). */
+		fleet_store_close(other);
+		other = NULL;
+		for (tries = 0; tries < 500; tries++) {
+			assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+			if (held)
+				break;
+			usleep(20000);
+		}
+		assert_int_equal(held, 1);
+	}
+	fleet_store_close(other);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
+}
+
 #define FLEET_SUITE(SETUP) \
 	cmocka_unit_test_setup_teardown(test_insert_get_duplicate, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_late_reports_change_nothing, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_failed_is_final, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_failed_after_success_revert, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_deferred_both_ways, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_repeat_is_not_applied, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_report_for_unknown_id_creates, SETUP, teardown), \
@@ -827,7 +1162,11 @@ static void test_state_names(void **state)
 	cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_schema, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_text_is_data, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_threads_share_a_store, SETUP, teardown)
+	cmocka_unit_test_setup_teardown(test_threads_share_a_store, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_rollout_insert_get_list, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_rollout_transitions, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_rollout_plan_once, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_rollout_lock, SETUP, teardown)
 
 /* The driver (see the top of this file). */
 static void drive_burst(struct fleet_store *store, unsigned n, const char *prefix)

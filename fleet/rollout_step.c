@@ -1,0 +1,200 @@
+/* rollout_step.c: one step of one rollout: re-send, time out, judge the
+ * wave, cast, advance (see include/fleet_rollout.h for the rules). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fleet_rollout.h"
+#include "history.h"
+#include "log.h"
+
+struct step {
+	struct fleet_store *store;
+	struct fleet_publisher *pub;
+	struct fleet_rollout r;
+	struct fleet_rollout_member members[ROLLOUT_BATCH];
+	int64_t now_us;
+};
+
+static int64_t step_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 1: every planned cast is confirmed; 0: the broker is away (retry later). */
+static int step_resend(struct step *s, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_UNCONFIRMED, -1, 0, ROLLOUT_BATCH };
+	struct fleet_upgrade up;
+	size_t n, i;
+	int rc;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (fleet_store_upgrade_get(s->store, s->members[i].upgrade_id, &up, err) != 1)
+			return error_set(err, "rollout %s: planned upgrade %s not found", s->r.id,
+					 s->members[i].upgrade_id);
+		log_info("rollout %s: sending %s to %s again (its cast was never confirmed)",
+			 s->r.id, up.id, up.instance_id);
+		rc = fleet_rollout_send(s->store, s->pub, &up, s->r.metadata, 1, err);
+		if (rc == FLEET_CAST_UNREACHABLE)
+			return 0;
+		if (rc == -1)
+			return -1;
+	}
+	return n < ROLLOUT_BATCH;
+}
+
+/* Upgrades of the wave still not final `timeout` after their cast fail. */
+static int step_timeouts(struct step *s, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_OVERDUE, (int)s->r.current_wave,
+						 s->now_us - s->r.timeout_us, ROLLOUT_BATCH };
+	char reason[64], t[32];
+	size_t n, i;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	fleet_rollout_duration(t, sizeof t, s->r.timeout_us);
+	snprintf(reason, sizeof reason, "no answer within %s", t);
+	for (i = 0; i < n; i++) {
+		struct fleet_report rep = { .upgrade_id = s->members[i].upgrade_id,
+					    .instance_id = s->members[i].instance_id,
+					    .state = FLEET_FAILED, .reason = reason,
+					    .at_us = s->now_us, .source = "fleet" };
+
+		if (fleet_store_report(s->store, &rep, NULL, err) < 0)
+			return -1;
+		log_info("rollout %s: %s on %s: %s", s->r.id, rep.upgrade_id, rep.instance_id,
+			 reason);
+	}
+	return 0;
+}
+
+/* 1 halted (now or by someone else), 0 the wave is within its budget. */
+static int step_judge(struct step *s, const struct fleet_rollout_wave *w, struct error *err)
+{
+	char reason[FLEET_REASON_MAX];
+	int rc;
+
+	if ((uint64_t)w->failed * 1000000 <= (uint64_t)s->r.max_failure_ppm * w->total)
+		return 0;
+	snprintf(reason, sizeof reason, "wave %u: %zu of %zu failed, over max_failure_rate %g",
+		 s->r.current_wave + 1, w->failed, w->total, s->r.max_failure_ppm / 1e6);
+	rc = fleet_store_rollout_transition(s->store, s->r.id,
+					    FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING),
+					    FLEET_ROLLOUT_HALTED, reason, NULL, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		log_warn("rollout %s: HALTED: %s", s->r.id, reason);
+	return 1;
+}
+
+/* Plans and sends one pending target: 1 sent or settled, 0 nothing to do
+ * or the broker is away, -1. */
+static int step_cast_one(struct step *s, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_PENDING, (int)s->r.current_wave, 0,
+						 1 };
+	struct fleet_upgrade up = { .kind = "upgrade" };
+	size_t n;
+	int rc;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (history_new_id(up.id, sizeof up.id, err) < 0)
+		return -1;
+	/* Fields of the same sizes: whole copies. */
+	memcpy(up.tenant, s->r.tenant, sizeof up.tenant);
+	memcpy(up.instance_id, s->members[0].instance_id, sizeof up.instance_id);
+	memcpy(up.to_version, s->r.to_version, sizeof up.to_version);
+	memcpy(up.strategy, s->r.strategy, sizeof up.strategy);
+	memcpy(up.location, s->r.location, sizeof up.location);
+	memcpy(up.sha256, s->r.sha256, sizeof up.sha256);
+	memcpy(up.rollout_id, s->r.id, sizeof up.rollout_id);
+	rc = fleet_store_rollout_plan(s->store, &up, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;	/* paused, cancelled or no longer ours */
+	rc = fleet_rollout_send(s->store, s->pub, &up, s->r.metadata, 1, err);
+	if (rc == FLEET_CAST_UNREACHABLE) {
+		log_warn("rollout %s: %s to %s not sent (will retry): %s", s->r.id, up.id,
+			 up.instance_id, err->text);
+		return 0;
+	}
+	if (rc == -1)
+		return -1;
+	if (rc == FLEET_CAST_REFUSED)
+		log_warn("rollout %s: %s to %s FAILED: %s", s->r.id, up.id, up.instance_id, err->text);
+	return 1;
+}
+
+/* Casts what `rate` allows now; *next_cast_us paces across steps. */
+static int step_cast(struct step *s, size_t pending, int64_t *next_cast_us, struct error *err)
+{
+	int rc;
+
+	if (*next_cast_us < s->now_us - s->r.cast_interval_us)
+		*next_cast_us = s->now_us;	/* no burst to catch up after a pause */
+	while (pending > 0 && *next_cast_us <= step_now_us()) {
+		rc = step_cast_one(s, err);
+		if (rc <= 0)
+			return rc;
+		pending--;
+		*next_cast_us += s->r.cast_interval_us;
+	}
+	return 0;
+}
+
+static int step_advance(struct step *s, struct error *err)
+{
+	int rc = fleet_store_rollout_advance(s->store, s->r.id, s->r.current_wave, err);
+
+	if (rc == 1 && s->r.current_wave + 1 >= s->r.wave_count)
+		log_info("rollout %s: FINISHED", s->r.id);
+	else if (rc == 1)
+		log_info("rollout %s: wave %u done, wave %u starts", s->r.id, s->r.current_wave + 1,
+			 s->r.current_wave + 2);
+	return rc < 0 ? -1 : 0;
+}
+
+int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
+		       int64_t *next_cast_us, struct error *err)
+{
+	struct step *s = calloc(1, sizeof *s);
+	struct fleet_rollout_wave w;
+	int rc;
+
+	if (!s)
+		return error_set(err, "rollout %s: out of memory", id);
+	s->store = store;
+	s->pub = pub;
+	s->now_us = step_now_us();
+	rc = fleet_store_rollout_get(store, id, &s->r, err);
+	if (rc != 1 || s->r.state != FLEET_ROLLOUT_RUNNING)
+		goto out;
+	rc = step_resend(s, err);
+	if (rc <= 0)
+		goto out;
+	if ((rc = step_timeouts(s, err)) < 0 ||
+	    (rc = fleet_store_rollout_wave(store, id, s->r.current_wave,
+					   s->now_us - s->r.probation_us, &w, err)) < 0)
+		goto out;
+	rc = step_judge(s, &w, err);
+	if (rc != 0)
+		goto out;
+	if (w.pending)
+		rc = step_cast(s, w.pending, next_cast_us, err);
+	else if (w.failed + w.proven == w.total)
+		rc = step_advance(s, err);
+out:
+	free(s);
+	return rc < 0 ? -1 : 0;
+}

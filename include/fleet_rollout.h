@@ -1,0 +1,80 @@
+/* fleet_rollout.h: rollouts, hawkBit style: one upgrade cast to many
+ * instances in waves, each wave watched before the next starts
+ * (docs/fleet.md "Rollouts").
+ *
+ * The driver is a thread of slotfleet with its own store handle; it shares
+ * the API's publisher.  Every ROLLOUT_TICK_MS it lists the RUNNING
+ * rollouts, takes the driving lock of those it does not drive yet
+ * (fleet_store_rollout_lock: on PostgreSQL one process per rollout; on
+ * SQLite one slotfleet per database file is assumed), lets go of those no
+ * longer RUNNING, and steps each rollout it drives:
+ *   1. casts planned but never confirmed (slotfleet died or the broker was
+ *      away) are published again with the same upgrade id, which the guest
+ *      takes as the same attempt;
+ *   2. upgrades of the current wave not final `timeout` after their cast
+ *      are recorded FAILED, reason "no answer within T" (source "fleet");
+ *   3. if the wave's failures (FAILED, a guest's revert after SUCCESS
+ *      included) exceed max_failure_rate of its size, the rollout is
+ *      HALTED with the reason, and nothing more is cast;
+ *   4. else its pending targets are cast at `rate`, each planned durably
+ *      first (fleet_store_rollout_plan: the NEW record, rollout_id set),
+ *      then published with confirms; a cast the broker refuses is recorded
+ *      FAILED ("cast not queued: ..."), one it cannot reach is retried at
+ *      the next tick;
+ *   5. once every target of the wave is FAILED or has been SUCCESS for
+ *      `probation` (from the time of its SUCCESS report), the next wave
+ *      starts, or the rollout is FINISHED after the last.
+ * State changes by the API (pause, resume, cancel) and by the driver are
+ * conditional updates of the rollout's row: whichever commits first wins,
+ * and a cast is only planned while the rollout is RUNNING. */
+#ifndef SLOTFLEET_ROLLOUT_H
+#define SLOTFLEET_ROLLOUT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "fleet_publisher.h"
+#include "fleet_store.h"
+#include "fleet_store_rollout.h"
+
+#define ROLLOUT_TICK_MS 250
+#define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
+#define ROLLOUT_BATCH 64		/* members read per query */
+
+struct fleet_rollout_driver;
+
+/* Opens its own store on spec and starts the thread. */
+int fleet_rollout_start(struct fleet_rollout_driver **driver, const char *spec,
+			struct fleet_publisher *publisher, struct error *err);
+/* Asks the thread to stop (between two casts), waits, frees. */
+void fleet_rollout_stop(struct fleet_rollout_driver *driver);
+
+/* One rollout's step (the list above), for the driver; *next_cast_us is
+ * the pacing state kept between steps (0 at first). */
+int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
+		       int64_t *next_cast_us, struct error *err);
+
+/* Publishes the cast of a recorded upgrade (kind "upgrade": the rollout's
+ * metadata JSON text, may be ""; "rollback": an admin rollback).  0 sent
+ * (for a rollout target, its confirmation recorded); FLEET_CAST_REFUSED:
+ * the record is FAILED "cast not queued: ..." (and the target confirmed:
+ * it will not be sent again); FLEET_CAST_UNREACHABLE: nothing recorded;
+ * -1 a store failure.  err says why. */
+int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
+		       const struct fleet_upgrade *up, const char *metadata, int target,
+		       struct error *err);
+/* Records up FAILED with "cast not queued: why" (source "fleet"). */
+int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
+		       const char *why, struct error *err);
+
+/* "90s", "10m", "1500ms": a duration for messages. */
+void fleet_rollout_duration(char *buf, size_t len, int64_t us);
+
+/* The API's view of a rollout: its fields, per-wave counts by upgrade
+ * state, and (when failed is not NULL) the failed instances with reasons. */
+json_t *fleet_rollout_view(const struct fleet_rollout *rollout,
+			   size_t (*counts)[FLEET_STATE_COUNT + 1],
+			   const struct fleet_rollout_member *failed, size_t failed_count);
+
+#endif

@@ -1,0 +1,34 @@
+/* api.h (private to slotctl): what api.c (the client of slotfleet's API)
+ * shares with api_rollout.c (its rollout commands). */
+#ifndef SLOTCTL_API_H
+#define SLOTCTL_API_H
+
+#include <jansson.h>
+
+#define API_TOKEN_MAX 4096
+#define API_INSTANCES_ARGS_MAX 64	/* --instances given this often at most */
+
+struct api_call {
+	const char *api, *token_file, *tenant;
+	char token[API_TOKEN_MAX];
+	const char *instance, *version, *location, *strategy, *sha256, *id, *state, *limit;
+	const char *instances[API_INSTANCES_ARGS_MAX];	/* each "ID[,ID...]" */
+	int instances_count;
+	const char *below, *waves, *rate, *max_failure_rate, *probation, *timeout;
+	const char *operand, *operand2;		/* "rollout" takes two */
+	int json;
+};
+
+/* One request (body NULL: none); *status set (0: no answer); the
+ * answer's JSON (or NULL) returned. */
+json_t *api_request(const struct api_call *call, const char *method, const char *path,
+		    const char *body, long *status);
+/* The API's error body as one line on stderr; returns 1 (the exit status). */
+int api_refused(const char *what, long status, json_t *answer);
+/* A string member, or "-" when absent or empty. */
+const char *api_text(json_t *object, const char *key);
+
+/* slotctl ... rollout SUBCOMMAND [ID] (api_rollout.c); the exit status. */
+int api_rollout(const struct api_call *call);
+
+#endif

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""guest_sim.py URL PLAN OUTFILE
+
+Many simulated guests over one AMQP connection, for the rollout tests.
+PLAN holds one guest a line, "INSTANCE_ID VERSION BEHAVIOUR", where
+BEHAVIOUR says how it answers an upgrade cast:
+  ok            DOWNLOADING .. ACTIVATING, SUCCESS; then runs the new version
+  fail          DOWNLOADING, then FAILED "sim: download failed"
+  revert:S      SUCCESS, then S seconds later FAILED "probation: ..." (the
+                guest's revert after its SUCCESS) and the old version again
+  silent        never answers
+A rollback cast is answered SUCCESS (back on the previous version).
+
+Each guest consumes its own queue (sim.<id>) bound to guestagent.<id> on the
+`trove` exchange, as slotupd serve does, and answers on the conductor topic
+(trove-conductor) with guest_upgrade_outcome casts in the wire format of
+updater/amqp/serve.c; every guest sends a heartbeat (agent_version,
+agent_slot) every second.  A cast with an upgrade id the guest has seen is
+the same attempt (as on a real guest): logged, not run again.
+
+OUTFILE gets one line per event, flushed:
+  <unix time> CAST <instance> <method> <upgrade_id>    every cast received
+  <unix time> SENT <instance> <upgrade_id> <STATE>     every outcome sent
+"READY" is printed once every queue is consumed.  Runs until SIGTERM."""
+import heapq
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+
+import kombu
+
+url, plan_path, out_path = sys.argv[1:4]
+HEARTBEAT = float(os.environ.get("HEARTBEAT", "5"))
+guests = {}
+for line in open(plan_path):
+    if line.strip() and not line.startswith("#"):
+        ident, version, behaviour = line.split()
+        guests[ident] = {"version": version, "previous": version, "slot": "a",
+                         "behaviour": behaviour, "seen": {}}
+
+out = open(out_path, "a")
+timers = []          # (when, seq, function)
+seq = itertools.count()
+stop = False
+
+
+def log(*words):
+    out.write("%.6f %s\n" % (time.time(), " ".join(words)))
+    out.flush()
+
+
+def later(delay, fn):
+    heapq.heappush(timers, (time.time() + delay, next(seq), fn))
+
+
+def on_term(signo, frame):
+    global stop
+    stop = True
+
+
+signal.signal(signal.SIGTERM, on_term)
+exchange = kombu.Exchange("trove", type="topic", durable=False)
+conn = kombu.Connection(url)
+producer = conn.Producer(exchange=exchange)
+
+
+def cast(method, args):
+    args["sent"] = time.time()
+    inner = {"method": method, "args": args, "version": "1.0",
+             "_unique_id": uuid.uuid4().hex, "_context_is_admin": False}
+    body = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(inner)})
+    producer.publish(body, routing_key="trove-conductor", content_type="application/json",
+                     content_encoding="utf-8", delivery_mode=2, declare=[exchange])
+
+
+def outcome(ident, upgrade_id, state, reason="", to=""):
+    g = guests[ident]
+    g["seen"][upgrade_id] = state
+    cast("guest_upgrade_outcome", {"instance_id": ident, "upgrade_id": upgrade_id,
+                                   "from_version": g["previous"], "to_version": to,
+                                   "state": state, "reason": reason})
+    log("SENT", ident, upgrade_id, state)
+
+
+def run_upgrade(ident, upgrade_id, to):
+    g = guests[ident]
+    kind = g["behaviour"].split(":")[0]
+    if kind == "silent":
+        return
+    steps = ["DOWNLOADING"] if kind == "fail" else \
+        ["DOWNLOADING", "VERIFYING", "INSTALLING", "ACTIVATING"]
+    for i, state in enumerate(steps):
+        later(0.05 * (i + 1), lambda s=state: outcome(ident, upgrade_id, s, "", to))
+    if kind == "fail":
+        later(0.3, lambda: outcome(ident, upgrade_id, "FAILED", "sim: download failed", to))
+        return
+
+    def success():
+        g["previous"], g["version"], g["slot"] = g["version"], to, "b" if g["slot"] == "a" else "a"
+        outcome(ident, upgrade_id, "SUCCESS", "", to)
+    later(0.3, success)
+    if kind == "revert":
+        def revert():
+            g["version"], g["slot"] = g["previous"], "b" if g["slot"] == "a" else "a"
+            outcome(ident, upgrade_id, "FAILED",
+                    "probation: agent unhealthy; reverted to %s" % g["version"], to)
+        later(0.3 + float(g["behaviour"].split(":")[1]), revert)
+
+
+def run_rollback(ident, upgrade_id):
+    g = guests[ident]
+    g["version"], g["previous"] = g["previous"], g["version"]
+    g["slot"] = "b" if g["slot"] == "a" else "a"
+    later(0.1, lambda: outcome(ident, upgrade_id, "SUCCESS", "", g["version"]))
+
+
+def on_message(ident):
+    def got(body, message):
+        envelope = json.loads(body) if isinstance(body, (str, bytes)) else body
+        inner = json.loads(envelope["oslo.message"])
+        args = inner.get("args", {})
+        upgrade_id = args.get("upgrade_id") or inner.get("_unique_id", "?")
+        log("CAST", ident, inner.get("method", "?"), upgrade_id)
+        message.ack()
+        if upgrade_id in guests[ident]["seen"]:
+            return      # the same attempt again: nothing new
+        guests[ident]["seen"][upgrade_id] = "NEW"
+        if inner.get("method") == "rollback":
+            run_rollback(ident, upgrade_id)
+        elif inner.get("method") == "upgrade":
+            run_upgrade(ident, upgrade_id, args.get("instance_version", ""))
+    return got
+
+
+def heartbeats():
+    for ident, g in guests.items():
+        cast("heartbeat", {"instance_id": ident, "payload": {
+            "agent_version": g["version"], "agent_slot": g["slot"]}})
+    later(HEARTBEAT, heartbeats)
+
+
+consumers = []
+for ident in guests:
+    queue = kombu.Queue("sim." + ident, exchange, routing_key="guestagent." + ident,
+                        durable=False)
+    consumer = conn.Consumer(queue, callbacks=[on_message(ident)], accept=["json"])
+    consumer.consume()
+    consumers.append(consumer)
+later(0, heartbeats)
+print("READY", flush=True)
+while not stop:
+    now = time.time()
+    while timers and timers[0][0] <= now:
+        heapq.heappop(timers)[2]()
+    wait = min(0.05, max(0.0, timers[0][0] - now)) if timers else 0.05
+    try:
+        conn.drain_events(timeout=wait if wait > 0 else 0.001)
+    except Exception:   # socket.timeout: nothing arrived
+        pass
+conn.release()
