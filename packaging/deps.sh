@@ -5,7 +5,7 @@ set -eu
 PACKAGES="build-essential pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
-hyperfine time tini
+hyperfine time tini xfsprogs e2fsprogs
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql"
 
 missing=""

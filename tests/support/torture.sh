@@ -1,0 +1,232 @@
+# tests/support/torture.sh: what powercut.sh and killstorm.sh share (POSIX sh).
+# Source it after lib.sh, with B (the binaries), and ROOT (the slot root) set.
+#   tt_rand MAX            a random integer in [0, MAX)
+#   tt_sleep_ms MS         sleeps MS milliseconds
+#   tt_setup DATA_KB       keys, $INI, and a base data set of about DATA_KB KiB
+#   tt_pack N KIND         tree $T/trees/vN (kept: the checker compares slots with it)
+#                          and bundle $T/bundles/vN.bundle, version vN.0.0; KIND is
+#                          good or crash (the demo agent exits during its trial)
+#   tt_boot                slotd as PID 1 of its own PID namespace (its agent dies
+#                          with it): SLOTD_NS (unshare's pid) and SLOTD_PID; logs to
+#                          $T/slotd.log, one "=== boot N" line before each boot
+#   tt_kill_slotd          SIGKILL to slotd by pid (the namespace goes with it), reaped
+#   tt_install ROUND N     `slotupd install --id rROUND-vN` of vN in the background:
+#                          UPD_PID, UPD_ID, UPD_LOG (stderr), UPD_LOG.out (stdout)
+#   tt_exited PID          true once PID is gone or a zombie
+#   tt_kill_upd            SIGKILL to slotupd by pid (if it still runs), reaped
+#   tt_cut_at MODE         waits for the moment to strike, chosen at random: MODE
+#                          "uniform" waits 0..TT_SPAN_MS after the install began
+#                          (5/4 of the last install seen from start to end),
+#                          "marker" waits for a random step's log line, then 0..150 ms
+#   tt_phase               the install's phase, from slotupd's last step line and
+#                          slotd's lines since the install began
+#   tt_check ROUND         tests/support/torture_check.py check (settles first)
+#   tt_note_outcome        after a cut: remembers an exited install's durable outcome
+# Counters: TT_FAILS (rounds with a broken invariant).  The failing round's logs
+# are copied to $TT_OUT/failures/round-N.
+S=$SLOTD_SRC/tests/support
+INI=$T/slotd.ini
+TT_OUT=${TORTURE_OUT:-$T}
+TT_FAILS=0
+TT_BOOTS=0
+TT_SPAN_MS=3000		# follows the last install seen ending (see tt_ended)
+TT_MIN_VERSION=0	# the highest vN that printed SUCCESS and exited before a crash
+
+tt_rand() {
+	od -An -N4 -tu4 /dev/urandom | awk -v m="$1" '{ print $1 % m }'
+}
+
+tt_sleep_ms() {
+	sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"
+}
+
+tt_now_ms() {
+	echo $(( $(date +%s%N) / 1000000 ))
+}
+
+tt_setup() {
+	make_keys "$T/keys" || { echo "openssl failed"; return 1; }
+	mkdir -p "$T/base/data" "$T/trees" "$T/bundles" "$T/logs"
+	# Many small files and a few large ones: extraction, then syncfs, take a while.
+	i=0
+	while [ $i -lt 32 ]; do
+		head -c $(( $1 * 1024 / 64 )) /dev/urandom > "$T/base/data/small-$i"
+		i=$((i + 1))
+	done
+	head -c $(( $1 * 1024 / 2 )) /dev/urandom > "$T/base/data/large"
+	cp "$SLOTD_AGENTS/demo_agent" "$T/base/agent"
+	cat > "$INI" <<INI
+[slots]
+root = $ROOT
+compatible = torture
+[agent]
+exec = bin/agent
+health = notify
+startup_timeout = 10s
+min_uptime = 300ms
+max_attempts = 2
+stop_timeout = 2s
+[updater]
+keyring = $T/keys/keyring.pem
+activate_timeout = 2m
+INI
+	: > "$T/agent.log"
+	: > "$T/durable"
+	: > "$T/phases"
+}
+
+tt_pack() {
+	tree=$T/trees/v$1
+	rm -rf "$tree"
+	mkdir -p "$tree/bin" "$tree/data"
+	# Hard links: the trees share the base data, so 1000 versions cost nothing.
+	ln "$T/base/agent" "$tree/bin/agent"
+	for f in "$T/base/data"/*; do ln "$f" "$tree/data/"; done
+	echo "$2" > "$tree/behaviour"
+	echo "v$1.0.0" > "$tree/VERSION"
+	head -c 65536 /dev/urandom > "$tree/data/only-v$1"
+	ln -s "data/only-v$1" "$tree/mine"
+	"$B/slotpack" create -d "$tree" -V "v$1.0.0" -C torture -k "$T/keys/ca-signer.key" \
+		-c "$T/keys/ca-signer.pem" -z zstd -o "$T/bundles/v$1.bundle" >/dev/null
+}
+
+tt_boot() {
+	TT_BOOTS=$((TT_BOOTS + 1))
+	echo "=== boot $TT_BOOTS" >> "$T/slotd.log"
+	rm -f "$ROOT/run/control.sock"	# a dead slotd's: wait for the new one's
+	AGENT_LOG=$T/agent.log unshare --pid --fork --mount-proc \
+		"$B/slotd" -c "$INI" 2>> "$T/slotd.log" &
+	SLOTD_NS=$!
+	wait_for 30 test -S "$ROOT/run/control.sock" || { echo "slotd did not start"; return 1; }
+	SLOTD_PID=$(ps -o pid= --ppid "$SLOTD_NS" | tr -d ' ')
+	[ -n "$SLOTD_PID" ]
+}
+
+# Kills PID only while it is still the program we started with our config:
+# a reaped pid may have been reused by somebody else's process.
+tt_kill_ours() {
+	grep -qF "$INI" "/proc/$1/cmdline" 2>/dev/null && kill -KILL "$1" 2>/dev/null
+	return 0
+}
+
+tt_kill_slotd() {
+	tt_kill_ours "$SLOTD_PID"
+	wait "$SLOTD_NS" 2>/dev/null
+	SLOTD_NS="" SLOTD_PID=""
+}
+
+tt_install() {
+	UPD_ID=r$1-v$2
+	UPD_LOG=$T/logs/upd-$1.log
+	UPD_VERSION=$2
+	UPD_SLOTD_LINE=$(wc -l < "$T/slotd.log")
+	UPD_START=$(tt_now_ms)
+	"$B/slotupd" -c "$INI" install --id "$UPD_ID" "$T/bundles/v$2.bundle" \
+		> "$UPD_LOG.out" 2> "$UPD_LOG" &
+	UPD_PID=$!
+}
+
+tt_exited() {
+	state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
+tt_kill_upd() {
+	tt_kill_ours "$UPD_PID"
+	wait "$UPD_PID" 2>/dev/null
+}
+
+# Polled while waiting to strike: an install seen ending sets the uniform
+# window to a quarter more than it took, so cuts spread over its whole life.
+tt_ended() {
+	tt_exited "$UPD_PID" || return 1
+	TT_SPAN_MS=$(( ($(tt_now_ms) - UPD_START) * 5 / 4 ))
+	return 0
+}
+
+# The marker each step's log line starts with, slotupd's or slotd's.
+tt_marker_seen() {
+	case $1 in
+	slotd:*) tail -n +$((UPD_SLOTD_LINE + 1)) "$T/slotd.log" | grep -q "${1#slotd:}" ;;
+	*) grep -qE "^slotupd: (error: )?$UPD_ID: $1" "$UPD_LOG" ;;
+	esac
+}
+
+tt_cut_at() {
+	if [ "$1" = uniform ]; then
+		until_ms=$((UPD_START + $(tt_rand "$TT_SPAN_MS")))
+		while [ "$(tt_now_ms)" -lt "$until_ms" ] && ! tt_ended; do
+			sleep 0.01
+		done
+		return 0
+	fi
+	set -- DOWNLOADING VERIFYING INSTALLING ACTIVATING "slotd:activating slot" \
+		"slotd:trial of slot" "slotd:agent is ready" "(SUCCESS|FAILED)"
+	shift "$(tt_rand $#)"
+	marker=$1
+	deadline=$(( $(tt_now_ms) + 120000 ))
+	until tt_marker_seen "$marker" || tt_ended; do
+		[ "$(tt_now_ms)" -gt "$deadline" ] && break
+		sleep 0.005
+	done
+	tt_sleep_ms "$(tt_rand 150)"
+}
+
+tt_phase() {
+	if tt_exited "$UPD_PID"; then echo done; return; fi
+	step=$(grep -oE "^slotupd: (error: )?$UPD_ID: [A-Z]+" "$UPD_LOG" | tail -1)
+	case ${step##* } in
+	"") echo start ;;
+	DOWNLOADING) echo download ;;
+	VERIFYING) echo extract ;;
+	INSTALLING) echo sync ;;
+	ACTIVATING)
+		line=$(tail -n +$((UPD_SLOTD_LINE + 1)) "$T/slotd.log" |
+			grep -E "activating slot|trial of slot|is good|failed its trial" | tail -1)
+		case $line in
+		*"is good"*) echo commit ;;
+		*"failed its trial"*) echo revert ;;
+		*"trial of slot"*) echo trial ;;
+		*) echo flip ;;
+		esac ;;
+	*) echo history ;;
+	esac
+}
+
+# Called with the install's exit status once it is reaped, when it had exited
+# before the crash: its outcome was durable, and must survive.
+tt_note_outcome() {
+	if [ "$1" = 0 ] && grep -q "^SUCCESS $UPD_ID " "$UPD_LOG.out"; then
+		echo "$UPD_ID SUCCESS" >> "$T/durable"
+		[ "$UPD_VERSION" -gt "$TT_MIN_VERSION" ] && TT_MIN_VERSION=$UPD_VERSION
+	elif grep -qE "^slotupd: FAILED $UPD_ID" "$UPD_LOG"; then
+		echo "$UPD_ID FAILED" >> "$T/durable"
+	fi
+	return 0
+}
+
+# tt_check ROUND: every invariant; a failing round's logs are kept.
+tt_check() {
+	if /usr/bin/python3 "$S/torture_check.py" check --slotctl "$B/slotctl" --ini "$INI" \
+		--timeout 90 --root "$ROOT" --trees "$T/trees" --agent-log "$T/agent.log" \
+		--min-version "$TT_MIN_VERSION" --durable "$T/durable" > "$T/check.out" 2>&1; then
+		torn=$(sed -n 's/^torn //p' "$T/check.out")
+		[ -n "$torn" ] && echo "round $1: history reports $torn torn line(s)"
+		return 0
+	fi
+	TT_FAILS=$((TT_FAILS + 1))
+	echo "round $1 FAILED:"
+	sed 's/^/    /' "$T/check.out"
+	keep=$TT_OUT/failures/round-$1
+	mkdir -p "$keep"
+	cp "$T/check.out" "$T/slotd.log" "$T/agent.log" "$T/durable" "$keep/" 2>/dev/null
+	cp "$UPD_LOG" "$UPD_LOG.out" "$keep/" 2>/dev/null
+	cp "$ROOT/state" "$ROOT/history" "$keep/" 2>/dev/null
+	ls -la "$ROOT" "$ROOT/slots/a" "$ROOT/slots/b" > "$keep/ls" 2>&1
+	return 1
+}
+
+# tt_count FILE: "LINE: COUNT" for each distinct line, most frequent first.
+tt_count() {
+	sort "$1" | uniq -c | sort -rn | sed 's/^ *\([0-9]*\) \(.*\)$/\2: \1/'
+}
