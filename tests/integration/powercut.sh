@@ -122,15 +122,13 @@ check "a clean install after $ROUNDS cuts succeeds" wait "$UPD_PID"
 tt_note_outcome 0
 UPD_PID=""
 check "every invariant holds after it" tt_check final
-check "no attempt is left pending in the history" sh -c \
-	'"$0" -c "$1" history --json | /usr/bin/python3 -c "import json,sys; p=[r[\"id\"] for r in json.load(sys.stdin) if r[\"state\"] not in (\"SUCCESS\",\"FAILED\")]; p and print(\"pending:\", *p); sys.exit(1 if p else 0)"' \
-	"$B/slotctl" "$INI"
+check "no attempt is left pending in the history" tt_none_pending
 tt_kill_slotd
 clean_umount() { umount "$MNT" && wait_for 60 sb_gone; }
 check "a clean unmount" clean_umount
 check "e2fsck finds the filesystem clean" e2fsck -fn "$DEV"
 
-echo "summary: powercut rounds=$ROUNDS failures=$TT_FAILS lazy_umounts=$LAZY seconds=$(( $(date +%s) - start ))"
+echo "summary: powercut rounds=$ROUNDS failures=$TT_FAILS still_failing=$TT_STILL lazy_umounts=$LAZY seconds=$(( $(date +%s) - start ))"
 tt_count "$T/phases" | sed 's/^/phase: /'
-check "no invariant broke in $ROUNDS power cuts ($TT_FAILS rounds failed)" [ "$TT_FAILS" = 0 ]
+check "no invariant broke in $ROUNDS power cuts ($TT_FAILS rounds failed)" [ $((TT_FAILS + TT_STILL)) = 0 ]
 finish

@@ -21,13 +21,16 @@
 #   tt_phase               the install's phase, from slotupd's last step line and
 #                          slotd's lines since the install began
 #   tt_check ROUND         tests/support/torture_check.py check (settles first)
-#   tt_note_outcome        after a cut: remembers an exited install's durable outcome
-# Counters: TT_FAILS (rounds with a broken invariant).  The failing round's logs
-# are copied to $TT_OUT/failures/round-N.
+#   tt_note_outcome RC     after a cut: remembers an exited install's durable outcome
+#   tt_none_pending        no attempt in the history is left unfinished
+# Counters: TT_FAILS (rounds that broke an invariant anew), TT_STILL (rounds
+# that found one broken as before).  A failing round's logs are copied to
+# $TT_OUT/failures/round-N.
 S=$SLOTD_SRC/tests/support
 INI=$T/slotd.ini
 TT_OUT=${TORTURE_OUT:-$T}
 TT_FAILS=0
+TT_STILL=0
 TT_BOOTS=0
 TT_SPAN_MS=3000		# follows the last install seen ending (see tt_ended)
 TT_MIN_VERSION=0	# the highest vN that printed SUCCESS and exited before a crash
@@ -73,6 +76,7 @@ INI
 	: > "$T/agent.log"
 	: > "$T/durable"
 	: > "$T/phases"
+	: > "$T/fails-seen"
 }
 
 tt_pack() {
@@ -173,7 +177,7 @@ tt_cut_at() {
 }
 
 tt_phase() {
-	if tt_exited "$UPD_PID"; then echo done; return; fi
+	if tt_exited "$UPD_PID"; then echo "done"; return; fi
 	step=$(grep -oE "^slotupd: (error: )?$UPD_ID: [A-Z]+" "$UPD_LOG" | tail -1)
 	case ${step##* } in
 	"") echo start ;;
@@ -205,7 +209,9 @@ tt_note_outcome() {
 	return 0
 }
 
-# tt_check ROUND: every invariant; a failing round's logs are kept.
+# tt_check ROUND: every invariant.  A round that breaks one is counted in
+# TT_FAILS and its logs are kept; a broken invariant that an earlier round
+# already reported (a bad record stays bad) is counted in TT_STILL instead.
 tt_check() {
 	if /usr/bin/python3 "$S/torture_check.py" check --slotctl "$B/slotctl" --ini "$INI" \
 		--timeout 90 --root "$ROOT" --trees "$T/trees" --agent-log "$T/agent.log" \
@@ -214,9 +220,15 @@ tt_check() {
 		[ -n "$torn" ] && echo "round $1: history reports $torn torn line(s)"
 		return 0
 	fi
-	TT_FAILS=$((TT_FAILS + 1))
-	echo "round $1 FAILED:"
-	sed 's/^/    /' "$T/check.out"
+	if grep '^FAIL' "$T/check.out" | grep -qvxF -f "$T/fails-seen"; then
+		TT_FAILS=$((TT_FAILS + 1))
+		echo "round $1 FAILED:"
+		sed 's/^/    /' "$T/check.out"
+	else
+		TT_STILL=$((TT_STILL + 1))
+		echo "round $1: still broken as reported before"
+	fi
+	grep '^FAIL' "$T/check.out" >> "$T/fails-seen"
 	keep=$TT_OUT/failures/round-$1
 	mkdir -p "$keep"
 	cp "$T/check.out" "$T/slotd.log" "$T/agent.log" "$T/durable" "$keep/" 2>/dev/null
@@ -224,6 +236,15 @@ tt_check() {
 	cp "$ROOT/state" "$ROOT/history" "$keep/" 2>/dev/null
 	ls -la "$ROOT" "$ROOT/slots/a" "$ROOT/slots/b" > "$keep/ls" 2>&1
 	return 1
+}
+
+# Recovery left no attempt hanging: every one is SUCCESS or FAILED.
+tt_none_pending() {
+	"$B/slotctl" -c "$INI" history --json | /usr/bin/python3 -c '
+import json, sys
+pending = [r["id"] for r in json.load(sys.stdin) if r["state"] not in ("SUCCESS", "FAILED")]
+pending and print("pending:", *pending)
+sys.exit(1 if pending else 0)'
 }
 
 # tt_count FILE: "LINE: COUNT" for each distinct line, most frequent first.

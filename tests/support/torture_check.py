@@ -61,7 +61,8 @@ def settled(st):
             and agent.get("healthy") is True and agent.get("slot") == cur)
 
 
-def cmd_settle(args):
+def settle(args):
+    """The settled status, or None (after printing why) on timeout."""
     deadline = time.monotonic() + args.timeout
     last, why = None, ""
     while time.monotonic() < deadline:
@@ -72,10 +73,14 @@ def cmd_settle(args):
         if last and settled(last):
             print("settled: slot %s %s, agent pid %s" % (
                 last["current"], last["slots"][last["current"]]["version"], last["agent"]["pid"]))
-            return 0
+            return last
         time.sleep(0.05)
     print("FAIL: not settled after %ss: %s" % (args.timeout, json.dumps(last) if last else why))
-    return 1
+    return None
+
+
+def cmd_settle(args):
+    return 0 if settle(args) else 1
 
 
 def tree_digest(top):
@@ -213,11 +218,8 @@ def check_history(args, running, fails):
 
 def cmd_check(args):
     fails = []
-    if cmd_settle(args) != 0:
-        return 1
-    st, why = status(args)
+    st = settle(args)
     if not st:
-        print("FAIL: slotctl status: %s" % why)
         return 1
     cur, n = check_current(args, st, fails)
     if n is not None and cur in ("a", "b"):
