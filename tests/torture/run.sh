@@ -40,15 +40,17 @@ section() {
 	for kind in phase kill; do
 		grep -q "^$kind: " "$log" || continue
 		echo
-		echo "| $kind (at the moment of the crash) | count |"
+		if [ $kind = kill ]; then echo "| killed, in phase | count |"
+		else echo "| phase at the crash | count |"; fi
 		echo "|---|---|"
 		sed -n "s/^$kind: \(.*\): \([0-9]*\)$/| \1 | \2 |/p" "$log"
 	done
 	if grep -q "FAILED:$" "$log"; then
 		echo
-		echo "Failed rounds (logs in \`failures/\`):"
+		echo "Rounds that broke an invariant (the first 20; logs in \`failures/\`):"
 		echo
-		grep -A3 "FAILED:$" "$log" | grep -v '^--$' | sed 's/^/    /'
+		awk '/ FAILED:$/ { n++; p = n <= 20 } / FAILED:$/ || (p && /^    /) { if (p) print; next }
+		     { p = 0 }' "$log" | sed 's/^/    /'
 	fi
 	torn=$(grep -c "torn line" "$log")
 	echo
