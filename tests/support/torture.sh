@@ -24,8 +24,8 @@
 #   tt_note_outcome RC     after a cut: remembers an exited install's durable outcome
 #   tt_none_pending        no attempt in the history is left unfinished
 # Counters: TT_FAILS (rounds that broke an invariant anew), TT_STILL (rounds
-# that found one broken as before).  A failing round's logs are copied to
-# $TT_OUT/failures/round-N.
+# that found one broken as before).  The logs of the first 20 failing rounds
+# are copied to $TT_OUT/failures/round-N.
 S=$SLOTD_SRC/tests/support
 INI=$T/slotd.ini
 TT_OUT=${TORTURE_OUT:-$T}
@@ -220,7 +220,9 @@ tt_check() {
 		[ -n "$torn" ] && echo "round $1: history reports $torn torn line(s)"
 		return 0
 	fi
-	if grep '^FAIL' "$T/check.out" | grep -qvxF -f "$T/fails-seen"; then
+	# A FAIL line not seen before, or no FAIL line at all (the checker broke).
+	if grep '^FAIL' "$T/check.out" | grep -qvxF -f "$T/fails-seen" ||
+	   ! grep -q '^FAIL' "$T/check.out"; then
 		TT_FAILS=$((TT_FAILS + 1))
 		echo "round $1 FAILED:"
 		sed 's/^/    /' "$T/check.out"
@@ -229,9 +231,13 @@ tt_check() {
 		echo "round $1: still broken as reported before"
 	fi
 	grep '^FAIL' "$T/check.out" >> "$T/fails-seen"
+	# Logs of the first 20 failing rounds (a storm can fail hundreds of times).
+	[ "$((TT_FAILS + TT_STILL))" -gt 20 ] && return 1
 	keep=$TT_OUT/failures/round-$1
 	mkdir -p "$keep"
-	cp "$T/check.out" "$T/slotd.log" "$T/agent.log" "$T/durable" "$keep/" 2>/dev/null
+	cp "$T/check.out" "$T/durable" "$keep/" 2>/dev/null
+	tail -n 400 "$T/slotd.log" > "$keep/slotd.log"
+	tail -n 100 "$T/agent.log" > "$keep/agent.log"
 	cp "$UPD_LOG" "$UPD_LOG.out" "$keep/" 2>/dev/null
 	cp "$ROOT/state" "$ROOT/history" "$keep/" 2>/dev/null
 	ls -la "$ROOT" "$ROOT/slots/a" "$ROOT/slots/b" > "$keep/ls" 2>&1
