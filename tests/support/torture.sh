@@ -28,6 +28,9 @@
 # are copied to $TT_OUT/failures/round-N.
 S=$SLOTD_SRC/tests/support
 INI=$T/slotd.ini
+# lib.sh's handler cleans up on INT and TERM but lets the script go on; a
+# storm must stop there (and the EXIT trap cleans up once).
+trap 'exit 143' INT TERM
 TT_OUT=${TORTURE_OUT:-$T}
 TT_FAILS=0
 TT_STILL=0
