@@ -50,30 +50,27 @@ while [ "$round" -le "$ROUNDS" ]; do
 	set -- slotd slotupd both
 	shift "$(tt_rand 3)"
 	victim=$1
-	mode=uniform
-	[ "$(tt_rand 2)" = 1 ] && mode=marker
-	tt_cut_at $mode
-	phase=$(tt_phase)
-	exited=0
-	tt_exited "$UPD_PID" && exited=1
+	case $victim in
+	slotd) set -- --kill "$SLOTD_PID" ;;
+	slotupd) set -- --kill "$UPD_PID" ;;
+	both) set -- --kill "$UPD_PID" --kill "$SLOTD_PID"
+	      [ "$(tt_rand 2)" = 1 ] && set -- --kill "$SLOTD_PID" --kill "$UPD_PID" ;;
+	esac
+	tt_strike "$@" || { echo "the strike failed"; exit 1; }
 	case $victim in
 	slotd) tt_kill_slotd; KILLS_SLOTD=$((KILLS_SLOTD + 1)) ;;
 	slotupd) tt_kill_upd; KILLS_SLOTUPD=$((KILLS_SLOTUPD + 1)) ;;
-	both)
-		if [ "$(tt_rand 2)" = 1 ]; then tt_kill_upd; tt_kill_slotd
-		else tt_kill_slotd; tt_kill_upd; fi
-		KILLS_BOTH=$((KILLS_BOTH + 1)) ;;
+	both) tt_kill_upd; tt_kill_slotd; KILLS_BOTH=$((KILLS_BOTH + 1)) ;;
 	esac
-	[ $exited = 1 ] && [ $victim != slotd ] && MISSED=$((MISSED + 1))
-	echo "$phase" >> "$T/phases"
-	echo "$victim $phase" >> "$T/kills"
-	echo "round $round: v$n ($kind), killed $victim in $phase ($mode)"
+	[ "$EXITED" = 1 ] && [ $victim != slotd ] && MISSED=$((MISSED + 1))
+	echo "$victim $PHASE" >> "$T/kills"
+	echo "round $round: v$n ($kind), killed $victim in $PHASE ($MODE)"
 	[ -z "$SLOTD_PID" ] && { tt_boot || { tail "$T/slotd.log"; exit 1; }; }
 	# A slotupd that outlived slotd goes on by itself (it may reach the new
 	# slotd): its outcome, once printed, is as durable as any other.
 	wait "$UPD_PID" 2>/dev/null
 	rc=$?
-	[ "$victim" = slotd ] || [ $exited = 1 ] && tt_note_outcome $rc
+	[ "$victim" = slotd ] || [ "$EXITED" = 1 ] && tt_note_outcome $rc
 	UPD_PID=""
 	tt_check $round
 	round=$((round + 1))

@@ -93,20 +93,15 @@ while [ "$round" -le "$ROUNDS" ]; do
 	[ $((round % 4)) = 3 ] && kind=crash
 	tt_pack $n $kind || { echo "slotpack failed"; exit 1; }
 	tt_install $round $n
-	mode=uniform
-	[ "$(tt_rand 2)" = 1 ] && mode=marker
-	tt_cut_at $mode
-	phase=$(tt_phase)
-	exited=0
-	tt_exited "$UPD_PID" && exited=1
-	xfs_io -x -c shutdown "$MNT" || { echo "shutdown ioctl failed"; exit 1; }
+	# The cut, then slotupd and slotd (its namespace, agent included) killed.
+	tt_strike --shutdown "$MNT" --kill "$UPD_PID" --kill "$SLOTD_PID" ||
+		{ echo "the strike failed"; exit 1; }
 	tt_kill_upd
 	rc=$?
-	[ $exited = 1 ] && tt_note_outcome $rc
+	[ "$EXITED" = 1 ] && tt_note_outcome $rc
 	UPD_PID=""
 	tt_kill_slotd
-	echo "$phase" >> "$T/phases"
-	echo "round $round: v$n ($kind), cut in $phase ($mode)"
+	echo "round $round: v$n ($kind), cut in $PHASE ($MODE)"
 	remount || exit 1
 	tt_boot || { tail "$T/slotd.log"; exit 1; }
 	tt_check $round

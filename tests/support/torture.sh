@@ -1,7 +1,6 @@
 # tests/support/torture.sh: what powercut.sh and killstorm.sh share (POSIX sh).
 # Source it after lib.sh, with B (the binaries), and ROOT (the slot root) set.
 #   tt_rand MAX            a random integer in [0, MAX)
-#   tt_sleep_ms MS         sleeps MS milliseconds
 #   tt_setup DATA_KB       keys, $INI, and a base data set of about DATA_KB KiB
 #   tt_pack N KIND         tree $T/trees/vN (kept: the checker compares slots with it)
 #                          and bundle $T/bundles/vN.bundle, version vN.0.0; KIND is
@@ -14,12 +13,9 @@
 #                          UPD_PID, UPD_ID, UPD_LOG (stderr), UPD_LOG.out (stdout)
 #   tt_exited PID          true once PID is gone or a zombie
 #   tt_kill_upd            SIGKILL to slotupd by pid (if it still runs), reaped
-#   tt_cut_at MODE         waits for the moment to strike, chosen at random: MODE
-#                          "uniform" waits 0..TT_SPAN_MS after the install began
-#                          (5/4 of the last install seen from start to end),
-#                          "marker" waits for a random step's log line, then 0..150 ms
-#   tt_phase               the install's phase, from slotupd's last step line and
-#                          slotd's lines since the install began
+#   tt_strike ARGS         waits for a random moment of the install and strikes
+#                          (tests/support/torture_strike.py: power cut, SIGKILLs);
+#                          PHASE (appended to $T/phases), MODE, EXITED
 #   tt_check ROUND         tests/support/torture_check.py check (settles first)
 #   tt_note_outcome RC     after a cut: remembers an exited install's durable outcome
 #   tt_none_pending        no attempt in the history is left unfinished
@@ -35,15 +31,11 @@ TT_OUT=${TORTURE_OUT:-$T}
 TT_FAILS=0
 TT_STILL=0
 TT_BOOTS=0
-TT_SPAN_MS=3000		# follows the last install seen ending (see tt_ended)
+TT_SPAN_MS=3000		# follows the last install seen ending (see tt_strike)
 TT_MIN_VERSION=0	# the highest vN that printed SUCCESS and exited before a crash
 
 tt_rand() {
 	od -An -N4 -tu4 /dev/urandom | awk -v m="$1" '{ print $1 % m }'
-}
-
-tt_sleep_ms() {
-	sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"
 }
 
 tt_now_ms() {
@@ -143,61 +135,21 @@ tt_kill_upd() {
 	wait "$UPD_PID" 2>/dev/null
 }
 
-# Polled while waiting to strike: an install seen ending sets the uniform
-# window to a quarter more than it took, so cuts spread over its whole life.
-tt_ended() {
-	tt_exited "$UPD_PID" || return 1
-	TT_SPAN_MS=$(( ($(tt_now_ms) - UPD_START) * 5 / 4 ))
+# tt_strike [--shutdown MOUNTPOINT] [--kill PID]...: tests/support/torture_strike.py
+# waits for a random moment of the install and strikes; sets PHASE, MODE and
+# EXITED (1: slotupd had exited before), and sets the uniform window to a
+# quarter more than the install took when it was seen ending.
+tt_strike() {
+	# shellcheck disable=SC2046
+	set -- $(/usr/bin/python3 "$S/torture_strike.py" --upd-pid "$UPD_PID" --upd-id "$UPD_ID" \
+		--upd-log "$UPD_LOG" --slotd-log "$T/slotd.log" --slotd-line "$UPD_SLOTD_LINE" \
+		--start-ms "$UPD_START" --span-ms "$TT_SPAN_MS" --ours "$INI" "$@")
+	[ $# = 4 ] || return 1
+	# shellcheck disable=SC2034 # the callers read them
+	PHASE=$1 MODE=$2 EXITED=$3
+	[ "$4" -gt 0 ] && TT_SPAN_MS=$(( $4 * 5 / 4 ))
+	echo "$PHASE" >> "$T/phases"
 	return 0
-}
-
-# The marker each step's log line starts with, slotupd's or slotd's.
-tt_marker_seen() {
-	case $1 in
-	slotd:*) tail -n +$((UPD_SLOTD_LINE + 1)) "$T/slotd.log" | grep -q "${1#slotd:}" ;;
-	*) grep -qE "^slotupd: (error: )?$UPD_ID: $1" "$UPD_LOG" ;;
-	esac
-}
-
-tt_cut_at() {
-	if [ "$1" = uniform ]; then
-		until_ms=$((UPD_START + $(tt_rand "$TT_SPAN_MS")))
-		while [ "$(tt_now_ms)" -lt "$until_ms" ] && ! tt_ended; do
-			sleep 0.01
-		done
-		return 0
-	fi
-	set -- DOWNLOADING VERIFYING INSTALLING ACTIVATING "slotd:activating slot" \
-		"slotd:trial of slot" "slotd:agent is ready" "(SUCCESS|FAILED)"
-	shift "$(tt_rand $#)"
-	marker=$1
-	deadline=$(( $(tt_now_ms) + 120000 ))
-	until tt_marker_seen "$marker" || tt_ended; do
-		[ "$(tt_now_ms)" -gt "$deadline" ] && break
-		sleep 0.005
-	done
-	tt_sleep_ms "$(tt_rand 150)"
-}
-
-tt_phase() {
-	if tt_exited "$UPD_PID"; then echo "done"; return; fi
-	step=$(grep -oE "^slotupd: (error: )?$UPD_ID: [A-Z]+" "$UPD_LOG" | tail -1)
-	case ${step##* } in
-	"") echo start ;;
-	DOWNLOADING) echo download ;;
-	VERIFYING) echo extract ;;
-	INSTALLING) echo sync ;;
-	ACTIVATING)
-		line=$(tail -n +$((UPD_SLOTD_LINE + 1)) "$T/slotd.log" |
-			grep -E "activating slot|trial of slot|is good|failed its trial" | tail -1)
-		case $line in
-		*"is good"*) echo commit ;;
-		*"failed its trial"*) echo revert ;;
-		*"trial of slot"*) echo trial ;;
-		*) echo flip ;;
-		esac ;;
-	*) echo history ;;
-	esac
 }
 
 # Called with the install's exit status once it is reaped, when it had exited
