@@ -159,11 +159,19 @@ def check_current(args, st, fails):
     if args.min_version is not None and n < args.min_version:
         fails.append("current version %s, but v%d.0.0 reported SUCCESS before the crash"
                      % (version, args.min_version))
-    starts = [line.split() for line in open(args.agent_log) if line.startswith("start ")]
-    last = starts[-1] if starts else []
+    # slotd counts a good slot's agent healthy from its launch, which may come
+    # before the agent has written its first line: give it a moment.
     want = ["start", cur, version, str(st["agent"]["pid"])]
-    if last[:4] != want:
-        fails.append("last agent start %r, slotd runs %r" % (last[:4], want[1:]))
+    deadline = time.monotonic() + 15
+    while True:
+        starts = [line.split() for line in open(args.agent_log) if line.startswith("start ")]
+        last = starts[-1] if starts else []
+        if last[:4] == want:
+            break
+        if time.monotonic() > deadline:
+            fails.append("last agent start %r, slotd runs %r" % (last[:4], want[1:]))
+            break
+        time.sleep(0.05)
     return cur, n
 
 
