@@ -51,7 +51,7 @@ truncate -s 256M "$IMG"
 DEV=$(losetup -f --show "$IMG" 2>/dev/null) || { DEV=""; skip "no free loop device"; }
 mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$DEV" || { echo "mkfs.ext4 failed"; exit 1; }
 mkdir -p "$MNT"
-mount "$DEV" "$MNT" || { echo "mount $DEV failed"; exit 1; }
+mount "$DEV" "$MNT" || skip "cannot mount an ext4 filesystem here"
 xfs_io -x -c help "$MNT" 2>/dev/null | grep -q '^shutdown' || skip "xfs_io has no shutdown command"
 
 # The superblock outlives our umount while a dying namespace of slotd's still
