@@ -157,7 +157,8 @@ demo: deps
 	$(MAKE) --no-print-directory MODE=release programs agents
 	packaging/demo.sh build/release
 
-# Long: about 30 s a power cut and 4 s a kill round on a loaded 2-core machine.
+# Long: about 6 s a power cut and 2-5 s a kill round on a loaded 2-core machine
+# (200 and 1000 rounds: about an hour).
 POWERCUT_ROUNDS  ?= 200
 KILLSTORM_ROUNDS ?= 1000
 torture: deps
