@@ -3,7 +3,9 @@
 # crash points into build/check and runs every test, `make bench` writes
 # build/bench/report.md, `make demo` runs the end-to-end demo, `make fuzz`
 # builds the libFuzzer harnesses with clang into build/fuzz and runs each for
-# FUZZ_SECONDS (tests/fuzz/README.md).
+# FUZZ_SECONDS (tests/fuzz/README.md), `make torture` runs the power-cut and
+# kill-storm tests with large counts (release binaries; POWERCUT_ROUNDS,
+# KILLSTORM_ROUNDS) and writes build/torture/report.md.
 #
 # Sources are picked up by directory, so a new module is just a new file:
 #   slots/*.c                 libslots.a   (libc + inih; linked by everything)
@@ -95,7 +97,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all programs agents tests check check-build check-run bench demo install clean deps \
+.PHONY: all programs agents tests check check-build check-run bench demo torture install clean deps \
         fuzz fuzz-build fuzz-harnesses
 .DEFAULT_GOAL := all
 # Keep objects of pattern-built tests, so a rebuild only compiles what changed.
@@ -202,6 +204,15 @@ bench: deps
 demo: deps
 	$(MAKE) --no-print-directory MODE=release programs agents
 	packaging/demo.sh build/release
+
+# Long: about 6 s a power cut and 2-5 s a kill round on a loaded 2-core machine
+# (200 and 1000 rounds: about an hour).
+POWERCUT_ROUNDS  ?= 200
+KILLSTORM_ROUNDS ?= 1000
+torture: deps
+	$(MAKE) --no-print-directory MODE=release programs agents
+	POWERCUT_ROUNDS=$(POWERCUT_ROUNDS) KILLSTORM_ROUNDS=$(KILLSTORM_ROUNDS) \
+		tests/torture/run.sh build/release build/torture
 
 # `make install`: programs, man pages, systemd units, bash completion and the
 # example configurations under $(DESTDIR)$(PREFIX).  The units name

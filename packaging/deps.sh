@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
-hyperfine time tini wrk
+hyperfine time tini wrk xfsprogs e2fsprogs
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
 systemd groff-base man-db bash-completion
 clang libfuzzer-14-dev libclang-rt-14-dev"
