@@ -52,5 +52,10 @@ int fetch_http(const struct fetch_job *job, struct error *err);
 int fetch_swift(const struct fetch_job *job, struct error *err);
 int fetch_file_check(const char *location, struct error *err);
 int fetch_file(const struct fetch_job *job, struct error *err);
+/* fetch_file in two halves, so that a privileged process can open the file
+ * and a confined one read it (include/fetch_child.h).  _open returns an
+ * O_RDONLY descriptor of a regular file, or -1. */
+int fetch_file_open(const char *location, struct error *err);
+int fetch_file_read(int fd, const struct fetch_job *job, struct error *err);
 
 #endif
