@@ -34,7 +34,9 @@
  * nothing the parent holds (the AMQP password, the rpc_key, the payload
  * key, earlier messages on its heap) is in the memory of the process that
  * talks to the network, its address layout is its own, and no thread of
- * the parent's can leave a lock held in it. */
+ * the parent's can leave a lock held in it.  The price: a program that calls
+ * fetch_child_run() must hand FETCH_CHILD_ARG to fetch_child_main() first
+ * thing in main() (slotupd does), and /proc must be mounted. */
 #ifndef SLOTD_FETCH_CHILD_H
 #define SLOTD_FETCH_CHILD_H
 
