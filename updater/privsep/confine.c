@@ -10,27 +10,31 @@
 
 #include "privsep.h"
 
-/* A name, or all digits: a uid that need not be in the passwd file. */
+/* A name, or all digits: a uid that need not be in the passwd file.  The
+ * _r forms: the caller may be one thread among several. */
 static int privsep_lookup(const char *user, struct privsep_identity *id, struct error *err)
 {
-	const struct passwd *pw;
-	char *end;
+	struct passwd entry, *pw = NULL;
+	char buf[4096], *end;
 	unsigned long uid;
+	int rc;
 
-	errno = 0;
 	if (user[0] >= '0' && user[0] <= '9') {
 		uid = strtoul(user, &end, 10);
 		if (*end || uid > 0xfffffffeUL)
 			return error_set(err, "[updater] fetch_user: '%.40s' is not a user name or uid",
 					 user);
-		pw = getpwuid((uid_t)uid);
+		rc = getpwuid_r((uid_t)uid, &entry, buf, sizeof buf, &pw);
 		id->uid = (uid_t)uid;
 		id->gid = pw ? pw->pw_gid : (gid_t)uid;
 	} else {
-		pw = getpwnam(user);
-		if (!pw)
-			return errno ? error_errno(err, "[updater] fetch_user: looking up '%.40s'", user)
-				     : error_set(err, "[updater] fetch_user: no user '%.40s'", user);
+		rc = getpwnam_r(user, &entry, buf, sizeof buf, &pw);
+		if (!pw && (rc == 0 || rc == ENOENT || rc == ESRCH))
+			return error_set(err, "[updater] fetch_user: no user '%.40s'", user);
+		if (!pw) {
+			errno = rc;
+			return error_errno(err, "[updater] fetch_user: looking up '%.40s'", user);
+		}
 		id->uid = pw->pw_uid;
 		id->gid = pw->pw_gid;
 	}
