@@ -15,7 +15,10 @@
  * accepted (a server that ignores Range and answers 200 has its first N bytes
  * skipped; a 206 starting elsewhere is an error); a transfer below 1 KiB/s
  * for low_speed_time is aborted and retried; max_rate caps the bandwidth.
- * Credentials in a URL never appear in messages. */
+ * Credentials in a URL never appear in messages.
+ *
+ * fetch_run() runs the strategy in the calling process; the updater calls
+ * it only inside its confined fetch process (include/fetch_child.h). */
 #ifndef SLOTD_FETCH_H
 #define SLOTD_FETCH_H
 

@@ -7,7 +7,7 @@
  * descriptor 3 one end of a SOCK_SEQPACKET socketpair, 0 and 1 on /dev/null,
  * 2 shared, every other descriptor closed and every signal at its default;
  * sends it the job (strategy, location, the download keys of [updater], the
- * identity to take; for `file`, the descriptor of the file, opened here, so
+ * fetch_user, which the child looks up itself; for `file`, the descriptor of the file, opened here, so
  * that the child needs no filesystem access at all); then hands what the
  * child sends to job->sink and job->progress and returns its result.
  *

@@ -13,6 +13,7 @@
 #include "child_wire.h"
 #include "fetch_child.h"
 #include "log.h"
+#include "privsep.h"
 
 /* What TLS, the resolver and the C library read: CA bundles, resolver and
  * NSS configuration, shared libraries (NSS modules, OpenSSL providers).
@@ -97,6 +98,7 @@ static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, stru
 	    job->magic != FETCH_CHILD_JOB_MAGIC)
 		return error_set(err, "fetch process: malformed job (%zd bytes): not started by "
 				 "this slotupd?", n);
+	job->fetch_user[sizeof job->fetch_user - 1] = '\0';
 	job->strategy[sizeof job->strategy - 1] = '\0';
 	job->location[sizeof job->location - 1] = '\0';
 	job->ca_path[sizeof job->ca_path - 1] = '\0';
@@ -105,11 +107,14 @@ static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, stru
 }
 
 /* Before anything from the network: the identity, no_new_privs, Landlock;
- * then die with the parent (the setting does not survive the uid change). */
+ * then die with the parent (the setting does not survive the uid change).
+ * The user is looked up here, not in the parent: NSS modules (and their
+ * memory) stay out of the process that writes the slots. */
 static int child_confine(const struct fetch_child_job *job, int file_fd, struct error *err)
 {
 	const char *paths[CHILD_READ_COUNT + 3];
 	struct privsep_sandbox box = { .read_paths = paths, .network = file_fd < 0 };
+	struct privsep_identity id;
 	size_t i, n = 0;
 
 	if (file_fd < 0) {
@@ -122,7 +127,9 @@ static int child_confine(const struct fetch_child_job *job, int file_fd, struct 
 	paths[n++] = "/proc/self";	/* LeakSanitizer lists the threads at exit */
 #endif
 	paths[n] = NULL;
-	if (privsep_confine(&job->identity, &box, err) < 0)
+	if (privsep_identity_resolve(job->fetch_user, &id, err) < 0)
+		return -1;
+	if (privsep_confine(&id, &box, err) < 0)
 		return error_prefix(err, "fetch process: ");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != job->parent)
 		return error_set(err, "fetch process: the updater is gone");

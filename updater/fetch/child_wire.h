@@ -8,7 +8,6 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "privsep.h"
 
 enum fetch_record {
 	FETCH_RECORD_DATA = 1,
@@ -24,7 +23,7 @@ enum fetch_record {
 struct fetch_child_job {
 	uint32_t magic;
 	pid_t parent;			/* the child dies if it is not its parent's any more */
-	struct privsep_identity identity;
+	char fetch_user[64];		/* [updater] fetch_user: resolved by the child */
 	char strategy[32];
 	char location[FETCH_CHILD_LOCATION_MAX];
 	char ca_path[PATH_MAX];

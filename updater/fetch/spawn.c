@@ -39,10 +39,9 @@ static int spawn_job(const char *strategy, const struct fetch_job *job,
 	if (strlen(job->location) >= sizeof msg->location)
 		return error_set(err, "request: location longer than %zu bytes",
 				 sizeof msg->location - 1);
-	if (privsep_identity_resolve(c->updater.fetch_user, &msg->identity, err) < 0)
-		return -1;
 	msg->magic = FETCH_CHILD_JOB_MAGIC;
 	msg->parent = getpid();
+	snprintf(msg->fetch_user, sizeof msg->fetch_user, "%s", c->updater.fetch_user);
 	snprintf(msg->strategy, sizeof msg->strategy, "%s", strategy);
 	snprintf(msg->location, sizeof msg->location, "%s", job->location);
 	snprintf(msg->ca_path, sizeof msg->ca_path, "%s", c->updater.ca_path);
