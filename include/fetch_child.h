@@ -6,10 +6,11 @@
  * (/proc/self/exe) as `slotupd --fetch-child` (FETCH_CHILD_ARG) with
  * descriptor 3 one end of a SOCK_SEQPACKET socketpair, 0 and 1 on /dev/null,
  * 2 shared, every other descriptor closed and every signal at its default;
- * sends it the job (strategy, location, the download keys of [updater], the
- * fetch_user, which the child looks up itself; for `file`, the descriptor of the file, opened here, so
- * that the child needs no filesystem access at all); then hands what the
- * child sends to job->sink and job->progress and returns its result.
+ * sends it the job (strategy, location, the download keys of [updater],
+ * fetch_user, which the child looks up itself; for `file`, the descriptor
+ * of the file, opened here, so that the child needs no filesystem access at
+ * all); then hands what the child sends to job->sink and job->progress and
+ * returns its result.
  *
  * The child (fetch_child_main(), before it reads a byte from the network)
  * takes [updater] fetch_user's uid when run as root, sets no_new_privs and
