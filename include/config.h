@@ -84,6 +84,7 @@ struct config {
 		uint64_t max_bytes;			/* 4 GiB unpacked */
 		uint64_t max_entries;			/* 100000 */
 		int allow_setuid;			/* false */
+		char fetch_user[64];			/* "" : _slotupd-fetch, else nobody */
 	} updater;
 	struct {
 		char url[CONFIG_STRING_MAX];		/* amqp://guest:guest@127.0.0.1:5672/ */

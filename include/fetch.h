@@ -15,7 +15,10 @@
  * accepted (a server that ignores Range and answers 200 has its first N bytes
  * skipped; a 206 starting elsewhere is an error); a transfer below 1 KiB/s
  * for low_speed_time is aborted and retried; max_rate caps the bandwidth.
- * Credentials in a URL never appear in messages. */
+ * Credentials in a URL never appear in messages.
+ *
+ * fetch_run() runs the strategy in the calling process; the updater calls
+ * it only inside its confined fetch process (include/fetch_child.h). */
 #ifndef SLOTD_FETCH_H
 #define SLOTD_FETCH_H
 
@@ -52,5 +55,10 @@ int fetch_http(const struct fetch_job *job, struct error *err);
 int fetch_swift(const struct fetch_job *job, struct error *err);
 int fetch_file_check(const char *location, struct error *err);
 int fetch_file(const struct fetch_job *job, struct error *err);
+/* fetch_file in two halves, so that a privileged process can open the file
+ * and a confined one read it (include/fetch_child.h).  _open returns an
+ * O_RDONLY descriptor of a regular file, or -1. */
+int fetch_file_open(const char *location, struct error *err);
+int fetch_file_read(int fd, const struct fetch_job *job, struct error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* install_stream.h: one bundle, from its location into a slot, streaming.
  *
- *   fetch thread:      strategy -> SHA-256 of the file -> socket
+ *   fetch process:     strategy, confined (include/fetch_child.h) -> socket
+ *   fetch thread:      records from it -> SHA-256 of the file -> socket
  *   calling thread:    bundle_read (signature, manifest, hash list, each
  *                      block hashed before it is decrypted) -> socket
  *   extraction thread: libarchive read side, hardened writer -> slot

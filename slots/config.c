@@ -68,6 +68,7 @@ static const struct config_key config_keys[] = {
 	KEY("updater", "max_bytes", TYPE_UINT64, updater.max_bytes),
 	KEY("updater", "max_entries", TYPE_UINT64, updater.max_entries),
 	KEY("updater", "allow_setuid", TYPE_BOOL, updater.allow_setuid),
+	KEY("updater", "fetch_user", TYPE_STRING, updater.fetch_user),
 	KEY("amqp", "url", TYPE_STRING, amqp.url),
 	KEY("amqp", "exchange", TYPE_STRING, amqp.exchange),
 	KEY("amqp", "exchange_durable", TYPE_BOOL, amqp.exchange_durable),

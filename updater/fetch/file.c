@@ -24,7 +24,23 @@ int fetch_file_check(const char *location, struct error *err)
 	return 0;
 }
 
-int fetch_file(const struct fetch_job *job, struct error *err)
+int fetch_file_open(const char *location, struct error *err)
+{
+	const char *path = file_path(location);
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, "file: %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return error_set(err, "file: %s: not a regular file", path);
+	}
+	return fd;
+}
+
+int fetch_file_read(int fd, const struct fetch_job *job, struct error *err)
 {
 	const char *path = file_path(job->location);
 	/* 128 KiB: large enough for few syscalls, small beside the updater's
@@ -32,22 +48,15 @@ int fetch_file(const struct fetch_job *job, struct error *err)
 	enum { CHUNK = 128 << 10 };
 	unsigned long long done = 0;
 	struct stat st;
-	char *buf = NULL;
+	char *buf;
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return error_errno(err, "file: %s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		error_set(err, "file: %s: not a regular file", path);
-		goto out;
-	}
 	buf = malloc(CHUNK);
-	if (!buf) {
-		error_errno(err, "file: %s", path);
-		goto out;
-	}
+	if (!buf)
+		return error_errno(err, "file: %s", path);
 	for (;;) {
 		n = read(fd, buf, CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -67,6 +76,16 @@ int fetch_file(const struct fetch_job *job, struct error *err)
 	rc = 0;
 out:
 	free(buf);
+	return rc;
+}
+
+int fetch_file(const struct fetch_job *job, struct error *err)
+{
+	int fd = fetch_file_open(job->location, err), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fetch_file_read(fd, job, err);
 	close(fd);
 	return rc;
 }

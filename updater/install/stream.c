@@ -1,4 +1,5 @@
-/* stream.c: fetch -> verify -> extract on three threads (see include/install_stream.h). */
+/* stream.c: fetch -> verify -> extract on three threads (see include/install_stream.h);
+ * the download itself runs in a confined child process (include/fetch_child.h). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -7,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetch.h"
+#include "fetch_child.h"
 #include "extract_worker.h"
 #include "install_stream.h"
 #include "sock.h"
@@ -73,7 +74,7 @@ static int stream_send(int fd, const void *data, size_t len, const char *who, st
 	return 0;
 }
 
-/* --- fetch thread --- */
+/* --- fetch thread: relays what the confined fetch process downloads --- */
 
 static int stream_fetch_sink(const void *data, size_t len, void *context, struct error *err)
 {
@@ -105,7 +106,7 @@ static void *stream_fetch_main(void *arg)
 		.ctx = st, .progress = stream_fetch_progress,
 	};
 
-	st->fetch_rc = fetch_run(st->strategy, &job, &st->fetch_err);
+	st->fetch_rc = fetch_child_run(st->strategy, &job, &st->fetch_err);
 	shutdown(st->download.fd[1], SHUT_WR);	/* end of file for the verifier */
 	return NULL;
 }

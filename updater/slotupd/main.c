@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fetch_child.h"
 #include "install.h"
 #include "log.h"
 #include "slotupd.h"
@@ -187,6 +188,9 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	int opt;
 
+	/* Not an option: how slotupd starts its own download process. */
+	if (argc == 2 && !strcmp(argv[1], FETCH_CHILD_ARG))
+		return fetch_child_main();
 	log_init("slotupd");
 	while ((opt = getopt_long(argc, argv, "+c:", options, NULL)) != -1) {
 		switch (opt) {

@@ -1,0 +1,60 @@
+/* privsep.h: confining a process that handles network data (docs/architecture.md,
+ * Privilege separation).
+ *
+ * privsep_confine() turns the calling process into one that can read only
+ * the listed paths and write no file it opens by name, in this order:
+ *   1. credentials: a root process takes the identity's uid and gid and no
+ *      supplementary groups (setresgid, setresuid: no way back; checked); a
+ *      process that is not root keeps its uid (there is nothing to drop to);
+ *   2. PR_SET_NO_NEW_PRIVS: no setuid binary or file capability can give
+ *      anything back;
+ *   3. a Landlock ruleset (raw syscalls, Linux 5.13+): every filesystem right
+ *      the kernel knows is handled, reading is allowed beneath read_paths
+ *      only (a missing path is skipped), writing, creating, removing,
+ *      truncating and executing nowhere; with ABI 4+ TCP bind is refused,
+ *      and TCP connect too when `network` is 0; with ABI 6+ signals and
+ *      abstract unix sockets outside the process are out of reach.
+ * A kernel without Landlock (ENOSYS, EOPNOTSUPP: not built or disabled) is
+ * reported by one log line and steps 1-2 still apply; any other failure is
+ * an error, and the caller must then not go on.  Descriptors already open
+ * keep working: the caller closes what the confined code must not have. */
+#ifndef SLOTD_PRIVSEP_H
+#define SLOTD_PRIVSEP_H
+
+#include <sys/types.h>
+#include "error.h"
+
+/* The identity a root process drops to. */
+struct privsep_identity {
+	int drop;		/* 0: not root, keep the current uid */
+	uid_t uid;
+	gid_t gid;
+	char name[64];		/* for messages */
+};
+
+/* Used when [updater] fetch_user is empty: the package creates it; hosts
+ * without it fall back to PRIVSEP_FALLBACK_USER. */
+#define PRIVSEP_DEFAULT_USER "_slotupd-fetch"
+#define PRIVSEP_FALLBACK_USER "nobody"
+
+/* Resolves `user` (a name, or a decimal uid whose gid is its passwd entry's,
+ * else equal to the uid; "" = the default above) for a process running as
+ * root; sets drop = 0 for any other process.  Refuses uid 0. */
+int privsep_identity_resolve(const char *user, struct privsep_identity *id, struct error *err);
+
+struct privsep_sandbox {
+	const char *const *read_paths;	/* NULL-terminated; may be NULL */
+	int network;			/* 0: no TCP connect (Landlock ABI 4+) */
+};
+
+/* See above.  Returns 0 or -1 (err set). */
+int privsep_confine(const struct privsep_identity *id, const struct privsep_sandbox *box,
+		    struct error *err);
+
+/* The Landlock ABI version of the running kernel, 0 when it has none. */
+int privsep_landlock_abi(void);
+/* Step 3 alone (privsep_confine() calls it after no_new_privs).  Returns 1
+ * when applied, 0 when the kernel has no Landlock, -1 on error. */
+int privsep_landlock_apply(const struct privsep_sandbox *box, struct error *err);
+
+#endif

@@ -1,0 +1,180 @@
+/* child.c: `slotupd --fetch-child`, the confined download process (see
+ * include/fetch_child.h).  It trusts its parent, which sent the job, and
+ * nothing it downloads. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "child_wire.h"
+#include "fetch_child.h"
+#include "log.h"
+#include "privsep.h"
+
+/* What TLS, the resolver and the C library read: CA bundles, resolver and
+ * NSS configuration, shared libraries (NSS modules, OpenSSL providers).
+ * Not /etc as a whole: slotd.ini may hold the broker's password. */
+static const char *const child_read_paths[] = {
+	"/etc/ssl", "/etc/pki", "/etc/ca-certificates", "/usr/share/ca-certificates",
+	"/usr/local/share/ca-certificates", "/usr/lib/ssl", "/usr/lib", "/usr/lib64", "/lib",
+	"/lib64", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf",
+	"/etc/gai.conf", "/etc/ld.so.cache", "/etc/localtime", "/etc/services",
+	"/etc/protocols",
+};
+#define CHILD_READ_COUNT (sizeof child_read_paths / sizeof child_read_paths[0])
+
+struct child {
+	int fd;
+	unsigned long long total;
+};
+
+static int child_send(int fd, enum fetch_record type, const void *data, size_t len)
+{
+	uint32_t head = type;
+	struct iovec iov[2] = { { &head, sizeof head }, { (void *)data, len } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : 0;
+}
+
+static int child_sink(const void *data, size_t len, void *context, struct error *err)
+{
+	struct child *c = context;
+	const char *p = data;
+	size_t n;
+
+	while (len > 0) {
+		n = len < FETCH_CHILD_CHUNK ? len : FETCH_CHILD_CHUNK;
+		if (child_send(c->fd, FETCH_RECORD_DATA, p, n) < 0)
+			return error_errno(err, "fetch process: the updater stopped reading");
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void child_progress(void *context, unsigned long long done, unsigned long long total)
+{
+	struct child *c = context;
+	uint64_t size = total;
+
+	(void)done;	/* the parent counts what it received */
+	if (total && total != c->total && child_send(c->fd, FETCH_RECORD_TOTAL, &size,
+						     sizeof size) == 0)
+		c->total = total;
+}
+
+/* The job, and for `file` the descriptor that comes with it. */
+static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, struct error *err)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { job, sizeof *job };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof control.buf };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return error_errno(err, "fetch process: reading the job");
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(file_fd, CMSG_DATA(cm), sizeof(int));
+	if ((size_t)n != sizeof *job || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    job->magic != FETCH_CHILD_JOB_MAGIC)
+		return error_set(err, "fetch process: malformed job (%zd bytes): not started by "
+				 "this slotupd?", n);
+	job->fetch_user[sizeof job->fetch_user - 1] = '\0';
+	job->strategy[sizeof job->strategy - 1] = '\0';
+	job->location[sizeof job->location - 1] = '\0';
+	job->ca_path[sizeof job->ca_path - 1] = '\0';
+	job->swift_token[sizeof job->swift_token - 1] = '\0';
+	return 0;
+}
+
+/* Before anything from the network: the identity, no_new_privs, Landlock;
+ * then die with the parent (the setting does not survive the uid change).
+ * The user is looked up here, not in the parent: NSS modules (and their
+ * memory) stay out of the process that writes the slots. */
+static int child_confine(const struct fetch_child_job *job, int file_fd, struct error *err)
+{
+	const char *paths[CHILD_READ_COUNT + 3];
+	struct privsep_sandbox box = { .read_paths = paths, .network = file_fd < 0 };
+	struct privsep_identity id;
+	size_t i, n = 0;
+
+	if (file_fd < 0) {
+		for (i = 0; i < CHILD_READ_COUNT; i++)
+			paths[n++] = child_read_paths[i];
+		if (job->ca_path[0])
+			paths[n++] = job->ca_path;
+	}
+#ifdef __SANITIZE_ADDRESS__
+	paths[n++] = "/proc/self";	/* LeakSanitizer lists the threads at exit */
+#endif
+	paths[n] = NULL;
+	if (privsep_identity_resolve(job->fetch_user, &id, err) < 0)
+		return -1;
+	if (privsep_confine(&id, &box, err) < 0)
+		return error_prefix(err, "fetch process: ");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != job->parent)
+		return error_set(err, "fetch process: the updater is gone");
+	return 0;
+}
+
+static void child_config(const struct fetch_child_job *job, struct config *config)
+{
+	config_defaults(config);
+	snprintf(config->updater.ca_path, sizeof config->updater.ca_path, "%s", job->ca_path);
+	snprintf(config->updater.swift_token, sizeof config->updater.swift_token, "%s",
+		 job->swift_token);
+	config->updater.max_rate = job->max_rate;
+	config->updater.retries = job->retries;
+	config->updater.low_speed_time_ms = job->low_speed_time_ms;
+	config->updater.retry_backoff_ms = job->retry_backoff_ms;
+	config->updater.retry_backoff_max_ms = job->retry_backoff_max_ms;
+	config->updater.max_redirects = job->max_redirects;
+}
+
+int fetch_child_main(void)
+{
+	struct fetch_child_job job;
+	struct config config;
+	struct child c = { .fd = FETCH_CHILD_FD };
+	struct fetch_job fj = { .config = &config, .location = job.location, .sink = child_sink,
+				.ctx = &c, .progress = child_progress };
+	struct error err = { "" };
+	int file_fd = -1, rc = -1;
+
+	log_init("slotupd-fetch");
+	prctl(PR_SET_NAME, "slotupd-fetch");
+	if (child_receive(c.fd, &job, &file_fd, &err) == 0 &&
+	    child_confine(&job, file_fd, &err) == 0) {
+		child_config(&job, &config);
+		rc = file_fd >= 0 ? fetch_file_read(file_fd, &fj, &err)
+				  : fetch_run(job.strategy, &fj, &err);
+	}
+	explicit_bzero(job.swift_token, sizeof job.swift_token);
+	explicit_bzero(config.updater.swift_token, sizeof config.updater.swift_token);
+	if (rc == 0)
+		child_send(c.fd, FETCH_RECORD_DONE, NULL, 0);
+	else
+		child_send(c.fd, FETCH_RECORD_FAILED, err.text, strlen(err.text));
+	if (file_fd >= 0)
+		close(file_fd);
+	return rc == 0 ? 0 : 1;
+}
