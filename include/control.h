@@ -11,12 +11,15 @@
  * at most CONTROL_LINE_MAX bytes with its newline, in both directions.
  * Peers are checked with SO_PEERCRED (root, admin_uid, updater_uid); anyone
  * else gets "error refused uid N is not allowed" before slotd reads a byte.
+ * The socket file is not chowned: a non-root admin_uid or updater_uid also
+ * needs write permission on it (a group, or a mode the deployment sets).
  *
  * Requests (words separated by blanks or tabs, a trailing \r dropped):
  *   status                 -> ok <status words, below> | error state <why>
  *   activate a|b           -> answered once the outcome is known:
  *                             ok good <version>       trial passed, committed
  *                             error health <reason>   reverted, the slot is bad
+ *                                                     (also "rolled back by admin")
  *                             error busy <reason>     inhibitor held, slotd
  *                                                     stopping: nothing changed
  *                             error refused <reason>  not installed, a trial
@@ -34,7 +37,8 @@
  *
  * Replies: "ok" [" " text] or "error " kind [" " text], kind one of usage,
  * refused, busy, health, state.  Text is for people; programs act on the
- * kind (enum control_kind).
+ * kind (enum control_kind).  A text is at most CONTROL_TEXT_MAX - 1 bytes
+ * decoded (slotd cuts a longer one), so every reply fits its line.
  *
  * The escaping rule, one for the whole protocol: in a reply's text the bytes
  * '%', 0x00-0x1f and 0x7f are written %xx (two lower-case hex digits); in a
