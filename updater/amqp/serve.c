@@ -94,7 +94,9 @@ static void serve_heartbeat(struct server *s)
 	const struct control_slot_status *slot;
 
 	if (control_call_status(s->config->supervisor.control_socket, &status, &reply, 5000,
-				&err) < 0 || reply.kind != CONTROL_OK || status.current == SLOT_NONE)
+				&err) < 0)
+		return;
+	if (reply.kind != CONTROL_OK || status.current == SLOT_NONE)
 		return;
 	slot = &status.slot[status.current];
 	if (status.agent.state != CONTROL_AGENT_RUNNING || slot->status != SLOT_GOOD)
@@ -155,7 +157,8 @@ static enum serve_verdict serve_attempt(struct server *s, const struct rpc_reque
 	struct serve_attempt a = { s, req->unique_id };
 	struct install_progress progress = { serve_step, NULL, &a };
 	struct install_request ir = {
-		.id = req->unique_id, .kind = req->kind == RPC_ROLLBACK ? "rollback" : "upgrade",
+		.id = req->unique_id,
+		.kind = req->kind == RPC_ROLLBACK ? INSTALL_ROLLBACK : INSTALL_UPGRADE,
 		.instance_id = s->config->amqp.instance_id,
 		.location = req->location[0] ? req->location : NULL,
 		.strategy = req->strategy[0] ? req->strategy : NULL,

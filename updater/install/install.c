@@ -190,7 +190,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	if (install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
 			   &progress, &result, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
-	if (result.identical)
+	if (result.outcome == INSTALL_STREAM_IDENTICAL)
 		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");
 	attempt_copy(a->record.to_version, sizeof a->record.to_version, result.manifest.version);
 	return attempt_activate(a, slot);
@@ -202,7 +202,8 @@ static void attempt_init_record(struct attempt *a, const char *id)
 	struct history_record *r = &a->record;
 
 	attempt_copy(r->id, sizeof r->id, id);
-	attempt_copy(r->kind, sizeof r->kind, req->kind ? req->kind : "upgrade");
+	attempt_copy(r->kind, sizeof r->kind,
+		     req->kind == INSTALL_ROLLBACK ? "rollback" : "upgrade");
 	attempt_copy(r->instance, sizeof r->instance,
 		     req->instance_id ? req->instance_id : a->config->amqp.instance_id);
 	attempt_copy(r->strategy, sizeof r->strategy, attempt_strategy(a->config, req));
@@ -277,7 +278,7 @@ int install_run(const struct config *config, const struct install_request *reque
 		*err = a.record_err;
 		goto out;
 	}
-	if (a.record.kind[0] == 'r' && !request->location)
+	if (request->kind == INSTALL_ROLLBACK && !request->location)
 		result->outcome = attempt_rollback(&a);
 	else
 		result->outcome = attempt_upgrade(&a);
