@@ -187,11 +187,14 @@ static int control_field_parse(const struct control_field *f, const char *text,
 
 static const struct control_field *control_field_find(const char *key, size_t len)
 {
+	const char *name;
 	size_t i;
 
-	for (i = 0; i < CONTROL_FIELDS; i++)
-		if (strlen(control_fields[i].key) == len && !memcmp(control_fields[i].key, key, len))
+	for (i = 0; i < CONTROL_FIELDS; i++) {
+		name = control_fields[i].key;
+		if (strlen(name) == len && !memcmp(name, key, len))
 			return &control_fields[i];
+	}
 	return NULL;
 }
 
@@ -236,7 +239,7 @@ static int control_status_words(const char *line, size_t len, struct control_sta
 		for (end = start; end < len && line[end] != ' '; end++)
 			;
 		if (end == start)
-			return error_set(err, "status: an empty word (two blanks, or one at the end)");
+			return error_set(err, "status: an empty word (two blanks, or one last)");
 		if (control_status_word(line + start, end - start, s, &seen, err) < 0)
 			return -1;
 		start = end;

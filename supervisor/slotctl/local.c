@@ -69,7 +69,8 @@ static void local_print_json(const struct control_status *st)
 	json_object_set_new(root, "current", json_string(local_slot_name(st->current)));
 	for (i = 0; i < SLOT_COUNT; i++) {
 		slot = json_object();
-		json_object_set_new(slot, "status", json_string(state_status_name(st->slot[i].status)));
+		json_object_set_new(slot, "status",
+				    json_string(state_status_name(st->slot[i].status)));
 		json_object_set_new(slot, "version", local_json_text(st->slot[i].version));
 		json_object_set_new(slot, "attempts", json_integer(st->slot[i].attempts));
 		json_object_set_new(slot, "reason", local_json_text(st->slot[i].reason));

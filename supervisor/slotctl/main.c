@@ -294,7 +294,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(command, "notify"))
 		rc = fleet_command(&config, "upgrade", argc - 1, argv + 1);
 	else if (!strcmp(command, "rollback") && rest == 0)
-		rc = local_command(&config, &(struct control_request){ CONTROL_ROLLBACK, SLOT_NONE });
+		rc = local_command(&config,
+				   &(struct control_request){ CONTROL_ROLLBACK, SLOT_NONE });
 	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[2], "--force"))
 		rc = local_command(&config,
 				   &(struct control_request){ CONTROL_ROLLBACK_FORCE, SLOT_NONE });

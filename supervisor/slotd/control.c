@@ -5,9 +5,9 @@
  * its newline); a malformed line gets "error usage ..." and changes nothing.
  * Every request is parsed and every reply formatted by the protocol's module
  * (slots/control_proto.c, control_status.c): nothing here writes a reply
- * line by hand.  No client can block the loop:
- * sockets are non-blocking and replies are sent with MSG_DONTWAIT.  Only
- * `activate` keeps its connection open, until the trial's verdict.
+ * line by hand.  No client can block the loop: sockets are non-blocking and
+ * replies are sent with MSG_DONTWAIT.  Only `activate` keeps its connection
+ * open, until the trial's verdict.
  *
  * A well-formed command is an event for the state machine (machine.h), which
  * answers it in every state; here are the words of its replies and the slot
@@ -313,7 +313,8 @@ static void command_activate(struct supervisor *s, int index, int slot)
 	int held;
 
 	if (s->activate_fd >= 0 || s->machine.state == MS_TRIAL) {
-		control_send_reply(c->fd, CONTROL_REFUSED, "an activation or trial is already running");
+		control_send_reply(c->fd, CONTROL_REFUSED,
+				   "an activation or trial is already running");
 		return;
 	}
 	if (slots_reload(&s->slots, &err) < 0) {
