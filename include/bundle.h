@@ -67,13 +67,17 @@ struct bundle_reader_options {
 };
 
 /* Called once after manifest, signature and hash list verified, before any
- * payload byte; return -1 (err set) to stop, e.g. wrong compatible. */
+ * payload byte.  Returns 0 to go on, -1 (err set) to refuse the bundle (wrong
+ * compatible ...), 1 when the manifest was all the caller needed (a bundle
+ * already installed): bundle_read() then stops and returns 1, no error. */
 typedef int (*bundle_manifest_fn)(const struct bundle_manifest *m, void *ctx, struct error *err);
 /* Receives the payload verified block by block, decrypted, in order. */
 typedef int (*bundle_payload_fn)(const void *data, size_t len, void *ctx, struct error *err);
 
 /* Reads a whole bundle from fd.  on_payload may be NULL (verify only);
- * with options->keyring_path NULL only the manifest is read (inspect). */
+ * with options->keyring_path NULL only the manifest is read (inspect).
+ * Returns 0 once all of it is read and verified, 1 when on_manifest said it
+ * needs no more, -1 on error. */
 int bundle_read(int fd, const struct bundle_reader_options *options,
 		bundle_manifest_fn on_manifest, bundle_payload_fn on_payload, void *ctx,
 		struct error *err);

@@ -17,9 +17,15 @@
 #include "error.h"
 #include "history.h"
 
+enum install_kind {
+	INSTALL_UPGRADE,	/* install the bundle at location, activate it */
+	INSTALL_ROLLBACK,	/* with a location: as an upgrade, downgrades allowed by
+				 * the caller; without: ask slotd to roll back */
+};
+
 struct install_request {
 	const char *id;			/* upgrade id; NULL: a fresh random one */
-	const char *kind;		/* "upgrade" (default) or "rollback" */
+	enum install_kind kind;		/* recorded as "upgrade" or "rollback" */
 	const char *instance_id;	/* for the record; NULL: config's */
 	const char *location;
 	const char *strategy;		/* NULL: config's updater.strategy */
@@ -29,7 +35,8 @@ struct install_request {
 };
 
 enum install_outcome {
-	INSTALL_SUCCESS,	/* new slot committed good (or identical bundle: no-op) */
+	INSTALL_SUCCESS,	/* new slot committed good, rolled back, or the bundle
+				 * is the running one (nothing to do) */
 	INSTALL_FAILED,		/* recorded FAILED with the reason; running slot untouched */
 	INSTALL_DEFERRED,	/* agent busy: recorded DEFERRED, retry later, same id */
 };

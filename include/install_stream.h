@@ -34,16 +34,22 @@ struct install_stream_checks {
 	int allow_downgrade;
 };
 
+enum install_stream_outcome {
+	INSTALL_STREAM_INSTALLED,	/* the slot holds the bundle, `installed` */
+	INSTALL_STREAM_IDENTICAL,	/* the bundle is the running slot's: nothing read past
+					 * its manifest, nothing written */
+};
+
 struct install_stream_result {
+	enum install_stream_outcome outcome;
 	struct bundle_manifest manifest;	/* valid once manifest_ok */
 	int manifest_ok;
-	int identical;			/* same bundle as the running slot: nothing written */
 	struct extract_stats stats;
 	unsigned long long bundle_bytes;
 };
 
 /* Streams the bundle into `slot` (the inactive one) and syncs it; the slot
- * ends `installed` on success.  Returns 0 (check result->identical) or -1. */
+ * ends `installed` on success.  Returns 0 (check result->outcome) or -1. */
 int install_stream(const struct config *config, const char *strategy, const char *location,
 		   struct slots *slots, int slot, const struct install_stream_checks *checks,
 		   const struct install_progress *progress, struct install_stream_result *result,

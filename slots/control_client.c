@@ -1,4 +1,6 @@
-/* control_client.c: one request, one reply line (see include/control.h). */
+/* control_client.c: one request, one reply line (see include/control.h).
+ * The transport only: the lines are formatted and parsed by control_proto.c
+ * and control_status.c. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,16 +21,18 @@ static long long control_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads up to the first newline, waiting at most until deadline (0 = forever). */
+/* Reads up to the first newline, waiting at most until deadline (0 = forever).
+ * Returns the line's length, newline stripped (NUL bytes in it included). */
 static int control_read_line(int fd, char *reply, size_t len, long long deadline,
 			     const char *path, struct error *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t used = 0;
+	char *newline = NULL;
 	ssize_t n;
 	int timeout, ready;
 
-	while (used + 1 < len) {
+	while (used + 1 < len && !newline) {
 		timeout = deadline ? (int)(deadline - control_now_ms()) : -1;
 		if (deadline && timeout <= 0)
 			return error_set(err, "%s: no reply in time", path);
@@ -46,19 +50,19 @@ static int control_read_line(int fd, char *reply, size_t len, long long deadline
 			return error_errno(err, "%s: read", path);
 		if (n == 0)
 			break;
+		newline = memchr(reply + used, '\n', (size_t)n);
 		used += (size_t)n;
-		if (memchr(reply, '\n', used))
-			break;
 	}
-	reply[used] = '\0';
-	reply[strcspn(reply, "\n")] = '\0';
 	if (used == 0)
 		return error_set(err, "%s: slotd closed the connection without a reply", path);
-	return 0;
+	if (newline)
+		used = (size_t)(newline - reply);
+	reply[used] = '\0';
+	return (int)used;
 }
 
-int control_request(const char *socket_path, const char *request, char *reply,
-		    size_t reply_len, unsigned timeout_ms, struct error *err)
+int control_exchange(const char *socket_path, const char *request, char *reply, size_t reply_len,
+		     unsigned timeout_ms, struct error *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char line[CONTROL_LINE_MAX];
@@ -88,4 +92,34 @@ int control_request(const char *socket_path, const char *request, char *reply,
 out:
 	close(fd);
 	return rc;
+}
+
+int control_call(const char *socket_path, const struct control_request *request,
+		 struct control_reply *reply, unsigned timeout_ms, struct error *err)
+{
+	char words[32], line[CONTROL_LINE_MAX + 1];	/* +1: an over-long reply shows */
+	int len;
+
+	if (control_request_format(request, words, sizeof words, err) < 0)
+		return -1;
+	len = control_exchange(socket_path, words, line, sizeof line, timeout_ms, err);
+	if (len < 0)
+		return -1;
+	if (control_reply_parse(line, (size_t)len, reply, err) < 0)
+		return error_prefix(err, "slotd's answer to '%s': ", words);
+	return 0;
+}
+
+int control_call_status(const char *socket_path, struct control_status *status,
+			struct control_reply *reply, unsigned timeout_ms, struct error *err)
+{
+	char line[CONTROL_LINE_MAX + 1];
+	int len;
+
+	len = control_exchange(socket_path, "status", line, sizeof line, timeout_ms, err);
+	if (len < 0)
+		return -1;
+	if (control_status_parse(line, (size_t)len, status, reply, err) < 0)
+		return error_prefix(err, "slotd's answer to 'status': ");
+	return 0;
 }

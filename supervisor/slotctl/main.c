@@ -16,8 +16,8 @@
  *   slotctl --api URL --token-file F --tenant T rollout create|show|list|pause|resume|
  *           cancel|rollback-failed|rollback-all ... (api_rollout.c)
  *
- * status asks slotd; when slotd is not running it reads the state from disk
- * and says so.  history reads <root>/history directly.  notify and rollback
+ * status and the admin commands ask slotd (local.c); when slotd is not
+ * running, status reads the state from disk and says so.  history reads <root>/history directly.  notify and rollback
  * with --instance/--instances cast to guests over RabbitMQ (fleet.c) instead
  * of asking the local slotd.  upgrade, upgrades, instance and rollout ask slotfleet's
  * HTTP API (api.c) and need no config file.  Exit 0 on success, 1 when slotd refuses or
@@ -32,10 +32,8 @@
 
 #include "config.h"
 #include "control.h"
-#include "flip.h"
 #include "history.h"
 #include "slotctl.h"
-#include "state.h"
 
 #define SLOTCTL_VERSION "0.1.0"
 
@@ -68,172 +66,23 @@ static void usage(FILE *out)
 		"       slotctl --help | --version\n");
 }
 
-/* The status reply as key=value words, %-decoded in place. */
-struct status_words {
-	char *key[48], *value[48];
-	int count;
-};
-
-static void status_decode(char *s)
+/* mark-good, mark-bad, restart: the same word on the command line and on
+ * the wire.  0 and *r set for one of them. */
+static int admin_request(const char *command, struct control_request *r)
 {
-	char *out = s;
-	unsigned v;
+	static const struct { const char *name; enum control_command command; } admin[] = {
+		{ "mark-good", CONTROL_MARK_GOOD }, { "mark-bad", CONTROL_MARK_BAD },
+		{ "restart", CONTROL_RESTART },
+	};
+	size_t i;
 
-	for (; *s; s++) {
-		if (*s == '%' && sscanf(s + 1, "%2x", &v) == 1) {
-			*out++ = (char)v;
-			s += 2;
-		} else {
-			*out++ = *s;
+	for (i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+		if (!strcmp(command, admin[i].name)) {
+			*r = (struct control_request){ admin[i].command, SLOT_NONE };
+			return 0;
 		}
 	}
-	*out = '\0';
-}
-
-static void status_split(char *reply, struct status_words *w)
-{
-	char *word, *eq, *save = NULL;
-
-	w->count = 0;
-	for (word = strtok_r(reply, " ", &save); word && w->count < 48;
-	     word = strtok_r(NULL, " ", &save)) {
-		eq = strchr(word, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		status_decode(eq + 1);
-		w->key[w->count] = word;
-		w->value[w->count++] = eq + 1;
-	}
-}
-
-static const char *status_get(const struct status_words *w, const char *key)
-{
-	int i;
-
-	for (i = 0; i < w->count; i++)
-		if (!strcmp(w->key[i], key))
-			return w->value[i];
-	return "";
-}
-
-/* slotd is down: the same words, from disk. */
-static int status_from_disk(const struct config *c, char *reply, size_t len)
-{
-	struct layout layout;
-	struct slot_state st;
-	struct error err = { "" };
-	int fresh, current;
-
-	if (layout_open(&layout, c->slots.root, 0, &err) < 0 ||
-	    state_load(&layout, &st, &fresh, &err) < 0 || slot_current(&layout, &current, &err) < 0) {
-		fprintf(stderr, "slotctl: %s\n", err.text);
-		return -1;
-	}
-	layout_close(&layout);
-	snprintf(reply, len, "ok current=%s agent.state=not%%20supervised agent.pid=0 "
-		 "agent.healthy=0 a.status=%s a.version=%s b.status=%s b.version=%s",
-		 current == SLOT_NONE ? "none" : layout_slot_name(current),
-		 state_status_name(st.slot[0].status), st.slot[0].version,
-		 state_status_name(st.slot[1].status), st.slot[1].version);
-	return 0;
-}
-
-static void status_print_json(const struct status_words *w)
-{
-	json_t *root = json_object(), *slots = json_object(), *agent = json_object();
-	static const char *const names[] = { "a", "b" };
-	char key[32];
-	int i;
-
-	json_object_set_new(root, "current", json_string(status_get(w, "current")));
-	for (i = 0; i < 2; i++) {
-		json_t *slot = json_object();
-		snprintf(key, sizeof key, "%s.status", names[i]);
-		json_object_set_new(slot, "status", json_string(status_get(w, key)));
-		snprintf(key, sizeof key, "%s.version", names[i]);
-		json_object_set_new(slot, "version", json_string(status_get(w, key)));
-		snprintf(key, sizeof key, "%s.attempts", names[i]);
-		json_object_set_new(slot, "attempts", json_integer(atoi(status_get(w, key))));
-		snprintf(key, sizeof key, "%s.reason", names[i]);
-		json_object_set_new(slot, "reason", json_string(status_get(w, key)));
-		json_object_set_new(slots, names[i], slot);
-	}
-	json_object_set_new(root, "slots", slots);
-	json_object_set_new(agent, "pid", json_integer(atoi(status_get(w, "agent.pid"))));
-	json_object_set_new(agent, "state", json_string(status_get(w, "agent.state")));
-	json_object_set_new(agent, "healthy", json_boolean(atoi(status_get(w, "agent.healthy"))));
-	json_object_set_new(agent, "slot", json_string(status_get(w, "agent.slot")));
-	json_object_set_new(agent, "status", json_string(status_get(w, "agent.status")));
-	json_object_set_new(root, "agent", agent);
-	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	putchar('\n');
-	json_decref(root);
-}
-
-static void status_print_table(const struct status_words *w)
-{
-	static const char *const names[] = { "a", "b" };
-	char key[3][32];
-	int i;
-
-	printf("current: %s\nagent:   %s", status_get(w, "current"), status_get(w, "agent.state"));
-	if (atoi(status_get(w, "agent.pid")))
-		printf(" (pid %s, slot %s, %s)", status_get(w, "agent.pid"),
-		       status_get(w, "agent.slot"),
-		       atoi(status_get(w, "agent.healthy")) ? "healthy" : "not yet healthy");
-	printf("\n\n%-5s %-11s %-16s %-9s %s\n", "SLOT", "STATUS", "VERSION", "ATTEMPTS", "REASON");
-	for (i = 0; i < 2; i++) {
-		snprintf(key[0], sizeof key[0], "%s.status", names[i]);
-		snprintf(key[1], sizeof key[1], "%s.version", names[i]);
-		snprintf(key[2], sizeof key[2], "%s.attempts", names[i]);
-		printf("%-5s %-11s %-16s %-9s %s\n", names[i], status_get(w, key[0]),
-		       status_get(w, key[1])[0] ? status_get(w, key[1]) : "-",
-		       status_get(w, key[2])[0] ? status_get(w, key[2]) : "-",
-		       status_get(w, i ? "b.reason" : "a.reason"));
-	}
-}
-
-static int command_status(const struct config *c, int json)
-{
-	char reply[CONTROL_LINE_MAX];
-	struct status_words words;
-	struct error err = { "" };
-
-	if (control_request(c->supervisor.control_socket, "status", reply, sizeof reply, 5000,
-			    &err) < 0) {
-		fprintf(stderr, "slotctl: %s: showing the state on disk\n", err.text);
-		if (status_from_disk(c, reply, sizeof reply) < 0)
-			return 1;
-	}
-	if (strncmp(reply, "ok", 2) != 0) {
-		fprintf(stderr, "slotctl: status: %s\n", reply);
-		return 1;
-	}
-	status_split(reply + 2, &words);
-	if (json)
-		status_print_json(&words);
-	else
-		status_print_table(&words);
-	return 0;
-}
-
-static int command_simple(const struct config *c, const char *request)
-{
-	char reply[CONTROL_LINE_MAX];
-	struct error err = { "" };
-
-	if (control_request(c->supervisor.control_socket, request, reply, sizeof reply, 60000,
-			    &err) < 0) {
-		fprintf(stderr, "slotctl: %s\n", err.text);
-		return 1;
-	}
-	if (strncmp(reply, "ok", 2) != 0) {
-		fprintf(stderr, "slotctl: %s: %s\n", request, reply);
-		return 1;
-	}
-	printf("%s\n", reply[2] ? reply + 3 : "ok");
-	return 0;
+	return -1;
 }
 
 struct history_output {
@@ -413,6 +262,7 @@ static int take_globals(int *argc, char **argv, struct slotctl_globals *g)
 int main(int argc, char **argv)
 {
 	struct slotctl_globals g = { 0 };
+	struct control_request request;
 	const char *command;
 	struct config config;
 	struct error err = { "" };
@@ -451,18 +301,19 @@ int main(int argc, char **argv)
 	}
 	rest = argc - 2;
 	if (!strcmp(command, "status") && (rest == 0 || (rest == 1 && !strcmp(argv[2], "--json"))))
-		rc = command_status(&config, rest == 1);
+		rc = local_status(&config, rest == 1);
 	else if (!strcmp(command, "notify"))
 		rc = fleet_command(&config, "upgrade", argc - 1, argv + 1);
 	else if (!strcmp(command, "rollback") && rest == 0)
-		rc = command_simple(&config, "rollback");
+		rc = local_command(&config,
+				   &(struct control_request){ CONTROL_ROLLBACK, SLOT_NONE });
 	else if (!strcmp(command, "rollback") && rest == 1 && !strcmp(argv[2], "--force"))
-		rc = command_simple(&config, "rollback --force");
+		rc = local_command(&config,
+				   &(struct control_request){ CONTROL_ROLLBACK_FORCE, SLOT_NONE });
 	else if (!strcmp(command, "rollback"))	/* --instance, --instances, --rate, --id */
 		rc = fleet_command(&config, "rollback", argc - 1, argv + 1);
-	else if ((!strcmp(command, "mark-good") || !strcmp(command, "mark-bad") ||
-		  !strcmp(command, "restart")) && rest == 0)
-		rc = command_simple(&config, command);
+	else if (admin_request(command, &request) == 0 && rest == 0)
+		rc = local_command(&config, &request);
 	else if (!strcmp(command, "history"))
 		rc = command_history(&config, argc - 1, argv + 1);
 	if (rc == 2)

@@ -1,16 +1,20 @@
 /* control.c: the control socket (protocol in include/control.h).
  *
  * Peers are checked with SO_PEERCRED: uid 0, admin_uid or updater_uid.  A
- * client has 5 s to send its one line (at most 511 bytes); a malformed line
- * gets "error usage ..." and changes nothing.  No client can block the loop:
- * sockets are non-blocking and replies are sent with MSG_DONTWAIT.  Only
- * `activate` keeps its connection open, until the trial's verdict.
+ * client has 5 s to send its one line (at most CONTROL_LINE_MAX bytes with
+ * its newline); a malformed line gets "error usage ..." and changes nothing.
+ * Every request is parsed and every reply formatted by the protocol's module
+ * (slots/control_proto.c, control_status.c): nothing here writes a reply
+ * line by hand.  No client can block the loop: sockets are non-blocking and
+ * replies are sent with MSG_DONTWAIT.  Only `activate` keeps its connection
+ * open, until the trial's verdict.
  *
  * A well-formed command is an event for the state machine (machine.h), which
  * answers it in every state; here are the words of its replies and the slot
  * changes (FLIP) it asks for.  `activate` first takes the upgrade inhibitor
  * (waiting for the agent to release it, through a waiter child). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,12 +25,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "history.h"
 #include "inhibit.h"
 #include "log.h"
 #include "slotd.h"
 
 #define CLIENT_TIMEOUT_MS 5000
+
+/* Sends one line and its newline.  Best effort: a client that went away, or
+ * whose buffer is full, loses its answer, nothing else. */
+static void control_send_line(int fd, const char *line)
+{
+	char out[CONTROL_LINE_MAX];
+	size_t n = strnlen(line, CONTROL_LINE_MAX - 1);
+
+	memcpy(out, line, n);
+	out[n++] = '\n';
+	if (send(fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("control: reply lost: %s", strerror(errno));
+}
+
+void control_send_reply(int fd, enum control_kind kind, const char *fmt, ...)
+{
+	struct control_reply r = { .kind = kind };
+	char line[CONTROL_LINE_MAX];
+	struct error err = { "" };
+	va_list ap;
+
+	/* Cut at CONTROL_TEXT_MAX - 1 bytes, a text always fits its line. */
+	va_start(ap, fmt);
+	vsnprintf(r.text, sizeof r.text, fmt, ap);
+	va_end(ap);
+	if (control_reply_format(&r, line, sizeof line, &err) < 0) {
+		log_error("control: %s", err.text);
+		return;
+	}
+	control_send_line(fd, line);
+}
 
 int control_open(struct supervisor *s, struct error *err)
 {
@@ -46,10 +82,23 @@ int control_open(struct supervisor *s, struct error *err)
 	return 0;
 }
 
-static int control_allowed(const struct supervisor *s, uid_t uid)
+/* 1 for root, admin_uid and updater_uid; anyone else is told and logged. */
+static int control_peer_allowed(const struct supervisor *s, int fd)
 {
-	return uid == 0 || (long)uid == s->config->supervisor.admin_uid ||
-	       (long)uid == s->config->supervisor.updater_uid;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: cannot read the peer's credentials: %s", strerror(errno));
+		control_send_reply(fd, CONTROL_REFUSED, "cannot check the peer's uid");
+		return 0;
+	}
+	if (cred.uid == 0 || (long)cred.uid == s->config->supervisor.admin_uid ||
+	    (long)cred.uid == s->config->supervisor.updater_uid)
+		return 1;
+	log_warn("control: refused uid %d (pid %d)", (int)cred.uid, (int)cred.pid);
+	control_send_reply(fd, CONTROL_REFUSED, "uid %d is not allowed", (int)cred.uid);
+	return 0;
 }
 
 static void control_drop(struct supervisor *s, int index)
@@ -68,29 +117,24 @@ static void control_drop(struct supervisor *s, int index)
 void control_accept(struct supervisor *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct ucred cred;
-	socklen_t len = sizeof cred;
 	int fd, i;
 
 	while ((fd = accept4(s->control_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    !control_allowed(s, cred.uid)) {
-			log_warn("control: refused uid %d (pid %d)", (int)cred.uid, (int)cred.pid);
-			supervisor_reply(fd, "error refused uid %d is not allowed", (int)cred.uid);
+		if (!control_peer_allowed(s, fd)) {
 			close(fd);
 			continue;
 		}
 		for (i = 0; i < CLIENT_MAX && s->clients[i].fd >= 0; i++)
 			;
 		if (i == CLIENT_MAX) {
-			supervisor_reply(fd, "error busy too many clients");
+			control_send_reply(fd, CONTROL_BUSY, "too many clients");
 			close(fd);
 			continue;
 		}
 		ev.data.u64 = (uint64_t)i;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("control: epoll_ctl: %s", strerror(errno));
-			supervisor_reply(fd, "error busy cannot watch the connection");
+			control_send_reply(fd, CONTROL_BUSY, "cannot watch the connection");
 			close(fd);
 			continue;
 		}
@@ -100,51 +144,47 @@ void control_accept(struct supervisor *s)
 	}
 }
 
-/* Values in status replies are single words: %-encode blanks and controls. */
-static void control_word(const char *in, char *out, size_t len)
+/* The machine names the agent's state; the protocol carries it typed. */
+static void control_agent_status(const struct supervisor *s, struct control_status *st)
 {
-	size_t used = 0;
+	const struct machine *m = &s->machine;
 
-	for (; *in && used + 4 < len; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c <= ' ' || c == '%' || c == 0x7f)
-			used += (size_t)snprintf(out + used, len - used, "%%%02x", c);
-		else
-			out[used++] = (char)c;
-	}
-	out[used] = '\0';
+	st->agent.pid = machine_agent_running(m) && s->pid > 0 ? (int)s->pid : 0;
+	if (control_agent_state_parse(machine_agent_state(m), &st->agent.state) < 0)
+		st->agent.state = (enum control_agent_state)-1;	/* refused by the format */
+	st->agent.healthy = m->state == MS_UP && m->healthy;
+	st->agent.slot = m->state == MS_UP || m->state == MS_TRIAL ? s->slot : SLOT_NONE;
+	snprintf(st->agent.status, sizeof st->agent.status, "%s", s->status_text);
+	st->trial = m->state == MS_TRIAL;
 }
 
 static void command_status(struct supervisor *s, int fd)
 {
-	char line[2400], version[3][200], reason[2][300];
-	const struct slot_info *a, *b;
-	const struct machine *m = &s->machine;
+	struct control_status st = { .current = SLOT_NONE };
+	char line[CONTROL_LINE_MAX];
 	struct error err = { "" };
+	int i;
 
 	if (slots_reload(&s->slots, &err) < 0) {
-		supervisor_reply(fd, "error state %s", err.text);
+		control_send_reply(fd, CONTROL_STATE, "%s", err.text);
 		return;
 	}
-	a = &s->slots.state.slot[SLOT_A];
-	b = &s->slots.state.slot[SLOT_B];
-	control_word(a->version, version[0], sizeof version[0]);
-	control_word(b->version, version[1], sizeof version[1]);
-	control_word(s->status_text, version[2], sizeof version[2]);
-	control_word(a->reason, reason[0], sizeof reason[0]);
-	control_word(b->reason, reason[1], sizeof reason[1]);
-	snprintf(line, sizeof line,
-		 "ok current=%s agent.pid=%d agent.state=%s agent.healthy=%d agent.slot=%s "
-		 "agent.status=%s trial=%d a.status=%s a.version=%s a.attempts=%u a.reason=%s "
-		 "b.status=%s b.version=%s b.attempts=%u b.reason=%s",
-		 s->slots.current == SLOT_NONE ? "none" : layout_slot_name(s->slots.current),
-		 machine_agent_running(m) && s->pid > 0 ? (int)s->pid : 0, machine_agent_state(m),
-		 m->state == MS_UP && m->healthy,
-		 m->state == MS_UP || m->state == MS_TRIAL ? layout_slot_name(s->slot) : "none",
-		 version[2], m->state == MS_TRIAL,
-		 state_status_name(a->status), version[0], a->attempts, reason[0],
-		 state_status_name(b->status), version[1], b->attempts, reason[1]);
-	supervisor_reply(fd, "%s", line);
+	st.current = s->slots.current;
+	control_agent_status(s, &st);
+	for (i = 0; i < SLOT_COUNT; i++) {
+		const struct slot_info *info = &s->slots.state.slot[i];
+
+		st.slot[i].status = info->status;
+		st.slot[i].attempts = info->attempts;
+		snprintf(st.slot[i].version, sizeof st.slot[i].version, "%s", info->version);
+		snprintf(st.slot[i].reason, sizeof st.slot[i].reason, "%s", info->reason);
+	}
+	if (control_status_format(&st, line, sizeof line, &err) < 0) {
+		log_error("control: %s", err.text);
+		control_send_reply(fd, CONTROL_STATE, "%s", err.text);
+		return;
+	}
+	control_send_line(fd, line);
 }
 
 /* Admin actions are attempts of their own in the history. */
@@ -215,9 +255,9 @@ void control_release_inhibitor(struct supervisor *s)
 }
 
 /* An activation answered before its trial: the inhibitor goes with it. */
-static void control_end_activation(struct supervisor *s, const char *reply)
+static void control_end_activation(struct supervisor *s, enum control_kind kind, const char *text)
 {
-	supervisor_reply(s->activate_fd, "%s", reply);
+	control_send_reply(s->activate_fd, kind, "%s", text);
 	close(s->activate_fd);
 	s->activate_fd = -1;
 	if (s->inhibit_held)
@@ -227,27 +267,29 @@ static void control_end_activation(struct supervisor *s, const char *reply)
 /* The machine's REPLY, to the client whose command is being stepped. */
 void control_reply(struct supervisor *s, enum machine_reply code)
 {
-	char line[600];
+	enum control_kind kind = CONTROL_OK;
+	const char *text = "";
+	char current[16];
 	int fd = s->command_fd;
 
 	if (fd < 0)
 		return;
 	switch (code) {
-	case MR_OK: snprintf(line, sizeof line, "ok"); break;
+	case MR_OK: break;
 	case MR_CURRENT:
-		snprintf(line, sizeof line, "ok current=%s", s->slots.current == SLOT_NONE ? "none" :
-			 layout_slot_name(s->slots.current));
+		snprintf(current, sizeof current, "current=%s", s->slots.current == SLOT_NONE ?
+			 "none" : layout_slot_name(s->slots.current));
+		text = current;
 		break;
 	case MR_STATUS: command_status(s, fd); return;
-	case MR_REFUSED: snprintf(line, sizeof line, "error refused %s", s->refusal); break;
-	case MR_BUSY_STOPPING: snprintf(line, sizeof line, "error busy slotd is stopping"); break;
-	default:
-		snprintf(line, sizeof line, "error refused an activation or trial is already running");
+	case MR_REFUSED: kind = CONTROL_REFUSED; text = s->refusal; break;
+	case MR_BUSY_STOPPING: kind = CONTROL_BUSY; text = "slotd is stopping"; break;
+	default: kind = CONTROL_REFUSED; text = "an activation or trial is already running";
 	}
 	if (fd == s->activate_fd)
-		control_end_activation(s, line);
+		control_end_activation(s, kind, text);
 	else
-		supervisor_reply(fd, "%s", line);
+		control_send_reply(fd, kind, "%s", text);
 }
 
 static void control_step(struct supervisor *s, int fd, enum machine_command command)
@@ -264,23 +306,25 @@ static void control_activate_now(struct supervisor *s)
 	control_step(s, s->activate_fd, MC_ACTIVATE);
 }
 
-static void command_activate(struct supervisor *s, int index, const char *slot_name)
+static void command_activate(struct supervisor *s, int index, int slot)
 {
 	struct client *c = &s->clients[index];
 	struct error err = { "" };
-	int slot = layout_slot_parse(slot_name), held;
+	int held;
 
-	if (slot == SLOT_NONE) {
-		supervisor_reply(c->fd, "error usage activate a|b");
-		return;
-	}
 	if (s->activate_fd >= 0 || s->machine.state == MS_TRIAL) {
-		supervisor_reply(c->fd, "error refused an activation or trial is already running");
+		control_send_reply(c->fd, CONTROL_REFUSED,
+				   "an activation or trial is already running");
 		return;
 	}
-	if (slots_reload(&s->slots, &err) < 0 || s->slots.state.slot[slot].status != SLOT_INSTALLED) {
-		supervisor_reply(c->fd, "error refused slot %s is %s, not installed", slot_name,
-				 state_status_name(s->slots.state.slot[slot].status));
+	if (slots_reload(&s->slots, &err) < 0) {
+		control_send_reply(c->fd, CONTROL_STATE, "%s", err.text);
+		return;
+	}
+	if (s->slots.state.slot[slot].status != SLOT_INSTALLED) {
+		control_send_reply(c->fd, CONTROL_REFUSED, "slot %s is %s, not installed",
+				   layout_slot_name(slot),
+				   state_status_name(s->slots.state.slot[slot].status));
 		return;
 	}
 	s->activate_fd = c->fd;	/* kept open until the verdict */
@@ -293,8 +337,9 @@ static void command_activate(struct supervisor *s, int index, const char *slot_n
 	s->waiter_pid = held > 0 ? inhibit_spawn_waiter(s->inhibit_fd,
 							 s->config->supervisor.inhibit_timeout_ms, &err) : -1;
 	if (s->waiter_pid < 0)
-		control_end_activation(s, held > 0 ? "error busy cannot wait for the inhibitor" :
-						     "error refused cannot take the inhibitor");
+		control_end_activation(s, held > 0 ? CONTROL_BUSY : CONTROL_REFUSED,
+				       held > 0 ? "cannot wait for the inhibitor" :
+						  "cannot take the inhibitor");
 	else
 		log_info("agent holds the upgrade inhibitor: waiting up to %u ms",
 			 s->config->supervisor.inhibit_timeout_ms);
@@ -312,34 +357,30 @@ void control_waiter_exited(struct supervisor *s, int status)
 		return;
 	}
 	log_warn("the upgrade inhibitor stayed held: activation deferred");
-	control_end_activation(s, "error busy agent holds the upgrade inhibitor");
+	control_end_activation(s, CONTROL_BUSY, "agent holds the upgrade inhibitor");
 }
 
-static void control_command(struct supervisor *s, int index, char *line)
+/* One request line (len bytes, its newline cut; or a full buffer without
+ * one, which the parser refuses as too long). */
+static void control_command(struct supervisor *s, int index, const char *line, size_t len)
 {
+	static const enum machine_command commands[] = {
+		[CONTROL_STATUS] = MC_STATUS, [CONTROL_ROLLBACK] = MC_ROLLBACK,
+		[CONTROL_ROLLBACK_FORCE] = MC_ROLLBACK_FORCE, [CONTROL_MARK_GOOD] = MC_MARK_GOOD,
+		[CONTROL_MARK_BAD] = MC_MARK_BAD, [CONTROL_RESTART] = MC_RESTART,
+	};
 	int fd = s->clients[index].fd;
-	char *word = strtok(line, " \t"), *arg = strtok(NULL, " \t"), *extra = strtok(NULL, " \t");
+	struct control_request r;
+	struct error err = { "" };
 
-	if (!word) {
-		supervisor_reply(fd, "error usage empty request");
-	} else if (!strcmp(word, "status") && !arg) {
-		control_step(s, fd, MC_STATUS);
-	} else if (!strcmp(word, "activate") && arg && !extra) {
-		command_activate(s, index, arg);
-	} else if (!strcmp(word, "rollback") && (!arg || !strcmp(arg, "--force")) && !extra) {
-		control_step(s, fd, arg ? MC_ROLLBACK_FORCE : MC_ROLLBACK);
-	} else if ((!strcmp(word, "mark-good") || !strcmp(word, "mark-bad")) && !arg) {
-		control_step(s, fd, word[5] == 'g' ? MC_MARK_GOOD : MC_MARK_BAD);
-	} else if (!strcmp(word, "restart") && !arg) {
-		log_info("restart requested");
-		control_step(s, fd, MC_RESTART);
+	if (control_request_parse(line, len, &r, &err) < 0) {
+		control_send_reply(fd, CONTROL_USAGE, "%s", err.text);
+	} else if (r.command == CONTROL_ACTIVATE) {
+		command_activate(s, index, r.slot);
 	} else {
-		char head[41], shown[sizeof head * 3];
-
-		/* the word is the peer's: never echo its control bytes raw */
-		snprintf(head, sizeof head, "%s", word);
-		control_word(head, shown, sizeof shown);
-		supervisor_reply(fd, "error usage unknown request '%s'", shown);
+		if (r.command == CONTROL_RESTART)
+			log_info("restart requested");
+		control_step(s, fd, commands[r.command]);
 	}
 }
 
@@ -349,7 +390,7 @@ void control_readable(struct supervisor *s, int index)
 	char *newline;
 	ssize_t n;
 
-	n = read(c->fd, c->line + c->used, sizeof c->line - 1 - c->used);
+	n = read(c->fd, c->line + c->used, sizeof c->line - c->used);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -357,20 +398,10 @@ void control_readable(struct supervisor *s, int index)
 		return;
 	}
 	c->used += (size_t)n;
-	c->line[c->used] = '\0';
-	newline = strchr(c->line, '\n');
-	if (!newline) {
-		if (c->used == sizeof c->line - 1) {
-			supervisor_reply(c->fd, "error usage request longer than %zu bytes",
-					 sizeof c->line - 2);
-			control_drop(s, index);
-		}
+	newline = memchr(c->line, '\n', c->used);
+	if (!newline && c->used < sizeof c->line)
 		return;
-	}
-	*newline = '\0';
-	if (newline > c->line && newline[-1] == '\r')
-		newline[-1] = '\0';
-	control_command(s, index, c->line);
+	control_command(s, index, c->line, newline ? (size_t)(newline - c->line) : c->used);
 	control_drop(s, index);
 }
 
@@ -391,7 +422,8 @@ void control_deadlines(struct supervisor *s, int64_t now)
 
 	for (i = 0; i < CLIENT_MAX; i++) {
 		if (s->clients[i].fd >= 0 && now >= s->clients[i].deadline) {
-			supervisor_reply(s->clients[i].fd, "error usage request not received in time");
+			control_send_reply(s->clients[i].fd, CONTROL_USAGE,
+					   "request not received in time");
 			control_drop(s, i);
 		}
 	}

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "control.h"
 #include "machine.h"
 #include "slots.h"
 
@@ -24,7 +25,7 @@ struct client {
 	int fd;			/* -1: free */
 	int64_t deadline;	/* to finish sending its request */
 	size_t used;
-	char line[512];
+	char line[CONTROL_LINE_MAX];	/* the request and its newline */
 };
 
 struct supervisor {
@@ -56,7 +57,6 @@ struct supervisor {
 };
 
 int64_t supervisor_now(void);
-void supervisor_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Steps the machine with ev and performs its actions (main.c). */
 void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value);
 
@@ -91,8 +91,12 @@ int proc_stat_read(pid_t pid, struct proc_stat *out);
 int notify_open(struct supervisor *s, struct error *err);
 void notify_receive(struct supervisor *s);
 
-/* control.c */
+/* control.c: the control socket.  control_send_reply() is the one way a
+ * reply leaves slotd: the text (cut at CONTROL_TEXT_MAX - 1 bytes) is
+ * formatted by the protocol's module (control.h). */
 int control_open(struct supervisor *s, struct error *err);
+void control_send_reply(int fd, enum control_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void control_accept(struct supervisor *s);
 void control_readable(struct supervisor *s, int index);
 void control_deadlines(struct supervisor *s, int64_t now);

@@ -126,15 +126,16 @@ void trial_verdict(struct supervisor *s, enum machine_reason why, int value)
 		return;
 	trial_reason(why, value, reason, sizeof reason);
 	if (why == MV_GOOD) {
-		supervisor_reply(s->activate_fd, "ok good %s", s->slots.state.slot[s->slot].version);
+		control_send_reply(s->activate_fd, CONTROL_OK, "good %s",
+				   s->slots.state.slot[s->slot].version);
 	} else if (why == MV_COMMIT_FAILED) {
-		supervisor_reply(s->activate_fd, "error refused commit failed");
+		control_send_reply(s->activate_fd, CONTROL_REFUSED, "commit failed");
 	} else if (why == MV_REFUSED) {
-		supervisor_reply(s->activate_fd, "error refused %s", s->refusal);
+		control_send_reply(s->activate_fd, CONTROL_REFUSED, "%s", s->refusal);
 	} else if (why == MV_STOPPING) {
-		supervisor_reply(s->activate_fd, "error busy slotd is stopping");
+		control_send_reply(s->activate_fd, CONTROL_BUSY, "slotd is stopping");
 	} else {
-		supervisor_reply(s->activate_fd, "error health %s", reason);
+		control_send_reply(s->activate_fd, CONTROL_HEALTH, "%s", reason);
 	}
 	close(s->activate_fd);
 	s->activate_fd = -1;

@@ -130,6 +130,17 @@ for bad in "bogus\n" "activate c\n" "activate\n" "activate a b\n" "rollback --si
 	reply=$(send "$(printf "$bad")")
 	check "malformed '$(printf '%.20s' "$bad")' gets an error" sh -c 'case "$0" in error*) ;; *) exit 1;; esac' "$reply"
 done
+# The usage error names what was wrong (control.h); bytes from stdin, NULs kept.
+send_raw() { /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+print(s.makefile().readline().strip())' "$R/root/run/control.sock"; }
+check "a NUL byte is refused by name" \
+	[ "$(printf 'status\000\n' | send_raw)" = "error usage request contains a NUL byte" ]
+check "a line over CONTROL_LINE_MAX is refused" \
+	[ "$(head -c 4096 /dev/zero | tr '\0' x | send_raw)" = "error usage request longer than 4095 bytes" ]
+check "activate with a word more gets its usage" \
+	[ "$(printf 'activate a b\n' | send_raw)" = "error usage activate a|b" ]
 check "activate of a bad slot is refused" sh -c 'case "$0" in "error refused"*) ;; *) exit 1;; esac' "$(send "activate b
 ")"
 check "the state file is unchanged" sh -c '[ "$(sha256sum "$0/root/state")" = "$1" ]' "$R" "$before"

@@ -1,4 +1,4 @@
-/* test_control.c: control_request against a scripted fake slotd (a forked
+/* test_control.c: control_exchange and control_call against a scripted fake slotd (a forked
  * child on a real unix socket): the reply line, refusals sent before the
  * request is read, silent closes, deadlines and requests refused locally. */
 #include <setjmp.h>
@@ -61,7 +61,7 @@ static void fake_serve(int listen_fd, enum fake_script script)
 			_exit(1);
 		break;
 	case FAKE_REFUSE_FIRST:
-		snprintf(reply, sizeof reply, "error refused: uid 65534 is not allowed\n");
+		snprintf(reply, sizeof reply, "error refused uid 65534 is not allowed\n");
 		if (write(fd, reply, strlen(reply)) < 0)
 			_exit(1);
 		break;
@@ -125,8 +125,8 @@ static void test_control_reply_line_without_newline(void **unused)
 
 	(void)unused;
 	fake_start(&fake, FAKE_ECHO);
-	assert_int_equal(control_request(fake.path, "rollback --force", reply,
-					 sizeof reply, 5000, &err), 0);
+	assert_int_equal(control_exchange(fake.path, "rollback --force", reply,
+					 sizeof reply, 5000, &err), strlen("ok got rollback --force"));
 	/* The fake saw exactly our request; the client stripped the newline. */
 	assert_string_equal(reply, "ok got rollback --force");
 	fake_finish(&fake);
@@ -142,9 +142,9 @@ static void test_control_reads_refusal_sent_before_request(void **unused)
 	/* The fake never reads: our send may hit a closed peer (EPIPE) or
 	 * land in its queue; either way the refusal must be read. */
 	fake_start(&fake, FAKE_REFUSE_FIRST);
-	assert_int_equal(control_request(fake.path, "mark-bad", reply, sizeof reply,
-					 5000, &err), 0);
-	assert_string_equal(reply, "error refused: uid 65534 is not allowed");
+	assert_int_equal(control_exchange(fake.path, "mark-bad", reply, sizeof reply,
+					 5000, &err), strlen("error refused uid 65534 is not allowed"));
+	assert_string_equal(reply, "error refused uid 65534 is not allowed");
 	fake_finish(&fake);
 }
 
@@ -156,7 +156,7 @@ static void test_control_silent_close_is_an_error(void **unused)
 
 	(void)unused;
 	fake_start(&fake, FAKE_CLOSE_SILENT);
-	assert_int_equal(control_request(fake.path, "status", reply, sizeof reply,
+	assert_int_equal(control_exchange(fake.path, "status", reply, sizeof reply,
 					 5000, &err), -1);
 	assert_non_null(strstr(err.text, "without a reply"));
 	assert_non_null(strstr(err.text, fake.path));
@@ -171,7 +171,7 @@ static void test_control_deadline_bounds_the_wait(void **unused)
 
 	(void)unused;
 	fake_start(&fake, FAKE_HANG);
-	assert_int_equal(control_request(fake.path, "status", reply, sizeof reply,
+	assert_int_equal(control_exchange(fake.path, "status", reply, sizeof reply,
 					 200, &err), -1);
 	assert_non_null(strstr(err.text, "no reply in time"));
 	fake_finish(&fake);	/* the fake exits once the client has closed */
@@ -186,8 +186,8 @@ static void test_control_long_reply_truncated_and_terminated(void **unused)
 	(void)unused;
 	fake_start(&fake, FAKE_LONG_REPLY);
 	memset(reply, '#', sizeof reply);
-	assert_int_equal(control_request(fake.path, "status", reply, sizeof reply,
-					 5000, &err), 0);
+	assert_int_equal(control_exchange(fake.path, "status", reply, sizeof reply,
+					 5000, &err), sizeof reply - 1);
 	assert_int_equal(strlen(reply), sizeof reply - 1);
 	assert_memory_equal(reply, "ok xxxxxxxxxxxx", sizeof reply);
 	fake_finish(&fake);
@@ -201,18 +201,18 @@ static void test_control_refuses_bad_requests_locally(void **unused)
 	(void)unused;
 	/* Nothing listens at these paths: an error naming the request shape
 	 * proves the check happened before any connect. */
-	assert_int_equal(control_request("/nonexistent/control.sock", "status\nmark-bad",
+	assert_int_equal(control_exchange("/nonexistent/control.sock", "status\nmark-bad",
 					 reply, sizeof reply, 1000, &err), -1);
 	assert_non_null(strstr(err.text, "multi-line"));
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	assert_int_equal(control_request("/nonexistent/control.sock", big, reply,
+	assert_int_equal(control_exchange("/nonexistent/control.sock", big, reply,
 					 sizeof reply, 1000, &err), -1);
 	assert_non_null(strstr(err.text, "too long"));
 	memset(longpath, 'p', sizeof longpath - 1);
 	longpath[0] = '/';
 	longpath[sizeof longpath - 1] = '\0';
-	assert_int_equal(control_request(longpath, "status", reply, sizeof reply,
+	assert_int_equal(control_exchange(longpath, "status", reply, sizeof reply,
 					 1000, &err), -1);
 	assert_non_null(strstr(err.text, "socket path too long"));
 }
@@ -225,7 +225,7 @@ static void test_control_no_daemon_names_the_socket(void **unused)
 	(void)unused;
 	support_tmpdir(root, sizeof root);
 	snprintf(path, sizeof path, "%s/control.sock", root);
-	assert_int_equal(control_request(path, "status", reply, sizeof reply, 1000, &err), -1);
+	assert_int_equal(control_exchange(path, "status", reply, sizeof reply, 1000, &err), -1);
 	assert_non_null(strstr(err.text, "cannot reach slotd"));
 	assert_non_null(strstr(err.text, path));
 	support_rmtree(root);

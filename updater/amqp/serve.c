@@ -85,44 +85,26 @@ static void serve_outcome(struct server *s, const char *id, const char *from, co
 			     serve_unix_time()));
 }
 
-/* "key=value" from slotd's status reply ("" if absent). */
-static void serve_status_value(const char *reply, const char *key, char *out, size_t len)
-{
-	const char *p = reply;
-	size_t key_len = strlen(key), n;
-
-	out[0] = '\0';
-	while ((p = strstr(p, key)) != NULL) {
-		if ((p == reply || p[-1] == ' ') && p[key_len] == '=') {
-			n = strcspn(p + key_len + 1, " ");
-			snprintf(out, len, "%.*s", (int)n, p + key_len + 1);
-			return;
-		}
-		p += key_len;
-	}
-}
-
 /* A heartbeat means "the agent is up": only when slotd says so. */
 static void serve_heartbeat(struct server *s)
 {
-	char reply[CONTROL_LINE_MAX], state[32], current[8], key[32], status[32], version[128];
+	struct control_status status;
+	struct control_reply reply;
 	struct error err = { "" };
+	const struct control_slot_status *slot;
 
-	if (control_request(s->config->supervisor.control_socket, "status", reply, sizeof reply,
-			    5000, &err) < 0 || strncmp(reply, "ok", 2) != 0)
+	if (control_call_status(s->config->supervisor.control_socket, &status, &reply, 5000,
+				&err) < 0)
 		return;
-	serve_status_value(reply, "agent.state", state, sizeof state);
-	serve_status_value(reply, "current", current, sizeof current);
-	snprintf(key, sizeof key, "%s.status", current);
-	serve_status_value(reply, key, status, sizeof status);
-	snprintf(key, sizeof key, "%s.version", current);
-	serve_status_value(reply, key, version, sizeof version);
-	if (strcmp(state, "running") || strcmp(status, "good"))
+	if (reply.kind != CONTROL_OK || status.current == SLOT_NONE)
+		return;
+	slot = &status.slot[status.current];
+	if (status.agent.state != CONTROL_AGENT_RUNNING || slot->status != SLOT_GOOD)
 		return;
 	serve_cast(s, "heartbeat",
 		   json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", s->config->amqp.instance_id,
-			     "payload", "agent_version", version, "agent_slot", current, "sent",
-			     serve_unix_time()));
+			     "payload", "agent_version", slot->version, "agent_slot",
+			     layout_slot_name(status.current), "sent", serve_unix_time()));
 }
 
 struct serve_attempt {
@@ -175,7 +157,8 @@ static enum serve_verdict serve_attempt(struct server *s, const struct rpc_reque
 	struct serve_attempt a = { s, req->unique_id };
 	struct install_progress progress = { serve_step, NULL, &a };
 	struct install_request ir = {
-		.id = req->unique_id, .kind = req->kind == RPC_ROLLBACK ? "rollback" : "upgrade",
+		.id = req->unique_id,
+		.kind = req->kind == RPC_ROLLBACK ? INSTALL_ROLLBACK : INSTALL_UPGRADE,
 		.instance_id = s->config->amqp.instance_id,
 		.location = req->location[0] ? req->location : NULL,
 		.strategy = req->strategy[0] ? req->strategy : NULL,

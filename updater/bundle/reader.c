@@ -362,8 +362,10 @@ int bundle_read(int fd, const struct bundle_reader_options *options,
 	}
 	if (reader_hash_list(&r, err) < 0 || reader_setup_cipher(&r, err) < 0)
 		goto out;
-	if (on_manifest && on_manifest(&r.manifest, ctx, err) < 0)
-		goto out;
+	rc = on_manifest ? on_manifest(&r.manifest, ctx, err) : 0;
+	if (rc != 0)
+		goto out;	/* refused (-1), or no payload wanted (1) */
+	rc = -1;
 	if (reader_payload(&r, on_payload, ctx, err) < 0 || reader_end(&r, err) < 0)
 		goto out;
 	rc = 0;

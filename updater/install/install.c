@@ -80,36 +80,54 @@ static enum install_outcome attempt_finish(struct attempt *a, enum history_state
 	       state == HISTORY_DEFERRED ? INSTALL_DEFERRED : INSTALL_FAILED;
 }
 
+/* slotd's answer, by its kind: done, come back later with the same id
+ * (nothing changed), or failed.  The record keeps slotd's words for people. */
+static enum install_outcome attempt_answer(struct attempt *a, const struct control_reply *reply)
+{
+	char why[64 + CONTROL_TEXT_MAX];
+
+	snprintf(why, sizeof why, "slotd: %s: %s", control_kind_name(reply->kind), reply->text);
+	switch (reply->kind) {
+	case CONTROL_OK:
+		return attempt_finish(a, HISTORY_SUCCESS, "");
+	case CONTROL_BUSY:
+		return attempt_finish(a, HISTORY_DEFERRED, why);
+	case CONTROL_HEALTH:
+		snprintf(why, sizeof why, "health: the trial failed, reverted: %s", reply->text);
+		return attempt_finish(a, HISTORY_FAILED, why);
+	case CONTROL_USAGE:
+	case CONTROL_REFUSED:
+	case CONTROL_STATE:
+		break;
+	}
+	return attempt_finish(a, HISTORY_FAILED, why);
+}
+
 /* Asks slotd to start the trial and waits for its verdict. */
 static enum install_outcome attempt_activate(struct attempt *a, int slot)
 {
-	char request[32], reply[CONTROL_LINE_MAX];
+	struct control_request request = { CONTROL_ACTIVATE, slot };
+	struct control_reply reply;
 	struct error err = { "" };
 
 	attempt_step(a, HISTORY_ACTIVATING, "asking slotd to activate the new slot");
-	snprintf(request, sizeof request, "activate %s", layout_slot_name(slot));
-	if (control_request(a->config->supervisor.control_socket, request, reply, sizeof reply,
-			    a->config->updater.activate_timeout_ms, &err) < 0)
+	if (control_call(a->config->supervisor.control_socket, &request, &reply,
+			 a->config->updater.activate_timeout_ms, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
-	if (!strncmp(reply, "ok", 2))
-		return attempt_finish(a, HISTORY_SUCCESS, "");
-	if (!strncmp(reply, "error busy", 10))
-		return attempt_finish(a, HISTORY_DEFERRED, reply + 6);
-	return attempt_finish(a, HISTORY_FAILED, !strncmp(reply, "error ", 6) ? reply + 6 : reply);
+	return attempt_answer(a, &reply);
 }
 
 /* An admin rollback without a bundle: slotd flips to the other slot. */
 static enum install_outcome attempt_rollback(struct attempt *a)
 {
-	char reply[CONTROL_LINE_MAX];
+	struct control_request request = { CONTROL_ROLLBACK, SLOT_NONE };
+	struct control_reply reply;
 	struct error err = { "" };
 
-	if (control_request(a->config->supervisor.control_socket, "rollback", reply,
-			    sizeof reply, a->config->updater.activate_timeout_ms, &err) < 0)
+	if (control_call(a->config->supervisor.control_socket, &request, &reply,
+			 a->config->updater.activate_timeout_ms, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
-	if (strncmp(reply, "ok", 2) != 0)
-		return attempt_finish(a, HISTORY_FAILED, reply);
-	return attempt_finish(a, HISTORY_SUCCESS, "");
+	return attempt_answer(a, &reply);
 }
 
 /* The agent holds the inhibitor: come back later, same id. */
@@ -172,7 +190,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	if (install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
 			   &progress, &result, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
-	if (result.identical)
+	if (result.outcome == INSTALL_STREAM_IDENTICAL)
 		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");
 	attempt_copy(a->record.to_version, sizeof a->record.to_version, result.manifest.version);
 	return attempt_activate(a, slot);
@@ -184,7 +202,8 @@ static void attempt_init_record(struct attempt *a, const char *id)
 	struct history_record *r = &a->record;
 
 	attempt_copy(r->id, sizeof r->id, id);
-	attempt_copy(r->kind, sizeof r->kind, req->kind ? req->kind : "upgrade");
+	attempt_copy(r->kind, sizeof r->kind,
+		     req->kind == INSTALL_ROLLBACK ? "rollback" : "upgrade");
 	attempt_copy(r->instance, sizeof r->instance,
 		     req->instance_id ? req->instance_id : a->config->amqp.instance_id);
 	attempt_copy(r->strategy, sizeof r->strategy, attempt_strategy(a->config, req));
@@ -259,7 +278,7 @@ int install_run(const struct config *config, const struct install_request *reque
 		*err = a.record_err;
 		goto out;
 	}
-	if (a.record.kind[0] == 'r' && !request->location)
+	if (request->kind == INSTALL_ROLLBACK && !request->location)
 		result->outcome = attempt_rollback(&a);
 	else
 		result->outcome = attempt_upgrade(&a);

@@ -113,7 +113,8 @@ static void *stream_fetch_main(void *arg)
 
 /* --- verifier callbacks, on the calling thread --- */
 
-/* Refuses a manifest that must not be installed here; flags an identical one. */
+/* 0 for a manifest to install, -1 for one that must not be installed here,
+ * 1 for the running slot's own bundle (nothing to do). */
 static int stream_check_manifest(struct stream *st, const struct bundle_manifest *m,
 				 struct error *err)
 {
@@ -129,10 +130,8 @@ static int stream_check_manifest(struct stream *st, const struct bundle_manifest
 	    strcmp(c->expected_version, m->version) != 0)
 		return error_set(err, "bundle holds version %s, the request asked for version %s",
 				 m->version, c->expected_version);
-	if (c->running_digest[0] && strcmp(c->running_digest, m->digest) == 0) {
-		st->result->identical = 1;
-		return error_set(err, "bundle is identical to the running slot");
-	}
+	if (c->running_digest[0] && strcmp(c->running_digest, m->digest) == 0)
+		return 1;
 	if (c->running_version[0]) {
 		if (version_compare_text(m->version, c->running_version, &order, err) < 0)
 			return -1;
@@ -155,11 +154,16 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 		.compression = m->compression,
 	};
 	char detail[512];
+	int rc = stream_check_manifest(st, m, err);
 
-	if (stream_check_manifest(st, m, err) < 0)
+	if (rc < 0)
 		return -1;
 	st->result->manifest = *m;
 	st->result->manifest_ok = 1;
+	if (rc > 0) {
+		st->result->outcome = INSTALL_STREAM_IDENTICAL;
+		return 1;	/* bundle_read stops here: the rest is not needed */
+	}
 	snprintf(detail, sizeof detail, "version %s signed by %s, %u blocks", m->version,
 		 m->signer, m->block_count);
 	stream_step(st, HISTORY_VERIFYING, detail);
@@ -199,14 +203,15 @@ static int stream_check_file_digest(struct stream *st, struct error *err)
 	return 0;
 }
 
-/* Stops both threads and keeps the error that explains the failure. */
+/* Stops both threads and keeps the error that explains the failure.  rc 1:
+ * the verifier stopped reading on purpose, so the fetch's end is no error. */
 static int stream_join(struct stream *st, int rc, struct error *err)
 {
 	if (st->fetching) {
 		shutdown(st->download.fd[0], SHUT_RDWR);	/* unblocks a sending fetcher */
 		pthread_join(st->fetch_thread, NULL);
 		st->fetching = 0;
-		if (st->fetch_rc < 0 && !st->fetch_stopped && !st->result->identical) {
+		if (st->fetch_rc < 0 && !st->fetch_stopped && rc != 1) {
 			*err = st->fetch_err;
 			rc = -1;
 		}
@@ -228,6 +233,8 @@ static int stream_join(struct stream *st, int rc, struct error *err)
 	return rc;
 }
 
+/* 0: the bundle was read and verified whole; 1: it is the running slot's,
+ * read up to its manifest only; -1: refused or failed. */
 static int stream_run(struct stream *st, struct error *err)
 {
 	struct bundle_reader_options options = {
@@ -295,8 +302,8 @@ int install_stream(const struct config *config, const char *strategy, const char
 		goto out;
 	}
 	rc = stream_run(&st, err);
-	if (result->identical) {
-		rc = 0;
+	if (rc > 0) {
+		rc = 0;		/* identical: result->outcome says so */
 	} else if (rc == 0 && !st.began) {
 		rc = error_set(err, "bundle ended before its payload");
 	} else if (rc == 0) {

@@ -106,7 +106,7 @@ static int command_install(const char *config_path, int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct install_request request = { .kind = "upgrade" };
+	struct install_request request = { .kind = INSTALL_UPGRADE };
 	struct progress_bar bar = { .tty = isatty(STDERR_FILENO) };
 	struct install_progress progress = { progress_step, progress_bytes, &bar };
 	struct install_result result;
