@@ -50,7 +50,9 @@ struct config {
 		char exec[CONFIG_STRING_MAX];		/* relative to current/, words split on blanks */
 		enum health_kind health;		/* uptime */
 		char health_exec[CONFIG_STRING_MAX];
-		char health_url[CONFIG_STRING_MAX];
+		char health_url[CONFIG_STRING_MAX];	/* http://IP[:PORT]/PATH (http_url.h) */
+		char health_http_helper[PATH_MAX];	/* "": slotd-httpcheck installed
+							 * with slotd (../lib/slotd/) */
 		unsigned startup_timeout_ms;		/* 30s */
 		unsigned min_uptime_ms;			/* 10s */
 		unsigned max_attempts;			/* 3 */

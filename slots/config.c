@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "config.h"
+#include "http_url.h"
 #include "ini_text.h"
 #include "number.h"
 
@@ -39,6 +40,7 @@ static const struct config_key config_keys[] = {
 	KEY("agent", "health", TYPE_HEALTH, agent.health),
 	KEY("agent", "health_exec", TYPE_STRING, agent.health_exec),
 	KEY("agent", "health_url", TYPE_STRING, agent.health_url),
+	KEY("agent", "health_http_helper", TYPE_STRING, agent.health_http_helper),
 	KEY("agent", "startup_timeout", TYPE_DURATION, agent.startup_timeout_ms),
 	KEY("agent", "min_uptime", TYPE_DURATION, agent.min_uptime_ms),
 	KEY("agent", "max_attempts", TYPE_UINT, agent.max_attempts),
@@ -283,6 +285,7 @@ static int config_handle(void *user, const char *section, const char *name, cons
 static int config_finish(struct config *config, const char *name, struct error *err)
 {
 	struct config *c = config;
+	struct http_url url;
 
 	if (c->slots.root[0] != '/')
 		return error_set(err, "%s: [slots] root: must be an absolute path", name);
@@ -304,6 +307,8 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [agent] health = exec needs health_exec", name);
 	if (c->agent.health == HEALTH_HTTP && !c->agent.health_url[0])
 		return error_set(err, "%s: [agent] health = http needs health_url", name);
+	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
+		return error_prefix(err, "%s: [agent] health_url: ", name);
 	return 0;
 }
 

@@ -170,7 +170,7 @@ static void trial_deadline(struct machine *m, struct machine_output *out, int64_
 	} else if (!m->up && now >= m->up_at) {
 		m->up = 1;
 		m->up_at = MACHINE_NEVER;
-		if (m->limits.health_exec) {
+		if (m->limits.health_check) {
 			m->checking = 1;
 			m->check_by = now + m->limits.health_timeout_ms;
 			emit(out, MA_START_CHECK, 0, 0);
@@ -363,7 +363,7 @@ void machine_step(struct machine *m, const struct machine_event *ev, struct mach
 		if (m->state == MS_TRIAL && !m->ready) {
 			m->ready = 1;
 			m->ready_by = MACHINE_NEVER;
-			if (m->up && !m->limits.health_exec)
+			if (m->up && !m->limits.health_check)
 				trial_pass(m, out, MP_READY, 0);
 		}
 		break;

@@ -11,7 +11,7 @@
  *   DOWN      no agent: nothing bootable, or its launch could not be prepared
  *   UP        the agent runs a good slot
  *   TRIAL     the agent runs a slot on trial; sub-steps: waiting for READY=1
- *             and min_uptime, then (health=exec) the check runs
+ *             and min_uptime, then (health=exec|http) the check runs
  *   STOPPING  SIGTERM sent; SIGKILL at the deadline
  *   KILLING   SIGKILL sent; waiting for the exit (no deadline: it comes)
  *   BACKOFF   a good agent crashed; relaunch at the deadline
@@ -23,8 +23,8 @@
  *   START            slotd starts: launch from `current`
  *   EXITED(status)   the agent was reaped (wait status)
  *   READY            READY=1 from the agent's process tree
- *   HEALTH(status)   the health=exec check ended: its wait status, 0 for a
- *                    pass; -1 when it could not be started
+ *   HEALTH(status)   the health check (exec, or http's helper) ended: its
+ *                    wait status, 0 for a pass; -1 when it could not start
  *   DEADLINE         the timerfd fired (a deadline not yet due is ignored)
  *   COMMAND(cmd)     activate (once the inhibitor is held), rollback,
  *                    rollback --force, mark-good, mark-bad, restart, status
@@ -139,7 +139,8 @@ struct machine_output {
 
 /* What the machine needs of the configuration. */
 struct machine_limits {
-	int health_exec;		/* health = exec: run the check after min_uptime */
+	int health_check;		/* health = exec or http: run a check process
+					 * after min_uptime (trial.c says which) */
 	int health_notify;		/* health = notify: READY=1 is required */
 	unsigned startup_timeout_ms, min_uptime_ms, stop_timeout_ms, health_timeout_ms,
 		 restart_backoff_max_ms;

@@ -186,7 +186,7 @@ static void reap_children(struct supervisor *s)
 			agent_reaped(s, status);
 			supervisor_feed(s, ME_EXITED, status);
 		} else if (pid == s->check_pid) {
-			s->check_pid = -1;
+			trial_check_ended(s);
 			supervisor_feed(s, ME_HEALTH, status);
 		} else if (pid == s->waiter_pid) {
 			control_waiter_exited(s, status);
@@ -289,7 +289,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .waiter_pid = -1,
+	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .check_out_fd = -1,
+				.waiter_pid = -1,
 				.activate_fd = -1, .command_fd = -1, .deadline = NEVER };
 	const char *config_path = NULL;
 	struct config config;
@@ -314,18 +315,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slotd: %s\n", err.text);
 		return 2;
 	}
-	if (config.agent.health == HEALTH_HTTP) {
-		fprintf(stderr, "slotd: %s: [agent] health = http is not supported yet "
-			"(use exec with a checker of your own)\n", config.path);
-		return 2;
-	}
 	if (!config.agent.exec[0]) {
 		fprintf(stderr, "slotd: %s: [agent] exec: missing\n", config.path);
 		return 2;
 	}
 	s.config = &config;
+	if (config.agent.health == HEALTH_HTTP && trial_http_helper(&s, &err) < 0) {
+		fprintf(stderr, "slotd: %s\n", err.text);
+		return 2;
+	}
 	machine_init(&s.machine, &(struct machine_limits){
-		.health_exec = config.agent.health == HEALTH_EXEC,
+		.health_check = config.agent.health == HEALTH_EXEC ||
+				config.agent.health == HEALTH_HTTP,
 		.health_notify = config.agent.health == HEALTH_NOTIFY,
 		.startup_timeout_ms = config.agent.startup_timeout_ms,
 		.min_uptime_ms = config.agent.min_uptime_ms,

@@ -39,7 +39,10 @@ struct supervisor {
 	pid_t pid;
 	int slot;			/* slot it runs from */
 	char status_text[128];		/* from STATUS= */
-	pid_t check_pid;		/* health=exec child */
+	pid_t check_pid;		/* health=exec|http child */
+	int check_out_fd;		/* http: the helper's stdout (its verdict) */
+	char check_said[200];		/* http: that verdict, read when it ended */
+	char http_helper[PATH_MAX];	/* health=http: slotd-httpcheck, resolved */
 
 	/* The command being stepped: its client gets the REPLY. */
 	int command_fd;
@@ -67,7 +70,9 @@ void agent_kill(struct supervisor *s);
 void agent_reaped(struct supervisor *s, int status);
 
 /* trial.c: the machine's trial actions. */
+int trial_http_helper(struct supervisor *s, struct error *err);
 int trial_start_check(struct supervisor *s);
+void trial_check_ended(struct supervisor *s);
 void trial_kill_check(struct supervisor *s);
 void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
 void trial_revert(struct supervisor *s, enum machine_reason why, int value);

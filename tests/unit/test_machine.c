@@ -539,7 +539,7 @@ static void test_machine_health_exec(void **unused)
 
 	(void)unused;
 	limits.health_notify = 0;
-	limits.health_exec = 1;
+	limits.health_check = 1;
 	machine_init(&m, &limits);
 	step(&m, ME_START, 0, NOW);
 	out = step(&m, ME_LAUNCHED, ML_TRIAL, NOW);
