@@ -59,6 +59,8 @@ struct config {
 		unsigned stop_timeout_ms;		/* 10s */
 		unsigned restart_backoff_max_ms;	/* 60s */
 		unsigned health_timeout_ms;		/* 10s, for health=exec|http */
+		unsigned probation_ms;			/* 0: off; after a commit */
+		unsigned probation_max_exits;		/* 3: more exits within it revert */
 	} agent;
 	struct {
 		char control_socket[PATH_MAX];		/* <root>/run/control.sock */

@@ -47,6 +47,8 @@ static const struct config_key config_keys[] = {
 	KEY("agent", "stop_timeout", TYPE_DURATION, agent.stop_timeout_ms),
 	KEY("agent", "restart_backoff_max", TYPE_DURATION, agent.restart_backoff_max_ms),
 	KEY("agent", "health_timeout", TYPE_DURATION, agent.health_timeout_ms),
+	KEY("agent", "probation", TYPE_DURATION, agent.probation_ms),
+	KEY("agent", "probation_max_exits", TYPE_UINT, agent.probation_max_exits),
 	KEY("supervisor", "control_socket", TYPE_STRING, supervisor.control_socket),
 	KEY("supervisor", "admin_uid", TYPE_UID, supervisor.admin_uid),
 	KEY("supervisor", "updater_uid", TYPE_UID, supervisor.updater_uid),
@@ -105,6 +107,7 @@ void config_defaults(struct config *config)
 	config->agent.stop_timeout_ms = 10000;
 	config->agent.restart_backoff_max_ms = 60000;
 	config->agent.health_timeout_ms = 10000;
+	config->agent.probation_max_exits = 3;
 	config->supervisor.admin_uid = -1;
 	config->supervisor.updater_uid = -1;
 	config->supervisor.inhibit_timeout_ms = 60000;

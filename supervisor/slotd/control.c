@@ -139,8 +139,9 @@ static void command_status(struct supervisor *s, int fd)
 		 "b.status=%s b.version=%s b.attempts=%u b.reason=%s",
 		 s->slots.current == SLOT_NONE ? "none" : layout_slot_name(s->slots.current),
 		 machine_agent_running(m) && s->pid > 0 ? (int)s->pid : 0, machine_agent_state(m),
-		 m->state == MS_UP && m->healthy,
-		 m->state == MS_UP || m->state == MS_TRIAL ? layout_slot_name(s->slot) : "none",
+		 machine_agent_healthy(m),
+		 machine_agent_healthy(m) || m->state == MS_UP || m->state == MS_TRIAL ?
+		 layout_slot_name(s->slot) : "none",
 		 version[2], m->state == MS_TRIAL,
 		 state_status_name(a->status), version[0], a->attempts, reason[0],
 		 state_status_name(b->status), version[1], b->attempts, reason[1]);

@@ -78,6 +78,11 @@ void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
 void trial_revert(struct supervisor *s, enum machine_reason why, int value);
 void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
 
+/* probation.c: the machine's PROBATION.  probation_left() is the window left
+ * to s->slot (0: none); probation_revert() performs FLIP PROBATION. */
+int64_t probation_left(const struct supervisor *s);
+int probation_revert(struct supervisor *s, int exits);
+
 /* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
  * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */
 int pidrecord_save(const struct layout *l, pid_t pid, struct error *err);
