@@ -67,6 +67,7 @@ struct config {
 		long admin_uid;				/* -1: root only */
 		long updater_uid;			/* -1: root only */
 		unsigned inhibit_timeout_ms;		/* 60s */
+		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */
 	} supervisor;
 	struct {
 		char strategy[32];			/* http */
@@ -88,6 +89,7 @@ struct config {
 		uint64_t max_bytes;			/* 4 GiB unpacked */
 		uint64_t max_entries;			/* 100000 */
 		int allow_setuid;			/* false */
+		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */
 	} updater;
 	struct {
 		char url[CONFIG_STRING_MAX];		/* amqp://guest:guest@127.0.0.1:5672/ */

@@ -53,6 +53,7 @@ static const struct config_key config_keys[] = {
 	KEY("supervisor", "admin_uid", TYPE_UID, supervisor.admin_uid),
 	KEY("supervisor", "updater_uid", TYPE_UID, supervisor.updater_uid),
 	KEY("supervisor", "inhibit_timeout", TYPE_DURATION, supervisor.inhibit_timeout_ms),
+	KEY("supervisor", "metrics_file", TYPE_STRING, supervisor.metrics_file),
 	KEY("updater", "strategy", TYPE_STRING, updater.strategy),
 	KEY("updater", "keyring", TYPE_STRING, updater.keyring),
 	KEY("updater", "crl", TYPE_STRING, updater.crl),
@@ -72,6 +73,7 @@ static const struct config_key config_keys[] = {
 	KEY("updater", "max_bytes", TYPE_UINT64, updater.max_bytes),
 	KEY("updater", "max_entries", TYPE_UINT64, updater.max_entries),
 	KEY("updater", "allow_setuid", TYPE_BOOL, updater.allow_setuid),
+	KEY("updater", "metrics_file", TYPE_STRING, updater.metrics_file),
 	KEY("amqp", "url", TYPE_STRING, amqp.url),
 	KEY("amqp", "exchange", TYPE_STRING, amqp.exchange),
 	KEY("amqp", "exchange_durable", TYPE_BOOL, amqp.exchange_durable),
@@ -310,6 +312,11 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [agent] health = exec needs health_exec", name);
 	if (c->agent.health == HEALTH_HTTP && !c->agent.health_url[0])
 		return error_set(err, "%s: [agent] health = http needs health_url", name);
+	if ((c->supervisor.metrics_file[0] && c->supervisor.metrics_file[0] != '/') ||
+	    (c->updater.metrics_file[0] && c->updater.metrics_file[0] != '/'))
+		return error_set(err, "%s: [%s] metrics_file: must be an absolute path", name,
+				 c->supervisor.metrics_file[0] && c->supervisor.metrics_file[0] != '/' ?
+				 "supervisor" : "updater");
 	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
 		return error_prefix(err, "%s: [agent] health_url: ", name);
 	return 0;

@@ -148,8 +148,13 @@ static int perform(struct supervisor *s, const struct machine_action *a, struct 
 		next->kind = ME_FLIPPED;
 		next->value = a->arg == MF_PROBATION ? probation_revert(s, a->value) :
 			      control_flip(s, (enum machine_flip)a->arg);
+		s->metrics.trials_pass += a->arg == MF_COMMIT && next->value;
+		s->metrics.probation_reverts += a->arg == MF_PROBATION && next->value;
 		return 1;
-	case MA_REVERT: trial_revert(s, (enum machine_reason)a->arg, a->value); break;
+	case MA_REVERT:
+		trial_revert(s, (enum machine_reason)a->arg, a->value);
+		s->metrics.trials_fail++;
+		break;
 	case MA_REPLY: control_reply(s, (enum machine_reply)a->arg); break;
 	case MA_VERDICT: trial_verdict(s, (enum machine_reason)a->arg, a->value); break;
 	case MA_EXIT: s->exiting = 1; break;
@@ -193,6 +198,7 @@ void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int val
 			more = perform(s, &out.action[i], &next);
 		ev = next;
 	} while (more);
+	metrics_update(s);
 }
 
 static void reap_children(struct supervisor *s)
@@ -202,6 +208,8 @@ static void reap_children(struct supervisor *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == s->pid) {
+			s->metrics.restarts += s->machine.state == MS_UP ||
+					       s->machine.state == MS_PROBATION;
 			agent_reaped(s, status);
 			supervisor_feed(s, ME_EXITED, status);
 		} else if (pid == s->check_pid) {
@@ -357,6 +365,7 @@ int main(int argc, char **argv)
 		.probation_max_exits = config.agent.probation_max_exits });
 	for (i = 0; i < CLIENT_MAX; i++)
 		s.clients[i].fd = -1;
+	metrics_init(&s);
 	if (setup(&s, &err) < 0) {
 		log_error("%s", err.text);
 		return 1;

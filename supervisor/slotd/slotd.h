@@ -27,6 +27,14 @@ struct client {
 	char line[512];
 };
 
+/* metrics.c: the counters, and the text last written. */
+struct slotd_metrics {
+	unsigned long long restarts, trials_pass, trials_fail, probation_reverts;
+	int64_t started;		/* UNIX time */
+	size_t len;
+	char last[4096];
+};
+
 struct supervisor {
 	const struct config *config;
 	struct slots slots;
@@ -55,6 +63,7 @@ struct supervisor {
 	int inhibit_held;
 
 	struct client clients[CLIENT_MAX];
+	struct slotd_metrics metrics;
 	int exiting;
 };
 
@@ -82,6 +91,10 @@ void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
  * to s->slot (0: none); probation_revert() performs FLIP PROBATION. */
 int64_t probation_left(const struct supervisor *s);
 int probation_revert(struct supervisor *s, int exits);
+
+/* metrics.c: [supervisor] metrics_file, rewritten when its text changes. */
+void metrics_init(struct supervisor *s);
+void metrics_update(struct supervisor *s);
 
 /* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
  * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */

@@ -37,6 +37,8 @@ stop_timeout = 5s
 restart_backoff_max = 1s
 probation = $2
 probation_max_exits = 1
+[supervisor]
+metrics_file = $R/slotd.prom
 [updater]
 keyring = $T/keys/keyring.pem
 INI
@@ -78,6 +80,10 @@ check "the upgrade's record turned FAILED with the reason" sh -c \
 check "a probation entry names the upgrade" sh -c '[ "$0" = "FAILED $1 (upgrade $2)" ]' \
 	"$(probation_entry)" "$reason" "$id"
 check "slotd logged the probation" grep -q "slot b on probation for" "$R/slotd.log"
+check "the metrics count the probation revert" sh -c \
+	'[ "$(/usr/bin/python3 "$0" "$1" slotd_probation_reverts_total)" = 1 ] &&
+	 [ "$(/usr/bin/python3 "$0" "$1" slotd_reverts_total)" = 1 ]' \
+	"$SLOTD_SRC/tests/support/prom_get.py" "$R/slotd.prom"
 stop_slotd
 
 # 2. slotd SIGKILLed during the window: the restarted one keeps the window
