@@ -11,6 +11,8 @@
 #   slots/*.c                 libslots.a   (libc + inih; linked by everything)
 #   updater/<module>/*.c      libupdater.a (bundle, fetch, install, amqp ...)
 #   supervisor/slotd/*.c      slotd        (libslots only: PID 1 stays tiny)
+#   supervisor/httpcheck/*.c  slotd-httpcheck (health = http; libc only), built
+#                             and installed as lib/slotd/slotd-httpcheck
 #   supervisor/slotctl/*.c    slotctl
 #   updater/slotupd/*.c       slotupd
 #   updater/slotpack/*.c      slotpack
@@ -72,6 +74,7 @@ LDFLAGS_ALL = $(LDOPT) $(LDHARDEN) $(LDFLAGS)
 SLOTS_SRC    := $(wildcard slots/*.c)
 UPDATER_SRC  := $(filter-out updater/slotupd/% updater/slotpack/%,$(wildcard updater/*/*.c))
 SLOTD_SRC    := $(wildcard supervisor/slotd/*.c)
+HTTPCHECK_SRC := $(wildcard supervisor/httpcheck/*.c)
 SLOTCTL_SRC  := $(wildcard supervisor/slotctl/*.c)
 SLOTUPD_SRC  := $(wildcard updater/slotupd/*.c)
 SLOTPACK_SRC := $(wildcard updater/slotpack/*.c)
@@ -92,7 +95,8 @@ PROGRAMS   := $(if $(SLOTD_SRC),$(BUILD)/bin/slotd) \
               $(if $(SLOTCTL_SRC),$(BUILD)/bin/slotctl) \
               $(if $(SLOTUPD_SRC),$(BUILD)/bin/slotupd) \
               $(if $(SLOTPACK_SRC),$(BUILD)/bin/slotpack) \
-              $(if $(SLOTFLEET_SRC),$(BUILD)/bin/slotfleet)
+              $(if $(SLOTFLEET_SRC),$(BUILD)/bin/slotfleet) \
+              $(if $(HTTPCHECK_SRC),$(BUILD)/lib/slotd/slotd-httpcheck)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 AGENT_BINS := $(patsubst tests/agents/%.c,$(BUILD)/agents/%,$(AGENT_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
@@ -127,6 +131,13 @@ $(LIBFLEET): $(call obj,$(FLEET_SRC))
 $(BUILD)/bin/slotd: $(call obj,$(SLOTD_SRC)) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $(SLOTD_STATIC) -o $@ $^ $(SLOTS_LIBS)
+
+# slotd runs it as <slotd's directory>/../lib/slotd/slotd-httpcheck by
+# default: the same relative place in the build tree and once installed.
+# It takes only libslots' URL, number and text objects: libc only.
+$(BUILD)/lib/slotd/slotd-httpcheck: $(call obj,$(HTTPCHECK_SRC)) $(LIBSLOTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $(SLOTD_STATIC) -o $@ $^
 
 $(BUILD)/bin/slotctl: $(call obj,$(SLOTCTL_SRC)) $(LIBUPDATER) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
@@ -232,6 +243,8 @@ COMPLETED  := slotd slotctl slotupd slotpack $(if $(SLOTFLEET_BUILT),slotfleet)
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/bin/slotd $(DESTDIR)$(PREFIX)/sbin/slotd
+	install -d $(DESTDIR)$(PREFIX)/lib/slotd
+	install -m 0755 $(BUILD)/lib/slotd/slotd-httpcheck $(DESTDIR)$(PREFIX)/lib/slotd/
 	install -m 0755 $(BUILD)/bin/slotupd $(DESTDIR)$(PREFIX)/sbin/slotupd
 	install -m 0755 $(BUILD)/bin/slotctl $(DESTDIR)$(PREFIX)/bin/slotctl
 	install -m 0755 $(BUILD)/bin/slotpack $(DESTDIR)$(PREFIX)/bin/slotpack

@@ -50,19 +50,24 @@ struct config {
 		char exec[CONFIG_STRING_MAX];		/* relative to current/, words split on blanks */
 		enum health_kind health;		/* uptime */
 		char health_exec[CONFIG_STRING_MAX];
-		char health_url[CONFIG_STRING_MAX];
+		char health_url[CONFIG_STRING_MAX];	/* http://IP[:PORT]/PATH (http_url.h) */
+		char health_http_helper[PATH_MAX];	/* "": slotd-httpcheck installed
+							 * with slotd (../lib/slotd/) */
 		unsigned startup_timeout_ms;		/* 30s */
 		unsigned min_uptime_ms;			/* 10s */
 		unsigned max_attempts;			/* 3 */
 		unsigned stop_timeout_ms;		/* 10s */
 		unsigned restart_backoff_max_ms;	/* 60s */
 		unsigned health_timeout_ms;		/* 10s, for health=exec|http */
+		unsigned probation_ms;			/* 0: off; after a commit */
+		unsigned probation_max_exits;		/* 3: more exits within it revert */
 	} agent;
 	struct {
 		char control_socket[PATH_MAX];		/* <root>/run/control.sock */
 		long admin_uid;				/* -1: root only */
 		long updater_uid;			/* -1: root only */
 		unsigned inhibit_timeout_ms;		/* 60s */
+		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */
 	} supervisor;
 	struct {
 		char strategy[32];			/* http */
@@ -85,6 +90,7 @@ struct config {
 		uint64_t max_entries;			/* 100000 */
 		int allow_setuid;			/* false */
 		char fetch_user[64];			/* "" : _slotupd-fetch, else nobody */
+		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */
 	} updater;
 	struct {
 		char url[CONFIG_STRING_MAX];		/* amqp://guest:guest@127.0.0.1:5672/ */

@@ -23,6 +23,9 @@
  * agent_slot}, sent) goes out every heartbeat_interval, only while slotd says
  * the agent runs on a good slot; it carries no service_status.  A lost
  * connection is reopened with exponential backoff and jitter (1 s to 60 s).
+ * An upgrade reported SUCCESS is watched while its slot is on probation
+ * (outcome_watch.h): if slotd reverts it, FAILED with slotd's reason is cast
+ * for the same upgrade id.
  * SIGTERM or SIGINT: finish the current message, then return 0. */
 #ifndef SLOTD_SERVE_H
 #define SLOTD_SERVE_H

@@ -10,7 +10,8 @@
  *   version = v1.0.0
  *   digest = <sha256 hex of the bundle manifest>
  *   attempts = 0              ; launches of a trial, counted before each launch
- *   updated = 1795555231      ; UNIX time of the last status change
+ *   updated = 1795555231      ; UNIX time of the last status change; for a
+ *                             ; good slot its commit (probation counts from it)
  *   reason = ...              ; why it is bad (optional)
  *   [slot b]
  *   ...

@@ -8,7 +8,7 @@ libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip x
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
 hyperfine time tini wrk xfsprogs e2fsprogs
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
-systemd groff-base man-db bash-completion
+systemd groff-base man-db bash-completion prometheus
 clang libfuzzer-14-dev libclang-rt-14-dev"
 
 missing=""

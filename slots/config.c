@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "config.h"
+#include "http_url.h"
 #include "ini_text.h"
 #include "number.h"
 
@@ -39,16 +40,20 @@ static const struct config_key config_keys[] = {
 	KEY("agent", "health", TYPE_HEALTH, agent.health),
 	KEY("agent", "health_exec", TYPE_STRING, agent.health_exec),
 	KEY("agent", "health_url", TYPE_STRING, agent.health_url),
+	KEY("agent", "health_http_helper", TYPE_STRING, agent.health_http_helper),
 	KEY("agent", "startup_timeout", TYPE_DURATION, agent.startup_timeout_ms),
 	KEY("agent", "min_uptime", TYPE_DURATION, agent.min_uptime_ms),
 	KEY("agent", "max_attempts", TYPE_UINT, agent.max_attempts),
 	KEY("agent", "stop_timeout", TYPE_DURATION, agent.stop_timeout_ms),
 	KEY("agent", "restart_backoff_max", TYPE_DURATION, agent.restart_backoff_max_ms),
 	KEY("agent", "health_timeout", TYPE_DURATION, agent.health_timeout_ms),
+	KEY("agent", "probation", TYPE_DURATION, agent.probation_ms),
+	KEY("agent", "probation_max_exits", TYPE_UINT, agent.probation_max_exits),
 	KEY("supervisor", "control_socket", TYPE_STRING, supervisor.control_socket),
 	KEY("supervisor", "admin_uid", TYPE_UID, supervisor.admin_uid),
 	KEY("supervisor", "updater_uid", TYPE_UID, supervisor.updater_uid),
 	KEY("supervisor", "inhibit_timeout", TYPE_DURATION, supervisor.inhibit_timeout_ms),
+	KEY("supervisor", "metrics_file", TYPE_STRING, supervisor.metrics_file),
 	KEY("updater", "strategy", TYPE_STRING, updater.strategy),
 	KEY("updater", "keyring", TYPE_STRING, updater.keyring),
 	KEY("updater", "crl", TYPE_STRING, updater.crl),
@@ -69,6 +74,7 @@ static const struct config_key config_keys[] = {
 	KEY("updater", "max_entries", TYPE_UINT64, updater.max_entries),
 	KEY("updater", "allow_setuid", TYPE_BOOL, updater.allow_setuid),
 	KEY("updater", "fetch_user", TYPE_STRING, updater.fetch_user),
+	KEY("updater", "metrics_file", TYPE_STRING, updater.metrics_file),
 	KEY("amqp", "url", TYPE_STRING, amqp.url),
 	KEY("amqp", "exchange", TYPE_STRING, amqp.exchange),
 	KEY("amqp", "exchange_durable", TYPE_BOOL, amqp.exchange_durable),
@@ -104,6 +110,7 @@ void config_defaults(struct config *config)
 	config->agent.stop_timeout_ms = 10000;
 	config->agent.restart_backoff_max_ms = 60000;
 	config->agent.health_timeout_ms = 10000;
+	config->agent.probation_max_exits = 3;
 	config->supervisor.admin_uid = -1;
 	config->supervisor.updater_uid = -1;
 	config->supervisor.inhibit_timeout_ms = 60000;
@@ -284,6 +291,7 @@ static int config_handle(void *user, const char *section, const char *name, cons
 static int config_finish(struct config *config, const char *name, struct error *err)
 {
 	struct config *c = config;
+	struct http_url url;
 
 	if (c->slots.root[0] != '/')
 		return error_set(err, "%s: [slots] root: must be an absolute path", name);
@@ -305,6 +313,13 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [agent] health = exec needs health_exec", name);
 	if (c->agent.health == HEALTH_HTTP && !c->agent.health_url[0])
 		return error_set(err, "%s: [agent] health = http needs health_url", name);
+	if ((c->supervisor.metrics_file[0] && c->supervisor.metrics_file[0] != '/') ||
+	    (c->updater.metrics_file[0] && c->updater.metrics_file[0] != '/'))
+		return error_set(err, "%s: [%s] metrics_file: must be an absolute path", name,
+				 c->supervisor.metrics_file[0] && c->supervisor.metrics_file[0] != '/' ?
+				 "supervisor" : "updater");
+	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
+		return error_prefix(err, "%s: [agent] health_url: ", name);
 	return 0;
 }
 

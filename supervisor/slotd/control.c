@@ -152,8 +152,9 @@ static void control_agent_status(const struct supervisor *s, struct control_stat
 	st->agent.pid = machine_agent_running(m) && s->pid > 0 ? (int)s->pid : 0;
 	if (control_agent_state_parse(machine_agent_state(m), &st->agent.state) < 0)
 		st->agent.state = (enum control_agent_state)-1;	/* refused by the format */
-	st->agent.healthy = m->state == MS_UP && m->healthy;
-	st->agent.slot = m->state == MS_UP || m->state == MS_TRIAL ? s->slot : SLOT_NONE;
+	st->agent.healthy = machine_agent_healthy(m);
+	st->agent.slot = machine_agent_healthy(m) || m->state == MS_UP || m->state == MS_TRIAL ?
+			 s->slot : SLOT_NONE;
 	snprintf(st->agent.status, sizeof st->agent.status, "%s", s->status_text);
 	st->trial = m->state == MS_TRIAL;
 }

@@ -17,7 +17,7 @@ void machine_init(struct machine *m, const struct machine_limits *limits)
 {
 	*m = (struct machine){ .limits = *limits, .state = MS_DOWN, .deadline = MACHINE_NEVER,
 			       .ready_by = MACHINE_NEVER, .up_at = MACHINE_NEVER,
-			       .check_by = MACHINE_NEVER };
+			       .check_by = MACHINE_NEVER, .probation_until = MACHINE_NEVER };
 }
 
 static int stopping_to_exit(const struct machine *m)
@@ -28,8 +28,32 @@ static int stopping_to_exit(const struct machine *m)
 
 int machine_agent_running(const struct machine *m)
 {
-	return m->state == MS_UP || m->state == MS_TRIAL || m->state == MS_STOPPING ||
-	       m->state == MS_KILLING;
+	return m->state == MS_UP || m->state == MS_PROBATION || m->state == MS_TRIAL ||
+	       m->state == MS_STOPPING || m->state == MS_KILLING;
+}
+
+int machine_agent_healthy(const struct machine *m)
+{
+	return (m->state == MS_UP || m->state == MS_PROBATION) && m->healthy;
+}
+
+/* The agent runs: UP, PROBATION or TRIAL. */
+static int agent_up(const struct machine *m)
+{
+	return m->state == MS_UP || m->state == MS_PROBATION || m->state == MS_TRIAL;
+}
+
+/* The probation window is over (or another slot runs): an exit is a crash. */
+static void probation_end(struct machine *m)
+{
+	m->probation_until = MACHINE_NEVER;
+	m->probation_exits = 0;
+}
+
+static void probation_start(struct machine *m, int64_t now, int64_t left)
+{
+	m->state = MS_PROBATION;
+	m->probation_until = now + left;
 }
 
 static void launch(struct machine *m, struct machine_output *out)
@@ -93,7 +117,8 @@ static void trial_pass(struct machine *m, struct machine_output *out, enum machi
 	emit(out, MA_FLIP, MF_COMMIT, 0);
 }
 
-static void on_launched(struct machine *m, struct machine_output *out, int64_t now, int result)
+static void on_launched(struct machine *m, struct machine_output *out, int64_t now, int result,
+			int64_t probation_left)
 {
 	if (m->state != MS_DOWN)
 		return;
@@ -110,6 +135,10 @@ static void on_launched(struct machine *m, struct machine_output *out, int64_t n
 	if (result == ML_GOOD) {
 		m->state = MS_UP;
 		m->healthy = 1;
+		if (probation_left > 0 && m->limits.probation_ms && !m->probation_kept)
+			probation_start(m, now, probation_left);
+		else
+			probation_end(m);
 	} else if (result == ML_FAILED) {
 		m->state = MS_BACKOFF;
 		m->deadline = now + MACHINE_FORK_RETRY_MS;
@@ -135,11 +164,35 @@ static void backoff(struct machine *m, int64_t now)
 	m->deadline = now + (int64_t)delay;
 }
 
+/* An exit within the window counts; one too many reverts the slot (the FLIP
+ * says how that went: FLIPPED relaunches or backs off). */
+static void probation_exit(struct machine *m, struct machine_output *out, int64_t now)
+{
+	if (now >= m->probation_until) {
+		probation_end(m);
+		backoff(m, now);
+		return;
+	}
+	if (++m->probation_exits <= m->limits.probation_max_exits) {
+		backoff(m, now);
+		return;
+	}
+	m->state = MS_DOWN;	/* gone already */
+	m->healthy = 0;
+	m->flip_pending = 1;
+	m->flip = MF_PROBATION;
+	m->flip_command = 0;
+	emit(out, MA_FLIP, MF_PROBATION, (int)m->probation_exits);
+}
+
 static void on_exited(struct machine *m, struct machine_output *out, int64_t now, int status)
 {
 	switch (m->state) {
 	case MS_UP:
 		backoff(m, now);
+		break;
+	case MS_PROBATION:
+		probation_exit(m, out, now);
 		break;
 	case MS_TRIAL:
 		m->state = MS_DOWN;	/* gone already: trial_fail relaunches */
@@ -170,7 +223,7 @@ static void trial_deadline(struct machine *m, struct machine_output *out, int64_
 	} else if (!m->up && now >= m->up_at) {
 		m->up = 1;
 		m->up_at = MACHINE_NEVER;
-		if (m->limits.health_exec) {
+		if (m->limits.health_check) {
 			m->checking = 1;
 			m->check_by = now + m->limits.health_timeout_ms;
 			emit(out, MA_START_CHECK, 0, 0);
@@ -189,6 +242,9 @@ static void on_deadline(struct machine *m, struct machine_output *out, int64_t n
 		emit(out, MA_KILL, 0, 0);
 	} else if (m->state == MS_BACKOFF && now >= m->deadline) {
 		launch(m, out);
+	} else if (m->state == MS_PROBATION && now >= m->probation_until) {
+		m->state = MS_UP;	/* the window is over: simply good */
+		probation_end(m);
 	}
 }
 
@@ -206,6 +262,7 @@ static void on_signal(struct machine *m, struct machine_output *out, int64_t now
 		trial_drop(m, out);
 		/* fall through */
 	case MS_UP:
+	case MS_PROBATION:
 		verdict(m, out, MV_STOPPING, 0);
 		stop(m, out, now, MT_EXIT);
 		break;
@@ -247,7 +304,7 @@ static void on_command(struct machine *m, struct machine_output *out, int64_t no
 	switch (command) {
 	case MC_RESTART:
 		emit(out, MA_REPLY, MR_OK, 0);
-		if (m->state == MS_UP || m->state == MS_TRIAL) {
+		if (agent_up(m)) {
 			trial_drop(m, out);	/* the relaunch is a new attempt */
 			stop(m, out, now, MT_LAUNCH);
 		} else if (m->state == MS_DOWN || m->state == MS_BACKOFF) {
@@ -283,10 +340,12 @@ static void on_command(struct machine *m, struct machine_output *out, int64_t no
 	}
 }
 
-/* `current` moved: run what it points at now. */
+/* `current` moved: run what it points at now (a probation was the old slot's). */
 static void run_current(struct machine *m, struct machine_output *out, int64_t now)
 {
-	if (m->state == MS_UP || m->state == MS_TRIAL) {
+	probation_end(m);
+	m->probation_kept = 0;
+	if (agent_up(m)) {
 		trial_drop(m, out);
 		stop(m, out, now, MT_LAUNCH);
 	} else if (m->state == MS_DOWN || m->state == MS_BACKOFF) {
@@ -304,6 +363,11 @@ static void on_flipped(struct machine *m, struct machine_output *out, int64_t no
 	switch (m->flip) {
 	case MF_COMMIT:
 		m->healthy = ok;
+		m->probation_kept = 0;
+		if (ok && m->state == MS_UP && m->limits.probation_ms) {
+			m->probation_exits = 0;
+			probation_start(m, now, m->limits.probation_ms);
+		}
 		verdict(m, out, ok ? MV_GOOD : MV_COMMIT_FAILED, (int)m->pass);
 		if (command)
 			emit(out, MA_REPLY, ok ? MR_CURRENT : MR_REFUSED, 0);
@@ -316,9 +380,18 @@ static void on_flipped(struct machine *m, struct machine_output *out, int64_t no
 		run_current(m, out, now);
 		break;
 	case MF_MARK_GOOD:
-		if (ok && m->state == MS_UP)
+		if (ok && (m->state == MS_UP || m->state == MS_PROBATION))
 			m->healthy = 1;
 		emit(out, MA_REPLY, ok ? MR_CURRENT : MR_REFUSED, 0);
+		break;
+	case MF_PROBATION:	/* the agent is gone: the way back, or the same slot again */
+		probation_end(m);
+		if (ok) {
+			launch(m, out);
+		} else {
+			m->probation_kept = 1;
+			backoff(m, now);
+		}
 		break;
 	default:	/* rollback, rollback --force, mark-bad */
 		if (!ok) {
@@ -339,6 +412,8 @@ static int64_t machine_deadline(const struct machine *m)
 
 	if (m->state == MS_STOPPING || m->state == MS_BACKOFF)
 		return m->deadline;
+	if (m->state == MS_PROBATION)
+		return m->probation_until;
 	if (m->state != MS_TRIAL)
 		return MACHINE_NEVER;
 	if (!m->ready)
@@ -363,7 +438,7 @@ void machine_step(struct machine *m, const struct machine_event *ev, struct mach
 		if (m->state == MS_TRIAL && !m->ready) {
 			m->ready = 1;
 			m->ready_by = MACHINE_NEVER;
-			if (m->up && !m->limits.health_exec)
+			if (m->up && !m->limits.health_check)
 				trial_pass(m, out, MP_READY, 0);
 		}
 		break;
@@ -379,7 +454,7 @@ void machine_step(struct machine *m, const struct machine_event *ev, struct mach
 	case ME_DEADLINE: on_deadline(m, out, ev->now); break;
 	case ME_COMMAND: on_command(m, out, ev->now, ev->value); break;
 	case ME_SIGNAL: on_signal(m, out, ev->now, ev->value); break;
-	case ME_LAUNCHED: on_launched(m, out, ev->now, ev->value); break;
+	case ME_LAUNCHED: on_launched(m, out, ev->now, ev->value, ev->ms); break;
 	case ME_FLIPPED: on_flipped(m, out, ev->now, ev->value); break;
 	default: break;
 	}
@@ -389,7 +464,7 @@ void machine_step(struct machine *m, const struct machine_event *ev, struct mach
 const char *machine_state_name(enum machine_state state)
 {
 	static const char *const names[MS_COUNT] = { "down", "up", "trial", "stopping", "killing",
-						     "backoff", "exited" };
+						     "backoff", "exited", "probation" };
 
 	return state >= 0 && state < MS_COUNT ? names[state] : "?";
 }
@@ -398,6 +473,7 @@ const char *machine_agent_state(const struct machine *m)
 {
 	switch (m->state) {
 	case MS_UP:
+	case MS_PROBATION:
 	case MS_TRIAL: return "running";
 	case MS_STOPPING:
 	case MS_KILLING: return "stopping";

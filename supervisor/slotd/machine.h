@@ -10,8 +10,13 @@
  * States
  *   DOWN      no agent: nothing bootable, or its launch could not be prepared
  *   UP        the agent runs a good slot
+ *   PROBATION the agent runs a good slot committed less than `probation` ago
+ *             (measured from the commit time on disk, so a restarted slotd
+ *             keeps the window): like UP, but an exit counts, and more than
+ *             probation_max_exits of them revert the slot (FLIP PROBATION);
+ *             UP at the window's end
  *   TRIAL     the agent runs a slot on trial; sub-steps: waiting for READY=1
- *             and min_uptime, then (health=exec) the check runs
+ *             and min_uptime, then (health=exec|http) the check runs
  *   STOPPING  SIGTERM sent; SIGKILL at the deadline
  *   KILLING   SIGKILL sent; waiting for the exit (no deadline: it comes)
  *   BACKOFF   a good agent crashed; relaunch at the deadline
@@ -23,14 +28,15 @@
  *   START            slotd starts: launch from `current`
  *   EXITED(status)   the agent was reaped (wait status)
  *   READY            READY=1 from the agent's process tree
- *   HEALTH(status)   the health=exec check ended: its wait status, 0 for a
- *                    pass; -1 when it could not be started
+ *   HEALTH(status)   the health check (exec, or http's helper) ended: its
+ *                    wait status, 0 for a pass; -1 when it could not start
  *   DEADLINE         the timerfd fired (a deadline not yet due is ignored)
  *   COMMAND(cmd)     activate (once the inhibitor is held), rollback,
  *                    rollback --force, mark-good, mark-bad, restart, status
  *   SIGNAL(signo)    TERM/INT: stop the agent, then exit; HUP/USR1/USR2/QUIT:
  *                    forwarded to the agent while one runs
- *   LAUNCHED(result) what the LAUNCH action did (GOOD, TRIAL, NONE, FAILED)
+ *   LAUNCHED(result) what the LAUNCH action did (GOOD, TRIAL, NONE, FAILED);
+ *                    for GOOD, `ms` is the probation left to the slot (0: none)
  *   FLIPPED(ok)      what the FLIP action did (slot status saved and/or
  *                    `current` moved; ok 0: refused, nothing changed)
  *
@@ -44,8 +50,9 @@
  *     do changes nothing and emits nothing, except that every COMMAND gets
  *     exactly one REPLY (possibly after a FLIP, from the FLIPPED that
  *     follows); an activate that is accepted is answered by its VERDICT.
- *  2. A deadline is returned only in TRIAL, STOPPING and BACKOFF; leaving
- *     those states drops it, so no stale deadline can fire in a loop.
+ *  2. A deadline is returned only in TRIAL, STOPPING, BACKOFF and PROBATION;
+ *     leaving those states drops it, so no stale deadline can fire in a loop.
+ *     UP, DOWN and KILLING have none: an idle slotd has no timer.
  *  3. An action whose result is an event (LAUNCH, FLIP, START_CHECK) is the
  *     last of its step; main feeds the result back before anything else.
  *  4. LAUNCH is emitted only when no agent runs (DOWN, BACKOFF, or after
@@ -65,7 +72,8 @@
 #define MACHINE_FORK_RETRY_MS 1000
 
 enum machine_state {
-	MS_DOWN, MS_UP, MS_TRIAL, MS_STOPPING, MS_KILLING, MS_BACKOFF, MS_EXITED, MS_COUNT
+	MS_DOWN, MS_UP, MS_TRIAL, MS_STOPPING, MS_KILLING, MS_BACKOFF, MS_EXITED, MS_PROBATION,
+	MS_COUNT
 };
 
 enum machine_event_kind {
@@ -86,9 +94,13 @@ enum machine_action_kind {
 	MA_REVERT, MA_REPLY, MA_VERDICT, MA_EXIT
 };
 
-/* MA_FLIP kinds: the slot change a command (or a passed trial) asks for. */
+/* MA_FLIP kinds: the slot change a command (or a passed trial, or a failed
+ * probation) asks for.  PROBATION: the running good slot -> bad and
+ * `current` back to the other slot if that is good (value: the exits); not
+ * ok when there is no good slot to go back to, which keeps the slot. */
 enum machine_flip {
-	MF_ACTIVATE, MF_ROLLBACK, MF_ROLLBACK_FORCE, MF_MARK_GOOD, MF_MARK_BAD, MF_COMMIT
+	MF_ACTIVATE, MF_ROLLBACK, MF_ROLLBACK_FORCE, MF_MARK_GOOD, MF_MARK_BAD, MF_COMMIT,
+	MF_PROBATION
 };
 
 /* MA_REPLY codes (control.c words them). */
@@ -122,13 +134,14 @@ struct machine_event {
 	int64_t now;	/* monotonic ms */
 	int value;	/* EXITED, HEALTH: wait status; FLIPPED: ok; COMMAND: enum
 			 * machine_command; SIGNAL: signo; LAUNCHED: enum machine_launch */
+	int64_t ms;	/* LAUNCHED(GOOD): probation left to the slot, 0 for none */
 };
 
 struct machine_action {
 	enum machine_action_kind kind;
 	int arg;	/* FORWARD: signo; FLIP: enum machine_flip; REPLY: enum
 			 * machine_reply; VERDICT, REVERT: enum machine_reason; EXIT: code */
-	int value;	/* the number a reason carries */
+	int value;	/* the number a reason carries; FLIP PROBATION: the exits */
 };
 
 struct machine_output {
@@ -139,10 +152,13 @@ struct machine_output {
 
 /* What the machine needs of the configuration. */
 struct machine_limits {
-	int health_exec;		/* health = exec: run the check after min_uptime */
+	int health_check;		/* health = exec or http: run a check process
+					 * after min_uptime (trial.c says which) */
 	int health_notify;		/* health = notify: READY=1 is required */
 	unsigned startup_timeout_ms, min_uptime_ms, stop_timeout_ms, health_timeout_ms,
 		 restart_backoff_max_ms;
+	unsigned probation_ms;		/* 0: no probation */
+	unsigned probation_max_exits;	/* more exits than this within it revert */
 };
 
 enum machine_then { MT_LAUNCH, MT_EXIT };
@@ -154,7 +170,11 @@ struct machine {
 	int64_t started;		/* the agent's launch */
 	int64_t deadline;		/* STOPPING: SIGKILL; BACKOFF: relaunch */
 	unsigned restarts;		/* consecutive quick crashes of a good agent */
-	int healthy;			/* UP: the slot is good on disk */
+	int healthy;			/* UP, PROBATION: the slot is good on disk */
+	/* PROBATION (the exits count on through BACKOFF and the relaunch) */
+	int64_t probation_until;
+	unsigned probation_exits;
+	int probation_kept;		/* its revert found no way back: not again */
 	/* TRIAL */
 	int ready, up, checking;	/* READY=1 seen (or not needed), min_uptime reached */
 	int64_t ready_by, up_at, check_by;
@@ -175,5 +195,7 @@ const char *machine_state_name(enum machine_state state);
 /* "stopped", "running", "stopping", "backoff": the agent as status shows it. */
 const char *machine_agent_state(const struct machine *m);
 int machine_agent_running(const struct machine *m);
+/* The agent runs a good slot (UP or PROBATION), known good on disk. */
+int machine_agent_healthy(const struct machine *m);
 
 #endif

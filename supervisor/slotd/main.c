@@ -101,13 +101,15 @@ static int setup(struct supervisor *s, struct error *err)
 }
 
 /* Performs one action; 1 with *next set when its result is an event. */
-static int perform(struct supervisor *s, const struct machine_action *a, int *next_kind,
-		   int *next_value)
+static int perform(struct supervisor *s, const struct machine_action *a, struct machine_event *next)
 {
+	next->ms = 0;
 	switch (a->kind) {
 	case MA_LAUNCH:
-		*next_kind = ME_LAUNCHED;
-		*next_value = (int)agent_launch(s);
+		next->kind = ME_LAUNCHED;
+		next->value = (int)agent_launch(s);
+		if (next->value == ML_GOOD)
+			next->ms = probation_left(s);
 		if (s->inhibit_held)	/* held across the flip and the stop only */
 			control_release_inhibitor(s);
 		return 1;
@@ -117,15 +119,21 @@ static int perform(struct supervisor *s, const struct machine_action *a, int *ne
 	case MA_START_CHECK:
 		if (trial_start_check(s) == 0)
 			break;
-		*next_kind = ME_HEALTH;
-		*next_value = -1;
+		next->kind = ME_HEALTH;
+		next->value = -1;
 		return 1;
 	case MA_KILL_CHECK: trial_kill_check(s); break;
 	case MA_FLIP:
-		*next_kind = ME_FLIPPED;
-		*next_value = control_flip(s, (enum machine_flip)a->arg);
+		next->kind = ME_FLIPPED;
+		next->value = a->arg == MF_PROBATION ? probation_revert(s, a->value) :
+			      control_flip(s, (enum machine_flip)a->arg);
+		s->metrics.trials_pass += a->arg == MF_COMMIT && next->value;
+		s->metrics.probation_reverts += a->arg == MF_PROBATION && next->value;
 		return 1;
-	case MA_REVERT: trial_revert(s, (enum machine_reason)a->arg, a->value); break;
+	case MA_REVERT:
+		trial_revert(s, (enum machine_reason)a->arg, a->value);
+		s->metrics.trials_fail++;
+		break;
 	case MA_REPLY: control_reply(s, (enum machine_reply)a->arg); break;
 	case MA_VERDICT: trial_verdict(s, (enum machine_reason)a->arg, a->value); break;
 	case MA_EXIT: s->exiting = 1; break;
@@ -133,26 +141,43 @@ static int perform(struct supervisor *s, const struct machine_action *a, int *ne
 	return 0;
 }
 
+/* The machine's state changes that are worth a line of their own. */
+static void supervisor_note(struct supervisor *s, enum machine_state before)
+{
+	const struct machine *m = &s->machine;
+
+	if (m->state == before)
+		return;
+	if (m->state == MS_PROBATION)
+		log_info("slot %s on probation for %lld ms more", layout_slot_name(s->slot),
+			 (long long)(m->probation_until - supervisor_now()));
+	else if (before == MS_PROBATION && m->state == MS_UP)
+		log_info("slot %s passed its probation", layout_slot_name(s->slot));
+}
+
 /* The only place where the machine's decisions become system calls.  An
  * action with a result is the last of its step (machine.h): its result is
  * the next event. */
 void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
 {
-	struct machine_event ev = { kind, 0, value };
+	struct machine_event ev = { kind, 0, value, 0 }, next = ev;
 	struct machine_output out;
-	int next_kind = ME_START, next_value = 0, more;
+	enum machine_state before;
+	int more;
 	size_t i;
 
 	do {
 		ev.now = supervisor_now();
+		before = s->machine.state;
 		machine_step(&s->machine, &ev, &out);
 		s->deadline = out.deadline;
+		supervisor_note(s, before);
 		more = 0;
 		for (i = 0; i < out.count; i++)
-			more = perform(s, &out.action[i], &next_kind, &next_value);
-		ev.kind = (enum machine_event_kind)next_kind;
-		ev.value = next_value;
+			more = perform(s, &out.action[i], &next);
+		ev = next;
 	} while (more);
+	metrics_update(s);
 }
 
 static void reap_children(struct supervisor *s)
@@ -162,10 +187,12 @@ static void reap_children(struct supervisor *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == s->pid) {
+			s->metrics.restarts += s->machine.state == MS_UP ||
+					       s->machine.state == MS_PROBATION;
 			agent_reaped(s, status);
 			supervisor_feed(s, ME_EXITED, status);
 		} else if (pid == s->check_pid) {
-			s->check_pid = -1;
+			trial_check_ended(s);
 			supervisor_feed(s, ME_HEALTH, status);
 		} else if (pid == s->waiter_pid) {
 			control_waiter_exited(s, status);
@@ -184,7 +211,8 @@ static void handle_signals(struct supervisor *s)
 			continue;
 		}
 		if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) &&
-		    (s->machine.state == MS_UP || s->machine.state == MS_TRIAL))
+		    machine_agent_running(&s->machine) && s->machine.state != MS_STOPPING &&
+		    s->machine.state != MS_KILLING)
 			log_info("signal %d: stopping the agent, then exiting", info.ssi_signo);
 		supervisor_feed(s, ME_SIGNAL, (int)info.ssi_signo);
 	}
@@ -268,7 +296,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .waiter_pid = -1,
+	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .check_out_fd = -1,
+				.waiter_pid = -1,
 				.activate_fd = -1, .command_fd = -1, .deadline = NEVER };
 	const char *config_path = NULL;
 	struct config config;
@@ -293,26 +322,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slotd: %s\n", err.text);
 		return 2;
 	}
-	if (config.agent.health == HEALTH_HTTP) {
-		fprintf(stderr, "slotd: %s: [agent] health = http is not supported yet "
-			"(use exec with a checker of your own)\n", config.path);
-		return 2;
-	}
 	if (!config.agent.exec[0]) {
 		fprintf(stderr, "slotd: %s: [agent] exec: missing\n", config.path);
 		return 2;
 	}
 	s.config = &config;
+	if (config.agent.health == HEALTH_HTTP && trial_http_helper(&s, &err) < 0) {
+		fprintf(stderr, "slotd: %s\n", err.text);
+		return 2;
+	}
 	machine_init(&s.machine, &(struct machine_limits){
-		.health_exec = config.agent.health == HEALTH_EXEC,
+		.health_check = config.agent.health == HEALTH_EXEC ||
+				config.agent.health == HEALTH_HTTP,
 		.health_notify = config.agent.health == HEALTH_NOTIFY,
 		.startup_timeout_ms = config.agent.startup_timeout_ms,
 		.min_uptime_ms = config.agent.min_uptime_ms,
 		.stop_timeout_ms = config.agent.stop_timeout_ms,
 		.health_timeout_ms = config.agent.health_timeout_ms,
-		.restart_backoff_max_ms = config.agent.restart_backoff_max_ms });
+		.restart_backoff_max_ms = config.agent.restart_backoff_max_ms,
+		.probation_ms = config.agent.probation_ms,
+		.probation_max_exits = config.agent.probation_max_exits });
 	for (i = 0; i < CLIENT_MAX; i++)
 		s.clients[i].fd = -1;
+	metrics_init(&s);
 	if (setup(&s, &err) < 0) {
 		log_error("%s", err.text);
 		return 1;

@@ -28,6 +28,14 @@ struct client {
 	char line[CONTROL_LINE_MAX];	/* the request and its newline */
 };
 
+/* metrics.c: the counters, and the text last written. */
+struct slotd_metrics {
+	unsigned long long restarts, trials_pass, trials_fail, probation_reverts;
+	int64_t started;		/* UNIX time */
+	size_t len;
+	char last[4096];
+};
+
 struct supervisor {
 	const struct config *config;
 	struct slots slots;
@@ -40,7 +48,10 @@ struct supervisor {
 	pid_t pid;
 	int slot;			/* slot it runs from */
 	char status_text[128];		/* from STATUS= */
-	pid_t check_pid;		/* health=exec child */
+	pid_t check_pid;		/* health=exec|http child */
+	int check_out_fd;		/* http: the helper's stdout (its verdict) */
+	char check_said[200];		/* http: that verdict, read when it ended */
+	char http_helper[PATH_MAX];	/* health=http: slotd-httpcheck, resolved */
 
 	/* The command being stepped: its client gets the REPLY. */
 	int command_fd;
@@ -53,6 +64,7 @@ struct supervisor {
 	int inhibit_held;
 
 	struct client clients[CLIENT_MAX];
+	struct slotd_metrics metrics;
 	int exiting;
 };
 
@@ -67,11 +79,22 @@ void agent_kill(struct supervisor *s);
 void agent_reaped(struct supervisor *s, int status);
 
 /* trial.c: the machine's trial actions. */
+int trial_http_helper(struct supervisor *s, struct error *err);
 int trial_start_check(struct supervisor *s);
+void trial_check_ended(struct supervisor *s);
 void trial_kill_check(struct supervisor *s);
 void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
 void trial_revert(struct supervisor *s, enum machine_reason why, int value);
 void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
+
+/* probation.c: the machine's PROBATION.  probation_left() is the window left
+ * to s->slot (0: none); probation_revert() performs FLIP PROBATION. */
+int64_t probation_left(const struct supervisor *s);
+int probation_revert(struct supervisor *s, int exits);
+
+/* metrics.c: [supervisor] metrics_file, rewritten when its text changes. */
+void metrics_init(struct supervisor *s);
+void metrics_update(struct supervisor *s);
 
 /* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
  * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */

@@ -8,6 +8,12 @@
  *   never-ready  waits without ever sending READY=1
  *   ignore-term  sends READY=1 and ignores SIGTERM (only SIGKILL ends it)
  *   orphans      double-forks 3 children that outlive it by 0.3 s, then as good
+ *   http-ok      as good, and answers HTTP requests on 127.0.0.1 port
+ *                $DEMO_AGENT_HTTP_PORT with "200 OK"
+ *   http-error   the same, answering "500 Internal Server Error"
+ *   http-slow    the same, but never answers (a connection is read and held)
+ *   crash-3s     sends READY=1, then exits with status 5 after 3 s (a slot
+ *                that passes its trial and then crash-loops)
  * With $AGENT_LOG set it appends "start SLOT VERSION PID REALTIME_NS" at start and
  * "signal N" for each signal it receives, so tests can count launches and
  * see forwarded signals.  Exits 0 on SIGTERM or SIGINT.
@@ -21,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -92,6 +101,77 @@ static void leave_orphans(void)
 	}
 }
 
+static int http_listen(void)
+{
+	const char *port = getenv("DEMO_AGENT_HTTP_PORT");
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd, one = 1;
+
+	if (!port) {
+		fprintf(stderr, "demo_agent: DEMO_AGENT_HTTP_PORT is not set\n");
+		return -1;
+	}
+	addr.sin_port = htons((uint16_t)atoi(port));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 8) < 0) {
+		fprintf(stderr, "demo_agent: listen on port %s: %s\n", port, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/* One request: read what comes in one go, answer per behaviour.  http-slow
+ * keeps the connection (the previous one is closed), never answering. */
+static void http_answer(int listen_fd, const char *behaviour, int *held)
+{
+	static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+	static const char bad[] = "HTTP/1.0 500 Internal Server Error\r\n\r\n";
+	char request[1024];
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	log_line("http request\n");
+	if (read(fd, request, sizeof request) < 0)
+		perror("demo_agent: read");
+	if (!strcmp(behaviour, "http-slow")) {
+		if (*held >= 0)
+			close(*held);
+		*held = fd;
+		return;
+	}
+	if (!strcmp(behaviour, "http-ok") ? write(fd, ok, sizeof ok - 1) < 0 :
+					     write(fd, bad, sizeof bad - 1) < 0)
+		perror("demo_agent: write");
+	close(fd);
+}
+
+/* Signals and HTTP requests, until SIGTERM or SIGINT. */
+static int http_serve(const sigset_t *set, const char *behaviour)
+{
+	struct pollfd p[2] = { { .events = POLLIN }, { .events = POLLIN } };
+	struct signalfd_siginfo info;
+	int held = -1;
+
+	p[0].fd = signalfd(-1, set, SFD_CLOEXEC);
+	p[1].fd = http_listen();
+	if (p[0].fd < 0 || p[1].fd < 0)
+		return 1;
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return 1;
+		if (p[1].revents & POLLIN)
+			http_answer(p[1].fd, behaviour, &held);
+		if (!(p[0].revents & POLLIN) || read(p[0].fd, &info, sizeof info) != sizeof info)
+			continue;
+		log_line("signal %d\n", (int)info.ssi_signo);
+		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
+			return 0;
+	}
+}
+
 int main(void)
 {
 	char behaviour[32] = "good";
@@ -133,6 +213,12 @@ int main(void)
 		pause_ms(400);
 		return 4;
 	}
+	if (!strcmp(behaviour, "crash-3s")) {
+		pause_ms(3000);
+		return 5;
+	}
+	if (!strncmp(behaviour, "http-", 5))
+		return http_serve(&set, behaviour);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			return 1;

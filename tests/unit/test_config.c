@@ -4,8 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "config.h"
+#include "http_url.h"
 
 static void expect_error(const char *text, const char *needle)
 {
@@ -66,6 +68,41 @@ static void test_config_errors_name_file_line_and_key(void **unused)
 	memcpy(longline, "[agent]\nexec = ", 15);
 	longline[sizeof longline - 1] = '\0';
 	expect_error(longline, "/etc/x.ini:2: line longer than");
+}
+
+/* health = http: the URL is checked at load, the way slotd-httpcheck reads it. */
+static void test_config_health_url(void **unused)
+{
+	struct http_url url;
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c, "[agent]\nhealth = http\n"
+		"health_url = http://127.0.0.1:8080/healthz?deep=1\n", "t.ini", &err), 0);
+	assert_int_equal(http_url_parse(c.agent.health_url, &url, &err), 0);
+	assert_int_equal(url.addr.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&url.addr)->sin_port), 8080);
+	assert_string_equal(url.path, "/healthz?deep=1");
+	assert_string_equal(url.host, "127.0.0.1");
+	assert_int_equal(http_url_parse("http://[::1]/", &url, &err), 0);
+	assert_int_equal(url.addr.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&url.addr)->sin6_port), 80);
+	assert_int_equal(http_url_parse("http://localhost:9", &url, &err), 0);
+	assert_string_equal(url.path, "/");
+	assert_int_equal(((struct sockaddr_in *)&url.addr)->sin_addr.s_addr, htonl(0x7f000001));
+	expect_error("[agent]\nhealth = http\n", "health = http needs health_url");
+	expect_error("[agent]\nhealth = http\nhealth_url = https://127.0.0.1/\n",
+		     "/etc/x.ini: [agent] health_url: https is not supported");
+	expect_error("[agent]\nhealth_url = http://agent.example/\n",
+		     "host 'agent.example' is not an IP address or localhost");
+	expect_error("[agent]\nhealth_url = http://u:pw@127.0.0.1/\n", "user information");
+	expect_error("[agent]\nhealth_url = http://127.0.0.1:0/\n", "port is not a number");
+	expect_error("[agent]\nhealth_url = http://127.0.0.1:70000/\n", "port is not a number");
+	expect_error("[agent]\nhealth_url = http://[::1/\n", "closing ']'");
+	expect_error("[agent]\nhealth_url = http://127.0.0.1/a#b\n", "fragment");
+	expect_error("[agent]\nhealth_url = ftp://127.0.0.1/\n", "not an http:// URL");
+	expect_error("[agent]\nhealth_url = http:///x\n", "no host");
 }
 
 static void test_config_secret_never_echoed(void **unused)
@@ -167,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults_and_values),
 		cmocka_unit_test(test_config_errors_name_file_line_and_key),
+		cmocka_unit_test(test_config_health_url),
 		cmocka_unit_test(test_config_secret_never_echoed),
 		cmocka_unit_test(test_config_missing_file),
 		cmocka_unit_test(test_config_split_words),

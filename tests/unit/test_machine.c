@@ -25,16 +25,23 @@
 static const struct machine_limits notify_limits = {
 	.health_notify = 1, .startup_timeout_ms = 1000, .min_uptime_ms = 500,
 	.stop_timeout_ms = 300, .health_timeout_ms = 200, .restart_backoff_max_ms = 800,
+	.probation_ms = 2000, .probation_max_exits = 1,
 };
 
-static struct machine_output step(struct machine *m, enum machine_event_kind kind, int value,
-				  int64_t now)
+static struct machine_output step_ms(struct machine *m, enum machine_event_kind kind, int value,
+				     int64_t now, int64_t ms)
 {
-	struct machine_event ev = { kind, now, value };
+	struct machine_event ev = { kind, now, value, ms };
 	struct machine_output out;
 
 	machine_step(m, &ev, &out);
 	return out;
+}
+
+static struct machine_output step(struct machine *m, enum machine_event_kind kind, int value,
+				  int64_t now)
+{
+	return step_ms(m, kind, value, now, 0);
 }
 
 /* "STOP,VERDICT": the kinds of out's actions. */
@@ -95,14 +102,22 @@ static void enter(struct machine *m, enum machine_state state)
 		step(m, ME_SIGNAL, SIGTERM, NOW - 1);
 		step(m, ME_EXITED, 0, NOW);
 		break;
+	case MS_PROBATION:	/* a good slot committed, 2 s of its window left */
+		step_ms(m, ME_LAUNCHED, ML_GOOD, NOW, 2000);
+		break;
 	default:	/* MS_UP */
 		step(m, ME_LAUNCHED, ML_GOOD, NOW);
 	}
 	assert_int_equal(m->state, state);
 }
 
-enum { EV_COUNT = 21 };
-static const struct { enum machine_event_kind kind; int value; const char *name; } events[EV_COUNT] = {
+enum { EV_COUNT = 22 };
+static const struct {
+	enum machine_event_kind kind;
+	int value;
+	const char *name;
+	int64_t ms;
+} events[EV_COUNT] = {
 	{ ME_START, 0, "start" },
 	{ ME_EXITED, 0, "exited" },
 	{ ME_READY, 0, "ready" },
@@ -124,6 +139,7 @@ static const struct { enum machine_event_kind kind; int value; const char *name;
 	{ ME_LAUNCHED, ML_NONE, "launched none" },
 	{ ME_LAUNCHED, ML_FAILED, "launched failed" },
 	{ ME_FLIPPED, 1, "flipped" },
+	{ ME_LAUNCHED, ML_GOOD, "launched good, 1.5 s of probation left", 1500 },
 };
 
 struct expect {
@@ -156,6 +172,7 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_DOWN, "", NV },
 		{ MS_BACKOFF, "", D(1000) },
 		{ MS_DOWN, "", NV },
+		{ MS_PROBATION, "", D(1500) },
 	},
 	[MS_UP] = {
 		{ MS_UP, "", NV },
@@ -179,6 +196,7 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_UP, "", NV },
 		{ MS_UP, "", NV },
 		{ MS_UP, "", NV },
+		{ MS_UP, "", NV },
 	},
 	[MS_TRIAL] = {	/* READY=1 due at D(1000), min_uptime at D(500) */
 		{ MS_TRIAL, "", D(500) },
@@ -190,13 +208,14 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_TRIAL, "REPLY", D(500) },
 		{ MS_STOPPING, "FLIP|VERDICT,REPLY,STOP", D(300) },
 		{ MS_STOPPING, "FLIP|VERDICT,REPLY,STOP", D(300) },
-		{ MS_UP, "FLIP|VERDICT,REPLY", NV },
+		{ MS_PROBATION, "FLIP|VERDICT,REPLY", D(2000) },	/* committed */
 		{ MS_STOPPING, "FLIP|VERDICT,REPLY,STOP", D(300) },
 		{ MS_STOPPING, "REPLY,STOP", D(300) },
 		{ MS_TRIAL, "REPLY", D(500) },
 		{ MS_STOPPING, "VERDICT,STOP", D(300) },
 		{ MS_STOPPING, "FORWARD,VERDICT,STOP", D(300) },
 		{ MS_TRIAL, "FORWARD", D(500) },
+		{ MS_TRIAL, "", D(500) },
 		{ MS_TRIAL, "", D(500) },
 		{ MS_TRIAL, "", D(500) },
 		{ MS_TRIAL, "", D(500) },
@@ -225,6 +244,7 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_STOPPING, "", D(300) },
 		{ MS_STOPPING, "", D(300) },
 		{ MS_STOPPING, "", D(300) },
+		{ MS_STOPPING, "", D(300) },
 	},
 	[MS_KILLING] = {	/* then relaunch */
 		{ MS_KILLING, "", NV },
@@ -243,6 +263,7 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_KILLING, "", NV },
 		{ MS_KILLING, "FORWARD", NV },
 		{ MS_KILLING, "FORWARD", NV },
+		{ MS_KILLING, "", NV },
 		{ MS_KILLING, "", NV },
 		{ MS_KILLING, "", NV },
 		{ MS_KILLING, "", NV },
@@ -271,6 +292,7 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_BACKOFF, "", D(100) },
 		{ MS_BACKOFF, "", D(100) },
 		{ MS_BACKOFF, "", D(100) },
+		{ MS_BACKOFF, "", D(100) },
 	},
 	[MS_EXITED] = {
 		{ MS_EXITED, "", NV }, { MS_EXITED, "", NV }, { MS_EXITED, "", NV },
@@ -280,6 +302,31 @@ static const struct expect table[MS_COUNT][EV_COUNT] = {
 		{ MS_EXITED, "REPLY", NV }, { MS_EXITED, "", NV }, { MS_EXITED, "", NV },
 		{ MS_EXITED, "", NV }, { MS_EXITED, "", NV }, { MS_EXITED, "", NV },
 		{ MS_EXITED, "", NV }, { MS_EXITED, "", NV }, { MS_EXITED, "", NV },
+		{ MS_EXITED, "", NV },
+	},
+	[MS_PROBATION] = {	/* until D(2000); one exit allowed, the second reverts */
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_BACKOFF, "", D(100) },	/* the first exit: restarted as ever */
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_UP, "", NV },		/* the window is over: simply good */
+		{ MS_STOPPING, "FLIP|STOP", D(300) },
+		{ MS_STOPPING, "FLIP|REPLY,STOP", D(300) },
+		{ MS_STOPPING, "FLIP|REPLY,STOP", D(300) },
+		{ MS_PROBATION, "FLIP|REPLY", D(2000) },
+		{ MS_STOPPING, "FLIP|REPLY,STOP", D(300) },
+		{ MS_STOPPING, "REPLY,STOP", D(300) },
+		{ MS_PROBATION, "REPLY", D(2000) },
+		{ MS_STOPPING, "STOP", D(300) },
+		{ MS_STOPPING, "FORWARD,STOP", D(300) },
+		{ MS_PROBATION, "FORWARD", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
+		{ MS_PROBATION, "", D(2000) },
 	},
 };
 
@@ -297,7 +344,7 @@ static struct machine_output run_row(struct machine *m, enum machine_state state
 		at = step(m, ME_COMMAND, MC_STATUS, NOW).deadline;	/* changes nothing */
 	if (at == NV)
 		at = NOW;
-	out = step(m, events[e].kind, events[e].value, at);
+	out = step_ms(m, events[e].kind, events[e].value, at, events[e].ms);
 	kinds(&out, buf, len);
 	if (out.count && out.action[out.count - 1].kind == MA_FLIP) {
 		used = strlen(buf);
@@ -349,7 +396,8 @@ static void test_machine_invariants(void **unused)
 		for (e = 0; e < EV_COUNT; e++) {
 			out = run_row(&m, (enum machine_state)state, e, got, sizeof got);
 			/* 2: a deadline only where one is waited for */
-			if (m.state != MS_TRIAL && m.state != MS_STOPPING && m.state != MS_BACKOFF)
+			if (m.state != MS_TRIAL && m.state != MS_STOPPING && m.state != MS_BACKOFF &&
+			    m.state != MS_PROBATION)
 				assert_true(out.deadline == NV);
 			/* 3: an action with a result is the last one */
 			for (i = 0; i + 1 < out.count; i++)
@@ -517,9 +565,9 @@ static void test_machine_trial_passes(void **unused)
 	out = step(&m, ME_FLIPPED, 1, D(500));
 	assert_true(has(&out, MA_VERDICT, MV_GOOD));
 	assert_int_equal(out.count, 1);	/* no command: no reply */
-	assert_int_equal(m.state, MS_UP);
+	assert_int_equal(m.state, MS_PROBATION);	/* for 2 s from the commit */
 	assert_int_equal(m.healthy, 1);
-	assert_true(out.deadline == NV);
+	assert_true(out.deadline == D(2500));
 	/* A commit that cannot be saved: the activation hears it, the agent stays. */
 	enter(&m, MS_TRIAL);
 	step(&m, ME_DEADLINE, 0, D(500));
@@ -539,7 +587,7 @@ static void test_machine_health_exec(void **unused)
 
 	(void)unused;
 	limits.health_notify = 0;
-	limits.health_exec = 1;
+	limits.health_check = 1;
 	machine_init(&m, &limits);
 	step(&m, ME_START, 0, NOW);
 	out = step(&m, ME_LAUNCHED, ML_TRIAL, NOW);
@@ -601,6 +649,100 @@ static void test_machine_activation_verdicts(void **unused)
 	assert_int_equal(out.action[out.count - 1].kind, MA_LAUNCH);
 }
 
+/* A committed slot whose agent crash-loops within its window is reverted; one
+ * that survives it is simply good; a revert with no way back keeps it. */
+static void test_machine_probation(void **unused)
+{
+	struct machine_output out;
+	struct machine m;
+
+	(void)unused;
+	enter(&m, MS_PROBATION);	/* until D(2000), one exit allowed */
+	out = step(&m, ME_EXITED, 5 << 8, D(100));
+	assert_int_equal(m.state, MS_BACKOFF);
+	assert_int_equal(m.probation_exits, 1);
+	step(&m, ME_DEADLINE, 0, out.deadline);
+	out = step_ms(&m, ME_LAUNCHED, ML_GOOD, D(300), 1700);	/* what is left on disk */
+	assert_int_equal(m.state, MS_PROBATION);
+	assert_true(out.deadline == D(2000));
+	out = step(&m, ME_EXITED, 5 << 8, D(400));	/* the second: one too many */
+	assert_int_equal(out.count, 1);
+	assert_true(has(&out, MA_FLIP, MF_PROBATION));
+	assert_int_equal(out.action[0].value, 2);
+	assert_true(out.deadline == NV);
+	out = step(&m, ME_FLIPPED, 1, D(400));
+	assert_true(has(&out, MA_LAUNCH, 0));	/* the way back, at once */
+	out = step(&m, ME_LAUNCHED, ML_GOOD, D(400));
+	assert_int_equal(m.state, MS_UP);
+	assert_true(out.deadline == NV);
+	assert_int_equal(m.probation_exits, 0);
+
+	/* The window passes: UP, and a crash then is only restarted. */
+	enter(&m, MS_PROBATION);
+	out = step(&m, ME_DEADLINE, 0, D(1999));	/* early wakeup: nothing */
+	assert_int_equal(m.state, MS_PROBATION);
+	out = step(&m, ME_DEADLINE, 0, D(2000));
+	assert_int_equal(m.state, MS_UP);
+	assert_true(out.deadline == NV);
+	step(&m, ME_EXITED, 0, D(2100));
+	out = step(&m, ME_DEADLINE, 0, D(2200));
+	assert_true(has(&out, MA_LAUNCH, 0));
+	step(&m, ME_LAUNCHED, ML_GOOD, D(2200));
+	out = step(&m, ME_EXITED, 0, D(2300));
+	assert_int_equal(m.state, MS_BACKOFF);
+	assert_false(has(&out, MA_FLIP, MF_PROBATION));
+
+	/* No good slot to go back to: kept, backed off, and not tried again. */
+	enter(&m, MS_PROBATION);
+	step(&m, ME_EXITED, 0, D(10));
+	step(&m, ME_DEADLINE, 0, D(110));
+	step_ms(&m, ME_LAUNCHED, ML_GOOD, D(110), 1890);
+	out = step(&m, ME_EXITED, 0, D(120));
+	assert_true(has(&out, MA_FLIP, MF_PROBATION));
+	out = step(&m, ME_FLIPPED, 0, D(120));
+	assert_int_equal(m.state, MS_BACKOFF);
+	assert_false(has(&out, MA_LAUNCH, 0));
+	step(&m, ME_DEADLINE, 0, out.deadline);
+	step_ms(&m, ME_LAUNCHED, ML_GOOD, D(1000), 1000);
+	assert_int_equal(m.state, MS_UP);
+
+	/* A relaunch after slotd's restart: the window left comes from disk. */
+	machine_init(&m, &notify_limits);
+	step(&m, ME_START, 0, NOW);
+	out = step_ms(&m, ME_LAUNCHED, ML_GOOD, NOW, 700);
+	assert_int_equal(m.state, MS_PROBATION);
+	assert_true(out.deadline == D(700));
+	/* Probation off: a good launch is UP whatever the disk says. */
+	struct machine_limits off = notify_limits;
+	off.probation_ms = 0;
+	machine_init(&m, &off);
+	step(&m, ME_START, 0, NOW);
+	out = step_ms(&m, ME_LAUNCHED, ML_GOOD, NOW, 700);
+	assert_int_equal(m.state, MS_UP);
+	assert_true(out.deadline == NV);
+}
+
+/* A restart or an admin's stop is not an exit of the agent's own. */
+static void test_machine_probation_restart(void **unused)
+{
+	struct machine_output out;
+	struct machine m;
+
+	(void)unused;
+	enter(&m, MS_PROBATION);
+	step(&m, ME_COMMAND, MC_RESTART, D(10));
+	out = step(&m, ME_EXITED, 0, D(20));
+	assert_true(has(&out, MA_LAUNCH, 0));
+	assert_int_equal(m.probation_exits, 0);
+	/* A rollback moves `current`: the old slot's probation goes with it. */
+	enter(&m, MS_PROBATION);
+	step(&m, ME_EXITED, 0, D(10));
+	step(&m, ME_COMMAND, MC_ROLLBACK, D(20));
+	step(&m, ME_FLIPPED, 1, D(20));
+	assert_int_equal(m.probation_exits, 0);
+	assert_true(m.probation_until == NV);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +756,8 @@ int main(void)
 		cmocka_unit_test(test_machine_trial_passes),
 		cmocka_unit_test(test_machine_health_exec),
 		cmocka_unit_test(test_machine_activation_verdicts),
+		cmocka_unit_test(test_machine_probation),
+		cmocka_unit_test(test_machine_probation_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* serve.c: the RabbitMQ consumer loop (see include/serve.h). */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "control.h"
 #include "history.h"
 #include "log.h"
+#include "outcome_watch.h"
 #include "rpc_message.h"
 #include "serve.h"
 
@@ -32,6 +34,7 @@ struct server {
 	unsigned backoff_ms;
 	struct amqp_delivery held;	/* a DEFERRED message, unacknowledged */
 	long long retry_at;		/* when to run it again; 0: none held */
+	struct outcome_watch watch;	/* the last SUCCESS, while on probation */
 };
 
 static long long serve_now_ms(void)
@@ -178,7 +181,21 @@ static enum serve_verdict serve_attempt(struct server *s, const struct rpc_reque
 			 req->unique_id, history_state_name(result.record.state));
 	serve_outcome(s, req->unique_id, result.record.from_version, result.record.to_version,
 		      history_state_name(result.record.state), result.record.error);
+	if (result.outcome == INSTALL_SUCCESS && !result.already_done)
+		outcome_watch_start(&s->watch, s->config, req->unique_id, result.record.updated);
 	return result.outcome == INSTALL_DEFERRED ? SERVE_HOLD : SERVE_ACK;
+}
+
+/* An upgrade reported SUCCESS whose slot slotd then reverted in probation:
+ * FAILED, a later state change of the same id. */
+static void serve_watch(struct server *s, long long now)
+{
+	struct history_record r;
+
+	if (!outcome_watch_poll(&s->watch, s->config, now, &r))
+		return;
+	log_warn("upgrade %s failed its probation: %s", r.id, r.error);
+	serve_outcome(s, r.id, r.from_version, r.to_version, "FAILED", r.error);
 }
 
 /* Unacknowledged messages go back to the queue when the connection goes. */
@@ -278,6 +295,7 @@ int serve_run(const struct config *config, const struct serve_options *options,
 	      struct error *err)
 {
 	struct server s = { .config = config, .options = options, .backoff_ms = 1000 };
+	long long due;
 	struct sigaction sa = { .sa_handler = serve_on_signal };
 	struct amqp_delivery d;
 	long long now, wait;
@@ -292,6 +310,7 @@ int serve_run(const struct config *config, const struct serve_options *options,
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	outcome_watch_resume(&s.watch, config);
 	while (!serve_stop) {
 		if (!s.link) {
 			serve_connect(&s);
@@ -306,9 +325,13 @@ int serve_run(const struct config *config, const struct serve_options *options,
 			serve_message(&s, &s.held);
 			continue;
 		}
+		serve_watch(&s, now);
 		wait = s.next_heartbeat - now;
 		if (s.retry_at && s.retry_at - now < wait)
 			wait = s.retry_at - now;
+		due = outcome_watch_due(&s.watch);
+		if (due != LLONG_MAX && due - now < wait)
+			wait = due > now ? due - now : 0;
 		got = amqp_link_next(s.link, (unsigned)wait, &d, err);
 		if (got < 0) {
 			log_warn("%s; reconnecting", err->text);

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "fetch.h"
 #include "inhibit.h"
 #include "install.h"
+#include "install_metrics.h"
 #include "install_recovery.h"
 #include "install_stream.h"
 #include "log.h"
@@ -22,6 +24,7 @@ struct attempt {
 	struct history_record record;
 	struct error record_err;
 	int record_failed;
+	unsigned long long bytes;	/* of the bundle, fetched so far */
 };
 
 static void attempt_copy(char *dst, size_t len, const char *src)
@@ -63,6 +66,7 @@ static void attempt_bytes(void *context, unsigned long long done, unsigned long 
 {
 	struct attempt *a = context;
 
+	a->bytes = done;
 	if (a->progress && a->progress->bytes)
 		a->progress->bytes(a->progress->context, done, total);
 }
@@ -237,6 +241,26 @@ static int install_lock(const struct slots *slots, struct error *err)
 	return fd;
 }
 
+static double install_seconds(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* [updater] metrics_file after an attempt that is over: a failure to write
+ * it is logged, never the attempt's failure. */
+static void install_metrics(const struct attempt *a, const struct timespec *start)
+{
+	struct error err = { "" };
+
+	if (history_state_final(a->record.state) &&
+	    install_metrics_write(a->config, &a->slots.layout, &a->record, install_seconds(start),
+				  a->bytes, &err) < 0)
+		log_warn("metrics: %s", err.text);
+}
+
 int install_run(const struct config *config, const struct install_request *request,
 		const struct install_progress *progress, struct install_result *result,
 		struct error *err)
@@ -244,7 +268,9 @@ int install_run(const struct config *config, const struct install_request *reque
 	struct attempt a = { .config = config, .request = request, .progress = progress };
 	char id[HISTORY_ID_MAX];
 	int lock_fd = -1, found, rc = -1;
+	struct timespec start;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	memset(result, 0, sizeof *result);
 	if (slots_open(&a.slots, config->slots.root, config->agent.max_attempts, err) < 0)
 		return -1;
@@ -288,6 +314,7 @@ int install_run(const struct config *config, const struct install_request *reque
 		*err = a.record_err;
 		goto out;
 	}
+	install_metrics(&a, &start);
 	rc = 0;
 out:
 	if (lock_fd >= 0)
