@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "amqp_link.h"
+#include "fleet_wait.h"
 #include "fleet_consumer.h"
 #include "fleet_report.h"
 #include "fleet_text.h"
@@ -41,25 +42,6 @@ struct fleet_consumer {
 	struct consumer_slot *slots;	/* batch of them */
 	struct fleet_batch_item *items;	/* batch of them */
 };
-
-/* Sleeps ms, or less when asked to stop. */
-static void consumer_sleep(struct fleet_consumer *c, unsigned ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&c->lock);
-	while (!atomic_load(&c->stop) &&
-	       pthread_cond_timedwait(&c->wake, &c->lock, &until) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&c->lock);
-}
 
 static int64_t consumer_now_us(void)
 {
@@ -124,7 +106,7 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 
 	while (items && fleet_store_batch(c->store, c->items, items, &err) < 0) {
 		log_warn("%zu reports not stored: %s; retrying in %u ms", items, err.text, backoff);
-		consumer_sleep(c, backoff);
+		fleet_wait(&c->lock, &c->wake, &c->stop, backoff);
 		if (atomic_load(&c->stop))
 			return 0;
 		backoff = backoff * 2 > CONSUMER_STORE_BACKOFF_MAX_MS ?
@@ -194,7 +176,7 @@ static void consumer_connect(struct fleet_consumer *c, unsigned *backoff)
 	if (getrandom(&jitter, sizeof jitter, 0) != sizeof jitter)
 		jitter = 0;
 	log_warn("consumer: %s; retrying in about %u ms", err.text, *backoff);
-	consumer_sleep(c, *backoff + jitter % (*backoff / 2 + 1));
+	fleet_wait(&c->lock, &c->wake, &c->stop, *backoff + jitter % (*backoff / 2 + 1));
 	*backoff = *backoff * 2 > CONSUMER_LINK_BACKOFF_MAX_MS ? CONSUMER_LINK_BACKOFF_MAX_MS :
 		   *backoff * 2;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet_wait.h"
 #include "fleet_rollout.h"
 #include "fleet_text.h"
 #include "log.h"
@@ -29,24 +30,6 @@ struct fleet_rollout_driver {
 	size_t count;
 	char running[ROLLOUT_DRIVEN_MAX][FLEET_ID_MAX];
 };
-
-static void driver_sleep(struct fleet_rollout_driver *d, unsigned ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&d->lock);
-	while (!atomic_load(&d->stop) &&
-	       pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&d->lock);
-}
 
 static void driver_warn(const char *what, const char *id, const struct error *err)
 {
@@ -140,7 +123,7 @@ static void *driver_main(void *arg)
 
 	while (!atomic_load(&d->stop)) {
 		driver_tick(d);
-		driver_sleep(d, ROLLOUT_TICK_MS);
+		fleet_wait(&d->lock, &d->wake, &d->stop, ROLLOUT_TICK_MS);
 	}
 	return NULL;
 }
