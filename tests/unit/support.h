@@ -13,4 +13,8 @@ void support_write_file(const char *path, const char *text);
 /* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
 long support_read_file(const char *path, char *buf, size_t len);
 
+/* The n-th (0-based) "body, exact bytes:" block of a capture file under
+ * tests/data/wire ($SLOTD_SRC), malloc()ed; fails the test when missing. */
+char *support_capture_body(const char *file, int n);
+
 #endif

@@ -12,34 +12,10 @@
 
 #include "fleet_report.h"
 #include "rpc_message.h"
+#include "support.h"
 
 #define INSTANCE "27e25b73-88a1-4526-b2b9-919a28b8b33f"
 #define WIRE_KEY "0123456789abcdef0123456789abcdef"
-
-/* The n-th "body, exact bytes:" block of a capture file (0-based). */
-static char *capture_body(const char *file, int n)
-{
-	char path[512], line[16384], *body = NULL;
-	const char *src = getenv("SLOTD_SRC");
-	FILE *f;
-	int seen = -1, take = 0;
-
-	snprintf(path, sizeof path, "%s/tests/data/wire/%s", src ? src : ".", file);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof line, f)) {
-		if (take && line[0] == '{') {
-			line[strcspn(line, "\n")] = '\0';
-			body = strdup(line);
-			break;
-		}
-		if (!strncmp(line, "body, exact bytes:", 18) && ++seen == n)
-			take = 1;
-	}
-	fclose(f);
-	assert_non_null(body);
-	return body;
-}
 
 static struct rpc_keys *keys_with(const char *text)
 {
@@ -79,7 +55,7 @@ static int parse(const char *body, const struct rpc_keys *keys, struct fleet_msg
 static void test_wire_heartbeats(void **unused)
 {
 	struct rpc_keys *keys = keys_with(INSTANCE " " WIRE_KEY "\n"), *none = keys_with("");
-	char *plain = capture_body("heartbeat-cast.txt", 0), *sealed = capture_body("heartbeat-cast.txt", 1);
+	char *plain = support_capture_body("heartbeat-cast.txt", 0), *sealed = support_capture_body("heartbeat-cast.txt", 1);
 	struct fleet_msg msg;
 	struct error err = { "" };
 

@@ -10,35 +10,11 @@
 #include <time.h>
 
 #include "rpc_message.h"
+#include "support.h"
 #include "trove_crypto.h"
 
 #define KEY "0123456789abcdef0123456789abcdef"
 #define INSTANCE "27e25b73-88a1-4526-b2b9-919a28b8b33f"
-
-/* The n-th "body, exact bytes:" block of a capture file (0-based). */
-static char *capture_body(const char *file, int n)
-{
-	char path[512], line[16384], *body = NULL;
-	const char *src = getenv("SLOTD_SRC");
-	FILE *f;
-	int seen = -1, take = 0;
-
-	snprintf(path, sizeof path, "%s/tests/data/wire/%s", src ? src : ".", file);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof line, f)) {
-		if (take && line[0] == '{') {
-			line[strcspn(line, "\n")] = '\0';
-			body = strdup(line);
-			break;
-		}
-		if (!strncmp(line, "body, exact bytes:", 18) && ++seen == n)
-			take = 1;
-	}
-	fclose(f);
-	assert_non_null(body);
-	return body;
-}
 
 static void config_for(struct config *c, const char *rpc_key)
 {
@@ -59,7 +35,7 @@ static void parse_ok(const char *body, const char *key, struct rpc_request *req)
 static void test_plain_upgrade_capture(void **unused)
 {
 	struct rpc_request req;
-	char *body = capture_body("upgrade-cast.txt", 0);
+	char *body = support_capture_body("upgrade-cast.txt", 0);
 
 	(void)unused;
 	parse_ok(body, "", &req);
@@ -79,7 +55,7 @@ static void test_encrypted_upgrade_capture(void **unused)
 	struct rpc_request req;
 	struct config c;
 	struct error err = { "" };
-	char *body = capture_body("upgrade-cast.txt", 1);
+	char *body = support_capture_body("upgrade-cast.txt", 1);
 
 	(void)unused;
 	parse_ok(body, KEY, &req);
@@ -102,7 +78,7 @@ static void test_encrypted_upgrade_capture(void **unused)
 static void test_datastore_upgrade_is_ignored(void **unused)
 {
 	struct rpc_request req;
-	char *body = capture_body("datastore-upgrade-cast.txt", 0);
+	char *body = support_capture_body("datastore-upgrade-cast.txt", 0);
 
 	(void)unused;
 	parse_ok(body, "", &req);
@@ -113,7 +89,7 @@ static void test_datastore_upgrade_is_ignored(void **unused)
 
 static void test_heartbeat_payload_decrypts(void **unused)
 {
-	char *body = capture_body("heartbeat-cast.txt", 1), *text = NULL;
+	char *body = support_capture_body("heartbeat-cast.txt", 1), *text = NULL;
 	json_t *outer, *inner, *sealed;
 
 	(void)unused;
@@ -292,7 +268,7 @@ static void test_keyed_guest_refuses_what_is_not_sealed(void **unused)
 {
 	char body[4096], *ctx = seal(KEY, "{\"request_id\": \"r\"}"), *admin = seal(KEY, "{\"is_admin\": true}");
 	char *loc = seal(KEY, "\"http://h/x\""), *ver = seal(KEY, "\"v2\""), *other = seal("another-key", "\"v2\"");
-	char *plain_body = capture_body("upgrade-cast.txt", 0);
+	char *plain_body = support_capture_body("upgrade-cast.txt", 0);
 
 	(void)unused;
 	/* The reproduction: a plaintext admin rollback. */
@@ -386,7 +362,7 @@ static void test_max_age(void **unused)
 	assert_int_equal(req.kind, RPC_UPGRADE);
 	free(body);
 	/* Messages that are not ours need no `sent`: Trove's own casts lack it. */
-	body = capture_body("datastore-upgrade-cast.txt", 0);
+	body = support_capture_body("datastore-upgrade-cast.txt", 0);
 	config_for(&c, "");
 	c.amqp.max_age_ms = 60000;
 	assert_int_equal(rpc_message_parse(body, strlen(body), &c, &req, NULL), 0);
