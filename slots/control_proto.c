@@ -102,17 +102,17 @@ static const char *const control_commands[] = {
 int control_request_format(const struct control_request *r, char *line, size_t len,
 			   struct error *err)
 {
-	const char *slot = layout_slot_name(r->slot);
+	const char *arg = NULL;
 	int n;
 
 	if ((unsigned)r->command >= CONTROL_COMMANDS)
 		return error_set(err, "control request: unknown command %d", (int)r->command);
-	if (r->command == CONTROL_ACTIVATE && !slot)
+	if (r->command == CONTROL_ACTIVATE && !(arg = layout_slot_name(r->slot)))
 		return error_set(err, "control request: activate needs slot a or b");
-	n = snprintf(line, len, "%s%s%s", control_commands[r->command],
-		     r->command == CONTROL_ACTIVATE ? " " : "",
-		     r->command == CONTROL_ACTIVATE ? slot :
-		     r->command == CONTROL_ROLLBACK_FORCE ? " --force" : "");
+	if (r->command == CONTROL_ROLLBACK_FORCE)
+		arg = "--force";
+	n = snprintf(line, len, "%s%s%s", control_commands[r->command], arg ? " " : "",
+		     arg ? arg : "");
 	if (n < 0 || (size_t)n >= len)
 		return error_set(err, "control request: buffer too small");
 	return 0;
