@@ -108,7 +108,7 @@ check "unknown manifest key" refused "$T/unknown-key.bundle" "manifest.ini: \[pa
 # Verify before parse: an untrusted signer's manifest is never parsed, so
 # the refusal is the signature's, not the unknown key's.
 resign 's/^compression = gzip/compression = gzip\ncolour = blue/' "$T/rogue-unknown-key.bundle" rogue
-check "untrusted manifest refused before parsing" refused "$T/rogue-unknown-key.bundle" "signature does not verify"
+check "untrusted manifest refused before parsing" refused "$T/rogue-unknown-key.bundle" "does not chain to the keyring"
 resign 's/^compatible = .*/compatible = g\x1b[2J\r/' "$T/escape.bundle"
 check "control characters in a manifest value refused" refused "$T/escape.bundle" "compatible: not printable ASCII"
 resign 's/^block_count = 3/block_count = three/' "$T/bad-value.bundle"
