@@ -14,8 +14,8 @@
 #   supervisor/httpcheck/*.c  slotd-httpcheck (health = http; libc only), built
 #                             and installed as lib/slotd/slotd-httpcheck
 #   supervisor/slotctl/*.c    slotctl
-#   updater/slotupd/*.c       slotupd
-#   updater/slotpack/*.c      slotpack
+#   updater/programs/slotupd/*.c       slotupd
+#   updater/programs/slotpack/*.c      slotpack
 #   fleet/*.c                 libfleet.a   (control plane: store, API, consumer)
 #   fleet/slotfleet/*.c       slotfleet
 #   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c)
@@ -72,12 +72,12 @@ CFLAGS_ALL  = $(BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDOPT) $(LDHARDEN) $(LDFLAGS)
 
 SLOTS_SRC    := $(wildcard slots/*.c)
-UPDATER_SRC  := $(filter-out updater/slotupd/% updater/slotpack/%,$(wildcard updater/*/*.c))
+UPDATER_SRC  := $(wildcard updater/*/*.c)	# programs live one level deeper, in updater/programs/
 SLOTD_SRC    := $(wildcard supervisor/slotd/*.c)
 HTTPCHECK_SRC := $(wildcard supervisor/httpcheck/*.c)
 SLOTCTL_SRC  := $(wildcard supervisor/slotctl/*.c)
-SLOTUPD_SRC  := $(wildcard updater/slotupd/*.c)
-SLOTPACK_SRC := $(wildcard updater/slotpack/*.c)
+SLOTUPD_SRC  := $(wildcard updater/programs/slotupd/*.c)
+SLOTPACK_SRC := $(wildcard updater/programs/slotpack/*.c)
 FLEET_SRC    := $(wildcard fleet/*.c)
 SLOTFLEET_SRC := $(wildcard fleet/slotfleet/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
