@@ -55,7 +55,7 @@ is "slotfleet_http_requests_total{route=\"GET $R/upgrades/{id}\",status=\"404\"}
 is "slotfleet_http_requests_total{route=\"GET $R/upgrades\",status=\"200\"}" 1
 is "slotfleet_http_requests_total{route=\"GET $R/upgrades\",status=\"401\"}" 1
 is "slotfleet_http_requests_total{route=\"unmatched\",status=\"404\"}" 1
-is "slotfleet_http_requests_total{route=\"GET /metrics\",status=\"405\"}" 1
+is "slotfleet_http_requests_total{route=\"unmatched\",status=\"405\"}" 1
 is slotfleet_http_rate_limited_total 1
 is 'slotfleet_upgrades{state="FAILED"}' 1
 is 'slotfleet_upgrades{state="NEW"}' 0
