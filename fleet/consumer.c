@@ -41,6 +41,8 @@ struct fleet_consumer {
 	size_t batch;			/* deliveries per transaction: min(prefetch, MAX) */
 	struct consumer_slot *slots;	/* batch of them */
 	struct fleet_batch_item *items;	/* batch of them */
+	int64_t *sent_us;		/* each item's `sent` (0: none), for the lag */
+	struct fleet_metrics *metrics;
 };
 
 static int64_t consumer_now_us(void)
@@ -86,11 +88,15 @@ static size_t consumer_parse(struct fleet_consumer *c, size_t n)
 	for (i = 0; i < n; i++) {
 		struct consumer_slot *slot = &c->slots[i];
 
-		if (fleet_report_parse(slot->d.body, slot->d.len, c->keys, &slot->msg, &err) < 0)
+		if (fleet_report_parse(slot->d.body, slot->d.len, c->keys, &slot->msg, &err) < 0) {
+			fleet_metrics_refused(c->metrics, 1);
 			log_warn("report refused (acknowledged, not stored): %s",
 				 fleet_text_clean(clean, sizeof clean, err.text));
-		else if (slot->msg.kind != FLEET_MSG_IGNORE)
+		}
+		else if (slot->msg.kind != FLEET_MSG_IGNORE) {
+			c->sent_us[items] = slot->msg.sent_us;
 			consumer_item(slot, &c->items[items++]);
+		}
 	}
 	return items;
 }
@@ -102,6 +108,7 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 	unsigned backoff = 1000;
 	struct error err = { "" };
 	char clean[sizeof err.text];
+	int64_t now;
 	size_t i;
 
 	while (items && fleet_store_batch(c->store, c->items, items, &err) < 0) {
@@ -112,10 +119,15 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 		backoff = backoff * 2 > CONSUMER_STORE_BACKOFF_MAX_MS ?
 			  CONSUMER_STORE_BACKOFF_MAX_MS : backoff * 2;
 	}
+	now = consumer_now_us();
 	for (i = 0; i < items; i++) {
-		if (c->items[i].result < 0)
-			log_warn("report refused by the store (acknowledged, not stored): %s",
-				 fleet_text_clean(clean, sizeof clean, c->items[i].err.text));
+		if (c->items[i].result >= 0) {
+			fleet_metrics_ingested(c->metrics, now - c->sent_us[i], c->sent_us[i] != 0);
+			continue;
+		}
+		fleet_metrics_refused(c->metrics, 1);
+		log_warn("report refused by the store (acknowledged, not stored): %s",
+			 fleet_text_clean(clean, sizeof clean, c->items[i].err.text));
 	}
 	return 1;
 }
@@ -224,12 +236,13 @@ static void consumer_free(struct fleet_consumer *c)
 	pthread_mutex_destroy(&c->lock);
 	free(c->slots);
 	free(c->items);
+	free(c->sent_us);
 	free(c);
 }
 
 int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config *config,
 			 const struct rpc_keys *keys, struct fleet_store *store,
-			 struct error *err)
+			 struct fleet_metrics *metrics, struct error *err)
 {
 	struct fleet_consumer *c = calloc(1, sizeof *c);
 	int rc;
@@ -241,11 +254,13 @@ int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config 
 	pthread_cond_init(&c->wake, NULL);
 	c->keys = keys;
 	c->store = store;
+	c->metrics = metrics;
 	c->prefetch = config->amqp.prefetch;
 	c->batch = c->prefetch < CONSUMER_BATCH_MAX ? c->prefetch : CONSUMER_BATCH_MAX;
 	c->slots = calloc(c->batch, sizeof *c->slots);
 	c->items = calloc(c->batch, sizeof *c->items);
-	if (!c->slots || !c->items) {
+	c->sent_us = calloc(c->batch, sizeof *c->sent_us);
+	if (!c->slots || !c->items || !c->sent_us) {
 		consumer_free(c);
 		return error_set(err, "out of memory");
 	}

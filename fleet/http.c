@@ -31,6 +31,7 @@ struct http_ctx {
 	int too_big;
 	unsigned status;
 	char tenant[FLEET_ID_MAX];
+	struct fleet_metrics *metrics;
 };
 
 void fleet_reply(struct fleet_response *res, unsigned status, json_t *body)
@@ -93,25 +94,33 @@ static void http_base(struct MHD_Connection *conn, const struct fleet_api *api,
 		snprintf(req->base, sizeof req->base, "http://%s:%u", c->api.host, api->port);
 }
 
+/* The exposition format's media type (Prometheus text format 0.0.4). */
+#define HTTP_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
-				 struct fleet_response *res)
+				 size_t route, struct fleet_response *res)
 {
-	char *text = res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
+	char *text = res->text ? res->text : res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
+	size_t len = res->text ? res->text_len : text ? strlen(text) : 0;
+	const char *type = res->text ? HTTP_PROM_TYPE : "application/json";
 	struct MHD_Response *response;
 	enum MHD_Result rc;
 	char seconds[16];
 
+	res->text = NULL;
 	if (!text) {
 		text = strdup("{\"error\": {\"code\": 500, \"field\": \"\", \"message\": \"out of memory\"}}");
+		len = text ? strlen(text) : 0;
+		type = "application/json";
 		res->status = 500;
 	}
-	response = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) :
+	response = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) :
 		   NULL;
 	if (!response) {
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (res->location[0])
 		MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, res->location);
 	if (res->allow[0])
@@ -121,6 +130,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
 		MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
 	}
 	ctx->status = res->status;
+	fleet_metrics_request(ctx->metrics, route, res->status);
 	rc = MHD_queue_response(conn, res->status, response);
 	MHD_destroy_response(response);
 	json_decref(res->body);
@@ -137,7 +147,7 @@ static enum MHD_Result http_answer(struct fleet_api *api, struct MHD_Connection 
 	if (ctx->too_big) {
 		fleet_reply_error(&res, 413, "body", "the body is larger than %zu bytes",
 				  api->deps->config->api.max_body);
-		return http_send(conn, ctx, &res);
+		return http_send(conn, ctx, fleet_route_unmatched(), &res);
 	}
 	http_base(conn, api, &req);
 	MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "X-Auth-Token", 12, &req.token,
@@ -147,7 +157,7 @@ static enum MHD_Result http_answer(struct fleet_api *api, struct MHD_Connection 
 	req.body_len = ctx->len;
 	fleet_route(&req, &res);
 	snprintf(ctx->tenant, sizeof ctx->tenant, "%s", req.tenant);
-	return http_send(conn, ctx, &res);
+	return http_send(conn, ctx, req.route, &res);
 }
 
 /* Appends upload data, at most max_body; the rest is read and dropped. */
@@ -181,6 +191,7 @@ static struct http_ctx *http_begin(struct MHD_Connection *conn, const struct fle
 	if (!ctx)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+	ctx->metrics = api->deps->metrics;
 	fleet_text_clean(ctx->method, sizeof ctx->method, method);
 	fleet_text_clean(ctx->path, sizeof ctx->path, url);
 	length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -2,13 +2,16 @@
  * order, before any handler runs (DESIGN.md section 10):
  *   unknown path 404; known path, other method 405 with Allow;
  *   no or unknown token 401; member token or another tenant 403;
- *   a write over the tenant's rate 429 with Retry-After (nothing recorded). */
+ *   a write over the tenant's rate 429 with Retry-After (nothing recorded).
+ * GET /metrics is outside /v1.0 and takes no token (fleet_api.h).  Each
+ * route's index in the table is its label for the request counters. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "fleet_auth.h"
 #include "fleet_http.h"
+#include "fleet_metrics.h"
 #include "fleet_ratelimit.h"
 
 #define ROUTE_PARTS_MAX 8
@@ -32,6 +35,35 @@ static const struct route routes[] = {
 	{ "GET", { "rollouts", "*" }, fleet_handle_rollout_get, 0 },
 	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollout_action, 1 },
 };
+#define ROUTES (sizeof routes / sizeof routes[0])
+/* After the table: GET /metrics, then every request no route matched. */
+#define ROUTE_METRICS ROUTES
+#define ROUTE_UNMATCHED (ROUTES + 1)
+_Static_assert(ROUTE_UNMATCHED < FLEET_METRICS_ROUTES, "FLEET_METRICS_ROUTES too small");
+
+const char *fleet_route_label(size_t i, char *buf, size_t size)
+{
+	const struct route *r;
+	size_t used;
+
+	if (i == ROUTE_METRICS)
+		return "GET /metrics";
+	if (i == ROUTE_UNMATCHED)
+		return "unmatched";
+	if (i > ROUTE_UNMATCHED)
+		return NULL;
+	r = &routes[i];
+	used = (size_t)snprintf(buf, size, "%s /v1.0/{tenant}/mgmt", r->method);
+	for (int k = 0; k < 3 && r->parts[k] && used < size; k++)
+		used += (size_t)snprintf(buf + used, size - used, "/%s",
+					 strcmp(r->parts[k], "*") ? r->parts[k] : "{id}");
+	return buf;
+}
+
+size_t fleet_route_unmatched(void)
+{
+	return ROUTE_UNMATCHED;
+}
 
 /* Splits path on '/' in place; -1 for an empty part or too many. */
 static int route_split(char *path, char **parts)
@@ -83,11 +115,12 @@ static const struct route *route_find(struct fleet_request *req, char **parts, i
 		fleet_reply_error(res, 404, "", "no such resource");
 		return NULL;
 	}
-	for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	for (i = 0; i < ROUTES; i++) {
 		if (!route_matches(&routes[i], parts + 3, count - 3, &id))
 			continue;
 		if (!strcmp(routes[i].method, req->method)) {
 			req->id = id;
+			req->route = i;
 			return &routes[i];
 		}
 		found = &routes[i];
@@ -124,7 +157,20 @@ static int route_rate(struct fleet_request *req, struct fleet_response *res)
 				 (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &retry_after))
 		return 0;
 	res->retry_after = retry_after;
+	fleet_metrics_rate_limited(req->deps->metrics);
 	return fleet_reply_error(res, 429, "", "over the rate limit; retry in %u s", retry_after);
+}
+
+/* No token: a scraper has none, and the page holds no tenant's data. */
+static void route_metrics(struct fleet_request *req, struct fleet_response *res)
+{
+	if (strcmp(req->method, "GET")) {
+		snprintf(res->allow, sizeof res->allow, "GET");
+		fleet_reply_error(res, 405, "", "method %s not allowed here", req->method);
+		return;
+	}
+	req->route = ROUTE_METRICS;
+	fleet_handle_metrics(req, res);
 }
 
 void fleet_route(struct fleet_request *req, struct fleet_response *res)
@@ -133,6 +179,11 @@ void fleet_route(struct fleet_request *req, struct fleet_response *res)
 	const struct route *route;
 	int count;
 
+	req->route = ROUTE_UNMATCHED;
+	if (!strcmp(req->path, "/metrics")) {
+		route_metrics(req, res);
+		return;
+	}
 	if (strlen(req->path) >= sizeof path) {
 		fleet_reply_error(res, 404, "", "no such resource");
 		return;

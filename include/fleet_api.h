@@ -6,13 +6,16 @@
  * most [api] connection_limit are open.  Request bodies are bounded by
  * [api] max_body (413 beyond it, the rest unread).  One log line per request
  * (method, path with control characters replaced, status, tenant, time);
- * headers, tokens and bodies are never logged. */
+ * headers, tokens and bodies are never logged.  Every answer is counted
+ * (fleet_metrics.h) by route template and status; GET /metrics, outside
+ * /v1.0, needs no token (it shows counts, never a tenant, id or secret). */
 #ifndef SLOTFLEET_API_H
 #define SLOTFLEET_API_H
 
 #include "error.h"
 #include "fleet_auth.h"
 #include "fleet_config.h"
+#include "fleet_metrics.h"
 #include "fleet_pool.h"
 #include "fleet_publisher.h"
 #include "fleet_ratelimit.h"
@@ -23,6 +26,7 @@ struct fleet_api_deps {
 	struct fleet_ratelimit *rate;
 	struct fleet_pool *pool;
 	struct fleet_publisher *publisher;
+	struct fleet_metrics *metrics;
 };
 
 struct fleet_api;

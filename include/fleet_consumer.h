@@ -25,15 +25,18 @@
 
 #include "error.h"
 #include "fleet_config.h"
+#include "fleet_metrics.h"
 #include "rpc_keys.h"
 #include "fleet_store.h"
 
 struct fleet_consumer;
 
-/* Starts the thread; store is the consumer's own (closed by the caller after stop). */
+/* Starts the thread; store is the consumer's own (closed by the caller after
+ * stop).  metrics (may be NULL) counts what is committed and refused, and
+ * the lag from each report's `sent` to its commit. */
 int fleet_consumer_start(struct fleet_consumer **consumer, const struct fleet_config *config,
 			 const struct rpc_keys *keys, struct fleet_store *store,
-			 struct error *err);
+			 struct fleet_metrics *metrics, struct error *err);
 /* Asks the thread to stop, waits for it (bounded by the AMQP timeouts), frees. */
 void fleet_consumer_stop(struct fleet_consumer *consumer);
 

@@ -35,6 +35,7 @@ struct fleet_request {
 	/* Set by the router. */
 	char tenant[FLEET_ID_MAX];
 	const char *id;			/* the {id} of the path, or NULL */
+	size_t route;			/* fleet_route_label()'s index, for the metrics */
 };
 
 struct fleet_response {
@@ -43,6 +44,9 @@ struct fleet_response {
 	char location[640];		/* "" : no Location header */
 	unsigned retry_after;		/* 0 : no Retry-After header */
 	char allow[64];			/* "" : no Allow header */
+	char *text;			/* owned; when set, sent instead of body as
+					 * the Prometheus text format (GET /metrics) */
+	size_t text_len;
 };
 
 typedef void (*fleet_handler)(struct fleet_request *req, struct fleet_response *res);
@@ -88,5 +92,6 @@ void fleet_handle_rollout_create(struct fleet_request *req, struct fleet_respons
 void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_metrics(struct fleet_request *req, struct fleet_response *res);
 
 #endif

@@ -32,6 +32,7 @@ struct slotfleet {
 	struct fleet_auth *auth;
 	struct rpc_keys *keys;
 	struct fleet_ratelimit *rate;
+	struct fleet_metrics *metrics;
 	struct fleet_pool *pool;
 	struct fleet_store *consumer_store;
 	struct fleet_publisher *publisher;
@@ -91,13 +92,16 @@ static int start(struct slotfleet *f, struct error *err)
 {
 	const char *spec = f->config.db.path[0] ? f->config.db.path : f->config.db.url;
 
-	if (fleet_store_open(&f->consumer_store, spec, err) < 0 ||
+	if (fleet_metrics_new(&f->metrics, err) < 0 ||
+	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
-	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store, err) < 0 ||
+	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store,
+				 f->metrics, err) < 0 ||
 	    fleet_rollout_start(&f->rollouts, spec, f->publisher, err) < 0)
 		return -1;
-	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->rate, f->pool, f->publisher };
+	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->rate, f->pool, f->publisher,
+					   f->metrics };
 	if (fleet_api_start(&f->api, &f->deps, err) < 0)
 		return -1;
 	log_info("listening on %s port %u (store: %s, %u tokens)", f->config.api.host,
@@ -116,6 +120,7 @@ static void stop(struct slotfleet *f)
 	fleet_pool_close(f->pool);
 	fleet_store_close(f->consumer_store);
 	fleet_ratelimit_free(f->rate);
+	fleet_metrics_free(f->metrics);
 	rpc_keys_free(f->keys);
 	fleet_auth_free(f->auth);
 }
