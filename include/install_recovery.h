@@ -12,8 +12,15 @@
 #define SLOTD_INSTALL_RECOVERY_H
 
 #include "error.h"
+#include "history.h"
 #include "slots.h"
 
 int install_recover(struct slots *slots, const char *except_id, struct error *err);
+
+/* The outcome slotd decided for attempt r (as the slots now say): SUCCESS,
+ * FAILED (r->error set), or -1 while its slot is still on trial.  Also used
+ * by an attempt whose connection to slotd broke during the trial: a
+ * restarted slotd goes on with a trial saved on disk. */
+int install_trial_verdict(const struct slots *slots, struct history_record *r);
 
 #endif

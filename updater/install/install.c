@@ -107,6 +107,39 @@ static enum install_outcome attempt_answer(struct attempt *a, const struct contr
 	return attempt_finish(a, HISTORY_FAILED, why);
 }
 
+/* slotd's reply was lost (it died, or was restarted, during the activation).
+ * A trial saved on disk goes on under the restarted slotd: its verdict is
+ * the slot's status, not the lost connection, so wait for it (bounded by
+ * activate_timeout).  A slot that never went on trial was not activated:
+ * the lost reply is the reason. */
+static enum install_outcome attempt_verdict_on_disk(struct attempt *a, int slot,
+						     const char *lost)
+{
+	struct timespec pause = { 0, 100 * 1000000L }, now, deadline;
+	struct history_record r;
+	struct error err = { "" };
+	int verdict;
+
+	log_warn("%s: %s; waiting for the trial's verdict on disk", a->record.id, lost);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += a->config->updater.activate_timeout_ms / 1000;
+	for (;;) {
+		if (slots_reload(&a->slots, &err) < 0)
+			return attempt_finish(a, HISTORY_FAILED, err.text);
+		if (a->slots.state.slot[slot].status == SLOT_INSTALLED)
+			return attempt_finish(a, HISTORY_FAILED, lost);
+		r = a->record;
+		verdict = install_trial_verdict(&a->slots, &r);
+		if (verdict >= 0)
+			return attempt_finish(a, (enum history_state)verdict, r.error);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec)
+			return attempt_finish(a, HISTORY_FAILED,
+					      "slotd went away during the trial and gave no verdict in time");
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Asks slotd to start the trial and waits for its verdict. */
 static enum install_outcome attempt_activate(struct attempt *a, int slot)
 {
@@ -117,7 +150,7 @@ static enum install_outcome attempt_activate(struct attempt *a, int slot)
 	attempt_step(a, HISTORY_ACTIVATING, "asking slotd to activate the new slot");
 	if (control_call(a->config->supervisor.control_socket, &request, &reply,
 			 a->config->updater.activate_timeout_ms, &err) < 0)
-		return attempt_finish(a, HISTORY_FAILED, err.text);
+		return attempt_verdict_on_disk(a, slot, err.text);
 	return attempt_answer(a, &reply);
 }
 

@@ -58,8 +58,7 @@ static int collect_pending(const struct history_record *record, void *context)
 	return 0;
 }
 
-/* The final state of an interrupted attempt; -1 to leave it pending. */
-static int recover_outcome(const struct slots *slots, struct history_record *r)
+int install_trial_verdict(const struct slots *slots, struct history_record *r)
 {
 	int slot = layout_slot_parse(r->slot);
 	const struct slot_info *info;
@@ -90,7 +89,7 @@ int install_recover(struct slots *slots, const char *except_id, struct error *er
 	if (history_read(&slots->layout, NULL, collect_pending, &pending, NULL, err) < 0)
 		goto out;
 	for (i = 0; i < pending.count; i++) {
-		outcome = recover_outcome(slots, &pending.records[i]);
+		outcome = install_trial_verdict(slots, &pending.records[i]);
 		if (outcome < 0)
 			continue;
 		pending.records[i].state = (enum history_state)outcome;
