@@ -39,4 +39,17 @@ check "the refusals name the field" sh -c '"$0" -c "$1" history --state FAILED >
 	"$B/slotctl" "$INI" "$T/failed.txt"
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v2.0.0\", \"location\": \"$URL/v2.bundle\"}"
 check "after them, a good cast still upgrades to v2" wait_for 30 current_is b v2.0.0
+# A request with neither upgrade_id nor _unique_id: its id comes from its bytes,
+# so the same bytes twice are one attempt (the second a no-op), never an empty id.
+/usr/bin/python3 -c 'import json, sys
+inner = {"method": "upgrade", "args": {"instance_version": "v2.0.0", "location": sys.argv[1] + "/v2.bundle"}}
+print(json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(inner)}))' "$URL" > "$T/noid"
+/usr/bin/python3 "$S/amqp_publish.py" "$AMQP" "guestagent.$INSTANCE" "$T/noid"
+/usr/bin/python3 "$S/amqp_publish.py" "$AMQP" "guestagent.$INSTANCE" "$T/noid"
+msg_once() {
+	[ "$(slotctl_json history | /usr/bin/python3 -c 'import json, sys
+print(sum(r["id"].startswith("msg-") for r in json.load(sys.stdin)))')" = 1 ]
+}
+check "a request without ids is recorded under an id from its bytes" wait_for 30 msg_once
+check "and its repeat was the same attempt (a no-op)" wait_for 30 grep -q "message msg-.*: attempt already SUCCESS" "$T/serve.log"
 finish

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,14 +256,32 @@ static int serve_jitter(struct server *s, struct amqp_delivery *d, const struct 
 }
 
 /* Parses and runs a message: a new delivery, or the held one again. */
+/* A request without upgrade_id or _unique_id gets an id from its bytes, so
+ * a redelivery (or a held message run again) is the same attempt, never an
+ * empty id that history readers would skip. */
+static void serve_body_id(const struct amqp_delivery *d, struct rpc_request *req)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	size_t i;
+
+	SHA256((const unsigned char *)d->body, d->len, digest);
+	memcpy(req->unique_id, "msg-", 4);
+	for (i = 0; i < 16; i++)
+		snprintf(req->unique_id + 4 + 2 * i, 3, "%02x", digest[i]);
+}
+
 static void serve_message(struct server *s, struct amqp_delivery *d)
 {
 	struct rpc_request req;
 	struct error err = { "" };
 	enum serve_verdict verdict = SERVE_ACK;
+	int rc;
 
 	memset(&req, 0, sizeof req);
-	if (rpc_message_parse(d->body, d->len, s->config, &req, &err) < 0)
+	rc = rpc_message_parse(d->body, d->len, s->config, &req, &err);
+	if (rc == 0 && req.kind != RPC_IGNORE && !req.unique_id[0])
+		serve_body_id(d, &req);
+	if (rc < 0)
 		serve_refuse(s, &req, err.text);
 	else if (req.kind == RPC_IGNORE)
 		log_info("message ignored: %s", req.why_ignored);
