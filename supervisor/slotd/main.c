@@ -214,6 +214,11 @@ static void handle_signals(struct supervisor *s)
 		    machine_agent_running(&s->machine) && s->machine.state != MS_STOPPING &&
 		    s->machine.state != MS_KILLING)
 			log_info("signal %d: stopping the agent, then exiting", info.ssi_signo);
+		if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && !s->told_stopping) {
+			/* systemd shows the unit deactivating while the agent stops */
+			sd_notify_send(&s->manager, "STOPPING=1");
+			s->told_stopping = 1;
+		}
 		supervisor_feed(s, ME_SIGNAL, (int)info.ssi_signo);
 	}
 }
@@ -302,8 +307,9 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct config config;
 	struct error err = { "" };
-	struct sd_notify manager = sd_notify_take();	/* before anything can fork */
 	int opt, i;
+
+	s.manager = sd_notify_take();	/* before anything can fork */
 
 	log_init("slotd");
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
@@ -349,7 +355,7 @@ int main(int argc, char **argv)
 		log_error("%s", err.text);
 		return 1;
 	}
-	sd_notify_send(&manager, "READY=1");	/* control socket listening */
+	sd_notify_send(&s.manager, "READY=1");	/* control socket listening */
 	log_info("supervising %s (current: %s)", config.slots.root,
 		 s.slots.current == SLOT_NONE ? "none" : layout_slot_name(s.slots.current));
 	return run(&s);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "control.h"
 #include "machine.h"
+#include "sd_notify.h"
 #include "slots.h"
 
 #define CLIENT_MAX 8
@@ -38,6 +39,8 @@ struct slotd_metrics {
 
 struct supervisor {
 	const struct config *config;
+	struct sd_notify manager;	/* systemd's NOTIFY_SOCKET, taken at start */
+	int told_stopping;		/* STOPPING=1 sent */
 	struct slots slots;
 	int epoll_fd, signal_fd, timer_fd, notify_fd, control_fd, inhibit_fd;
 

@@ -77,7 +77,9 @@ check "an install runs under it" installed
 check "the agent got slotd's own notify socket" grep -qx "agent $R/root/run/notify.sock" "$R/probe.log"
 check "the health checker got no NOTIFY_SOCKET" grep -qx "check unset" "$R/probe.log"
 check "slotd exits on SIGTERM" stop_slotd
-check "READY=1 was sent once" sh -c '[ "$(grep -c . "$0")" = 1 ]' "$R/manager.log"
+check "READY=1 was sent once" sh -c '[ "$(grep -c "^READY=1$" "$0")" = 1 ]' "$R/manager.log"
+check "STOPPING=1 was sent on SIGTERM, after READY=1" sh -c \
+	'[ "$(grep -c "^STOPPING=1$" "$0")" = 1 ] && [ "$(tail -n 1 "$0")" = STOPPING=1 ]' "$R/manager.log"
 
 run abstract "@slotd-test-$$"
 check "abstract socket: READY=1 arrives" wait_for 20 grep -qx "READY=1" "$R/manager.log"
