@@ -96,7 +96,7 @@ for round in 1 2 3; do
 	agent=$(grep '^start b v2.0.0 ' "$R/agent.log" | tail -1 | cut -d' ' -f4)
 	kill -KILL "$SLOTD_PID" "$agent"
 	wait "$SLOTD_PID" 2>/dev/null
-	[ $round = 1 ] && wait $upd
+	# slotupd waits for the trial's verdict on disk: the restarted slotd gives it
 	start_slotd killed notify 30s
 	[ $round -ge 2 ] && break
 done
@@ -105,6 +105,9 @@ check "slotd killed mid-trial: at most max_attempts launches of the bad slot" \
 	sh -c '[ "$(grep -c "^start b v2.0.0 " "$0")" = 2 ]' "$R/agent.log"
 check "then slot b is bad and a runs again" sh -c '[ "$1" = a ] && [ "$2" = bad ] && [ "$3" = running ]' _ \
 	"$(field '["current"]')" "$(field '["slots"]["b"]["status"]')" "$(field '["agent"]["state"]')"
+wait $upd
+check "slotupd, whose slotd was killed under it, records the trial's verdict: FAILED" \
+	sh -c '"$0" -c "$1" history --state FAILED | grep -q "v2.0.0"' "$B/slotctl" "$R.ini"
 
 # The control socket: a foreign uid is refused even when the file mode lets it in.
 chmod 0666 "$R/root/run/control.sock"
