@@ -1,6 +1,5 @@
 /* metrics.c: slotfleet's counters and their exposition (see
  * include/fleet_metrics.h).  Text escaping is prom.h's, as slotd's. */
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,42 +80,19 @@ void fleet_metrics_refused(struct fleet_metrics *m, size_t count)
 		atomic_fetch_add_explicit(&m->refused, count, memory_order_relaxed);
 }
 
-struct metrics_text {
-	char *buf;
-	size_t size, used;
-	int overflow;
-};
-
-static void emit(struct metrics_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct metrics_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= t->size - t->used)
-		t->overflow = 1;
-	else
-		t->used += (size_t)n;
-}
-
 static uint64_t load(atomic_uint_fast64_t *v)
 {
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
 /* Only the route and status pairs seen so far: a zero series says nothing. */
-static void metrics_requests(struct fleet_metrics *m, struct metrics_text *t)
+static void metrics_requests(struct fleet_metrics *m, struct prom_text *t)
 {
 	char buf[96], escaped[192];
 	const char *label;
 	size_t r, s;
 
-	emit(t, "# HELP slotfleet_http_requests_total API requests answered, by route and status.\n"
+	prom_emit(t, "# HELP slotfleet_http_requests_total API requests answered, by route and status.\n"
 		"# TYPE slotfleet_http_requests_total counter\n");
 	for (r = 0; (label = fleet_route_label(r, buf, sizeof buf)); r++) {
 		for (s = 0; s <= METRICS_STATUSES; s++) {
@@ -124,24 +100,24 @@ static void metrics_requests(struct fleet_metrics *m, struct metrics_text *t)
 
 			if (!n)
 				continue;
-			emit(t, "slotfleet_http_requests_total{route=\"%s\",status=\"",
+			prom_emit(t, "slotfleet_http_requests_total{route=\"%s\",status=\"",
 			     prom_escape(label, escaped, sizeof escaped));
 			if (s < METRICS_STATUSES)
-				emit(t, "%u\"} %ju\n", metrics_statuses[s], (uintmax_t)n);
+				prom_emit(t, "%u\"} %ju\n", metrics_statuses[s], (uintmax_t)n);
 			else
-				emit(t, "other\"} %ju\n", (uintmax_t)n);
+				prom_emit(t, "other\"} %ju\n", (uintmax_t)n);
 		}
 	}
-	emit(t, "# HELP slotfleet_http_rate_limited_total Writes refused with 429 (over the tenant's rate).\n"
+	prom_emit(t, "# HELP slotfleet_http_rate_limited_total Writes refused with 429 (over the tenant's rate).\n"
 		"# TYPE slotfleet_http_rate_limited_total counter\n"
 		"slotfleet_http_rate_limited_total %ju\n", (uintmax_t)load(&m->rate_limited));
 }
 
-static void metrics_reports(struct fleet_metrics *m, struct metrics_text *t)
+static void metrics_reports(struct fleet_metrics *m, struct prom_text *t)
 {
 	int64_t last = atomic_load_explicit(&m->lag_last_us, memory_order_relaxed);
 
-	emit(t, "# HELP slotfleet_reports_ingested_total Reports and heartbeats committed to the store.\n"
+	prom_emit(t, "# HELP slotfleet_reports_ingested_total Reports and heartbeats committed to the store.\n"
 		"# TYPE slotfleet_reports_ingested_total counter\n"
 		"slotfleet_reports_ingested_total %ju\n"
 		"# HELP slotfleet_reports_refused_total Deliveries acknowledged without being stored.\n"
@@ -154,22 +130,22 @@ static void metrics_reports(struct fleet_metrics *m, struct metrics_text *t)
 	     (uintmax_t)load(&m->ingested), (uintmax_t)load(&m->refused),
 	     (double)load(&m->lag_sum_us) / 1e6, (uintmax_t)load(&m->lag_count));
 	if (last >= 0)
-		emit(t, "# HELP slotfleet_report_ingest_lag_last_seconds The lag of the last report committed.\n"
+		prom_emit(t, "# HELP slotfleet_report_ingest_lag_last_seconds The lag of the last report committed.\n"
 			"# TYPE slotfleet_report_ingest_lag_last_seconds gauge\n"
 			"slotfleet_report_ingest_lag_last_seconds %.6f\n", (double)last / 1e6);
 }
 
-static int metrics_upgrades(struct fleet_store *store, struct metrics_text *t, struct error *err)
+static int metrics_upgrades(struct fleet_store *store, struct prom_text *t, struct error *err)
 {
 	uint64_t counts[FLEET_STATE_COUNT];
 	int s;
 
 	if (fleet_store_upgrade_counts(store, counts, err) < 0)
 		return -1;
-	emit(t, "# HELP slotfleet_upgrades Upgrade records in the store, by state.\n"
+	prom_emit(t, "# HELP slotfleet_upgrades Upgrade records in the store, by state.\n"
 		"# TYPE slotfleet_upgrades gauge\n");
 	for (s = 0; s < FLEET_STATE_COUNT; s++)
-		emit(t, "slotfleet_upgrades{state=\"%s\"} %ju\n", fleet_state_name((enum fleet_state)s),
+		prom_emit(t, "slotfleet_upgrades{state=\"%s\"} %ju\n", fleet_state_name((enum fleet_state)s),
 		     (uintmax_t)counts[s]);
 	return 0;
 }
@@ -177,7 +153,7 @@ static int metrics_upgrades(struct fleet_store *store, struct metrics_text *t, s
 /* The most common versions by name, the rest as "other"; "unknown" for
  * instances that never sent a heartbeat with a version.  Neither word is a
  * version (version.h: they start with a digit or v). */
-static int metrics_versions(struct fleet_store *store, struct metrics_text *t, struct error *err)
+static int metrics_versions(struct fleet_store *store, struct prom_text *t, struct error *err)
 {
 	struct fleet_version_count versions[FLEET_METRICS_VERSIONS];
 	char escaped[2 * FLEET_VERSION_MAX];
@@ -187,15 +163,15 @@ static int metrics_versions(struct fleet_store *store, struct metrics_text *t, s
 	if (fleet_store_version_counts(store, versions, FLEET_METRICS_VERSIONS, &count, &total,
 				       err) < 0)
 		return -1;
-	emit(t, "# HELP slotfleet_instances Known instances by agent version (the %d most common, then other).\n"
+	prom_emit(t, "# HELP slotfleet_instances Known instances by agent version (the %d most common, then other).\n"
 		"# TYPE slotfleet_instances gauge\n", FLEET_METRICS_VERSIONS);
 	for (i = 0; i < count; i++) {
 		shown += versions[i].count;
-		emit(t, "slotfleet_instances{agent_version=\"%s\"} %ju\n",
+		prom_emit(t, "slotfleet_instances{agent_version=\"%s\"} %ju\n",
 		     versions[i].version[0] ? prom_escape(versions[i].version, escaped, sizeof escaped) :
 		     "unknown", (uintmax_t)versions[i].count);
 	}
-	emit(t, "slotfleet_instances{agent_version=\"other\"} %ju\n",
+	prom_emit(t, "slotfleet_instances{agent_version=\"other\"} %ju\n",
 	     (uintmax_t)(total > shown ? total - shown : 0));
 	return 0;
 }
@@ -203,13 +179,13 @@ static int metrics_versions(struct fleet_store *store, struct metrics_text *t, s
 int fleet_metrics_render(struct fleet_metrics *m, struct fleet_store *store, char **text,
 			 size_t *len, struct error *err)
 {
-	struct metrics_text t = { .buf = malloc(METRICS_TEXT_MAX), .size = METRICS_TEXT_MAX };
+	struct prom_text t = { .buf = malloc(METRICS_TEXT_MAX), .size = METRICS_TEXT_MAX };
 
 	*text = NULL;
 	*len = 0;
 	if (!t.buf)
 		return error_set(err, "out of memory");
-	emit(&t, "# HELP slotfleet_start_time_seconds When this slotfleet started (UNIX time).\n"
+	prom_emit(&t, "# HELP slotfleet_start_time_seconds When this slotfleet started (UNIX time).\n"
 		 "# TYPE slotfleet_start_time_seconds gauge\n"
 		 "slotfleet_start_time_seconds %jd\n", (intmax_t)m->started);
 	metrics_requests(m, &t);

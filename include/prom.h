@@ -11,6 +11,16 @@
 #include <stddef.h>
 #include "error.h"
 
+/* A page built in a fixed buffer: prom_emit() appends printf-style; once a
+ * piece does not fit, overflow is set and nothing more is appended (the
+ * caller then refuses the page rather than publish half of it). */
+struct prom_text {
+	char *buf;
+	size_t size, used;
+	int overflow;
+};
+
+void prom_emit(struct prom_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int prom_write(const char *path, const char *text, size_t len, struct error *err);
 const char *prom_escape(const char *in, char *out, size_t len);
 

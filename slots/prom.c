@@ -1,11 +1,29 @@
 /* prom.c: see include/prom.h. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "prom.h"
+
+void prom_emit(struct prom_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->size - t->used)
+		t->overflow = 1;
+	else
+		t->used += (size_t)n;
+}
 
 int prom_write(const char *path, const char *text, size_t len, struct error *err)
 {

@@ -16,7 +16,6 @@
  * a textfile collector usually do; slotd_start_time_seconds shows when, and
  * rate()/increase() take a reset in their stride.  The history (slotctl
  * history) is the durable account. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,58 +30,35 @@ void metrics_init(struct supervisor *s)
 	s->metrics.len = 0;
 }
 
-struct metrics_text {
-	char *buf;
-	size_t len, used;
-	int overflow;
-};
-
-static void emit(struct metrics_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct metrics_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(t->buf + t->used, t->len - t->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= t->len - t->used)
-		t->overflow = 1;
-	else
-		t->used += (size_t)n;
-}
-
-static void metrics_slots(struct supervisor *s, struct metrics_text *t)
+static void metrics_slots(struct supervisor *s, struct prom_text *t)
 {
 	char version[2 * STATE_VERSION_MAX];
 	int slot;
 
-	emit(t, "# HELP slotd_slot_info A slot's version and status (always 1).\n"
+	prom_emit(t, "# HELP slotd_slot_info A slot's version and status (always 1).\n"
 		"# TYPE slotd_slot_info gauge\n");
 	for (slot = 0; slot < SLOT_COUNT; slot++)
-		emit(t, "slotd_slot_info{slot=\"%s\",version=\"%s\",status=\"%s\"} 1\n",
+		prom_emit(t, "slotd_slot_info{slot=\"%s\",version=\"%s\",status=\"%s\"} 1\n",
 		     layout_slot_name(slot),
 		     prom_escape(s->slots.state.slot[slot].version, version, sizeof version),
 		     state_status_name(s->slots.state.slot[slot].status));
-	emit(t, "# HELP slotd_current_slot The slot `current` points at (always 1).\n"
+	prom_emit(t, "# HELP slotd_current_slot The slot `current` points at (always 1).\n"
 		"# TYPE slotd_current_slot gauge\n");
 	if (s->slots.current != SLOT_NONE)
-		emit(t, "slotd_current_slot{slot=\"%s\"} 1\n", layout_slot_name(s->slots.current));
+		prom_emit(t, "slotd_current_slot{slot=\"%s\"} 1\n", layout_slot_name(s->slots.current));
 }
 
-static void metrics_counters(struct supervisor *s, struct metrics_text *t)
+static void metrics_counters(struct supervisor *s, struct prom_text *t)
 {
 	const struct slotd_metrics *m = &s->metrics;
 	int state;
 
-	emit(t, "# HELP slotd_state The supervisor's state (1: the one it is in).\n"
+	prom_emit(t, "# HELP slotd_state The supervisor's state (1: the one it is in).\n"
 		"# TYPE slotd_state gauge\n");
 	for (state = 0; state < MS_COUNT; state++)
-		emit(t, "slotd_state{state=\"%s\"} %d\n", machine_state_name(state),
+		prom_emit(t, "slotd_state{state=\"%s\"} %d\n", machine_state_name(state),
 		     s->machine.state == (enum machine_state)state);
-	emit(t, "# HELP slotd_agent_restarts_total Exits of an agent running a good slot.\n"
+	prom_emit(t, "# HELP slotd_agent_restarts_total Exits of an agent running a good slot.\n"
 		"# TYPE slotd_agent_restarts_total counter\n"
 		"slotd_agent_restarts_total %llu\n"
 		"# HELP slotd_trials_total Trials by result (pass: committed, fail: reverted).\n"
@@ -105,7 +81,7 @@ static void metrics_counters(struct supervisor *s, struct metrics_text *t)
 void metrics_update(struct supervisor *s)
 {
 	char text[sizeof s->metrics.last];
-	struct metrics_text t = { text, sizeof text, 0, 0 };
+	struct prom_text t = { text, sizeof text, 0, 0 };
 	struct error err = { "" };
 
 	if (!s->config->supervisor.metrics_file[0])
