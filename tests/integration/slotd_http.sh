@@ -11,16 +11,8 @@ make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
 PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DEMO_AGENT_HTTP_PORT=$PORT
 
-pack() { # pack VERSION BEHAVIOUR
-	tree=$T/tree-$1-$2
-	mkdir -p "$tree/bin"
-	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
-	echo "$2" > "$tree/behaviour"
-	"$B/slotpack" create -d "$tree" -V "$1" -C t -k "$T/keys/ca-signer.key" \
-		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
-}
-for b in http-ok http-error http-slow good; do pack v2.0.0 $b; done
-pack v1.0.0 http-ok
+for b in http-ok http-error http-slow good; do pack_demo v2.0.0 $b; done
+pack_demo v1.0.0 http-ok
 
 write_ini() { # write_ini NAME URL
 	R=$T/$1

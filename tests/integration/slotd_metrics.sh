@@ -15,16 +15,8 @@ fi
 command -v promtool >/dev/null || { echo "slotd_metrics: promtool missing (Debian package prometheus)" >&2; exit 77; }
 make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
 
-pack() { # pack VERSION BEHAVIOUR
-	tree=$T/tree-$1-$2
-	mkdir -p "$tree/bin"
-	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
-	echo "$2" > "$tree/behaviour"
-	"$B/slotpack" create -d "$tree" -V "$1" -C t -k "$T/keys/ca-signer.key" \
-		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
-}
-pack v1.0.0 good
-pack v2.0.0 crash
+pack_demo v1.0.0 good
+pack_demo v2.0.0 crash
 
 R=$T/m
 mkdir -p "$R/metrics"

@@ -7,6 +7,9 @@
 #   check DESC CMD..  runs CMD, counts a pass or a failure with DESC
 #   finish            prints the tally and exits 0 or 1
 #   make_keys DIR [CN] a CA, a signer cert (and a second, untrusted CA) with openssl
+#   pack_demo VERSION BEHAVIOUR  $T/VERSION-BEHAVIOUR.bundle: the demo agent
+#                     (compatible t) acting out BEHAVIOUR, signed by make_keys' CA
+#                     signer (make_keys "$T/keys" first)
 T=$(mktemp -d /tmp/slotd-it.XXXXXX)
 chmod 711 "$T"
 PIDS=""
@@ -82,6 +85,15 @@ make_keys() {
 			return 1
 	done
 	cp "$d/ca.pem" "$d/keyring.pem"
+}
+
+pack_demo() {
+	tree=$T/tree-$1-$2
+	mkdir -p "$tree/bin"
+	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
+	echo "$2" > "$tree/behaviour"
+	"$SLOTD_BIN/slotpack" create -d "$tree" -V "$1" -C t -k "$T/keys/ca-signer.key" \
+		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
 }
 
 # JSON field from stdin, e.g. json_get '["slots"]["a"]["status"]'
