@@ -173,8 +173,9 @@ $(BUILD)/agents/%: tests/agents/%.c
 
 # Harnesses link the libraries and, from an archive so only the harness
 # that calls it pulls it in, slotd's control module (its request parser; that
-# harness stubs the rest of the supervisor).  They find their keys and seeds
-# through FUZZ_DIR.
+# harness stubs the rest of the supervisor), and libfleet (slotfleet's API and
+# report parser; the fleet_request harness fakes the publisher).  They find
+# their keys and seeds through FUZZ_DIR.
 FUZZ_SLOTD := $(BUILD)/lib/libslotd_control.a
 $(FUZZ_SLOTD): $(call obj,supervisor/slotd/control.c)
 	@mkdir -p $(dir $@)
@@ -182,9 +183,10 @@ $(FUZZ_SLOTD): $(call obj,supervisor/slotd/control.c)
 
 $(BUILD)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isupervisor/slotd -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"'
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(call obj,$(FUZZ_SUPPORT)) $(FUZZ_SLOTD) \
-		 $(LIBUPDATER) $(LIBSLOTS)
+		 $(if $(FLEET_SRC),$(LIBFLEET)) $(LIBUPDATER) $(LIBSLOTS)
 	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $^ $(UPDATER_LIBS) -lpthread
+	$(CC) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $^ $(if $(FLEET_SRC),$(FLEET_LIBS)) \
+		$(UPDATER_LIBS) -lpthread
 fuzz-harnesses: $(FUZZ_BINS)
 
 deps:
