@@ -30,6 +30,7 @@ BUILD   ?= build/$(MODE)
 CC      ?= cc
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_MIN_CPU ?= 0
 PKG_CONFIG ?= pkg-config
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wvla \
@@ -202,12 +203,13 @@ check-run: tests
 
 # `make fuzz-build`: the harnesses into build/fuzz/fuzz/ (objects in
 # build/fuzz/obj, apart from the release and check builds).  `make fuzz` then
-# runs each for FUZZ_SECONDS (crashes in build/fuzz/crashes/NAME/).
+# runs each for FUZZ_SECONDS, again until FUZZ_MIN_CPU CPU seconds if that is
+# set (crashes in build/fuzz/crashes/NAME/).
 fuzz-build:
 	$(MAKE) --no-print-directory MODE=fuzz fuzz-harnesses
 
 fuzz: fuzz-build
-	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+	FUZZ_MIN_CPU=$(FUZZ_MIN_CPU) tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 bench: deps
 	$(MAKE) --no-print-directory MODE=release programs
