@@ -6,7 +6,16 @@
  * step of an attempt appends a new snapshot under the same id; readers fold
  * snapshots by id (last one wins) and list attempts in order of first
  * appearance.  Appends are one write() + fdatasync().  A torn or corrupt line
- * (no newline, bad CRC) is counted and skipped; earlier records survive. */
+ * (no newline, bad CRC) is counted and skipped; earlier records survive.
+ *
+ * Bounded: an append that finds the file at HISTORY_COMPACT_BYTES or more
+ * first compacts it to the latest snapshot of the newest HISTORY_KEEP
+ * attempts (and of any older one not yet final), written with the new line
+ * as one atomic replacement (atomic.h).  So neither a long life nor a flood
+ * of refused casts (one record each) grows the file, or what every reader
+ * loads, without bound; ids older than the kept attempts are forgotten
+ * (replays that old are refused by [amqp] max_age, not by the history).
+ * Appenders take flock(LOCK_EX) on the file; readers take no lock. */
 #ifndef SLOTD_HISTORY_H
 #define SLOTD_HISTORY_H
 
@@ -29,6 +38,8 @@ enum history_state {
 #define HISTORY_FIELD_MAX 128
 #define HISTORY_LOCATION_MAX 1024
 #define HISTORY_ERROR_MAX 512
+#define HISTORY_COMPACT_BYTES (256 * 1024)
+#define HISTORY_KEEP 128
 
 struct history_record {
 	char id[HISTORY_ID_MAX];		/* upgrade id; unique per attempt */

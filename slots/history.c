@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -207,12 +208,65 @@ static void history_sanitize(const struct history_record *record, struct history
 	}
 }
 
+static int history_compact(const struct layout *layout, const char *line, size_t len,
+			   struct error *err);
+
+/* Opens the history for appending and takes its lock.  A compaction
+ * replaces the file (rename) while holding the old one's lock, so after
+ * the lock is ours the descriptor must still be the file at the path; if
+ * not, the new file is opened and locked instead. */
+static int history_open_locked(const struct layout *layout, struct error *err)
+{
+	struct stat held, now;
+	int fd, tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		fd = openat(layout->root_fd, HISTORY_FILE,
+			    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return error_errno(err, "%s/history: open", layout->root);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				error_errno(err, "%s/history: flock", layout->root);
+				close(fd);
+				return -1;
+			}
+		}
+		if (fstat(fd, &held) == 0 &&
+		    fstatat(layout->root_fd, HISTORY_FILE, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			return fd;
+		close(fd);
+	}
+	return error_set(err, "%s/history: replaced while opening it, again and again",
+			 layout->root);
+}
+
+/* Appends line[0..len) (with a leading '\n' at line[-1] available). */
+static int history_append_line(const struct layout *layout, int fd, char *line, size_t len,
+			       int created, struct error *err)
+{
+	int rc;
+
+	crash_point("history-write");
+	if (history_needs_newline(fd) ? atomic_write_all(fd, line - 1, len + 1) :
+					atomic_write_all(fd, line, len))
+		return error_errno(err, "%s/history: write", layout->root);
+	crash_point("history-fsync");
+	while ((rc = fdatasync(fd)) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return error_errno(err, "%s/history: fdatasync", layout->root);
+	return created ? atomic_fsync_dir(layout->root_fd, layout->root, err) : 0;
+}
+
 int history_append(const struct layout *layout, struct history_record *record,
 		   struct error *err)
 {
 	char line[HISTORY_LINE_MAX + 1];
 	struct history_record clean;
-	int fd, len, created, rc = -1;
+	struct stat st;
+	int fd, len, created, rc;
 
 	record->updated = (int64_t)time(NULL);
 	if (!record->started)
@@ -224,26 +278,16 @@ int history_append(const struct layout *layout, struct history_record *record,
 	if (len < 0)
 		return error_set(err, "%s/history: record %s too long", layout->root, record->id);
 	created = faccessat(layout->root_fd, HISTORY_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0;
-	fd = openat(layout->root_fd, HISTORY_FILE,
-		    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = history_open_locked(layout, err);
 	if (fd < 0)
-		return error_errno(err, "%s/history: open", layout->root);
-	crash_point("history-write");
-	if (history_needs_newline(fd) ? atomic_write_all(fd, line, (size_t)len + 1) :
-					atomic_write_all(fd, line + 1, (size_t)len)) {
-		error_errno(err, "%s/history: write", layout->root);
-		goto out;
-	}
-	crash_point("history-fsync");
-	while ((rc = fdatasync(fd)) < 0 && errno == EINTR)
-		;
-	if (rc < 0) {
-		error_errno(err, "%s/history: fdatasync", layout->root);
-		goto out;
-	}
-	rc = created ? atomic_fsync_dir(layout->root_fd, layout->root, err) : 0;
-out:
-	close(fd);
+		return -1;
+	if (fstat(fd, &st) < 0)
+		rc = error_errno(err, "%s/history: fstat", layout->root);
+	else if (st.st_size >= HISTORY_COMPACT_BYTES)
+		rc = history_compact(layout, line + 1, (size_t)len, err);
+	else
+		rc = history_append_line(layout, fd, line + 1, (size_t)len, created, err);
+	close(fd);	/* and the lock */
 	return rc;
 }
 
@@ -362,6 +406,55 @@ static int history_load(const struct layout *layout, struct history_fold *fold, 
 		rc = error_errno(err, "%s/history: read", layout->root);
 	free(line);
 	fclose(file);
+	return rc;
+}
+
+/* Adds line[0..len) to a growing buffer. */
+static int history_buffer_add(char **text, size_t *used, size_t *cap, const char *line,
+			      size_t len)
+{
+	char *grown;
+
+	if (*used + len > *cap) {
+		*cap = (*used + len) * 2;
+		grown = realloc(*text, *cap);
+		if (!grown)
+			return -1;
+		*text = grown;
+	}
+	memcpy(*text + *used, line, len);
+	*used += len;
+	return 0;
+}
+
+/* Rewrites the history as the latest snapshot of its newest HISTORY_KEEP
+ * attempts and of every unfinished older one (recovery needs those), in
+ * their order, then line: one atomic replacement, so a crash (or a power
+ * cut) leaves the old file or the new one.  Called with the lock held. */
+static int history_compact(const struct layout *layout, const char *line, size_t len,
+			   struct error *err)
+{
+	struct history_fold fold = { 0 };
+	char kept[HISTORY_LINE_MAX + 1], *text = NULL;
+	size_t first, used = 0, cap = 0, i;
+	unsigned torn = 0;
+	int n, rc;
+
+	rc = history_load(layout, &fold, &torn, err);
+	first = fold.count > HISTORY_KEEP ? fold.count - HISTORY_KEEP : 0;
+	for (i = 0; rc == 0 && i < fold.count; i++) {
+		if (i < first && history_state_final(fold.records[i].state))
+			continue;
+		n = history_format(&fold.records[i], kept, sizeof kept);
+		if (n > 0 && history_buffer_add(&text, &used, &cap, kept, (size_t)n) < 0)
+			rc = error_errno(err, "%s/history: compact", layout->root);
+	}
+	if (rc == 0 && history_buffer_add(&text, &used, &cap, line, len) < 0)
+		rc = error_errno(err, "%s/history: compact", layout->root);
+	if (rc == 0)
+		rc = atomic_replace_file(layout->root_fd, HISTORY_FILE, text, used, 0644, err);
+	free(text);
+	free(fold.records);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,22 @@ typedef int (*scenario_fn)(struct slots *s);
 static void prepare_a_good(struct slots *s)
 {
 	support_make_good(s, SLOT_A, "v1");
+}
+
+/* A history just over HISTORY_COMPACT_BYTES: the next append compacts it. */
+static void prepare_a_good_full_history(struct slots *s)
+{
+	struct history_record r = { .kind = "upgrade", .state = HISTORY_SUCCESS };
+	struct stat st;
+
+	prepare_a_good(s);
+	memset(r.location, 'x', 1000);
+	for (int i = 0; fstatat(s->layout.root_fd, "history", &st, 0) < 0 ||
+			st.st_size < HISTORY_COMPACT_BYTES; i++) {
+		snprintf(r.id, sizeof r.id, "fill-%d", i);
+		r.started = 0;
+		assert_int_equal(history_append(&s->layout, &r, NULL), 0);
+	}
 }
 
 static void prepare_b_installed(struct slots *s)
@@ -137,8 +154,10 @@ static void assert_recovers(const char *root)
 	/* 4: the previous good slot is intact. */
 	assert_int_equal(s.state.slot[SLOT_A].status, SLOT_GOOD);
 	support_assert_marker(&s, SLOT_A, "v1");
-	/* History stays readable. */
+	/* History stays readable, every line whole (a compaction replaces it
+	 * atomically). */
 	assert_int_equal(history_read(&s.layout, NULL, NULL, NULL, &stats, NULL), 0);
+	assert_int_equal(stats.torn, 0);
 	/* And the next launch is possible. */
 	assert_int_equal(slots_prepare_launch(&s, &slot, NULL), 0);
 	assert_int_not_equal(slot, SLOT_NONE);
@@ -180,9 +199,10 @@ static void test_crash_every_point(void **unused)
 	total += sweep("rollback", prepare_b_good, scenario_rollback);
 	total += sweep("mark-bad", prepare_b_good, scenario_mark_bad);
 	total += sweep("history", prepare_a_good, scenario_history);
+	total += sweep("history-compact", prepare_a_good_full_history, scenario_history);
 	print_message("crash points: %-16s %u\n", "total", total);
 	/* Each scenario writes at least once: a sweep of 0 means points vanished. */
-	assert_true(total >= 7 * 3);
+	assert_true(total >= 8 * 3);
 }
 
 int main(void)

@@ -1,4 +1,6 @@
-/* test_history.c: the append-only history: folding, filters, torn records. */
+/* test_history.c: the append-only history: folding, filters, torn records,
+ * compaction at HISTORY_COMPACT_BYTES (bounded size, unfinished attempts
+ * kept, concurrent appenders lose nothing). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "history.h"
@@ -160,6 +164,116 @@ static void test_history_corrupt_line_is_skipped(void **state)
 	assert_int_equal(stats.torn, 1);
 }
 
+/* A record whose line is about 1.1 KiB (a long location), so the history
+ * reaches HISTORY_COMPACT_BYTES in a few hundred appends. */
+static void append_big(struct fixture *f, const char *id, enum history_state st)
+{
+	struct history_record r;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.id, sizeof r.id, "%s", id);
+	snprintf(r.kind, sizeof r.kind, "upgrade");
+	memset(r.location, 'x', 1000);
+	memcpy(r.location, "http://", 7);
+	r.state = st;
+	assert_int_equal(history_append(&f->layout, &r, NULL), 0);
+}
+
+static off_t history_size(struct fixture *f)
+{
+	struct stat st;
+
+	if (fstatat(f->layout.root_fd, "history", &st, 0) < 0)
+		return 0;	/* not written yet */
+	return st.st_size;
+}
+
+static int count_visit(const struct history_record *r, void *context)
+{
+	(void)r;
+	++*(unsigned *)context;
+	return 0;
+}
+
+static unsigned history_count(struct fixture *f)
+{
+	unsigned n = 0;
+
+	assert_int_equal(history_read(&f->layout, NULL, count_visit, &n, NULL, NULL), 0);
+	return n;
+}
+
+static void test_history_compacts_at_its_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct history_record r;
+	off_t peak = 0;
+	char id[32];
+	int i, n = (int)(2 * HISTORY_COMPACT_BYTES / 1000);
+
+	append(f, "unfinished", "i", HISTORY_DOWNLOADING, "");
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "big-%d", i);
+		append_big(f, id, HISTORY_SUCCESS);
+		if (history_size(f) > peak)
+			peak = history_size(f);
+	}
+	/* Never more than the bound plus one line; compacted at least once. */
+	assert_true(peak < HISTORY_COMPACT_BYTES + 2048);
+	assert_true(history_count(f) < (unsigned)n);
+	assert_true(history_count(f) >= HISTORY_KEEP);
+	/* The newest are kept, the oldest final ones dropped, the unfinished one kept. */
+	snprintf(id, sizeof id, "big-%d", n - 1);
+	assert_int_equal(history_find(&f->layout, id, &r, NULL), 1);
+	assert_int_equal(r.state, HISTORY_SUCCESS);
+	assert_int_equal(history_find(&f->layout, "big-0", &r, NULL), 0);
+	assert_int_equal(history_find(&f->layout, "unfinished", &r, NULL), 1);
+	assert_int_equal(r.state, HISTORY_DOWNLOADING);
+	assert_string_equal(r.instance, "i");
+}
+
+/* Two processes append unfinished attempts (always kept) while the first
+ * append compacts the file: an appender that waited on the replaced file's
+ * lock must append to the new file, so every record is there. */
+static void test_history_compaction_loses_no_concurrent_append(void **state)
+{
+	struct fixture *f = *state;
+	int status, i, k;
+	char id[32];
+	pid_t pid;
+
+	for (i = 0; history_size(f) < HISTORY_COMPACT_BYTES - 1200; i++) {
+		snprintf(id, sizeof id, "fill-%d", i);
+		append_big(f, id, HISTORY_SUCCESS);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	for (k = 0; k < 40; k++) {
+		snprintf(id, sizeof id, "%s-%d", pid ? "parent" : "child", k);
+		if (pid == 0) {
+			struct history_record r = { .kind = "upgrade", .state = HISTORY_NEW };
+
+			snprintf(r.id, sizeof r.id, "%s", id);
+			if (history_append(&f->layout, &r, NULL) < 0)
+				_exit(1);
+		} else {
+			append_big(f, id, HISTORY_NEW);
+		}
+	}
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	for (k = 0; k < 40; k++) {
+		struct history_record r;
+
+		snprintf(id, sizeof id, "child-%d", k);
+		assert_int_equal(history_find(&f->layout, id, &r, NULL), 1);
+		snprintf(id, sizeof id, "parent-%d", k);
+		assert_int_equal(history_find(&f->layout, id, &r, NULL), 1);
+	}
+}
+
 static void test_history_new_id_is_random_hex(void **unused)
 {
 	char a[40], b[40];
@@ -179,6 +293,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_torn_record_is_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_corrupt_line_is_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_compacts_at_its_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_compaction_loses_no_concurrent_append,
+						setup, teardown),
 		cmocka_unit_test(test_history_new_id_is_random_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
