@@ -12,7 +12,8 @@
 #include "error.h"
 #include "layout.h"
 
-/* Opens (creating, mode 0644) run/inhibit; returns the fd or -1. */
+/* Opens (creating) run/inhibit, mode 0600 (narrowed if it was wider: any
+ * process able to open it could hold the lock); returns the fd or -1. */
 int inhibit_open(const struct layout *layout, struct error *err);
 /* Non-blocking LOCK_EX: 0 acquired, 1 held by someone else, -1 error. */
 int inhibit_try(int fd, struct error *err);

@@ -4,19 +4,30 @@
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "inhibit.h"
 
+/* Mode 0600: flock(LOCK_SH) works on a read-only descriptor, so whoever can
+ * open the file can defer upgrades for as long as they like.  A file of ours
+ * left readable by others (made by an older slotd) is narrowed. */
 int inhibit_open(const struct layout *layout, struct error *err)
 {
+	struct stat st;
 	int fd;
 
 	fd = openat(layout->root_fd, "run/inhibit", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
+		    0600);
 	if (fd < 0)
 		return error_errno(err, "%s/run/inhibit: open", layout->root);
+	if (fstat(fd, &st) < 0 ||
+	    ((st.st_mode & 077) && st.st_uid == geteuid() && fchmod(fd, 0600) < 0)) {
+		error_errno(err, "%s/run/inhibit: make it private (mode 0600)", layout->root);
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

@@ -1,4 +1,5 @@
-/* test_inhibit.c: the upgrade inhibitor: shared holders defer an exclusive taker. */
+/* test_inhibit.c: the upgrade inhibitor: shared holders defer an exclusive
+ * taker; the file is private to slotd's user. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +45,33 @@ static pid_t hold_shared(const struct layout *layout, int *release_fd)
 	close(ready[0]);
 	*release_fd = release[1];
 	return pid;
+}
+
+/* Made 0600, and a 0644 one left by an older slotd is narrowed: any local
+ * user able to open it could hold LOCK_SH and defer upgrades for ever. */
+static void test_inhibit_is_private(void **unused)
+{
+	struct layout layout;
+	struct stat st;
+	char root[256];
+	int fd;
+
+	(void)unused;
+	support_tmpdir(root, sizeof root);
+	assert_int_equal(layout_open(&layout, root, 1, NULL), 0);
+	fd = inhibit_open(&layout, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	fd = inhibit_open(&layout, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	close(fd);
+	layout_close(&layout);
+	support_rmtree(root);
 }
 
 static void test_inhibit_defers_while_held(void **unused)
@@ -104,6 +133,7 @@ static void test_inhibit_waiter_takes_lock_when_released(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inhibit_is_private),
 		cmocka_unit_test(test_inhibit_defers_while_held),
 		cmocka_unit_test(test_inhibit_waiter_takes_lock_when_released),
 	};
