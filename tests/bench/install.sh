@@ -118,7 +118,10 @@ if ! loopdev=$(losetup -f --show --direct-io=on "$work/ext4.img" 2>"$work/err");
 fi
 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$loopdev"
 mkdir "$mnt"
-mount "$loopdev" "$mnt"
+if ! mount "$loopdev" "$mnt" 2>"$work/err"; then
+	echo "bench install: skipped: cannot mount an ext4 on $loopdev ($(head -c 200 "$work/err" | tr -d '\000-\037'))" >&2
+	exit 77
+fi
 mounted=1
 mkdir "$mnt/target"
 
