@@ -213,8 +213,8 @@ target() {
 }
 
 # measure ROUND ID KIND CMD: empty the target and sync (untimed), run CMD
-# once, check it wrote the whole tree, append "ROUND ID NANOSECONDS RSS_KB"
-# to $work/runs.  SWUpdate may fail (its error goes into the report and it
+# once, check it wrote the whole tree, append "ROUND ID NANOSECONDS RSS_KB
+# USER_S SYS_S" to $work/runs.  SWUpdate may fail (its error goes into the report and it
 # leaves the race); any other tool failing ends the benchmark.
 measure() {
 	[ ! -e "$work/failed.$2" ] || return 0
@@ -223,7 +223,7 @@ measure() {
 	sync -f "$mnt"
 	[ "$3" = dir ] || flip=$((3 - flip))
 	t0=$(date +%s%N)
-	if ! T=$T V=v$flip /usr/bin/time -o "$work/time" -f %M sh -c "$4" \
+	if ! T=$T V=v$flip /usr/bin/time -o "$work/time" -f '%M %U %S' sh -c "$4" \
 		< /dev/null > "$work/out" 2> "$work/err"; then
 		case $2 in swu-*)
 			tail -n 5 "$work/err" | tr -d '\000-\010\013-\037' > "$work/failed.$2"
@@ -242,6 +242,7 @@ measure() {
 }
 
 : > "$work/runs"
+load_first=""
 round=0
 while [ $round -le "$runs" ]; do	# round 0 warms up, untimed
 	awk -v s=$round -v n="$ntools" '{ l[NR - 1] = $0 } END { for (i = 0; i < n; i++) print l[(i + s) % n] }' \
@@ -249,11 +250,12 @@ while [ $round -le "$runs" ]; do	# round 0 warms up, untimed
 	while IFS='|' read -r id label kind cmd; do
 		measure $round "$id" "$kind" "$cmd"
 	done < "$work/order"
-	[ $round -gt 0 ] || : > "$work/runs"
+	[ $round -gt 0 ] || { : > "$work/runs"; load_first=$(cut -d' ' -f1 /proc/loadavg); }
 	echo "bench install: round $round of $runs done" >&2
 	round=$((round + 1))
 done
 
+load_last=$(cut -d' ' -f1 /proc/loadavg)
 mib() { echo "$(($(stat -c %s "$1") / 1048576))"; }
 {
 	echo
@@ -272,9 +274,11 @@ mib() { echo "$(($(stat -c %s "$1") / 1048576))"; }
 	echo "that finds nothing).  The emptying and a \`sync -f\` are untimed.  One untimed warm-up round,"
 	echo "then $runs rounds; each round runs every tool once, starting one tool later than the round"
 	echo "before.  Wall: median of the rounds (\`date +%s%N\` around the command); ratios: medians of the"
-	echo "per-round paired ratios (< 1: faster than the reference); peak RSS: the largest"
-	echo "\`/usr/bin/time -f %M\` of the rounds, that is the largest single process (GNU tar's gzip or"
-	echo "zstd child is a process of its own, not added to tar's)."
+	echo "per-round paired ratios (< 1: faster than the reference); CPU: median user + system time of"
+	echo "the command's processes (\`/usr/bin/time -f '%U %S'\`: tar's gzip or zstd child counts; slotd's"
+	echo "share of an install does not); peak RSS: the largest \`/usr/bin/time -f %M\` of the rounds,"
+	echo "that is the largest single process (tar's gzip or zstd child is not added to tar's)."
+	echo "Load average (1 min) after the warm-up: $load_first, at the end: $load_last, on $(nproc) cores."
 	echo
 	awk -f "$top/tests/bench/install_report.awk" "$work/tools" "$work/runs"
 	for f in "$work"/failed.*; do

@@ -1,8 +1,9 @@
 # install_report.awk: the figures of tests/bench/install.sh as markdown.
 #   awk -f install_report.awk TOOLS RUNS
-# TOOLS: "ID|LABEL|KIND|COMMAND" lines; RUNS: "ROUND ID NANOSECONDS RSS_KB"
-# lines.  Prints the table (median wall, medians of the per-round paired
-# ratios to bsdtar gzip and to GNU tar --zstd, largest peak RSS) and the aims
+# TOOLS: "ID|LABEL|KIND|COMMAND" lines; RUNS: "ROUND ID NANOSECONDS RSS_KB
+# USER_S SYS_S" lines.  Prints the table (median wall and its range, medians
+# of the per-round paired ratios to bsdtar gzip and to GNU tar --zstd, median
+# CPU time, largest peak RSS) and the aims
 # of BENCHMARKS.md, each with its figure and whether it is met.  Portable awk
 # (Debian's default is mawk: no asort).
 
@@ -22,6 +23,26 @@ function wall(id,    r, n, v) {
 	for (r = 1; r <= rounds; r++)
 		if ((id, r) in t)
 			v[++n] = t[id, r] / 1e9
+	return n ? median(v, n) : -1
+}
+
+# range(ID): "min-max" wall seconds
+function range(id,    r, lo, hi) {
+	lo = -1
+	for (r = 1; r <= rounds; r++)
+		if ((id, r) in t) {
+			if (lo < 0 || t[id, r] < lo) lo = t[id, r]
+			if (t[id, r] > hi) hi = t[id, r]
+		}
+	return lo < 0 ? "n/a" : sprintf("%.2f-%.2f", lo / 1e9, hi / 1e9)
+}
+
+# cpu(ID): median user + system seconds
+function cpu(id,    r, n, v) {
+	n = 0
+	for (r = 1; r <= rounds; r++)
+		if ((id, r) in c)
+			v[++n] = c[id, r]
 	return n ? median(v, n) : -1
 }
 
@@ -49,17 +70,18 @@ FNR == NR {
 }
 {
 	t[$2, $1] = $3
+	c[$2, $1] = $5 + $6
 	if ($4 > rss[$2]) rss[$2] = $4
 	if ($1 > rounds) rounds = $1
 }
 END {
-	print "| tool | wall s | x bsdtar gzip | x tar --zstd | peak RSS MiB |"
-	print "|---|---|---|---|---|"
+	print "| tool | wall s | range s | x bsdtar gzip | x tar --zstd | CPU s | peak RSS MiB |"
+	print "|---|---|---|---|---|---|---|"
 	for (i = 1; i <= ntools; i++) {
 		id = ids[i]
-		printf "| %s | %s | %s | %s | %s |\n", label[id], fmt(wall(id), "%.3f"),
-			fmt(ratio(id, "bsdtar-gz", 0), "%.2f"), fmt(ratio(id, "tar-zst", 0), "%.2f"),
-			(id in rss) ? sprintf("%.1f", rss[id] / 1024) : "n/a"
+		printf "| %s | %s | %s | %s | %s | %s | %s |\n", label[id], fmt(wall(id), "%.2f"),
+			range(id), fmt(ratio(id, "bsdtar-gz", 0), "%.2f"), fmt(ratio(id, "tar-zst", 0), "%.2f"),
+			fmt(cpu(id), "%.2f"), (id in rss) ? sprintf("%.1f", rss[id] / 1024) : "n/a"
 	}
 	print ""
 	print "Aims (BENCHMARKS.md), paired ratios:"
