@@ -303,8 +303,9 @@ mib() { echo "$(($(stat -c %s "$1") / 1048576))"; }
 	done < "$work/tools"
 	echo
 	echo "What each command does: tar and bsdtar unpack (no verification) and \`sync -f\` the target"
-	echo "filesystem.  SWUpdate verifies sw-description's CMS signature (-k), streams the image into the \`archive\` handler"
-	echo "(\`installed-directly\`, libarchive) while it checks its sha256, then \`sync -f\`.  \`slotupd"
+	echo "filesystem.  SWUpdate verifies sw-description's CMS signature (-k), streams the image"
+	echo "into the \`archive\` handler (\`installed-directly\`, libarchive) while it checks its sha256,"
+	echo "then \`sync -f\`.  \`slotupd"
 	echo "install\` fetches the bundle, verifies its CMS signature and every block's SHA-256 before it"
 	echo "unpacks it, clears and fills the inactive slot, syncfs, flips \`current\`, has slotd start the"
 	echo "agent on trial (health uptime, min_uptime 0) and exits once the slot is committed and the"

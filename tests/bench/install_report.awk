@@ -100,8 +100,8 @@ END {
 		peak < 0 ? "not measured" : (peak < 16 ? "met" : "not met")
 	if (("swu-gz", 1) in t || ("swu-zst", 1) in t) {
 		print ""
-		printf "SWUpdate's `-i` sleeps 1 s before it exits (a 1 s `clock_nanosleep` under strace, "
-		printf "also with a 100-file image); without that second it would take "
+		print "SWUpdate's `-i` sleeps 1 s before it exits (a 1 s `clock_nanosleep` under strace,"
+		print "also with a 100-file image); without that second it would take"
 		printf "%s x bsdtar gzip (gzip) and %s x `tar --zstd` (zstd).\n",
 			fmt(ratio("swu-gz", "bsdtar-gz", 1), "%.2f"), fmt(ratio("swu-zst", "tar-zst", 1), "%.2f")
 	}
