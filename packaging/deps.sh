@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs every Debian package the build, the tests, the demo, the
 # benchmarks and the fuzz harnesses (clang, libFuzzer) need.  Idempotent:
-# does nothing when all are present.
+# does nothing when all are present.  nginx-light and swupdate are peers the
+# install benchmark starts itself; Debian's packages also enable their own
+# services (nginx on port 80, swupdate's socket) on a systemd machine.
 set -eu
 PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-oslo.messaging rabbitmq-server valgrind
-hyperfine time tini wrk xfsprogs e2fsprogs
+hyperfine time tini wrk xfsprogs e2fsprogs libarchive-tools swupdate nginx-light
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
 systemd groff-base man-db bash-completion prometheus
 clang libfuzzer-14-dev libclang-rt-14-dev"

@@ -3,9 +3,10 @@
 # archive_write_disk and extract_stream, each followed by a sync of the
 # target filesystem; extract_stream with syncfs and with fsync per file.
 #   tests/bench/extract.sh RELEASE_BUILD_DIR OUTDIR
-# BENCH_FILES (default 2000) and BENCH_MB (default 40) size the tree, half of
-# the bytes incompressible; BENCH_RUNS (default 3) runs per method;
-# BENCH_QUICK=1 shrinks it to 500 files / 10 MB, one run.
+# The tree is common.sh's (BENCH_FILES 10000, BENCH_MB 200, 800 directories,
+# half of the bytes incompressible), the one install.sh uses; BENCH_RUNS
+# (default 3) runs per method; BENCH_QUICK=1 shrinks it to 500 files / 10 MB,
+# one run.
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -20,7 +21,7 @@ cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
 	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
 	$(pkg-config --libs libarchive zlib liblzma libzstd libcrypto libcurl librabbitmq jansson inih)
 
-/usr/bin/python3 "$top/tests/bench/make_tree.py" "$work/tree" "$files" "$mb"
+/usr/bin/python3 "$top/tests/bench/make_tree.py" "$work/tree" "$files" "$mb" "$dirs"
 tar --format=pax -czf "$work/tree.tar.gz" -C "$work/tree" .   # POSIX: the payload profile refuses GNU headers
 rm -rf "$work/tree"
 archive_mb=$(du -m "$work/tree.tar.gz" | cut -f1)
@@ -74,7 +75,7 @@ row "extract_stream + fsync per file and dir" "$work/driver" fsync-each "$work/t
 	echo
 	echo "## extract"
 	echo
-	echo "Tree: $files files in 150 directories, $mb MB (half incompressible), tar.gz of ${archive_mb} MB;"
+	echo "Tree: $files files in up to $((dirs * 4)) directories, $mb MB (half incompressible), tar.gz of ${archive_mb} MB;"
 	echo "warm page cache, median wall time of $runs runs, \`/usr/bin/time -f '%e %M'\`.  Syscalls per file are"
 	echo "all syscalls of the run (including the sync step and gzip reads) over the file count,"
 	echo "counted in a separate run under \`strace -f -c\`.  fsync-each walks the tree"
