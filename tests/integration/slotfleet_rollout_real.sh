@@ -139,6 +139,11 @@ id=$(rec real-1 'u["id"]')
 reason=$(guest_record real-1 "$id" error)
 check "real-1's slotd reverted the attempt: FAILED in its history ($reason)" \
 	[ "$(guest_record real-1 "$id" state)" = FAILED ] && case $reason in "probation: "*) true ;; *) false ;; esac
+probation_entry() { guest_json real-1 history | /usr/bin/python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin) if r["kind"] == "probation"]
+print(r[-1]["state"], r[-1]["error"]) if r else print("none")'; }
+check "and a probation entry names the upgrade" [ "$(probation_entry)" = "FAILED $reason (upgrade $id)" ]
 check "real-1 is back on v2.0.0 in slot b, slot a bad" guest_runs real-1 b v2.0.0 &&
 	[ "$(guest_json real-1 status | json_get '["slots"]["a"]["status"]')" = bad ]
 check "slotupd serve cast FAILED for the same upgrade id" grep -q "upgrade $id failed its probation: $reason" "$T/real-1/serve.log"
@@ -164,14 +169,17 @@ check "slotfleet has no upgrade of rb but real-1's FAILED" \
 C="real-1 u01 real-2 u02 real-3 u03 u04"
 code=$(api POST /rollouts "{\"rollout_id\": \"rc\", \"instance_version\": \"v4.0.0\", \"location\": \"$URL/v4.bundle\",
 	\"targets\": {\"instances\": [\"real-1\", \"u01\", \"real-2\", \"u02\", \"real-3\", \"u03\", \"u04\"]},
-	\"waves\": [50, 100], \"rate\": 2, \"probation\": \"1s\"}")
+	\"waves\": [50, 100], \"rate\": 2, \"probation\": \"2s\"}")
 check "rollout C accepted (202)" [ "$code" = 202 ]
 casting() { [ "$(rollout_field rc '7 - sum(w["states"].get("PENDING", 0) for w in j["rollout"]["waves"])')" -ge 2 ]; }
 check "rollout C is casting" wait_until 60 casting
+at_kill=$(rollout_field rc '[w["states"] for w in j["rollout"]["waves"]]')
 fleet_stop KILL
-at_kill=$(rollout_field rc 'j["rollout"]["waves"][0]["states"]' 2>/dev/null)
 fleet_start || exit 1
-check "restarted, rollout C finishes (killed at $at_kill)" wait_rollout rc FINISHED 180
+check "restarted, rollout C finishes (killed after $at_kill)" wait_rollout rc FINISHED 180
+restarted_wave_2() { fleet_new_log | grep -q "rollout rc: wave 1 done, wave 2 starts"; }
+check "killed mid-rollout: the restarted slotfleet started wave 2" restarted_wave_2
+echo "# casts per simulated guest (deliveries): $(sim casts u01 u02 u03 u04)"
 check "each simulated guest got one attempt" sim once u01 u02 u03 u04
 for g in $REAL; do
 	record_of "$g" rc
