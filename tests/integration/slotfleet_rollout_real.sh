@@ -47,13 +47,13 @@ fleet_ini "path = $T/fleet.db" "rpc_keys = $T/rpc_keys"
 fleet_start || exit 1
 
 # guest_json G ARGS: slotctl ARGS --json on real guest G
-guest_json() { g=$1; shift; "$B/slotctl" -c "$T/$g/slotd.ini" "$@" --json; }
+guest_json() { gj=$1; shift; "$B/slotctl" -c "$T/$gj/slotd.ini" "$@" --json; }
 # record_of INSTANCE ROLLOUT: slotfleet's upgrade record (with its events)
 # of the rollout's attempt on the instance, into $T/rec.INSTANCE
 record_of() {
 	[ "$(api GET "/upgrades?instance_id=$1")" = 200 ] || return 1
-	id=$(body_py "[u['id'] for u in j['upgrades'] if u['rollout_id'] == '$2'][0]") &&
-		[ "$(api GET "/upgrades/$id")" = 200 ] && cp "$T/body" "$T/rec.$1"
+	rec_id=$(body_py "[u['id'] for u in j['upgrades'] if u['rollout_id'] == '$2'][0]") &&
+		[ "$(api GET "/upgrades/$rec_id")" = 200 ] && cp "$T/body" "$T/rec.$1"
 }
 rec() { # INSTANCE EXPR: EXPR on record_of's record, bound to u
 	/usr/bin/python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["upgrade"]; print(eval(sys.argv[2]))' \
