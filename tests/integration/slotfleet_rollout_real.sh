@@ -11,7 +11,8 @@
 #      3 s later; the real guest's slotd reverts it, slotupd serve casts
 #      FAILED with slotd's reason for the same upgrade id, slotfleet's record
 #      goes SUCCESS -> FAILED, the rollout (threshold 0) is HALTED and the
-#      second wave, real and simulated, gets nothing;
+#      second wave, real and simulated, gets nothing; rollback_failed is
+#      refused by the guest, already back on the good slot;
 #   C: slotfleet SIGKILLed mid-rollout and restarted: the rollout finishes
 #      and every guest, real or simulated, ran one attempt.
 . "$SLOTD_SRC/tests/support/lib.sh"
@@ -166,6 +167,18 @@ done
 api GET "/upgrades?state=FAILED" > /dev/null
 check "slotfleet has no upgrade of rb but real-1's FAILED" \
 	[ "$(body_py '[u["instance_id"] for u in j["upgrades"] if u["rollout_id"] == "rb"]')" = "['real-1']" ]
+# The operator's next step: the revert already put real-1 back, so its
+# slotd refuses the rollback (the other slot is the bad one) and stays.
+check "rollback_failed answers 202, one rollback, for real-1" \
+	[ "$(api POST /rollouts/rb/action '{"rollback_failed": {}}')" = 202 ] &&
+	[ "$(body_py '[(r["instance_id"], r["kind"]) for r in j["rollbacks"]]')" = "[('real-1', 'rollback')]" ]
+rollback_id=$(body_py 'j["rollbacks"][0]["id"]')
+check "real-1 refuses it: FAILED, nothing to roll back to" wait_until 60 upgrade_state "$rollback_id" FAILED
+rollback_reason=$(body_get '["upgrade"]["reason"]')
+check "with the guest's reason ($rollback_reason)" \
+	[ "$rollback_reason" = "$(guest_record real-1 "$rollback_id" error)" ] &&
+	case $rollback_reason in *"slot a is bad: nothing to roll back to") true ;; *) false ;; esac
+check "real-1 stays on v2.0.0" guest_runs real-1 b v2.0.0
 
 # C: v4.0.0, good; slotfleet SIGKILLed once the rollout casts, restarted.
 C="real-1 u01 real-2 u02 real-3 u03 u04"
