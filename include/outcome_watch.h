@@ -9,10 +9,10 @@
  * is cast as a later outcome of the same id; one whose publish failed is
  * watched again (outcome_watch_again) and so cast again on the next link,
  * since it alone tells a rollout that the upgrade failed after all (a lost
- * SUCCESS ends in a timeout, a lost FAILED would let a rollout go on).
- * A restarted serve resumes the
- * watch from the history: the latest upgrade that reached SUCCESS within
- * the window.  With probation = 0 nothing is watched. */
+ * SUCCESS ends in a timeout, a lost FAILED would let a rollout go on).  A
+ * restarted serve resumes the watch from the history: the latest upgrade
+ * that reached SUCCESS within the window.  With probation = 0 nothing is
+ * watched. */
 #ifndef SLOTD_OUTCOME_WATCH_H
 #define SLOTD_OUTCOME_WATCH_H
 

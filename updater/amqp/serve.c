@@ -90,10 +90,10 @@ static int serve_outcome(struct server *s, const char *id, const char *from, con
 			 const char *state, const char *reason)
 {
 	return serve_cast(s, "guest_upgrade_outcome",
-		   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id",
-			     s->config->amqp.instance_id, "upgrade_id", id, "from_version", from,
-			     "to_version", to, "state", state, "reason", reason, "sent",
-			     serve_unix_time()));
+			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id",
+				    s->config->amqp.instance_id, "upgrade_id", id, "from_version",
+				    from, "to_version", to, "state", state, "reason", reason, "sent",
+				    serve_unix_time()));
 }
 
 /* A heartbeat means "the agent is up": only when slotd says so. */
