@@ -5,7 +5,14 @@
 #   guest_start         starts the HTTP server, RabbitMQ, slotd, a conductor
 #                       listener and `slotupd serve`; sets URL, AMQP, RABBIT_URL
 #                       (oslo's rabbit:// form) and INI.  $GUEST_AMQP_EXTRA is
-#                       appended to the [amqp] section.
+#                       appended to the [amqp] section, $GUEST_AGENT_EXTRA to
+#                       [agent].
+#   guest_env           only the HTTP server and RabbitMQ of guest_start
+#   guest_add DIR ID    one more guest (slotd + slotupd serve) for instance ID
+#                       on guest_env's broker: DIR/slotd.ini, DIR/root, logs
+#                       DIR/slotd.log, DIR/serve.log, DIR/agent.log; sets
+#                       PID_serve (guest_start is guest_env, guest_listen and
+#                       guest_add "$T" "$INSTANCE")
 #   guest_listen        (re)starts the conductor listener, appending to $T/heard
 #   slotctl_json ARGS   `slotctl ARGS --json` for the guest's config
 #   current_is SLOT V   slot SLOT is current and holds version V
@@ -37,7 +44,7 @@ guest_listen() {
 	wait_for 30 grep -q LISTENING "$T/listen.out" || { cat "$T/listen.out"; return 1; }
 }
 
-guest_start() {
+guest_env() {
 	/usr/bin/python3 "$S/httpd.py" "$T/www" > "$T/httpd.out" 2>/dev/null &
 	PIDS="$PIDS $!"
 	rabbit_start "$T/rabbit" || { echo "rabbitmq did not start"; tail "$T/rabbit/server.log"; return 1; }
@@ -45,30 +52,40 @@ guest_start() {
 	RABBIT_URL=rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
 	wait_for 10 grep -q '^PORT ' "$T/httpd.out" || return 1
 	URL=http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/httpd.out")
-	cat > "$INI" <<INI
+}
+
+guest_add() {
+	mkdir -p "$1"
+	cat > "$1/slotd.ini" <<INI
 [slots]
-root = $T/root
+root = $1/root
 compatible = t
 [agent]
 exec = bin/agent
 health = notify
 min_uptime = 300ms
+${GUEST_AGENT_EXTRA:-}
 [updater]
 keyring = $T/keys/keyring.pem
 [amqp]
 url = $AMQP
-instance_id = $INSTANCE
+instance_id = $2
 heartbeat_interval = 1s
 ${GUEST_AMQP_EXTRA:-}
 INI
-	AGENT_LOG=$T/agent.log "$B/slotd" -c "$INI" 2> "$T/slotd.log" &
+	AGENT_LOG=$1/agent.log "$B/slotd" -c "$1/slotd.ini" 2> "$1/slotd.log" &
 	PIDS="$PIDS $!"
-	wait_for 10 test -S "$T/root/run/control.sock" || return 1
-	guest_listen || return 1
-	"$B/slotupd" -c "$INI" serve 2> "$T/serve.log" &
+	wait_for 10 test -S "$1/root/run/control.sock" || return 1
+	"$B/slotupd" -c "$1/slotd.ini" serve 2> "$1/serve.log" &
 	PID_serve=$!
 	PIDS="$PIDS $PID_serve"
-	wait_for 20 grep -q "connected; consuming" "$T/serve.log" || { cat "$T/serve.log"; return 1; }
+	wait_for 20 grep -q "connected; consuming" "$1/serve.log" || { cat "$1/serve.log"; return 1; }
+}
+
+guest_start() {
+	guest_env || return 1
+	guest_listen || return 1
+	guest_add "$T" "$INSTANCE"
 }
 
 slotctl_json() {

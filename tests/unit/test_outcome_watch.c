@@ -92,6 +92,29 @@ static void test_watch_bounds(void **state)
 	assert_true(outcome_watch_due(&w) == LLONG_MAX);
 }
 
+/* A FAILED whose cast was not published is returned again at the next
+ * poll, even past the window: it must reach the control plane. */
+static void test_watch_again_after_lost_cast(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome_watch w;
+	struct history_record r;
+
+	append(f, "u1", "upgrade", HISTORY_SUCCESS, "");
+	outcome_watch_start(&w, &f->config, "u1", (int64_t)time(NULL));
+	append(f, "u1", "upgrade", HISTORY_FAILED, "probation: agent exited 1 times within 10m");
+	assert_int_equal(outcome_watch_poll(&w, &f->config, 1000, &r), 1);
+	assert_true(outcome_watch_due(&w) == LLONG_MAX);
+	w.until = 0;	/* the window and its margin are over */
+	outcome_watch_again(&w, "u1", 5000);
+	assert_true(outcome_watch_due(&w) == 5000 + OUTCOME_WATCH_POLL_MS);
+	assert_int_equal(outcome_watch_poll(&w, &f->config, 5500, &r), 0);
+	assert_int_equal(outcome_watch_poll(&w, &f->config, 5000 + OUTCOME_WATCH_POLL_MS, &r), 1);
+	assert_string_equal(r.id, "u1");
+	assert_string_equal(r.error, "probation: agent exited 1 times within 10m");
+	assert_true(outcome_watch_due(&w) == LLONG_MAX);	/* cast: the watch ends */
+}
+
 static void test_watch_resumes_from_history(void **state)
 {
 	struct fixture *f = *state;
@@ -113,6 +136,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_watch_sees_probation_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_again_after_lost_cast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_resumes_from_history, setup, teardown),
 	};
 

@@ -88,3 +88,9 @@ int outcome_watch_poll(struct outcome_watch *w, const struct config *config, lon
 		outcome_watch_stop(w);
 	return 0;
 }
+
+void outcome_watch_again(struct outcome_watch *w, const char *id, long long now)
+{
+	snprintf(w->id, sizeof w->id, "%s", id);
+	w->next = now + OUTCOME_WATCH_POLL_MS;
+}

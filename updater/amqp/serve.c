@@ -63,30 +63,37 @@ static void serve_sleep(unsigned ms)
 		;
 }
 
-/* Takes args (rpc_cast_build steals them; without a link they are dropped). */
-static void serve_cast(struct server *s, const char *method, json_t *args)
+/* Takes args (rpc_cast_build steals them; without a link they are dropped).
+ * -1 when the publish failed: another link may take it.  A cast that cannot
+ * be built never will be: logged, 0. */
+static int serve_cast(struct server *s, const char *method, json_t *args)
 {
 	struct error err = { "" };
 	char *body = NULL;
+	int rc = 0;
 
 	if (!s->link) {
 		json_decref(args);
-		return;
+		return -1;
 	}
-	if (rpc_cast_build(method, args, s->config, RPC_TO_CONDUCTOR, &body, &err) < 0 ||
-	    amqp_link_publish(s->link, s->config->amqp.conductor_topic, body, &err) < 0)
+	if (rpc_cast_build(method, args, s->config, RPC_TO_CONDUCTOR, &body, &err) < 0) {
 		log_warn("%s cast not sent: %s", method, err.text);
+	} else if (amqp_link_publish(s->link, s->config->amqp.conductor_topic, body, &err) < 0) {
+		log_warn("%s cast not sent: %s", method, err.text);
+		rc = -1;
+	}
 	free(body);
+	return rc;
 }
 
-static void serve_outcome(struct server *s, const char *id, const char *from, const char *to,
-			  const char *state, const char *reason)
+static int serve_outcome(struct server *s, const char *id, const char *from, const char *to,
+			 const char *state, const char *reason)
 {
-	serve_cast(s, "guest_upgrade_outcome",
-		   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id",
-			     s->config->amqp.instance_id, "upgrade_id", id, "from_version", from,
-			     "to_version", to, "state", state, "reason", reason, "sent",
-			     serve_unix_time()));
+	return serve_cast(s, "guest_upgrade_outcome",
+			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id",
+				    s->config->amqp.instance_id, "upgrade_id", id, "from_version",
+				    from, "to_version", to, "state", state, "reason", reason, "sent",
+				    serve_unix_time()));
 }
 
 /* A heartbeat means "the agent is up": only when slotd says so. */
@@ -196,7 +203,8 @@ static void serve_watch(struct server *s, long long now)
 	if (!outcome_watch_poll(&s->watch, s->config, now, &r))
 		return;
 	log_warn("upgrade %s failed its probation: %s", r.id, r.error);
-	serve_outcome(s, r.id, r.from_version, r.to_version, "FAILED", r.error);
+	if (serve_outcome(s, r.id, r.from_version, r.to_version, "FAILED", r.error) < 0)
+		outcome_watch_again(&s->watch, r.id, now);
 }
 
 /* Unacknowledged messages go back to the queue when the connection goes. */
