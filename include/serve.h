@@ -44,4 +44,8 @@ struct serve_options {
 int serve_run(const struct config *config, const struct serve_options *options,
 	      struct error *err);
 
+/* The AMQP process's side: `slotupd --amqp-child` (SERVE_CHILD_ARG,
+ * serve_wire.h), handed over first thing in main().  Returns the exit code. */
+int serve_child_main(void);
+
 #endif
