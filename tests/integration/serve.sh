@@ -75,26 +75,6 @@ check "its real, effective, saved and fs uids are all $want_uid ($uids)" \
 check "no_new_privs is set" test "$(status_field "$child" NoNewPrivs)" = 1
 check "no capabilities left" test "$(status_field "$child" CapEff)" = 0000000000000000
 check "it holds no file: /dev/null, sockets, stderr only" fds_harmless "$child"
-if [ "$(id -u)" = 0 ] && ! grep -q "has no Landlock" "$T/serve.log"; then
-	# Modes that let its uid write: only the sandbox stands in the way.
-	chmod 0666 "$T/root/state"
-	chmod 0777 "$T/root"
-	probe() { /usr/bin/python3 "$S/probe_open.py" "$child" "$@" 2>> "$T/probe.log"; }
-	check "asked from inside, it opens a library path for reading (the probe works)" \
-		test "$(probe r /usr/lib/os-release)" = fd
-	check "it cannot open the state file for writing" test "$(probe w "$T/root/state")" = EACCES
-	check "nor read it" test "$(probe r "$T/root/state")" = EACCES
-	check "nor create a file in the slot root" test "$(probe c "$T/root/planted")" = EACCES
-	check "nor read outside its read paths (/etc/hostname)" test "$(probe r /etc/hostname)" = EACCES
-	check "nothing was created" test ! -e "$T/root/planted"
-	chmod 0644 "$T/root/state"
-	chmod 0755 "$T/root"
-fi
-kill -KILL "$child"
-check "a killed AMQP process is logged" wait_for 20 grep -q "AMQP process killed by signal 9" "$T/serve.log"
-check "and restarted: connected again" wait_for 30 sh -c '[ "$(grep -c "connected; consuming" "$0")" -ge 2 ]' "$T/serve.log"
-restarted() { c=$(amqp_child) && [ "$c" != "$child" ] && [ "$(broker_conns)" = "$c" ]; }
-check "a new AMQP process holds the broker connection" wait_for 10 restarted
 
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v1.0.0\", \"strategy\": \"http\", \"location\": \"$URL/v1.bundle\", \"metadata\": {}}"
 v1_once() { [ "$(successes_to v1.0.0)" = 1 ]; }
@@ -103,6 +83,29 @@ check "v1 is current" current_is a v1.0.0
 check "the SUCCESS outcome reached the conductor topic" wait_for 10 sh -c 'grep "guest_upgrade_outcome" "$0" | grep -q "SUCCESS"' "$T/heard"
 check "a heartbeat with the running version, without service_status" wait_for 10 sh -c \
 	'grep "\"heartbeat\"" "$0" | grep "v1.0.0" | grep -vq service_status' "$T/heard"
+
+# The AMQP process, asked from inside what it may open (root and Landlock only).
+if [ "$(id -u)" = 0 ] && ! grep -q "has no Landlock" "$T/serve.log"; then
+	# Modes that let its uid write: only the sandbox stands in the way.
+	chmod 0666 "$T/root/state"
+	chmod 0777 "$T/root" "$T/root/slots/a"
+	probe() { /usr/bin/python3 "$S/probe_open.py" "$child" "$@" 2>> "$T/probe.log"; }
+	check "asked from inside, it opens a library path for reading (the probe works)" \
+		test "$(probe r /usr/lib/os-release)" = fd
+	check "it cannot open the state file for writing" test "$(probe w "$T/root/state")" = EACCES
+	check "nor read it" test "$(probe r "$T/root/state")" = EACCES
+	check "nor create a file in the slot root" test "$(probe c "$T/root/planted")" = EACCES
+	check "nor in a slot" test "$(probe c "$T/root/slots/a/planted")" = EACCES
+	check "nor read outside its read paths (/etc/hostname)" test "$(probe r /etc/hostname)" = EACCES
+	check "nothing was created" test ! -e "$T/root/planted" -a ! -e "$T/root/slots/a/planted"
+	chmod 0644 "$T/root/state"
+	chmod 0755 "$T/root" "$T/root/slots/a"
+fi
+kill -KILL "$child"
+check "a killed AMQP process is logged" wait_for 20 grep -q "AMQP process killed by signal 9" "$T/serve.log"
+check "and restarted: connected again" wait_for 30 sh -c '[ "$(grep -c "connected; consuming" "$0")" -ge 2 ]' "$T/serve.log"
+restarted() { c=$(amqp_child) && [ "$c" != "$child" ] && [ "$(broker_conns)" = "$c" ]; }
+check "a new AMQP process holds the broker connection" wait_for 10 restarted
 
 failed_before=$(history_count FAILED)
 raw '{"oslo.version": "2.0", "oslo.message": "{not json"}'
