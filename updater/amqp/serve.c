@@ -99,8 +99,12 @@ static void serve_send(struct server *s, struct serve_wire_reply *r, uint32_t ty
 		return;
 	r->magic = SERVE_WIRE_MAGIC;
 	r->type = type;
-	if (serve_wire_send(s->fd, r, sizeof *r, MSG_DONTWAIT, &err) < 0)
-		serve_child_kill(s, err.text);
+	if (serve_wire_send(s->fd, r, sizeof *r, MSG_DONTWAIT, &err) == 0)
+		return;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		serve_child_kill(s, "not reading what it is sent");
+	else
+		serve_child_gone(s, 5000);	/* it closed its end: it is exiting */
 }
 
 static void serve_job(const struct config *c, struct serve_wire_job *job)
@@ -137,7 +141,7 @@ static void serve_spawn(struct server *s)
 		s->fd = pair[0];
 		serve_job(s->config, &job);
 		if (serve_wire_send(s->fd, &job, sizeof job, 0, &err) < 0)
-			error_prefix(&err, "AMQP process: sending the job: ");
+			error_prefix(&err, "sending the job: ");
 		explicit_bzero(&job, sizeof job);	/* the password, the rpc_key */
 	}
 	if (pair[1] >= 0)
