@@ -8,7 +8,7 @@
 # and, asked from inside (tests/support/probe_open.py), cannot open the state
 # file or create a file in the slot root even where the file modes let its
 # uid, nor read outside its read paths; killed, it is restarted and serve
-# goes on.
+# goes on; it dies with serve.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 
@@ -133,4 +133,9 @@ print(sum(r["id"].startswith("msg-") for r in json.load(sys.stdin)))')" = 1 ]
 }
 check "a request without ids is recorded under an id from its bytes" wait_for 30 msg_once
 check "and its repeat was the same attempt (a no-op)" wait_for 30 grep -q "message msg-.*: attempt already SUCCESS" "$T/serve.log"
+# The AMQP process dies with serve (PR_SET_PDEATHSIG), even with SIGKILL.
+child=$(amqp_child)
+kill -KILL "$PID_serve"
+wait "$PID_serve" 2>/dev/null
+check "killed with serve, the AMQP process is gone too" wait_for 10 sh -c '! kill -0 "$0" 2>/dev/null' "${child:-0}"
 finish
