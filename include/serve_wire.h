@@ -52,7 +52,7 @@ struct serve_wire_job {
 	char conductor_topic[128];
 	char rpc_key[256];
 	char ca_path[PATH_MAX];
-	char strategy[32];		/* [updater] strategy: the default a location is checked for */
+	char strategy[32];		/* [updater] strategy: a location's default */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
 };
@@ -62,7 +62,7 @@ enum serve_request_type {
 	SERVE_REQ_ROLLBACK,
 	SERVE_REQ_REFUSED,		/* reason; id when the message had one */
 	SERVE_REQ_LINK_UP,		/* connected and consuming: time for a heartbeat */
-	SERVE_REQ_LINK_DOWN,		/* disconnected: a held delivery is the broker's again */
+	SERVE_REQ_LINK_DOWN,		/* disconnected: a held delivery is the broker's */
 };
 
 #define SERVE_FLAG_SEALED 1u		/* unsealed with [amqp] rpc_key */
@@ -74,7 +74,7 @@ struct serve_wire_request {
 	uint32_t magic;
 	uint32_t type;			/* enum serve_request_type */
 	uint32_t flags;
-	uint64_t seq;			/* the child's delivery number, 1.., echoed by the verdict */
+	uint64_t seq;			/* the child's delivery number (1..), echoed back */
 	char id[HISTORY_ID_MAX];
 	char version[64];
 	char location[HISTORY_LOCATION_MAX];

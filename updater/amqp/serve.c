@@ -43,7 +43,8 @@ struct server {
 	long long started, respawn_at;	/* monotonic ms */
 	unsigned backoff_ms;		/* before the next restart */
 	long long next_heartbeat;
-	struct serve_wire_request held;	/* DEFERRED or jittered, its delivery unacked; type 0: none */
+	struct serve_wire_request held;	/* DEFERRED or jittered (its delivery unacked);
+					 * type 0: none */
 	long long retry_at;		/* when to run it again */
 	struct outcome_watch watch;	/* the last SUCCESS, while on probation */
 };
@@ -432,7 +433,7 @@ int serve_run(const struct config *config, const struct serve_options *options,
 			serve_from_child(&s);
 	}
 	if (s.fd >= 0)
-		serve_child_gone(&s, SERVE_CHILD_EXIT_MS);	/* it sees the end, closes, exits */
+		serve_child_gone(&s, SERVE_CHILD_EXIT_MS);	/* it sees the end, exits */
 	log_info("stopped");
 	return 0;
 }

@@ -180,9 +180,26 @@ static void child_cast(struct child *c, const char *method, json_t *args)
 	free(body);
 }
 
-static void child_reply(struct child *c, const struct serve_wire_reply *r)
+/* ACK or DROP of the delivery awaiting it; a verdict on one the broker has
+ * taken back (the link went down meanwhile) is moot. */
+static void child_verdict(struct child *c, const struct serve_wire_reply *r)
 {
 	struct error err = { "" };
+
+	if (r->seq != c->pending || !c->link)
+		return;
+	if (r->type == SERVE_REPLY_DROP) {
+		child_disconnect(c);
+	} else if (amqp_link_ack(c->link, c->pending_tag, &err) < 0) {
+		log_warn("%s", err.text);
+		child_disconnect(c);
+	} else {
+		c->pending = 0;
+	}
+}
+
+static void child_reply(struct child *c, const struct serve_wire_reply *r)
+{
 	const char *instance = c->config.amqp.instance_id;
 
 	if (r->type == SERVE_REPLY_OUTCOME)
@@ -196,16 +213,8 @@ static void child_reply(struct child *c, const struct serve_wire_reply *r)
 			   json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", instance, "payload",
 				     "agent_version", r->agent_version, "agent_slot",
 				     r->agent_slot, "sent", child_unix_time()));
-	else if (r->seq != c->pending || !c->link)
-		return;	/* a verdict on a delivery the broker has taken back */
-	else if (r->type == SERVE_REPLY_DROP)
-		child_disconnect(c);
-	else if (amqp_link_ack(c->link, c->pending_tag, &err) < 0) {
-		log_warn("%s", err.text);
-		child_disconnect(c);
-	} else {
-		c->pending = 0;
-	}
+	else
+		child_verdict(c, r);
 }
 
 /* Everything the parent sent: 1 go on, 0 it closed (stop), -1 broken. */
@@ -333,7 +342,8 @@ static int child_loop(struct child *c)
 		}
 		wait = c->link ? CHILD_TICK_MS : c->connect_at - now;
 		p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = c->link ? amqp_link_fd(c->link) : -1, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = c->link ? amqp_link_fd(c->link) : -1,
+					.events = POLLIN };
 		if (c->link && p[1].fd < 0)
 			wait = 0;
 		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
