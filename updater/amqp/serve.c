@@ -23,8 +23,11 @@
 
 /* How long the AMQP process may take to close its connection and exit. */
 #define SERVE_CHILD_EXIT_MS 20000
-/* A child that lived this long is restarted at once: it was no crash loop. */
+/* A child that lived this long was no crash loop: its restart backoff
+ * starts over at 1 s. */
 #define SERVE_CHILD_STABLE_MS 60000
+/* The closest two heartbeats may be (a reconnect brings the next forward). */
+#define SERVE_HEARTBEAT_MIN_MS 1000
 
 /* The one piece of global state: set by SIGTERM/SIGINT, read by the loop. */
 static volatile sig_atomic_t serve_stop;
@@ -42,7 +45,7 @@ struct server {
 	int fd;				/* to it, -1: none */
 	long long started, respawn_at;	/* monotonic ms */
 	unsigned backoff_ms;		/* before the next restart */
-	long long next_heartbeat;
+	long long last_heartbeat, next_heartbeat;
 	struct serve_wire_request held;	/* DEFERRED or jittered (its delivery unacked);
 					 * type 0: none */
 	long long retry_at;		/* when to run it again */
@@ -331,6 +334,17 @@ static void serve_request(struct server *s, const struct serve_wire_request *req
 	}
 }
 
+/* A new connection: the first heartbeat need not wait for the interval,
+ * but a child that reconnects in a loop cannot make this process ask
+ * slotd more than once a second. */
+static void serve_heartbeat_soon(struct server *s)
+{
+	long long soon = s->last_heartbeat + SERVE_HEARTBEAT_MIN_MS;
+
+	if (soon < s->next_heartbeat)
+		s->next_heartbeat = soon;
+}
+
 /* Everything the AMQP process sent, each record checked again: it is the
  * side that parsed hostile input, so its word is data, not a command.  A
  * record that fails the checks stops it (the broker redelivers). */
@@ -351,7 +365,7 @@ static void serve_from_child(struct server *s)
 						     &req, &err) < 0) {
 			serve_child_kill(s, err.text);
 		} else if (req.type == SERVE_REQ_LINK_UP) {
-			s->next_heartbeat = 0;	/* the first one at once */
+			serve_heartbeat_soon(s);
 		} else if (req.type == SERVE_REQ_LINK_DOWN) {
 			s->held.type = 0;	/* the broker redelivers it */
 		} else {
@@ -419,6 +433,7 @@ int serve_run(const struct config *config, const struct serve_options *options,
 		}
 		if (now >= s.next_heartbeat) {
 			serve_heartbeat(&s);
+			s.last_heartbeat = now;
 			s.next_heartbeat = now + config->amqp.heartbeat_interval_ms;
 		}
 		if (s.held.type && now >= s.retry_at) {
