@@ -45,6 +45,10 @@ void amqp_link_close(struct amqp_link *link);
 /* Waits up to timeout_ms for a message: 1 got one, 0 timed out, -1 the link broke. */
 int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
 		   struct error *err);
+/* The socket to poll() before amqp_link_next(link, 0, ...), or -1 when a
+ * frame is already buffered (call it at once).  For a process that waits on
+ * the broker and something else at a time (the AMQP child of serve). */
+int amqp_link_fd(const struct amqp_link *link);
 int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err);
 /* Casts body to the exchange with routing_key, persistent, JSON. */
 int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,

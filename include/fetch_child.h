@@ -42,9 +42,10 @@
 #define SLOTD_FETCH_CHILD_H
 
 #include "fetch.h"
+#include "privsep.h"
 
 #define FETCH_CHILD_ARG "--fetch-child"
-#define FETCH_CHILD_FD 3
+#define FETCH_CHILD_FD PRIVSEP_CHILD_FD
 #define FETCH_CHILD_CHUNK (128u << 10)
 
 /* Same contract as fetch_run(). */

@@ -6,10 +6,12 @@
  * watches the last id it reported SUCCESS for, reading that id's record in
  * the history at most once a second, until the window (plus a minute for
  * the clock and the crash loop's backoff) has passed; a FAILED found there
- * is cast as a later outcome of the same id; one whose publish failed is
- * watched again (outcome_watch_again) and so cast again on the next link,
- * since it alone tells a rollout that the upgrade failed after all (a lost
- * SUCCESS ends in a timeout, a lost FAILED would let a rollout go on).  A
+ * is cast as a later outcome of the same id; one that no AMQP process took
+ * (none running: the link is down) is watched again (outcome_watch_again)
+ * and so cast again on the next link, since it alone tells a rollout that
+ * the upgrade failed after all (a lost SUCCESS ends in a timeout, a lost
+ * FAILED would let a rollout go on).  A publish that fails inside the AMQP
+ * process is not reported back: that FAILED is lost with it.  A
  * restarted serve resumes the watch from the history: the latest upgrade
  * that reached SUCCESS within the window.  With probation = 0 nothing is
  * watched. */
@@ -41,7 +43,7 @@ long long outcome_watch_due(const struct outcome_watch *w);
  * when it turned FAILED (the watch ends), 0 otherwise. */
 int outcome_watch_poll(struct outcome_watch *w, const struct config *config, long long now,
 		       struct history_record *record);
-/* The FAILED of `id` outcome_watch_poll() returned was not published:
+/* The FAILED of `id` outcome_watch_poll() returned was not handed on:
  * polled again OUTCOME_WATCH_POLL_MS after now (monotonic ms), window or
  * not (the record stays FAILED, so that poll returns it again). */
 void outcome_watch_again(struct outcome_watch *w, const char *id, long long now);

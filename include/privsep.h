@@ -51,6 +51,24 @@ struct privsep_sandbox {
 int privsep_confine(const struct privsep_identity *id, const struct privsep_sandbox *box,
 		    struct error *err);
 
+/* A child of the running binary: `/proc/self/exe ARG` named NAME (its
+ * argv[0]), with descriptor PRIVSEP_CHILD_FD a dup of fd, 0 and 1 on
+ * /dev/null, stderr shared, every other descriptor closed and every signal
+ * at its default.  A re-exec rather than a fork: nothing the parent holds
+ * (the AMQP password, keys, messages on its heap) is in the child's memory,
+ * and no thread of the parent's can leave a lock held in it. */
+#define PRIVSEP_CHILD_FD 3
+int privsep_spawn(const char *name, const char *arg, int fd, pid_t *pid, struct error *err);
+/* Waits for pid's exit, SIGKILL (that pid only) after timeout_ms; returns
+ * its wait status. */
+int privsep_reap(pid_t pid, int timeout_ms);
+
+/* The read_paths of a child that talks to the network (network = 1: the CA,
+ * resolver and library paths, and ca_path when set) or to nothing (0),
+ * NULL-terminated into paths[PRIVSEP_PATHS_MAX]. */
+#define PRIVSEP_PATHS_MAX 32
+void privsep_read_paths(const char **paths, int network, const char *ca_path);
+
 /* The Landlock ABI version of the running kernel, 0 when it has none. */
 int privsep_landlock_abi(void);
 /* Step 3 alone (privsep_confine() calls it after no_new_privs).  Returns 1

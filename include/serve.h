@@ -1,5 +1,21 @@
 /* serve.h: `slotupd serve`, upgrades and rollbacks over RabbitMQ.
  *
+ * Two processes (docs/architecture.md, Privilege separation).  The AMQP
+ * process (serve_child_main(), `slotupd --amqp-child`, re-executed by
+ * serve_run() like the fetch process) owns the broker connection: it drops
+ * to [updater] fetch_user, sets no_new_privs, Landlock (read CA, resolver
+ * and library paths; write nothing) and non-dumpable before it connects,
+ * consumes, parses and unseals (it holds rpc_key and the broker password),
+ * acknowledges, and publishes the casts.  It hands each message to the
+ * calling, privileged process as one fixed-size request (serve_wire.h),
+ * which is checked again there, and holds its delivery until the verdict.
+ * The privileged side runs install, writes the history, asks slotd for the
+ * heartbeat's data and keeps every hold and timer described below.  If the
+ * AMQP process dies it is logged and restarted after 1 s, doubled up to
+ * 60 s while it keeps dying; its unacknowledged message comes back from the
+ * broker.  If the privileged side dies, the AMQP process is killed
+ * (PR_SET_PDEATHSIG).
+ *
  * One message at a time (prefetch 1).  Each is parsed (rpc_message.h); a bad
  * one gets a FAILED history record and an outcome cast naming what was
  * wrong, and is acknowledged; one that is not ours (another method, Trove's
@@ -26,7 +42,9 @@
  * An upgrade reported SUCCESS is watched while its slot is on probation
  * (outcome_watch.h): if slotd reverts it, FAILED with slotd's reason is cast
  * for the same upgrade id.
- * SIGTERM or SIGINT: finish the current message, then return 0. */
+ * SIGTERM or SIGINT: finish the current message, then return 0 (the AMQP
+ * process ignores both: it sends the last ack and casts, then sees the
+ * socketpair close, closes the connection and exits). */
 #ifndef SLOTD_SERVE_H
 #define SLOTD_SERVE_H
 
@@ -43,5 +61,9 @@ struct serve_options {
 
 int serve_run(const struct config *config, const struct serve_options *options,
 	      struct error *err);
+
+/* The AMQP process's side: `slotupd --amqp-child` (SERVE_CHILD_ARG,
+ * serve_wire.h), handed over first thing in main().  Returns the exit code. */
+int serve_child_main(void);
 
 #endif

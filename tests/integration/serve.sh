@@ -2,7 +2,13 @@
 # slotupd serve against a real RabbitMQ on 127.0.0.1: casts from the real
 # oslo.messaging client upgrade the guest, outcomes and heartbeats reach the
 # conductor topic, bad messages are refused (recorded, acknowledged) and the
-# next good one still works, a non-admin rollback is refused.
+# next good one still works, a non-admin rollback is refused.  Privilege
+# separation (docs/architecture.md): the broker connection belongs to serve's
+# AMQP process, which runs as the fetch user with no_new_privs, holds no file,
+# and, asked from inside (tests/support/probe_open.py), cannot open the state
+# file or create a file in the slot root even where the file modes let its
+# uid, nor read outside its read paths; killed, it is restarted and serve
+# goes on; it dies with serve.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 
@@ -18,6 +24,58 @@ heard() { grep -q "$1" "$T/heard"; }
 check "an unkeyed guest says once that casts are not authenticated" \
 	[ "$(grep -c "casts are not authenticated" "$T/serve.log")" = 1 ]
 
+# The AMQP process, seen from outside.
+amqp_child() { # amqp_child: the pid of serve's child named slotupd-amqp
+	for c in $(pgrep -P "$PID_serve"); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = slotupd-amqp ] && echo "$c" && return 0
+	done
+	return 1
+}
+# The pids among serve and its children holding a TCP connection to the broker.
+broker_conns() {
+	/usr/bin/python3 - "$RABBIT_PORT" "$PID_serve" $(pgrep -P "$PID_serve") <<'PY'
+import os, sys
+port = "%04X" % int(sys.argv[1])
+inodes = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in open(table).readlines()[1:]:
+        f = line.split()
+        if f[2].endswith(":" + port) and f[3] == "01":	# remote port, ESTABLISHED
+            inodes.add("socket:[%s]" % f[9])
+for pid in sys.argv[2:]:
+    fds = "/proc/%s/fd" % pid
+    if any(os.readlink(os.path.join(fds, fd)) in inodes for fd in os.listdir(fds)):
+        print(pid)
+PY
+}
+status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+fds_harmless() { # fds_harmless PID: /dev/null, sockets, pipes and serve.log only
+	for fd in /proc/"$1"/fd/*; do
+		target=$(readlink "$fd") || return 1
+		case $target in
+		/dev/null | socket:* | pipe:* | anon_inode:* | "$T/serve.log") ;;
+		*) echo "fd $fd -> $target" >&2; return 1 ;;
+		esac
+	done
+}
+if [ "$(id -u)" = 0 ]; then
+	want_uid=$(id -u _slotupd-fetch 2>/dev/null || id -u nobody)
+else
+	want_uid=$(id -u)
+fi
+child=$(amqp_child)
+check "serve runs an AMQP process" test -n "$child"
+child=${child:-0}
+check "the broker connection is that process's, and only its" test "$(broker_conns)" = "$child"
+uids=$(status_field "$child" Uid)
+check "its real, effective, saved and fs uids are all $want_uid ($uids)" \
+	test "$uids" = "$(printf '%s\t%s\t%s\t%s' "$want_uid" "$want_uid" "$want_uid" "$want_uid")"
+[ "$(id -u)" = 0 ] && check "serve runs as root, its AMQP process not" \
+	sh -c '[ "$0" != 0 ] && [ "$(stat -c %u /proc/$1)" = 0 ]' "$want_uid" "$PID_serve"
+check "no_new_privs is set" test "$(status_field "$child" NoNewPrivs)" = 1
+check "no capabilities left" test "$(status_field "$child" CapEff)" = 0000000000000000
+check "it holds no file: /dev/null, sockets, stderr only" fds_harmless "$child"
+
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v1.0.0\", \"strategy\": \"http\", \"location\": \"$URL/v1.bundle\", \"metadata\": {}}"
 v1_once() { [ "$(successes_to v1.0.0)" = 1 ]; }
 check "an oslo.messaging cast upgrades the guest to v1" wait_for 30 v1_once
@@ -25,6 +83,29 @@ check "v1 is current" current_is a v1.0.0
 check "the SUCCESS outcome reached the conductor topic" wait_for 10 sh -c 'grep "guest_upgrade_outcome" "$0" | grep -q "SUCCESS"' "$T/heard"
 check "a heartbeat with the running version, without service_status" wait_for 10 sh -c \
 	'grep "\"heartbeat\"" "$0" | grep "v1.0.0" | grep -vq service_status' "$T/heard"
+
+# The AMQP process, asked from inside what it may open (root and Landlock only).
+if [ "$(id -u)" = 0 ] && ! grep -q "has no Landlock" "$T/serve.log"; then
+	# Modes that let its uid write: only the sandbox stands in the way.
+	chmod 0666 "$T/root/state"
+	chmod 0777 "$T/root" "$T/root/slots/a"
+	probe() { /usr/bin/python3 "$S/probe_open.py" "$child" "$@" 2>> "$T/probe.log"; }
+	check "asked from inside, it opens a library path for reading (the probe works)" \
+		test "$(probe r /usr/lib/os-release)" = fd
+	check "it cannot open the state file for writing" test "$(probe w "$T/root/state")" = EACCES
+	check "nor read it" test "$(probe r "$T/root/state")" = EACCES
+	check "nor create a file in the slot root" test "$(probe c "$T/root/planted")" = EACCES
+	check "nor in a slot" test "$(probe c "$T/root/slots/a/planted")" = EACCES
+	check "nor read outside its read paths (/etc/hostname)" test "$(probe r /etc/hostname)" = EACCES
+	check "nothing was created" test ! -e "$T/root/planted" -a ! -e "$T/root/slots/a/planted"
+	chmod 0644 "$T/root/state"
+	chmod 0755 "$T/root" "$T/root/slots/a"
+fi
+kill -KILL "$child"
+check "a killed AMQP process is logged" wait_for 20 grep -q "AMQP process killed by signal 9" "$T/serve.log"
+check "and restarted: connected again" wait_for 30 sh -c '[ "$(grep -c "connected; consuming" "$0")" -ge 2 ]' "$T/serve.log"
+restarted() { c=$(amqp_child) && [ "$c" != "$child" ] && [ "$(broker_conns)" = "$c" ]; }
+check "a new AMQP process holds the broker connection" wait_for 10 restarted
 
 failed_before=$(history_count FAILED)
 raw '{"oslo.version": "2.0", "oslo.message": "{not json"}'
@@ -52,4 +133,9 @@ print(sum(r["id"].startswith("msg-") for r in json.load(sys.stdin)))')" = 1 ]
 }
 check "a request without ids is recorded under an id from its bytes" wait_for 30 msg_once
 check "and its repeat was the same attempt (a no-op)" wait_for 30 grep -q "message msg-.*: attempt already SUCCESS" "$T/serve.log"
+# The AMQP process dies with serve (PR_SET_PDEATHSIG), even with SIGKILL.
+child=$(amqp_child)
+kill -KILL "$PID_serve"
+wait "$PID_serve" 2>/dev/null
+check "killed with serve, the AMQP process is gone too" wait_for 10 sh -c '! kill -0 "$0" 2>/dev/null' "${child:-0}"
 finish

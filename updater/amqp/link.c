@@ -223,6 +223,13 @@ int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_deli
 	return d->body ? 1 : error_set(err, "amqp: out of memory");
 }
 
+int amqp_link_fd(const struct amqp_link *link)
+{
+	if (amqp_frames_enqueued(link->conn) || amqp_data_in_buffer(link->conn))
+		return -1;
+	return amqp_get_sockfd(link->conn);
+}
+
 int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err)
 {
 	if (amqp_basic_ack(link->conn, LINK_CHANNEL, tag, 0) != AMQP_STATUS_OK)

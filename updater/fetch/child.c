@@ -15,18 +15,6 @@
 #include "log.h"
 #include "privsep.h"
 
-/* What TLS, the resolver and the C library read: CA bundles, resolver and
- * NSS configuration, shared libraries (NSS modules, OpenSSL providers).
- * Not /etc as a whole: slotd.ini may hold the broker's password. */
-static const char *const child_read_paths[] = {
-	"/etc/ssl", "/etc/pki", "/etc/ca-certificates", "/usr/share/ca-certificates",
-	"/usr/local/share/ca-certificates", "/usr/lib/ssl", "/usr/lib", "/usr/lib64", "/lib",
-	"/lib64", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf",
-	"/etc/gai.conf", "/etc/ld.so.cache", "/etc/localtime", "/etc/services",
-	"/etc/protocols",
-};
-#define CHILD_READ_COUNT (sizeof child_read_paths / sizeof child_read_paths[0])
-
 struct child {
 	int fd;
 	unsigned long long total;
@@ -112,21 +100,11 @@ static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, stru
  * memory) stay out of the process that writes the slots. */
 static int child_confine(const struct fetch_child_job *job, int file_fd, struct error *err)
 {
-	const char *paths[CHILD_READ_COUNT + 3];
+	const char *paths[PRIVSEP_PATHS_MAX];
 	struct privsep_sandbox box = { .read_paths = paths, .network = file_fd < 0 };
 	struct privsep_identity id;
-	size_t i, n = 0;
 
-	if (file_fd < 0) {
-		for (i = 0; i < CHILD_READ_COUNT; i++)
-			paths[n++] = child_read_paths[i];
-		if (job->ca_path[0])
-			paths[n++] = job->ca_path;
-	}
-#ifdef __SANITIZE_ADDRESS__
-	paths[n++] = "/proc/self";	/* LeakSanitizer lists the threads at exit */
-#endif
-	paths[n] = NULL;
+	privsep_read_paths(paths, file_fd < 0, job->ca_path);
 	if (privsep_identity_resolve(job->fetch_user, &id, err) < 0)
 		return -1;
 	if (privsep_confine(&id, &box, err) < 0)

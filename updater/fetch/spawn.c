@@ -1,14 +1,10 @@
 /* spawn.c: fetch_child_run(), the privileged side of the confined download
  * (see include/fetch_child.h). */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,8 +12,7 @@
 #include "child_wire.h"
 #include "fetch_child.h"
 #include "log.h"
-
-extern char **environ;
+#include "privsep.h"
 
 /* How long the child may exit after its result or its end of file. */
 #define SPAWN_EXIT_MS 10000
@@ -53,37 +48,6 @@ static int spawn_job(const char *strategy, const struct fetch_job *job,
 	msg->retry_backoff_ms = c->updater.retry_backoff_ms;
 	msg->retry_backoff_max_ms = c->updater.retry_backoff_max_ms;
 	msg->max_redirects = c->updater.max_redirects;
-	return 0;
-}
-
-/* The running binary again, with nothing of ours but descriptor 3 and stderr. */
-static int spawn_exec(int fd, pid_t *pid, struct error *err)
-{
-	char arg0[] = "slotupd-fetch", arg1[] = FETCH_CHILD_ARG;
-	char *argv[] = { arg0, arg1, NULL };
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	int rc;
-
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&actions, fd, FETCH_CHILD_FD);
-	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addclosefrom_np(&actions, FETCH_CHILD_FD + 1);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(pid, "/proc/self/exe", &actions, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0) {
-		errno = rc;
-		return error_errno(err, "fetch process: cannot run /proc/self/exe");
-	}
 	return 0;
 }
 
@@ -172,22 +136,6 @@ static int relay_record(struct relay *r, struct error *err)
 	return error_set(err, "fetch process: malformed record (type %u, %zu bytes)", type, len);
 }
 
-/* Waits for the child's exit, SIGKILL after timeout_ms (its own pid only). */
-static int spawn_reap(pid_t pid, int timeout_ms)
-{
-	struct pollfd p = { .events = POLLIN };
-	int status = 0;
-
-	p.fd = pidfd_open(pid, 0);
-	if (p.fd < 0 || poll(&p, 1, timeout_ms) != 1)
-		kill(pid, SIGKILL);
-	if (p.fd >= 0)
-		close(p.fd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return status;
-}
-
 /* The child ended without a result: its exit says why. */
 static int spawn_died(int status, struct error *err)
 {
@@ -213,10 +161,10 @@ static int spawn_relay(struct relay *r, pid_t pid, struct error *err)
 		;
 	if (rc < 0) {
 		kill(pid, SIGKILL);	/* a broken or unwanted child: no reason to wait */
-		spawn_reap(pid, 0);
+		privsep_reap(pid, 0);
 		return -1;
 	}
-	status = spawn_reap(pid, SPAWN_EXIT_MS);
+	status = privsep_reap(pid, SPAWN_EXIT_MS);
 	if (!r->result)
 		return spawn_died(status, err);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != (r->result > 0 ? 0 : 1))
@@ -247,14 +195,14 @@ int fetch_child_run(const char *strategy, const struct fetch_job *job, struct er
 	}
 	setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 	setsockopt(pair[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	if (spawn_exec(pair[1], &pid, err) < 0)
+	if (privsep_spawn("slotupd-fetch", FETCH_CHILD_ARG, pair[1], &pid, err) < 0)
 		goto out;
 	close(pair[1]);
 	pair[1] = -1;
 	r.fd = pair[0];
 	if (spawn_send(r.fd, &msg, file_fd, err) < 0) {
 		kill(pid, SIGKILL);
-		spawn_reap(pid, 0);
+		privsep_reap(pid, 0);
 		goto out;
 	}
 	rc = spawn_relay(&r, pid, err);

@@ -87,7 +87,7 @@ int privsep_landlock_apply(const struct privsep_sandbox *box, struct error *err)
 	size_t i;
 
 	if (abi == 0) {
-		log_warn("this kernel has no Landlock (%s): the fetch process runs without a "
+		log_warn("this kernel has no Landlock (%s): this process runs without a "
 			 "filesystem sandbox", strerror(errno));
 		return 0;
 	}

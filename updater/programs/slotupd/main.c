@@ -20,6 +20,8 @@
 #include "fetch_child.h"
 #include "install.h"
 #include "log.h"
+#include "serve.h"
+#include "serve_wire.h"
 #include "slotupd.h"
 
 #define SLOTUPD_VERSION "0.1.0"
@@ -188,9 +190,11 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	int opt;
 
-	/* Not an option: how slotupd starts its own download process. */
+	/* Not options: how slotupd starts its download and AMQP processes. */
 	if (argc == 2 && !strcmp(argv[1], FETCH_CHILD_ARG))
 		return fetch_child_main();
+	if (argc == 2 && !strcmp(argv[1], SERVE_CHILD_ARG))
+		return serve_child_main();
 	log_init("slotupd");
 	while ((opt = getopt_long(argc, argv, "+c:", options, NULL)) != -1) {
 		switch (opt) {
