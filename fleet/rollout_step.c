@@ -136,21 +136,31 @@ static int step_cast_one(struct step *s, struct error *err)
 	return 1;
 }
 
-/* Casts what `rate` allows now; *next_cast_us paces across steps. */
-static int step_cast(struct step *s, size_t pending, int64_t *next_cast_us, struct error *err)
+/* Casts what `rate` allows now, for at most ROLLOUT_CAST_MS, and no more
+ * once *kick says a failure was stored since this tick began: the wave is
+ * judged again before the next cast.  *pending counts down.  1: pacing goes
+ * on (casts left for later); 0: step_cast_one had nothing to do (paused,
+ * cancelled, the broker away); -1. */
+static int step_cast(struct step *s, size_t *pending, int64_t *next_cast_us, atomic_int *kick,
+		     struct error *err)
 {
+	int64_t now = step_now_us(), until = now + ROLLOUT_CAST_MS * 1000;
 	int rc;
 
-	if (*next_cast_us < s->now_us - s->r.cast_interval_us)
-		*next_cast_us = s->now_us;	/* no burst to catch up after a pause */
-	while (pending > 0 && *next_cast_us <= step_now_us()) {
+	/* Behind by more than a tick (a new wave, a resume, casts slower than
+	 * `rate`): start again from now rather than burst to catch up. */
+	if (*next_cast_us < now - ROLLOUT_TICK_MS * 1000)
+		*next_cast_us = now;
+	while (*pending > 0 && *next_cast_us <= now && now < until &&
+	       !(kick && atomic_load(kick))) {
 		rc = step_cast_one(s, err);
 		if (rc <= 0)
 			return rc;
-		pending--;
+		--*pending;
 		*next_cast_us += s->r.cast_interval_us;
+		now = step_now_us();
 	}
-	return 0;
+	return 1;
 }
 
 static int step_advance(struct step *s, struct error *err)
@@ -166,12 +176,14 @@ static int step_advance(struct step *s, struct error *err)
 }
 
 int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
-		       int64_t *next_cast_us, struct error *err)
+		       int64_t *next_cast_us, atomic_int *kick, struct error *err)
 {
 	struct step *s = calloc(1, sizeof *s);
 	struct fleet_rollout_wave w;
+	int64_t pace = *next_cast_us;
 	int rc;
 
+	*next_cast_us = 0;	/* unless casts are left for a later step */
 	if (!s)
 		return error_set(err, "rollout %s: out of memory", id);
 	s->store = store;
@@ -190,10 +202,13 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = step_judge(s, &w, err);
 	if (rc != 0)
 		goto out;
-	if (w.pending)
-		rc = step_cast(s, w.pending, next_cast_us, err);
-	else if (w.failed + w.proven == w.total)
+	if (w.pending) {
+		rc = step_cast(s, &w.pending, &pace, kick, err);
+		if (rc == 1 && w.pending)
+			*next_cast_us = pace;
+	} else if (w.failed + w.proven == w.total) {
 		rc = step_advance(s, err);
+	}
 out:
 	free(s);
 	return rc < 0 ? -1 : 0;

@@ -31,6 +31,7 @@
 #define SLOTFLEET_ROLLOUT_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -39,6 +40,7 @@
 #include "fleet_store_rollout.h"
 
 #define ROLLOUT_TICK_MS 250
+#define ROLLOUT_CAST_MS 50		/* a step casts for at most this long */
 #define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
 #define ROLLOUT_BATCH 64		/* members read per query */
 
@@ -49,11 +51,18 @@ int fleet_rollout_start(struct fleet_rollout_driver **driver, const char *spec,
 			struct fleet_publisher *publisher, struct error *err);
 /* Asks the thread to stop (between two casts), waits, frees. */
 void fleet_rollout_stop(struct fleet_rollout_driver *driver);
+/* Tells the driver an upgrade FAILED (the report consumer calls it after
+ * the commit): it casts nothing more before judging its waves again, at
+ * once.  Safe from any thread; only wakes the thread. */
+void fleet_rollout_kick(struct fleet_rollout_driver *driver);
 
-/* One rollout's step (the list above), for the driver; *next_cast_us is
- * the pacing state kept between steps (0 at first). */
+/* One rollout's step (the list above), for the driver.  *next_cast_us is
+ * the pacing state kept between steps (0 at first): when the step leaves
+ * casts of the wave for later it is the time the next one is due, else 0.
+ * A step casts for at most ROLLOUT_CAST_MS, and stops casting as soon as
+ * *kick (may be NULL) is set. */
 int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
-		       int64_t *next_cast_us, struct error *err);
+		       int64_t *next_cast_us, atomic_int *kick, struct error *err);
 
 /* Publishes the cast of a recorded upgrade (kind "upgrade": the rollout's
  * metadata JSON text, may be ""; "rollback": an admin rollback).  0 sent
