@@ -14,6 +14,8 @@ struct step {
 	struct fleet_publisher *pub;
 	struct fleet_rollout r;
 	struct fleet_rollout_member members[ROLLOUT_BATCH];
+	struct fleet_upgrade ups[ROLLOUT_CAST_BATCH];
+	int planned[ROLLOUT_CAST_BATCH];
 	int64_t now_us;
 };
 
@@ -96,55 +98,61 @@ static int step_judge(struct step *s, const struct fleet_rollout_wave *w, struct
 	return 1;
 }
 
-/* Plans and sends one pending target: 1 sent or settled, 0 nothing to do
- * or the broker is away, -1. */
-static int step_cast_one(struct step *s, struct error *err)
+/* The upgrade record of s->members[i], in s->ups[i]. */
+static int step_upgrade(struct step *s, size_t i, struct error *err)
+{
+	struct fleet_upgrade *up = &s->ups[i];
+
+	memset(up, 0, sizeof *up);
+	memcpy(up->kind, "upgrade", sizeof "upgrade");
+	if (history_new_id(up->id, sizeof up->id, err) < 0)
+		return -1;
+	/* Fields of the same sizes: whole copies. */
+	memcpy(up->tenant, s->r.tenant, sizeof up->tenant);
+	memcpy(up->instance_id, s->members[i].instance_id, sizeof up->instance_id);
+	memcpy(up->to_version, s->r.to_version, sizeof up->to_version);
+	memcpy(up->strategy, s->r.strategy, sizeof up->strategy);
+	memcpy(up->location, s->r.location, sizeof up->location);
+	memcpy(up->sha256, s->r.sha256, sizeof up->sha256);
+	memcpy(up->rollout_id, s->r.id, sizeof up->rollout_id);
+	return 0;
+}
+
+/* Plans the next count (at most ROLLOUT_CAST_BATCH) pending targets in one
+ * transaction and sends them together: how many were settled (0: nothing
+ * to do, paused, cancelled, no longer ours, or the broker away), or -1. */
+static int step_cast_batch(struct step *s, size_t count, struct error *err)
 {
 	struct fleet_rollout_members_query q = { FLEET_MEMBERS_PENDING, (int)s->r.current_wave, 0,
-						 1 };
-	struct fleet_upgrade up = { .kind = "upgrade" };
-	size_t n;
+						 count };
+	size_t n, i, k = 0;
 	int rc;
 
 	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
 		return -1;
-	if (!n)
-		return 0;
-	if (history_new_id(up.id, sizeof up.id, err) < 0)
-		return -1;
-	/* Fields of the same sizes: whole copies. */
-	memcpy(up.tenant, s->r.tenant, sizeof up.tenant);
-	memcpy(up.instance_id, s->members[0].instance_id, sizeof up.instance_id);
-	memcpy(up.to_version, s->r.to_version, sizeof up.to_version);
-	memcpy(up.strategy, s->r.strategy, sizeof up.strategy);
-	memcpy(up.location, s->r.location, sizeof up.location);
-	memcpy(up.sha256, s->r.sha256, sizeof up.sha256);
-	memcpy(up.rollout_id, s->r.id, sizeof up.rollout_id);
-	rc = fleet_store_rollout_plan(s->store, &up, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;	/* paused, cancelled or no longer ours */
-	rc = fleet_rollout_send(s->store, s->pub, &up, s->r.metadata, 1, err);
-	if (rc == FLEET_CAST_UNREACHABLE) {
-		log_warn("rollout %s: %s to %s not sent (will retry): %s", s->r.id, up.id,
-			 up.instance_id, err->text);
-		return 0;
-	}
-	if (rc == -1)
-		return -1;
-	if (rc == FLEET_CAST_REFUSED)
-		log_warn("rollout %s: %s to %s FAILED: %s", s->r.id, up.id, up.instance_id, err->text);
-	return 1;
+	for (i = 0; i < n; i++)
+		if (step_upgrade(s, i, err) < 0)
+			return -1;
+	rc = fleet_store_rollout_plan_many(s->store, s->ups, n, s->planned, err);
+	if (rc <= 0)
+		return rc;	/* paused, cancelled or no longer ours: 0 */
+	for (i = 0; i < n; i++)	/* the planned ones, in order, to the front */
+		if (s->planned[i] && k++ != i)
+			s->ups[k - 1] = s->ups[i];
+	rc = fleet_rollout_send_many(s->store, s->pub, s->ups, k, s->r.metadata, err);
+	return rc < 0 ? -1 : rc == (int)k ? rc : 0;	/* some not sent: the broker is away */
 }
 
-/* Casts what `rate` allows now, for at most ROLLOUT_CAST_MS, and no more
- * once *kick says a failure was stored since this tick began: the wave is
- * judged again before the next cast.  *pending counts down.  1: pacing goes
- * on (casts left for later); 0: step_cast_one had nothing to do (paused,
- * cancelled, the broker away); -1. */
+/* Casts what `rate` allows now, in batches of what is due (at most
+ * ROLLOUT_CAST_BATCH: one commit and one confirmation each), for at most
+ * ROLLOUT_CAST_MS, and no more once *kick says a failure was stored since
+ * this tick began: the wave is judged again before the next batch.
+ * *pending counts down.  1: pacing goes on (casts left for later); 0: a
+ * batch had nothing to do (paused, cancelled, the broker away); -1. */
 static int step_cast(struct step *s, size_t *pending, int64_t *next_cast_us, atomic_int *kick,
 		     struct error *err)
 {
-	int64_t now = step_now_us(), until = now + ROLLOUT_CAST_MS * 1000;
+	int64_t now = step_now_us(), until = now + ROLLOUT_CAST_MS * 1000, due;
 	int rc;
 
 	/* Behind by more than a tick (a new wave, a resume, casts slower than
@@ -153,11 +161,16 @@ static int step_cast(struct step *s, size_t *pending, int64_t *next_cast_us, ato
 		*next_cast_us = now;
 	while (*pending > 0 && *next_cast_us <= now && now < until &&
 	       !(kick && atomic_load(kick))) {
-		rc = step_cast_one(s, err);
+		due = 1 + (now - *next_cast_us) / s->r.cast_interval_us;
+		if (due > ROLLOUT_CAST_BATCH)
+			due = ROLLOUT_CAST_BATCH;
+		if ((size_t)due > *pending)
+			due = (int64_t)*pending;
+		rc = step_cast_batch(s, (size_t)due, err);
 		if (rc <= 0)
 			return rc;
-		--*pending;
-		*next_cast_us += s->r.cast_interval_us;
+		*pending -= (size_t)rc;
+		*next_cast_us += rc * s->r.cast_interval_us;
 		now = step_now_us();
 	}
 	return 1;
