@@ -92,11 +92,11 @@ int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 	return rc;
 }
 
-/* Each cast's outcome: the refused recorded FAILED; the ids settled (sent
- * or refused) in settled[]; how many, or -1. */
+/* Each cast's outcome: the refused recorded FAILED (counted in *refused);
+ * the ids settled (sent or refused) in settled[]; how many, or -1. */
 static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *ups, size_t n,
 		       const struct fleet_publisher_cast *casts, const char **settled,
-		       struct error *err)
+		       size_t *refused, struct error *err)
 {
 	size_t i, done = 0;
 
@@ -111,6 +111,7 @@ static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *up
 				 ups[i].instance_id, casts[i].err.text);
 			if (fleet_rollout_fail(store, &ups[i], casts[i].err.text, err) < 0)
 				return -1;
+			++*refused;
 		}
 		settled[done++] = ups[i].instance_id;
 	}
@@ -119,7 +120,7 @@ static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *up
 
 int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
 			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
-			    struct error *err)
+			    size_t *refused, struct error *err)
 {
 	struct fleet_publisher_cast *casts = calloc(n ? n : 1, sizeof *casts);
 	const char **settled = calloc(n ? n : 1, sizeof *settled);
@@ -140,7 +141,7 @@ int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *p
 	}
 	if (n && fleet_publisher_cast_many(pub, n, casts, err) < 0)
 		goto out;
-	done = cast_settle(store, ups, n, casts, settled, err);
+	done = cast_settle(store, ups, n, casts, settled, refused, err);
 	if (done < 0 || fleet_store_rollout_cast_done_many(store, ups[0].rollout_id, settled,
 							   (size_t)done, cast_now_us(), err) < 0)
 		goto out;

@@ -148,7 +148,10 @@ static void *driver_main(void *arg)
 
 	while (!atomic_load(&d->stop)) {
 		ms = driver_tick(d);
-		fleet_wait(&d->lock, &d->wake, &d->wakeup, ms);
+		/* A stop asked before the tick cleared wakeup is seen here;
+		 * one asked after it set wakeup again. */
+		if (!atomic_load(&d->stop))
+			fleet_wait(&d->lock, &d->wake, &d->wakeup, ms);
 	}
 	return NULL;
 }

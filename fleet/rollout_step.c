@@ -16,6 +16,7 @@ struct step {
 	struct fleet_rollout_member members[ROLLOUT_BATCH];
 	struct fleet_upgrade ups[ROLLOUT_CAST_BATCH];
 	int planned[ROLLOUT_CAST_BATCH];
+	size_t refused;			/* casts the broker refused: FAILED */
 	int64_t now_us;
 };
 
@@ -139,14 +140,16 @@ static int step_cast_batch(struct step *s, size_t count, struct error *err)
 	for (i = 0; i < n; i++)	/* the planned ones, in order, to the front */
 		if (s->planned[i] && k++ != i)
 			s->ups[k - 1] = s->ups[i];
-	rc = fleet_rollout_send_many(s->store, s->pub, s->ups, k, s->r.metadata, err);
+	rc = fleet_rollout_send_many(s->store, s->pub, s->ups, k, s->r.metadata, &s->refused,
+				     err);
 	return rc < 0 ? -1 : rc == (int)k ? rc : 0;	/* some not sent: the broker is away */
 }
 
 /* Casts what `rate` allows now, in batches of what is due (at most
  * ROLLOUT_CAST_BATCH: one commit and one confirmation each), for at most
  * ROLLOUT_CAST_MS, and no more once *kick says a failure was stored since
- * this tick began: the wave is judged again before the next batch.
+ * this tick began, or the broker refused a cast (recorded FAILED): the
+ * wave is judged again before the next batch.
  * *pending counts down.  1: pacing goes on (casts left for later); 0: a
  * batch had nothing to do (paused, cancelled, the broker away); -1. */
 static int step_cast(struct step *s, size_t *pending, int64_t *next_cast_us, atomic_int *kick,
@@ -159,7 +162,7 @@ static int step_cast(struct step *s, size_t *pending, int64_t *next_cast_us, ato
 	 * `rate`): start again from now rather than burst to catch up. */
 	if (*next_cast_us < now - ROLLOUT_TICK_MS * 1000)
 		*next_cast_us = now;
-	while (*pending > 0 && *next_cast_us <= now && now < until &&
+	while (*pending > 0 && *next_cast_us <= now && now < until && !s->refused &&
 	       !(kick && atomic_load(kick))) {
 		due = 1 + (now - *next_cast_us) / s->r.cast_interval_us;
 		if (due > ROLLOUT_CAST_BATCH)

@@ -5,10 +5,11 @@
  * The driver is a thread of slotfleet with its own store handle; it shares
  * the API's publisher.  Every ROLLOUT_TICK_MS (sooner while casts are
  * due: when the next one is, at least ROLLOUT_CAST_MS apart unless behind
- * the rate; at once when kicked) it lists the RUNNING rollouts, takes the driving lock of those it does not drive yet
- * (fleet_store_rollout_lock: on PostgreSQL one process per rollout; on
- * SQLite one slotfleet per database file is assumed), lets go of those no
- * longer RUNNING, and steps each rollout it drives:
+ * the rate; at once when kicked) it lists the RUNNING rollouts, takes the
+ * driving lock of those it does not drive yet (fleet_store_rollout_lock: on
+ * PostgreSQL one process per rollout; on SQLite one slotfleet per database
+ * file is assumed), lets go of those no longer RUNNING, and steps each
+ * rollout it drives:
  *   1. casts planned but never confirmed (slotfleet died or the broker was
  *      away) are published again with the same upgrade id, which the guest
  *      takes as the same attempt;
@@ -22,8 +23,9 @@
  *      first in one transaction (fleet_store_rollout_plan_many: the NEW
  *      records, rollout_id set), then published with shared confirms and
  *      its confirmations recorded in one transaction; a cast the broker
- *      refuses is recorded FAILED ("cast not queued: ..."), one it cannot
- *      reach is sent again at the next step.  A step casts for at most
+ *      refuses is recorded FAILED ("cast not queued: ...") and the wave
+ *      judged again before the next batch, one it cannot reach is sent
+ *      again at the next step.  A step casts for at most
  *      ROLLOUT_CAST_MS, and falls back to now (no burst) when more than a
  *      tick behind the rate;
  *   5. once every target of the wave is FAILED or has been SUCCESS for
@@ -88,12 +90,13 @@ int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 		       struct error *err);
 /* Publishes the casts of n planned upgrades of one rollout together (their
  * confirmations shared), then records in one transaction which were
- * settled: sent, or refused (those recorded FAILED as above).  Those the
- * broker could not be reached for stay planned, to be sent again.  Returns
- * how many were settled, or -1 (a store failure; err says why). */
+ * settled: sent, or refused (those recorded FAILED as above, and added to
+ * *refused).  Those the broker could not be reached for stay planned, to
+ * be sent again.  Returns how many were settled, or -1 (a store failure;
+ * err says why). */
 int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
 			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
-			    struct error *err);
+			    size_t *refused, struct error *err);
 /* Records up FAILED with "cast not queued: why" (source "fleet"). */
 int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
 		       const char *why, struct error *err);
