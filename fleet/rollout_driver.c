@@ -18,7 +18,7 @@
 
 struct driven {
 	char id[FLEET_ID_MAX];
-	int64_t next_cast_us;		/* pacing, kept between steps; 0 none due */
+	struct fleet_rollout_pace pace;	/* kept between steps */
 	int seen;			/* RUNNING at this tick */
 };
 
@@ -123,11 +123,12 @@ static unsigned driver_tick(struct fleet_rollout_driver *d)
 	driver_claim(d, running);
 	driver_release(d);
 	for (i = 0; i < d->count && !atomic_load(&d->stop); i++) {
-		if (fleet_rollout_step(d->store, d->pub, d->driven[i].id, &d->driven[i].next_cast_us,
-				       &d->kick, &err) < 0)
+		struct fleet_rollout_pace *pace = &d->driven[i].pace;
+
+		if (fleet_rollout_step(d->store, d->pub, d->driven[i].id, pace, &d->kick, &err) < 0)
 			driver_warn("step", d->driven[i].id, &err);
-		if (d->driven[i].next_cast_us && (!due_us || d->driven[i].next_cast_us < due_us))
-			due_us = d->driven[i].next_cast_us;
+		if (pace->due_us && (!due_us || pace->due_us < due_us))
+			due_us = pace->due_us;
 	}
 	if (!due_us)
 		return ROLLOUT_TICK_MS;

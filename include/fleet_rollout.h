@@ -58,8 +58,21 @@
 #define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
 #define ROLLOUT_BATCH 64		/* members read per query */
 #define ROLLOUT_CAST_BATCH 16		/* casts planned and sent together, at most */
+#define ROLLOUT_RATE_MAX 1000		/* casts/s: the API's bound */
 
 struct fleet_rollout_driver;
+
+/* A rollout's pacing, kept by the driver between steps (zeroed at first).
+ * Casts are due 1/rate apart (token_us: the next one's time; a step more
+ * than a tick behind starts again from now), and never more than
+ * ceil(rate) go in any second (recent_us: a ring of the last casts'
+ * times). */
+struct fleet_rollout_pace {
+	int64_t due_us;			/* out: when to step again; 0 nothing left to cast */
+	int64_t token_us;
+	int64_t recent_us[ROLLOUT_RATE_MAX];
+	size_t first, count;
+};
 
 /* Opens its own store on spec and starts the thread. */
 int fleet_rollout_start(struct fleet_rollout_driver **driver, const char *spec,
@@ -71,13 +84,11 @@ void fleet_rollout_stop(struct fleet_rollout_driver *driver);
  * once.  Safe from any thread; only wakes the thread. */
 void fleet_rollout_kick(struct fleet_rollout_driver *driver);
 
-/* One rollout's step (the list above), for the driver.  *next_cast_us is
- * the pacing state kept between steps (0 at first): when the step leaves
- * casts of the wave for later it is the time the next one is due, else 0.
+/* One rollout's step (the list above), for the driver, with its pacing.
  * A step casts for at most ROLLOUT_CAST_MS, and stops casting as soon as
  * *kick (may be NULL) is set. */
 int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
-		       int64_t *next_cast_us, atomic_int *kick, struct error *err);
+		       struct fleet_rollout_pace *pace, atomic_int *kick, struct error *err);
 
 /* Publishes the cast of a recorded upgrade (kind "upgrade": the rollout's
  * metadata JSON text, may be ""; "rollback": an admin rollback).  0 sent

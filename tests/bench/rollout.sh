@@ -7,7 +7,8 @@
 #   clean  waves [1, 10, 50, 100] %, rate BENCH_ROLLOUT_RATE casts/s,
 #          probation BENCH_ROLLOUT_PROBATION s, every guest SUCCESS: per wave
 #          its wall time, the casts/s the guests saw (mean, and the most in
-#          any 1 s window: held to the rate when at most rate + 1),
+#          any 1 s window), the most slotfleet planned in any 1 s window
+#          (held to the rate when at most rate + 1),
 #          slotfleet's peak RSS, database size, the broker's peak depth
 #          (the guests' queues and slotfleet's report queue).
 #   halt   the same, max_failure_rate 0, and the guests at 10 %, 50 % and
@@ -173,12 +174,13 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "Clean rollout, per wave: wall time from the wave's start (the POST for wave 1, else the"
 	echo "API showing it) to the next one's (or FINISHED); casting: first to last cast the guests"
-	echo "received; casts/s the guests saw, mean over that span and the most in any 1 s window;"
-	echo "slotfleet's peak RSS in the wave; database size at its end; peak messages queued (the"
-	echo "guests' queues and slotfleet's report queue)."
+	echo "received; casts/s the guests saw, mean over that span and the most in any 1 s window, and"
+	echo "the most slotfleet planned in any 1 s window (from the database; held: at most rate + 1);"
+	echo "slotfleet's peak RSS in the wave; database size at its end; peak messages ready in the"
+	echo "broker (the guests' queues and slotfleet's report queue, sampled every 2 ms)."
 	echo
-	echo "| store | wave | percent | instances | wall time | casting | casts/s mean | casts/s max 1 s | slotfleet RSS | database | peak queued |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| store | wave | percent | instances | wall time | casting | casts/s mean | max in 1 s (guests) | max in 1 s (planned) | slotfleet RSS | database | peak queued |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	cat "$T/clean.rows"
 	echo
 	echo "Halt: the same rollout, max_failure_rate 0, three guests of wave 2 (at 10, 50, 90 % of it)"

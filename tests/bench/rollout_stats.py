@@ -72,22 +72,24 @@ def clean(prefix, label, rate, post_s):
     rollout = json.load(open(prefix + ".json"))["rollout"]
     plan = [line.split("|") for line in open(prefix + ".plan").read().split()]
     wave_of = {p[0]: int(p[1]) + 1 for p in plan}      # stored from 0
+    planned_at = {p[0]: int(p[2]) / 1e6 for p in plan}
     samples = [(float(f[0]), int(f[2]), int(f[3])) for f in probe if f[1] == "SAMPLE"]
     held = True
     for k, pct, size, start, stop in waves_bounds(rollout, post_s, probe):
         times = sorted(float(c[0]) for c in casts if c[1] == "CAST" and wave_of.get(c[2]) == k)
         if not times or start is None or stop is None:
-            print("| %s | %d | %d %% | %d | not reached | | | | | | |" % (label, k, pct, size))
+            print("| %s | %d | %d %% | %d | not reached | | | | | | | |" % (label, k, pct, size))
             continue
         span = times[-1] - times[0]
         mean = "%.0f" % ((len(times) - 1) / span) if span > 0 else "-"
         peak = max_window(times)
-        held = held and peak <= rate + 1
+        planned = max_window(sorted(t for i, t in planned_at.items() if wave_of[i] == k))
+        held = held and planned <= rate + 1
         rss = max([s[1] for s in samples if start <= s[0] <= stop] or [0])
         db = [s[2] for s in samples if s[0] <= stop]
         dep = [int(d[1]) for d in depth if start * 1000 <= float(d[0]) <= stop * 1000]
-        print("| %s | %d | %d %% | %d | %.1f s | %.1f s | %s | %d | %d MiB | %.1f MiB | %d |" % (
-            label, k, pct, size, stop - start, span, mean, peak, rss // 1024,
+        print("| %s | %d | %d %% | %d | %.1f s | %.1f s | %s | %d | %d | %d MiB | %.1f MiB | %d |" % (
+            label, k, pct, size, stop - start, span, mean, peak, planned, rss // 1024,
             (db[-1] if db else 0) / 1024, max(dep or [0])))
     total = sum(1 for c in casts if c[1] == "CAST")
     print("%s clean: %d casts received, state %s, rate %s" % (
