@@ -111,9 +111,10 @@ static unsigned driver_tick(struct fleet_rollout_driver *d)
 	struct timespec ts;
 	int64_t now_us, due_us = 0;
 	size_t running, i;
+	int kicked;
 
 	/* Before any judging: a FAILED stored from now on kicks again. */
-	atomic_store(&d->kick, 0);
+	kicked = atomic_exchange(&d->kick, 0);
 	atomic_store(&d->wakeup, 0);
 	if (fleet_store_rollout_running(d->store, d->running, ROLLOUT_DRIVEN_MAX, &running,
 					&err) < 0) {
@@ -125,6 +126,8 @@ static unsigned driver_tick(struct fleet_rollout_driver *d)
 	for (i = 0; i < d->count && !atomic_load(&d->stop); i++) {
 		struct fleet_rollout_pace *pace = &d->driven[i].pace;
 
+		if (kicked)
+			pace->judged_us = 0;	/* a FAILED: judge before casting */
 		if (fleet_rollout_step(d->store, d->pub, d->driven[i].id, pace, &d->kick, &err) < 0)
 			driver_warn("step", d->driven[i].id, &err);
 		if (pace->due_us && (!due_us || pace->due_us < due_us))

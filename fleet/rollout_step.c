@@ -256,6 +256,8 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = fleet_store_rollout_get(store, id, &s->r, err);
 	if (rc != 1 || s->r.state != FLEET_ROLLOUT_RUNNING)
 		goto out;
+	if (pace->pending && pace->judged_us > s->now_us - ROLLOUT_TICK_MS * 1000)
+		goto cast;	/* judged less than a tick ago, no FAILED since */
 	rc = step_resend(s, err);
 	if (rc <= 0)
 		goto out;
@@ -266,13 +268,19 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = step_judge(s, &w, err);
 	if (rc != 0)
 		goto out;
-	if (w.pending) {
-		rc = step_cast(s, &w.pending, pace, kick, err);
-		if (rc != 1)
-			pace->due_us = 0;	/* the next tick tries again */
-	} else if (w.failed + w.proven == w.total) {
-		rc = step_advance(s, err);
+	pace->judged_us = s->now_us;
+	pace->pending = w.pending;
+	if (!w.pending) {
+		if (w.failed + w.proven == w.total)
+			rc = step_advance(s, err);
+		goto out;
 	}
+cast:
+	rc = step_cast(s, &pace->pending, pace, kick, err);
+	if (rc != 1 || s->refused)
+		pace->judged_us = 0;	/* nothing cast, or a FAILED: a full step next */
+	if (rc != 1)
+		pace->due_us = 0;	/* the next tick tries again */
 out:
 	free(s);
 	return rc < 0 ? -1 : 0;

@@ -69,6 +69,8 @@ struct fleet_rollout_driver;
  * times). */
 struct fleet_rollout_pace {
 	int64_t due_us;			/* out: when to step again; 0 nothing left to cast */
+	int64_t judged_us;		/* last full step; 0: the next step is one */
+	size_t pending;			/* the wave's targets not cast, then */
 	int64_t token_us;
 	int64_t recent_us[ROLLOUT_RATE_MAX];
 	size_t first, count;
@@ -86,7 +88,12 @@ void fleet_rollout_kick(struct fleet_rollout_driver *driver);
 
 /* One rollout's step (the list above), for the driver, with its pacing.
  * A step casts for at most ROLLOUT_CAST_MS, and stops casting as soon as
- * *kick (may be NULL) is set. */
+ * *kick (may be NULL) is set.  Steps 1 to 3 and 5 (the full step: a few
+ * queries over the wave) run at most every ROLLOUT_TICK_MS; the steps in
+ * between only cast, on the pending count of the last full step (a plan
+ * takes only targets still pending, so a stale count casts nothing
+ * twice).  The driver zeroes pace->judged_us when kicked: a FAILED makes
+ * the next step a full one. */
 int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
 		       struct fleet_rollout_pace *pace, atomic_int *kick, struct error *err);
 
