@@ -86,11 +86,14 @@ def clean(prefix, label, rate, post_s):
         planned = max_window(sorted(t for i, t in planned_at.items() if wave_of[i] == k))
         held = held and planned <= rate + 1
         rss = max([s[1] for s in samples if start <= s[0] <= stop] or [0])
-        db = [s[2] for s in samples if s[0] <= stop]
+        # SQLite's size is sampled as it runs; PostgreSQL's only at the end.
+        db = [s[2] for s in samples if s[0] <= stop and s[2] > 0]
+        if not db and k == len(rollout["waves"]):
+            db = [s[2] for s in samples if s[2] > 0]
         dep = [int(d[1]) for d in depth if start * 1000 <= float(d[0]) <= stop * 1000]
-        print("| %s | %d | %d %% | %d | %.1f s | %.1f s | %s | %d | %d | %d MiB | %.1f MiB | %d |" % (
+        print("| %s | %d | %d %% | %d | %.1f s | %.1f s | %s | %d | %d | %d MiB | %s | %d |" % (
             label, k, pct, size, stop - start, span, mean, peak, planned, rss // 1024,
-            (db[-1] if db else 0) / 1024, max(dep or [0])))
+            "%.1f MiB" % (db[-1] / 1024) if db else "-", max(dep or [0])))
     total = sum(1 for c in casts if c[1] == "CAST")
     print("%s clean: %d casts received, state %s, rate %s" % (
         label, total, rollout["state"], "held" if held else "NOT held"), file=sys.stderr)
