@@ -43,6 +43,8 @@ struct fleet_consumer {
 	struct fleet_batch_item *items;	/* batch of them */
 	int64_t *sent_us;		/* each item's `sent` (0: none), for the lag */
 	struct fleet_metrics *metrics;
+	void (*on_failed)(void *arg);	/* may be NULL */
+	void *on_failed_arg;
 };
 
 static int64_t consumer_now_us(void)
@@ -110,6 +112,7 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 	char clean[sizeof err.text];
 	int64_t now;
 	size_t i;
+	int failed = 0;
 
 	while (items && fleet_store_batch(c->store, c->items, items, &err) < 0) {
 		log_warn("%zu reports not stored: %s; retrying in %u ms", items, err.text, backoff);
@@ -121,6 +124,9 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 	}
 	now = consumer_now_us();
 	for (i = 0; i < items; i++) {
+		if (c->items[i].result == 1 && c->items[i].report &&
+		    c->items[i].report->state == FLEET_FAILED)
+			failed = 1;
 		if (c->items[i].result >= 0) {
 			fleet_metrics_ingested(c->metrics, now - c->sent_us[i], c->sent_us[i] != 0);
 			continue;
@@ -129,6 +135,8 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 		log_warn("report refused by the store (acknowledged, not stored): %s",
 			 fleet_text_clean(clean, sizeof clean, c->items[i].err.text));
 	}
+	if (failed && c->on_failed)
+		c->on_failed(c->on_failed_arg);	/* a rollout may have to halt now */
 	return 1;
 }
 
@@ -242,7 +250,8 @@ static void consumer_free(struct fleet_consumer *c)
 
 int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config *config,
 			 const struct rpc_keys *keys, struct fleet_store *store,
-			 struct fleet_metrics *metrics, struct error *err)
+			 struct fleet_metrics *metrics, void (*on_failed)(void *arg),
+			 void *on_failed_arg, struct error *err)
 {
 	struct fleet_consumer *c = calloc(1, sizeof *c);
 	int rc;
@@ -255,6 +264,8 @@ int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config 
 	c->keys = keys;
 	c->store = store;
 	c->metrics = metrics;
+	c->on_failed = on_failed;
+	c->on_failed_arg = on_failed_arg;
 	c->prefetch = config->amqp.prefetch;
 	c->batch = c->prefetch < CONSUMER_BATCH_MAX ? c->prefetch : CONSUMER_BATCH_MAX;
 	c->slots = calloc(c->batch, sizeof *c->slots);

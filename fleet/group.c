@@ -1,5 +1,7 @@
 /* group.c: jobs run in batches by whichever caller leads (see
  * include/fleet_group.h). */
+#include <stdlib.h>
+
 #include "fleet_group.h"
 
 struct fleet_group_waiter {
@@ -50,18 +52,54 @@ static void group_lead(struct fleet_group *g)
 	pthread_cond_broadcast(&g->settled);
 }
 
-void fleet_group_run(struct fleet_group *g, void *job)
+/* 1 once every waiter is done; called locked. */
+static int group_all_done(const struct fleet_group_waiter *w, size_t n)
 {
-	struct fleet_group_waiter me = { job, 0, NULL };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!w[i].done)
+			return 0;
+	return 1;
+}
+
+/* Queues the n waiters together (one batch when they fit) and leads or
+ * waits until all are done. */
+static void group_wait(struct fleet_group *g, struct fleet_group_waiter *w, size_t n)
+{
+	size_t i;
 
 	pthread_mutex_lock(&g->lock);
-	*g->tail = &me;
-	g->tail = &me.next;
-	while (!me.done) {
+	for (i = 0; i < n; i++) {
+		*g->tail = &w[i];
+		g->tail = &w[i].next;
+	}
+	while (!group_all_done(w, n)) {
 		if (!g->leading)
 			group_lead(g);
 		else
 			pthread_cond_wait(&g->settled, &g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
+}
+
+void fleet_group_run(struct fleet_group *g, void *job)
+{
+	struct fleet_group_waiter me = { job, 0, NULL };
+
+	group_wait(g, &me, 1);
+}
+
+int fleet_group_run_many(struct fleet_group *g, void *const *jobs, size_t n)
+{
+	struct fleet_group_waiter *w = calloc(n ? n : 1, sizeof *w);
+	size_t i;
+
+	if (!w)
+		return -1;
+	for (i = 0; i < n; i++)
+		w[i].job = jobs[i];
+	group_wait(g, w, n);
+	free(w);
+	return 0;
 }

@@ -132,6 +132,42 @@ static void publisher_run(void *ctx, void *const *jobs, size_t n)
 		free(pub->bodies[i]);
 }
 
+int fleet_publisher_cast_many(struct fleet_publisher *pub, size_t n,
+			      struct fleet_publisher_cast *casts, struct error *err)
+{
+	struct publisher_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+	size_t i;
+	int rc = 0;
+
+	if (!jobs || !ptrs) {
+		rc = error_set(err, "publisher: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i] = (struct publisher_job){ .instance_id = casts[i].instance_id,
+						  .method = casts[i].method, .args = casts[i].args };
+		ptrs[i] = &jobs[i];
+	}
+	if (fleet_group_run_many(&pub->group, ptrs, n) < 0) {
+		rc = error_set(err, "publisher: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		casts[i].args = NULL;	/* stolen by the run */
+		casts[i].rc = jobs[i].rc;
+		casts[i].err = jobs[i].err;
+	}
+out:
+	for (i = 0; rc < 0 && i < n; i++) {
+		json_decref(casts[i].args);
+		casts[i].args = NULL;
+	}
+	free(jobs);
+	free(ptrs);
+	return rc;
+}
+
 int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
 			 const char *method, json_t *args, struct error *err)
 {

@@ -2,10 +2,12 @@
  * and what the store learns of the outcome (see include/fleet_rollout.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fleet_rollout.h"
+#include "log.h"
 #include "request_check.h"
 
 static int64_t cast_now_us(void)
@@ -87,5 +89,67 @@ int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 		return -1;
 	if (rc < 0)
 		*err = cast_err;
+	return rc;
+}
+
+/* Each cast's outcome: the refused recorded FAILED (counted in *refused);
+ * the ids settled (sent or refused) in settled[]; how many, or -1. */
+static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *ups, size_t n,
+		       const struct fleet_publisher_cast *casts, const char **settled,
+		       size_t *refused, struct error *err)
+{
+	size_t i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		if (casts[i].rc == FLEET_CAST_UNREACHABLE) {
+			log_warn("rollout %s: %s to %s not sent (will retry): %s", ups[i].rollout_id,
+				 ups[i].id, ups[i].instance_id, casts[i].err.text);
+			continue;	/* planned, not confirmed: the next step sends it */
+		}
+		if (casts[i].rc == FLEET_CAST_REFUSED) {
+			log_warn("rollout %s: %s to %s FAILED: %s", ups[i].rollout_id, ups[i].id,
+				 ups[i].instance_id, casts[i].err.text);
+			if (fleet_rollout_fail(store, &ups[i], casts[i].err.text, err) < 0)
+				return -1;
+			++*refused;
+		}
+		settled[done++] = ups[i].instance_id;
+	}
+	return (int)done;
+}
+
+int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
+			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+			    size_t *refused, struct error *err)
+{
+	struct fleet_publisher_cast *casts = calloc(n ? n : 1, sizeof *casts);
+	const char **settled = calloc(n ? n : 1, sizeof *settled);
+	size_t i;
+	int rc = -1, done;
+
+	if (!casts || !settled) {
+		error_set(err, "rollout: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		casts[i] = (struct fleet_publisher_cast){ .instance_id = ups[i].instance_id,
+							  .method = "upgrade" };
+		if (!(casts[i].args = cast_args(&ups[i], metadata))) {
+			error_set(err, "upgrade %s: cannot build its cast", ups[i].id);
+			goto out;
+		}
+	}
+	if (n && fleet_publisher_cast_many(pub, n, casts, err) < 0)
+		goto out;
+	done = cast_settle(store, ups, n, casts, settled, refused, err);
+	if (done < 0 || fleet_store_rollout_cast_done_many(store, ups[0].rollout_id, settled,
+							   (size_t)done, cast_now_us(), err) < 0)
+		goto out;
+	rc = done;
+out:
+	for (i = 0; casts && i < n; i++)
+		json_decref(casts[i].args);	/* NULL once published */
+	free(casts);
+	free(settled);
 	return rc;
 }

@@ -1,6 +1,9 @@
 /* rollout_driver.c: the thread that drives rollouts (see
  * include/fleet_rollout.h): which rollouts this process drives, and a
- * step of each every ROLLOUT_TICK_MS. */
+ * step of each every ROLLOUT_TICK_MS, sooner while casts are due (when the
+ * next is due, but at least ROLLOUT_CAST_MS apart unless behind the rate,
+ * so that a step casts a few and judging stays cheap), at once when kicked
+ * (a FAILED stored). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,7 +18,7 @@
 
 struct driven {
 	char id[FLEET_ID_MAX];
-	int64_t next_cast_us;		/* pacing, kept between steps */
+	struct fleet_rollout_pace pace;	/* kept between steps */
 	int seen;			/* RUNNING at this tick */
 };
 
@@ -24,6 +27,8 @@ struct fleet_rollout_driver {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	atomic_int stop;
+	atomic_int wakeup;		/* kicked or stopping: the sleep ends */
+	atomic_int kick;		/* a FAILED was stored since the tick began */
 	struct fleet_store *store;
 	struct fleet_publisher *pub;
 	struct driven driven[ROLLOUT_DRIVEN_MAX];
@@ -99,33 +104,69 @@ static void driver_claim(struct fleet_rollout_driver *d, size_t running)
 	}
 }
 
-static void driver_tick(struct fleet_rollout_driver *d)
+/* Steps every rollout driven here; returns how long to sleep (ms). */
+static unsigned driver_tick(struct fleet_rollout_driver *d)
 {
 	struct error err = { "" };
+	struct timespec ts;
+	int64_t now_us, due_us = 0;
 	size_t running, i;
+	int kicked;
 
+	/* Before any judging: a FAILED stored from now on kicks again. */
+	kicked = atomic_exchange(&d->kick, 0);
+	atomic_store(&d->wakeup, 0);
 	if (fleet_store_rollout_running(d->store, d->running, ROLLOUT_DRIVEN_MAX, &running,
 					&err) < 0) {
 		driver_warn("list", "*", &err);
-		return;
+		return ROLLOUT_TICK_MS;
 	}
 	driver_claim(d, running);
 	driver_release(d);
-	for (i = 0; i < d->count && !atomic_load(&d->stop); i++)
-		if (fleet_rollout_step(d->store, d->pub, d->driven[i].id,
-				       &d->driven[i].next_cast_us, &err) < 0)
+	for (i = 0; i < d->count && !atomic_load(&d->stop); i++) {
+		struct fleet_rollout_pace *pace = &d->driven[i].pace;
+
+		if (kicked)
+			pace->judged_us = 0;	/* a FAILED: judge before casting */
+		if (fleet_rollout_step(d->store, d->pub, d->driven[i].id, pace, &d->kick, &err) < 0)
 			driver_warn("step", d->driven[i].id, &err);
+		if (pace->due_us && (!due_us || pace->due_us < due_us))
+			due_us = pace->due_us;
+	}
+	if (!due_us)
+		return ROLLOUT_TICK_MS;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (due_us <= now_us)
+		return 0;	/* behind the rate: cast on */
+	if (due_us - now_us >= ROLLOUT_TICK_MS * 1000)
+		return ROLLOUT_TICK_MS;
+	return due_us - now_us <= ROLLOUT_CAST_MS * 1000 ? ROLLOUT_CAST_MS :
+	       (unsigned)((due_us - now_us) / 1000);
 }
 
 static void *driver_main(void *arg)
 {
 	struct fleet_rollout_driver *d = arg;
+	unsigned ms;
 
 	while (!atomic_load(&d->stop)) {
-		driver_tick(d);
-		fleet_wait(&d->lock, &d->wake, &d->stop, ROLLOUT_TICK_MS);
+		ms = driver_tick(d);
+		/* A stop asked before the tick cleared wakeup is seen here;
+		 * one asked after it set wakeup again. */
+		if (!atomic_load(&d->stop))
+			fleet_wait(&d->lock, &d->wake, &d->wakeup, ms);
 	}
 	return NULL;
+}
+
+void fleet_rollout_kick(struct fleet_rollout_driver *d)
+{
+	atomic_store(&d->kick, 1);
+	pthread_mutex_lock(&d->lock);
+	atomic_store(&d->wakeup, 1);
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
 }
 
 int fleet_rollout_start(struct fleet_rollout_driver **out, const char *spec,
@@ -163,6 +204,7 @@ void fleet_rollout_stop(struct fleet_rollout_driver *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	atomic_store(&d->stop, 1);
+	atomic_store(&d->wakeup, 1);
 	pthread_cond_broadcast(&d->wake);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);

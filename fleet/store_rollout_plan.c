@@ -310,19 +310,23 @@ int fleet_store_rollout_unlock(struct fleet_store *store, const char *id, struct
 }
 
 struct plan_cast {
-	struct store_insert insert;
-	const char *rollout_id, *instance_id, *upgrade_id;
-	int64_t cast_us;
+	const char *rollout_id;
+	const struct fleet_upgrade *ups;
+	const char *const *instance_ids;	/* cast_done */
+	size_t n;
+	int *planned;
+	int64_t created_us, cast_us;
 };
 
 /* Lock (PostgreSQL), RUNNING (its row locked until commit, so a pause or
- * cancel waits for this plan or is seen by it), pending, then the record. */
+ * cancel waits for this plan or is seen by it), then each target still
+ * pending gets its record.  0, or 1 when nothing could be planned. */
 static int plan_cast_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_cast *c = ctx;
 	struct db_value r[] = { DB_T(c->rollout_id), DB_I(FLEET_ROLLOUT_RUNNING) };
-	struct db_value t[] = { DB_T(c->rollout_id), DB_T(c->instance_id), DB_T(c->upgrade_id) };
 	int64_t changes;
+	size_t i;
 	int rc = plan_lock_held(db, c->rollout_id, err);
 
 	if (rc <= 0)
@@ -332,52 +336,104 @@ static int plan_cast_tx(struct db *db, void *ctx, struct error *err)
 		return -1;
 	if (!changes)
 		return 1;
-	if (db_exec(db, "UPDATE rollout_targets SET upgrade_id = $3"
-			" WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id = ''",
-		    t, 3, NULL, NULL, &changes, err))
+	for (i = 0; i < c->n; i++) {
+		const struct fleet_upgrade *up = &c->ups[i];
+		struct db_value t[] = { DB_T(c->rollout_id), DB_T(up->instance_id), DB_T(up->id) };
+		struct store_insert insert = { .up = up, .created_us = up->created_us ?
+							up->created_us : c->created_us };
+
+		if (db_exec(db, "UPDATE rollout_targets SET upgrade_id = $3"
+				" WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id = ''",
+			    t, 3, NULL, NULL, &changes, err))
+			return -1;
+		if (!changes)
+			continue;	/* planned already: not again */
+		store_clean_reason(insert.reason, up->reason);
+		rc = store_insert_tx(db, &insert, err);
+		if (rc == 1)
+			return error_set(err, "store: upgrade id %s exists already", up->id);
+		if (rc < 0)
+			return rc;
+		c->planned[i] = 1;
+	}
+	return 0;
+}
+
+int fleet_store_rollout_plan_many(struct fleet_store *store, const struct fleet_upgrade *ups,
+				  size_t n, int *planned, struct error *err)
+{
+	struct plan_cast c = { .rollout_id = n ? ups[0].rollout_id : "", .ups = ups, .n = n,
+			       .planned = planned, .created_us = store_now_us() };
+	size_t i, count = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		planned[i] = 0;
+		if (store_check_upgrade(&ups[i], err))
+			return -1;
+		if (!ups[i].rollout_id[0] || strcmp(ups[i].rollout_id, c.rollout_id))
+			return store_invalid(err, "store: a rollout's upgrade without its rollout_id"),
+			       -1;
+	}
+	if (!n)
+		return 0;
+	rc = store_tx(store, plan_cast_tx, &c, err);
+	if (rc < 0) {
+		for (i = 0; i < n; i++)
+			planned[i] = 0;	/* rolled back */
 		return -1;
-	if (!changes)
-		return 1;
-	rc = store_insert_tx(db, &c->insert, err);
-	if (rc == 1)
-		return error_set(err, "store: upgrade id %s exists already", c->upgrade_id);
-	return rc;
+	}
+	for (i = 0; i < n; i++)
+		count += (size_t)planned[i];
+	return (int)count;
 }
 
 int fleet_store_rollout_plan(struct fleet_store *store, const struct fleet_upgrade *up,
 			     struct error *err)
 {
-	struct plan_cast c = { .insert = { .up = up }, .rollout_id = up->rollout_id,
-			       .instance_id = up->instance_id, .upgrade_id = up->id };
+	int planned;
+	int rc = fleet_store_rollout_plan_many(store, up, 1, &planned, err);
 
-	if (store_check_upgrade(up, err))
-		return -1;
-	if (!up->rollout_id[0])
-		return store_invalid(err, "store: a rollout's upgrade without rollout_id"), -1;
-	store_clean_reason(c.insert.reason, up->reason);
-	c.insert.created_us = up->created_us ? up->created_us : store_now_us();
-	return store_tx(store, plan_cast_tx, &c, err);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
 static int plan_done_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_cast *c = ctx;
-	struct db_value p[] = { DB_T(c->rollout_id), DB_T(c->instance_id), DB_I(c->cast_us) };
+	size_t i;
 
-	return db_exec(db, "UPDATE rollout_targets SET cast_us = $3"
-			   " WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id <> ''"
-			   " AND cast_us = 0",
-		       p, 3, NULL, NULL, NULL, err);
+	for (i = 0; i < c->n; i++) {
+		struct db_value p[] = { DB_T(c->rollout_id), DB_T(c->instance_ids[i]),
+					DB_I(c->cast_us) };
+
+		if (db_exec(db, "UPDATE rollout_targets SET cast_us = $3"
+				" WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id <> ''"
+				" AND cast_us = 0",
+			    p, 3, NULL, NULL, NULL, err))
+			return -1;
+	}
+	return 0;
+}
+
+int fleet_store_rollout_cast_done_many(struct fleet_store *store, const char *rollout_id,
+				       const char *const *instance_ids, size_t n, int64_t cast_us,
+				       struct error *err)
+{
+	struct plan_cast c = { .rollout_id = rollout_id, .instance_ids = instance_ids, .n = n,
+			       .cast_us = cast_us > 0 ? cast_us : store_now_us() };
+	size_t i;
+
+	if (store_check_text(rollout_id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (store_check_text(instance_ids[i], FLEET_INSTANCE_MAX, 0, "instance_id", err))
+			return -1;
+	return n ? store_tx(store, plan_done_tx, &c, err) : 0;
 }
 
 int fleet_store_rollout_cast_done(struct fleet_store *store, const char *rollout_id,
 				  const char *instance_id, int64_t cast_us, struct error *err)
 {
-	struct plan_cast c = { .rollout_id = rollout_id, .instance_id = instance_id,
-			       .cast_us = cast_us > 0 ? cast_us : store_now_us() };
-
-	if (store_check_text(rollout_id, FLEET_ID_MAX, 0, "rollout id", err) ||
-	    store_check_text(instance_id, FLEET_INSTANCE_MAX, 0, "instance_id", err))
-		return -1;
-	return store_tx(store, plan_done_tx, &c, err);
+	return fleet_store_rollout_cast_done_many(store, rollout_id, &instance_id, 1, cast_us,
+						  err);
 }

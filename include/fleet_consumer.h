@@ -33,10 +33,14 @@ struct fleet_consumer;
 
 /* Starts the thread; store is the consumer's own (closed by the caller after
  * stop).  metrics (may be NULL) counts what is committed and refused, and
- * the lag from each report's `sent` to its commit. */
+ * the lag from each report's `sent` to its commit.  on_failed (may be NULL)
+ * is called from the consumer's thread, with on_failed_arg, after a commit
+ * that made an upgrade FAILED (the rollout driver's kick: a rollout may have
+ * to halt before its next cast); it must stay callable until stop. */
 int fleet_consumer_start(struct fleet_consumer **consumer, const struct fleet_config *config,
 			 const struct rpc_keys *keys, struct fleet_store *store,
-			 struct fleet_metrics *metrics, struct error *err);
+			 struct fleet_metrics *metrics, void (*on_failed)(void *arg),
+			 void *on_failed_arg, struct error *err);
 /* Asks the thread to stop, waits for it (bounded by the AMQP timeouts), frees. */
 void fleet_consumer_stop(struct fleet_consumer *consumer);
 

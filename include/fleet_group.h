@@ -39,5 +39,8 @@ struct fleet_group {
 void fleet_group_init(struct fleet_group *g, size_t max, fleet_group_fn fn, void *ctx);
 void fleet_group_destroy(struct fleet_group *g);
 void fleet_group_run(struct fleet_group *g, void *job);
+/* n jobs of one caller, queued together (in one batch when they fit in
+ * max); returns once all are done: 0, or -1 out of memory (none ran). */
+int fleet_group_run_many(struct fleet_group *g, void *const *jobs, size_t n);
 
 #endif

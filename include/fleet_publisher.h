@@ -42,4 +42,17 @@ void fleet_publisher_free(struct fleet_publisher *pub);
 int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
 			 const char *method, json_t *args, struct error *err);
 
+/* One of fleet_publisher_cast_many()'s casts: in, and out (rc, err). */
+struct fleet_publisher_cast {
+	const char *instance_id, *method;
+	json_t *args;			/* stolen (NULL after) */
+	int rc;				/* as fleet_publisher_cast() returns */
+	struct error err;
+};
+/* n casts of one caller, queued together so that they share the groups'
+ * confirmations (the rollout driver's batches).  0 with each cast's rc and
+ * err set; -1 out of memory (none was published, every args freed). */
+int fleet_publisher_cast_many(struct fleet_publisher *pub, size_t n,
+			      struct fleet_publisher_cast *casts, struct error *err);
+
 #endif

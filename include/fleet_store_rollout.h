@@ -171,9 +171,19 @@ int fleet_store_rollout_members(struct fleet_store *store, const char *id,
  * rollout's lock.  Returns 0 planned, 1 not (nothing changed), -1. */
 int fleet_store_rollout_plan(struct fleet_store *store, const struct fleet_upgrade *up,
 			     struct error *err);
+/* The same for n upgrades of one rollout in ONE transaction (one commit for
+ * a batch of casts): planned[i] says which were (a target planned already
+ * is skipped).  Returns how many were planned (0 when the rollout is not
+ * RUNNING or not ours), or -1 (none was). */
+int fleet_store_rollout_plan_many(struct fleet_store *store, const struct fleet_upgrade *ups,
+				  size_t n, int *planned, struct error *err);
 /* Records the broker's confirmation of a planned cast. */
 int fleet_store_rollout_cast_done(struct fleet_store *store, const char *rollout_id,
 				  const char *instance_id, int64_t cast_us, struct error *err);
+/* The same for n of the rollout's targets, in one transaction. */
+int fleet_store_rollout_cast_done_many(struct fleet_store *store, const char *rollout_id,
+				       const char *const *instance_ids, size_t n, int64_t cast_us,
+				       struct error *err);
 /* *held 1 when this store's connection holds (or just took) the right to
  * drive the rollout; PostgreSQL only, SQLite always 1. */
 int fleet_store_rollout_lock(struct fleet_store *store, const char *id, int *held,

@@ -5,8 +5,8 @@
  *
  * Loads the config, the token file and the instances' keys, opens the store
  * (one handle per API thread, one for the consumer, one for the rollout
- * driver), starts the report consumer, the rollout driver (fleet_rollout.h)
- * and the HTTP API, then waits for SIGTERM or SIGINT (signalfd:
+ * driver), starts the rollout driver (fleet_rollout.h), the report consumer
+ * (which kicks the driver when it stores a FAILED) and the HTTP API, then waits for SIGTERM or SIGINT (signalfd:
  * the signals are blocked in every thread) and stops both cleanly: the API
  * finishes the requests in progress, the consumer leaves any message it has
  * not stored to the broker.  Exit 0 after a clean stop, 1 when a resource
@@ -88,6 +88,12 @@ static int load_files(struct slotfleet *f, const char *config_path, struct error
 				   f->config.api.burst, err);
 }
 
+/* The consumer stored a FAILED: the rollouts are judged before any more casts. */
+static void kick_rollouts(void *driver)
+{
+	fleet_rollout_kick(driver);
+}
+
 static int start(struct slotfleet *f, struct error *err)
 {
 	const char *spec = f->config.db.path[0] ? f->config.db.path : f->config.db.url;
@@ -96,9 +102,9 @@ static int start(struct slotfleet *f, struct error *err)
 	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
+	    fleet_rollout_start(&f->rollouts, spec, f->publisher, err) < 0 ||
 	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store,
-				 f->metrics, err) < 0 ||
-	    fleet_rollout_start(&f->rollouts, spec, f->publisher, err) < 0)
+				 f->metrics, kick_rollouts, f->rollouts, err) < 0)
 		return -1;
 	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->rate, f->pool, f->publisher,
 					   f->metrics };
@@ -114,8 +120,8 @@ static int start(struct slotfleet *f, struct error *err)
 static void stop(struct slotfleet *f)
 {
 	fleet_api_stop(f->api);
+	fleet_consumer_stop(f->consumer);	/* first: it kicks the driver */
 	fleet_rollout_stop(f->rollouts);
-	fleet_consumer_stop(f->consumer);
 	fleet_publisher_free(f->publisher);
 	fleet_pool_close(f->pool);
 	fleet_store_close(f->consumer_store);

@@ -26,6 +26,17 @@
  *       outcomes DOWNLOADING..SUCCESS and a heartbeat of VERSION, then
  *       acknowledged.  Exits after N casts (or SIGTERM, or an hour), printing
  *       "answered N".
+ *   fleet_load rollout URL N CONNS LOG [FAILS]
+ *       the same N guests for a rollout (tests/bench/rollout.sh), until
+ *       SIGTERM (or an hour): every upgrade cast is logged in LOG as
+ *       "T CAST ID UPGRADE_ID" (T: CLOCK_REALTIME seconds, as it is taken
+ *       from the queue) and answered like `guests` does, except by the ids
+ *       listed in FAILS (one a line): DOWNLOADING, then FAILED, logged
+ *       "T SENT ID UPGRADE_ID FAILED" just before it is published.  A cast
+ *       with an upgrade id the guest answered already (a re-sent cast) is
+ *       logged, not answered again.
+ * LOAD_SAMPLES=FILE in the environment makes watch append "T_MS DEPTH" to
+ * FILE at every change of the sum (to see the depth over time).
  * LOAD_TRANSIENT=1 in the environment declares the queues not durable (to
  * see what the broker's disk costs).  Exit 0, or 1 with the reason on
  * stderr. */
@@ -147,10 +158,11 @@ static void load_publish_body(amqp_connection_state_t conn, const char *body)
 		die("publish", "the link broke");
 }
 
-/* One report, as slotupd serve builds it; step 0..4 an outcome, 5 a heartbeat. */
+/* One report, as slotupd serve builds it: the outcome state, or (NULL) a
+ * heartbeat of version to. */
 static void load_report(amqp_connection_state_t conn, struct config *cfg,
 			const struct rpc_keys *keys, const char *instance, const char *upgrade_id,
-			int step, const char *from, const char *to)
+			const char *state, const char *from, const char *to)
 {
 	const char *key = keys ? rpc_keys_find(keys, instance) : NULL;
 	struct error err = { "" };
@@ -159,14 +171,15 @@ static void load_report(amqp_connection_state_t conn, struct config *cfg,
 
 	snprintf(cfg->amqp.instance_id, sizeof cfg->amqp.instance_id, "%s", instance);
 	snprintf(cfg->amqp.rpc_key, sizeof cfg->amqp.rpc_key, "%s", key ? key : "");
-	if (step < 5)
+	if (state)
 		args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "instance_id", instance,
 				 "upgrade_id", upgrade_id, "from_version", from, "to_version", to,
-				 "state", load_states[step], "reason", "", "sent", now_s());
+				 "state", state, "reason",
+				 strcmp(state, "FAILED") ? "" : "sim: download failed", "sent", now_s());
 	else
 		args = json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", instance, "payload",
 				 "agent_version", to, "agent_slot", "b", "sent", now_s());
-	if (rpc_cast_build(step < 5 ? "guest_upgrade_outcome" : "heartbeat", args, cfg,
+	if (rpc_cast_build(state ? "guest_upgrade_outcome" : "heartbeat", args, cfg,
 			   RPC_TO_CONDUCTOR, &body, &err) < 0)
 		die("build", err.text);
 	load_publish_body(conn, body);
@@ -212,8 +225,8 @@ static int cmd_publish(char **argv, int argc)
 
 		snprintf(instance, sizeof instance, "load-%ld", k % instances);
 		snprintf(upgrade_id, sizeof upgrade_id, "load-%ld-%ld", k % instances, round / 6);
-		load_report(conn, &cfg, keys, instance, upgrade_id, (int)(round % 6), "v1.0.0",
-			    "v2.0.0");
+		load_report(conn, &cfg, keys, instance, upgrade_id,
+			    round % 6 < 5 ? load_states[round % 6] : NULL, "v1.0.0", "v2.0.0");
 	}
 	while (load_depth(conn, argv[1]) < base + count)
 		usleep(2000);
@@ -237,12 +250,19 @@ static long watch_sum(amqp_connection_state_t conn, char **queues, int n)
 static int cmd_watch(char **argv, int argc)
 {
 	amqp_connection_state_t conn = load_connect(argv[0]);
-	long total = atol(argv[1]), depth, peak = 0, samples = 0;
+	long total = atol(argv[1]), depth, peak = 0, samples = 0, last = -1;
 	double deadline = now_s() + atof(argv[2]), start = 0;
+	const char *path = getenv("LOAD_SAMPLES");
+	FILE *log = path ? fopen(path, "a") : NULL;
 
+	if (path && !log)
+		die(path, "cannot open");
 	while (!load_stop && now_s() < deadline) {
 		depth = watch_sum(conn, argv + 3, argc - 3);
 		samples++;
+		if (log && depth != last)
+			fprintf(log, "%.0f %ld\n", now_s() * 1000, depth);
+		last = depth;
 		peak = depth > peak ? depth : peak;
 		if (total > 0 && !start && depth < total)
 			start = now_s();
@@ -255,6 +275,8 @@ static int cmd_watch(char **argv, int argc)
 	if (total > 0)
 		die("watch", "the queues did not drain in time");
 	printf("peak %ld samples %ld\n", peak, samples);
+	if (log)
+		fclose(log);
 	amqp_destroy_connection(conn);
 	return 0;
 }
@@ -263,7 +285,11 @@ struct guests {
 	const char *url, *version;
 	long n;
 	int conns;
+	int rollout;			/* `rollout`: until SIGTERM, logging */
 	const struct rpc_keys *keys;
+	FILE *log;			/* `rollout`: CAST and SENT lines */
+	unsigned char *fails;		/* `rollout`: per guest, 1 answers FAILED */
+	char (*last)[64];		/* `rollout`: per guest, the last upgrade id */
 	atomic_long answered;
 	atomic_int bound;
 };
@@ -295,6 +321,28 @@ static void guest_bind(amqp_connection_state_t conn, const struct guest_conn *gc
 	check_reply(conn, "consume");
 }
 
+/* sim-I's index I, or -1. */
+static long guest_index(const struct guests *g, const char *instance)
+{
+	char *end;
+	long i;
+
+	if (strncmp(instance, "sim-", 4))
+		return -1;
+	i = strtol(instance + 4, &end, 10);
+	return *end || i < 0 || i >= g->n ? -1 : i;
+}
+
+/* `rollout`: logs the cast; 1 when it is to be answered (not a re-sent one). */
+static int guest_log_cast(struct guests *g, long i, const char *instance, const char *upgrade_id)
+{
+	fprintf(g->log, "%.6f CAST %s %s\n", now_s(), instance, upgrade_id);
+	if (i < 0 || !strcmp(g->last[i], upgrade_id))
+		return 0;
+	snprintf(g->last[i], sizeof g->last[i], "%s", upgrade_id);
+	return 1;
+}
+
 /* One cast: checked and unsealed like slotupd serve does, then answered. */
 static void guest_answer(amqp_connection_state_t conn, struct guests *g, struct config *cfg,
 			 const amqp_envelope_t *env)
@@ -303,7 +351,8 @@ static void guest_answer(amqp_connection_state_t conn, struct guests *g, struct 
 	char instance[128];
 	struct rpc_request req;
 	struct error err = { "" };
-	int step;
+	long i;
+	int step, fail;
 
 	snprintf(instance, sizeof instance, "%.*s", (int)env->routing_key.len - 11, rk + 11);
 	key = g->keys ? rpc_keys_find(g->keys, instance) : NULL;
@@ -312,9 +361,17 @@ static void guest_answer(amqp_connection_state_t conn, struct guests *g, struct 
 	if (rpc_message_parse(env->message.body.bytes, env->message.body.len, cfg, &req, &err) < 0 ||
 	    req.kind != RPC_UPGRADE)
 		die("cast refused", err.text[0] ? err.text : "not an upgrade");
-	for (step = 0; step < 6; step++)
-		load_report(conn, cfg, g->keys, instance, req.unique_id, step, "v1.0.0",
-			    req.instance_version);
+	i = guest_index(g, instance);
+	fail = g->rollout && i >= 0 && g->fails[i];
+	if (!g->rollout || guest_log_cast(g, i, instance, req.unique_id)) {
+		for (step = 0; step < (fail ? 1 : 5); step++)
+			load_report(conn, cfg, g->keys, instance, req.unique_id, load_states[step],
+				    "v1.0.0", req.instance_version);
+		if (fail)
+			fprintf(g->log, "%.6f SENT %s %s FAILED\n", now_s(), instance, req.unique_id);
+		load_report(conn, cfg, g->keys, instance, req.unique_id, fail ? "FAILED" : NULL,
+			    "v1.0.0", req.instance_version);
+	}
 	if (amqp_basic_ack(conn, CHANNEL, env->delivery_tag, 0) != AMQP_STATUS_OK)
 		die("ack", "the link broke");
 	atomic_fetch_add(&g->answered, 1);
@@ -337,7 +394,7 @@ static void *guest_main(void *arg)
 	snprintf(queue, sizeof queue, "sim-guests-%d", gc->index);
 	guest_bind(conn, gc, queue);
 	atomic_fetch_add(&g->bound, 1);
-	while (!load_stop && atomic_load(&g->answered) < g->n) {
+	while (!load_stop && (g->rollout || atomic_load(&g->answered) < g->n)) {
 		amqp_maybe_release_buffers(conn);
 		r = amqp_consume_message(conn, &env, &timeout, 0);
 		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
@@ -354,37 +411,91 @@ static void *guest_main(void *arg)
 	return NULL;
 }
 
-static int cmd_guests(char **argv, int argc)
+/* Runs g's threads until they are done; prints "ready" once all are bound. */
+static void guests_run(struct guests *g)
 {
-	static struct guests g;
 	struct guest_conn *gc;
 	double deadline = now_s() + 3600;
 	int i;
 
 	signal(SIGALRM, load_on_signal);
 	alarm(3600);
+	if (g->n <= 0 || g->conns <= 0 || g->conns > 64)
+		die("guests", "N must be positive, CONNS 1..64");
+	if (!(gc = calloc((size_t)g->conns, sizeof *gc)))
+		die("guests", "out of memory");
+	for (i = 0; i < g->conns; i++) {
+		gc[i] = (struct guest_conn){ g, i, 0 };
+		if (pthread_create(&gc[i].thread, NULL, guest_main, &gc[i]))
+			die("guests", "cannot start a thread");
+	}
+	while (atomic_load(&g->bound) < g->conns && now_s() < deadline)
+		usleep(10000);
+	printf("ready\n");
+	fflush(stdout);
+	for (i = 0; i < g->conns; i++)
+		pthread_join(gc[i].thread, NULL);
+	printf("answered %ld\n", atomic_load(&g->answered));
+	free(gc);
+}
+
+static int cmd_guests(char **argv, int argc)
+{
+	static struct guests g;
+
 	g.url = argv[0];
 	g.n = atol(argv[1]);
 	g.conns = atoi(argv[2]);
 	g.version = argv[3];
 	g.keys = load_keys(argc > 4 ? argv[4] : NULL);
-	if (g.n <= 0 || g.conns <= 0 || g.conns > 64)
-		die("guests", "N must be positive, CONNS 1..64");
-	if (!(gc = calloc((size_t)g.conns, sizeof *gc)))
-		die("guests", "out of memory");
-	for (i = 0; i < g.conns; i++) {
-		gc[i] = (struct guest_conn){ &g, i, 0 };
-		if (pthread_create(&gc[i].thread, NULL, guest_main, &gc[i]))
-			die("guests", "cannot start a thread");
+	guests_run(&g);
+	return 0;
+}
+
+/* FAILS: one guest id a line, each sim-I with I below g->n. */
+static void rollout_fails(struct guests *g, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[128];
+	long i;
+
+	if (!f)
+		die(path, "cannot open");
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0])
+			continue;
+		if ((i = guest_index(g, line)) < 0)
+			die(path, "a line is not a guest sim-I of this run");
+		g->fails[i] = 1;
 	}
-	while (atomic_load(&g.bound) < g.conns && now_s() < deadline)
-		usleep(10000);
-	printf("ready\n");
-	fflush(stdout);
-	for (i = 0; i < g.conns; i++)
-		pthread_join(gc[i].thread, NULL);
-	printf("answered %ld\n", atomic_load(&g.answered));
-	free(gc);
+	fclose(f);
+}
+
+static int cmd_rollout(char **argv, int argc)
+{
+	static struct guests g;
+
+	g.url = argv[0];
+	g.n = atol(argv[1]);
+	g.conns = atoi(argv[2]);
+	g.version = "";
+	g.rollout = 1;
+	if (g.n <= 0 || g.n > 1000000)
+		die("rollout", "N must be 1..1000000");
+	g.fails = calloc((size_t)g.n, 1);
+	g.last = calloc((size_t)g.n, sizeof *g.last);
+	if (!g.fails || !g.last)
+		die("rollout", "out of memory");
+	if (!(g.log = fopen(argv[3], "a")))
+		die(argv[3], "cannot open");
+	setvbuf(g.log, NULL, _IOLBF, 0);	/* read while it runs */
+	if (argc > 4)
+		rollout_fails(&g, argv[4]);
+	guests_run(&g);
+	fclose(g.log);
+	free(g.fails);
+	free(g.last);
 	return 0;
 }
 
@@ -400,9 +511,12 @@ int main(int argc, char **argv)
 		return cmd_watch(argv + 2, argc - 2);
 	if (argc >= 6 && !strcmp(argv[1], "guests"))
 		return cmd_guests(argv + 2, argc - 2);
+	if (argc >= 6 && !strcmp(argv[1], "rollout"))
+		return cmd_rollout(argv + 2, argc - 2);
 	fprintf(stderr, "usage: fleet_load sink URL QUEUE KEY\n"
 			"       fleet_load publish URL QUEUE TOPIC COUNT INSTANCES [KEYS]\n"
 			"       fleet_load watch URL TOTAL TIMEOUT_S QUEUE...\n"
-			"       fleet_load guests URL N CONNS VERSION [KEYS]\n");
+			"       fleet_load guests URL N CONNS VERSION [KEYS]\n"
+			"       fleet_load rollout URL N CONNS LOG [FAILS]\n");
 	return 2;
 }

@@ -1101,6 +1101,50 @@ static void test_rollout_plan_once(void **state)
 	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
 }
 
+/* A batch of plans in one transaction: the targets still pending get their
+ * record, the others are skipped; then one transaction confirms them. */
+static void test_rollout_plan_many(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet_upgrade ups[3], up;
+	const char *ids[2] = { "i-c", "i-a" };
+	int planned[3], held = 0;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	rollout_upgrade(&ups[0], "r1", "u-c", "i-c");
+	rollout_upgrade(&ups[1], "r1", "u-x", "i-x");	/* not a target */
+	rollout_upgrade(&ups[2], "r1", "u-a", "i-a");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 3, planned, &err), 2);
+	assert_int_equal(planned[0], 1);
+	assert_int_equal(planned[1], 0);
+	assert_int_equal(planned[2], 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-x", &up, NULL), 0);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-a", &up, NULL), 1);
+	assert_string_equal(up.rollout_id, "r1");
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "");
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c i-a");
+	/* Planned once: a second batch for them plans nothing. */
+	rollout_upgrade(&ups[0], "r1", "u-c2", "i-c");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
+	assert_int_equal(planned[0], 0);
+	assert_int_equal(fleet_store_rollout_cast_done_many(f->store, "r1", ids, 2, 10000, &err), 0);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
+	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c i-a");
+	/* Upgrades of two rollouts in one batch: refused, nothing planned. */
+	rollout_upgrade(&ups[0], "r1", "u-b", "i-b");
+	rollout_upgrade(&ups[1], "r2", "u-b2", "i-b");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 2, planned, &err), -1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
+	/* Not RUNNING: nothing is planned. */
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
+	assert_int_equal(planned[0], 0);
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+}
+
 /* Two store handles, as two slotfleet processes: on PostgreSQL one holds
  * the lock and only it plans; the other gets it once the first is gone. */
 static void test_rollout_lock(void **state)
@@ -1166,6 +1210,7 @@ static void test_rollout_lock(void **state)
 	cmocka_unit_test_setup_teardown(test_rollout_insert_get_list, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_rollout_transitions, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_rollout_plan_once, SETUP, teardown), \
+	cmocka_unit_test_setup_teardown(test_rollout_plan_many, SETUP, teardown), \
 	cmocka_unit_test_setup_teardown(test_rollout_lock, SETUP, teardown)
 
 /* The driver (see the top of this file). */

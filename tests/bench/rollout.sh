@@ -1,0 +1,202 @@
+#!/bin/sh
+# Rollout benchmark (issue 12): slotfleet (release build) drives rollouts
+# to BENCH_ROLLOUT_GUESTS simulated guests (fleet_load rollout: 4 AMQP
+# connections, every cast logged with the time it was taken) through one
+# private RabbitMQ, on SQLite and, when its server binaries are installed,
+# a private PostgreSQL (fsync on).  Two rollouts per store:
+#   clean  waves [1, 10, 50, 100] %, rate BENCH_ROLLOUT_RATE casts/s,
+#          probation BENCH_ROLLOUT_PROBATION s, every guest SUCCESS: per wave
+#          its wall time, the casts/s the guests saw (mean, and the most in
+#          any 1 s window), the most slotfleet planned in any 1 s window
+#          (held to the rate when at most rate + 1),
+#          slotfleet's peak RSS, database size, the broker's peak depth
+#          (the guests' queues and slotfleet's report queue).
+#   halt   the same, max_failure_rate 0, and the guests at 10 %, 50 % and
+#          90 % of wave 2 answer FAILED: from the first FAILED sent to
+#          HALTED (in the database, and as the API showed it, polled every
+#          20 ms), casts received after that FAILED was sent and after
+#          HALTED, and casts planned and confirmed after HALTED (aim 0; a
+#          cast planned before HALTED and taken after it was in flight).
+# Real guests are not among the targets: a rollout holds at most 10,000
+# targets (the limit is the store's), all of them simulated here.
+#   tests/bench/rollout.sh RELEASE_BUILD_DIR OUTDIR
+# Writes OUTDIR/rollout.md and appends it to OUTDIR/report.md.
+# BENCH_QUICK=1: 1,000 guests.  BENCH_ROLLOUT_STORES: "sqlite postgresql".
+set -eu
+. "$(dirname "$0")/common.sh"
+guests=${BENCH_ROLLOUT_GUESTS:-10000}
+rate=${BENCH_ROLLOUT_RATE:-200}
+probation=${BENCH_ROLLOUT_PROBATION:-2}
+stores=${BENCH_ROLLOUT_STORES:-sqlite postgresql}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then guests=1000; fi
+[ "$guests" -ge 100 ] && [ "$guests" -le 10000 ] ||
+	{ echo "rollout: BENCH_ROLLOUT_GUESTS must be 100..10000" >&2; exit 1; }
+command -v rabbitmq-server >/dev/null || { echo "rollout: rabbitmq-server not installed" >&2; exit 1; }
+S=$top/tests/support
+B=$build/bin
+. "$S/lib.sh"
+. "$S/rabbitmq.sh"
+PG_FSYNC=on
+. "$S/postgres.sh"
+. "$S/slotfleet.sh"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
+	"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
+LOAD=$T/fleet_load
+cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
+	$(pkg-config --cflags librabbitmq jansson) -o "$LOAD" "$top/tests/bench/fleet_load.c" \
+	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
+	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
+
+rabbit_start "$T/rabbit" || { echo "rollout: rabbitmq did not start" >&2; exit 1; }
+AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+case " $stores " in
+*" postgresql "*)
+	if [ -x "$PG_BINDIR/postgres" ]; then
+		pg_start "$T/pg" || { echo "rollout: postgresql did not start" >&2; exit 1; }
+	else
+		echo "rollout: no PostgreSQL server binaries: SQLite only" >&2
+		stores=sqlite
+	fi ;;
+esac
+fleet_tokens
+# The probe polls 50 times a second; a targets list of 10,000 ids is ~130 KB.
+FLEET_API_EXTRA="rate = 1000000/s
+burst = 1000000
+max_body = 1MiB"
+QUEUE=slotfleet.trove-conductor
+QUEUES="sim-guests-0 sim-guests-1 sim-guests-2 sim-guests-3 $QUEUE"
+
+db_spec() { # BACKEND NAME: the [db] line of a fresh database
+	if [ "$1" = sqlite ]; then
+		echo "path = $T/$2.db"
+	else
+		"$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet "$2"
+		echo "url = postgresql://slotfleet@127.0.0.1:$PG_PORT/$2"
+	fi
+}
+
+db_query() { # BACKEND NAME SQL: rows as "a|b|c"
+	if [ "$1" = sqlite ]; then
+		sqlite3 "$T/$2.db" "$3"
+	else
+		"$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet -d "$2" -Atc "$3"
+	fi
+}
+
+# Every planned cast confirmed and taken, every report stored: the run's
+# last cast is in the guests' log and nothing is in flight.
+settled() { # BACKEND NAME
+	[ "$(db_query "$1" "$2" "SELECT COUNT(*) FROM rollout_targets WHERE upgrade_id <> '' AND cast_us = 0")" = 0 ] &&
+		rabbitmqctl -n "$RABBIT_NODE" -q list_queues name messages |
+		awk -v qs="$QUEUES" 'BEGIN { n = split(qs, q, " "); for (i = 1; i <= n; i++) want[q[i]] = 1 }
+			want[$1] && $2 != 0 { busy = 1 } END { exit busy }'
+}
+
+rollout_body() { # NAME MAX_FAILURE_RATE
+	awk -v n="$guests" -v id="$1" -v mfr="$2" -v rate="$rate" -v prob="$probation" 'BEGIN {
+		printf "{\"rollout_id\": \"%s\", \"instance_version\": \"v2.0.0\",", id
+		printf " \"location\": \"http://127.0.0.1:9/v2.bundle\", \"waves\": [1, 10, 50, 100],"
+		printf " \"rate\": %s, \"probation\": %s, \"timeout\": \"10m\",", rate, prob
+		printf " \"max_failure_rate\": %s, \"targets\": {\"instances\": [", mfr
+		for (i = 0; i < n; i++) printf "%s\"sim-%d\"", i ? ", " : "", i
+		printf "]}}\n" }'
+}
+
+# run BACKEND clean|halt: one rollout on a fresh database, its rows appended.
+run() {
+	name=rollout_$1_$2 p=$T/rollout_$1_$2 fails=""
+	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 1024"
+	fleet_start || return 1
+	if [ "$2" = halt ]; then	# wave 2 is targets w1..w2-1
+		fails=$p.fails
+		awk -v n="$guests" 'BEGIN { w1 = int((n + 99) / 100); w2 = int((10 * n + 99) / 100)
+			for (f = 1; f <= 9; f += 4) printf "sim-%d\n", w1 + int((w2 - w1) * f / 10) }' > "$fails"
+	fi
+	: > "$p.casts"
+	"$LOAD" rollout "$AMQP" "$guests" 4 "$p.casts" $fails > "$p.guests" &
+	sim=$!
+	PIDS="$PIDS $sim"
+	wait_for 300 grep -q ready "$p.guests" || { echo "rollout: simulator not ready" >&2; return 1; }
+	LOAD_SAMPLES=$p.depth "$LOAD" watch "$AMQP" 0 3600 $QUEUES > "$p.watch" &
+	watcher=$!
+	PIDS="$PIDS $watcher"
+	rollout_body "$name" 0 > "$p.body"
+	post_s=$(date +%s.%N)
+	[ "$(api POST /rollouts "@$p.body")" = 202 ] || { echo "rollout: POST: $(cat "$T/body")" >&2; return 1; }
+	/usr/bin/python3 "$top/tests/bench/rollout_probe.py" "$API" "$ADMIN" "$name" "$FLEET_PID" \
+		"$([ "$1" = sqlite ] && echo "$T/$name.db" || echo -)" "$p.probe" ||
+		{ echo "rollout: the probe failed" >&2; return 1; }
+	wait_until 600 settled "$1" "$name" || { echo "rollout: casts still in flight" >&2; return 1; }
+	kill "$watcher" "$sim"
+	wait "$watcher" "$sim" || true
+	[ "$(api GET "/rollouts/$name")" = 200 ] && cp "$T/body" "$p.json"
+	db_query "$1" "$name" "SELECT t.instance_id, t.wave, u.created_us, t.cast_us FROM rollout_targets t
+		JOIN upgrades u ON u.id = t.upgrade_id WHERE t.rollout_id = '$name'" > "$p.plan"
+	db_query "$1" "$name" "SELECT updated_us FROM rollouts WHERE id = '$name'" > "$p.updated"
+	if [ "$1" = postgresql ]; then
+		size=$(( $(db_query "$1" "$name" "SELECT pg_database_size('$name')") / 1024 ))
+		echo "$(date +%s.%N) SAMPLE 0 $size" >> "$p.probe"
+	fi
+	fleet_stop
+	mkdir -p "$out/rollout-raw"
+	cp "$p".* "$out/rollout-raw/"
+	cp "$T/fleet.log" "$out/rollout-raw/$name.fleet.log"
+	/usr/bin/python3 "$top/tests/bench/rollout_stats.py" "$2" "$p" "$1" "$rate" "$post_s" >> "$T/$2.rows"
+}
+
+wait_until() { # SECS CMD...: polls CMD every 0.25 s until it succeeds
+	until_end=$(($(date +%s) + $1))
+	shift
+	until "$@" > /dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$until_end" ] || return 1
+		sleep 0.25
+	done
+}
+
+: > "$T/clean.rows"; : > "$T/halt.rows"
+status=0
+for db in $stores; do
+	run "$db" clean || status=1
+	run "$db" halt || status=1
+done
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+	echo
+	echo "## rollout (slotfleet rollouts to $guests simulated guests)"
+	echo
+	echo "One slotfleet (release build), one private RabbitMQ, SQLite (WAL, synchronous=FULL) or a"
+	echo "private PostgreSQL (fsync on); $guests simulated guests (\`fleet_load rollout\`, 4 AMQP"
+	echo "connections), each answering its cast at once; all on this machine (load average at the"
+	echo "end: $load).  Waves [1, 10, 50, 100] %, rate $rate casts/s, probation ${probation} s."
+	echo
+	echo "Clean rollout, per wave: wall time from the wave's start (the POST for wave 1, else the"
+	echo "API showing it) to the next one's (or FINISHED); casting: first to last cast the guests"
+	echo "received; casts/s the guests saw, mean over that span and the most in any 1 s window, and"
+	echo "the most slotfleet planned in any 1 s window (from the database; held: at most rate + 1);"
+	echo "slotfleet's peak RSS in the wave; database size at its end; peak messages ready in the"
+	echo "broker (the guests' queues and slotfleet's report queue, sampled every 2 ms)."
+	echo
+	echo "| store | wave | percent | instances | wall time | casting | casts/s mean | max in 1 s (guests) | max in 1 s (planned) | slotfleet RSS | database | peak queued |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	cat "$T/clean.rows"
+	echo
+	echo "Halt: the same rollout, max_failure_rate 0, three guests of wave 2 (at 10, 50, 90 % of it)"
+	echo "answer FAILED.  From the first FAILED sent by a guest to HALTED in the database (the"
+	echo "rollout's update) and as the API showed it (polled every 20 ms); casts the guests"
+	echo "received after that FAILED was sent and after HALTED; casts planned and confirmed by"
+	echo "the broker after HALTED, from the database (aim 0)."
+	echo
+	echo "| store | casts in all | FAILED sent | to HALTED (database) | to HALTED (API) | casts after the FAILED | casts after HALTED | planned after HALTED | confirmed after HALTED |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	cat "$T/halt.rows"
+	echo
+	echo "Command: \`BENCH_ROLLOUT_GUESTS=$guests BENCH_ROLLOUT_RATE=$rate BENCH_ROLLOUT_PROBATION=$probation tests/bench/rollout.sh build/release build/bench\`"
+	echo "(or \`make bench\`; BENCH_QUICK=1: 1,000 guests)."
+} > "$out/rollout.md"
+cat "$out/rollout.md" >> "$out/report.md"
+set +e	# lib.sh's exit hooks (stopping the servers) must not fail a finished run
+echo "rollout: $out/rollout.md"
+exit $status
