@@ -22,7 +22,9 @@ and killstorm.sh (tests/support/torture.sh drives it).
         - the state file carries a valid [end] crc32 trailer (independently of
           slotd) and says the same statuses and versions as slotd;
         - `slotctl history --json` parses, every "ID STATE" line of --durable
-          (outcomes that were durable before the crash) is there in that state,
+          (outcomes that were durable before the crash) is there in that state
+          (or, once the history holds HISTORY_KEEP attempts, was compacted
+          away with every older one), the history file is within its bound,
           and no attempt that installed the running version says FAILED (the
           test installs each version once).
         Prints "torn N" when slotctl reported torn history lines (not a failure:
@@ -38,6 +40,11 @@ import subprocess
 import sys
 import time
 import zlib
+
+# include/history.h: an append at HISTORY_COMPACT_BYTES compacts the history
+# to its newest HISTORY_KEEP attempts.
+HISTORY_COMPACT_BYTES = 256 * 1024
+HISTORY_KEEP = 128
 
 
 def slotctl(args, *words):
@@ -215,10 +222,20 @@ def check_history(args, running, fails):
     m = re.search(r"skipped (\d+) torn", err)
     if m:
         print("torn %s" % m.group(1))
+    size = os.path.getsize(os.path.join(args.root, "history"))
+    if size > HISTORY_COMPACT_BYTES + 8192:
+        fails.append("the history is %d bytes, over its bound" % size)
     if not args.durable or not os.path.exists(args.durable):
         return
-    for line in open(args.durable):
-        ident, state = line.split()
+    durable = [line.split() for line in open(args.durable)]
+    # A compaction forgets the oldest attempts, never newer ones: those
+    # missing must all come before the first still listed, and only once the
+    # history holds at least HISTORY_KEEP attempts.
+    kept = [i for i, (ident, _) in enumerate(durable) if ident in records]
+    first_kept = kept[0] if kept else len(durable)
+    for i, (ident, state) in enumerate(durable):
+        if ident not in records and i < first_kept and len(listed) >= HISTORY_KEEP:
+            continue
         if records.get(ident) != state:
             fails.append("attempt %s was %s before the crash, history now says %s"
                          % (ident, state, records.get(ident, "nothing")))
