@@ -534,7 +534,7 @@ def chunked(g):
          members=lambda p: [xz_big_dictionary(c) for c in chunks(p)], compression="xz",
          flags="mem")
     case("chunked-gzip-bomb", "refuse", "payload member 0: decodes to more than the chunk size",
-         members=lambda p: [gzip_of_zeros(256 << 20, before=p)], flags="mem")
+         members=lambda p: [gzip_of_zeros(128 << 20, before=p)], flags="mem")
     case("chunked-after-end-marker", "refuse", "data after the end-of-archive marker",
          plain=tar(*g.base(), trailer=entry("hidden", b"x")))
     case("chunked-no-end-marker", "refuse", "no end-of-archive marker",
