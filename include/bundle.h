@@ -40,7 +40,7 @@
 #define BUNDLE_BLOCK_SIZE (1u << 20)		/* what bundle_create writes in format 1 */
 /* Format 2: uncompressed bytes per member.  Every member decodes to exactly
  * chunk_size bytes but the last, which decodes to 1 .. chunk_size. */
-#define BUNDLE_CHUNK_SIZE (256u << 10)		/* what bundle_create writes */
+#define BUNDLE_CHUNK_SIZE (128u << 10)		/* what bundle_create writes */
 #define BUNDLE_CHUNK_MIN (64u << 10)
 #define BUNDLE_CHUNK_MAX (1u << 20)
 /* Format 2 hash list entry: 4-byte big-endian block length, 32-byte SHA-256. */

@@ -4,14 +4,16 @@
  * One producer submits verified, decrypted members, one at a time and in
  * payload order; one consumer takes the decoded chunks in the same order
  * (extract_pool_next, an extract_input_fn).  Between them up to
- * EXTRACT_POOL_THREADS_MAX decoder threads (one per online CPU) each decode
+ * EXTRACT_POOL_THREADS_MAX decoder threads (one per online CPU that the
+ * process may run on) each decode
  * a member of their own (updater/extract/member.c): exactly one gzip member /
  * xz stream / zstd frame, nothing after it, decoding to chunk_size bytes
  * (the last member: 1 .. chunk_size; a short member anywhere else is
  * refused when the next one arrives).
  *
- * Bounded: `threads + 2` slots, each one member (grown to the largest seen,
- * at most a bundle block) and one chunk; a producer finding none free waits.
+ * Bounded: `threads + 1` slots, each one member (grown to the largest seen,
+ * at most a bundle block) and one chunk of chunk_size + 1 bytes; a producer
+ * finding none free waits.  With 2 CPUs and 256 KiB chunks: 1.5 MiB.
  * Errors come in payload order: a member that fails to decode is reported
  * to the consumer only when every member before it has been consumed, so
  * the first bad byte of the payload is the one named, whatever thread got

@@ -141,11 +141,12 @@ static int chunker_flush(struct bundle_chunker *c, struct error *err)
 	/* only a chunk near 1 MiB of incompressible bytes could grow past it */
 	if (len > BUNDLE_BLOCK_MAX)
 		return error_set(err, "payload: chunk %u compresses to %zu bytes, more than a "
-				 "block (%u): use a smaller chunk size", c->count, len,
-				 BUNDLE_BLOCK_MAX);
+				 "block (%u): use a smaller chunk size (--chunk-size)", c->count,
+				 len, BUNDLE_BLOCK_MAX);
 	if (c->count == BUNDLE_BLOCKS_MAX)
 		return error_set(err, "payload: more than %u chunks of %u bytes: use a larger "
-				 "chunk size", BUNDLE_BLOCKS_MAX, c->chunk_size);
+				 "chunk size (slotpack create --chunk-size)", BUNDLE_BLOCKS_MAX,
+				 c->chunk_size);
 	if (c->count == c->cap) {
 		uint32_t cap = c->cap ? 2 * c->cap : 256, *grown;
 

@@ -7,6 +7,7 @@
  * outside the lock. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ struct extract_pool {
 	uint32_t chunk_size;
 	unsigned nthreads, nslots;
 	struct pool_thread threads[EXTRACT_POOL_THREADS_MAX];
-	struct pool_slot slots[EXTRACT_POOL_THREADS_MAX + 2];
+	struct pool_slot slots[EXTRACT_POOL_THREADS_MAX + 1];
 	uint64_t submitted, consumed;	/* the next member in, the next out */
 	int closed, cancelled, failed, stopping;
 	struct pool_slot *held;		/* the chunk the consumer reads */
@@ -84,12 +85,19 @@ static void *pool_decoder_main(void *arg)
 	return NULL;
 }
 
+/* One decoder per online CPU this process may run on: more would only
+ * take turns, each holding a chunk. */
 static unsigned pool_thread_count(unsigned threads)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t mine;
 
-	if (threads == 0)
+	if (threads == 0) {
 		threads = cpus > 0 ? (unsigned)cpus : 1;
+		if (sched_getaffinity(0, sizeof mine, &mine) == 0 && CPU_COUNT(&mine) > 0 &&
+		    (unsigned)CPU_COUNT(&mine) < threads)
+			threads = (unsigned)CPU_COUNT(&mine);
+	}
 	return threads > EXTRACT_POOL_THREADS_MAX ? EXTRACT_POOL_THREADS_MAX : threads;
 }
 
@@ -97,7 +105,9 @@ static int pool_start(struct extract_pool *p, const char *compression, unsigned 
 		      struct error *err)
 {
 	p->nthreads = pool_thread_count(threads);
-	p->nslots = p->nthreads + 2;	/* one held by the consumer, one queued */
+	/* one per decoder and the one the consumer reads: the producer waits
+	 * for a free one while it reads and hashes the next block */
+	p->nslots = p->nthreads + 1;
 	for (unsigned i = 0; i < p->nslots; i++) {
 		p->slots[i].out = malloc((size_t)p->chunk_size + 1);
 		if (!p->slots[i].out)
@@ -270,7 +280,7 @@ void extract_pool_free(struct extract_pool *p)
 			pthread_join(p->threads[i].id, NULL);
 		extract_member_end(&p->threads[i].decoder);
 	}
-	for (unsigned i = 0; i < EXTRACT_POOL_THREADS_MAX + 2; i++) {
+	for (unsigned i = 0; i < EXTRACT_POOL_THREADS_MAX + 1; i++) {
 		free(p->slots[i].in);
 		free(p->slots[i].out);
 	}
