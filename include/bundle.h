@@ -42,7 +42,12 @@
  * chunk_size bytes but the last, which decodes to 1 .. chunk_size. */
 #define BUNDLE_CHUNK_SIZE (128u << 10)		/* what bundle_create writes */
 #define BUNDLE_CHUNK_MIN (64u << 10)
-#define BUNDLE_CHUNK_MAX (1u << 20)
+#define BUNDLE_CHUNK_MAX (960u << 10)		/* its BUNDLE_MEMBER_MAX is BUNDLE_BLOCK_MAX */
+/* Format 2: the longest block (member) a chunk of c bytes may be stored as.
+ * No filter grows incompressible data by 1/16 (gzip stored blocks: 5 bytes
+ * per 16 KiB; zstd raw blocks: 3 per 128 KiB; xz: 3 per 64 KiB) and headers
+ * fit in 4 KiB, so any writer fits; a reader holds no more per member. */
+#define BUNDLE_MEMBER_MAX(c) ((c) + (c) / 16 + 4096u)
 /* Format 2 hash list entry: 4-byte big-endian block length, 32-byte SHA-256. */
 #define BUNDLE_ENTRY_CHUNKED 36u
 #define BUNDLE_MANIFEST_MAX (16u << 10)

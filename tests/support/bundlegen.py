@@ -127,8 +127,8 @@ def zstd_big_window(data):
     return bytes(s)
 
 
-def gzip_of_zeros(size, before=b"", after=b""):
-    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+def gzip_of_zeros(size, before=b"", after=b"", level=1):
+    c = zlib.compressobj(level, zlib.DEFLATED, 31)
     out = [c.compress(before)]
     chunk = b"\x00" * (1 << 20)
     left = size
@@ -519,8 +519,9 @@ def chunked(g):
     case("chunked-boundary-lie", "refuse", "payload member 0: the gzip data is truncated",
          members=lambda p: (lambda ms: [ms[0][:-10], ms[0][-10:] + ms[1]] + ms[2:])(
              [gzip(c) for c in chunks(p)]))
+    text = tar(*g.base(), entry("text", b"compressible line\n" * 30000))
     case("chunked-member-too-long", "refuse", "payload member 0: decodes to more than the "
-         "chunk size", members=split(2 * CHUNK))
+         "chunk size", members=split(2 * CHUNK), plain=text)
     case("chunked-short-member", "refuse", "payload member 0: decodes to 65024 bytes, fewer",
          members=split(CHUNK - 512))
     case("chunked-trailing-junk", "refuse", "data after the end of its gzip member",
@@ -534,7 +535,9 @@ def chunked(g):
          members=lambda p: [xz_big_dictionary(c) for c in chunks(p)], compression="xz",
          flags="mem")
     case("chunked-gzip-bomb", "refuse", "payload member 0: decodes to more than the chunk size",
-         members=lambda p: [gzip_of_zeros(128 << 20, before=p)], flags="mem")
+         members=lambda p: [gzip_of_zeros(40 << 20, before=p[:1024], level=9)], flags="mem")
+    case("chunked-member-oversized", "refuse", "block 0 is 585706 bytes, not 1 to 73728",
+         members=lambda p: [gzip_of_zeros(128 << 20)], flags="mem")
     case("chunked-after-end-marker", "refuse", "data after the end-of-archive marker",
          plain=tar(*g.base(), trailer=entry("hidden", b"x")))
     case("chunked-no-end-marker", "refuse", "no end-of-archive marker",
@@ -546,7 +549,7 @@ def chunked(g):
         return apply
     case("chunked-length-zero", "refuse", "blocks.sha256: block 1 is 0 bytes",
          change=lengths(lambda ls: ls.insert(1, 0)))
-    case("chunked-length-2MiB", "refuse", "block 0 is 2097152 bytes, not 1 to 1048576",
+    case("chunked-length-2MiB", "refuse", "block 0 is 2097152 bytes, not 1 to 73728",
          change=lengths(lambda ls: ls.__setitem__(0, 2 << 20)))
     case("chunked-length-sum-lie", "refuse", "the manifest says",
          change=lengths(lambda ls: ls.__setitem__(-1, ls[-1] + 1)))

@@ -254,7 +254,8 @@ static void test_manifest_keys(void **state)
 		{ "", "12", "chunk_size: missing" },
 		{ "chunk_size = 4096\n", "12", "chunk_size: not a chunk size" },
 		{ "chunk_size = 2097152\n", "12", "chunk_size: not a chunk size" },
-		{ "chunk_size = 262144\n", "2", "2 blocks of 1 to 1048576 bytes cannot hold" },
+		{ "chunk_size = 983041\n", "12", "chunk_size: not a chunk size (65536 to 983040)" },
+		{ "chunk_size = 262144\n", "2", "2 blocks of 1 to 282624 bytes cannot hold" },
 	};
 	struct bundle_manifest m;
 	char text[1024];

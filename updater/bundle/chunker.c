@@ -138,11 +138,11 @@ static int chunker_flush(struct bundle_chunker *c, struct error *err)
 	if (chunker_compress(c, &len) < 0)
 		return error_set(err, "payload: %s compression of chunk %u failed", c->compression,
 				 c->count);
-	/* only a chunk near 1 MiB of incompressible bytes could grow past it */
-	if (len > BUNDLE_BLOCK_MAX)
-		return error_set(err, "payload: chunk %u compresses to %zu bytes, more than a "
-				 "block (%u): use a smaller chunk size (--chunk-size)", c->count,
-				 len, BUNDLE_BLOCK_MAX);
+	/* a guest refuses more; no filter's worst case comes near it */
+	if (len > BUNDLE_MEMBER_MAX(c->chunk_size))
+		return error_set(err, "payload: chunk %u compresses to %zu bytes, more than "
+				 "BUNDLE_MEMBER_MAX (%u)", c->count, len,
+				 BUNDLE_MEMBER_MAX(c->chunk_size));
 	if (c->count == BUNDLE_BLOCKS_MAX)
 		return error_set(err, "payload: more than %u chunks of %u bytes: use a larger "
 				 "chunk size (slotpack create --chunk-size)", BUNDLE_BLOCKS_MAX,

@@ -114,7 +114,7 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 		return NULL;
 	case KEY_CHUNK_SIZE:
 		if (number_parse(v, BUNDLE_CHUNK_MAX, &n) < 0 || n < BUNDLE_CHUNK_MIN)
-			return "not a chunk size (65536 to 1048576)";
+			return "not a chunk size (65536 to 983040)";
 		m->chunk_size = (uint32_t)n;
 		return NULL;
 	case KEY_BLOCK_COUNT:
@@ -173,12 +173,12 @@ static int manifest_check_blocks(const struct bundle_manifest *m, unsigned seen,
 		return error_set(err, "manifest.ini: [payload] %s: not a key of format %u",
 				 manifest_keys[other].name, m->format);
 	if (chunked) {
-		/* every block holds 1 .. BUNDLE_BLOCK_MAX bytes */
+		/* every block holds 1 .. BUNDLE_MEMBER_MAX(chunk_size) bytes */
 		if (m->block_count > m->payload_size ||
-		    (uint64_t)m->block_count * BUNDLE_BLOCK_MAX < m->payload_size)
+		    (uint64_t)m->block_count * BUNDLE_MEMBER_MAX(m->chunk_size) < m->payload_size)
 			return error_set(err, "manifest.ini: [payload] block_count: %u blocks of 1 to "
 					 "%u bytes cannot hold %" PRIu64 " bytes", m->block_count,
-					 BUNDLE_BLOCK_MAX, m->payload_size);
+					 BUNDLE_MEMBER_MAX(m->chunk_size), m->payload_size);
 		return 0;
 	}
 	blocks = (m->payload_size + m->block_size - 1) / m->block_size;

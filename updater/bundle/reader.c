@@ -215,14 +215,15 @@ static size_t reader_block_len(const struct reader *r, uint32_t index, uint64_t 
 	return (size_t)e[0] << 24 | (size_t)e[1] << 16 | (size_t)e[2] << 8 | e[3];
 }
 
-/* Format 2: the signed lengths are each 1 .. BUNDLE_BLOCK_MAX and add up to
- * the payload's size, so every member's boundaries are known and bounded
- * before the payload is read. */
+/* Format 2: the signed lengths are each 1 .. BUNDLE_MEMBER_MAX(chunk_size)
+ * and add up to the payload's size, so every member's boundaries are known
+ * and bounded before the payload is read: a member holding a bomb costs at
+ * most that, whatever it decodes to. */
 static int reader_block_lengths(struct reader *r, struct error *err)
 {
 	const struct bundle_manifest *m = &r->manifest;
 	uint64_t total = 0;
-	size_t len;
+	size_t len, max = BUNDLE_MEMBER_MAX(m->chunk_size);
 
 	r->block_max = m->block_size;
 	if (m->format == BUNDLE_FORMAT_BLOCKS)
@@ -230,9 +231,9 @@ static int reader_block_lengths(struct reader *r, struct error *err)
 	r->block_max = 0;
 	for (uint32_t i = 0; i < m->block_count; i++) {
 		len = reader_block_len(r, i, 0);
-		if (len == 0 || len > BUNDLE_BLOCK_MAX)
+		if (len == 0 || len > max)
 			return error_set(err, "bundle: blocks.sha256: block %u is %zu bytes, not 1 to "
-					 "%u", i, len, BUNDLE_BLOCK_MAX);
+					 "%zu (chunk_size %u)", i, len, max, m->chunk_size);
 		total += len;
 		if (len > r->block_max)
 			r->block_max = len;
