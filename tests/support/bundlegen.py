@@ -527,7 +527,7 @@ def chunked(g):
     case("chunked-trailing-junk", "refuse", "data after the end of its gzip member",
          members=lambda p: (lambda ms: [ms[0] + b"junk"] + ms[1:])([gzip(c) for c in chunks(p)]))
     case("chunked-two-members-in-block", "refuse", "payload member 0: data after the end",
-         members=lambda p: (lambda ms: [ms[0] + ms[1]] + ms[2:])([gzip(c) for c in chunks(p)]))
+         members=lambda p: (lambda ms: [ms[0] + gzip(b"")] + ms[1:])([gzip(c) for c in chunks(p)]))
     case("chunked-zstd-window-128MiB", "refuse", "EXTRACT_ZSTD_WINDOW_LOG_MAX",
          members=lambda p: [zstd_big_window(c) for c in chunks(p)], compression="zstd",
          flags="mem")
@@ -537,7 +537,7 @@ def chunked(g):
     case("chunked-gzip-bomb", "refuse", "payload member 0: decodes to more than the chunk size",
          members=lambda p: [gzip_of_zeros(40 << 20, before=p[:1024], level=9)], flags="mem")
     case("chunked-member-oversized", "refuse", "block 0 is 585706 bytes, not 1 to 73728",
-         members=lambda p: [gzip_of_zeros(128 << 20)], flags="mem")
+         members=lambda p: [gzip_of_zeros(128 << 20)] + [gzip(b"x")] * 12, flags="mem")
     case("chunked-after-end-marker", "refuse", "data after the end-of-archive marker",
          plain=tar(*g.base(), trailer=entry("hidden", b"x")))
     case("chunked-no-end-marker", "refuse", "no end-of-archive marker",
