@@ -26,15 +26,19 @@ printf 'setting = 1\n' > "$tree/etc/agent.conf"
 ln -s ../etc/agent.conf "$tree/bin/agent.conf"
 ln "$tree/etc/agent.conf" "$tree/etc/hardlink.conf"
 
-# bundle: each compression, plain and encrypted; manifest: their manifests.
-for z in gzip xz zstd; do
-	"$bin/slotpack" create -d "$tree" -V 1.0.0 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
-		-z "$z" -o "$C/bundle/$z.bundle"
-	tar -xOf "$C/bundle/$z.bundle" manifest.ini > "$C/manifest/$z.ini"
+# bundle: each compression, plain and encrypted, in format 2 (the default)
+# and format 1 (format1-*); manifest: their manifests.
+for f in 2 1; do
+	p=; [ $f = 1 ] && p=format1-
+	for z in gzip xz zstd; do
+		"$bin/slotpack" create -d "$tree" -V 1.0.0 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
+			-z "$z" --format $f -o "$C/bundle/$p$z.bundle"
+		tar -xOf "$C/bundle/$p$z.bundle" manifest.ini > "$C/manifest/$p$z.ini"
+	done
+	"$bin/slotpack" create -d "$tree" -V 2.0.0-rc.1 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
+		-e "$K/payload.key" --format $f -o "$C/bundle/${p}gzip-encrypted.bundle"
+	tar -xOf "$C/bundle/${p}gzip-encrypted.bundle" manifest.ini > "$C/manifest/${p}encrypted.ini"
 done
-"$bin/slotpack" create -d "$tree" -V 2.0.0-rc.1 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
-	-e "$K/payload.key" -o "$C/bundle/gzip-encrypted.bundle"
-tar -xOf "$C/bundle/gzip-encrypted.bundle" manifest.ini > "$C/manifest/encrypted.ini"
 
 # extract: the payload formats, plus hand-made hostile entries.
 tar -C "$tree" --format=ustar -cf "$C/extract/plain.tar" .
