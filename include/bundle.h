@@ -116,7 +116,8 @@ struct bundle_create_options {
 	const char *key_path;		/* signer's private key, PEM */
 	const char *cert_path;		/* signer's certificate, PEM */
 	const char *encrypt_key_path;	/* NULL: not encrypted */
-	const char *compression;	/* gzip (default) | xz | zstd */
+	const char *compression;	/* gzip | xz | zstd; NULL: zstd in format 2,
+					 * gzip in format 1 (docs/decisions.md D24) */
 	unsigned format;		/* 0: BUNDLE_FORMAT; 1 for guests older than format 2 */
 	uint32_t chunk_size;		/* format 2; 0: BUNDLE_CHUNK_SIZE */
 	int64_t created;		/* SOURCE_DATE_EPOCH or 0 */

@@ -216,7 +216,7 @@ static void test_format1_still_installs(void **state)
 	round_trip(*state, BUNDLE_FORMAT_BLOCKS);
 }
 
-/* Format 2 is the default, its chunk BUNDLE_CHUNK_SIZE. */
+/* Format 2 is the default, its chunk BUNDLE_CHUNK_SIZE, its compression zstd. */
 static void test_default_is_format2(void **state)
 {
 	struct fixture *f = *state;
@@ -231,7 +231,7 @@ static void test_default_is_format2(void **state)
 	assert_int_equal(install(f, &in, &err), 0);
 	assert_int_equal(in.manifest.format, BUNDLE_FORMAT_CHUNKED);
 	assert_int_equal(in.manifest.chunk_size, BUNDLE_CHUNK_SIZE);
-	assert_string_equal(in.manifest.compression, "gzip");
+	assert_string_equal(in.manifest.compression, "zstd");
 	expect_tree(f);
 	o.chunk_size = 1000;
 	assert_int_equal(bundle_create(&o, &err), -1);

@@ -301,8 +301,10 @@ static int writer_setup(struct writer *w, struct error *err)
 	}
 	snprintf(m->version, sizeof m->version, "%s", o->version);
 	snprintf(m->compatible, sizeof m->compatible, "%s", o->compatible);
-	snprintf(m->compression, sizeof m->compression, "%s",
-		 o->compression ? o->compression : "gzip");
+	/* zstd decodes faster than gzip at a smaller size (D24); format 1 keeps
+	 * gzip, whose one-stream decoder needs no 2 MiB window on old guests */
+	snprintf(m->compression, sizeof m->compression, "%s", o->compression ? o->compression :
+		 m->format == BUNDLE_FORMAT_CHUNKED ? "zstd" : "gzip");
 	snprintf(m->encryption, sizeof m->encryption, "%s",
 		 o->encrypt_key_path ? "aes-256-ctr" : "none");
 	w->buffer_size = BUNDLE_BLOCK_MAX;	/* a block of either format fits */
