@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 TZ=UTC
 
 rm -rf "$C"
-mkdir -p "$C/bundle" "$C/manifest" "$C/extract" "$C/rpc_message" "$C/config" \
+mkdir -p "$C/bundle" "$C/manifest" "$C/extract" "$C/member" "$C/rpc_message" "$C/config" \
 	"$C/state" "$C/history" "$C/control_reply" "$C/control_request"
 
 # A tiny tree: a directory, a file, an executable, a symlink, a hardlink.
@@ -54,6 +54,16 @@ ln -s ../../outside "$T/hostile/up"
 tar -C "$T/hostile" --format=ustar -cf "$C/extract/symlinks.tar" .
 tar -C "$tree" --format=ustar --transform 's,^\./etc,../etc,' -cf "$C/extract/dotdot.tar" ./etc \
 	2>/dev/null
+
+# member: the tree's tar as one member of each filter after fuzz_member's
+# two leading bytes; then two gzip members of it (the first short: refused).
+tar -C "$tree" --format=ustar -cf "$T/member.tar" .
+i=0
+for z in "gzip -n -c" "xz -2 -c" "zstd -q -c"; do
+	{ printf "\\$(printf %o $i)\\000"; $z < "$T/member.tar"; } > "$C/member/one-${z%% *}"
+	i=$((i + 1))
+done
+{ printf '\000\001'; gzip -n -c < "$T/member.tar"; gzip -n -c < "$T/member.tar"; } > "$C/member/two-gzip"
 
 # rpc_message: every captured body (plain and sealed with the test rpc_key).
 n=0
