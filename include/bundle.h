@@ -3,8 +3,17 @@
  * A bundle is a plain ustar archive with exactly four members, in order:
  *   manifest.ini     what the bundle is (INI, parsed with inih)
  *   manifest.sig     CMS detached signature over manifest.ini (DER)
- *   blocks.sha256    SHA-256 of every payload block, 32 bytes each
+ *   blocks.sha256    SHA-256 of every payload block, 32 bytes each (format
+ *                    2: each preceded by the block's length, 4 bytes)
  *   payload          tar (gzip|xz|zstd) of the slot tree, optionally AES-256-CTR
+ *
+ * Format 1 compresses the tar as one stream and cuts the stored payload into
+ * blocks of block_size.  Format 2 (what bundle_create writes) cuts the tar
+ * into chunks of chunk_size bytes and compresses each on its own: one
+ * stored block is one complete gzip member / xz stream / zstd frame, its
+ * length signed in the hash list, so members can be decoded in parallel
+ * (include/extract_pool.h) and a reader knows every member's boundaries
+ * before it decodes a byte.
  *
  * bundle_read() promises: the manifest is verified against the keyring
  * before anything else is trusted; the hash list is checked against the
@@ -25,12 +34,27 @@
 #include <stdint.h>
 #include "error.h"
 
-#define BUNDLE_FORMAT 1
-#define BUNDLE_BLOCK_SIZE (1u << 20)		/* what bundle_create writes */
+#define BUNDLE_FORMAT_BLOCKS 1		/* one compressed stream, fixed blocks */
+#define BUNDLE_FORMAT_CHUNKED 2		/* one member per block (FORMAT.md) */
+#define BUNDLE_FORMAT BUNDLE_FORMAT_CHUNKED	/* what bundle_create writes by default */
+#define BUNDLE_BLOCK_SIZE (1u << 20)		/* what bundle_create writes in format 1 */
+/* Format 2: uncompressed bytes per member.  Every member decodes to exactly
+ * chunk_size bytes but the last, which decodes to 1 .. chunk_size. */
+#define BUNDLE_CHUNK_SIZE (128u << 10)		/* what bundle_create writes */
+#define BUNDLE_CHUNK_MIN (64u << 10)
+#define BUNDLE_CHUNK_MAX (960u << 10)		/* its BUNDLE_MEMBER_MAX is BUNDLE_BLOCK_MAX */
+/* Format 2: the longest block (member) a chunk of c bytes may be stored as.
+ * No filter grows incompressible data by 1/16 (gzip stored blocks: 5 bytes
+ * per 16 KiB; zstd raw blocks: 3 per 128 KiB; xz: 3 per 64 KiB) and headers
+ * fit in 4 KiB, so any writer fits; a reader holds no more per member. */
+#define BUNDLE_MEMBER_MAX(c) ((c) + (c) / 16 + 4096u)
+/* Format 2 hash list entry: 4-byte big-endian block length, 32-byte SHA-256. */
+#define BUNDLE_ENTRY_CHUNKED 36u
 #define BUNDLE_MANIFEST_MAX (16u << 10)
 #define BUNDLE_SIGNATURE_MAX (64u << 10)
 /* Ceilings a reader enforces from the manifest before allocating (FORMAT.md):
- * one block is held in memory, and the whole hash list. */
+ * one block is held in memory, and the whole hash list.  In format 2 a
+ * block is one member: at most BUNDLE_BLOCK_MAX stored bytes too. */
 #define BUNDLE_BLOCK_MIN 4096u
 #define BUNDLE_BLOCK_MAX (1u << 20)
 #define BUNDLE_BLOCKS_MAX 16384u		/* a hash list of at most 512 KiB */
@@ -47,7 +71,9 @@ struct bundle_manifest {
 	char encryption[16];		/* none | aes-256-ctr */
 	char iv[33];			/* hex, aes-256-ctr only */
 	char key_id[33];		/* hex, which key decrypts it */
-	uint32_t block_size, block_count;
+	uint32_t block_size;		/* format 1: stored bytes per block */
+	uint32_t chunk_size;		/* format 2: decoded bytes per member */
+	uint32_t block_count;
 	char blocks_sha256[65];		/* of the blocks.sha256 member */
 	char digest[65];		/* SHA-256 of manifest.ini: the bundle's identity */
 	char signer[256];		/* subject of the signing certificate */
@@ -71,7 +97,8 @@ struct bundle_reader_options {
  * compatible ...), 1 when the manifest was all the caller needed (a bundle
  * already installed): bundle_read() then stops and returns 1, no error. */
 typedef int (*bundle_manifest_fn)(const struct bundle_manifest *m, void *ctx, struct error *err);
-/* Receives the payload verified block by block, decrypted, in order. */
+/* Receives the payload verified block by block, decrypted, in order; in
+ * format 2 each call is exactly one member. */
 typedef int (*bundle_payload_fn)(const void *data, size_t len, void *ctx, struct error *err);
 
 /* Reads a whole bundle from fd.  on_payload may be NULL (verify only);
@@ -89,7 +116,10 @@ struct bundle_create_options {
 	const char *key_path;		/* signer's private key, PEM */
 	const char *cert_path;		/* signer's certificate, PEM */
 	const char *encrypt_key_path;	/* NULL: not encrypted */
-	const char *compression;	/* gzip (default) | xz | zstd */
+	const char *compression;	/* gzip | xz | zstd; NULL: zstd in format 2,
+					 * gzip in format 1 (docs/decisions.md D24) */
+	unsigned format;		/* 0: BUNDLE_FORMAT; 1 for guests older than format 2 */
+	uint32_t chunk_size;		/* format 2; 0: BUNDLE_CHUNK_SIZE */
 	int64_t created;		/* SOURCE_DATE_EPOCH or 0 */
 	int64_t signing_time;		/* CMS signingTime, seconds since the epoch; 0: now */
 	const char *output;
@@ -131,8 +161,23 @@ int bundle_key_load(const char *path, unsigned char key[32], struct error *err);
 void bundle_key_id(const unsigned char key[32], char id[33]);
 /* Lowercase hex of len bytes into out (2*len+1). */
 void bundle_hex(const unsigned char *bytes, size_t len, char *out);
-/* Builds the payload tar of a tree into fd, reproducibly. */
+/* Builds the payload tar of a tree into fd, reproducibly: one compressed
+ * stream when chunk_size is 0 (format 1), else one member per chunk_size
+ * bytes of tar (format 2), whose stored lengths go to *members (malloc'd,
+ * *count of them; the caller frees). */
 int bundle_payload_write(int fd, const char *directory, const char *compression,
-			 int64_t mtime, struct error *err);
+			 int64_t mtime, uint32_t chunk_size, uint32_t **members, uint32_t *count,
+			 struct error *err);
+/* Format 2's payload writer (chunker.c): tar bytes in, one compressed
+ * member per chunk_size bytes out to fd. */
+struct bundle_chunker;
+struct bundle_chunker *bundle_chunker_new(int fd, const char *compression, uint32_t chunk_size,
+					  struct error *err);
+int bundle_chunker_write(struct bundle_chunker *c, const void *data, size_t len,
+			 struct error *err);
+/* Writes the last chunk; hands over the stored length of every member. */
+int bundle_chunker_finish(struct bundle_chunker *c, uint32_t **members, uint32_t *count,
+			  struct error *err);
+void bundle_chunker_free(struct bundle_chunker *c);
 
 #endif

@@ -85,6 +85,9 @@ struct extract_limits {
 	unsigned long long max_entries;
 	int allow_setuid;                 /* else setuid/setgid/sticky bits are stripped */
 	const char *compression;          /* the declared filter: gzip|xz|zstd|none (NULL: none) */
+	unsigned chunk_size;              /* 0: one compressed stream (bundle format 1); else
+					   * one member per chunk (format 2, extract_pool.h);
+					   * read by extract_worker only */
 };
 
 struct extract_stats {
@@ -98,6 +101,18 @@ struct extract_stats {
  * NULL; on error it holds what was extracted so far.  Does not close in_fd. */
 int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 		   struct extract_stats *stats, struct error *err);
+
+/* Already decoded payload bytes, in order, for extract_stream_input(): the
+ * next bytes in *data (valid until the next call), their count, 0 at the
+ * end of the stream, -1 with err set. */
+typedef long (*extract_input_fn)(void *ctx, const void **data, struct error *err);
+
+/* extract_stream() of a stream that is decoded already (format 2 members,
+ * include/extract_pool.h): the bytes pass the same tar gate and extractor;
+ * limits->compression is not used. */
+int extract_stream_input(extract_input_fn next, void *ctx, int slot_fd,
+			 const struct extract_limits *limits, struct extract_stats *stats,
+			 struct error *err);
 
 /* Makes everything written beneath slot_fd durable (syncfs). */
 int extract_sync(int slot_fd, struct error *err);

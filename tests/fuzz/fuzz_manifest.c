@@ -1,6 +1,9 @@
 /* fuzz_manifest.c: bundle_manifest_parse() on hostile manifest.ini text.
  *
- * Oracle beyond the sanitizers: a manifest that parses is written back with
+ * Oracles beyond the sanitizers: the blocks can hold the payload (format 1:
+ * block_count fixed blocks cover it; format 2: block_count members of 1 ..
+ * BUNDLE_MEMBER_MAX(chunk_size) bytes can hold it); a manifest that parses
+ * is written back with
  * bundle_manifest_format() and must parse again to the same struct (what a
  * packager writes, a guest reads the same way), unless the written form
  * is refused, as bundle_create() then refuses to write it. */
@@ -21,10 +24,20 @@ static void fuzz_manifest_fields(const struct bundle_manifest *m)
 	fuzz_check_terminated(m->iv, sizeof m->iv, "iv");
 	fuzz_check_terminated(m->key_id, sizeof m->key_id, "key_id");
 	fuzz_check_terminated(m->blocks_sha256, sizeof m->blocks_sha256, "blocks_sha256");
-	if (m->block_size < 4096 || (uint64_t)m->block_count * m->block_size <
-				    m->payload_size)
-		fuzz_fail("accepted blocks (%u x %u) that do not cover %llu bytes",
-			  m->block_count, m->block_size, (unsigned long long)m->payload_size);
+	uint64_t most = m->format == BUNDLE_FORMAT_CHUNKED ? BUNDLE_MEMBER_MAX(m->chunk_size) :
+			m->block_size;
+
+	if (m->format == BUNDLE_FORMAT_CHUNKED ?
+	    m->block_size || m->chunk_size < BUNDLE_CHUNK_MIN || m->chunk_size > BUNDLE_CHUNK_MAX ||
+	    m->block_count > m->payload_size :
+	    m->chunk_size || m->block_size < 4096)
+		fuzz_fail("accepted format %u with block_size %u, chunk_size %u, %u blocks of %llu "
+			  "bytes", m->format, m->block_size, m->chunk_size, m->block_count,
+			  (unsigned long long)m->payload_size);
+	if ((uint64_t)m->block_count * most < m->payload_size)
+		fuzz_fail("accepted blocks (%u x at most %llu) that do not cover %llu bytes",
+			  m->block_count, (unsigned long long)most,
+			  (unsigned long long)m->payload_size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 TZ=UTC
 
 rm -rf "$C"
-mkdir -p "$C/bundle" "$C/manifest" "$C/extract" "$C/rpc_message" "$C/config" \
+mkdir -p "$C/bundle" "$C/manifest" "$C/extract" "$C/member" "$C/rpc_message" "$C/config" \
 	"$C/state" "$C/history" "$C/control_reply" "$C/control_request"
 
 # A tiny tree: a directory, a file, an executable, a symlink, a hardlink.
@@ -26,15 +26,19 @@ printf 'setting = 1\n' > "$tree/etc/agent.conf"
 ln -s ../etc/agent.conf "$tree/bin/agent.conf"
 ln "$tree/etc/agent.conf" "$tree/etc/hardlink.conf"
 
-# bundle: each compression, plain and encrypted; manifest: their manifests.
-for z in gzip xz zstd; do
-	"$bin/slotpack" create -d "$tree" -V 1.0.0 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
-		-z "$z" -o "$C/bundle/$z.bundle"
-	tar -xOf "$C/bundle/$z.bundle" manifest.ini > "$C/manifest/$z.ini"
+# bundle: each compression, plain and encrypted, in format 2 (the default)
+# and format 1 (format1-*); manifest: their manifests.
+for f in 2 1; do
+	p=; [ $f = 1 ] && p=format1-
+	for z in gzip xz zstd; do
+		"$bin/slotpack" create -d "$tree" -V 1.0.0 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
+			-z "$z" --format $f -o "$C/bundle/$p$z.bundle"
+		tar -xOf "$C/bundle/$p$z.bundle" manifest.ini > "$C/manifest/$p$z.ini"
+	done
+	"$bin/slotpack" create -d "$tree" -V 2.0.0-rc.1 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
+		-e "$K/payload.key" --format $f -o "$C/bundle/${p}gzip-encrypted.bundle"
+	tar -xOf "$C/bundle/${p}gzip-encrypted.bundle" manifest.ini > "$C/manifest/${p}encrypted.ini"
 done
-"$bin/slotpack" create -d "$tree" -V 2.0.0-rc.1 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
-	-e "$K/payload.key" -o "$C/bundle/gzip-encrypted.bundle"
-tar -xOf "$C/bundle/gzip-encrypted.bundle" manifest.ini > "$C/manifest/encrypted.ini"
 
 # extract: the payload formats, plus hand-made hostile entries.
 tar -C "$tree" --format=ustar -cf "$C/extract/plain.tar" .
@@ -50,6 +54,16 @@ ln -s ../../outside "$T/hostile/up"
 tar -C "$T/hostile" --format=ustar -cf "$C/extract/symlinks.tar" .
 tar -C "$tree" --format=ustar --transform 's,^\./etc,../etc,' -cf "$C/extract/dotdot.tar" ./etc \
 	2>/dev/null
+
+# member: the tree's tar as one member of each filter after fuzz_member's
+# two leading bytes; then two gzip members of it (the first short: refused).
+tar -C "$tree" --format=ustar -cf "$T/member.tar" .
+i=0
+for z in "gzip -n -c" "xz -2 -c" "zstd -q -c"; do
+	{ printf "\\$(printf %o $i)\\000"; $z < "$T/member.tar"; } > "$C/member/one-${z%% *}"
+	i=$((i + 1))
+done
+{ printf '\000\001'; gzip -n -c < "$T/member.tar"; gzip -n -c < "$T/member.tar"; } > "$C/member/two-gzip"
 
 # rpc_message: every captured body (plain and sealed with the test rpc_key).
 n=0

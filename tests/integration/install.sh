@@ -3,19 +3,23 @@
 # served over http by tests/support/httpd.py on 127.0.0.1.
 # Good path: v1 -> v2 -> broken v3 reverted by slotd.  Then every kind of bad
 # request: each leaves the running slot as it was and a FAILED record naming why.
+# Bundles are format 2 (slotpack's default) but big.bundle, format 1 (--format
+# 1): an old bundle still installs, resumed over http; big2.bundle is its
+# format 2 twin, tampered and cut the same way.
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 
 make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
 
-pack() { # pack VERSION BEHAVIOUR [COMPATIBLE] [SIGNER]
+pack() { # pack VERSION BEHAVIOUR COMPATIBLE SIGNER OUT [SLOTPACK OPTIONS]
 	tree=$T/tree-$1
 	mkdir -p "$tree/bin"
 	cp "$SLOTD_AGENTS/demo_agent" "$tree/bin/agent"
 	echo "$2" > "$tree/behaviour"
-	signer=${4:-ca}
-	"$B/slotpack" create -d "$tree" -V "$1" -C "${3:-test-guest}" -k "$T/keys/$signer-signer.key" \
-		-c "$T/keys/$signer-signer.pem" -o "$T/www/$5" >/dev/null
+	version=$1 compatible=${3:-test-guest} signer=${4:-ca} out=$5
+	shift 5
+	"$B/slotpack" create -d "$tree" -V "$version" -C "$compatible" -k "$T/keys/$signer-signer.key" \
+		-c "$T/keys/$signer-signer.pem" -o "$T/www/$out" "$@" >/dev/null
 }
 mkdir -p "$T/www"
 pack v1.0.0 good test-guest ca v1.bundle
@@ -28,11 +32,19 @@ pack v0.9.0 good test-guest ca old.bundle
 # flipped in its second payload block, and cut short.
 mkdir -p "$T/tree-v2.5.0"
 head -c 3145728 /dev/urandom > "$T/tree-v2.5.0/noise"
-pack v2.5.0 good test-guest ca big.bundle
+pack v2.5.0 good test-guest ca big.bundle --format 1
 cp "$T/www/big.bundle" "$T/www/tampered.bundle"
 size=$(stat -c %s "$T/www/big.bundle")
 printf 'X' | dd of="$T/www/tampered.bundle" bs=1 seek=$((size - 1048576 - 4096)) conv=notrunc 2>/dev/null
 head -c $((size / 2)) "$T/www/big.bundle" > "$T/www/truncated.bundle"
+mkdir -p "$T/tree-v2.6.0"
+cp "$T/tree-v2.5.0/noise" "$T/tree-v2.6.0/"
+pack v2.6.0 good test-guest ca big2.bundle
+cp "$T/www/big2.bundle" "$T/www/tampered2.bundle"
+size=$(stat -c %s "$T/www/big2.bundle")
+at=$(/usr/bin/python3 -c 'import sys, tarfile; print(tarfile.open(sys.argv[1]).getmember("payload").offset_data)' "$T/www/big2.bundle")
+printf 'X' | dd of="$T/www/tampered2.bundle" bs=1 seek=$((at + 10)) conv=notrunc 2>/dev/null
+head -c $((size / 2)) "$T/www/big2.bundle" > "$T/www/truncated2.bundle"
 
 /usr/bin/python3 "$SLOTD_SRC/tests/support/httpd.py" "$T/www" > "$T/httpd.out" 2> "$T/httpd.log" &
 PIDS="$PIDS $!"
@@ -97,6 +109,8 @@ check "untrusted signer refused" fails_with "sign" "$URL/rogue.bundle"
 check "downgrade refused" fails_with "downgrade" "$URL/old.bundle"
 check "tampered block refused, by number" fails_with "block 2 of 4" "$URL/tampered.bundle"
 check "truncated bundle refused" fails_with "payload block 1 of 4: Truncated" "$URL/truncated.bundle"
+check "format 2: tampered block refused, by number" fails_with "block 0 of 25 does not match" "$URL/tampered2.bundle"
+check "format 2: truncated bundle refused" fails_with "payload block 12 of 25: Truncated" "$URL/truncated2.bundle"
 check "404 refused" fails_with "404" "$URL/missing.bundle"
 check "unknown strategy refused" fails_with "strategy" --strategy carrier-pigeon "$URL/v1.bundle"
 check "malformed location refused" fails_with "location" "htp:/nowhere"
@@ -108,6 +122,11 @@ check "500 three times, then success within the retries" install "$URL/v2.bundle
 check "v2 current after the retries" current_is b v2.0.0
 check "a transfer cut mid-body resumes" install "$URL/big.bundle?cut=1500000"
 check "v2.5 current after the resume" current_is a v2.5.0
+check "a format 2 transfer cut mid-body resumes" install "$URL/big2.bundle?cut=1500000"
+check "v2.6 current after the resume" current_is b v2.6.0
+check "and it is the whole tree" cmp "$T/root/slots/b/noise" "$T/tree-v2.6.0/noise"
+check "format 1 again over format 2" install --allow-downgrade "$URL/big.bundle"
+check "v2.5 current again" current_is a v2.5.0
 check "the retry asked for the rest with Range" sh -c \
 	'curl -s "$0/_stats" | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin)[\"/big.bundle?cut=1500000\"]; sys.exit(0 if [x[\"range\"] for x in r] == [None, \"bytes=1500000-\"] else 1)"' "$URL"
 # The agent holds the upgrade inhibitor (a shared flock): the upgrade is

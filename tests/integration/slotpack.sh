@@ -1,7 +1,9 @@
 #!/bin/sh
 # slotpack: round trips for every compression with and without encryption,
-# stock tools (tar, openssl cms) on a bundle, reproducible payloads, and
-# every kind of bad bundle refused with a reason that names what is wrong.
+# in format 2 (the default) and format 1 (--format 1), stock tools (tar,
+# openssl cms, gzip/xz/zstd -dc, the block hash recipes of FORMAT.md) on
+# bundles of both formats, reproducible payloads, and every kind of bad
+# bundle refused with a reason that names what is wrong.
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 make_keys "$T/keys" || exit 1
@@ -34,10 +36,26 @@ for z in gzip xz zstd; do
 	check "extract encrypted $z gives the same tree" sh -c '"$0" extract -K "$1" -e "$2" -o "$3" "$4" && diff -r "$5" "$3"' \
 		"$B/slotpack" "$K/keyring.pem" "$K/payload.key" "$T/out-$z-enc" "$T/$z-enc.bundle" "$tree"
 done
+for enc in "" "-e $K/payload.key"; do
+	f1=$T/f1${enc:+-enc}.bundle
+	check "create format 1 ${enc:+encrypted}" create --format 1 $enc -o "$f1"
+	rm -rf "$T/out-f1"; mkdir -p "$T/out-f1"
+	check "extract format 1 ${enc:+encrypted} gives the same tree" sh -c '"$0" extract -K "$1" $2 -o "$3" "$4" && diff -r "$5" "$3"' \
+		"$B/slotpack" "$K/keyring.pem" "$enc" "$T/out-f1" "$f1" "$tree"
+done
 check "bundles are 0644" [ "$(stat -c %a "$T/gzip.bundle")" = 644 ]
-check "inspect names version, signer, blocks, encryption" sh -c '"$0" inspect "$1" > "$2" &&
-	grep -q "^version: *v1.2.3" "$2" && grep -q "packager of ca" "$2" && grep -q "^blocks: *3 of" "$2" &&
+check "inspect names format, version, signer, members, encryption" sh -c '"$0" inspect "$1" > "$2" &&
+	grep -q "^format: *2" "$2" && grep -q "^version: *v1.2.3" "$2" && grep -q "packager of ca" "$2" &&
+	grep -q "^blocks: *[0-9]* members of 131072 bytes decoded" "$2" &&
 	grep -q "^encryption: *aes-256-ctr, key id" "$2"' "$B/slotpack" "$T/gzip-enc.bundle" "$T/inspect.out"
+check "inspect of format 1 names its blocks" sh -c '"$0" inspect "$1" > "$2" &&
+	grep -q "^format: *1" "$2" && grep -q "^blocks: *3 of 1048576 bytes" "$2"' \
+	"$B/slotpack" "$T/f1.bundle" "$T/inspect.out"
+check "chunk size: --chunk-size 65536 gives more members" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 65536 -o "$4" &&
+	"$0" inspect "$4" | grep -q "members of 65536 bytes"' "$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/c64.bundle"
+check "bad --chunk-size and --format are usage errors" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 4096 -o "$4"; [ $? = 2 ] &&
+	{ "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 3 -o "$4"; [ $? = 2 ]; } && [ ! -e "$4" ]' \
+	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad-chunk.bundle"
 
 # Stock tools: tar lists the members, openssl checks the signature.
 check "tar lists the four members in order" sh -c '[ "$(tar -tf "$0" | tr "\n" " ")" = "manifest.ini manifest.sig blocks.sha256 payload " ]' "$T/gzip.bundle"
@@ -45,8 +63,42 @@ mkdir -p "$T/stock"
 tar -xf "$T/gzip.bundle" -C "$T/stock"
 check "openssl cms -verify accepts the manifest signature" openssl cms -verify -binary -inform DER \
 	-in "$T/stock/manifest.sig" -content "$T/stock/manifest.ini" -CAfile "$K/keyring.pem" -out /dev/null
-check "block 0's hash is the first 32 bytes of blocks.sha256" sh -c \
-	'[ "$(head -c 1048576 "$0/payload" | sha256sum | cut -c1-64)" = "$(head -c 32 "$0/blocks.sha256" | od -An -tx1 | tr -d " \n")" ]' "$T/stock"
+# FORMAT.md's recipes, as written there: each block's length and hash from
+# blocks.sha256 (format 2), whole-payload hashes, and the stock decoders,
+# which read a payload of concatenated members as one tar.
+recipe_blocks() { # every block of a format 2 payload against its entry
+	at=0 i=0 count=$(($(stat -c %s "$1/blocks.sha256") / 36))
+	while [ $i -lt $count ]; do
+		len=$(dd if="$1/blocks.sha256" bs=36 skip=$i count=1 2>/dev/null | head -c 4 | od -An -tu1 |
+			awk '{ print $1*16777216 + $2*65536 + $3*256 + $4 }')
+		want=$(dd if="$1/blocks.sha256" bs=36 skip=$i count=1 2>/dev/null | tail -c 32 | od -An -tx1 | tr -d ' \n')
+		got=$(tail -c +$((at + 1)) "$1/payload" | head -c "$len" | sha256sum | cut -c1-64)
+		[ "$got" = "$want" ] || { echo "block $i: $got != $want"; return 1; }
+		at=$((at + len)) i=$((i + 1))
+	done
+	[ $at = "$(stat -c %s "$1/payload")" ] && [ $i -gt 1 ]
+}
+check "format 2: block 0 by FORMAT.md's recipe" sh -c 'cd "$0" &&
+	len=$(head -c 4 blocks.sha256 | od -An -tu1 | awk "{ print \$1*16777216 + \$2*65536 + \$3*256 + \$4 }") &&
+	[ "$(head -c $len payload | sha256sum | cut -c1-64)" = "$(head -c 36 blocks.sha256 | tail -c 32 | od -An -tx1 | tr -d " \n")" ]' "$T/stock"
+check "format 2: every block's length and hash" recipe_blocks "$T/stock"
+check "blocks.sha256 and payload hash as the manifest says" sh -c 'cd "$0" &&
+	grep -q "^blocks_sha256 = $(sha256sum blocks.sha256 | cut -c1-64)$" manifest.ini &&
+	grep -q "^sha256 = $(sha256sum payload | cut -c1-64)$" manifest.ini' "$T/stock"
+check "gzip -dc | tar lists a format 2 payload" sh -c 'gzip -dc "$0/payload" | tar -t | grep -qx noise' "$T/stock"
+check "tar -tzf lists a format 2 payload" sh -c 'tar -tzf "$0/payload" | grep -qx bin/agent' "$T/stock"
+for z in xz zstd; do
+	mkdir -p "$T/stock-$z"
+	tar -xf "$T/$z.bundle" -C "$T/stock-$z"
+	check "$z -dc | tar lists a format 2 payload" sh -c '$1 -dc "$0/payload" | tar -t | grep -qx noise' "$T/stock-$z" $z
+done
+mkdir -p "$T/stock-f1"
+tar -xf "$T/f1.bundle" -C "$T/stock-f1"
+check "format 1: block 0's hash is the first 32 bytes of blocks.sha256" sh -c \
+	'[ "$(head -c 1048576 "$0/payload" | sha256sum | cut -c1-64)" = "$(head -c 32 "$0/blocks.sha256" | od -An -tx1 | tr -d " \n")" ]' "$T/stock-f1"
+check "format 1: block 2 by dd" sh -c \
+	'[ "$(dd if="$0/payload" bs=1048576 skip=2 count=1 2>/dev/null | sha256sum | cut -c1-64)" = "$(tail -c 32 "$0/blocks.sha256" | od -An -tx1 | tr -d " \n")" ]' "$T/stock-f1"
+check "gzip -dc | tar lists a format 1 payload" sh -c 'gzip -dc "$0/payload" | tar -t | grep -qx noise' "$T/stock-f1"
 
 # Reproducible: same tree and SOURCE_DATE_EPOCH, same payload bytes.
 SOURCE_DATE_EPOCH=1700000000 create -o "$T/r1.bundle" && touch "$tree/etc/conf.d/agent.conf" &&
@@ -74,9 +126,9 @@ tar -xf "$T/gzip.bundle" -C "$T/stock" manifest.ini
 cp "$T/gzip.bundle" "$T/tampered-block.bundle"
 size=$(stat -c %s "$T/gzip.bundle")
 printf 'X' | dd of="$T/tampered-block.bundle" bs=1 seek=$((size - 600000)) conv=notrunc 2>/dev/null
-check "tampered block, named by number" refused "$T/tampered-block.bundle" "payload block 1 of 3 does not match"
+check "tampered block, named by number" refused "$T/tampered-block.bundle" "payload block [0-9]* of [0-9]* does not match"
 head -c $((size - 700000)) "$T/gzip.bundle" > "$T/truncated.bundle"
-check "truncated" refused "$T/truncated.bundle" "payload block 1 of 3: Truncated"
+check "truncated" refused "$T/truncated.bundle" "payload block [0-9]* of [0-9]*: Truncated"
 head -c 1024 "$T/gzip.bundle" > "$T/short.bundle"
 check "cut inside the manifest" refused "$T/short.bundle" "bundle"
 rebuild "$T/reordered.bundle" manifest.sig manifest.ini blocks.sha256 payload
@@ -111,10 +163,12 @@ resign 's/^compression = gzip/compression = gzip\ncolour = blue/' "$T/rogue-unkn
 check "untrusted manifest refused before parsing" refused "$T/rogue-unknown-key.bundle" "does not chain to the keyring"
 resign 's/^compatible = .*/compatible = g\x1b[2J\r/' "$T/escape.bundle"
 check "control characters in a manifest value refused" refused "$T/escape.bundle" "compatible: not printable ASCII"
-resign 's/^block_count = 3/block_count = three/' "$T/bad-value.bundle"
+resign 's/^block_count = .*/block_count = three/' "$T/bad-value.bundle"
 check "malformed manifest value" refused "$T/bad-value.bundle" "block_count: not a block count"
-resign 's/^format = 1/format = 2/' "$T/format.bundle"
+resign 's/^format = 2/format = 3/' "$T/format.bundle"
 check "unsupported format version" refused "$T/format.bundle" "format: unsupported format version"
+resign 's/^format = 2/format = 1/' "$T/format.bundle"
+check "format 1 manifest over a format 2 payload" refused "$T/format.bundle" "block_size: missing"
 
 # create refuses what cannot be in a slot.
 bad=$T/bad-tree

@@ -26,6 +26,7 @@ import zlib
 
 MTIME = 1700000000
 BLOCK = 1 << 20
+CHUNK = 1 << 16          # format 2: small chunks, so small trees make many members
 KEY = bytes(range(32))
 
 
@@ -126,8 +127,8 @@ def zstd_big_window(data):
     return bytes(s)
 
 
-def gzip_of_zeros(size, before=b"", after=b""):
-    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+def gzip_of_zeros(size, before=b"", after=b"", level=1):
+    c = zlib.compressobj(level, zlib.DEFLATED, 31)
     out = [c.compress(before)]
     chunk = b"\x00" * (1 << 20)
     left = size
@@ -194,8 +195,8 @@ class Bundle:
                   if k in f]
         lines.append("[payload]")
         lines += ["%s = %s" % (k, f[k]) for k in ("size", "sha256", "compression",
-                  "encryption", "iv", "key_id", "block_size", "block_count", "blocks_sha256")
-                  if k in f]
+                  "encryption", "iv", "key_id", "block_size", "chunk_size", "block_count",
+                  "blocks_sha256") if k in f]
         lines += getattr(self, "extra_lines", [])
         return getattr(self, "manifest_text", None) or ("\n".join(lines) + "\n").encode()
 
@@ -213,6 +214,36 @@ class Bundle:
     def container(self, members=None, end=True, trailer=b""):
         data = members or list(zip(self.member_names, self.members()))
         return tar(*[entry(name, body) for name, body in data], end=end, trailer=trailer)
+
+
+def chunks(plain, size=CHUNK):
+    return [plain[i:i + size] for i in range(0, len(plain), size)]
+
+
+class Chunked(Bundle):
+    """Format 2: one compressed member per stored block; the hash list holds,
+    per block, its length (4 bytes, big-endian) and its SHA-256."""
+
+    def __init__(self, gen, version, members, compression="gzip"):
+        Bundle.__init__(self, gen, version, b"".join(members), compression)
+        del self.fields["block_size"]
+        self.fields.update({"format": "2", "chunk_size": str(CHUNK)})
+        self.lengths = [len(m) for m in members]
+
+    def hashes(self):
+        out, at = [], 0
+        for n in self.lengths:
+            out.append(struct.pack(">I", n) + hashlib.sha256(self.stored[at:at + n]).digest())
+            at += n
+        return b"".join(out)
+
+    def fill(self):
+        f = self.fields
+        f.setdefault("size", str(len(self.stored)))
+        f.setdefault("sha256", hashlib.sha256(self.stored).hexdigest())
+        f.setdefault("block_count", str(len(self.lengths)))
+        self.hash_list = getattr(self, "hash_list", None) or self.hashes()
+        f.setdefault("blocks_sha256", hashlib.sha256(self.hash_list).hexdigest())
 
 
 class Generator:
@@ -466,6 +497,66 @@ def encryption(g):
          b.fields.update(encryption="none"))
 
 
+def chunked(g):
+    """Format 2 bundles: good ones in every compression (their peak RSS is
+    measured), then every way a member can lie about its framing."""
+    def case(name, expect, reason, members=None, compress=gzip, compression="gzip",
+             change=None, flags="", plain=None):
+        plain = plain or tar(*g.base(), entry("noise", os.urandom(150000)))
+        ms = members(plain) if members else [compress(c) for c in chunks(plain)]
+        b = Chunked(g, g.version(), ms, compression)
+        if change:
+            change(b)
+        g.write(name, expect, reason, b.container(), flags)
+
+    def split(first, compress=gzip):
+        return lambda p: [compress(p[:first])] + [compress(c) for c in chunks(p[first:])]
+
+    case("chunked-gzip-good", "install", "", flags="mem")
+    case("chunked-xz-good", "install", "", compress=xz, compression="xz", flags="mem")
+    case("chunked-zstd-good", "install", "", compress=zstd, compression="zstd", flags="mem")
+    case("chunked-encrypted", "install", "", change=lambda b: b.encrypt(os.urandom(16)))
+    case("chunked-boundary-lie", "refuse", "payload member 0: the gzip data is truncated",
+         members=lambda p: (lambda ms: [ms[0][:-10], ms[0][-10:] + ms[1]] + ms[2:])(
+             [gzip(c) for c in chunks(p)]))
+    text = tar(*g.base(), entry("text", b"compressible line\n" * 30000))
+    case("chunked-member-too-long", "refuse", "payload member 0: decodes to more than the "
+         "chunk size", members=split(2 * CHUNK), plain=text)
+    case("chunked-short-member", "refuse", "payload member 0: decodes to 65024 bytes, fewer",
+         members=split(CHUNK - 512))
+    case("chunked-trailing-junk", "refuse", "data after the end of its gzip member",
+         members=lambda p: (lambda ms: [ms[0] + b"junk"] + ms[1:])([gzip(c) for c in chunks(p)]))
+    case("chunked-two-members-in-block", "refuse", "payload member 0: data after the end",
+         members=lambda p: (lambda ms: [ms[0] + gzip(b"")] + ms[1:])([gzip(c) for c in chunks(p)]))
+    case("chunked-zstd-window-128MiB", "refuse", "EXTRACT_ZSTD_WINDOW_LOG_MAX",
+         members=lambda p: [zstd_big_window(c) for c in chunks(p)], compression="zstd",
+         flags="mem")
+    case("chunked-xz-dictionary-1.5GiB", "refuse", "EXTRACT_XZ_MEMLIMIT",
+         members=lambda p: [xz_big_dictionary(c) for c in chunks(p)], compression="xz",
+         flags="mem")
+    case("chunked-gzip-bomb", "refuse", "payload member 0: decodes to more than the chunk size",
+         members=lambda p: [gzip_of_zeros(40 << 20, before=p[:1024], level=9)], flags="mem")
+    case("chunked-member-oversized", "refuse", "block 0 is 585706 bytes, not 1 to 73728",
+         members=lambda p: [gzip_of_zeros(128 << 20)] + [gzip(b"x")] * 12, flags="mem")
+    case("chunked-after-end-marker", "refuse", "data after the end-of-archive marker",
+         plain=tar(*g.base(), trailer=entry("hidden", b"x")))
+    case("chunked-no-end-marker", "refuse", "no end-of-archive marker",
+         plain=tar(*g.base(), end=False))
+
+    def lengths(change):
+        def apply(b):
+            change(b.lengths)
+        return apply
+    case("chunked-length-zero", "refuse", "blocks.sha256: block 1 is 0 bytes",
+         change=lengths(lambda ls: ls.insert(1, 0)))
+    case("chunked-length-2MiB", "refuse", "block 0 is 2097152 bytes, not 1 to 73728",
+         change=lengths(lambda ls: ls.__setitem__(0, 2 << 20)))
+    case("chunked-length-sum-lie", "refuse", "the manifest says",
+         change=lengths(lambda ls: ls.__setitem__(-1, ls[-1] + 1)))
+    case("chunked-with-block-size", "refuse", "block_size: not a key of format 2",
+         change=lambda b: b.fields.update(block_size=str(BLOCK)))
+
+
 def main():
     out, keys, agent = sys.argv[1:4]
     os.makedirs(out, exist_ok=True)
@@ -473,7 +564,7 @@ def main():
     with open(os.path.join(out, "enc.key"), "w") as f:
         f.write(KEY.hex() + "\n")
     for part in (paths_links_devices, names, bombs, payload_profile, manifest_lies,
-                 container_damage, encryption):
+                 container_damage, encryption, chunked):
         part(g)
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         for case in g.cases:

@@ -19,9 +19,11 @@ struct manifest_parse {
 };
 
 enum { KEY_FORMAT, KEY_COMPATIBLE, KEY_VERSION, KEY_CREATED, KEY_SIZE, KEY_SHA256,
-       KEY_COMPRESSION, KEY_ENCRYPTION, KEY_IV, KEY_KEY_ID, KEY_BLOCK_SIZE, KEY_BLOCK_COUNT,
-       KEY_BLOCKS_SHA256, KEY_COUNT };
+       KEY_COMPRESSION, KEY_ENCRYPTION, KEY_IV, KEY_KEY_ID, KEY_BLOCK_SIZE, KEY_CHUNK_SIZE,
+       KEY_BLOCK_COUNT, KEY_BLOCKS_SHA256, KEY_COUNT };
 
+/* required: 1 in every format, 0 optional; block_size and chunk_size are
+ * required by their format (manifest_check). */
 static const struct {
 	const char *section, *name;
 	int required;
@@ -36,7 +38,8 @@ static const struct {
 	[KEY_ENCRYPTION] = { "payload", "encryption", 1 },
 	[KEY_IV] = { "payload", "iv", 0 },
 	[KEY_KEY_ID] = { "payload", "key_id", 0 },
-	[KEY_BLOCK_SIZE] = { "payload", "block_size", 1 },
+	[KEY_BLOCK_SIZE] = { "payload", "block_size", 0 },
+	[KEY_CHUNK_SIZE] = { "payload", "chunk_size", 0 },
 	[KEY_BLOCK_COUNT] = { "payload", "block_count", 1 },
 	[KEY_BLOCKS_SHA256] = { "payload", "blocks_sha256", 1 },
 };
@@ -66,8 +69,8 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 	case KEY_FORMAT:
 		if (number_parse(v, 1000, &n) < 0)
 			return "not a number";
-		if (n != BUNDLE_FORMAT)
-			return "unsupported format version";
+		if (n != BUNDLE_FORMAT_BLOCKS && n != BUNDLE_FORMAT_CHUNKED)
+			return "unsupported format version (1 or 2)";
 		m->format = (unsigned)n;
 		return NULL;
 	case KEY_COMPATIBLE:
@@ -109,6 +112,11 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 			return "not a block size (4096 to 1048576, a multiple of 16)";
 		m->block_size = (uint32_t)n;
 		return NULL;
+	case KEY_CHUNK_SIZE:
+		if (number_parse(v, BUNDLE_CHUNK_MAX, &n) < 0 || n < BUNDLE_CHUNK_MIN)
+			return "not a chunk size (65536 to 983040)";
+		m->chunk_size = (uint32_t)n;
+		return NULL;
 	case KEY_BLOCK_COUNT:
 		if (number_parse(v, BUNDLE_BLOCKS_MAX, &n) < 0 || n == 0)
 			return "not a block count (1 to 16384)";
@@ -148,20 +156,49 @@ static int manifest_handle(void *user, const char *section, const char *name, co
 	return 0;
 }
 
+/* The keys that depend on the format: format 1 cuts the stored payload into
+ * block_size blocks; format 2 stores one member per block, each block's
+ * length in the hash list, so only bounds can be checked here. */
+static int manifest_check_blocks(const struct bundle_manifest *m, unsigned seen,
+				 struct error *err)
+{
+	int chunked = m->format == BUNDLE_FORMAT_CHUNKED;
+	int own = chunked ? KEY_CHUNK_SIZE : KEY_BLOCK_SIZE, other = chunked ? KEY_BLOCK_SIZE :
+								  KEY_CHUNK_SIZE;
+	uint64_t blocks;
+
+	if (!(seen & (1u << own)))
+		return error_set(err, "manifest.ini: [payload] %s: missing", manifest_keys[own].name);
+	if (seen & (1u << other))
+		return error_set(err, "manifest.ini: [payload] %s: not a key of format %u",
+				 manifest_keys[other].name, m->format);
+	if (chunked) {
+		/* every block holds 1 .. BUNDLE_MEMBER_MAX(chunk_size) bytes */
+		if (m->block_count > m->payload_size ||
+		    (uint64_t)m->block_count * BUNDLE_MEMBER_MAX(m->chunk_size) < m->payload_size)
+			return error_set(err, "manifest.ini: [payload] block_count: %u blocks of 1 to "
+					 "%u bytes cannot hold %" PRIu64 " bytes", m->block_count,
+					 BUNDLE_MEMBER_MAX(m->chunk_size), m->payload_size);
+		return 0;
+	}
+	blocks = (m->payload_size + m->block_size - 1) / m->block_size;
+	if (blocks != m->block_count)
+		return error_set(err, "manifest.ini: [payload] block_count: %u blocks do not cover "
+				 "%" PRIu64 " bytes", m->block_count, m->payload_size);
+	return 0;
+}
+
 /* Cross-key rules: sizes agree, encryption has what it needs. */
 static int manifest_check(const struct bundle_manifest *m, unsigned seen, struct error *err)
 {
-	uint64_t blocks;
 	int key;
 
 	for (key = 0; key < KEY_COUNT; key++)
 		if (manifest_keys[key].required && !(seen & (1u << key)))
 			return error_set(err, "manifest.ini: [%s] %s: missing",
 					 manifest_keys[key].section, manifest_keys[key].name);
-	blocks = (m->payload_size + m->block_size - 1) / m->block_size;
-	if (blocks != m->block_count)
-		return error_set(err, "manifest.ini: [payload] block_count: %u blocks do not cover "
-				 "%" PRIu64 " bytes", m->block_count, m->payload_size);
+	if (manifest_check_blocks(m, seen, err) < 0)
+		return -1;
 	if (!strcmp(m->encryption, "aes-256-ctr") && (!m->iv[0] || !m->key_id[0]))
 		return error_set(err, "manifest.ini: [payload] encryption aes-256-ctr needs iv and key_id");
 	if (!strcmp(m->encryption, "none") && (m->iv[0] || m->key_id[0]))
@@ -194,18 +231,23 @@ int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest *
 
 int bundle_manifest_format(const struct bundle_manifest *m, char *buf, size_t len)
 {
+	char blocks[64];
 	int n;
 
+	if (m->format == BUNDLE_FORMAT_CHUNKED)
+		snprintf(blocks, sizeof blocks, "chunk_size = %u\n", m->chunk_size);
+	else
+		snprintf(blocks, sizeof blocks, "block_size = %u\n", m->block_size);
 	n = snprintf(buf, len,
 		     "# slotd bundle manifest: signed by manifest.sig\n"
 		     "[bundle]\nformat = %u\ncompatible = %s\nversion = %s\ncreated = %" PRId64 "\n"
 		     "[payload]\nsize = %" PRIu64 "\nsha256 = %s\ncompression = %s\nencryption = %s\n"
 		     "%s%s%s%s%s%s"
-		     "block_size = %u\nblock_count = %u\nblocks_sha256 = %s\n",
+		     "%sblock_count = %u\nblocks_sha256 = %s\n",
 		     m->format, m->compatible, m->version, m->created, m->payload_size,
 		     m->payload_sha256, m->compression, m->encryption,
 		     m->iv[0] ? "iv = " : "", m->iv, m->iv[0] ? "\n" : "",
 		     m->key_id[0] ? "key_id = " : "", m->key_id, m->key_id[0] ? "\n" : "",
-		     m->block_size, m->block_count, m->blocks_sha256);
+		     blocks, m->block_count, m->blocks_sha256);
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }

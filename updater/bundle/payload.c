@@ -1,4 +1,5 @@
-/* payload.c: a slot tree as a reproducible tar (gzip, xz or zstd).
+/* payload.c: a slot tree as a reproducible tar (gzip, xz or zstd), as one
+ * compressed stream (format 1) or one member per chunk (format 2, chunker.c).
  *
  * Reproducible: entries in byte order of their names (not the locale's),
  * owner 0:0 with no names, every mtime set to the given one, no atime or
@@ -21,6 +22,8 @@
 
 struct payload {
 	struct archive *archive;
+	struct bundle_chunker *chunker;	/* format 2 */
+	struct error chunker_err;
 	int64_t mtime;
 	char buffer[64 << 10];
 };
@@ -189,8 +192,44 @@ static int payload_add_filter(struct archive *a, const char *compression, struct
 	return 0;
 }
 
+/* libarchive's write callback in format 2: the plain tar to the chunker. */
+static la_ssize_t payload_chunk_write(struct archive *a, void *context, const void *data,
+				      size_t len)
+{
+	struct payload *p = context;
+
+	if (bundle_chunker_write(p->chunker, data, len, &p->chunker_err) < 0) {
+		archive_set_error(a, EIO, "%s", p->chunker_err.text);
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int payload_open(struct payload *p, int fd, const char *compression,
+			uint32_t chunk_size, struct error *err)
+{
+	p->archive = archive_write_new();
+	if (!p->archive || archive_write_set_format_pax_restricted(p->archive) != ARCHIVE_OK)
+		return error_set(err, "payload: out of memory");
+	if (chunk_size) {
+		p->chunker = bundle_chunker_new(fd, compression, chunk_size, err);
+		if (!p->chunker)
+			return -1;
+		if (archive_write_open2(p->archive, p, NULL, payload_chunk_write, NULL, NULL) !=
+		    ARCHIVE_OK)
+			return error_set(err, "payload: %s", archive_error_string(p->archive));
+		return 0;
+	}
+	if (payload_add_filter(p->archive, compression, err) < 0)
+		return -1;
+	if (archive_write_open_fd(p->archive, fd) != ARCHIVE_OK)
+		return error_set(err, "payload: %s", archive_error_string(p->archive));
+	return 0;
+}
+
 int bundle_payload_write(int fd, const char *directory, const char *compression,
-			 int64_t mtime, struct error *err)
+			 int64_t mtime, uint32_t chunk_size, uint32_t **members, uint32_t *count,
+			 struct error *err)
 {
 	struct payload *p;
 	int dirfd = -1, rc = -1;
@@ -199,14 +238,8 @@ int bundle_payload_write(int fd, const char *directory, const char *compression,
 	if (!p)
 		return error_errno(err, "payload");
 	p->mtime = mtime;
-	p->archive = archive_write_new();
-	if (!p->archive || archive_write_set_format_pax_restricted(p->archive) != ARCHIVE_OK ||
-	    payload_add_filter(p->archive, compression, err) < 0)
+	if (payload_open(p, fd, compression ? compression : "gzip", chunk_size, err) < 0)
 		goto out;
-	if (archive_write_open_fd(p->archive, fd) != ARCHIVE_OK) {
-		error_set(err, "payload: %s", archive_error_string(p->archive));
-		goto out;
-	}
 	dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		error_errno(err, "%s", directory);
@@ -218,12 +251,15 @@ int bundle_payload_write(int fd, const char *directory, const char *compression,
 		error_set(err, "payload: %s", archive_error_string(p->archive));
 		goto out;
 	}
+	if (p->chunker && bundle_chunker_finish(p->chunker, members, count, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	if (dirfd >= 0)
 		close(dirfd);
 	if (p->archive)
 		archive_write_free(p->archive);
+	bundle_chunker_free(p->chunker);
 	free(p);
 	return rc;
 }

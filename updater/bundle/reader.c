@@ -28,7 +28,9 @@ struct reader {
 	struct container *container;
 	const struct bundle_reader_options *options;
 	struct bundle_manifest manifest;
-	unsigned char *hashes;		/* block_count * 32 */
+	unsigned char *hashes;		/* the blocks.sha256 member: block_count entries */
+	size_t entry;			/* bytes per entry: 32, or 36 in format 2 */
+	size_t block_max;		/* the longest block */
 	unsigned char *block;		/* one block, as stored, decrypted in place */
 	EVP_CIPHER_CTX *cipher;
 	EVP_MD_CTX *payload_hash;
@@ -203,14 +205,56 @@ out:
 	return rc;
 }
 
+/* Block i's stored length: fixed in format 1, from the signed list in 2. */
+static size_t reader_block_len(const struct reader *r, uint32_t index, uint64_t left)
+{
+	const unsigned char *e = r->hashes + (size_t)index * r->entry;
+
+	if (r->manifest.format == BUNDLE_FORMAT_BLOCKS)
+		return left < r->manifest.block_size ? (size_t)left : r->manifest.block_size;
+	return (size_t)e[0] << 24 | (size_t)e[1] << 16 | (size_t)e[2] << 8 | e[3];
+}
+
+/* Format 2: the signed lengths are each 1 .. BUNDLE_MEMBER_MAX(chunk_size)
+ * and add up to the payload's size, so every member's boundaries are known
+ * and bounded before the payload is read: a member holding a bomb costs at
+ * most that, whatever it decodes to. */
+static int reader_block_lengths(struct reader *r, struct error *err)
+{
+	const struct bundle_manifest *m = &r->manifest;
+	uint64_t total = 0;
+	size_t len, max = BUNDLE_MEMBER_MAX(m->chunk_size);
+
+	r->block_max = m->block_size;
+	if (m->format == BUNDLE_FORMAT_BLOCKS)
+		return 0;
+	r->block_max = 0;
+	for (uint32_t i = 0; i < m->block_count; i++) {
+		len = reader_block_len(r, i, 0);
+		if (len == 0 || len > max)
+			return error_set(err, "bundle: blocks.sha256: block %u is %zu bytes, not 1 to "
+					 "%zu (chunk_size %u)", i, len, max, m->chunk_size);
+		total += len;
+		if (len > r->block_max)
+			r->block_max = len;
+	}
+	if (total != m->payload_size)
+		return error_set(err, "bundle: blocks.sha256: blocks of %llu bytes in all, the "
+				 "manifest says %llu", (unsigned long long)total,
+				 (unsigned long long)m->payload_size);
+	return 0;
+}
+
 /* The hash list's size is checked against the manifest before a byte of it
  * is read or allocated. */
 static int reader_hash_list(struct reader *r, struct error *err)
 {
-	size_t expected = (size_t)r->manifest.block_count * 32;
+	size_t expected;
 	uint64_t size;
 	char hex[65];
 
+	r->entry = r->manifest.format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED;
+	expected = (size_t)r->manifest.block_count * r->entry;
 	if (reader_next_member(r, 2, UINT64_MAX, &size, err) < 0)
 		return -1;
 	if (size != expected)
@@ -224,7 +268,7 @@ static int reader_hash_list(struct reader *r, struct error *err)
 		return -1;
 	if (reader_sha256(r->hashes, expected, hex) < 0 || strcmp(hex, r->manifest.blocks_sha256))
 		return error_set(err, "bundle: blocks.sha256 does not match the signed manifest");
-	return 0;
+	return reader_block_lengths(r, err);
 }
 
 static int reader_setup_cipher(struct reader *r, struct error *err)
@@ -270,7 +314,7 @@ static int reader_block(struct reader *r, uint32_t index, size_t len, bundle_pay
 	int plain_len;
 
 	if (EVP_Digest(r->block, len, digest, NULL, EVP_sha256(), NULL) != 1 ||
-	    CRYPTO_memcmp(digest, r->hashes + (size_t)index * 32, 32) != 0)
+	    CRYPTO_memcmp(digest, r->hashes + (size_t)index * r->entry + (r->entry - 32), 32) != 0)
 		return error_set(err, "bundle: payload block %u of %u does not match its signed hash",
 				 index, r->manifest.block_count);
 	if (EVP_DigestUpdate(r->payload_hash, r->block, len) != 1)
@@ -297,13 +341,13 @@ static int reader_payload(struct reader *r, bundle_payload_fn on_payload, void *
 	if (size != m->payload_size)
 		return error_set(err, "bundle: payload is %llu bytes, the manifest says %llu",
 				 (unsigned long long)size, (unsigned long long)m->payload_size);
-	r->block = malloc(m->block_size);	/* <= BUNDLE_BLOCK_MAX: the manifest parser said so */
+	r->block = malloc(r->block_max);	/* <= BUNDLE_BLOCK_MAX: manifest and list said so */
 	r->payload_hash = EVP_MD_CTX_new();
 	if (!r->block || !r->payload_hash ||
 	    EVP_DigestInit_ex(r->payload_hash, EVP_sha256(), NULL) != 1)
 		return error_set(err, "bundle: out of memory");
 	for (index = 0, left = size; left > 0; index++, left -= len) {
-		len = left < m->block_size ? (size_t)left : m->block_size;
+		len = reader_block_len(r, index, left);
 		snprintf(what, sizeof what, "payload block %u of %u", index, m->block_count);
 		if (reader_read(r, r->block, len, what, err) < 0 ||
 		    reader_block(r, index, len, on_payload, ctx, err) < 0)

@@ -21,9 +21,11 @@ struct writer {
 	struct bundle_manifest manifest;
 	int plain_fd, stored_fd, out_fd, dir_fd;
 	char out_name[256], tmp_name[256 + 8];
-	unsigned char *hashes;
+	unsigned char *hashes;		/* the blocks.sha256 member */
 	unsigned char key[32];
-	unsigned char *block, *stored;
+	unsigned char *block, *stored;	/* buffer_size each */
+	size_t buffer_size;
+	uint32_t *members, member_count;	/* format 2: stored length of each member */
 };
 
 /* An unnamed temp file beside the output: never left behind. */
@@ -54,64 +56,113 @@ static int writer_read_block(int fd, unsigned char *buf, size_t len, size_t *got
 	return 0;
 }
 
-/* Encrypts (optionally) the plain payload into the stored one, hashing each stored block. */
+/* The next block's length: format 1 cuts fixed blocks, format 2 one per member. */
+static size_t writer_block_len(const struct writer *w)
+{
+	const struct bundle_manifest *m = &w->manifest;
+
+	if (m->format == BUNDLE_FORMAT_BLOCKS)
+		return m->block_size;
+	return m->block_count < w->member_count ? w->members[m->block_count] : 0;
+}
+
+/* The hash list entry of the block just stored (FORMAT.md). */
+static int writer_entry(struct writer *w, const unsigned char *stored, size_t len)
+{
+	struct bundle_manifest *m = &w->manifest;
+	size_t entry = m->format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED;
+	unsigned char *e;
+
+	e = reallocarray(w->hashes, (size_t)m->block_count + 1, entry);
+	if (!e)
+		return -1;
+	w->hashes = e;
+	e += (size_t)m->block_count * entry;
+	if (entry == BUNDLE_ENTRY_CHUNKED) {
+		e[0] = (unsigned char)(len >> 24);
+		e[1] = (unsigned char)(len >> 16);
+		e[2] = (unsigned char)(len >> 8);
+		e[3] = (unsigned char)len;
+		e += 4;
+	}
+	return EVP_Digest(stored, len, e, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+static int writer_list_digest(struct writer *w, const unsigned char *whole_digest)
+{
+	struct bundle_manifest *m = &w->manifest;
+	size_t entry = m->format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED;
+	unsigned char digest[32];
+
+	bundle_hex(whole_digest, 32, m->payload_sha256);
+	if (EVP_Digest(w->hashes, (size_t)m->block_count * entry, digest, NULL, EVP_sha256(),
+		       NULL) != 1)
+		return -1;
+	bundle_hex(digest, 32, m->blocks_sha256);
+	return 0;
+}
+
+static EVP_CIPHER_CTX *writer_cipher(struct writer *w, struct error *err)
+{
+	struct bundle_manifest *m = &w->manifest;
+	EVP_CIPHER_CTX *cipher;
+	unsigned char iv[16];
+
+	if (bundle_key_load(w->options->encrypt_key_path, w->key, err) < 0)
+		return NULL;
+	cipher = EVP_CIPHER_CTX_new();
+	if (!cipher || RAND_bytes(iv, sizeof iv) != 1 ||
+	    EVP_EncryptInit_ex(cipher, EVP_aes_256_ctr(), NULL, w->key, iv) != 1) {
+		EVP_CIPHER_CTX_free(cipher);
+		error_set(err, "%s: cannot set up AES-256-CTR", w->options->output);
+		return NULL;
+	}
+	bundle_hex(iv, sizeof iv, m->iv);
+	bundle_key_id(w->key, m->key_id);
+	return cipher;
+}
+
+/* Encrypts (optionally) the plain payload into the stored one, hashing each
+ * stored block.  CTR runs on across blocks: one key stream for the payload. */
 static int writer_blocks(struct writer *w, struct error *err)
 {
 	struct bundle_manifest *m = &w->manifest;
 	EVP_MD_CTX *whole = EVP_MD_CTX_new();
 	EVP_CIPHER_CTX *cipher = NULL;
-	unsigned char iv[16], digest[32];
-	size_t got, cap = 0;
+	unsigned char digest[32];
+	size_t got, len;
 	int out_len, rc = -1;
 
 	if (!whole || EVP_DigestInit_ex(whole, EVP_sha256(), NULL) != 1)
 		goto fail;
-	if (w->options->encrypt_key_path) {
-		if (bundle_key_load(w->options->encrypt_key_path, w->key, err) < 0)
-			goto out;
-		if (RAND_bytes(iv, sizeof iv) != 1)
-			goto fail;
-		bundle_hex(iv, sizeof iv, m->iv);
-		bundle_key_id(w->key, m->key_id);
-		cipher = EVP_CIPHER_CTX_new();
-		if (!cipher || EVP_EncryptInit_ex(cipher, EVP_aes_256_ctr(), NULL, w->key, iv) != 1)
-			goto fail;
-	}
+	if (w->options->encrypt_key_path && !(cipher = writer_cipher(w, err)))
+		goto out;
 	if (lseek(w->plain_fd, 0, SEEK_SET) < 0)
 		goto fail;
-	for (;;) {
-		if (writer_read_block(w->plain_fd, w->block, m->block_size, &got) < 0)
+	while ((len = writer_block_len(w)) > 0) {
+		if (writer_read_block(w->plain_fd, w->block, len, &got) < 0)
 			goto fail;
-		if (got == 0)
+		if (got == 0 && m->format == BUNDLE_FORMAT_BLOCKS)
 			break;
+		if (got != len && m->format != BUNDLE_FORMAT_BLOCKS) {
+			error_set(err, "%s: payload: member %u is short", w->options->output,
+				  m->block_count);
+			goto out;
+		}
 		const unsigned char *stored = w->block;
 		if (cipher) {
 			if (EVP_EncryptUpdate(cipher, w->stored, &out_len, w->block, (int)got) != 1)
 				goto fail;
 			stored = w->stored;
 		}
-		if ((size_t)m->block_count * 32 + 32 > cap) {
-			cap = cap ? 2 * cap : 4096;
-			unsigned char *grown = realloc(w->hashes, cap);
-			if (!grown)
-				goto fail;
-			w->hashes = grown;
-		}
-		if (EVP_Digest(stored, got, w->hashes + (size_t)m->block_count * 32, NULL,
-			       EVP_sha256(), NULL) != 1 ||
-		    EVP_DigestUpdate(whole, stored, got) != 1 ||
+		if (writer_entry(w, stored, got) < 0 || EVP_DigestUpdate(whole, stored, got) != 1 ||
 		    atomic_write_all(w->stored_fd, stored, got) < 0)
 			goto fail;
 		m->block_count++;
 		m->payload_size += got;
 	}
-	if (EVP_DigestFinal_ex(whole, digest, NULL) != 1)
+	if (EVP_DigestFinal_ex(whole, digest, NULL) != 1 || writer_list_digest(w, digest) < 0)
 		goto fail;
-	bundle_hex(digest, 32, m->payload_sha256);
-	if (EVP_Digest(w->hashes, (size_t)m->block_count * 32, digest, NULL, EVP_sha256(),
-		       NULL) != 1)
-		goto fail;
-	bundle_hex(digest, 32, m->blocks_sha256);
 	rc = 0;
 	goto out;
 fail:
@@ -154,7 +205,8 @@ static int writer_container(struct writer *w, const char *manifest, size_t manif
 {
 	const struct bundle_manifest *m = &w->manifest;
 	struct archive *a = archive_write_new();
-	size_t got;
+	size_t got, list_len = (size_t)m->block_count *
+			       (m->format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED);
 	int rc = -1;
 
 	if (!a || archive_write_set_format_ustar(a) != ARCHIVE_OK ||
@@ -167,8 +219,8 @@ static int writer_container(struct writer *w, const char *manifest, size_t manif
 	    writer_data(a, manifest, manifest_len, err) < 0 ||
 	    writer_member(a, "manifest.sig", (int64_t)sig_len, m->created, err) < 0 ||
 	    writer_data(a, sig, sig_len, err) < 0 ||
-	    writer_member(a, "blocks.sha256", (int64_t)m->block_count * 32, m->created, err) < 0 ||
-	    writer_data(a, w->hashes, (size_t)m->block_count * 32, err) < 0 ||
+	    writer_member(a, "blocks.sha256", (int64_t)list_len, m->created, err) < 0 ||
+	    writer_data(a, w->hashes, list_len, err) < 0 ||
 	    writer_member(a, "payload", (int64_t)m->payload_size, m->created, err) < 0)
 		goto out;
 	if (lseek(w->stored_fd, 0, SEEK_SET) < 0) {
@@ -176,7 +228,7 @@ static int writer_container(struct writer *w, const char *manifest, size_t manif
 		goto out;
 	}
 	do {
-		if (writer_read_block(w->stored_fd, w->block, m->block_size, &got) < 0) {
+		if (writer_read_block(w->stored_fd, w->block, w->buffer_size, &got) < 0) {
 			error_errno(err, "payload");
 			goto out;
 		}
@@ -229,6 +281,40 @@ static int writer_open_dir(struct writer *w, struct error *err)
 	return 0;
 }
 
+/* The manifest's fixed part, from the options; 0 or -1 for bad options. */
+static int writer_setup(struct writer *w, struct error *err)
+{
+	const struct bundle_create_options *o = w->options;
+	struct bundle_manifest *m = &w->manifest;
+
+	m->format = o->format ? o->format : BUNDLE_FORMAT;
+	if (m->format != BUNDLE_FORMAT_BLOCKS && m->format != BUNDLE_FORMAT_CHUNKED)
+		return error_set(err, "bundle format %u: not 1 or 2", m->format);
+	m->created = o->created;
+	if (m->format == BUNDLE_FORMAT_BLOCKS) {
+		m->block_size = BUNDLE_BLOCK_SIZE;
+	} else {
+		m->chunk_size = o->chunk_size ? o->chunk_size : BUNDLE_CHUNK_SIZE;
+		if (m->chunk_size < BUNDLE_CHUNK_MIN || m->chunk_size > BUNDLE_CHUNK_MAX)
+			return error_set(err, "chunk size %u: not %u to %u bytes", m->chunk_size,
+					 BUNDLE_CHUNK_MIN, BUNDLE_CHUNK_MAX);
+	}
+	snprintf(m->version, sizeof m->version, "%s", o->version);
+	snprintf(m->compatible, sizeof m->compatible, "%s", o->compatible);
+	/* zstd decodes faster than gzip at a smaller size (D24); format 1 keeps
+	 * gzip, whose one-stream decoder needs no 2 MiB window on old guests */
+	snprintf(m->compression, sizeof m->compression, "%s", o->compression ? o->compression :
+		 m->format == BUNDLE_FORMAT_CHUNKED ? "zstd" : "gzip");
+	snprintf(m->encryption, sizeof m->encryption, "%s",
+		 o->encrypt_key_path ? "aes-256-ctr" : "none");
+	w->buffer_size = BUNDLE_BLOCK_MAX;	/* a block of either format fits */
+	w->block = malloc(w->buffer_size);
+	w->stored = malloc(w->buffer_size);
+	if (!w->block || !w->stored)
+		return error_errno(err, "bundle");
+	return 0;
+}
+
 int bundle_create(const struct bundle_create_options *options, struct error *err)
 {
 	struct writer w = { .options = options, .plain_fd = -1, .stored_fd = -1, .out_fd = -1,
@@ -239,26 +325,14 @@ int bundle_create(const struct bundle_create_options *options, struct error *err
 	size_t sig_len;
 	int len, rc = -1;
 
-	m->format = BUNDLE_FORMAT;
-	m->created = options->created;
-	m->block_size = BUNDLE_BLOCK_SIZE;
-	snprintf(m->version, sizeof m->version, "%s", options->version);
-	snprintf(m->compatible, sizeof m->compatible, "%s", options->compatible);
-	snprintf(m->compression, sizeof m->compression, "%s",
-		 options->compression ? options->compression : "gzip");
-	snprintf(m->encryption, sizeof m->encryption, "%s",
-		 options->encrypt_key_path ? "aes-256-ctr" : "none");
-	w.block = malloc(m->block_size);
-	w.stored = malloc(m->block_size);
-	if (!w.block || !w.stored) {
-		error_errno(err, "bundle");
+	if (writer_setup(&w, err) < 0)
 		goto out;
-	}
 	if (writer_open_dir(&w, err) < 0 || (w.plain_fd = writer_temp(&w, err)) < 0 ||
 	    (w.stored_fd = writer_temp(&w, err)) < 0 || (w.out_fd = writer_temp(&w, err)) < 0)
 		goto out;
 	if (bundle_payload_write(w.plain_fd, options->directory, m->compression, m->created,
-				 err) < 0 || writer_blocks(&w, err) < 0)
+				 m->chunk_size, &w.members, &w.member_count, err) < 0 ||
+	    writer_blocks(&w, err) < 0)
 		goto out;
 	len = bundle_manifest_format(m, manifest, sizeof manifest);
 	/* Parse what we wrote: the packager learns of a bad version or
@@ -276,6 +350,7 @@ out:
 	OPENSSL_free(sig);
 	OPENSSL_cleanse(w.key, sizeof w.key);
 	free(w.hashes);
+	free(w.members);
 	free(w.block);
 	free(w.stored);
 	if (w.plain_fd >= 0)

@@ -512,15 +512,47 @@ static struct archive *extract_archive_new(struct extract_source *src, struct er
 	return a;
 }
 
-int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
-		   struct extract_stats *stats, struct error *err)
+/* Reads entries from the opened source until the end of the archive. */
+static int extract_run(struct extract_ctx *c, struct extract_source *src, struct error *err)
+{
+	struct archive_entry *e;
+	struct archive *a;
+	int r, rc = -1;
+
+	a = extract_archive_new(src, err);
+	if (!a)
+		return -1;
+	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			char what[64];
+
+			snprintf(what, sizeof what, "after entry #%llu: ", c->st.entries);
+			extract_explain(src, a, what, err);
+			goto out;
+		}
+		if (extract_entry(c, a, e) < 0) {
+			if (src->failed)	/* the gate stopped the data: its reason */
+				*err = src->err;
+			goto out;
+		}
+	}
+	if (extract_source_finish(src, err) < 0 || extract_dirfix_apply(c) < 0)
+		goto out;
+	rc = 0;
+out:
+	archive_read_free(a);
+	return rc;
+}
+
+/* extract_stream() and extract_stream_input(): without next, in_fd is read. */
+static int extract_any(int in_fd, extract_input_fn next, void *ctx, int slot_fd,
+		       const struct extract_limits *limits, struct extract_stats *stats,
+		       struct error *err)
 {
 	struct extract_ctx c = { .slot_fd = slot_fd, .limits = limits, .parent_fd = -1,
 				 .err = err };
 	struct extract_source *src;
-	struct archive_entry *e;
-	struct archive *a = NULL;
-	int r, rc = -1;
+	int rc = -1;
 
 	/* 130 KiB of buffers: on the heap, the worker's stack is the default */
 	src = malloc(sizeof *src);
@@ -529,39 +561,33 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 			*stats = c.st;
 		return error_errno(err, "payload");
 	}
-	if (extract_source_open(src, in_fd, limits->compression, err) < 0)
+	if (next)
+		extract_source_open_input(src, next, ctx);
+	else if (extract_source_open(src, in_fd, limits->compression, err) < 0)
 		goto out;
-	a = extract_archive_new(src, err);
-	if (!a)
-		goto out;
-	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
-		if (r < ARCHIVE_WARN) {
-			char what[64];
-
-			snprintf(what, sizeof what, "after entry #%llu: ", c.st.entries);
-			extract_explain(src, a, what, err);
-			goto out;
-		}
-		if (extract_entry(&c, a, e) < 0) {
-			if (src->failed)	/* the gate stopped the data: its reason */
-				*err = src->err;
-			goto out;
-		}
-	}
-	if (extract_source_finish(src, err) < 0 || extract_dirfix_apply(&c) < 0)
-		goto out;
-	rc = 0;
+	rc = extract_run(&c, src, err);
 out:
 	if (c.parent_fd >= 0)
 		close(c.parent_fd);
 	for (size_t i = 0; i < c.ndirs; i++)
 		free(c.dirs[i].path);
 	free(c.dirs);
-	if (a)
-		archive_read_free(a);
 	extract_source_close(src);
 	free(src);
 	if (stats)
 		*stats = c.st;
 	return rc;
+}
+
+int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
+		   struct extract_stats *stats, struct error *err)
+{
+	return extract_any(in_fd, NULL, NULL, slot_fd, limits, stats, err);
+}
+
+int extract_stream_input(extract_input_fn next, void *ctx, int slot_fd,
+			 const struct extract_limits *limits, struct extract_stats *stats,
+			 struct error *err)
+{
+	return extract_any(-1, next, ctx, slot_fd, limits, stats, err);
 }

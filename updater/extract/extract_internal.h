@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "error.h"
+#include "extract.h"
 #include "tar_gate.h"
 
 /* Normalises an archive path into out (size len): drops "." and empty
@@ -28,12 +29,16 @@ int extract_path_split(const char *path, char *parent, size_t len, const char **
 int extract_path_link_inside(const char *link_path, const char *target);
 
 /* The payload stream as libarchive reads it (source.c): decompressed with
- * the declared filter under its memory ceiling, checked by the tar gate. */
-enum extract_source_kind { SOURCE_NONE, SOURCE_GZIP, SOURCE_XZ, SOURCE_ZSTD };
+ * the declared filter under its memory ceiling, or already decoded bytes
+ * from a callback (SOURCE_INPUT, format 2), checked by the tar gate. */
+enum extract_source_kind { SOURCE_NONE, SOURCE_GZIP, SOURCE_XZ, SOURCE_ZSTD, SOURCE_INPUT };
 
 struct extract_source {
 	int fd, open, failed, in_eof, stream_end;
 	enum extract_source_kind kind;
+	extract_input_fn input;		/* SOURCE_INPUT */
+	void *input_ctx;
+	const unsigned char *chunk;	/* what the last read returned */
 	z_stream z;
 	lzma_stream x;
 	ZSTD_DCtx *zs;
@@ -47,11 +52,30 @@ struct extract_source {
 /* compression: "gzip", "xz", "zstd" or "none" (tests). */
 int extract_source_open(struct extract_source *s, int fd, const char *compression,
 			struct error *err);
+/* Decoded bytes from next(ctx): they pass the gate, nothing else. */
+void extract_source_open_input(struct extract_source *s, extract_input_fn next, void *ctx);
 /* libarchive's read callback (context: the source). */
 la_ssize_t extract_source_read(struct archive *a, void *context, const void **buf);
 /* After libarchive's end of archive: reads the rest, which must be the
  * padding the gate allows, then the end of the compressed stream. */
 int extract_source_finish(struct extract_source *s, struct error *err);
 void extract_source_close(struct extract_source *s);
+
+/* One thread's decoder of format 2 members (member.c). */
+struct extract_member {
+	int open;
+	enum extract_source_kind kind;
+	z_stream z;
+	lzma_stream x;
+	ZSTD_DCtx *zs;
+};
+
+int extract_member_init(struct extract_member *d, const char *compression, struct error *err);
+/* Decodes in[0..len) as exactly one member into out, which holds
+ * chunk_size + 1 bytes; *produced is 1 .. chunk_size on success.  -1 with
+ * err saying what is wrong (without naming the member: the caller does). */
+int extract_member_decode(struct extract_member *d, const void *in, size_t len, void *out,
+			  uint32_t chunk_size, size_t *produced, struct error *err);
+void extract_member_end(struct extract_member *d);
 
 #endif

@@ -10,7 +10,9 @@
  * plain tar declared gzip, or a gzip inside a gzip, is refused (the gate
  * sees no ustar header), and nothing may follow the compressed stream.
  * Memory: two 64 KiB buffers, the decoder's state under its ceiling, the
- * gate. */
+ * gate.  A format 2 payload comes decoded already (extract_pool.h): its
+ * bytes only pass the gate here (SOURCE_INPUT), handed to libarchive where
+ * they lie, without a copy. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,16 @@ int extract_source_open(struct extract_source *s, int fd, const char *compressio
 	}
 	s->open = 1;
 	return 0;
+}
+
+void extract_source_open_input(struct extract_source *s, extract_input_fn next, void *ctx)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	tar_gate_init(&s->gate, TAR_GATE_PAYLOAD, TAR_GATE_TRAILER_MAX);
+	s->kind = SOURCE_INPUT;
+	s->input = next;
+	s->input_ctx = ctx;
 }
 
 void extract_source_close(struct extract_source *s)
@@ -166,12 +178,33 @@ static int source_decode(struct extract_source *s, size_t *produced, struct erro
 	return 0;
 }
 
+/* Decoded bytes from the caller's input: the gate still sees all of them. */
+static long source_next_input(struct extract_source *s, struct error *err)
+{
+	const void *data = NULL;
+	long n;
+
+	n = s->input(s->input_ctx, &data, err);
+	if (n <= 0)
+		return n;
+	if (tar_gate_feed(&s->gate, data, (size_t)n, err) < 0) {
+		error_prefix(err, "payload: ");
+		return -1;
+	}
+	s->chunk = data;
+	s->total += (uint64_t)n;
+	return n;
+}
+
 /* The next decoded, gate-checked bytes: their count, 0 at the end. */
 static long source_next(struct extract_source *s, struct error *err)
 {
 	size_t produced = 0;
 	int n;
 
+	if (s->kind == SOURCE_INPUT)
+		return source_next_input(s, err);
+	s->chunk = s->out;
 	while (produced == 0) {
 		n = source_fill(s, err);
 		if (n < 0)
@@ -214,6 +247,7 @@ la_ssize_t extract_source_read(struct archive *a, void *context, const void **bu
 		archive_set_error(a, EINVAL, "%s", err.text);
 		return -1;
 	}
+	*buf = s->chunk;
 	return n;
 }
 

@@ -17,6 +17,12 @@ static void *extract_worker_main(void *arg)
 	char drain[65536];
 	ssize_t n;
 
+	if (w->pool) {
+		w->rc = extract_stream_input(extract_pool_next, w->pool, w->slot_fd, &w->limits,
+					     &w->stats, &w->err);
+		extract_pool_cancel(w->pool);	/* a feeder still at it stops */
+		return NULL;
+	}
 	w->rc = extract_stream(w->fd[0], w->slot_fd, &w->limits, &w->stats, &w->err);
 	while (w->rc == 0 && ((n = read(w->fd[0], drain, sizeof drain)) > 0 ||
 			      (n < 0 && errno == EINTR)))
@@ -38,10 +44,16 @@ int extract_worker_start(struct extract_worker *w, int slot_fd,
 	snprintf(w->compression, sizeof w->compression, "%s",
 		 limits->compression ? limits->compression : "none");
 	w->limits.compression = w->compression;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0)
-		return error_errno(err, "extraction: socketpair");
-	setsockopt(w->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	setsockopt(w->fd[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	if (limits->chunk_size) {
+		w->pool = extract_pool_new(w->compression, limits->chunk_size, 0, err);
+		if (!w->pool)
+			return -1;
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0)
+			return error_errno(err, "extraction: socketpair");
+		setsockopt(w->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+		setsockopt(w->fd[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	}
 	errno = pthread_create(&w->thread, NULL, extract_worker_main, w);
 	if (errno) {
 		error_errno(err, "extraction thread");
@@ -55,6 +67,13 @@ int extract_worker_start(struct extract_worker *w, int slot_fd,
 int extract_worker_feed(struct extract_worker *w, const void *data, size_t len,
 			struct error *err)
 {
+	if (w->pool) {
+		if (extract_pool_submit(w->pool, data, len, err) < 0) {
+			w->stopped = 1;
+			return -1;
+		}
+		return 0;
+	}
 	if (sock_send_all(w->fd[1], data, len) < 0) {
 		w->stopped = 1;
 		return error_errno(err, "extraction stopped");
@@ -69,6 +88,8 @@ int extract_worker_finish(struct extract_worker *w, struct error *err)
 	if (w->fd[1] >= 0)
 		close(w->fd[1]);	/* end of input */
 	w->fd[1] = -1;
+	if (w->pool)
+		extract_pool_close(w->pool);
 	if (w->running) {
 		pthread_join(w->thread, NULL);
 		w->running = 0;
@@ -80,5 +101,7 @@ int extract_worker_finish(struct extract_worker *w, struct error *err)
 			close(w->fd[i]);
 		w->fd[i] = -1;
 	}
+	extract_pool_free(w->pool);
+	w->pool = NULL;
 	return w->rc;
 }

@@ -1,7 +1,8 @@
 /* slotpack: the packager's tool (docs/architecture.md, The fixed contract).
  *
  *   slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem
- *                    [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS] -o OUT
+ *                    [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS]
+ *                    [--format 1|2] [--chunk-size BYTES] -o OUT
  *   slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE
  *   slotpack inspect BUNDLE
  *   slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE
@@ -10,6 +11,8 @@
  * KEYRING and PATH are each a PEM file or a directory of *.pem files.
  * --signing-time sets the CMS signingTime (default now): for tests of
  * --max-age, and for re-signing a manifest at the time it was first signed.
+ * --format 1 writes the one-stream payload that guests older than format 2
+ * read; --chunk-size sets format 2's chunk (packaging/FORMAT.md).
  * Options may come before or after the operand.
  *
  * Exit 0 on success, 1 when the operation fails (the bundle is bad), 2 on a
@@ -36,16 +39,19 @@ struct arguments {
 	char allowed_signers[CONFIG_STRING_MAX];	/* --allowed-signer, joined by commas */
 	uint64_t max_age_ms;
 	int64_t signing_time;
+	unsigned format;
+	uint32_t chunk_size;
 };
 
-enum { OPT_CRL = 256, OPT_ALLOWED_SIGNER, OPT_MAX_AGE, OPT_SIGNING_TIME };
+enum { OPT_CRL = 256, OPT_ALLOWED_SIGNER, OPT_MAX_AGE, OPT_SIGNING_TIME, OPT_FORMAT,
+       OPT_CHUNK_SIZE };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem\n"
 		"                        [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS]\n"
-		"                        -o OUT\n"
+		"                        [--format 1|2] [--chunk-size BYTES] -o OUT\n"
 		"       slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE\n"
 		"       slotpack inspect BUNDLE\n"
 		"       slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE\n"
@@ -89,6 +95,24 @@ static int parse_long(struct arguments *a, int opt, const char *value)
 			return 0;
 		fprintf(stderr, "slotpack: --max-age: not a positive duration (e.g. 12h, 90d)\n");
 		return -1;
+	case OPT_FORMAT:
+		if (!strcmp(value, "1") || !strcmp(value, "2")) {
+			a->format = (unsigned)(value[0] - '0');
+			return 0;
+		}
+		fprintf(stderr, "slotpack: --format: not 1 or 2\n");
+		return -1;
+	case OPT_CHUNK_SIZE:
+		errno = 0;
+		seconds = strtoull(value, &end, 10);
+		if (value[0] >= '0' && value[0] <= '9' && !*end && !errno &&
+		    seconds >= BUNDLE_CHUNK_MIN && seconds <= BUNDLE_CHUNK_MAX) {
+			a->chunk_size = (uint32_t)seconds;
+			return 0;
+		}
+		fprintf(stderr, "slotpack: --chunk-size: not %u to %u bytes\n", BUNDLE_CHUNK_MIN,
+			BUNDLE_CHUNK_MAX);
+		return -1;
 	case OPT_SIGNING_TIME:
 		errno = 0;
 		seconds = strtoull(value, &end, 10);
@@ -110,6 +134,8 @@ static int parse(int argc, char **argv, struct arguments *a)
 		{ "allowed-signer", required_argument, NULL, OPT_ALLOWED_SIGNER },
 		{ "max-age", required_argument, NULL, OPT_MAX_AGE },
 		{ "signing-time", required_argument, NULL, OPT_SIGNING_TIME },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -160,7 +186,8 @@ static int command_create(const struct arguments *a)
 		.directory = a->directory, .version = a->version, .compatible = a->compatible,
 		.key_path = a->key, .cert_path = a->cert, .encrypt_key_path = a->encrypt_key,
 		.compression = a->compression, .created = source_date_epoch(),
-		.signing_time = a->signing_time, .output = a->output,
+		.signing_time = a->signing_time, .output = a->output, .format = a->format,
+		.chunk_size = a->chunk_size,
 	};
 	struct error err = { "" };
 
@@ -170,6 +197,10 @@ static int command_create(const struct arguments *a)
 	if (!a->key) return missing("create", "-k KEY.pem");
 	if (!a->cert) return missing("create", "-c CERT.pem");
 	if (!a->output) return missing("create", "-o OUT");
+	if (a->chunk_size && a->format == BUNDLE_FORMAT_BLOCKS) {
+		fprintf(stderr, "slotpack: create: --chunk-size is for format 2\n");
+		return 2;
+	}
 	if (bundle_create(&o, &err) < 0) {
 		fprintf(stderr, "slotpack: create: %s\n", err.text);
 		return 1;
@@ -179,13 +210,20 @@ static int command_create(const struct arguments *a)
 
 static int print_manifest(const struct bundle_manifest *m, void *ctx, struct error *err)
 {
+	char blocks[96];
+
 	(void)ctx;
 	(void)err;
-	printf("version:      %s\ncompatible:   %s\ncreated:      %" PRId64 "\n"
+	if (m->format == BUNDLE_FORMAT_CHUNKED)
+		snprintf(blocks, sizeof blocks, "%u members of %u bytes decoded", m->block_count,
+			 m->chunk_size);
+	else
+		snprintf(blocks, sizeof blocks, "%u of %u bytes", m->block_count, m->block_size);
+	printf("format:       %u\nversion:      %s\ncompatible:   %s\ncreated:      %" PRId64 "\n"
 	       "signer:       %s\ndigest:       %s\npayload:      %" PRIu64 " bytes, %s\n"
-	       "blocks:       %u of %u bytes\nencryption:   %s%s%s\n",
-	       m->version, m->compatible, m->created, m->signer, m->digest, m->payload_size,
-	       m->compression, m->block_count, m->block_size, m->encryption,
+	       "blocks:       %s\nencryption:   %s%s%s\n",
+	       m->format, m->version, m->compatible, m->created, m->signer, m->digest,
+	       m->payload_size, m->compression, blocks, m->encryption,
 	       m->key_id[0] ? ", key id " : "", m->key_id);
 	return 0;
 }
@@ -244,8 +282,10 @@ struct extraction {
 static int extraction_start(const struct bundle_manifest *m, void *ctx, struct error *err)
 {
 	struct extraction *x = ctx;
-	struct extract_limits limits = { .max_bytes = UINT64_MAX, .max_entries = UINT64_MAX,
-					 .compression = m->compression };
+	struct extract_limits limits = {
+		.max_bytes = UINT64_MAX, .max_entries = UINT64_MAX, .compression = m->compression,
+		.chunk_size = m->format == BUNDLE_FORMAT_CHUNKED ? m->chunk_size : 0,
+	};
 
 	if (extract_worker_start(&x->worker, x->slot_fd, &limits, err) < 0)
 		return -1;
