@@ -8,7 +8,8 @@
  *     METHOD SP PATH[?QUERY] LF  TOKEN LF  BODY
  * where TOKEN "-" sends no X-Auth-Token and QUERY is split on '&' and '='
  * (libmicrohttpd's decoding is not what is under test).  Casts go to the
- * fake publisher below, which queues every one (so accepted upgrades and
+ * fake publisher below (every function of fleet_publisher.h, so the real
+ * one is not linked), which queues every one (so accepted upgrades and
  * rollouts reach the store); the rate limit is set out of the way.
  * Oracle beyond the sanitizers: the status is one the API documents (never
  * 500: the store is local and healthy, so a 500 means a request broke a
@@ -53,6 +54,18 @@ int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
 	if (!instance_id[0] || !method[0])
 		fuzz_fail("a cast without instance or method");
 	json_decref(args);
+	return 0;
+}
+
+int fleet_publisher_cast_many(struct fleet_publisher *pub, size_t n,
+			      struct fleet_publisher_cast *casts, struct error *err)
+{
+	(void)err;
+	for (size_t i = 0; i < n; i++) {
+		casts[i].rc = fleet_publisher_cast(pub, casts[i].instance_id, casts[i].method,
+						   casts[i].args, &casts[i].err);
+		casts[i].args = NULL;
+	}
 	return 0;
 }
 
