@@ -16,3 +16,30 @@ dirs=200
 runs=${BENCH_RUNS:-3}
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then files=500; mb=10; dirs=10; runs=1; fi
+
+# bench_fleet_env NAME: what the control-plane benchmarks (slotfleet.sh,
+# rollout.sh) share: the test support (lib.sh's $T and cleanup, RabbitMQ,
+# PostgreSQL with fsync on, slotfleet's helpers), the file limit raised,
+# LOAD = fleet_load built against this release build, a private RabbitMQ
+# started and AMQP its URL.  Exits 1 naming NAME when something is missing.
+bench_fleet_env() {
+	command -v rabbitmq-server >/dev/null ||
+		{ echo "$1: rabbitmq-server not installed" >&2; exit 1; }
+	S=$top/tests/support
+	B=$build/bin
+	. "$S/lib.sh"
+	. "$S/rabbitmq.sh"
+	PG_FSYNC=on
+	. "$S/postgres.sh"
+	. "$S/slotfleet.sh"
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
+		"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
+	LOAD=$T/fleet_load
+	cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
+		$(pkg-config --cflags librabbitmq jansson) -o "$LOAD" \
+		"$top/tests/bench/fleet_load.c" "$build/lib/libupdater.a" "$build/lib/libslots.a" \
+		$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
+	rabbit_start "$T/rabbit" || { echo "$1: rabbitmq did not start" >&2; exit 1; }
+	AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+}

@@ -31,26 +31,7 @@ stores=${BENCH_ROLLOUT_STORES:-sqlite postgresql}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then guests=1000; fi
 [ "$guests" -ge 100 ] && [ "$guests" -le 10000 ] ||
 	{ echo "rollout: BENCH_ROLLOUT_GUESTS must be 100..10000" >&2; exit 1; }
-command -v rabbitmq-server >/dev/null || { echo "rollout: rabbitmq-server not installed" >&2; exit 1; }
-S=$top/tests/support
-B=$build/bin
-. "$S/lib.sh"
-. "$S/rabbitmq.sh"
-PG_FSYNC=on
-. "$S/postgres.sh"
-. "$S/slotfleet.sh"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
-	"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
-LOAD=$T/fleet_load
-cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
-	$(pkg-config --cflags librabbitmq jansson) -o "$LOAD" "$top/tests/bench/fleet_load.c" \
-	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
-	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
-
-rabbit_start "$T/rabbit" || { echo "rollout: rabbitmq did not start" >&2; exit 1; }
-AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+bench_fleet_env rollout
 case " $stores " in
 *" postgresql "*)
 	if [ -x "$PG_BINDIR/postgres" ]; then

@@ -30,27 +30,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
 [ "$reports" -gt 0 ] || { echo "slotfleet: BENCH_FLEET_REPORTS below 6000" >&2; exit 1; }
-command -v rabbitmq-server >/dev/null || { echo "slotfleet: rabbitmq-server not installed" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/deps.sh)" >&2; exit 1; }
-S=$top/tests/support
-B=$build/bin
-. "$S/lib.sh"
-. "$S/rabbitmq.sh"
-PG_FSYNC=on
-. "$S/postgres.sh"
-. "$S/slotfleet.sh"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
-	"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
-LOAD=$T/fleet_load
-cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
-	$(pkg-config --cflags librabbitmq jansson) -o "$LOAD" "$top/tests/bench/fleet_load.c" \
-	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
-	$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
-
-rabbit_start "$T/rabbit" || { echo "slotfleet: rabbitmq did not start" >&2; exit 1; }
-AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+bench_fleet_env slotfleet
 pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; }
 fleet_tokens
 "$LOAD" sink "$AMQP" bench-casts 'guestagent.#'

@@ -55,23 +55,6 @@ static int fuzz_parse(const char *body, size_t len, const struct config *config,
 	return rc;
 }
 
-/* The inner message of a body (bare or in an oslo envelope), or NULL. */
-static json_t *fuzz_inner(const uint8_t *data, size_t size)
-{
-	json_t *outer = json_loadb((const char *)data, size, 0, NULL), *text, *inner;
-
-	if (!json_is_object(outer)) {
-		json_decref(outer);
-		return NULL;
-	}
-	text = json_object_get(outer, "oslo.message");
-	if (!text)
-		return outer;
-	inner = json_is_string(text) ? json_loads(json_string_value(text), 0, NULL) : NULL;
-	json_decref(outer);
-	return inner;
-}
-
 static int fuzz_build_parse(const char *method, json_t *args, const struct config *config,
 			    struct rpc_request *req)
 {
@@ -90,7 +73,7 @@ static int fuzz_build_parse(const char *method, json_t *args, const struct confi
 
 static void fuzz_reseal(const uint8_t *data, size_t size)
 {
-	json_t *inner = fuzz_inner(data, size), *method, *args;
+	json_t *inner = fuzz_json_inner(data, size), *method, *args;
 	struct rpc_request plain, sealed;
 
 	method = json_object_get(inner, "method");

@@ -114,3 +114,19 @@ void fuzz_check_terminated(const char *text, size_t size, const char *what)
 	if (!memchr(text, '\0', size))
 		fuzz_fail("%s: not NUL-terminated", what);
 }
+
+json_t *fuzz_json_inner(const uint8_t *data, size_t size)
+{
+	json_t *outer = json_loadb((const char *)data, size, 0, NULL), *text, *inner;
+
+	if (!json_is_object(outer)) {
+		json_decref(outer);
+		return NULL;
+	}
+	text = json_object_get(outer, "oslo.message");
+	if (!text)
+		return outer;
+	inner = json_is_string(text) ? json_loads(json_string_value(text), 0, NULL) : NULL;
+	json_decref(outer);
+	return inner;
+}

@@ -6,6 +6,7 @@
 #ifndef SLOTD_SUPPORT_FUZZ_H
 #define SLOTD_SUPPORT_FUZZ_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,10 @@ const char *fuzz_file(const char *relative, char *buf, size_t len);
 char *fuzz_strndup(const uint8_t *data, size_t size);
 /* An fd at offset 0 of an anonymous file holding data (parsers of streams). */
 int fuzz_memfd(const uint8_t *data, size_t size);
+
+/* The inner message of an AMQP body (bare, or the oslo envelope's
+ * "oslo.message" text) as a new reference, or NULL when there is none. */
+json_t *fuzz_json_inner(const uint8_t *data, size_t size);
 
 /* Aborts unless text[0..size) holds a NUL (a filled fixed-size field). */
 void fuzz_check_terminated(const char *text, size_t size, const char *what);
