@@ -41,7 +41,9 @@ INI
 SLOTD_PID=$!
 PIDS="$PIDS $SLOTD_PID"
 wait_for 20 test -S "$R/root/run/control.sock"
-check "slotd writes its file at startup" test -f "$R/metrics/slotd.prom"
+# The file is written after the state machine's first step, which comes
+# after the control socket opens: awaited, not assumed (a CI flake).
+check "slotd writes its file at startup" wait_for 20 test -f "$R/metrics/slotd.prom"
 "$B/slotupd" -c "$R.ini" install "$T/v1.0.0-good.bundle" >> "$R/slotupd.log" 2>&1
 "$B/slotupd" -c "$R.ini" install "$T/v2.0.0-crash.bundle" >> "$R/slotupd.log" 2>&1
 wait_for 20 sh -c '[ "$("$0" -c "$1" status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[\"agent\"][\"state\"])")" = running ]' "$B/slotctl" "$R.ini"
