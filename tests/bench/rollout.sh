@@ -127,15 +127,6 @@ run() {
 	/usr/bin/python3 "$top/tests/bench/rollout_stats.py" "$2" "$p" "$1" "$rate" "$post_s" >> "$T/$2.rows"
 }
 
-wait_until() { # SECS CMD...: polls CMD every 0.25 s until it succeeds
-	until_end=$(($(date +%s) + $1))
-	shift
-	until "$@" > /dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$until_end" ] || return 1
-		sleep 0.25
-	done
-}
-
 : > "$T/clean.rows"; : > "$T/halt.rows"
 status=0
 for db in $stores; do

@@ -87,3 +87,14 @@ upgrade_state() {
 wait_state() {
 	wait_for "${3:-60}" upgrade_state "$1" "$2"
 }
+
+# wait_until SECS CMD...: polls CMD every 0.25 s until it succeeds, for at
+# most SECS seconds of wall time (the rollout tests and benchmark).
+wait_until() {
+	until_end=$(($(date +%s) + $1))
+	shift
+	until "$@" > /dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$until_end" ] || return 1
+		sleep 0.25
+	done
+}

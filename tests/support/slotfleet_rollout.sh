@@ -34,15 +34,6 @@ rollout_is() {
 	[ "$(api GET "/rollouts/$1")" = 200 ] && [ "$(body_get '["rollout"]["state"]')" = "$2" ]
 }
 
-wait_until() {
-	until_end=$(($(date +%s) + $1))
-	shift
-	until "$@" > /dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$until_end" ] || return 1
-		sleep 0.25
-	done
-}
-
 wait_rollout() {
 	wait_until "${3:-60}" rollout_is "$1" "$2"
 }
