@@ -28,6 +28,9 @@
 
 struct amqp_link;
 
+/* A body over RPC_BODY_MAX (include/rpc_message.h) is read and dropped
+ * frame by frame, never held: body is then NULL and len the size the header
+ * declared, which the message parsers refuse by its length alone. */
 struct amqp_delivery {
 	uint64_t tag;
 	int redelivered;

@@ -40,6 +40,8 @@ struct fleet_msg {
 	char why_ignored[128];
 };
 
+/* A len over RPC_BODY_MAX is refused before body is read (body may then be
+ * NULL: the AMQP link drops such bodies unread). */
 int fleet_report_parse(const char *body, size_t len, const struct rpc_keys *keys,
 		       struct fleet_msg *msg, struct error *err);
 

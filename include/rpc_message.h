@@ -42,7 +42,9 @@ struct rpc_request {
 };
 
 /* 0 with req filled (check req->kind), -1 with err naming the field.  Even
- * on -1, req->unique_id is set when the message had one. */
+ * on -1, req->unique_id is set when the message had one.  A len over
+ * RPC_BODY_MAX is refused before body is read (body may then be NULL: the
+ * AMQP link drops such bodies unread). */
 int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		      struct rpc_request *req, struct error *err);
 

@@ -108,14 +108,23 @@ restarted() { c=$(amqp_child) && [ "$c" != "$child" ] && [ "$(broker_conns)" = "
 check "a new AMQP process holds the broker connection" wait_for 10 restarted
 
 failed_before=$(history_count FAILED)
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }	# peak RSS, KiB
+child=$(amqp_child) && hwm_before=$(hwm "$child")
 raw '{"oslo.version": "2.0", "oslo.message": "{not json"}'
 raw '{"oslo.version": "2.0", "oslo.message": "{\"method\": \"upgrade\", \"args\": {\"instance_version\": 5, \"location\": []}}"}'
 raw '{"oslo.version": "2.0", "oslo.message": "{\"method\": \"upgrade\", \"args\": {\"instance_version\": \"v9\"}}"}'
 raw "{\"oslo.version\": \"2.0\", \"oslo.message\": \"{\\\"method\\\": \\\"upgrade\\\", \\\"args\\\": {\\\"instance_id\\\": \\\"someone-else\\\", \\\"instance_version\\\": \\\"v9\\\", \\\"location\\\": \\\"$URL/v2.bundle\\\"}}\"}"
-head -c 1100000 /dev/zero | tr '\0' a > "$T/big"; /usr/bin/python3 "$S/amqp_publish.py" "$AMQP" "guestagent.$INSTANCE" "$T/big"
+# 40 MiB: the broker takes it (its limit is 128 MiB); the AMQP process must
+# drop it frame by frame, never hold it.
+head -c 41943040 /dev/zero | tr '\0' a > "$T/big"; /usr/bin/python3 "$S/amqp_publish.py" "$AMQP" "guestagent.$INSTANCE" "$T/big"
+rm -f "$T/big"
 cast rollback '{}' user
 six_more_failed() { [ "$(history_count FAILED)" -eq $((failed_before + 6)) ]; }
 check "six bad messages: six FAILED records" wait_for 30 six_more_failed
+check "the 40 MiB message is refused by its size" grep -q "body: 41943040 bytes, more than 262144" "$T/serve.log"
+grew=$(($(hwm "$child") - hwm_before))
+check "and the AMQP process's peak RSS grew by less than 8 MiB for it ($grew KiB)" \
+	[ "$(amqp_child)" = "$child" -a "$grew" -lt 8192 ]
 check "the refusals name the field" sh -c '"$0" -c "$1" history --state FAILED > "$2" && grep -q "instance" "$2" && grep -q "location" "$2" && grep -q "admin" "$2"' \
 	"$B/slotctl" "$INI" "$T/failed.txt"
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v2.0.0\", \"location\": \"$URL/v2.bundle\"}"

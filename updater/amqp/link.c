@@ -2,12 +2,14 @@
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "amqp_link.h"
+#include "rpc_message.h"
 
 #define LINK_CHANNEL 1
 #define LINK_CONFIRM_TIMEOUT_S 30
@@ -196,31 +198,103 @@ void amqp_link_close(struct amqp_link *link)
 	free(link);
 }
 
+/* A frame other than the delivery's next one: the broker closing the
+ * channel or the connection says why; anything else is a protocol fault. */
+static int link_unexpected(const amqp_frame_t *frame, struct error *err)
+{
+	const amqp_method_t *m = &frame->payload.method;
+
+	if (frame->frame_type != AMQP_FRAME_METHOD)
+		return error_set(err, "amqp: consume: unexpected frame of type %u",
+				 (unsigned)frame->frame_type);
+	if (m->id == AMQP_CONNECTION_CLOSE_METHOD || m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+		const amqp_bytes_t *text = m->id == AMQP_CONNECTION_CLOSE_METHOD ?
+			&((amqp_connection_close_t *)m->decoded)->reply_text :
+			&((amqp_channel_close_t *)m->decoded)->reply_text;
+		return error_set(err, "amqp: consume: broker closed the %s: %.*s",
+				 m->id == AMQP_CONNECTION_CLOSE_METHOD ? "connection" : "channel",
+				 (int)(text->len > 200 ? 200 : text->len), (const char *)text->bytes);
+	}
+	return error_set(err, "amqp: consume: unexpected %s", amqp_method_name(m->id));
+}
+
+/* The next frame of a delivery under way: the broker sent its start, so the
+ * rest is due at once; a broker that stalls mid-message is a broken link. */
+static int link_frame(struct amqp_link *link, amqp_frame_t *frame, struct error *err)
+{
+	struct timeval timeout = { LINK_TIMEOUT_S, 0 };
+	int rc = amqp_simple_wait_frame_noblock(link->conn, frame, &timeout);
+
+	if (rc != AMQP_STATUS_OK)
+		return error_set(err, "amqp: consume: %s", amqp_error_string2(rc));
+	return 0;
+}
+
+/* Reads the body frames of a delivery: into d->body when it fits
+ * RPC_BODY_MAX, else read and dropped frame by frame (each frame's buffer is
+ * released before the next is read), so memory stays at one frame
+ * (frame_max, 128 KiB) whatever size the broker lets a publisher send. */
+static int link_body(struct amqp_link *link, uint64_t size, struct amqp_delivery *d,
+		     struct error *err)
+{
+	amqp_frame_t frame;
+	uint64_t got = 0;
+
+	d->len = size > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)size;
+	if (size <= RPC_BODY_MAX) {
+		d->body = malloc(d->len + 1);
+		if (!d->body)
+			return error_set(err, "amqp: out of memory");
+		d->body[d->len] = '\0';
+	}
+	while (got < size) {
+		if (link_frame(link, &frame, err) < 0)
+			return -1;
+		if (frame.frame_type != AMQP_FRAME_BODY)
+			return link_unexpected(&frame, err);
+		if (frame.payload.body_fragment.len > size - got)
+			return error_set(err, "amqp: consume: body longer than its header says");
+		if (d->body)
+			memcpy(d->body + got, frame.payload.body_fragment.bytes,
+			       frame.payload.body_fragment.len);
+		got += frame.payload.body_fragment.len;
+		amqp_maybe_release_buffers_on_channel(link->conn, LINK_CHANNEL);
+	}
+	return 0;
+}
+
+/* librabbitmq's amqp_consume_message() would allocate whatever body size
+ * the header declares, and keep the whole body: the frames are read here
+ * instead, so that the limit applies before the body arrives. */
 int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,
 		   struct error *err)
 {
 	struct timeval timeout = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000 };
-	amqp_envelope_t envelope;
-	amqp_rpc_reply_t reply;
+	amqp_basic_deliver_t *deliver;
+	amqp_frame_t frame;
+	int rc;
 
 	memset(d, 0, sizeof *d);
 	amqp_maybe_release_buffers(link->conn);
-	reply = amqp_consume_message(link->conn, &envelope, &timeout, 0);
-	if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-	    reply.library_error == AMQP_STATUS_TIMEOUT)
+	rc = amqp_simple_wait_frame_noblock(link->conn, &frame, &timeout);
+	if (rc == AMQP_STATUS_TIMEOUT)
 		return 0;
-	if (link_check(reply, "consume", err) < 0)
+	if (rc != AMQP_STATUS_OK)
+		return error_set(err, "amqp: consume: %s", amqp_error_string2(rc));
+	if (frame.frame_type != AMQP_FRAME_METHOD || frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD)
+		return link_unexpected(&frame, err);
+	deliver = frame.payload.method.decoded;
+	d->tag = deliver->delivery_tag;
+	d->redelivered = deliver->redelivered;
+	if (link_frame(link, &frame, err) < 0)
 		return -1;
-	d->tag = envelope.delivery_tag;
-	d->redelivered = envelope.redelivered;
-	d->len = envelope.message.body.len;
-	d->body = malloc(d->len + 1);
-	if (d->body) {
-		memcpy(d->body, envelope.message.body.bytes, d->len);
-		d->body[d->len] = '\0';
+	if (frame.frame_type != AMQP_FRAME_HEADER)
+		return link_unexpected(&frame, err);
+	if (link_body(link, frame.payload.properties.body_size, d, err) < 0) {
+		amqp_delivery_free(d);
+		return -1;
 	}
-	amqp_destroy_envelope(&envelope);
-	return d->body ? 1 : error_set(err, "amqp: out of memory");
+	return 1;
 }
 
 int amqp_link_fd(const struct amqp_link *link)
