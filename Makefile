@@ -18,7 +18,7 @@
 #   updater/programs/slotpack/*.c      slotpack
 #   fleet/*.c                 libfleet.a   (control plane: store, API, consumer)
 #   fleet/slotfleet/*.c       slotfleet
-#   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c)
+#   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c, an archive)
 #   tests/agents/*.c          one test agent binary each
 #   tests/integration/*.sh    run by tests/run.sh
 #   tests/fuzz/fuzz_*.c       one libFuzzer harness each (`make fuzz`)
@@ -162,8 +162,15 @@ $(BUILD)/tests/test_machine: $(call obj,supervisor/slotd/machine.c)
 $(BUILD)/obj/tests/unit/test_machine.o: CFLAGS_ALL += -Isupervisor/slotd
 
 # Unit tests link every library; --as-needed drops what a test does not use.
+# Their support code is an archive too, so a test takes only the support it
+# calls (the fleet store fixtures would pull libfleet and libpq into all).
+LIBSUPPORT := $(BUILD)/lib/libtestsupport.a
+$(LIBSUPPORT): $(call obj,$(SUPPORT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 TEST_LIBS := $(if $(FLEET_SRC),$(LIBFLEET)) $(LIBUPDATER) $(LIBSLOTS)
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUPPORT_SRC)) $(TEST_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSUPPORT) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(if $(FLEET_SRC),$(FLEET_LIBS)) $(UPDATER_LIBS) $(CMOCKA_LIBS)
 

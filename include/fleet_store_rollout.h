@@ -1,7 +1,8 @@
 /* fleet_store_rollout.h: the store's rollout tables (schema version 2), on
  * the same two backends and under the same promises as fleet_store.h (one
  * transaction per call, values bound as parameters, EINVAL for refused input,
- * EIO for the backend).
+ * EIO for the backend; tests/unit/test_fleet_store_rollout.c runs one suite
+ * against each).
  *
  * A rollout is one row; its plan is one row per target instance (rollout,
  * instance: unique), made when the rollout is created and never changed:

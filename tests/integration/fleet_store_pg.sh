@@ -1,14 +1,18 @@
 #!/bin/sh
-# fleet_store_pg.sh: the fleet store shared by processes: the unit suite
-# against a private PostgreSQL, processes opening a fresh database at once
+# fleet_store_pg.sh: the fleet store shared by processes: the unit suites
+# (test_fleet_store, test_fleet_store_rollout) against a private
+# PostgreSQL, processes opening a fresh database at once
 # (migrations) and reporting on the same upgrades at once, on PostgreSQL and
 # on one SQLite file, and a PostgreSQL stopped and started under a store
 # that stays open.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/postgres.sh"
 
-TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"
-[ -x "$TEST" ] || { echo "fleet_store_pg: $TEST not built (make MODE=... tests)" >&2; exit 1; }
+TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"	# the suite and the driver
+ROLLOUT_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_rollout"
+for t in "$TEST" "$ROLLOUT_TEST"; do
+	[ -x "$t" ] || { echo "fleet_store_pg: $t not built (make MODE=... tests)" >&2; exit 1; }
+done
 
 # Three processes open one fresh database at once: each must find the
 # schema created exactly once (the others wait for it), then answer.
@@ -55,8 +59,10 @@ check "SQLite: two concurrent reporters apply each state once" race "$T/fleet.db
 
 pg_start "$T/pg" || { echo "fleet_store_pg: PostgreSQL did not start" >&2; exit 1; }
 
-check "unit suite passes against PostgreSQL" \
+check "upgrade store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$TEST"
+check "rollout store unit suite passes against PostgreSQL" \
+	env FLEET_TEST_PG_URL="$PG_URL" "$ROLLOUT_TEST"
 check "PostgreSQL: three processes open a fresh database at once" fresh_open "$PG_URL" pg
 check "PostgreSQL: two concurrent reporters apply each state once" race "$PG_URL" race
 

@@ -1,6 +1,8 @@
-/* test_fleet_store.c: the promises of include/fleet_store.h, one suite run
- * against SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, against
- * PostgreSQL (each test in a fresh schema, dropped afterwards).
+/* test_fleet_store.c: the promises of include/fleet_store.h (upgrades, their
+ * reports and events, heartbeats, instances, listing), one suite run against
+ * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, against PostgreSQL
+ * (support_fleet_store.c: each test in a fresh schema, dropped afterwards).
+ * The rollout tables have their suite in test_fleet_store_rollout.c.
  *
  * With arguments it is a driver for tests/integration/fleet_store_pg.sh:
  *   test_fleet_store drive SPEC   opens the store, prints "ready", reads
@@ -15,96 +17,17 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "fleet_store.h"
-#include "fleet_store_rollout.h"
 #include "support.h"
+#include "support_fleet_store.h"
 
-struct fixture {
-	char dir[256];
-	char spec[1024];
-	char schema[64];	/* PostgreSQL only */
-	struct fleet_store *store;
-};
-
-static int setup_sqlite(void **state)
-{
-	static struct fixture f;
-
-	memset(&f, 0, sizeof f);
-	support_tmpdir(f.dir, sizeof f.dir);
-	snprintf(f.spec, sizeof f.spec, "%s/fleet.db", f.dir);
-	assert_int_equal(fleet_store_open(&f.store, f.spec, NULL), 0);
-	assert_string_equal(fleet_store_backend(f.store), "sqlite");
-	*state = &f;
-	return 0;
-}
-
-static void pg_quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static void pg_admin(const char *sql)
-{
-	PGconn *conn = PQconnectdb(getenv("FLEET_TEST_PG_URL"));
-	PGresult *res;
-
-	assert_int_equal(PQstatus(conn), CONNECTION_OK);
-	PQsetNoticeProcessor(conn, pg_quiet, NULL);	/* "drop cascades to ..." */
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-}
-
-/* A schema per test: every test starts from an empty database, migrations
- * included, and leaves nothing behind. */
-static int setup_pg(void **state)
-{
-	static struct fixture f;
-	static unsigned serial;
-	const char *url = getenv("FLEET_TEST_PG_URL");
-	char sql[128];
-
-	memset(&f, 0, sizeof f);
-	snprintf(f.schema, sizeof f.schema, "fleet_test_%ld_%u", (long)getpid(), serial++);
-	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f.schema);
-	pg_admin(sql);
-	snprintf(f.spec, sizeof f.spec, "%s%coptions=-csearch_path%%3D%s", url,
-		 strchr(url, '?') ? '&' : '?', f.schema);
-	assert_int_equal(fleet_store_open(&f.store, f.spec, NULL), 0);
-	assert_string_equal(fleet_store_backend(f.store), "postgresql");
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char sql[128];
-
-	fleet_store_close(f->store);
-	if (f->schema[0]) {
-		snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
-		pg_admin(sql);
-	}
-	if (f->dir[0])
-		support_rmtree(f->dir);
-	return 0;
-}
-
-static void insert(struct fixture *f, const char *id, const char *tenant, const char *instance,
-		   int64_t created)
+static void insert(struct support_store *f, const char *id, const char *tenant,
+		   const char *instance, int64_t created)
 {
 	struct fleet_upgrade up;
 	struct error err;
@@ -123,22 +46,7 @@ static void insert(struct fixture *f, const char *id, const char *tenant, const 
 		fail_msg("insert %s: %s", id, err.text);
 }
 
-/* Returns whether the report was applied. */
-static int report(struct fixture *f, const char *id, const char *instance, enum fleet_state st,
-		  const char *reason, int64_t at)
-{
-	struct fleet_report r = { .upgrade_id = id, .instance_id = instance, .state = st,
-				  .reason = reason, .at_us = at, .source = "guest" };
-	struct error err;
-	int applied = -1;
-
-	if (fleet_store_report(f->store, &r, &applied, &err) != 0)
-		fail_msg("report %s %s: %s", id, fleet_state_name(st), err.text);
-	assert_true(applied == 0 || applied == 1);
-	return applied;
-}
-
-static enum fleet_state state_of(struct fixture *f, const char *id)
+static enum fleet_state state_of(struct support_store *f, const char *id)
 {
 	struct fleet_upgrade up;
 
@@ -146,7 +54,7 @@ static enum fleet_state state_of(struct fixture *f, const char *id)
 	return up.state;
 }
 
-static size_t events(struct fixture *f, const char *id, struct fleet_event *ev, size_t max)
+static size_t events(struct support_store *f, const char *id, struct fleet_event *ev, size_t max)
 {
 	size_t n = 99;
 
@@ -156,7 +64,7 @@ static size_t events(struct fixture *f, const char *id, struct fleet_event *ev, 
 
 static void test_insert_get_duplicate(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_upgrade up, again;
 	struct fleet_event ev[4];
 
@@ -193,21 +101,21 @@ static void test_insert_get_duplicate(void **state)
 
 static void test_late_reports_change_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
-	assert_true(report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2500));
-	assert_false(report(f, "u1", "inst-1", FLEET_NEW, "", 2600));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2500));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_NEW, "", 2600));
 	assert_int_equal(state_of(f, "u1"), FLEET_VERIFYING);
-	assert_true(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
-	assert_false(report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 3900));
-	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 5000));
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "late", 3950));
-	assert_false(report(f, "u1", "inst-1", FLEET_SUCCESS, "again", 6000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 3900));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 5000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "late", 3950));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "again", 6000));
 	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
 	assert_int_equal(events(f, "u1", ev, 8), 4);
 	assert_int_equal(ev[0].state, FLEET_NEW);
@@ -220,16 +128,16 @@ static void test_late_reports_change_nothing(void **state)
 
 static void test_failed_is_final(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_upgrade up;
 	struct fleet_event ev[4];
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_FAILED, "download: 404", 2000));
-	assert_false(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 3000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 3000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "", 3000));
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "other", 3000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, "download: 404", 2000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 3000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 3000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "", 3000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "other", 3000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_int_equal(up.state, FLEET_FAILED);
 	assert_string_equal(up.reason, "download: 404");
@@ -241,7 +149,7 @@ static void test_failed_is_final(void **state)
  * once; anything else after SUCCESS does not. */
 static void test_failed_after_success_revert(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_report r = { .upgrade_id = "u1", .instance_id = "inst-1",
 				  .state = FLEET_FAILED, .reason = "timed out", .at_us = 9000,
 				  .source = "fleet" };
@@ -250,26 +158,26 @@ static void test_failed_after_success_revert(void **state)
 	int applied = -1;
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
 	/* slotfleet's own FAILED never overrides a SUCCESS. */
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), 0);
 	assert_int_equal(applied, 0);
 	/* The guest's, sent before or at the SUCCESS: a late one, ignored. */
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "old", 3000));
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "same time", 4000));
-	assert_false(report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "", 5000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "old", 3000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "same time", 4000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "", 5000));
 	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
 	/* Sent after it: the revert applies, with its reason and event. */
-	assert_true(report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_int_equal(up.state, FLEET_FAILED);
 	assert_string_equal(up.reason, "probation: agent unhealthy");
 	assert_int_equal(up.updated_us, 7000);
 	/* FAILED stays final: a redelivery, a newer SUCCESS or FAILED change nothing. */
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
-	assert_false(report(f, "u1", "inst-1", FLEET_FAILED, "again", 8000));
-	assert_false(report(f, "u1", "inst-1", FLEET_SUCCESS, "", 8000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "again", 8000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 8000));
 	assert_int_equal(events(f, "u1", ev, 8), 3);
 	assert_int_equal(ev[1].state, FLEET_SUCCESS);
 	assert_int_equal(ev[2].state, FLEET_FAILED);
@@ -277,7 +185,7 @@ static void test_failed_after_success_revert(void **state)
 	assert_int_equal(ev[2].at_us, 7000);
 	/* Another instance's FAILED is refused, as always. */
 	insert(f, "u2", "t1", "inst-1", 1000);
-	assert_true(report(f, "u2", "inst-1", FLEET_SUCCESS, "", 4000));
+	assert_true(support_report(f, "u2", "inst-1", FLEET_SUCCESS, "", 4000));
 	r = (struct fleet_report){ .upgrade_id = "u2", .instance_id = "inst-2",
 				   .state = FLEET_FAILED, .at_us = 9000, .source = "guest" };
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), -1);
@@ -286,17 +194,17 @@ static void test_failed_after_success_revert(void **state)
 
 static void test_deferred_both_ways(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_INSTALLING, "", 2000));
-	assert_true(report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 3000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_INSTALLING, "", 2000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 3000));
 	assert_int_equal(state_of(f, "u1"), FLEET_DEFERRED);
-	assert_true(report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 4000));
-	assert_false(report(f, "u1", "inst-1", FLEET_NEW, "", 4500));
-	assert_true(report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 5000));
-	assert_true(report(f, "u1", "inst-1", FLEET_NEW, "", 6000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 4000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_NEW, "", 4500));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 5000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_NEW, "", 6000));
 	assert_int_equal(events(f, "u1", ev, 8), 6);
 	assert_int_equal(ev[2].state, FLEET_DEFERRED);
 	assert_string_equal(ev[2].reason, "agent busy");
@@ -305,16 +213,16 @@ static void test_deferred_both_ways(void **state)
 
 static void test_repeat_is_not_applied(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
-	assert_false(report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2100));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
+	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2100));
 	assert_int_equal(events(f, "u1", ev, 8), 2);
 	/* Same state, news in the reason: an event of its own. */
-	assert_true(report(f, "u1", "inst-1", FLEET_DEFERRED, "still busy", 2200));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "still busy", 2200));
 	assert_int_equal(events(f, "u1", ev, 8), 3);
 	assert_string_equal(ev[2].reason, "still busy");
 	/* An applied report without an applied pointer still applies. */
@@ -331,7 +239,7 @@ static void test_repeat_is_not_applied(void **state)
  * rules, in order, and a refused item changes nothing and stops nothing. */
 static void test_batch_applies_in_order_refusing_alone(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_report r[] = {
 		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_DOWNLOADING,
 		  .at_us = 2000, .source = "guest" },
@@ -405,7 +313,7 @@ static void test_batch_applies_in_order_refusing_alone(void **state)
 
 static void test_report_for_unknown_id_creates(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_report r = { .upgrade_id = "cast-1", .instance_id = "inst-9",
 				  .from_version = "1.0", .to_version = "1.1",
 				  .state = FLEET_DOWNLOADING, .at_us = 7000, .source = "guest" };
@@ -479,18 +387,7 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_string_equal(ev[2].source, "fleet");
 }
 
-/* Appends word to a space-separated list. */
-static void join(char *list, size_t size, const char *word)
-{
-	size_t used = strlen(list), len = strlen(word);
-
-	assert_true(used + len + 2 <= size);
-	if (used)
-		list[used++] = ' ';
-	memcpy(list + used, word, len + 1);
-}
-
-static void list_ids(struct fixture *f, struct fleet_upgrade_filter *filter, const char *want,
+static void list_ids(struct support_store *f, struct fleet_upgrade_filter *filter, const char *want,
 		     int want_more)
 {
 	struct fleet_upgrade up[8];
@@ -502,14 +399,14 @@ static void list_ids(struct fixture *f, struct fleet_upgrade_filter *filter, con
 	if (fleet_store_upgrade_list(f->store, filter, up, &n, &more, &err) != 0)
 		fail_msg("list: %s", err.text);
 	for (i = 0; i < n; i++)
-		join(got, sizeof got, up[i].id);
+		support_join(got, sizeof got, up[i].id);
 	assert_string_equal(got, want);
 	assert_int_equal(more, want_more);
 }
 
 static void test_list_filters_and_pages(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_upgrade_filter filter = { .limit = 3 };
 	struct fleet_upgrade up[2];
 	size_t n = 9;
@@ -521,8 +418,8 @@ static void test_list_filters_and_pages(void **state)
 	insert(f, "a4", "t1", "inst-1", 400);
 	insert(f, "b4", "t1", "inst-2", 400);	/* same time: id breaks the tie */
 	insert(f, "a5", "t1", "inst-1", 500);
-	report(f, "a2", "inst-2", FLEET_SUCCESS, "", 600);
-	report(f, "a4", "inst-1", FLEET_SUCCESS, "", 600);
+	support_report(f, "a2", "inst-2", FLEET_SUCCESS, "", 600);
+	support_report(f, "a4", "inst-1", FLEET_SUCCESS, "", 600);
 
 	list_ids(f, &filter, "a5 b4 a4", 1);
 	filter.marker = "a4";
@@ -567,14 +464,14 @@ static void test_list_filters_and_pages(void **state)
 
 static void test_events_oldest_first_bounded(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_event ev[3];
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000);
-	report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000);
-	report(f, "u1", "inst-1", FLEET_INSTALLING, "", 4000);
-	report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000);
+	support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000);
+	support_report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000);
+	support_report(f, "u1", "inst-1", FLEET_INSTALLING, "", 4000);
+	support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000);
 	assert_int_equal(events(f, "u1", ev, 3), 3);
 	assert_int_equal(ev[0].state, FLEET_NEW);
 	assert_int_equal(ev[1].state, FLEET_DOWNLOADING);
@@ -585,7 +482,7 @@ static void test_events_oldest_first_bounded(void **state)
 
 static void test_heartbeat_newer_wins(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_instance in;
 
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 0);
@@ -603,7 +500,7 @@ static void test_heartbeat_newer_wins(void **state)
 
 static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_instance in;
 
 	insert(f, "u1", "t1", "inst-1", 1000);
@@ -614,7 +511,7 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
 
 	insert(f, "u0", "t1", "inst-1", 500);	/* older: not the last one */
-	report(f, "u1", "inst-1", FLEET_FAILED, "no space", 2000);
+	support_report(f, "u1", "inst-1", FLEET_FAILED, "no space", 2000);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
 	assert_int_equal(in.last_upgrade_state, FLEET_FAILED);
@@ -629,8 +526,8 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	assert_string_equal(in.agent_version, "2.0");
 }
 
-static void instance_ids(struct fixture *f, const char *version, const char *marker, size_t limit,
-			 const char *want, int want_more)
+static void instance_ids(struct support_store *f, const char *version, const char *marker,
+			 size_t limit, const char *want, int want_more)
 {
 	struct fleet_instance in[8];
 	char got[256] = "";
@@ -641,14 +538,14 @@ static void instance_ids(struct fixture *f, const char *version, const char *mar
 	if (fleet_store_instance_list(f->store, version, marker, limit, in, &n, &more, &err))
 		fail_msg("instance list: %s", err.text);
 	for (i = 0; i < n; i++)
-		join(got, sizeof got, in[i].id);
+		support_join(got, sizeof got, in[i].id);
 	assert_string_equal(got, want);
 	assert_int_equal(more, want_more);
 }
 
 static void test_instance_list(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct fleet_instance in[2];
 	size_t n;
 	int more;
@@ -675,7 +572,7 @@ static void test_instance_list(void **state)
 
 static void test_reopen_keeps_data_and_schema(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	int version = 0, again = 0;
 
 	insert(f, "u1", "t1", "inst-1", 1000);
@@ -694,7 +591,7 @@ static void test_reopen_keeps_data_and_schema(void **state)
 
 static void test_text_is_data(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	const char *reason = "it's \"quoted\"; DROP TABLE upgrades; -- $1 ? %s\n\ttab\x01\x7f é✓😀";
 	const char *id = "x'); DELETE FROM upgrades; --";
 	struct fleet_upgrade up;
@@ -706,7 +603,7 @@ static void test_text_is_data(void **state)
 	struct fleet_instance in;
 
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, id, "inst-'\"", FLEET_DEFERRED, reason, 2000));
+	assert_true(support_report(f, id, "inst-'\"", FLEET_DEFERRED, reason, 2000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, id, &up, NULL), 1);
 	assert_string_equal(up.id, id);
 	assert_string_equal(up.instance_id, "inst-'\"");
@@ -716,7 +613,7 @@ static void test_text_is_data(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 
 	/* A reason that is not UTF-8 is kept, mangled; an id is refused. */
-	assert_true(report(f, "u1", "inst-1", FLEET_DEFERRED, bad, 3000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, bad, 3000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_string_equal(up.reason, "b?(z?");
 	errno = 0;
@@ -737,7 +634,7 @@ static void test_text_is_data(void **state)
 
 static void test_long_reason_cut_at_character(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	char reason[FLEET_REASON_MAX * 2];
 	struct fleet_upgrade up;
 	size_t i;
@@ -748,7 +645,7 @@ static void test_long_reason_cut_at_character(void **state)
 		memcpy(reason + i, "\xe2\x9c\x93", 3);
 	reason[i] = '\0';
 	insert(f, "u1", "t1", "inst-1", 1000);
-	assert_true(report(f, "u1", "inst-1", FLEET_FAILED, reason, 2000));
+	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, reason, 2000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_int_equal(strlen(up.reason), 1 + 3 * ((FLEET_REASON_MAX - 2) / 3));
 	assert_memory_equal(up.reason, reason, strlen(up.reason));
@@ -785,7 +682,7 @@ static void *reporter_main(void *arg)
 
 static void test_threads_share_a_store(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct reporter r[3];
 	pthread_t t[3];
 	struct fleet_event ev[8];
@@ -813,7 +710,7 @@ static void test_threads_share_a_store(void **state)
 
 static void test_sqlite_file_is_private(void **state)
 {
-	struct fixture *f = *state;
+	struct support_store *f = *state;
 	struct stat st;
 	char wal[1100];
 
@@ -857,361 +754,24 @@ static void test_state_names(void **state)
 	assert_string_equal(fleet_state_name((enum fleet_state)99), "?");
 }
 
-/* Rollouts (fleet_store_rollout.h). */
-static void rollout_new(struct fleet_rollout *r, const char *id, int64_t created)
-{
-	memset(r, 0, sizeof *r);
-	snprintf(r->id, sizeof r->id, "%s", id);
-	snprintf(r->tenant, sizeof r->tenant, "t1");
-	snprintf(r->to_version, sizeof r->to_version, "v2.0.0");
-	snprintf(r->strategy, sizeof r->strategy, "http");
-	snprintf(r->location, sizeof r->location, "http://h/v2.bundle");
-	snprintf(r->metadata, sizeof r->metadata, "{\"k\": \"it's\"}");
-	snprintf(r->selector, sizeof r->selector, "{\"instances\": 3}");
-	snprintf(r->waves, sizeof r->waves, "[50, 100]");
-	r->wave_count = 2;
-	r->max_failure_ppm = 250000;
-	r->cast_interval_us = 100000;
-	r->probation_us = 5000000;
-	r->timeout_us = 60000000;
-	r->created_us = created;
-}
-
-static void rollout_insert3(struct fixture *f, const char *id, int64_t created)
-{
-	static const struct fleet_rollout_target t[] = { { "i-c", 0 }, { "i-a", 0 }, { "i-b", 1 } };
-	struct fleet_rollout r;
-	struct error err;
-
-	rollout_new(&r, id, created);
-	if (fleet_store_rollout_insert(f->store, &r, t, 3, &err) != 0)
-		fail_msg("rollout insert %s: %s", id, err.text);
-}
-
-static void rollout_upgrade(struct fleet_upgrade *up, const char *rollout, const char *id,
-			    const char *instance)
-{
-	memset(up, 0, sizeof *up);
-	snprintf(up->id, sizeof up->id, "%s", id);
-	snprintf(up->tenant, sizeof up->tenant, "t1");
-	snprintf(up->kind, sizeof up->kind, "upgrade");
-	snprintf(up->instance_id, sizeof up->instance_id, "%s", instance);
-	snprintf(up->to_version, sizeof up->to_version, "v2.0.0");
-	snprintf(up->rollout_id, sizeof up->rollout_id, "%s", rollout);
-}
-
-static int rollout_plan(struct fixture *f, const char *rollout, const char *id,
-			const char *instance)
-{
-	struct fleet_upgrade up;
-	struct error err;
-	int rc;
-
-	rollout_upgrade(&up, rollout, id, instance);
-	rc = fleet_store_rollout_plan(f->store, &up, &err);
-	if (rc < 0)
-		fail_msg("plan %s: %s", id, err.text);
-	return rc;
-}
-
-static void member_ids(struct fixture *f, enum fleet_rollout_which which, int wave,
-		       int64_t before, const char *want)
-{
-	struct fleet_rollout_members_query q = { which, wave, before, 8 };
-	struct fleet_rollout_member m[8];
-	char got[256] = "";
-	size_t n, i;
-	struct error err;
-
-	if (fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err))
-		fail_msg("members: %s", err.text);
-	for (i = 0; i < n; i++)
-		join(got, sizeof got, m[i].instance_id);
-	assert_string_equal(got, want);
-}
-
-static void test_rollout_insert_get_list(void **state)
-{
-	static const struct fleet_rollout_target twice[] = { { "i-a", 0 }, { "i-a", 1 } };
-	static const struct fleet_rollout_target beyond[] = { { "i-a", 2 } };
-	struct fixture *f = *state;
-	struct fleet_rollout r, list[4];
-	struct fleet_rollout_filter filter = { .limit = 2 };
-	char ids[4][FLEET_ID_MAX];
-	size_t n;
-	int more;
-	struct error err;
-
-	rollout_insert3(f, "r1", 1000);
-	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
-	assert_string_equal(r.tenant, "t1");
-	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
-	assert_string_equal(r.metadata, "{\"k\": \"it's\"}");
-	assert_string_equal(r.waves, "[50, 100]");
-	assert_int_equal(r.wave_count, 2);
-	assert_int_equal(r.current_wave, 0);
-	assert_int_equal(r.max_failure_ppm, 250000);
-	assert_int_equal(r.cast_interval_us, 100000);
-	assert_int_equal(r.probation_us, 5000000);
-	assert_int_equal(r.timeout_us, 60000000);
-	assert_int_equal(r.created_us, 1000);
-	assert_int_equal(fleet_store_rollout_get(f->store, "nope", &r, NULL), 0);
-	/* The same id again: nothing changes. */
-	rollout_new(&r, "r1", 5000);
-	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond + 0, 0, &err), -1);
-	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 1, NULL), 1);
-	/* A target twice, or a wave beyond the last: refused, nothing kept. */
-	rollout_new(&r, "r2", 2000);
-	errno = 0;
-	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 2, &err), -1);
-	assert_int_equal(errno, EINVAL);
-	assert_non_null(strstr(err.text, "i-a"));
-	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 0);
-	rollout_new(&r, "r2", 2000);
-	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond, 1, &err), -1);
-	assert_int_equal(errno, EINVAL);
-
-	rollout_insert3(f, "r2", 2000);
-	rollout_insert3(f, "r3", 3000);
-	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(list[0].id, "r3");
-	assert_string_equal(list[1].id, "r2");
-	assert_true(more);
-	filter.marker = "r2";
-	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(list[0].id, "r1");
-	assert_false(more);
-	filter.marker = "zz";
-	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 1);
-
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r2", FLEET_ROLLOUT_BIT(
-		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
-	assert_int_equal(fleet_store_rollout_running(f->store, ids, 4, &n, NULL), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(ids[0], "r1");
-	assert_string_equal(ids[1], "r3");
-	filter = (struct fleet_rollout_filter){ .has_state = 1, .state = FLEET_ROLLOUT_PAUSED,
-						.limit = 4 };
-	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(list[0].id, "r2");
-}
-
-static void test_rollout_transitions(void **state)
-{
-	struct fixture *f = *state;
-	enum fleet_rollout_state now = FLEET_ROLLOUT_RUNNING;
-	unsigned live = FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING) |
-			FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_PAUSED);
-	struct fleet_rollout r;
-
-	rollout_insert3(f, "r1", 1000);
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
-		FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING, NULL, &now, NULL), 0);
-	assert_int_equal(now, FLEET_ROLLOUT_RUNNING);
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 1);
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 0);
-	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
-	assert_int_equal(r.current_wave, 1);
-	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_HALTED,
-							"wave 2: 1 of 1 failed", &now, NULL), 1);
-	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
-	/* A halted rollout does not advance. */
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_CANCELLED,
-							"late", &now, NULL), 0);
-	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
-	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
-	assert_string_equal(r.reason, "wave 2: 1 of 1 failed");
-	assert_int_equal(fleet_store_rollout_transition(f->store, "none", live,
-							FLEET_ROLLOUT_PAUSED, NULL, &now, NULL), 0);
-	assert_int_equal(now, FLEET_ROLLOUT_STATE_COUNT);
-	/* The last wave done: FINISHED. */
-	rollout_insert3(f, "r2", 2000);
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 0, NULL), 1);
-	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 1, NULL), 1);
-	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 1);
-	assert_int_equal(r.state, FLEET_ROLLOUT_FINISHED);
-	assert_int_equal(r.current_wave, 1);
-}
-
-static void test_rollout_plan_once(void **state)
-{
-	struct fixture *f = *state;
-	struct fleet_rollout_wave w;
-	struct fleet_upgrade up;
-	size_t counts[2][FLEET_STATE_COUNT + 1];
-	int held = 0;
-
-	rollout_insert3(f, "r1", 1000);
-	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
-	assert_int_equal(held, 1);
-	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-c i-a");	/* casting order */
-	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
-	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
-	/* Planned once: another record for the same instance is refused. */
-	assert_int_equal(rollout_plan(f, "r1", "u-c2", "i-c"), 1);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c2", &up, NULL), 0);
-	assert_int_equal(rollout_plan(f, "r1", "u-x", "i-x"), 1);	/* not a target */
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c", &up, NULL), 1);
-	assert_string_equal(up.rollout_id, "r1");
-	assert_int_equal(up.state, FLEET_NEW);
-	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-a");
-	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
-	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-c", 10000, NULL), 0);
-	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
-	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c");
-	assert_int_equal(rollout_plan(f, "r1", "u-a", "i-a"), 0);
-	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-a", 11000, NULL), 0);
-	/* Overdue: cast before the cutoff and not final. */
-	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 10500, "i-c");
-	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "i-c i-a");
-	report(f, "u-c", "i-c", FLEET_SUCCESS, "", 12000);
-	report(f, "u-a", "i-a", FLEET_FAILED, "download: 404", 13000);
-	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "");
-	member_ids(f, FLEET_MEMBERS_FAILED, -1, 0, "i-a");
-	member_ids(f, FLEET_MEMBERS_FAILED, 1, 0, "");
-	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 11999, &w, NULL), 0);
-	assert_int_equal(w.total, 2);
-	assert_int_equal(w.pending, 0);
-	assert_int_equal(w.unconfirmed, 0);
-	assert_int_equal(w.failed, 1);
-	assert_int_equal(w.succeeded, 1);
-	assert_int_equal(w.proven, 0);
-	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 12000, &w, NULL), 0);
-	assert_int_equal(w.proven, 1);
-	/* The guest's revert after SUCCESS makes it a failure of the wave. */
-	report(f, "u-c", "i-c", FLEET_FAILED, "probation: reverted", 14000);
-	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 20000, &w, NULL), 0);
-	assert_int_equal(w.failed, 2);
-	assert_int_equal(w.proven, 0);
-	assert_int_equal(fleet_store_rollout_counts(f->store, "r1", counts, 2, NULL), 0);
-	assert_int_equal(counts[0][FLEET_FAILED], 2);
-	assert_int_equal(counts[0][FLEET_STATE_COUNT], 0);
-	assert_int_equal(counts[1][FLEET_STATE_COUNT], 1);
-	/* Not RUNNING: nothing is planned. */
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
-		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
-	assert_int_equal(rollout_plan(f, "r1", "u-b", "i-b"), 1);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
-	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
-}
-
-/* A batch of plans in one transaction: the targets still pending get their
- * record, the others are skipped; then one transaction confirms them. */
-static void test_rollout_plan_many(void **state)
-{
-	struct fixture *f = *state;
-	struct fleet_upgrade ups[3], up;
-	const char *ids[2] = { "i-c", "i-a" };
-	int planned[3], held = 0;
-	struct error err;
-
-	rollout_insert3(f, "r1", 1000);
-	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
-	rollout_upgrade(&ups[0], "r1", "u-c", "i-c");
-	rollout_upgrade(&ups[1], "r1", "u-x", "i-x");	/* not a target */
-	rollout_upgrade(&ups[2], "r1", "u-a", "i-a");
-	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 3, planned, &err), 2);
-	assert_int_equal(planned[0], 1);
-	assert_int_equal(planned[1], 0);
-	assert_int_equal(planned[2], 1);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-x", &up, NULL), 0);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-a", &up, NULL), 1);
-	assert_string_equal(up.rollout_id, "r1");
-	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "");
-	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c i-a");
-	/* Planned once: a second batch for them plans nothing. */
-	rollout_upgrade(&ups[0], "r1", "u-c2", "i-c");
-	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
-	assert_int_equal(planned[0], 0);
-	assert_int_equal(fleet_store_rollout_cast_done_many(f->store, "r1", ids, 2, 10000, &err), 0);
-	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
-	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c i-a");
-	/* Upgrades of two rollouts in one batch: refused, nothing planned. */
-	rollout_upgrade(&ups[0], "r1", "u-b", "i-b");
-	rollout_upgrade(&ups[1], "r2", "u-b2", "i-b");
-	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 2, planned, &err), -1);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
-	/* Not RUNNING: nothing is planned. */
-	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
-		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
-	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
-	assert_int_equal(planned[0], 0);
-	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
-}
-
-/* Two store handles, as two slotfleet processes: on PostgreSQL one holds
- * the lock and only it plans; the other gets it once the first is gone. */
-static void test_rollout_lock(void **state)
-{
-	struct fixture *f = *state;
-	struct fleet_store *other;
-	struct fleet_upgrade up;
-	int held = -1, tries, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
-
-	rollout_insert3(f, "r1", 1000);
-	assert_int_equal(fleet_store_open(&other, f->spec, NULL), 0);
-	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
-	assert_int_equal(held, 1);
-	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
-	assert_int_equal(held, 1);	/* again: still held, not stacked */
-	assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
-	assert_int_equal(held, !pg);
-	rollout_upgrade(&up, "r1", "u-o", "i-c");
-	assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), pg ? 1 : 0);
-	if (pg) {
-		/* One unlock releases it (not stacked); then the other takes it. */
-		assert_int_equal(fleet_store_rollout_unlock(f->store, "r1", NULL), 0);
-		assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
-		assert_int_equal(held, 1);
-		assert_int_equal(fleet_store_rollout_plan(f->store, &up, NULL), 1);
-		assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), 0);
-		/* Its connection closed (process gone): free for the first, once
-		 * the server has ended that session (asynchronously: poll). */
-		fleet_store_close(other);
-		other = NULL;
-		for (tries = 0; tries < 500; tries++) {
-			assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
-			if (held)
-				break;
-			usleep(20000);
-		}
-		assert_int_equal(held, 1);
-	}
-	fleet_store_close(other);
-	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
-}
-
 #define FLEET_SUITE(SETUP) \
-	cmocka_unit_test_setup_teardown(test_insert_get_duplicate, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_late_reports_change_nothing, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_failed_is_final, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_failed_after_success_revert, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_deferred_both_ways, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_repeat_is_not_applied, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_report_for_unknown_id_creates, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_batch_applies_in_order_refusing_alone, SETUP, \
-					teardown), \
-	cmocka_unit_test_setup_teardown(test_list_filters_and_pages, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_events_oldest_first_bounded, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_heartbeat_newer_wins, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_instance_known_from_upgrade_and_last_upgrade, \
-					SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_instance_list, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_schema, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_text_is_data, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_long_reason_cut_at_character, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_threads_share_a_store, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollout_insert_get_list, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollout_transitions, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollout_plan_once, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollout_plan_many, SETUP, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollout_lock, SETUP, teardown)
+	SUPPORT_STORE_TEST(test_insert_get_duplicate, SETUP), \
+	SUPPORT_STORE_TEST(test_late_reports_change_nothing, SETUP), \
+	SUPPORT_STORE_TEST(test_failed_is_final, SETUP), \
+	SUPPORT_STORE_TEST(test_failed_after_success_revert, SETUP), \
+	SUPPORT_STORE_TEST(test_deferred_both_ways, SETUP), \
+	SUPPORT_STORE_TEST(test_repeat_is_not_applied, SETUP), \
+	SUPPORT_STORE_TEST(test_report_for_unknown_id_creates, SETUP), \
+	SUPPORT_STORE_TEST(test_batch_applies_in_order_refusing_alone, SETUP), \
+	SUPPORT_STORE_TEST(test_list_filters_and_pages, SETUP), \
+	SUPPORT_STORE_TEST(test_events_oldest_first_bounded, SETUP), \
+	SUPPORT_STORE_TEST(test_heartbeat_newer_wins, SETUP), \
+	SUPPORT_STORE_TEST(test_instance_known_from_upgrade_and_last_upgrade, SETUP), \
+	SUPPORT_STORE_TEST(test_instance_list, SETUP), \
+	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
+	SUPPORT_STORE_TEST(test_text_is_data, SETUP), \
+	SUPPORT_STORE_TEST(test_long_reason_cut_at_character, SETUP), \
+	SUPPORT_STORE_TEST(test_threads_share_a_store, SETUP)
 
 /* The driver (see the top of this file). */
 static void drive_burst(struct fleet_store *store, unsigned n, const char *prefix)
@@ -1311,20 +871,18 @@ static int drive(const char *spec)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest sqlite_tests[] = {
-		FLEET_SUITE(setup_sqlite),
-		cmocka_unit_test_setup_teardown(test_sqlite_file_is_private, setup_sqlite, teardown),
+		FLEET_SUITE(support_store_sqlite),
+		SUPPORT_STORE_TEST(test_sqlite_file_is_private, support_store_sqlite),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_state_names),
 	};
-	const struct CMUnitTest pg_tests[] = { FLEET_SUITE(setup_pg) };
+	const struct CMUnitTest pg_tests[] = { FLEET_SUITE(support_store_pg) };
 	int failed;
 
 	if (argc == 3 && !strcmp(argv[1], "drive"))
 		return drive(argv[2]);
 	failed = cmocka_run_group_tests_name("fleet_store sqlite", sqlite_tests, NULL, NULL);
-	if (!getenv("FLEET_TEST_PG_URL")) {
-		printf("fleet_store postgresql: skipped (FLEET_TEST_PG_URL not set)\n");
+	if (!support_store_pg_wanted("fleet_store postgresql"))
 		return failed;
-	}
 	return failed + cmocka_run_group_tests_name("fleet_store postgresql", pg_tests, NULL, NULL);
 }

@@ -1,0 +1,41 @@
+/* support_fleet_store.h: a fresh fleet store per test, for the suites of
+ * include/fleet_store.h and include/fleet_store_rollout.h, which each run
+ * once on SQLite and, when FLEET_TEST_PG_URL is set, once on PostgreSQL. */
+#ifndef SLOTD_TEST_SUPPORT_FLEET_STORE_H
+#define SLOTD_TEST_SUPPORT_FLEET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet_store.h"
+
+/* What a test gets as *state: the open store and the spec it was opened
+ * with (to open a second handle on the same data). */
+struct support_store {
+	char dir[256];		/* SQLite: the temp dir holding the file */
+	char spec[1024];
+	char schema[64];	/* PostgreSQL: the test's own schema */
+	struct fleet_store *store;
+};
+
+/* cmocka setups: a store in a fresh SQLite file, or in a fresh schema of
+ * FLEET_TEST_PG_URL's database (an empty database: migrations included). */
+int support_store_sqlite(void **state);
+int support_store_pg(void **state);
+/* Closes the store and removes what the setup made (file or schema). */
+int support_store_teardown(void **state);
+/* A test on a fresh store from SETUP (one of the two above). */
+#define SUPPORT_STORE_TEST(NAME, SETUP) \
+	cmocka_unit_test_setup_teardown(NAME, SETUP, support_store_teardown)
+/* Whether the PostgreSQL group of suite `name` runs: FLEET_TEST_PG_URL is
+ * set; if not, says so on stdout ("NAME: skipped ..."). */
+int support_store_pg_wanted(const char *name);
+
+/* A guest's report (source "guest"), failing the test if the store refuses
+ * it; returns whether it was applied. */
+int support_report(struct support_store *f, const char *id, const char *instance,
+		   enum fleet_state st, const char *reason, int64_t at);
+/* Appends word to a space-separated list of size bytes (fails when full). */
+void support_join(char *list, size_t size, const char *word);
+
+#endif

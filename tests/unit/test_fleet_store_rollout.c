@@ -1,0 +1,367 @@
+/* test_fleet_store_rollout.c: the promises of include/fleet_store_rollout.h
+ * (rollouts, their plan of targets and waves, transitions, the rollout lock),
+ * one suite run against SQLite (a temp file) and, when FLEET_TEST_PG_URL is
+ * set, against PostgreSQL (support_fleet_store.c: each test in a fresh
+ * schema, dropped afterwards). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet_store.h"
+#include "fleet_store_rollout.h"
+#include "support_fleet_store.h"
+
+static void rollout_new(struct fleet_rollout *r, const char *id, int64_t created)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%s", id);
+	snprintf(r->tenant, sizeof r->tenant, "t1");
+	snprintf(r->to_version, sizeof r->to_version, "v2.0.0");
+	snprintf(r->strategy, sizeof r->strategy, "http");
+	snprintf(r->location, sizeof r->location, "http://h/v2.bundle");
+	snprintf(r->metadata, sizeof r->metadata, "{\"k\": \"it's\"}");
+	snprintf(r->selector, sizeof r->selector, "{\"instances\": 3}");
+	snprintf(r->waves, sizeof r->waves, "[50, 100]");
+	r->wave_count = 2;
+	r->max_failure_ppm = 250000;
+	r->cast_interval_us = 100000;
+	r->probation_us = 5000000;
+	r->timeout_us = 60000000;
+	r->created_us = created;
+}
+
+static void rollout_insert3(struct support_store *f, const char *id, int64_t created)
+{
+	static const struct fleet_rollout_target t[] = { { "i-c", 0 }, { "i-a", 0 }, { "i-b", 1 } };
+	struct fleet_rollout r;
+	struct error err;
+
+	rollout_new(&r, id, created);
+	if (fleet_store_rollout_insert(f->store, &r, t, 3, &err) != 0)
+		fail_msg("rollout insert %s: %s", id, err.text);
+}
+
+static void rollout_upgrade(struct fleet_upgrade *up, const char *rollout, const char *id,
+			    const char *instance)
+{
+	memset(up, 0, sizeof *up);
+	snprintf(up->id, sizeof up->id, "%s", id);
+	snprintf(up->tenant, sizeof up->tenant, "t1");
+	snprintf(up->kind, sizeof up->kind, "upgrade");
+	snprintf(up->instance_id, sizeof up->instance_id, "%s", instance);
+	snprintf(up->to_version, sizeof up->to_version, "v2.0.0");
+	snprintf(up->rollout_id, sizeof up->rollout_id, "%s", rollout);
+}
+
+static int rollout_plan(struct support_store *f, const char *rollout, const char *id,
+			const char *instance)
+{
+	struct fleet_upgrade up;
+	struct error err;
+	int rc;
+
+	rollout_upgrade(&up, rollout, id, instance);
+	rc = fleet_store_rollout_plan(f->store, &up, &err);
+	if (rc < 0)
+		fail_msg("plan %s: %s", id, err.text);
+	return rc;
+}
+
+static void member_ids(struct support_store *f, enum fleet_rollout_which which, int wave,
+		       int64_t before, const char *want)
+{
+	struct fleet_rollout_members_query q = { which, wave, before, 8 };
+	struct fleet_rollout_member m[8];
+	char got[256] = "";
+	size_t n, i;
+	struct error err;
+
+	if (fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err))
+		fail_msg("members: %s", err.text);
+	for (i = 0; i < n; i++)
+		support_join(got, sizeof got, m[i].instance_id);
+	assert_string_equal(got, want);
+}
+
+static void test_rollout_insert_get_list(void **state)
+{
+	static const struct fleet_rollout_target twice[] = { { "i-a", 0 }, { "i-a", 1 } };
+	static const struct fleet_rollout_target beyond[] = { { "i-a", 2 } };
+	struct support_store *f = *state;
+	struct fleet_rollout r, list[4];
+	struct fleet_rollout_filter filter = { .limit = 2 };
+	char ids[4][FLEET_ID_MAX];
+	size_t n;
+	int more;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_string_equal(r.tenant, "t1");
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_string_equal(r.metadata, "{\"k\": \"it's\"}");
+	assert_string_equal(r.waves, "[50, 100]");
+	assert_int_equal(r.wave_count, 2);
+	assert_int_equal(r.current_wave, 0);
+	assert_int_equal(r.max_failure_ppm, 250000);
+	assert_int_equal(r.cast_interval_us, 100000);
+	assert_int_equal(r.probation_us, 5000000);
+	assert_int_equal(r.timeout_us, 60000000);
+	assert_int_equal(r.created_us, 1000);
+	assert_int_equal(fleet_store_rollout_get(f->store, "nope", &r, NULL), 0);
+	/* The same id again: nothing changes. */
+	rollout_new(&r, "r1", 5000);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond + 0, 0, &err), -1);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 1, NULL), 1);
+	/* A target twice, or a wave beyond the last: refused, nothing kept. */
+	rollout_new(&r, "r2", 2000);
+	errno = 0;
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, twice, 2, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err.text, "i-a"));
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 0);
+	rollout_new(&r, "r2", 2000);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, beyond, 1, &err), -1);
+	assert_int_equal(errno, EINVAL);
+
+	rollout_insert3(f, "r2", 2000);
+	rollout_insert3(f, "r3", 3000);
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].id, "r3");
+	assert_string_equal(list[1].id, "r2");
+	assert_true(more);
+	filter.marker = "r2";
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, "r1");
+	assert_false(more);
+	filter.marker = "zz";
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 1);
+
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r2", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(fleet_store_rollout_running(f->store, ids, 4, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "r1");
+	assert_string_equal(ids[1], "r3");
+	filter = (struct fleet_rollout_filter){ .has_state = 1, .state = FLEET_ROLLOUT_PAUSED,
+						.limit = 4 };
+	assert_int_equal(fleet_store_rollout_list(f->store, &filter, list, &n, &more, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, "r2");
+}
+
+static void test_rollout_transitions(void **state)
+{
+	struct support_store *f = *state;
+	enum fleet_rollout_state now = FLEET_ROLLOUT_RUNNING;
+	unsigned live = FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING) |
+			FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_PAUSED);
+	struct fleet_rollout r;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING, NULL, &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 1);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 0);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.current_wave, 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_HALTED,
+							"wave 2: 1 of 1 failed", &now, NULL), 1);
+	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
+	/* A halted rollout does not advance. */
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 0);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", live, FLEET_ROLLOUT_CANCELLED,
+							"late", &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_HALTED);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_string_equal(r.reason, "wave 2: 1 of 1 failed");
+	assert_int_equal(fleet_store_rollout_transition(f->store, "none", live,
+							FLEET_ROLLOUT_PAUSED, NULL, &now, NULL), 0);
+	assert_int_equal(now, FLEET_ROLLOUT_STATE_COUNT);
+	/* The last wave done: FINISHED. */
+	rollout_insert3(f, "r2", 2000);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 0, NULL), 1);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r2", 1, NULL), 1);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_FINISHED);
+	assert_int_equal(r.current_wave, 1);
+}
+
+static void test_rollout_plan_once(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_rollout_wave w;
+	struct fleet_upgrade up;
+	size_t counts[2][FLEET_STATE_COUNT + 1];
+	int held = 0;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-c i-a");	/* casting order */
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
+	/* Planned once: another record for the same instance is refused. */
+	assert_int_equal(rollout_plan(f, "r1", "u-c2", "i-c"), 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c2", &up, NULL), 0);
+	assert_int_equal(rollout_plan(f, "r1", "u-x", "i-x"), 1);	/* not a target */
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c", &up, NULL), 1);
+	assert_string_equal(up.rollout_id, "r1");
+	assert_int_equal(up.state, FLEET_NEW);
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-a");
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
+	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-c", 10000, NULL), 0);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
+	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c");
+	assert_int_equal(rollout_plan(f, "r1", "u-a", "i-a"), 0);
+	assert_int_equal(fleet_store_rollout_cast_done(f->store, "r1", "i-a", 11000, NULL), 0);
+	/* Overdue: cast before the cutoff and not final. */
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 10500, "i-c");
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "i-c i-a");
+	support_report(f, "u-c", "i-c", FLEET_SUCCESS, "", 12000);
+	support_report(f, "u-a", "i-a", FLEET_FAILED, "download: 404", 13000);
+	member_ids(f, FLEET_MEMBERS_OVERDUE, 0, 20000, "");
+	member_ids(f, FLEET_MEMBERS_FAILED, -1, 0, "i-a");
+	member_ids(f, FLEET_MEMBERS_FAILED, 1, 0, "");
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 11999, &w, NULL), 0);
+	assert_int_equal(w.total, 2);
+	assert_int_equal(w.pending, 0);
+	assert_int_equal(w.unconfirmed, 0);
+	assert_int_equal(w.failed, 1);
+	assert_int_equal(w.succeeded, 1);
+	assert_int_equal(w.proven, 0);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 12000, &w, NULL), 0);
+	assert_int_equal(w.proven, 1);
+	/* The guest's revert after SUCCESS makes it a failure of the wave. */
+	support_report(f, "u-c", "i-c", FLEET_FAILED, "probation: reverted", 14000);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 20000, &w, NULL), 0);
+	assert_int_equal(w.failed, 2);
+	assert_int_equal(w.proven, 0);
+	assert_int_equal(fleet_store_rollout_counts(f->store, "r1", counts, 2, NULL), 0);
+	assert_int_equal(counts[0][FLEET_FAILED], 2);
+	assert_int_equal(counts[0][FLEET_STATE_COUNT], 0);
+	assert_int_equal(counts[1][FLEET_STATE_COUNT], 1);
+	/* Not RUNNING: nothing is planned. */
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(rollout_plan(f, "r1", "u-b", "i-b"), 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+}
+
+/* A batch of plans in one transaction: the targets still pending get their
+ * record, the others are skipped; then one transaction confirms them. */
+static void test_rollout_plan_many(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_upgrade ups[3], up;
+	const char *ids[2] = { "i-c", "i-a" };
+	int planned[3], held = 0;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	rollout_upgrade(&ups[0], "r1", "u-c", "i-c");
+	rollout_upgrade(&ups[1], "r1", "u-x", "i-x");	/* not a target */
+	rollout_upgrade(&ups[2], "r1", "u-a", "i-a");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 3, planned, &err), 2);
+	assert_int_equal(planned[0], 1);
+	assert_int_equal(planned[1], 0);
+	assert_int_equal(planned[2], 1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-x", &up, NULL), 0);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-a", &up, NULL), 1);
+	assert_string_equal(up.rollout_id, "r1");
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "");
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c i-a");
+	/* Planned once: a second batch for them plans nothing. */
+	rollout_upgrade(&ups[0], "r1", "u-c2", "i-c");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
+	assert_int_equal(planned[0], 0);
+	assert_int_equal(fleet_store_rollout_cast_done_many(f->store, "r1", ids, 2, 10000, &err), 0);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "");
+	member_ids(f, FLEET_MEMBERS_CAST, -1, 0, "i-c i-a");
+	/* Upgrades of two rollouts in one batch: refused, nothing planned. */
+	rollout_upgrade(&ups[0], "r1", "u-b", "i-b");
+	rollout_upgrade(&ups[1], "r2", "u-b2", "i-b");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 2, planned, &err), -1);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-b", &up, NULL), 0);
+	/* Not RUNNING: nothing is planned. */
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1", FLEET_ROLLOUT_BIT(
+		FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, NULL, NULL, NULL), 1);
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 1, planned, &err), 0);
+	assert_int_equal(planned[0], 0);
+	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
+}
+
+/* Two store handles, as two slotfleet processes: on PostgreSQL one holds
+ * the lock and only it plans; the other gets it once the first is gone. */
+static void test_rollout_lock(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_store *other;
+	struct fleet_upgrade up;
+	int held = -1, tries, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_open(&other, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);	/* again: still held, not stacked */
+	assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
+	assert_int_equal(held, !pg);
+	rollout_upgrade(&up, "r1", "u-o", "i-c");
+	assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), pg ? 1 : 0);
+	if (pg) {
+		/* One unlock releases it (not stacked); then the other takes it. */
+		assert_int_equal(fleet_store_rollout_unlock(f->store, "r1", NULL), 0);
+		assert_int_equal(fleet_store_rollout_lock(other, "r1", &held, NULL), 0);
+		assert_int_equal(held, 1);
+		assert_int_equal(fleet_store_rollout_plan(f->store, &up, NULL), 1);
+		assert_int_equal(fleet_store_rollout_plan(other, &up, NULL), 0);
+		/* Its connection closed (process gone): free for the first, once
+		 * the server has ended that session (asynchronously: poll). */
+		fleet_store_close(other);
+		other = NULL;
+		for (tries = 0; tries < 500; tries++) {
+			assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+			if (held)
+				break;
+			usleep(20000);
+		}
+		assert_int_equal(held, 1);
+	}
+	fleet_store_close(other);
+	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
+}
+
+#define ROLLOUT_SUITE(SETUP) \
+	SUPPORT_STORE_TEST(test_rollout_insert_get_list, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_transitions, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_plan_once, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_plan_many, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_lock, SETUP)
+
+int main(void)
+{
+	const struct CMUnitTest sqlite_tests[] = { ROLLOUT_SUITE(support_store_sqlite) };
+	const struct CMUnitTest pg_tests[] = { ROLLOUT_SUITE(support_store_pg) };
+	int failed;
+
+	failed = cmocka_run_group_tests_name("fleet_store_rollout sqlite", sqlite_tests, NULL,
+					     NULL);
+	if (!support_store_pg_wanted("fleet_store_rollout postgresql"))
+		return failed;
+	return failed + cmocka_run_group_tests_name("fleet_store_rollout postgresql", pg_tests,
+						    NULL, NULL);
+}
