@@ -164,6 +164,11 @@ static void test_bad_messages_name_the_field(void **unused)
 		       "upgrade", "args.metadata: not an object");
 	expect_refused("{}", "rollback", "_context_is_admin");
 	expect_refused("[]", "upgrade", "message.args: not an object");
+	/* found by fuzz_rpc_message: present but empty was accepted */
+	expect_refused("{\"instance_version\": \"\", \"location\": \"http://h/x\"}", "upgrade",
+		       "args.instance_version: ");
+	expect_refused("{\"instance_version\": \"v2\", \"instance_version\": \"\", \"location\": \"http://h/x\"}",
+		       "upgrade", "args.instance_version: ");
 	config_for(&c, "");
 	assert_int_equal(rpc_message_parse("{not json", 9, &c, &req, &err), -1);
 	assert_non_null(strstr(err.text, "body: not a JSON object"));
