@@ -147,6 +147,8 @@ static void test_hostile_reports(void **unused)
 
 	(void)unused;
 	expect_refused("[1]", "body: not a JSON object");
+	/* the use after free fuzz_rpc_message found in rpc_message_unwrap() */
+	expect_refused("{\"oslo.message\": \"[]\"}", "oslo.message: not a JSON object");
 	expect_refused("{\"method\": \"heartbeat\"}", "args: missing");
 	expect_refused("{\"method\": \"heartbeat\", \"args\": {\"instance_id\": \"a/b\"}}",
 		       "args.instance_id: want 1 to 127");

@@ -174,6 +174,11 @@ static void test_bad_messages_name_the_field(void **unused)
 	assert_non_null(strstr(err.text, "body: not a JSON object"));
 	assert_int_equal(rpc_message_parse("{\"oslo.message\": 7}", 19, &c, &req, &err), -1);
 	assert_non_null(strstr(err.text, "oslo.message"));
+	/* found by fuzz_rpc_message: inner JSON that is not an object was
+	 * freed and then used (ASan in make check catches a regression) */
+	assert_int_equal(rpc_message_parse("{\"oslo.message\": \"[]\"}", 22, &c, &req, &err), -1);
+	assert_non_null(strstr(err.text, "oslo.message: not a JSON object"));
+	assert_int_equal(rpc_message_parse("{\"oslo.message\": \"7\"}", 21, &c, &req, &err), -1);
 	big = malloc(1 << 20);
 	memset(big, ' ', 1 << 20);
 	assert_int_equal(rpc_message_parse(big, 1 << 20, &c, &req, &err), -1);

@@ -44,8 +44,11 @@ json_t *rpc_message_unwrap(const char *body, size_t len, struct error *err)
 	inner = json_is_string(text) ? json_loads(json_string_value(text), 0, &jerr) : NULL;
 	json_decref(outer);
 	if (!inner || !json_is_object(inner)) {
+		/* found by fuzz_rpc_message: a non-object was freed here and
+		 * then returned ({"oslo.message": "[]"}: a use after free) */
 		json_decref(inner);
 		error_set(err, "oslo.message: not a JSON object");
+		return NULL;
 	}
 	return inner;
 }
