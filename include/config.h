@@ -107,6 +107,7 @@ struct config {
 		char rpc_keys[PATH_MAX];		/* slotctl notify: "INSTANCE_ID KEY" lines */
 		unsigned max_age_ms;			/* 0: off; else casts need a recent args.sent */
 		char ca_path[PATH_MAX];
+		char file_dir[PATH_MAX];		/* "": `file` refused over AMQP; else beneath it */
 	} amqp;
 };
 

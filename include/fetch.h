@@ -33,6 +33,7 @@ typedef int (*fetch_sink_fn)(const void *data, size_t len, void *ctx, struct err
 struct fetch_job {
 	const struct config *config;
 	const char *location;
+	const char *file_beneath;	/* `file`: NULL, any path; else only beneath this dir */
 	fetch_sink_fn sink;
 	void *ctx;
 	void (*progress)(void *ctx, unsigned long long done, unsigned long long total);
@@ -54,11 +55,17 @@ int fetch_http_check(const char *location, struct error *err);
 int fetch_http(const struct fetch_job *job, struct error *err);
 int fetch_swift(const struct fetch_job *job, struct error *err);
 int fetch_file_check(const char *location, struct error *err);
+/* 0 when a `file` location names a path beneath dir (absolute, no trailing
+ * slash needed) without a ".." component, else -1 ("not beneath ...");
+ * an empty dir admits nothing. */
+int fetch_file_beneath(const char *location, const char *dir, struct error *err);
 int fetch_file(const struct fetch_job *job, struct error *err);
 /* fetch_file in two halves, so that a privileged process can open the file
  * and a confined one read it (include/fetch_child.h).  _open returns an
- * O_RDONLY descriptor of a regular file, or -1. */
-int fetch_file_open(const char *location, struct error *err);
+ * O_RDONLY descriptor of a regular file, or -1.  With beneath (not NULL) the
+ * path must pass fetch_file_beneath() and is resolved by the kernel without
+ * leaving that directory (openat2 RESOLVE_BENEATH: no "..", no symlink out). */
+int fetch_file_open(const char *location, const char *beneath, struct error *err);
 int fetch_file_read(int fd, const struct fetch_job *job, struct error *err);
 
 #endif

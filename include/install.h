@@ -32,6 +32,8 @@ struct install_request {
 	const char *expected_version;	/* instance_version: must match the manifest if set */
 	const char *expected_sha256;	/* metadata sha256 of the bundle file, if given */
 	int allow_downgrade;		/* admin rollback */
+	const char *file_beneath;	/* `file` locations: NULL any, else beneath this
+					 * directory (serve: [amqp] file_dir) */
 };
 
 enum install_outcome {

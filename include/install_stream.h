@@ -32,6 +32,7 @@ struct install_stream_checks {
 	const char *running_version;	/* "" when nothing runs */
 	const char *running_digest;	/* manifest digest of the running slot, or "" */
 	int allow_downgrade;
+	const char *file_beneath;	/* see install_request */
 };
 
 enum install_stream_outcome {

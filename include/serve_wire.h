@@ -22,7 +22,7 @@
  * exact size, the magic, a known type and flags, every string NUL-terminated
  * within its field and printable ASCII, and the fields each type may carry,
  * checked with the guest's own rules (request_check.h: ids, version grammar,
- * strategy and location, sha256).  The child runs the same checks before it
+ * strategy and location, sha256; `file` only beneath [amqp] file_dir).  The child runs the same checks before it
  * sends (serve_wire_request_check), so a message that fails them is refused
  * there, with the reason recorded, and a request that fails them on receipt
  * comes from a child that is not doing its job. */
@@ -53,6 +53,7 @@ struct serve_wire_job {
 	char rpc_key[256];
 	char ca_path[PATH_MAX];
 	char strategy[32];		/* [updater] strategy: a location's default */
+	char file_dir[PATH_MAX];	/* [amqp] file_dir: where `file` may point */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
 };
@@ -103,11 +104,14 @@ struct serve_wire_reply {
 };
 
 /* See above: 0 with *out filled, or -1 with err naming what was wrong.
- * default_strategy is [updater] strategy. */
+ * default_strategy is [updater] strategy, file_dir [amqp] file_dir: an
+ * upgrade whose strategy is `file` must name a path beneath it (none when
+ * it is empty). */
 int serve_wire_request_decode(const void *buf, size_t len, const char *default_strategy,
-			      struct serve_wire_request *out, struct error *err);
+			      const char *file_dir, struct serve_wire_request *out,
+			      struct error *err);
 int serve_wire_request_check(const struct serve_wire_request *r, const char *default_strategy,
-			     struct error *err);
+			     const char *file_dir, struct error *err);
 /* The reply's size, magic, type and fields (the child trusts its parent,
  * but not a record cut in two). */
 int serve_wire_reply_decode(const void *buf, size_t len, struct serve_wire_reply *out,

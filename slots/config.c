@@ -88,6 +88,7 @@ static const struct config_key config_keys[] = {
 	KEY("amqp", "rpc_keys", TYPE_STRING, amqp.rpc_keys),
 	KEY("amqp", "max_age", TYPE_DURATION, amqp.max_age_ms),
 	KEY("amqp", "ca_path", TYPE_STRING, amqp.ca_path),
+	KEY("amqp", "file_dir", TYPE_STRING, amqp.file_dir),
 };
 
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
@@ -318,6 +319,9 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [%s] metrics_file: must be an absolute path", name,
 				 c->supervisor.metrics_file[0] && c->supervisor.metrics_file[0] != '/' ?
 				 "supervisor" : "updater");
+	if (c->amqp.file_dir[0] && (c->amqp.file_dir[0] != '/' || !c->amqp.file_dir[1]))
+		return error_set(err, "%s: [amqp] file_dir: must be an absolute path other than /",
+				 name);
 	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
 		return error_prefix(err, "%s: [agent] health_url: ", name);
 	return 0;

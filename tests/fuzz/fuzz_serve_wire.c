@@ -30,7 +30,7 @@ static void fuzz_request(const void *buf, size_t len)
 	struct serve_wire_request r;
 	struct error err = { "" };
 
-	if (serve_wire_request_decode(buf, len, "http", &r, &err) < 0) {
+	if (serve_wire_request_decode(buf, len, "http", "/srv/bundles", &r, &err) < 0) {
 		fuzz_printable(err.text, sizeof err.text, "error text");
 		return;
 	}

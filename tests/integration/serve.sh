@@ -12,7 +12,8 @@
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 
-guest_bundles 1 2 || exit 1
+guest_bundles 1 2 3 || exit 1
+GUEST_AMQP_EXTRA="file_dir = $T/www"
 guest_start || exit 1
 
 cast() { /usr/bin/python3 "$S/oslo_cast.py" "$RABBIT_URL" "$INSTANCE" "$@"; }
@@ -142,6 +143,21 @@ print(sum(r["id"].startswith("msg-") for r in json.load(sys.stdin)))')" = 1 ]
 }
 check "a request without ids is recorded under an id from its bytes" wait_for 30 msg_once
 check "and its repeat was the same attempt (a no-op)" wait_for 30 grep -q "message msg-.*: attempt already SUCCESS" "$T/serve.log"
+# `file` casts name local paths: only beneath [amqp] file_dir, and the
+# kernel resolves them without leaving it (threat-model gap 10).
+cp "$T/www/v3.bundle" "$T/v3-outside.bundle"
+ln -s ../v3-outside.bundle "$T/www/escape.bundle"
+file_cast() { cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v3.0.0\", \"strategy\": \"file\", \"location\": \"$1\", \"upgrade_id\": \"$2\"}"; }
+state_of() { slotctl_json history | /usr/bin/python3 -c 'import json, sys
+print(" ".join(r["state"] + ":" + r["error"] for r in json.load(sys.stdin) if r["id"] == sys.argv[1]))' "$1"; }
+file_cast "$T/v3-outside.bundle" file-out
+file_cast "$T/www/escape.bundle" file-link
+file_cast "file://$T/www/v3.bundle" file-in
+state_like() { case "$(state_of "$1")" in $2) return 0 ;; esac; return 1; }
+check "a file cast outside file_dir is refused" wait_for 30 state_like file-out 'FAILED:*not beneath*file_dir'
+check "a symlink out of file_dir is refused by the kernel" wait_for 30 state_like file-link 'FAILED:*leads out of*file_dir'
+check "a file cast beneath file_dir installs v3" wait_for 60 current_is a v3.0.0
+check "and records SUCCESS" [ "$(state_of file-in)" = "SUCCESS:" ]
 # The AMQP process dies with serve (PR_SET_PDEATHSIG), even with SIGKILL.
 child=$(amqp_child)
 kill -KILL "$PID_serve"

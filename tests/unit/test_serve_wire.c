@@ -40,7 +40,7 @@ static const char *decode(const struct serve_wire_request *r, size_t len, struct
 	memset(buf, 0, sizeof buf);
 	memcpy(buf, r, sizeof *r);
 	err->text[0] = '\0';
-	if (serve_wire_request_decode(buf, len, "http", &out, err) == 0) {
+	if (serve_wire_request_decode(buf, len, "http", "/srv/bundles", &out, err) == 0) {
 		assert_memory_equal(&out, r, sizeof out);
 		return "";
 	}
@@ -222,6 +222,37 @@ static const char *reply(const struct serve_wire_reply *r, size_t len, struct er
 	return serve_wire_reply_decode(r, len, &out, err) == 0 ? "" : err->text;
 }
 
+/* `file` names a local path: only beneath [amqp] file_dir (here
+ * /srv/bundles), never with a ".." component; none when it is unset. */
+static void test_file_only_beneath_file_dir(void **state)
+{
+	struct serve_wire_request r, out;
+	struct error err;
+
+	(void)state;
+	good_upgrade(&r);
+	strcpy(r.strategy, "file");
+	strcpy(r.location, "/srv/bundles/agent.bundle");
+	assert_string_equal(decode(&r, sizeof r, &err), "");
+	strcpy(r.location, "file:///srv/bundles/v2/agent.bundle");
+	assert_string_equal(decode(&r, sizeof r, &err), "");
+	strcpy(r.location, "/etc/shadow");
+	refused(&r, "request.location: file: location is not beneath [amqp] file_dir");
+	strcpy(r.location, "/srv/bundles-old/agent.bundle");
+	refused(&r, "not beneath");
+	strcpy(r.location, "/srv/bundles/../../etc/shadow");
+	refused(&r, "'..'");
+	strcpy(r.location, "/srv/bundles/");
+	refused(&r, "not beneath");
+	/* file_dir unset: no local path at all, whatever the strategy's source */
+	strcpy(r.location, "/srv/bundles/agent.bundle");
+	assert_int_equal(serve_wire_request_decode(&r, sizeof r, "http", "", &out, &err), -1);
+	assert_non_null(strstr(err.text, "file_dir is set"));
+	r.strategy[0] = '\0';
+	assert_int_equal(serve_wire_request_decode(&r, sizeof r, "file", "", &out, &err), -1);
+	assert_non_null(strstr(err.text, "file_dir is set"));
+}
+
 static void test_replies(void **state)
 {
 	struct serve_wire_reply r;
@@ -277,14 +308,14 @@ static void test_socketpair_lengths(void **state)
 	assert_int_equal(serve_wire_send(pair[0], &r, sizeof r, 0, &err), 0);
 	n = serve_wire_recv(pair[1], buf, sizeof r, &err);
 	assert_int_equal(n, sizeof r);
-	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", &out, &err), 0);
+	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", "/srv/bundles", &out, &err), 0);
 	assert_string_equal(out.location, r.location);
 
 	memset(big, 'a', sizeof big);
 	assert_int_equal(serve_wire_send(pair[0], big, sizeof big, 0, &err), 0);
 	n = serve_wire_recv(pair[1], buf, sizeof r, &err);
 	assert_int_equal(n, sizeof big);
-	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", &out, &err), -1);
+	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", "/srv/bundles", &out, &err), -1);
 
 	assert_int_equal(serve_wire_recv(pair[1], buf, sizeof r, &err), -1);
 	assert_int_equal(errno, EAGAIN);	/* nothing there: the caller polls */
@@ -301,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_unterminated_and_unprintable_strings),
 		cmocka_unit_test(test_out_of_range_fields),
 		cmocka_unit_test(test_fields_a_type_may_not_carry),
+		cmocka_unit_test(test_file_only_beneath_file_dir),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_socketpair_lengths),
 	};

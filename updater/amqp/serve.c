@@ -127,6 +127,7 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 	snprintf(job->rpc_key, sizeof job->rpc_key, "%s", c->amqp.rpc_key);
 	snprintf(job->ca_path, sizeof job->ca_path, "%s", c->amqp.ca_path);
 	snprintf(job->strategy, sizeof job->strategy, "%s", c->updater.strategy);
+	snprintf(job->file_dir, sizeof job->file_dir, "%s", c->amqp.file_dir);
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
 }
@@ -258,6 +259,7 @@ static enum serve_verdict serve_attempt(struct server *s, const struct serve_wir
 		.expected_version = req->version[0] ? req->version : NULL,
 		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
 		.allow_downgrade = rollback,
+		.file_beneath = s->config->amqp.file_dir,
 	};
 	struct install_result result;
 	struct error err = { "" };
@@ -365,7 +367,7 @@ static void serve_from_child(struct server *s)
 		if (n <= 0) {
 			serve_child_gone(s, 5000);
 		} else if (serve_wire_request_decode(buf, (size_t)n, s->config->updater.strategy,
-						     &req, &err) < 0) {
+						     s->config->amqp.file_dir, &req, &err) < 0) {
 			serve_child_kill(s, err.text);
 		} else if (req.type == SERVE_REQ_LINK_UP) {
 			serve_heartbeat_soon(s);

@@ -76,6 +76,7 @@ static int child_receive(int fd, struct serve_wire_job *job, struct error *err)
 	job->rpc_key[sizeof job->rpc_key - 1] = '\0';
 	job->ca_path[sizeof job->ca_path - 1] = '\0';
 	job->strategy[sizeof job->strategy - 1] = '\0';
+	job->file_dir[sizeof job->file_dir - 1] = '\0';
 	return 0;
 }
 
@@ -112,6 +113,7 @@ static void child_config(const struct serve_wire_job *job, struct config *c)
 	snprintf(c->amqp.rpc_key, sizeof c->amqp.rpc_key, "%s", job->rpc_key);
 	snprintf(c->amqp.ca_path, sizeof c->amqp.ca_path, "%s", job->ca_path);
 	snprintf(c->updater.strategy, sizeof c->updater.strategy, "%s", job->strategy);
+	snprintf(c->amqp.file_dir, sizeof c->amqp.file_dir, "%s", job->file_dir);
 	c->amqp.exchange_durable = job->exchange_durable != 0;
 	c->amqp.max_age_ms = job->max_age_ms;
 }
@@ -269,7 +271,7 @@ static int child_request(const struct rpc_request *in, const struct amqp_deliver
 		snprintf(out->strategy, sizeof out->strategy, "%s", in->strategy);
 		snprintf(out->sha256, sizeof out->sha256, "%s", in->sha256);
 	}
-	return serve_wire_request_check(out, config->updater.strategy, err);
+	return serve_wire_request_check(out, config->updater.strategy, config->amqp.file_dir, err);
 }
 
 static void child_message(struct child *c, const struct amqp_delivery *d)

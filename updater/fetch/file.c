@@ -1,9 +1,11 @@
 /* file.c: the `file` strategy: a local path, read in large chunks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -24,15 +26,60 @@ int fetch_file_check(const char *location, struct error *err)
 	return 0;
 }
 
-int fetch_file_open(const char *location, struct error *err)
+int fetch_file_beneath(const char *location, const char *dir, struct error *err)
+{
+	const char *path = file_path(location), *p;
+	size_t n = strlen(dir);
+
+	if (!n)
+		return error_set(err, "file: not accepted over AMQP unless [amqp] file_dir is set");
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1])
+		return error_set(err, "file: location is not beneath [amqp] file_dir");
+	for (p = path + n; (p = strstr(p, "/..")) != NULL; p += 3)
+		if (p[3] == '/' || !p[3])
+			return error_set(err, "file: location has a '..' component");
+	return 0;
+}
+
+/* The path below dir, opened by the kernel's rules for staying beneath it. */
+static int file_open_beneath(const char *path, const char *dir, struct error *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	size_t n = strlen(dir);
+	int dirfd, fd;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return error_errno(err, "file: [amqp] file_dir %s", dir);
+	fd = (int)syscall(SYS_openat2, dirfd, path + n + 1, &how, sizeof how);
+	if (fd < 0 && errno == EXDEV)	/* a symlink or ".." resolved outside */
+		error_set(err, "file: %s: leads out of [amqp] file_dir", path);
+	else if (fd < 0)
+		error_errno(err, "file: %s", path);
+	close(dirfd);
+	return fd;
+}
+
+int fetch_file_open(const char *location, const char *beneath, struct error *err)
 {
 	const char *path = file_path(location);
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (beneath && fetch_file_beneath(location, beneath, err) < 0)
+		return -1;
+	/* O_NONBLOCK: opening a FIFO must not hang; a regular file ignores it */
+	fd = beneath ? file_open_beneath(path, beneath, err) :
+		       open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return error_errno(err, "file: %s", path);
+		return beneath ? -1 : error_errno(err, "file: %s", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return error_set(err, "file: %s: not a regular file", path);
@@ -81,7 +128,7 @@ out:
 
 int fetch_file(const struct fetch_job *job, struct error *err)
 {
-	int fd = fetch_file_open(job->location, err), rc;
+	int fd = fetch_file_open(job->location, job->file_beneath, err), rc;
 
 	if (fd < 0)
 		return -1;

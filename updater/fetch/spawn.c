@@ -182,7 +182,7 @@ int fetch_child_run(const char *strategy, const struct fetch_job *job, struct er
 	if (fetch_validate(strategy, job->location, err) < 0 ||
 	    spawn_job(strategy, job, &msg, err) < 0)
 		goto out;
-	if (!strcmp(strategy, "file") && (file_fd = fetch_file_open(job->location, err)) < 0)
+	if (!strcmp(strategy, "file") && (file_fd = fetch_file_open(job->location, job->file_beneath, err)) < 0)
 		goto out;
 	r.buf = malloc(sizeof(uint32_t) + FETCH_CHILD_CHUNK + 1);
 	if (!r.buf) {

@@ -203,6 +203,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 		.expected_sha256 = req->expected_sha256,
 		.running_version = "", .running_digest = "",
 		.allow_downgrade = req->allow_downgrade,
+		.file_beneath = req->file_beneath,
 	};
 	struct install_stream_result result;
 	struct error err = { "" };

@@ -102,7 +102,8 @@ static void *stream_fetch_main(void *arg)
 {
 	struct stream *st = arg;
 	struct fetch_job job = {
-		.config = st->config, .location = st->location, .sink = stream_fetch_sink,
+		.config = st->config, .location = st->location,
+		.file_beneath = st->checks->file_beneath, .sink = stream_fetch_sink,
 		.ctx = st, .progress = stream_fetch_progress,
 	};
 
