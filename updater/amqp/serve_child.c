@@ -166,7 +166,11 @@ static void child_connect(struct child *c)
 	c->backoff_ms = c->backoff_ms >= 30000 ? 60000 : c->backoff_ms * 2;
 }
 
-/* Takes args (rpc_cast_build steals them; without a link they are dropped). */
+/* Takes args (rpc_cast_build steals them; without a link they are dropped).
+ * A publish that fails drops the link: the delivery awaiting its verdict
+ * then goes back to the broker unacknowledged, and its redelivery, a no-op
+ * for the finished attempt, casts the outcome again.  An outcome is never
+ * lost behind an ack that went through. */
 static void child_cast(struct child *c, const char *method, json_t *args)
 {
 	struct error err = { "" };
@@ -176,9 +180,12 @@ static void child_cast(struct child *c, const char *method, json_t *args)
 		json_decref(args);
 		return;
 	}
-	if (rpc_cast_build(method, args, &c->config, RPC_TO_CONDUCTOR, &body, &err) < 0 ||
-	    amqp_link_publish(c->link, c->config.amqp.conductor_topic, body, &err) < 0)
-		log_warn("%s cast not sent: %s", method, err.text);
+	if (rpc_cast_build(method, args, &c->config, RPC_TO_CONDUCTOR, &body, &err) < 0) {
+		log_warn("%s cast not built: %s", method, err.text);
+	} else if (amqp_link_publish(c->link, c->config.amqp.conductor_topic, body, &err) < 0) {
+		log_warn("%s cast not sent: %s; reconnecting", method, err.text);
+		child_disconnect(c);
+	}
 	free(body);
 }
 
