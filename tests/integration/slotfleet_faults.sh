@@ -3,7 +3,8 @@
 # sealed with its RPC key: slotfleet SIGKILLed mid-upgrade and restarted
 # (the record completes from the reports queued meanwhile); every report
 # delivered again changes nothing (no duplicate events); a plain report for
-# a keyed instance is refused; the broker killed: reads still answer, a
+# a keyed instance is refused, and so is a 40 MiB one, without being held;
+# the broker killed: reads still answer, a
 # write is FAILED with 503, and the consumer reconnects once it is back.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
@@ -61,6 +62,17 @@ check "redelivered reports added no event ($before events)" same_events
 check "a plain report for a keyed instance is refused" wait_for 20 grep -q "report refused.*a plain report" "$T/fleet.log"
 check "and the instance still shows v1" sh -c \
 	'curl -s -H "X-Auth-Token: $1" "$2/instances/$3" | grep -q "\"agent_version\":\"v1.0.0\""' _ "$ADMIN" "$API" "$INSTANCE"
+
+# A 40 MiB report (the broker takes up to 128 MiB): refused by its size,
+# read and dropped frame by frame, never held (threat-model gap 8).
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }	# peak RSS, KiB
+hwm_before=$(hwm "$FLEET_PID")
+head -c 41943040 /dev/zero | tr '\0' a > "$T/big"
+/usr/bin/python3 "$S/amqp_publish.py" "$AMQP" trove-conductor "$T/big"
+rm -f "$T/big"
+check "a 40 MiB report is refused by its size" wait_for 30 grep -q "report refused.*body: 41943040 bytes, more than 262144" "$T/fleet.log"
+grew=$(($(hwm "$FLEET_PID") - hwm_before))
+check "and slotfleet's peak RSS grew by less than 8 MiB for it ($grew KiB)" [ "$grew" -lt 8192 ]
 
 # The broker dies: reads go on, a write fails cleanly, the consumer comes back.
 kill "$PID_listen" 2>/dev/null
