@@ -26,15 +26,23 @@ int fetch_file_check(const char *location, struct error *err)
 	return 0;
 }
 
+/* dir's length without trailing slashes ("/srv/b/" is "/srv/b"). */
+static size_t file_dir_len(const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return n;
+}
+
 int fetch_file_beneath(const char *location, const char *dir, struct error *err)
 {
 	const char *path = file_path(location), *p;
-	size_t n = strlen(dir);
+	size_t n = file_dir_len(dir);
 
 	if (!n)
 		return error_set(err, "file: not accepted over AMQP unless [amqp] file_dir is set");
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
 	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1])
 		return error_set(err, "file: location is not beneath [amqp] file_dir");
 	for (p = path + n; (p = strstr(p, "/..")) != NULL; p += 3)
@@ -50,11 +58,9 @@ static int file_open_beneath(const char *path, const char *dir, struct error *er
 		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
-	size_t n = strlen(dir);
+	size_t n = file_dir_len(dir);	/* path passed fetch_file_beneath() */
 	int dirfd, fd;
 
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
 	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_errno(err, "file: [amqp] file_dir %s", dir);
