@@ -60,6 +60,8 @@ static void test_config_errors_name_file_line_and_key(void **unused)
 	expect_error("[agent]\nmax_attempts = 0\n", "max_attempts: must be at least 1");
 	expect_error("[agent]\nhealth = exec\n", "health = exec needs health_exec");
 	expect_error("[slots]\nroot = relative/dir\n", "root: must be an absolute path");
+	expect_error("[amqp]\nfile_dir = bundles\n", "[amqp] file_dir: must be an absolute path");
+	expect_error("[amqp]\nfile_dir = /\n", "[amqp] file_dir: must be an absolute path other than /");
 	expect_error("[supervisor]\nadmin_uid = -5\n", "admin_uid: not a uid");
 	expect_error("[agent\n", "/etc/x.ini:1: syntax error");
 	/* Debian's inih splits lines over 200 bytes: refused before parsing. */
