@@ -46,6 +46,10 @@ struct fetch_strategy {
 };
 
 const struct fetch_strategy *fetch_strategy_find(const char *name);
+/* location as an error may quote it: user:password redacted, at most 100
+ * bytes (out: at least FETCH_SHOWN_MAX) */
+#define FETCH_SHOWN_MAX 104
+void fetch_location_shown(const char *location, char *out, size_t len);
 /* "unknown strategy 'x'" / "malformed location ..." */
 int fetch_validate(const char *strategy, const char *location, struct error *err);
 int fetch_run(const char *strategy, const struct fetch_job *job, struct error *err);

@@ -20,10 +20,12 @@ static const char *file_path(const char *location)
 int fetch_file_check(const char *location, struct error *err)
 {
 	const char *path = file_path(location);
+	char shown[FETCH_SHOWN_MAX];
 
-	if (path[0] != '/')
-		return error_set(err, "'%s' is not an absolute path or file:/// URL", location);
-	return 0;
+	if (path[0] == '/')
+		return 0;
+	fetch_location_shown(location, shown, sizeof shown);
+	return error_set(err, "'%s' is not an absolute path or file:/// URL", shown);
 }
 
 /* dir's length without trailing slashes ("/srv/b/" is "/srv/b"). */

@@ -41,22 +41,23 @@ static void http_redacted(const char *location, char *out, size_t len)
 int fetch_http_check(const char *location, struct error *err)
 {
 	CURLU *url = curl_url();
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, shown[FETCH_SHOWN_MAX];
 	int rc = -1;
 
 	if (!url)
 		return error_set(err, "out of memory");
+	fetch_location_shown(location, shown, sizeof shown);
 	if (curl_url_set(url, CURLUPART_URL, location, 0) != CURLUE_OK) {
-		error_set(err, "'%.100s' is not a URL", location);
+		error_set(err, "'%s' is not a URL", shown);
 		goto out;
 	}
 	if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
-		error_set(err, "'%.100s': scheme must be http or https", location);
+		error_set(err, "'%s': scheme must be http or https", shown);
 		goto out;
 	}
 	if (curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
-		error_set(err, "'%.100s': no host", location);
+		error_set(err, "'%s': no host", shown);
 		goto out;
 	}
 	rc = 0;

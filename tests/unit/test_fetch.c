@@ -1,5 +1,6 @@
-/* test_fetch_file.c: the `file` strategy's open, with and without a
- * directory it must stay beneath ([amqp] file_dir for casts). */
+/* test_fetch.c: the strategies' local checks: the `file` strategy's open,
+ * with and without a directory it must stay beneath ([amqp] file_dir for
+ * casts), and what a refused location's error may quote. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +139,31 @@ static void test_without_beneath_any_path(void **state)
 	assert_non_null(strstr(try_open(f, "missing", NULL, 0, &err), "No such file"));
 }
 
+/* A malformed location is quoted with its credentials redacted, even when
+ * the '@' lies beyond the 100 bytes quoted (threat-model gap 5). */
+static void test_refusals_quote_no_credentials(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "http", "htp://user:s3cret@host/x" },
+		{ "http", "ftp://user:s3cret@host/x" },
+		{ "http", "http://user:s3cret@/x" },
+		{ "swift", "gopher://user:s3cret@host/x" },
+		{ "file", "https://user:s3cret@host/x" },
+		{ "http", "htp://user:s3cretxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@host/x" },
+	};
+	struct error err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		err.text[0] = '\0';
+		assert_int_equal(fetch_validate(cases[i][0], cases[i][1], &err), -1);
+		if (!strstr(err.text, "malformed location") || strstr(err.text, "s3cret"))
+			fail_msg("%s %s: '%s'", cases[i][0], cases[i][1], err.text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_beneath_refuses_what_leaves),
 		cmocka_unit_test(test_fifo_is_refused_without_hanging),
 		cmocka_unit_test(test_without_beneath_any_path),
+		cmocka_unit_test(test_refusals_quote_no_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
