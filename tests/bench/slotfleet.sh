@@ -19,6 +19,8 @@
 #   tests/bench/slotfleet.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/slotfleet.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 5 s of API, 18,000 reports, 1,000 guests.
+# BENCH_FLEET_STORES ("sqlite postgresql") and BENCH_FLEET_PARTS ("api
+# ingest guests sealed") limit the run, e.g. to ingest on PostgreSQL.
 set -eu
 . "$(dirname "$0")/common.sh"
 api_s=${BENCH_FLEET_API_S:-20}
@@ -26,6 +28,8 @@ conns=${BENCH_FLEET_CONNS:-32}
 threads=${BENCH_FLEET_THREADS:-16}
 reports=${BENCH_FLEET_REPORTS:-198000}
 guests=${BENCH_FLEET_GUESTS:-10000}
+stores=${BENCH_FLEET_STORES:-sqlite postgresql}
+parts=${BENCH_FLEET_PARTS:-api ingest guests sealed}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
@@ -165,12 +169,16 @@ rpc_keys = $keys}"
 }
 
 : > "$T/api.rows"; : > "$T/ingest.rows"; : > "$T/guests.rows"
-for db in sqlite postgresql; do
-	bench_api "$db"
-	bench_ingest "$db"
-	bench_guests "$db" plain
+part() { case " $parts " in *" $1 "*) true ;; *) false ;; esac; }
+for db in $stores; do
+	case "$db" in sqlite|postgresql) ;; *)
+		echo "slotfleet: BENCH_FLEET_STORES: $db is not sqlite or postgresql" >&2; exit 1 ;;
+	esac
+	! part api || bench_api "$db"
+	! part ingest || bench_ingest "$db"
+	! part guests || bench_guests "$db" plain
 done
-bench_guests sqlite sealed
+case " $stores " in *" sqlite "*) ! part sealed || bench_guests sqlite sealed ;; esac
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
@@ -204,7 +212,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "|---|---|---|---|---|---|---|---|"
 	cat "$T/guests.rows"
 	echo
-	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests tests/bench/slotfleet.sh build/release build/bench\`"
+	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests BENCH_FLEET_STORES='$stores' BENCH_FLEET_PARTS='$parts' tests/bench/slotfleet.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1 for the small variant)."
 } > "$out/slotfleet.md"
 cat "$out/slotfleet.md" >> "$out/report.md"
