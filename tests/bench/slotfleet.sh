@@ -21,6 +21,9 @@
 # BENCH_QUICK=1: 5 s of API, 18,000 reports, 1,000 guests.
 # BENCH_FLEET_STORES ("sqlite postgresql") and BENCH_FLEET_PARTS ("api
 # ingest guests sealed") limit the run, e.g. to ingest on PostgreSQL.
+# BENCH_FLEET_PG_STATS=1: where PostgreSQL's time goes during ingest: the
+# statements by total time (pg_stat_statements) and the commits, in
+# OUTDIR/slotfleet_pg_ingest.txt.
 set -eu
 . "$(dirname "$0")/common.sh"
 api_s=${BENCH_FLEET_API_S:-20}
@@ -35,6 +38,8 @@ instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
 [ "$reports" -gt 0 ] || { echo "slotfleet: BENCH_FLEET_REPORTS below 6000" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/deps.sh)" >&2; exit 1; }
+pg_stats=${BENCH_FLEET_PG_STATS:-0}
+[ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 bench_fleet_env slotfleet
 pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; }
 fleet_tokens
@@ -97,6 +102,10 @@ bench_ingest() { # BACKEND
 	fleet_start || return 1	# creates the schema and the queue
 	fleet_stop
 	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > "$T/publish.out"
+	if [ "$1" = postgresql ] && [ "$pg_stats" != 0 ]; then
+		db_query "$1" ingest_$1 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+		db_query "$1" ingest_$1 "SELECT pg_stat_statements_reset()" >/dev/null
+	fi
 	"$LOAD" watch "$AMQP" "$reports" 1800 "$QUEUE" > "$T/watch.out" &
 	watcher=$!
 	fleet_start || return 1
@@ -105,10 +114,25 @@ bench_ingest() { # BACKEND
 		{ echo "slotfleet: not every upgrade SUCCESS after ingest" >&2; return 1; }
 	end=$(now_ms)
 	fleet_stop
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_ingest_stats "$1" ingest_$1
 	start=$(cut -d' ' -f2 "$T/watch.out")
 	ms=$((end - start))
 	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/publish.out") |" >> "$T/ingest.rows"
 	echo "ingest $1: $reports in $(secs $ms) s; publisher alone: $(cat "$T/publish.out")"
+}
+
+pg_ingest_stats() { # BACKEND NAME
+	{
+		echo "PostgreSQL during the ingest of $reports reports: statements by total time"
+		echo "(calls, plans, planning ms, executing ms, mean ms, rows, statement), then the"
+		echo "commits in that database."
+		db_query "$1" "$2" "SELECT calls, plans, round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),
+			round(mean_exec_time::numeric, 3), rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+			WHERE d.datname = '$2' ORDER BY total_exec_time DESC LIMIT 12"
+		db_query "$1" "$2" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$2'"
+	} > "$out/slotfleet_pg_ingest.txt"
+	echo "ingest $1: statements in $out/slotfleet_pg_ingest.txt"
 }
 
 success_count() { # pages through GET upgrades?state=SUCCESS
