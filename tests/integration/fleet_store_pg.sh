@@ -3,7 +3,8 @@
 # against a private PostgreSQL, processes opening a fresh database at once
 # (migrations) and reporting on the same upgrades at once, on PostgreSQL and
 # on one SQLite file, and a PostgreSQL stopped and started under a store
-# that stays open.
+# that stays open (its prepared statements, gone with the old session, are
+# prepared again on the new one, for reads and for batched writes).
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/postgres.sh"
 
@@ -74,6 +75,8 @@ ask() { # CMD: sends it, waits for answer number $asked
 asked=1	# the first line is "ready"
 ask "get race-0"
 check "store answers while the server runs ($answer)" [ "$answer" = "state SUCCESS" ]
+ask "burst 4 before"
+check "and writes, its statements prepared ($answer)" [ "$answer" = "applied 20" ]
 pg_stop
 ask "get race-0"
 check "a call while the server is down fails naming postgresql ($answer)" \
@@ -82,8 +85,12 @@ ask "get race-0"
 check "and fails again, without hanging ($answer)" \
 	sh -c "case '$answer' in 'error: postgresql: '*) true ;; *) false ;; esac"
 pg_start "$T/pg" || { echo "fleet_store_pg: PostgreSQL did not restart" >&2; exit 1; }
+ask "burst 4 after"
+check "the first call after the restart, a write, succeeds ($answer)" [ "$answer" = "applied 20" ]
 ask "get race-0"
-check "the first call after the restart succeeds ($answer)" [ "$answer" = "state SUCCESS" ]
+check "and a read ($answer)" [ "$answer" = "state SUCCESS" ]
+ask "tally 4 after"
+check "every report of it stored once ($answer)" [ "$answer" = "events 20 success 4" ]
 ask "get race-1"
 check "and the next ($answer)" [ "$answer" = "state SUCCESS" ]
 exec 3>&-
