@@ -17,7 +17,14 @@
  * UPDATE sees what it saw; an event's seq is taken under the upgrade's row
  * lock, which round 1 took and the transaction holds, in item order as
  * before.  A refused report changed no row: round 1 wrote nothing for it
- * and round 2 has nothing of it. */
+ * and round 2 has nothing of it.
+ *
+ * The report rules live in one conditional UPDATE, so the check and the
+ * change are one step on both backends: on PostgreSQL a concurrent report
+ * for the same upgrade waits for the row lock and is then evaluated against
+ * the committed row (READ COMMITTED re-checks the WHERE clause); on SQLite
+ * BEGIN IMMEDIATE serializes writers.  An event is appended only when that
+ * UPDATE (or the INSERT creating the record) changed a row. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,16 +1,11 @@
-/* store_write.c: the calls that change records (see include/fleet_store.h).
- *
- * The report rules live in one conditional UPDATE, so the check and the
- * change are one step on both backends: on PostgreSQL a concurrent report
- * for the same upgrade waits for the row lock and is then evaluated against
- * the committed row (READ COMMITTED re-checks the WHERE clause); on SQLite
- * BEGIN IMMEDIATE serializes writers.  An event is appended only when that
- * UPDATE (or the INSERT creating the record) changed a row.
+/* store_write.c: the calls that change records (see include/fleet_store.h):
+ * the checks of what they are given, the single calls, and the upgrade
+ * insert of a rollout's plan (store_insert_tx).
  *
  * Inserts, reports and heartbeats go through fleet_store_batch()
- * (store_batch.c, which holds the report and heartbeat statements): a
- * single call is a batch of one, and a batch (the consumer's deliveries,
- * the API's concurrent writes) shares one commit, one fsync. */
+ * (store_batch.c, which holds the report rules): a single call is a batch
+ * of one, and a batch (the consumer's deliveries, the API's concurrent
+ * writes) shares one commit, one fsync. */
 #include <errno.h>
 #include <string.h>
 
