@@ -1,7 +1,8 @@
 #!/bin/sh
-# fleet_store_pg.sh: the fleet store shared by processes: the unit suite
-# against a private PostgreSQL, processes opening a fresh database at once
-# (migrations) and reporting on the same upgrades at once, on PostgreSQL and
+# fleet_store_pg.sh: the fleet store shared by processes: the unit suites
+# (test_fleet_store, test_fleet_db) against a private PostgreSQL, processes
+# opening a fresh database at once (migrations) and reporting on the same
+# upgrades at once, on PostgreSQL and
 # on one SQLite file, and a PostgreSQL stopped and started under a store
 # that stays open (its prepared statements, gone with the old session, are
 # prepared again on the new one, for reads and for batched writes).
@@ -10,6 +11,8 @@
 
 TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"
 [ -x "$TEST" ] || { echo "fleet_store_pg: $TEST not built (make MODE=... tests)" >&2; exit 1; }
+DBTEST="${SLOTD_BIN%/bin}/tests/test_fleet_db"
+[ -x "$DBTEST" ] || { echo "fleet_store_pg: $DBTEST not built (make MODE=... tests)" >&2; exit 1; }
 
 # Three processes open one fresh database at once: each must find the
 # schema created exactly once (the others wait for it), then answer.
@@ -58,6 +61,8 @@ pg_start "$T/pg" || { echo "fleet_store_pg: PostgreSQL did not start" >&2; exit 
 
 check "unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$TEST"
+check "db layer suite (pipelined batches, prepared statements) passes against PostgreSQL" \
+	env FLEET_TEST_PG_URL="$PG_URL" "$DBTEST"
 check "PostgreSQL: three processes open a fresh database at once" fresh_open "$PG_URL" pg
 check "PostgreSQL: two concurrent reporters apply each state once" race "$PG_URL" race
 
