@@ -89,23 +89,25 @@ static int store_instance_row(void *ctx, const char *const *cols, int ncols, str
 	return 0;
 }
 
+/* Fills dst (an array) with the values given; more than fit do not compile. */
+#define STORE_PARAMS(dst, ...)                                                        \
+	do {                                                                          \
+		const struct db_value v_[] = { __VA_ARGS__ };                         \
+		_Static_assert(sizeof v_ <= sizeof(dst), "too many parameters");      \
+		memcpy((dst), v_, sizeof v_);                                         \
+	} while (0)
+
 static struct db_stmt *store_decide_insert(struct store_run *run, struct db_stmt *s)
 {
 	const struct fleet_upgrade *up = run->item->insert;
 
 	store_clean_reason(run->reason, up->reason);
 	run->at_us = up->created_us ? up->created_us : store_now_us();
-	{
-		struct db_value p[] = {
-			DB_T(up->id),	       DB_T(up->tenant),	 DB_T(up->kind),
-			DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
-			DB_T(up->strategy),    DB_T(up->location),	 DB_T(up->sha256),
-			DB_T(up->rollout_id),  DB_I(FLEET_NEW),	 DB_T(run->reason),
-			DB_I(run->at_us),      DB_I(run->at_us),
-		};
-
-		memcpy(run->first, p, sizeof p);
-	}
+	STORE_PARAMS(run->first, DB_T(up->id), DB_T(up->tenant), DB_T(up->kind),
+		     DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
+		     DB_T(up->strategy), DB_T(up->location), DB_T(up->sha256),
+		     DB_T(up->rollout_id), DB_I(FLEET_NEW), DB_T(run->reason), DB_I(run->at_us),
+		     DB_I(run->at_us));
 	return store_stmt(s, store_sql_upgrade_insert, run->first, 14);
 }
 
@@ -118,26 +120,16 @@ static struct db_stmt *store_decide_report(struct store_run *run, struct db_stmt
 	run->from_version = r->from_version ? r->from_version : "";
 	run->to_version = r->to_version ? r->to_version : "";
 	run->at_us = r->at_us;
-	store_clean_reason(run->reason, r->reason);
-	run->first[0] = DB_T(r->upgrade_id);
-	run->first[1] = DB_T(run->instance_id);
-	run->first[2] = DB_T(run->from_version);
-	run->first[3] = DB_T(run->to_version);
-	run->first[4] = DB_I(r->state);
-	run->first[5] = DB_T(run->reason);
-	run->first[6] = DB_I(r->at_us);
-	{
-		struct db_value u[] = { DB_T(r->upgrade_id),  DB_I(r->state),
-					DB_T(run->reason),    DB_I(r->at_us),
-					DB_T(run->from_version), DB_T(run->to_version),
-					DB_I(FLEET_SUCCESS),  DB_I(FLEET_FAILED),
-					DB_I(FLEET_DEFERRED), DB_T(run->instance_id),
-					DB_I(revert) };
-
-		memcpy(run->update, u, sizeof u);
-	}
-	run->id[0] = DB_T(r->upgrade_id);
 	run->stored[0] = '\0';
+	store_clean_reason(run->reason, r->reason);
+	STORE_PARAMS(run->first, DB_T(r->upgrade_id), DB_T(run->instance_id),
+		     DB_T(run->from_version), DB_T(run->to_version), DB_I(r->state),
+		     DB_T(run->reason), DB_I(r->at_us));
+	STORE_PARAMS(run->update, DB_T(r->upgrade_id), DB_I(r->state), DB_T(run->reason),
+		     DB_I(r->at_us), DB_T(run->from_version), DB_T(run->to_version),
+		     DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED), DB_I(FLEET_DEFERRED),
+		     DB_T(run->instance_id), DB_I(revert));
+	STORE_PARAMS(run->id, DB_T(r->upgrade_id));
 	/* Create first: a concurrent creator makes this wait, and the UPDATE
 	 * then sees its row instead of losing this report. */
 	run->creates = run->instance_id[0] != '\0';
@@ -154,10 +146,9 @@ static struct db_stmt *store_decide_heartbeat(struct store_run *run, struct db_s
 {
 	const struct fleet_heartbeat *h = run->item->heartbeat;
 
-	run->first[0] = DB_T(h->instance_id);
-	run->first[1] = DB_T(h->agent_version ? h->agent_version : "");
-	run->first[2] = DB_T(h->agent_slot ? h->agent_slot : "");
-	run->first[3] = DB_I(h->sent_us);
+	STORE_PARAMS(run->first, DB_T(h->instance_id),
+		     DB_T(h->agent_version ? h->agent_version : ""),
+		     DB_T(h->agent_slot ? h->agent_slot : ""), DB_I(h->sent_us));
 	return store_stmt(s, store_sql_heartbeat, run->first, 4);
 }
 
@@ -167,14 +158,11 @@ static struct db_stmt *store_follow(struct store_run *run, const char *upgrade_i
 				    enum fleet_state state, const char *source,
 				    const char *created_for, struct db_stmt *s)
 {
-	run->event[0] = DB_T(upgrade_id);
-	run->event[1] = DB_I(state);
-	run->event[2] = DB_T(run->reason);
-	run->event[3] = DB_I(run->at_us);
-	run->event[4] = DB_T(source);
+	STORE_PARAMS(run->event, DB_T(upgrade_id), DB_I(state), DB_T(run->reason),
+		     DB_I(run->at_us), DB_T(source));
 	s = store_stmt(s, store_sql_event, run->event, 5);
 	if (created_for) {
-		run->instance[0] = DB_T(created_for);
+		STORE_PARAMS(run->instance, DB_T(created_for));
 		s = store_stmt(s, store_sql_instance_known, run->instance, 1);
 	}
 	return s;
