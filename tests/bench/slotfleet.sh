@@ -204,6 +204,11 @@ for db in $stores; do
 done
 case " $stores " in *" sqlite "*) ! part sealed || bench_guests sqlite sealed ;; esac
 
+# rows NAME: a table's rows, or why there are none.
+rows() {
+	if [ -s "$T/$1.rows" ]; then cat "$T/$1.rows"; else echo "(not run: BENCH_FLEET_PARTS='$parts')"; fi
+}
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
 	echo
@@ -218,7 +223,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | threads | connections | accepted | refused | accepted/s | p50 | p99 |"
 	echo "|---|---|---|---|---|---|---|---|"
-	cat "$T/api.rows"
+	rows api
 	echo
 	echo "Report ingest: the reports (per upgrade: 5 outcomes and a heartbeat, $instances instances) queued"
 	echo "first (persistent, durable queue), then slotfleet started ([amqp] prefetch = 1024): from the"
@@ -226,7 +231,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | reports | drained in | reports/s | publisher alone |"
 	echo "|---|---|---|---|---|"
-	cat "$T/ingest.rows"
+	rows ingest
 	echo
 	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
 	echo "cast with 5 outcomes and a heartbeat of the new version (4 AMQP connections for all guests)."
@@ -234,7 +239,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | casts | guests | notify | all SUCCESS | peak queue depth | slotfleet VmHWM | database |"
 	echo "|---|---|---|---|---|---|---|---|"
-	cat "$T/guests.rows"
+	rows guests
 	echo
 	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests BENCH_FLEET_STORES='$stores' BENCH_FLEET_PARTS='$parts' tests/bench/slotfleet.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1 for the small variant)."
