@@ -6,9 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "support.h"
@@ -192,6 +194,60 @@ static void test_pg_batch_needs_transaction(void **state)
 	assert_int_equal(count(f), 0);
 }
 
+/* One value from an admin connection of its own. */
+static long long pg_admin_value(PGconn *admin, const char *sql)
+{
+	PGresult *res = PQexec(admin, sql);
+	long long v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(admin));
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+/* The server ends the session inside a transaction (a restart, an admin's
+ * pg_terminate_backend): the batch fails naming postgresql and keeps
+ * nothing; the next calls run on a new connection, the batch's statements
+ * prepared again there. */
+static void test_pg_batch_survives_lost_connection(void **state)
+{
+	struct fixture *f = *state;
+	PGconn *admin = PQconnectdb(getenv("FLEET_TEST_PG_URL"));
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char sql[128];
+	struct error err = { "" };
+	int64_t pid = 0;
+	int i;
+
+	assert_int_equal(PQstatus(admin), CONNECTION_OK);
+	fill(f, ROWS, ROWS, ROWS);
+	assert_int_equal(f->db->ops->begin(f->db, &err), 0);
+	assert_int_equal(db_exec_batch(f->db, f->stmts, 10, &err), 0);	/* prepared now */
+	assert_int_equal(db_exec(f->db, "SELECT pg_backend_pid()", NULL, 0, count_row, &pid, NULL,
+				 &err), 0);
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)::int", (long long)pid);
+	assert_int_equal(pg_admin_value(admin, sql), 1);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
+		 (long long)pid);
+	for (i = 0; i < 1000 && pg_admin_value(admin, sql); i++)	/* 10 s at most */
+		nanosleep(&tick, NULL);
+	PQfinish(admin);
+	assert_int_equal(db_exec_batch(f->db, f->stmts, ROWS, &err), -1);
+	assert_int_equal(strncmp(err.text, "postgresql: ", 12), 0);
+	f->db->ops->rollback(f->db);
+
+	/* A new session: its temporary table is new too. */
+	assert_int_equal(db_exec(f->db, "CREATE TEMP TABLE t (k BIGINT NOT NULL PRIMARY KEY,"
+				 " v TEXT NOT NULL)", NULL, 0, NULL, NULL, NULL, &err), 0);
+	assert_int_equal(f->db->ops->begin(f->db, &err), 0);
+	if (db_exec_batch(f->db, f->stmts, ROWS, &err))
+		fail_msg("batch on the new connection: %s", err.text);
+	assert_int_equal(f->db->ops->commit(f->db, &err), 0);
+	assert_int_equal(count(f), ROWS);
+}
+
 #define DB_SUITE(setup) \
 	cmocka_unit_test_setup_teardown(test_batch_in_order, setup, teardown), \
 	cmocka_unit_test_setup_teardown(test_batch_failure_keeps_nothing, setup, teardown), \
@@ -203,6 +259,8 @@ int main(void)
 	const struct CMUnitTest pg_tests[] = {
 		DB_SUITE(setup_pg),
 		cmocka_unit_test_setup_teardown(test_pg_batch_needs_transaction, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_batch_survives_lost_connection, setup_pg,
+						teardown),
 	};
 	int failed;
 
