@@ -41,7 +41,9 @@ command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/dep
 pg_stats=${BENCH_FLEET_PG_STATS:-0}
 [ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 bench_fleet_env slotfleet
-pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; }
+case " $stores " in *" postgresql "*)
+	pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; } ;;
+esac
 fleet_tokens
 "$LOAD" sink "$AMQP" bench-casts 'guestagent.#'
 FLEET_API_EXTRA="rate = 1000000/s
