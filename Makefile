@@ -160,6 +160,8 @@ $(BUILD)/bin/slotfleet: $(call obj,$(SLOTFLEET_SRC)) $(LIBFLEET) $(LIBUPDATER) $
 # directly, so the table the test walks is the one slotd runs.
 $(BUILD)/tests/test_machine: $(call obj,supervisor/slotd/machine.c)
 $(BUILD)/obj/tests/unit/test_machine.o: CFLAGS_ALL += -Isupervisor/slotd
+# fleet/db.h is private to fleet/; its test is the one outside that sees it.
+$(BUILD)/obj/tests/unit/test_fleet_db.o: CFLAGS_ALL += -Ifleet
 
 # Unit tests link every library; --as-needed drops what a test does not use.
 # Their support code is an archive too, so a test takes only the support it

@@ -18,7 +18,8 @@
 #define CONSUMER_POLL_MS 500		/* how soon a stop request is seen */
 #define CONSUMER_STORE_BACKOFF_MAX_MS 30000
 #define CONSUMER_LINK_BACKOFF_MAX_MS 60000
-#define CONSUMER_BATCH_MAX 1024		/* bounds the memory a batch holds (~2 MiB) */
+#define CONSUMER_BATCH_MAX 1024		/* bounds the memory a batch holds (~2 MiB, and
+					 * ~2 MiB more while the store runs it) */
 
 /* A delivery and what it says, while its batch is being stored. */
 struct consumer_slot {

@@ -12,6 +12,18 @@ int db_open(struct db **db, const char *spec, struct error *err)
 	return db_sqlite_open(db, spec, err);
 }
 
+int db_exec_each(struct db *db, struct db_stmt *stmts, size_t n, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (db_exec(db, stmts[i].sql, stmts[i].params, stmts[i].nparams, stmts[i].fn,
+			    stmts[i].ctx, &stmts[i].changes, err))
+			return -1;
+	}
+	return 0;
+}
+
 void db_copy_text(char *dst, size_t size, const char *src)
 {
 	size_t len;

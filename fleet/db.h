@@ -15,16 +15,26 @@
  *   connection, so only reads and idempotent statements run outside one.
  * - Error texts start with the backend's name ("sqlite: ", "postgresql: ")
  *   and are one line.
+ * - db_exec_batch() runs statements as db_exec would, one after the other,
+ *   inside the caller's transaction; PostgreSQL sends them together (libpq
+ *   pipeline mode), so a batch costs a round trip per DB_BATCH_CHUNK
+ *   statements instead of one each.  Its statements return a few rows at
+ *   most (their answers wait in socket buffers until the chunk is sent).
+ * - Statements are prepared once per connection and kept (SQLite: per SQL
+ *   text; PostgreSQL: those with parameters, per text and parameter types,
+ *   prepared again on the new connection after a reset).
  * - A struct db is used by one thread at a time (fleet_store serializes). */
 #ifndef SLOTFLEET_DB_H
 #define SLOTFLEET_DB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
 
 #define DB_COLS_MAX 24		/* result columns a statement may return */
 #define DB_PARAMS_MAX 24
+#define DB_BATCH_CHUNK 128	/* statements per round trip in db_exec_batch() */
 
 enum db_type { DB_NULL, DB_TEXT, DB_INT };
 
@@ -41,6 +51,16 @@ typedef int (*db_row_fn)(void *ctx, const char *const *cols, int ncols, struct e
 
 enum db_backend { DB_SQLITE = 1, DB_POSTGRESQL = 2 };
 
+/* One statement of db_exec_batch(): what db_exec takes, and its changes. */
+struct db_stmt {
+	const char *sql;
+	const struct db_value *params;
+	int nparams;
+	db_row_fn fn;		/* may be NULL */
+	void *ctx;
+	int64_t changes;	/* out: rows an INSERT/UPDATE/DELETE changed */
+};
+
 struct db;
 struct db_ops {
 	const char *name;
@@ -55,6 +75,9 @@ struct db_ops {
 	 * be NULL) gets the rows an INSERT/UPDATE/DELETE changed. */
 	int (*exec)(struct db *db, const char *sql, const struct db_value *params, int nparams,
 		    db_row_fn fn, void *ctx, int64_t *changes, struct error *err);
+	/* Runs stmts in order inside the open transaction; stops at the
+	 * first failure (-1, err set: the caller rolls back). */
+	int (*exec_batch)(struct db *db, struct db_stmt *stmts, size_t n, struct error *err);
 };
 
 struct db {
@@ -72,6 +95,15 @@ static inline int db_exec(struct db *db, const char *sql, const struct db_value 
 {
 	return db->ops->exec(db, sql, params, nparams, fn, ctx, changes, err);
 }
+
+static inline int db_exec_batch(struct db *db, struct db_stmt *stmts, size_t n,
+				struct error *err)
+{
+	return db->ops->exec_batch(db, stmts, n, err);
+}
+
+/* exec_batch for a backend without round trips to save: exec, one by one. */
+int db_exec_each(struct db *db, struct db_stmt *stmts, size_t n, struct error *err);
 
 /* Copies a column into a fixed buffer, truncating at a character boundary. */
 void db_copy_text(char *dst, size_t size, const char *src);

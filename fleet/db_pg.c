@@ -6,27 +6,22 @@
  * checks texts are UTF-8).  A connection found broken (server restarted,
  * idle connection cut) is reset at the next call; a statement that breaks
  * outside a transaction is run once more on the new connection, which is
- * safe because only reads and idempotent statements run outside one. */
+ * safe because only reads and idempotent statements run outside one.
+ * Statements are prepared once per connection (db_pg_stmt.c); a batch of
+ * them goes in pipeline mode (db_pg_batch.c). */
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "db_pg.h"
 
 #define PG_TYPE_INT8 20		/* pg_type OIDs, fixed by PostgreSQL */
 #define PG_TYPE_TEXT 25
 #define PG_SCHEMA_LOCK INT64_C(0x736c6f74666c6565)	/* "slotflee": advisory lock key */
 
-struct db_pg {
-	struct db base;
-	PGconn *conn;
-	int in_tx;
-};
-
-static int pg_fail(struct error *err, const char *what, const char *message)
+int pg_fail(struct error *err, const char *what, const char *message)
 {
 	error_set(err, "postgresql: %s: %s", what, message && *message ? message : "unknown error");
 	if (err)
@@ -35,7 +30,7 @@ static int pg_fail(struct error *err, const char *what, const char *message)
 	return -1;
 }
 
-static int pg_result_fail(struct db_pg *pg, PGresult *res, const char *what, struct error *err)
+int pg_result_fail(struct db_pg *pg, PGresult *res, const char *what, struct error *err)
 {
 	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -51,30 +46,36 @@ static int pg_connected(struct db_pg *pg, struct error *err)
 {
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
-	PQreset(pg->conn);
+	pg_reset(pg);
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
 	return pg_fail(err, "connection lost, reconnecting failed", PQerrorMessage(pg->conn));
 }
 
-static int pg_result_ok(const PGresult *res)
+int pg_result_ok(const PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
 	return res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 }
 
-static PGresult *pg_run(struct db_pg *pg, const char *sql, int n, const Oid *types,
-			const char *const *values, struct error *err)
+/* Runs sql, prepared unless it has no parameters; once more on a new
+ * connection when the old one broke outside a transaction. */
+static PGresult *pg_run(struct db_pg *pg, const char *sql, const struct pg_params *pp,
+			struct error *err)
 {
 	PGresult *res = NULL;
+	const char *name;
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		PQclear(res);
 		if (!pg->in_tx && pg_connected(pg, err))
 			return NULL;
-		res = PQexecParams(pg->conn, sql, n, types, values, NULL, NULL, 0);
+		if (!pg_stmt_prepare(pg, sql, pp, &name, &res))
+			res = name ? PQexecPrepared(pg->conn, name, pp->n, pp->values, NULL, NULL, 0)
+				   : PQexecParams(pg->conn, sql, pp->n, pp->types, pp->values, NULL,
+						  NULL, 0);
 		if (pg_result_ok(res))
 			return res;
 		if (pg->in_tx || PQstatus(pg->conn) != CONNECTION_BAD)
@@ -85,7 +86,7 @@ static PGresult *pg_run(struct db_pg *pg, const char *sql, int n, const Oid *typ
 	return NULL;
 }
 
-static int pg_rows(PGresult *res, db_row_fn fn, void *ctx, struct error *err)
+int pg_rows(PGresult *res, db_row_fn fn, void *ctx, int64_t *changes, struct error *err)
 {
 	const char *cols[DB_COLS_MAX];
 	int rows = PQntuples(res), n = PQnfields(res), r, c;
@@ -99,6 +100,26 @@ static int pg_rows(PGresult *res, db_row_fn fn, void *ctx, struct error *err)
 		if (fn(ctx, cols, n, err))
 			return -1;
 	}
+	if (changes)
+		*changes = strtoll(PQcmdTuples(res), NULL, 10);
+	return 0;
+}
+
+int pg_params(struct pg_params *pp, const struct db_value *params, int n, struct error *err)
+{
+	int i;
+
+	if (n > DB_PARAMS_MAX)
+		return error_set(err, "postgresql: %d parameters, at most %d", n, DB_PARAMS_MAX);
+	pp->n = n;
+	for (i = 0; i < n; i++) {
+		pp->types[i] = params[i].type == DB_INT ? PG_TYPE_INT8 : PG_TYPE_TEXT;
+		pp->values[i] = params[i].type == DB_TEXT ? params[i].text : NULL;
+		if (params[i].type == DB_INT) {
+			snprintf(pp->numbers[i], sizeof pp->numbers[i], "%" PRId64, params[i].num);
+			pp->values[i] = pp->numbers[i];
+		}
+	}
 	return 0;
 }
 
@@ -106,35 +127,23 @@ static int pg_exec(struct db *db, const char *sql, const struct db_value *params
 		   db_row_fn fn, void *ctx, int64_t *changes, struct error *err)
 {
 	struct db_pg *pg = (struct db_pg *)db;
-	char numbers[DB_PARAMS_MAX][24];
-	const char *values[DB_PARAMS_MAX];
-	Oid types[DB_PARAMS_MAX];
+	struct pg_params pp;
 	PGresult *res;
-	int i, rc;
+	int rc;
 
-	if (nparams > DB_PARAMS_MAX)
-		return error_set(err, "postgresql: %d parameters, at most %d", nparams,
-				 DB_PARAMS_MAX);
-	for (i = 0; i < nparams; i++) {
-		types[i] = params[i].type == DB_INT ? PG_TYPE_INT8 : PG_TYPE_TEXT;
-		values[i] = params[i].type == DB_TEXT ? params[i].text : NULL;
-		if (params[i].type == DB_INT) {
-			snprintf(numbers[i], sizeof numbers[i], "%" PRId64, params[i].num);
-			values[i] = numbers[i];
-		}
-	}
-	if (!(res = pg_run(pg, sql, nparams, types, values, err)))
+	if (pg_params(&pp, params, nparams, err))
 		return -1;
-	rc = pg_rows(res, fn, ctx, err);
-	if (!rc && changes)
-		*changes = strtoll(PQcmdTuples(res), NULL, 10);
+	if (!(res = pg_run(pg, sql, &pp, err)))
+		return -1;
+	rc = pg_rows(res, fn, ctx, changes, err);
 	PQclear(res);
 	return rc;
 }
 
 static int pg_simple(struct db_pg *pg, const char *sql, const char *tag, struct error *err)
 {
-	PGresult *res = pg_run(pg, sql, 0, NULL, NULL, err);
+	struct pg_params none = { .n = 0 };
+	PGresult *res = pg_run(pg, sql, &none, err);
 	int rc = 0;
 
 	if (!res)
@@ -186,6 +195,7 @@ static void pg_close(struct db *db)
 	struct db_pg *pg = (struct db_pg *)db;
 
 	PQfinish(pg->conn);
+	pg_stmt_forget(pg);
 	free(pg);
 }
 
@@ -198,6 +208,7 @@ static const struct db_ops pg_ops = {
 	.rollback = pg_rollback,
 	.lock_schema = pg_lock_schema,
 	.exec = pg_exec,
+	.exec_batch = pg_exec_batch,
 };
 
 /* NOTICEs ("relation already exists, skipping") are not errors, and a

@@ -193,6 +193,7 @@ static const struct db_ops sqlite_ops = {
 	.rollback = sqlite_rollback,
 	.lock_schema = sqlite_lock_schema,
 	.exec = sqlite_exec,
+	.exec_batch = db_exec_each,
 };
 
 static int sqlite_check_wal(void *ctx, const char *const *cols, int ncols, struct error *err)

@@ -1,7 +1,8 @@
 /* store_internal.h (private to fleet/): what the fleet_store modules share.
  *   store.c         open, close, state names, the per-call lock and transaction
  *   store_schema.c  the migrations
- *   store_write.c   upgrade insert, reports, heartbeats
+ *   store_write.c   upgrade insert, the single writes, their checks
+ *   store_batch.c   fleet_store_batch: a batch's statements in two rounds
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
  *   store_rollout.c, store_rollout_plan.c   rollouts and their targets */
@@ -63,5 +64,16 @@ struct store_insert {
 };
 int store_check_upgrade(const struct fleet_upgrade *up, struct error *err);
 int store_insert_tx(struct db *db, void *ctx, struct error *err);
+/* The other checks of fleet_store_batch()'s items: -1 (EINVAL, err set). */
+int store_check_report(const struct fleet_report *r, struct error *err);
+int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
+
+/* Statements the single insert and the batch share (store_write.c):
+ * upgrade insert ($1..$14: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
+ * event append ($1 upgrade, $2 state, $3 reason, $4 at_us, $5 source; seq
+ * the next one: run it under the upgrade's row lock), instance known ($1). */
+extern const char store_sql_upgrade_insert[];
+extern const char store_sql_event[];
+extern const char store_sql_instance_known[];
 
 #endif

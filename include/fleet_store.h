@@ -187,6 +187,9 @@ int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
 /* Writes applied together: the report consumer's deliveries, the API's
  * concurrent requests (fleet_pool.h).  Committing once per write costs one
  * fsync each (about 4 ms on SQLite); one transaction for a batch costs one.
+ * On PostgreSQL the batch's statements are pipelined: a round trip per 128
+ * statements (3 to 5 per item) instead of one each.  A batch holds about
+ * 2 KiB per item while it runs.
  *
  * Each item names exactly one of insert (as fleet_store_upgrade_insert()
  * takes it), report (as fleet_store_report()) or heartbeat (as

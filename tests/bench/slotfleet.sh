@@ -19,6 +19,11 @@
 #   tests/bench/slotfleet.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/slotfleet.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 5 s of API, 18,000 reports, 1,000 guests.
+# BENCH_FLEET_STORES ("sqlite postgresql") and BENCH_FLEET_PARTS ("api
+# ingest guests sealed") limit the run, e.g. to ingest on PostgreSQL.
+# BENCH_FLEET_PG_STATS=1: where PostgreSQL's time goes during ingest: the
+# statements by total time (pg_stat_statements) and the commits, in
+# OUTDIR/slotfleet_pg_ingest.txt.
 set -eu
 . "$(dirname "$0")/common.sh"
 api_s=${BENCH_FLEET_API_S:-20}
@@ -26,13 +31,19 @@ conns=${BENCH_FLEET_CONNS:-32}
 threads=${BENCH_FLEET_THREADS:-16}
 reports=${BENCH_FLEET_REPORTS:-198000}
 guests=${BENCH_FLEET_GUESTS:-10000}
+stores=${BENCH_FLEET_STORES:-sqlite postgresql}
+parts=${BENCH_FLEET_PARTS:-api ingest guests sealed}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
 [ "$reports" -gt 0 ] || { echo "slotfleet: BENCH_FLEET_REPORTS below 6000" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/deps.sh)" >&2; exit 1; }
+pg_stats=${BENCH_FLEET_PG_STATS:-0}
+[ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 bench_fleet_env slotfleet
-pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; }
+case " $stores " in *" postgresql "*)
+	pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; } ;;
+esac
 fleet_tokens
 "$LOAD" sink "$AMQP" bench-casts 'guestagent.#'
 FLEET_API_EXTRA="rate = 1000000/s
@@ -93,6 +104,10 @@ bench_ingest() { # BACKEND
 	fleet_start || return 1	# creates the schema and the queue
 	fleet_stop
 	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > "$T/publish.out"
+	if [ "$1" = postgresql ] && [ "$pg_stats" != 0 ]; then
+		db_query "$1" ingest_$1 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+		db_query "$1" ingest_$1 "SELECT pg_stat_statements_reset()" >/dev/null
+	fi
 	"$LOAD" watch "$AMQP" "$reports" 1800 "$QUEUE" > "$T/watch.out" &
 	watcher=$!
 	fleet_start || return 1
@@ -101,10 +116,25 @@ bench_ingest() { # BACKEND
 		{ echo "slotfleet: not every upgrade SUCCESS after ingest" >&2; return 1; }
 	end=$(now_ms)
 	fleet_stop
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_ingest_stats "$1" ingest_$1
 	start=$(cut -d' ' -f2 "$T/watch.out")
 	ms=$((end - start))
 	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/publish.out") |" >> "$T/ingest.rows"
 	echo "ingest $1: $reports in $(secs $ms) s; publisher alone: $(cat "$T/publish.out")"
+}
+
+pg_ingest_stats() { # BACKEND NAME
+	{
+		echo "PostgreSQL during the ingest of $reports reports: statements by total time"
+		echo "(calls, plans, planning ms, executing ms, mean ms, rows, statement), then the"
+		echo "commits in that database."
+		db_query "$1" "$2" "SELECT calls, plans, round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),
+			round(mean_exec_time::numeric, 3), rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+			WHERE d.datname = '$2' ORDER BY total_exec_time DESC LIMIT 12"
+		db_query "$1" "$2" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$2'"
+	} > "$out/slotfleet_pg_ingest.txt"
+	echo "ingest $1: statements in $out/slotfleet_pg_ingest.txt"
 }
 
 success_count() { # pages through GET upgrades?state=SUCCESS
@@ -165,12 +195,21 @@ rpc_keys = $keys}"
 }
 
 : > "$T/api.rows"; : > "$T/ingest.rows"; : > "$T/guests.rows"
-for db in sqlite postgresql; do
-	bench_api "$db"
-	bench_ingest "$db"
-	bench_guests "$db" plain
+part() { case " $parts " in *" $1 "*) true ;; *) false ;; esac; }
+for db in $stores; do
+	case "$db" in sqlite|postgresql) ;; *)
+		echo "slotfleet: BENCH_FLEET_STORES: $db is not sqlite or postgresql" >&2; exit 1 ;;
+	esac
+	! part api || bench_api "$db"
+	! part ingest || bench_ingest "$db"
+	! part guests || bench_guests "$db" plain
 done
-bench_guests sqlite sealed
+case " $stores " in *" sqlite "*) ! part sealed || bench_guests sqlite sealed ;; esac
+
+# rows NAME: a table's rows, or why there are none.
+rows() {
+	if [ -s "$T/$1.rows" ]; then cat "$T/$1.rows"; else echo "(not run: BENCH_FLEET_PARTS='$parts')"; fi
+}
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
@@ -186,7 +225,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | threads | connections | accepted | refused | accepted/s | p50 | p99 |"
 	echo "|---|---|---|---|---|---|---|---|"
-	cat "$T/api.rows"
+	rows api
 	echo
 	echo "Report ingest: the reports (per upgrade: 5 outcomes and a heartbeat, $instances instances) queued"
 	echo "first (persistent, durable queue), then slotfleet started ([amqp] prefetch = 1024): from the"
@@ -194,7 +233,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | reports | drained in | reports/s | publisher alone |"
 	echo "|---|---|---|---|---|"
-	cat "$T/ingest.rows"
+	rows ingest
 	echo
 	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
 	echo "cast with 5 outcomes and a heartbeat of the new version (4 AMQP connections for all guests)."
@@ -202,9 +241,9 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "| store | casts | guests | notify | all SUCCESS | peak queue depth | slotfleet VmHWM | database |"
 	echo "|---|---|---|---|---|---|---|---|"
-	cat "$T/guests.rows"
+	rows guests
 	echo
-	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests tests/bench/slotfleet.sh build/release build/bench\`"
+	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests BENCH_FLEET_STORES='$stores' BENCH_FLEET_PARTS='$parts' tests/bench/slotfleet.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1 for the small variant)."
 } > "$out/slotfleet.md"
 cat "$out/slotfleet.md" >> "$out/report.md"

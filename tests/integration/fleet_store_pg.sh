@@ -1,16 +1,18 @@
 #!/bin/sh
 # fleet_store_pg.sh: the fleet store shared by processes: the unit suites
-# (test_fleet_store, test_fleet_store_rollout) against a private
-# PostgreSQL, processes opening a fresh database at once
+# (test_fleet_store, test_fleet_store_rollout, test_fleet_db) against a
+# private PostgreSQL, processes opening a fresh database at once
 # (migrations) and reporting on the same upgrades at once, on PostgreSQL and
 # on one SQLite file, and a PostgreSQL stopped and started under a store
-# that stays open.
+# that stays open (its prepared statements, gone with the old session, are
+# prepared again on the new one, for reads and for batched writes).
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/postgres.sh"
 
 TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"	# the suite and the driver
 ROLLOUT_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_rollout"
-for t in "$TEST" "$ROLLOUT_TEST"; do
+DBTEST="${SLOTD_BIN%/bin}/tests/test_fleet_db"
+for t in "$TEST" "$ROLLOUT_TEST" "$DBTEST"; do
 	[ -x "$t" ] || { echo "fleet_store_pg: $t not built (make MODE=... tests)" >&2; exit 1; }
 done
 
@@ -63,6 +65,8 @@ check "upgrade store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$TEST"
 check "rollout store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$ROLLOUT_TEST"
+check "db layer suite (pipelined batches, prepared statements) passes against PostgreSQL" \
+	env FLEET_TEST_PG_URL="$PG_URL" "$DBTEST"
 check "PostgreSQL: three processes open a fresh database at once" fresh_open "$PG_URL" pg
 check "PostgreSQL: two concurrent reporters apply each state once" race "$PG_URL" race
 
@@ -80,6 +84,8 @@ ask() { # CMD: sends it, waits for answer number $asked
 asked=1	# the first line is "ready"
 ask "get race-0"
 check "store answers while the server runs ($answer)" [ "$answer" = "state SUCCESS" ]
+ask "burst 4 before"
+check "and writes, its statements prepared ($answer)" [ "$answer" = "applied 20" ]
 pg_stop
 ask "get race-0"
 check "a call while the server is down fails naming postgresql ($answer)" \
@@ -88,8 +94,12 @@ ask "get race-0"
 check "and fails again, without hanging ($answer)" \
 	sh -c "case '$answer' in 'error: postgresql: '*) true ;; *) false ;; esac"
 pg_start "$T/pg" || { echo "fleet_store_pg: PostgreSQL did not restart" >&2; exit 1; }
+ask "burst 4 after"
+check "the first call after the restart, a write, succeeds ($answer)" [ "$answer" = "applied 20" ]
 ask "get race-0"
-check "the first call after the restart succeeds ($answer)" [ "$answer" = "state SUCCESS" ]
+check "and a read ($answer)" [ "$answer" = "state SUCCESS" ]
+ask "tally 4 after"
+check "every report of it stored once ($answer)" [ "$answer" = "events 20 success 4" ]
 ask "get race-1"
 check "and the next ($answer)" [ "$answer" = "state SUCCESS" ]
 exec 3>&-

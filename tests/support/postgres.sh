@@ -13,7 +13,8 @@
 # traversable by postgres (chmod 711; lib.sh's $T is).  The unix socket lives
 # in DIR/sock, so no system directory is touched.  PG_BINDIR overrides where
 # the binaries are (default: the newest /usr/lib/postgresql/*/bin); PG_FSYNC=on
-# makes the server fsync its commits (tests run with fsync off).
+# makes the server fsync its commits (tests run with fsync off); PG_SERVER_OPTS
+# adds server options ("-c name=value ...", split on blanks).
 [ -n "${PG_BINDIR:-}" ] ||
 	PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_PID=""
@@ -61,6 +62,7 @@ pg_start() {
 	# run on a loaded machine.  Benchmarks set PG_FSYNC=on.
 	$PG_AS "$PG_BINDIR/postgres" -D "$PG_DIR/data" -k "$PG_DIR/sock" -h 127.0.0.1 \
 		-p "$PG_PORT" -c fsync="${PG_FSYNC:-off}" -c max_connections=40 -c shared_buffers=16MB \
+		${PG_SERVER_OPTS:-} \
 		>> "$PG_DIR/server.log" 2>&1 &
 	PG_PID=$!
 	i=0

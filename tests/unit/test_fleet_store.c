@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -309,6 +310,82 @@ static void test_batch_applies_in_order_refusing_alone(void **state)
 	assert_int_equal(fleet_store_batch(f->store, items, 0, NULL), 0);
 	assert_int_equal(fleet_store_batch(f->store, items, FLEET_BATCH_MAX + 1, &err), -1);
 	assert_int_equal(errno, EINVAL);
+}
+
+/* A batch far larger than a round trip's worth of statements (db.h's
+ * DB_BATCH_CHUNK), an upgrade's reports spread over it and mixed with the
+ * API's inserts: each report sees the ones before it, the events come out
+ * in order, and the same batch again (a redelivery) applies nothing. */
+#define BIG_N 300
+static void test_batch_large_in_order_and_idempotent(void **state)
+{
+	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
+						  FLEET_INSTALLING, FLEET_ACTIVATING,
+						  FLEET_SUCCESS };
+	struct support_store *f = *state;
+	const size_t nsteps = sizeof steps / sizeof steps[0], count = BIG_N * (nsteps + 1);
+	struct fleet_report *r = calloc(BIG_N * nsteps, sizeof *r);
+	struct fleet_upgrade *up = calloc(BIG_N, sizeof *up);
+	struct fleet_batch_item *items = calloc(count, sizeof *items);
+	char (*ids)[FLEET_ID_MAX] = calloc(BIG_N, sizeof *ids);
+	char (*inst)[FLEET_INSTANCE_MAX] = calloc(BIG_N, sizeof *inst);
+	struct fleet_event ev[8];
+	struct error err;
+	size_t i, s, k, round;
+
+	assert_true(r && up && items && ids && inst);
+	for (i = 0; i < BIG_N; i++) {
+		snprintf(ids[i], sizeof ids[i], "big-%zu", i);
+		snprintf(inst[i], sizeof inst[i], "inst-big-%zu", i);
+	}
+	for (round = 0; round < 2; round++) {
+		memset(items, 0, count * sizeof *items);
+		k = 0;
+		/* Odd upgrades come from the API first; even ones are created
+		 * by their first report.  Step by step over all upgrades. */
+		for (i = 1; i < BIG_N; i += 2) {
+			memset(&up[i], 0, sizeof up[i]);
+			snprintf(up[i].id, sizeof up[i].id, "%s", ids[i]);
+			snprintf(up[i].kind, sizeof up[i].kind, "upgrade");
+			snprintf(up[i].instance_id, sizeof up[i].instance_id, "%s", inst[i]);
+			up[i].created_us = 500;
+			items[k++].insert = &up[i];
+		}
+		for (s = 0; s < nsteps; s++) {
+			for (i = 0; i < BIG_N; i++) {
+				struct fleet_report *one = &r[s * BIG_N + i];
+
+				*one = (struct fleet_report){ .upgrade_id = ids[i],
+							      .instance_id = inst[i],
+							      .state = steps[s],
+							      .at_us = 1000 + (int64_t)s,
+							      .source = "guest" };
+				items[k++].report = one;
+			}
+		}
+		if (fleet_store_batch(f->store, items, k, &err) != 0)
+			fail_msg("batch: %s", err.text);
+		for (i = 0; i < k; i++) {
+			if (items[i].result != (round == 0))
+				fail_msg("round %zu item %zu: result %d (%s)", round, i,
+					 items[i].result, items[i].err.text);
+		}
+	}
+	for (i = 0; i < BIG_N; i++) {
+		size_t first = i % 2;	/* the API's NEW comes first */
+
+		assert_int_equal(events(f, ids[i], ev, 8), nsteps + first);
+		if (first)
+			assert_int_equal(ev[0].state, FLEET_NEW);
+		for (s = 0; s < nsteps; s++)	/* oldest first: in the order applied */
+			assert_int_equal(ev[first + s].state, steps[s]);
+		assert_int_equal(state_of(f, ids[i]), FLEET_SUCCESS);
+	}
+	free(r);
+	free(up);
+	free(items);
+	free(ids);
+	free(inst);
 }
 
 static void test_report_for_unknown_id_creates(void **state)
@@ -762,6 +839,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_deferred_both_ways, SETUP), \
 	SUPPORT_STORE_TEST(test_repeat_is_not_applied, SETUP), \
 	SUPPORT_STORE_TEST(test_report_for_unknown_id_creates, SETUP), \
+	SUPPORT_STORE_TEST(test_batch_large_in_order_and_idempotent, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_applies_in_order_refusing_alone, SETUP), \
 	SUPPORT_STORE_TEST(test_list_filters_and_pages, SETUP), \
 	SUPPORT_STORE_TEST(test_events_oldest_first_bounded, SETUP), \
