@@ -72,9 +72,10 @@ int history_state_parse(const char *name, enum history_state *state);
 /* 1 for SUCCESS and FAILED. */
 int history_state_final(enum history_state state);
 
-/* A URL's credentials (user:secret before the host) become "***", in place:
- * for every place a location is shown (history, logs, outcome casts). */
-void history_redact_location(char *location);
+/* A URL's credentials (user:secret before the host) become "***", in place
+ * in a buffer of size bytes (cut at its end if "***" is the longer): for
+ * every place a location is shown (history, logs, outcome casts). */
+void history_redact_location(char *location, size_t size);
 
 /* Fills id with 32 random hex chars (getrandom). */
 int history_new_id(char *id, size_t len, struct error *err);

@@ -140,9 +140,10 @@ static int history_decode(const char *in, size_t in_len, char *out, size_t len)
 
 /* "scheme://user:secret@host/x" becomes "scheme://(3 stars)@host/x": a location may
  * carry credentials, and the history is readable by admins. */
-void history_redact_location(char *location)
+void history_redact_location(char *location, size_t size)
 {
 	char *scheme = strstr(location, "://"), *at, *slash;
+	size_t head, tail;
 
 	if (!scheme)
 		return;
@@ -151,7 +152,18 @@ void history_redact_location(char *location)
 	at = strchr(scheme, '@');
 	if (!at || (slash && at > slash))
 		return;
-	memmove(scheme + 3, at, strlen(at) + 1);
+	/* "***" may be longer than what it replaces ("http://@h"): the tail is
+	 * then cut to fit size (found by fuzz_serve_wire) */
+	head = (size_t)(scheme - location) + 3;
+	if (head >= size) {
+		*scheme = '\0';
+		return;
+	}
+	tail = strlen(at);
+	if (head + tail >= size)
+		tail = size - head - 1;
+	memmove(scheme + 3, at, tail);
+	scheme[3 + tail] = '\0';
 	memcpy(scheme, "***", 3);
 }
 
@@ -271,7 +283,7 @@ int history_append(const struct layout *layout, struct history_record *record,
 	record->updated = (int64_t)time(NULL);
 	if (!record->started)
 		record->started = record->updated;
-	history_redact_location(record->location);
+	history_redact_location(record->location, sizeof record->location);
 	history_sanitize(record, &clean);
 	line[0] = '\n';
 	len = history_format(&clean, line + 1, sizeof line - 1);

@@ -274,6 +274,35 @@ static void test_history_compaction_loses_no_concurrent_append(void **state)
 	}
 }
 
+/* Credentials become "***" in place, never writing past the buffer, even
+ * where "***" is longer than what it replaces (found by fuzz_serve_wire). */
+static void test_history_redact_location(void **unused)
+{
+	static const char *const cases[][2] = {
+		{ "https://user:secret@host/x", "https://***@host/x" },
+		{ "http://@host/x", "http://***@host/x" },
+		{ "http://a@h", "http://***@h" },
+		{ "http://host/x@y", "http://host/x@y" },	/* an '@' in the path */
+		{ "/srv/a@b", "/srv/a@b" },
+	};
+	char buf[64], tight[12];
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(buf, sizeof buf, "%s", cases[i][0]);
+		history_redact_location(buf, sizeof buf);
+		assert_string_equal(buf, cases[i][1]);
+	}
+	memset(tight, 'Z', sizeof tight);
+	memcpy(tight, "http://@h/x", 12);	/* exactly full */
+	history_redact_location(tight, sizeof tight);
+	assert_string_equal(tight, "http://***@");
+	memcpy(tight, "http://@hhh", 12);
+	history_redact_location(tight, 9);
+	assert_string_equal(tight, "http://");	/* no room for the marker: cut */
+}
+
 static void test_history_new_id_is_random_hex(void **unused)
 {
 	char a[40], b[40];
@@ -296,6 +325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_compacts_at_its_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_compaction_loses_no_concurrent_append,
 						setup, teardown),
+		cmocka_unit_test(test_history_redact_location),
 		cmocka_unit_test(test_history_new_id_is_random_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,13 +26,15 @@ void fetch_location_shown(const char *location, char *out, size_t len)
 {
 	/* redacted whole, then cut: a cut first could drop the '@' that marks
 	 * the credentials and leave half a password in the text */
-	char *copy = strdup(location);
+	size_t size = strlen(location) + 4;	/* "***" may replace less */
+	char *copy = malloc(size);
 
 	if (!copy) {
 		snprintf(out, len, "(location)");
 		return;
 	}
-	history_redact_location(copy);
+	memcpy(copy, location, size - 3);
+	history_redact_location(copy, size);
 	snprintf(out, len, "%.100s", copy);
 	free(copy);
 }

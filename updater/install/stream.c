@@ -256,7 +256,7 @@ static int stream_run(struct stream *st, struct error *err)
 		return -1;
 	/* The step's text reaches logs and the conductor: never a URL's credentials. */
 	snprintf(shown, sizeof shown, "%s", st->location);
-	history_redact_location(shown);
+	history_redact_location(shown, sizeof shown);
 	stream_step(st, HISTORY_DOWNLOADING, shown);
 	errno = pthread_create(&st->fetch_thread, NULL, stream_fetch_main, st);
 	if (errno)
