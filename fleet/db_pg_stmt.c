@@ -19,7 +19,7 @@ static struct pg_stmt *pg_stmt_find(struct db_pg *pg, const char *sql,
 	for (i = 0; i < pg->nstmts; i++) {
 		struct pg_stmt *s = &pg->stmts[i];
 
-		if ((s->sql == sql || !strcmp(s->sql, sql)) && s->nparams == pp->n &&
+		if (!strcmp(s->sql, sql) && s->nparams == pp->n &&
 		    !memcmp(s->types, pp->types, (size_t)pp->n * sizeof pp->types[0]))
 			return s;
 	}

@@ -37,7 +37,7 @@ struct store_run {
 	char reason[FLEET_REASON_MAX];		/* cleaned */
 	const char *instance_id, *from_version, *to_version;	/* reports: "" for NULL */
 	int64_t at_us;				/* inserts: created; reports: sent */
-	struct db_value first[14];		/* insert, create or heartbeat upsert */
+	struct db_value first[STORE_UPGRADE_PARAMS];	/* insert, create or heartbeat upsert */
 	struct db_value update[11];		/* a report's UPDATE */
 	struct db_value id[1];			/* the upgrade's id: SELECT */
 	struct db_value event[5];
@@ -103,12 +103,8 @@ static struct db_stmt *store_decide_insert(struct store_run *run, struct db_stmt
 
 	store_clean_reason(run->reason, up->reason);
 	run->at_us = up->created_us ? up->created_us : store_now_us();
-	STORE_PARAMS(run->first, DB_T(up->id), DB_T(up->tenant), DB_T(up->kind),
-		     DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
-		     DB_T(up->strategy), DB_T(up->location), DB_T(up->sha256),
-		     DB_T(up->rollout_id), DB_I(FLEET_NEW), DB_T(run->reason), DB_I(run->at_us),
-		     DB_I(run->at_us));
-	return store_stmt(s, store_sql_upgrade_insert, run->first, 14);
+	store_upgrade_params(up, run->reason, run->at_us, run->first);
+	return store_stmt(s, store_sql_upgrade_insert, run->first, STORE_UPGRADE_PARAMS);
 }
 
 static struct db_stmt *store_decide_report(struct store_run *run, struct db_stmt *s)

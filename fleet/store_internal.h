@@ -73,6 +73,10 @@ int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
  * event append ($1 upgrade, $2 state, $3 reason, $4 at_us, $5 source; seq
  * the next one: run it under the upgrade's row lock), instance known ($1). */
 extern const char store_sql_upgrade_insert[];
+#define STORE_UPGRADE_PARAMS 14
+/* store_sql_upgrade_insert's values for up, a NEW record created at created_us. */
+void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, int64_t created_us,
+			  struct db_value p[STORE_UPGRADE_PARAMS]);
 extern const char store_sql_event[];
 extern const char store_sql_instance_known[];
 

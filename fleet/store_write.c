@@ -39,20 +39,30 @@ static int store_instance_known(struct db *db, const char *id, struct error *err
 	return db_exec(db, store_sql_instance_known, p, 1, NULL, NULL, NULL, err);
 }
 
+void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, int64_t created_us,
+			  struct db_value p[STORE_UPGRADE_PARAMS])
+{
+	const struct db_value v[STORE_UPGRADE_PARAMS] = {
+		DB_T(up->id),	       DB_T(up->tenant),     DB_T(up->kind),
+		DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
+		DB_T(up->strategy),    DB_T(up->location),   DB_T(up->sha256),
+		DB_T(up->rollout_id),  DB_I(FLEET_NEW),	     DB_T(reason),
+		DB_I(created_us),      DB_I(created_us),
+	};
+
+	memcpy(p, v, sizeof v);
+}
+
 int store_insert_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct store_insert *c = ctx;
 	const struct fleet_upgrade *up = c->up;
-	struct db_value p[] = {
-		DB_T(up->id),	       DB_T(up->tenant),     DB_T(up->kind),
-		DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
-		DB_T(up->strategy),    DB_T(up->location),   DB_T(up->sha256),
-		DB_T(up->rollout_id),  DB_I(FLEET_NEW),	     DB_T(c->reason),
-		DB_I(c->created_us),   DB_I(c->created_us),
-	};
+	struct db_value p[STORE_UPGRADE_PARAMS];
 	int64_t changes;
 
-	if (db_exec(db, store_sql_upgrade_insert, p, 14, NULL, NULL, &changes, err))
+	store_upgrade_params(up, c->reason, c->created_us, p);
+	if (db_exec(db, store_sql_upgrade_insert, p, STORE_UPGRADE_PARAMS, NULL, NULL, &changes,
+		    err))
 		return -1;
 	if (!changes)
 		return 1;
