@@ -71,7 +71,6 @@ fetch_child() { # fetch_child SLOTUPD_PID: prints its pid
 	done
 	return 1
 }
-status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 # Every descriptor is /dev/null, a socket, a pipe, or the log we gave as stderr.
 fds_harmless() { # fds_harmless PID LOG
 	for fd in /proc/"$1"/fd/*; do

@@ -49,7 +49,6 @@ for pid in sys.argv[2:]:
         print(pid)
 PY
 }
-status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 fds_harmless() { # fds_harmless PID: /dev/null, sockets, pipes and serve.log only
 	for fd in /proc/"$1"/fd/*; do
 		target=$(readlink "$fd") || return 1
@@ -109,8 +108,7 @@ restarted() { c=$(amqp_child) && [ "$c" != "$child" ] && [ "$(broker_conns)" = "
 check "a new AMQP process holds the broker connection" wait_for 10 restarted
 
 failed_before=$(history_count FAILED)
-hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }	# peak RSS, KiB
-child=$(amqp_child) && hwm_before=$(hwm "$child")
+child=$(amqp_child) && hwm_before=$(peak_rss_kib "$child")
 raw '{"oslo.version": "2.0", "oslo.message": "{not json"}'
 raw '{"oslo.version": "2.0", "oslo.message": "{\"method\": \"upgrade\", \"args\": {\"instance_version\": 5, \"location\": []}}"}'
 raw '{"oslo.version": "2.0", "oslo.message": "{\"method\": \"upgrade\", \"args\": {\"instance_version\": \"v9\"}}"}'
@@ -123,7 +121,7 @@ cast rollback '{}' user
 six_more_failed() { [ "$(history_count FAILED)" -eq $((failed_before + 6)) ]; }
 check "six bad messages: six FAILED records" wait_for 30 six_more_failed
 check "the 40 MiB message is refused by its size" grep -q "body: 41943040 bytes, more than 262144" "$T/serve.log"
-grew=$(($(hwm "$child") - hwm_before))
+grew=$(($(peak_rss_kib "$child") - hwm_before))
 check "and the AMQP process's peak RSS grew by less than 8 MiB for it ($grew KiB)" \
 	[ "$(amqp_child)" = "$child" -a "$grew" -lt 8192 ]
 check "the refusals name the field" sh -c '"$0" -c "$1" history --state FAILED > "$2" && grep -q "instance" "$2" && grep -q "location" "$2" && grep -q "admin" "$2"' \

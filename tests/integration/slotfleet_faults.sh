@@ -65,13 +65,12 @@ check "and the instance still shows v1" sh -c \
 
 # A 40 MiB report (the broker takes up to 128 MiB): refused by its size,
 # read and dropped frame by frame, never held (threat-model gap 8).
-hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }	# peak RSS, KiB
-hwm_before=$(hwm "$FLEET_PID")
+hwm_before=$(peak_rss_kib "$FLEET_PID")
 head -c 41943040 /dev/zero | tr '\0' a > "$T/big"
 /usr/bin/python3 "$S/amqp_publish.py" "$AMQP" trove-conductor "$T/big"
 rm -f "$T/big"
 check "a 40 MiB report is refused by its size" wait_for 30 grep -q "report refused.*body: 41943040 bytes, more than 262144" "$T/fleet.log"
-grew=$(($(hwm "$FLEET_PID") - hwm_before))
+grew=$(($(peak_rss_kib "$FLEET_PID") - hwm_before))
 check "and slotfleet's peak RSS grew by less than 8 MiB for it ($grew KiB)" [ "$grew" -lt 8192 ]
 
 # The broker dies: reads go on, a write fails cleanly, the consumer comes back.

@@ -96,6 +96,11 @@ pack_demo() {
 		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
 }
 
+# status_field PID FIELD: a field of /proc/PID/status (Uid, NoNewPrivs, ...)
+status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+# peak_rss_kib PID: the process's peak RSS so far (VmHWM), in KiB
+peak_rss_kib() { status_field "$1" VmHWM | sed 's/ kB$//'; }
+
 # JSON field from stdin, e.g. json_get '["slots"]["a"]["status"]'
 json_get() {
 	/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"
