@@ -140,7 +140,7 @@ void control_accept(struct supervisor *s)
 		}
 		s->clients[i].fd = fd;
 		s->clients[i].used = 0;
-		s->clients[i].deadline = supervisor_now() + CLIENT_TIMEOUT_MS;
+		s->clients[i].deadline = clock_now() + CLIENT_TIMEOUT_MS;
 	}
 }
 
@@ -156,6 +156,7 @@ static void control_agent_status(const struct supervisor *s, struct control_stat
 	st->agent.slot = machine_agent_healthy(m) || m->state == MS_UP || m->state == MS_TRIAL ?
 			 s->slot : SLOT_NONE;
 	snprintf(st->agent.status, sizeof st->agent.status, "%s", s->status_text);
+	leftover_describe(&s->leftover, clock_now(), st->agent.leftover, sizeof st->agent.leftover);
 	st->trial = m->state == MS_TRIAL;
 }
 

@@ -54,7 +54,7 @@ static void notify_line(struct supervisor *s, const char *line)
 	if (!strcmp(line, "READY=1")) {
 		if (s->machine.state == MS_TRIAL && !s->machine.ready)
 			log_info("agent is ready after %lld ms",
-				 (long long)(supervisor_now() - s->machine.started));
+				 (long long)(clock_now() - s->machine.started));
 		supervisor_feed(s, ME_READY, 0);
 	}
 	else if (!strncmp(line, "STATUS=", 7))

@@ -147,5 +147,5 @@ record "with another start time" "$bystander $((start + 1)) $boot"
 record "from another boot" "$bystander $start 00000000-0000-0000-0000-000000000000"
 record "without start time" "$bystander"
 record "of garbage and control characters" "garbage \033[31m"
-check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID\"" "$R/slotd.log"
+check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID TOKEN\"" "$R/slotd.log"
 finish
