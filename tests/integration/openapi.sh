@@ -41,7 +41,7 @@ mutated() { # mutated DESC YAML ROUTES.c: the checker fails
 	rm -f "$T/fleet.db"*
 	fleet_start || return 1
 	! openapi_check "$2" "$3" > "$T/mutated.out" 2>&1 || { cat "$T/mutated.out"; return 1; }
-	grep "^FAIL" "$T/mutated.out" | head -n 3 | sed "s/^/    $1: /"
+	grep "^FAIL" "$T/mutated.out" | head -n 3 | sed "s/^FAIL - /    caught ($1): /"
 }
 "$PY" - "$SLOTD_SRC/docs/openapi.yaml" "$T" <<'PY'
 import sys, yaml
