@@ -56,9 +56,10 @@ d = yaml.safe_load(open(sys.argv[1]))
 d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["delete"] = d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["get"]
 yaml.safe_dump(d, open(out + "/extra-method.yaml", "w"))
 PY
-sed 's/{ "GET", { "upgrades" }, fleet_handle_upgrade_list, 0 },/&\n\t{ "DELETE", { "upgrades", "*" }, fleet_handle_upgrade_get, 1 },/' \
+awk '{ print } /routes\[\] *= *\{/ { print "\t{ \"DELETE\", { \"upgrades\", \"*\" }, NULL, 1 }," }' \
 	"$ROUTES" > "$T/extra-route.c"
-sed '/^static const struct route routes\[\]/,/^};/d' "$ROUTES" > "$T/no-table.c"
+awk '/routes\[\] *= *\{/ { skip = 1 } !skip { print } skip && /^};/ { skip = 0 }' \
+	"$ROUTES" > "$T/no-table.c"
 check "an undocumented route is caught" \
 	mutated undocumented "$T/missing-path.yaml" "$ROUTES"
 check "a status the operation does not list is caught" \

@@ -62,7 +62,7 @@ def strip_comments(text):
 def served_routes(source):
     """(method, template) pairs the source serves, or a reason it cannot tell."""
     code = strip_comments(source)
-    table = re.search(r"\broutes\s*\[\s*\]\s*=\s*\{(.*?)\n\s*\}\s*;", code, re.S)
+    table = re.search(r"\b\w*routes\s*\[\s*\w*\s*\]\s*=\s*\{(.*?)\n\s*\}\s*;", code, re.S)
     if not table:
         return None, "no `routes[] = { ... };` table found"
     entries = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*\{([^{}]*)\}', table.group(1))
