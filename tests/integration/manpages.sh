@@ -5,8 +5,7 @@
 # fleet/config.c and slotfleet.ini(5) once slotfleet exists; every page
 # renders with no groff or man warning; the example configurations
 # (packaging/config/) name only real keys and load with every shown default
-# uncommented; the reference in docs/configuration.md (its first fenced
-# block) shows exactly the keys of slots/config.c.
+# uncommented.
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 M=$SLOTD_SRC/man
@@ -78,7 +77,8 @@ else
 	echo "note: fleet/config.c absent: slotfleet.ini(5) keys not checked" >&2
 fi
 
-# docs/configuration.md: "key = value" lines under "[section]" lines in its
+# The reference in docs/configuration.md shows exactly the keys of
+# slots/config.c: its "key = value" lines under "[section]" lines, in its
 # first fenced block.
 doc_keys() {
 	awk '/^```/ { n++; next } n == 1' "$1" |
