@@ -7,7 +7,8 @@
 # nor 405; with every documented query argument too; a body missing a
 # required field, or with an unknown one, is a 400 naming it; an
 # undocumented path is a 404 and an undocumented method on a documented path
-# a 405 whose Allow lists the documented methods.  The checks themselves are
+# a 405 whose Allow lists the documented methods; every JSON answer fits the
+# schema its status documents.  The checks themselves are
 # Python (tests/support/openapi_check.py).
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/slotfleet.sh"
@@ -55,6 +56,9 @@ yaml.safe_dump(d, open(out + "/missing-status.yaml", "w"))
 d = yaml.safe_load(open(sys.argv[1]))
 d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["delete"] = d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["get"]
 yaml.safe_dump(d, open(out + "/extra-method.yaml", "w"))
+d = yaml.safe_load(open(sys.argv[1]))
+d["components"]["schemas"]["Upgrade"]["required"].append("openapi_bogus")
+yaml.safe_dump(d, open(out + "/bogus-field.yaml", "w"))
 PY
 awk '{ print } /routes\[\] *= *\{/ { print "\t{ \"DELETE\", { \"upgrades\", \"*\" }, NULL, 1 }," }' \
 	"$ROUTES" > "$T/extra-route.c"
@@ -66,6 +70,8 @@ check "a status the operation does not list is caught" \
 	mutated unlisted "$T/missing-status.yaml" "$ROUTES"
 check "a documented method slotfleet does not serve is caught" \
 	mutated unserved "$T/extra-method.yaml" "$ROUTES"
+check "a response field the answers lack is caught" \
+	mutated misfit "$T/bogus-field.yaml" "$ROUTES"
 check "the mutated route table has one route more" grep -q '"DELETE", { "upgrades", "\*" }' "$T/extra-route.c"
 check "a route added to the table is caught" \
 	mutated unlisted-route "$SLOTD_SRC/docs/openapi.yaml" "$T/extra-route.c"

@@ -10,7 +10,8 @@ starts one, on SQLite, without a broker, with TOKEN an admin's of TENANT):
    records that exist (made here first), its example body and the token,
    answers a status it lists, and never 404 "no such resource" (no route)
    nor 405; the same with every documented query argument; without a token
-   it answers 401 (listed) unless it needs none;
+   it answers 401 (listed) unless it needs none; every JSON answer fits
+   the schema documented for its status;
 3. a body without one of its required fields, or with a field the schema
    does not allow, is a 400 naming that field;
 4. an undocumented path is a 404 "no such resource"; a method not
@@ -132,6 +133,64 @@ def body_of(doc, op):
     schema = resolve(doc, media.get("schema", {}))
     example = media.get("example", schema.get("example"))
     return example, schema
+
+
+def mismatch(doc, schema, value, where="body"):
+    """Why value does not fit an OpenAPI 3.0 schema (the subset this
+    document uses), or None."""
+    schema = resolve(doc, schema)
+    if value is None:
+        return None if schema.get("nullable") or not schema else "%s is null" % where
+    for sub in schema.get("allOf", []):
+        why = mismatch(doc, sub, value, where)
+        if why:
+            return why
+    if "oneOf" in schema:
+        fits = [s for s in schema["oneOf"] if mismatch(doc, s, value, where) is None]
+        if len(fits) != 1:
+            return "%s fits %d of its oneOf schemas" % (where, len(fits))
+    kind = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if kind in types and not isinstance(value, types[kind]):
+        return "%s is not of type %s: %r" % (where, kind, value)
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return "%s is not an integer: %r" % (where, value)
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return "%s is not a number: %r" % (where, value)
+    if "enum" in schema and value not in schema["enum"]:
+        return "%s is %r, not one of %s" % (where, value, schema["enum"])
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                return "%s lacks %s" % (where, key)
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            if key in value:
+                why = mismatch(doc, sub, value[key], "%s.%s" % (where, key))
+                if why:
+                    return why
+        extra = schema.get("additionalProperties")
+        for key in value:
+            if key in props:
+                continue
+            if extra is False:
+                return "%s has %s, which the schema does not name" % (where, key)
+            if isinstance(extra, dict):
+                why = mismatch(doc, extra, value[key], "%s.%s" % (where, key))
+                if why:
+                    return why
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            why = mismatch(doc, schema["items"], item, "%s[%d]" % (where, i))
+            if why:
+                return why
+    return None
+
+
+def response_schema(doc, op, status):
+    res = resolve(doc, op.get("responses", {}).get(str(status), {}))
+    media = res.get("content", {}).get("application/json")
+    return media.get("schema") if media else None
 
 
 # --- HTTP -----------------------------------------------------------------
@@ -282,7 +341,13 @@ def main():
                               % (name, desc, shown, ", ".join(sorted(statuses))))
             if want is not None and not want(status, got):
                 return result(False, "%s %s: %s" % (name, desc, shown))
-            return result(True, "%s %s: %s, listed" % (name, desc, shown))
+            schema = response_schema(doc, op, status)
+            why = mismatch(doc, schema, got) if schema else None
+            if why:
+                return result(False, "%s %s: %s, but the body does not fit its schema: %s"
+                              % (name, desc, shown, why))
+            return result(True, "%s %s: %s, listed%s" % (name, desc, shown,
+                                                          ", body fits" if schema else ""))
 
         sent("as documented", url, example)
         query = {}
