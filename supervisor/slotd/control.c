@@ -217,7 +217,7 @@ static int control_commit(struct supervisor *s, struct error *err)
 		log_error("commit: %s", err->text);
 		return -1;
 	}
-	trial_reason(MV_GOOD, (int)s->machine.pass, how, sizeof how);
+	reason_text(MV_GOOD, (int)s->machine.pass, how, sizeof how);
 	log_info("slot %s is good (%s)", layout_slot_name(s->slot), how);
 	return 0;
 }
@@ -297,7 +297,7 @@ void control_reply(struct supervisor *s, enum machine_reply code)
 static void control_step(struct supervisor *s, int fd, enum machine_command command)
 {
 	s->command_fd = fd;
-	supervisor_feed(s, ME_COMMAND, (int)command);
+	s->feed(s, ME_COMMAND, (int)command);
 	s->command_fd = -1;
 }
 

@@ -154,7 +154,7 @@ static void supervisor_note(struct supervisor *s, enum machine_state before)
 /* The only place where the machine's decisions become system calls.  An
  * action with a result is the last of its step (machine.h): its result is
  * the next event. */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
+static void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
 {
 	struct machine_event ev = { kind, 0, value, 0 }, next = ev;
 	struct machine_output out;
@@ -347,6 +347,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.config = &config;
+	s.feed = supervisor_feed;
 	if (config.agent.health == HEALTH_HTTP && trial_http_helper(&s, &err) < 0) {
 		fprintf(stderr, "slotd: %s\n", err.text);
 		return 2;

@@ -55,7 +55,7 @@ static void notify_line(struct supervisor *s, const char *line)
 		if (s->machine.state == MS_TRIAL && !s->machine.ready)
 			log_info("agent is ready after %lld ms",
 				 (long long)(clock_now() - s->machine.started));
-		supervisor_feed(s, ME_READY, 0);
+		s->feed(s, ME_READY, 0);
 	}
 	else if (!strncmp(line, "STATUS=", 7))
 		snprintf(s->status_text, sizeof s->status_text, "%s", line + 7);

@@ -54,6 +54,10 @@ struct leftover {
 
 struct supervisor {
 	const struct config *config;
+	/* The event sink: steps the machine with an event and performs its
+	 * actions (main.c sets it).  The modules that turn the world into events
+	 * call it; passed here, it keeps them from calling back into main.c. */
+	void (*feed)(struct supervisor *s, enum machine_event_kind kind, int value);
 	struct sd_notify manager;	/* systemd's NOTIFY_SOCKET, taken at start */
 	int told_stopping;		/* STOPPING=1 sent */
 	struct slots slots;
@@ -89,8 +93,9 @@ struct supervisor {
 
 /* clock.c: milliseconds of CLOCK_MONOTONIC. */
 int64_t clock_now(void);
-/* Steps the machine with ev and performs its actions (main.c). */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value);
+
+/* reason.c: a verdict (machine_reason and its value) in words. */
+void reason_text(enum machine_reason why, int value, char *buf, size_t len);
 
 /* agent.c */
 enum machine_launch agent_launch(struct supervisor *s);
@@ -103,7 +108,6 @@ int trial_http_helper(struct supervisor *s, struct error *err);
 int trial_start_check(struct supervisor *s);
 void trial_check_ended(struct supervisor *s);
 void trial_kill_check(struct supervisor *s);
-void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
 void trial_revert(struct supervisor *s, enum machine_reason why, int value);
 void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
 

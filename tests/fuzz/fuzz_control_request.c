@@ -38,7 +38,7 @@ int64_t clock_now(void)
 /* The state machine answers every command at once: status with the status
  * line, the others "ok" (what a command does to the slots is the machine's
  * and slots' business, tested in test_machine and test_slots). */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
+static void fuzz_feed(struct supervisor *s, enum machine_event_kind kind, int value)
 {
 	if (kind == ME_COMMAND)
 		control_reply(s, value == MC_STATUS ? MR_STATUS : MR_OK);
@@ -51,7 +51,7 @@ void leftover_describe(const struct leftover *left, int64_t now, char *buf, size
 	snprintf(buf, len, "%s", "");
 }
 
-void trial_reason(enum machine_reason why, int value, char *buf, size_t len)
+void reason_text(enum machine_reason why, int value, char *buf, size_t len)
 {
 	snprintf(buf, len, "reason %d/%d", (int)why, value);
 }
@@ -100,6 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    slots_open(&fuzz_s.slots, root, 3, &err) < 0)
 		fuzz_fail("set-up: %s", err.text);
 	fuzz_s.config = &fuzz_config;
+	fuzz_s.feed = fuzz_feed;
 	fuzz_baseline.slot[SLOT_A] = (struct slot_info){ .status = SLOT_GOOD, .version = "1.0.0" };
 	fuzz_baseline.slot[SLOT_B] = (struct slot_info){ .status = SLOT_INSTALLED,
 							 .version = "2.0.0" };
