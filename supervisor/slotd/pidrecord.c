@@ -77,25 +77,12 @@ static void pidrecord_boot_id(char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* 1 when /proc shows this PID namespace: its "self" is our own pid. */
-static int pidrecord_proc_is_ours(void)
-{
-	char link[32], self[32];
-	ssize_t n = readlink("/proc/self", link, sizeof link - 1);
-
-	if (n <= 0)
-		return 0;	/* no /proc at all */
-	link[n] = '\0';
-	snprintf(self, sizeof self, "%d", (int)getpid());
-	return !strcmp(link, self);
-}
-
 /* Why no record can be kept here, or NULL when one can. */
 static const char *pidrecord_unusable(void)
 {
 	if (getpid() == 1)
 		return "slotd is PID 1: an agent of an earlier slotd died with its namespace";
-	if (!pidrecord_proc_is_ours())
+	if (!proc_is_own())
 		return "/proc is not this PID namespace's: it cannot tell which process a pid is";
 	return NULL;
 }

@@ -150,6 +150,8 @@ struct proc_stat {
 	unsigned long long start_time;	/* clock ticks after boot */
 };
 int proc_stat_read(pid_t pid, struct proc_stat *out);
+/* 1 when /proc is this PID namespace's (readlink("/proc/self") is getpid()). */
+int proc_is_own(void);
 
 /* notify.c */
 int notify_open(struct supervisor *s, struct error *err);
