@@ -89,6 +89,7 @@ struct config {
 		uint64_t max_bytes;			/* 4 GiB unpacked */
 		uint64_t max_entries;			/* 100000 */
 		int allow_setuid;			/* false */
+		int automatic;				/* true: obey policies' casts */
 		char fetch_user[64];			/* the download's and serve's AMQP process's;
 							 * "" : _slotupd-fetch, else nobody */
 		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */

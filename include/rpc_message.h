@@ -4,7 +4,7 @@
  * JSON object, at most RPC_BODY_MAX bytes, whose inner object has `method`,
  * `args`, `_unique_id` and `_context_*` keys (shared/wire/README.md).
  *   upgrade(instance_version, location [, instance_id, strategy, metadata
- *           {sha256}, upgrade_id])                     -> RPC_UPGRADE
+ *           {sha256}, upgrade_id, automatic (1.1)])    -> RPC_UPGRADE
  *   upgrade(upgrade_info)  Trove 18's datastore upgrade  -> RPC_IGNORE
  *   rollback([upgrade_id]) only with _context_is_admin  -> RPC_ROLLBACK
  *   anything else                                       -> RPC_IGNORE
@@ -16,8 +16,9 @@
  * refusal cannot be recorded under the id of a real attempt; admin rights
  * come only from the sealed context.  With [amqp] max_age, upgrade and
  * rollback need args.sent (UNIX seconds; rpc_cast_build adds it) no older
- * than max_age and at most RPC_CLOCK_SKEW_S ahead.  Every refusal names the
- * field: "args.location: missing". */
+ * than max_age and at most RPC_CLOCK_SKEW_S ahead.  An upgrade with
+ * args.automatic true is refused by a guest with [updater] automatic = no.
+ * Every refusal names the field: "args.location: missing". */
 #ifndef SLOTD_RPC_MESSAGE_H
 #define SLOTD_RPC_MESSAGE_H
 
@@ -26,6 +27,15 @@
 
 #include "config.h"
 #include "error.h"
+
+/* The guest RPC API (docs/wire.md, "Versions of the guest API"): 1.0 is
+ * upgrade and rollback; 1.1 adds args.automatic.  A cast is acted on when its
+ * envelope's "version" has this major and at most this minor, as
+ * oslo.messaging's dispatcher decides; none means 1.0.  Any other version is
+ * refused with both versions named, and heartbeats say this one. */
+#define RPC_API_MAJOR 1
+#define RPC_API_MINOR 1
+#define RPC_API_VERSION "1.1"
 
 #define RPC_BODY_MAX (256u << 10)
 #define RPC_CLOCK_SKEW_S 60
@@ -37,6 +47,7 @@ struct rpc_request {
 	char unique_id[64];		/* args.upgrade_id, else _unique_id */
 	char instance_id[128], instance_version[64], location[1024], strategy[32], sha256[65];
 	int is_admin;
+	int automatic;			/* args.automatic: cast by a policy, not an admin */
 	int sealed;			/* decrypted with [amqp] rpc_key */
 	char why_ignored[128];
 };

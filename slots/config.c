@@ -73,6 +73,7 @@ static const struct config_key config_keys[] = {
 	KEY("updater", "max_bytes", TYPE_UINT64, updater.max_bytes),
 	KEY("updater", "max_entries", TYPE_UINT64, updater.max_entries),
 	KEY("updater", "allow_setuid", TYPE_BOOL, updater.allow_setuid),
+	KEY("updater", "automatic", TYPE_BOOL, updater.automatic),
 	KEY("updater", "fetch_user", TYPE_STRING, updater.fetch_user),
 	KEY("updater", "metrics_file", TYPE_STRING, updater.metrics_file),
 	KEY("amqp", "url", TYPE_STRING, amqp.url),
@@ -124,6 +125,7 @@ void config_defaults(struct config *config)
 	config->updater.activate_timeout_ms = 600000;
 	config->updater.max_bytes = 4ULL << 30;
 	config->updater.max_entries = 100000;
+	config->updater.automatic = 1;
 	snprintf(config->amqp.url, sizeof config->amqp.url, "amqp://guest:guest@127.0.0.1:5672/");
 	snprintf(config->amqp.exchange, sizeof config->amqp.exchange, "trove");
 	snprintf(config->amqp.conductor_topic, sizeof config->amqp.conductor_topic,

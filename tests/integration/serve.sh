@@ -83,6 +83,8 @@ check "v1 is current" current_is a v1.0.0
 check "the SUCCESS outcome reached the conductor topic" wait_for 10 sh -c 'grep "guest_upgrade_outcome" "$0" | grep -q "SUCCESS"' "$T/heard"
 check "a heartbeat with the running version, without service_status" wait_for 10 sh -c \
 	'grep "\"heartbeat\"" "$0" | grep "v1.0.0" | grep -vq service_status' "$T/heard"
+check "the heartbeat says the guest's RPC API version (1.1)" sh -c \
+	'grep "\"heartbeat\"" "$0" | grep -q "rpc_api_version[^0-9]*1\.1[^0-9]"' "$T/heard"
 
 # The AMQP process, asked from inside what it may open (root and Landlock only).
 if [ "$(id -u)" = 0 ] && ! grep -q "has no Landlock" "$T/serve.log"; then
@@ -126,6 +128,19 @@ check "and the AMQP process's peak RSS grew by less than 8 MiB for it ($grew KiB
 	[ "$(amqp_child)" = "$child" -a "$grew" -lt 8192 ]
 check "the refusals name the field" sh -c '"$0" -c "$1" history --state FAILED > "$2" && grep -q "instance" "$2" && grep -q "location" "$2" && grep -q "admin" "$2"' \
 	"$B/slotctl" "$INI" "$T/failed.txt"
+# A cast of RPC API 2.0 (a newer control plane): not acted on, FAILED naming
+# both versions, the outcome cast, acked (the good cast below is not stuck
+# behind it); nothing installed.
+raw "{\"oslo.version\": \"2.0\", \"oslo.message\": \"{\\\"method\\\": \\\"upgrade\\\", \\\"version\\\": \\\"2.0\\\", \\\"_unique_id\\\": \\\"rpc20\\\", \\\"args\\\": {\\\"instance_version\\\": \\\"v2.0.0\\\", \\\"location\\\": \\\"$URL/v2.bundle\\\"}}\"}"
+rpc20_failed() {
+	slotctl_json history --state FAILED | /usr/bin/python3 -c 'import json, sys
+r = [r for r in json.load(sys.stdin) if r["id"] == "rpc20"]
+sys.exit(0 if r and "RPC API 2.0 not supported (this guest: 1.1)" in r[0]["error"] else 1)'
+}
+check "an RPC API 2.0 cast is FAILED naming both versions" wait_for 30 rpc20_failed
+check "its outcome reached the conductor topic" wait_for 10 sh -c \
+	'grep "guest_upgrade_outcome" "$0" | grep "rpc20" | grep -q "RPC API 2.0 not supported"' "$T/heard"
+check "and v1 still runs" current_is a v1.0.0
 cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v2.0.0\", \"location\": \"$URL/v2.bundle\"}"
 check "after them, a good cast still upgrades to v2" wait_for 30 current_is b v2.0.0
 # A request with neither upgrade_id nor _unique_id: its id comes from its bytes,

@@ -186,6 +186,89 @@ static void test_bad_messages_name_the_field(void **unused)
 	free(big);
 }
 
+/* An upgrade body with the given envelope version ("" for none) and args
+ * after instance_version and location; 0 or -1 with err. */
+static int parse_versioned(const char *version, const char *more_args, const char *method,
+			   int automatic_allowed, struct rpc_request *req, struct error *err)
+{
+	char body[1024], vfield[64] = "";
+	struct config c;
+
+	if (version)
+		snprintf(vfield, sizeof vfield, "\"version\": %s, ", version);
+	snprintf(body, sizeof body, "{\"method\": \"%s\", %s\"_context_is_admin\": true, "
+		 "\"args\": {\"instance_version\": \"v2\", \"location\": \"http://h/x\"%s}, "
+		 "\"_unique_id\": \"abc\"}", method, vfield, more_args);
+	config_for(&c, "");
+	c.updater.automatic = automatic_allowed;
+	return rpc_message_parse(body, strlen(body), &c, req, err);
+}
+
+/* oslo.messaging's rule: same major, minor at most ours; none is 1.0.
+ * Anything else is refused naming both versions, never acted on. */
+static void test_rpc_api_versions(void **unused)
+{
+	static const char *const ok[] = { NULL, "\"1.0\"", "\"1.1\"" };
+	static const struct {
+		const char *version, *error;
+	} bad[] = {
+		{ "\"2.0\"", "RPC API 2.0 not supported (this guest: " RPC_API_VERSION ")" },
+		{ "\"1.2\"", "RPC API 1.2 not supported (this guest: " RPC_API_VERSION ")" },
+		{ "\"0.9\"", "RPC API 0.9 not supported" },
+		{ "\"1\"", "message.version: not MAJOR.MINOR" },
+		{ "\"1.1x\"", "message.version: not MAJOR.MINOR" },
+		{ "\" 1.1\"", "message.version: not MAJOR.MINOR" },
+		{ "\"+1.1\"", "message.version: not MAJOR.MINOR" },
+		{ "1.1", "message.version: not a string" },
+	};
+	struct rpc_request req;
+	struct error err = { "" };
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		if (parse_versioned(ok[i], "", "upgrade", 1, &req, &err) < 0)
+			fail_msg("version %s refused: %s", ok[i] ? ok[i] : "(none)", err.text);
+		assert_int_equal(req.kind, RPC_UPGRADE);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (parse_versioned(bad[i].version, "", "upgrade", 1, &req, &err) == 0)
+			fail_msg("version %s accepted", bad[i].version);
+		if (!strstr(err.text, bad[i].error))
+			fail_msg("version %s: '%s' lacks '%s'", bad[i].version, err.text, bad[i].error);
+		assert_string_equal(req.unique_id, "abc");	/* recorded as FAILED under it */
+	}
+	assert_int_equal(parse_versioned("\"2.0\"", "", "rollback", 1, &req, &err), -1);
+	assert_non_null(strstr(err.text, "RPC API 2.0 not supported"));
+	/* Not ours (Trove's own guest API has versions of its own): ignored as before. */
+	assert_int_equal(parse_versioned("\"3.4\"", "", "prepare", 1, &req, &err), 0);
+	assert_int_equal(req.kind, RPC_IGNORE);
+}
+
+/* 1.1's args.automatic, and the guest's [updater] automatic switch. */
+static void test_automatic(void **unused)
+{
+	struct rpc_request req;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(parse_versioned("\"1.1\"", ", \"automatic\": true", "upgrade", 1, &req,
+					 &err), 0);
+	assert_int_equal(req.automatic, 1);
+	assert_int_equal(parse_versioned("\"1.1\"", ", \"automatic\": false", "upgrade", 0, &req,
+					 &err), 0);
+	assert_int_equal(req.automatic, 0);
+	assert_int_equal(parse_versioned(NULL, "", "upgrade", 0, &req, &err), 0);
+	assert_int_equal(req.kind, RPC_UPGRADE);	/* an admin's cast still works */
+	assert_int_equal(parse_versioned("\"1.1\"", ", \"automatic\": true", "upgrade", 0, &req,
+					 &err), -1);
+	assert_non_null(strstr(err.text, "automatic upgrades disabled on this guest"));
+	assert_string_equal(req.unique_id, "abc");
+	assert_int_equal(parse_versioned("\"1.1\"", ", \"automatic\": \"yes\"", "upgrade", 1,
+					 &req, &err), -1);
+	assert_non_null(strstr(err.text, "args.automatic: not true or false"));
+}
+
 /* Found by fuzz_rpc_message: a refused message kept an unchecked _unique_id,
  * which slotupd then logs and records the refusal under. */
 static void test_bad_id_is_dropped_on_refusals_too(void **unused)
@@ -393,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_cast_build_round_trip),
 		cmocka_unit_test(test_keyed_guest_refuses_what_is_not_sealed),
 		cmocka_unit_test(test_max_age),
+		cmocka_unit_test(test_rpc_api_versions),
+		cmocka_unit_test(test_automatic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

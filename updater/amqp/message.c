@@ -114,6 +114,43 @@ static int rpc_check_age(json_t *args, const struct config *config, struct error
 	return 0;
 }
 
+/* oslo.messaging's rule: the same major, a minor at most ours; a cast
+ * without a version is from before versions (1.0). */
+static int rpc_check_version(json_t *message, struct error *err)
+{
+	json_t *value = json_object_get(message, "version");
+	unsigned major, minor;
+	int end = 0;
+
+	if (!value)
+		return 0;
+	if (!json_is_string(value))
+		return error_set(err, "message.version: not a string");
+	if (sscanf(json_string_value(value), "%4u.%4u%n", &major, &minor, &end) != 2 ||
+	    (size_t)end != json_string_length(value) ||
+	    strspn(json_string_value(value), "0123456789.") != (size_t)end)
+		return error_set(err, "message.version: not MAJOR.MINOR");
+	if (major != RPC_API_MAJOR || minor > RPC_API_MINOR)
+		return error_set(err, "RPC API %u.%u not supported (this guest: %s)", major, minor,
+				 RPC_API_VERSION);
+	return 0;
+}
+
+/* 1.1: a policy's cast says so; a guest may refuse those. */
+static int rpc_automatic(json_t *args, const struct config *config, struct rpc_request *req,
+			 struct error *err)
+{
+	json_t *automatic = json_object_get(args, "automatic");
+
+	if (automatic && !json_is_boolean(automatic))
+		return error_set(err, "args.automatic: not true or false");
+	req->automatic = json_is_true(automatic);
+	if (req->automatic && !config->updater.automatic)
+		return error_set(err, "automatic upgrades disabled on this guest "
+				      "([updater] automatic = no)");
+	return 0;
+}
+
 static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_request *req,
 		       struct error *err)
 {
@@ -146,7 +183,7 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	if (fetch_validate(req->strategy[0] ? req->strategy : config->updater.strategy,
 			   req->location, err) < 0)
 		return error_prefix(err, "args: ");
-	if (rpc_check_age(args, config, err) < 0)
+	if (rpc_check_age(args, config, err) < 0 || rpc_automatic(args, config, req, err) < 0)
 		return -1;
 	req->kind = RPC_UPGRADE;
 	return 0;
@@ -219,9 +256,9 @@ int rpc_message_parse(const char *body, size_t len, const struct config *config,
 		snprintf(req->why_ignored, sizeof req->why_ignored, "Trove datastore upgrade (upgrade_info)");
 		rc = 0;
 	} else if (!strcmp(method, "upgrade")) {
-		rc = rpc_upgrade(args, config, req, err);
+		rc = rpc_check_version(message, err) < 0 ? -1 : rpc_upgrade(args, config, req, err);
 	} else if (!strcmp(method, "rollback")) {
-		rc = rpc_rollback(args, config, req, err);
+		rc = rpc_check_version(message, err) < 0 ? -1 : rpc_rollback(args, config, req, err);
 	} else {
 		snprintf(req->why_ignored, sizeof req->why_ignored, "method '%.60s' is not ours", method);
 		rc = 0;

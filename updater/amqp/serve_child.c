@@ -219,9 +219,10 @@ static void child_reply(struct child *c, const struct serve_wire_reply *r)
 				     child_unix_time()));
 	else if (r->type == SERVE_REPLY_HEARTBEAT)
 		child_cast(c, "heartbeat",
-			   json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", instance, "payload",
-				     "agent_version", r->agent_version, "agent_slot",
-				     r->agent_slot, "sent", child_unix_time()));
+			   json_pack("{s:s, s:{s:s, s:s, s:s}, s:f}", "instance_id", instance,
+				     "payload", "agent_version", r->agent_version, "agent_slot",
+				     r->agent_slot, "rpc_api_version", RPC_API_VERSION, "sent",
+				     child_unix_time()));
 	else
 		child_verdict(c, r);
 }
