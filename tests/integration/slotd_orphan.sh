@@ -49,15 +49,10 @@ kill_slotd() {
 }
 install() { "$B/slotupd" -c "$R.ini" install "$@" >> "$R/slotupd.log" 2>&1; }
 last_pid() { grep '^start ' "$R/agent.log" | tail -1 | cut -d' ' -f4; }
-agent_pid() { "$B/slotctl" -c "$R.ini" status --json | json_get '["agent"]["pid"]'; }
 # slotd runs the agent it launched last, and says so.
-serving() { [ "$(agent_pid)" = "$(last_pid)" ] && [ "$(last_pid)" -gt 0 ]; }
-
-# A process runs (not a zombie waiting for whoever adopted it).
-alive() {
-	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]
-}
-gone() { ! alive "$1"; }
+serving() { slotd_serving "$R.ini" "$R/agent.log"; }
+alive() { proc_alive "$1"; }
+gone() { ! proc_alive "$1"; }
 # Agents of this test's root: slotd puts SLOTD_SLOT in their environment and
 # the test AGENT_LOG=$R/agent.log (slotd has the latter only).
 agents() {
@@ -135,7 +130,7 @@ bystander=$!
 PIDS="$PIDS $bystander"
 run=$T/survivor/root/run
 boot=$(cat /proc/sys/kernel/random/boot_id)
-start=$(sed 's/.*) //' "/proc/$bystander/stat" | cut -d' ' -f20)
+start=$(proc_start_time "$bystander")
 # record LABEL TEXT: slotd started over run/agent.pid = TEXT signals nobody.
 record() {
 	printf '%b\n' "$2" > "$run/agent.pid"
@@ -156,8 +151,7 @@ check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID
 #    time and boot id (the test's own shell, the bystander): without the
 #    launch's token first in its environment it is never signalled (issue 23).
 token=0123456789abcdef0123456789abcdef
-start_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
-record "naming the test's own shell" "$$ $(start_of $$) $boot $token"
+record "naming the test's own shell" "$$ $(proc_start_time $$) $boot $token"
 check "  the shell was not taken for an agent" sh -c '! grep -q "agent pid $0 of a previous" "$1"' \
 	"$$" "$R/slotd.log"
 record "naming the bystander, start time right" "$bystander $start $boot $token"
@@ -170,7 +164,7 @@ ours() {
 	OURS=$!
 	PIDS="$PIDS $OURS"
 	wait_for 5 sh -c 'tr "\0" "\n" < /proc/$0/environ | grep -q "^SLOTD_AGENT_TOKEN="' "$OURS"
-	printf '%s %s %s %s\n' "$OURS" "$(start_of "$OURS")" "$boot" "$token" > "$run/agent.pid"
+	printf '%s %s %s %s\n' "$OURS" "$(proc_start_time "$OURS")" "$boot" "$token" > "$run/agent.pid"
 }
 ours
 start_slotd survivor

@@ -52,11 +52,7 @@ kill_ns() {
 	[ -n "$init" ] && kill -KILL "$init"
 	wait "$NS" 2>/dev/null
 }
-last_pid() { grep '^start ' "$AGENT_LOG" | tail -1 | cut -d' ' -f4; }
-agent_pid() { "$B/slotctl" -c "$T/slotd.ini" status --json | json_get '["agent"]["pid"]'; }
-serving() { [ "$(agent_pid)" = "$(last_pid)" ] && [ "$(last_pid)" -gt 0 ]; }
-alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
-start_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+serving() { slotd_serving "$T/slotd.ini" "$AGENT_LOG"; }
 
 # A host process whose pid, start time and boot id a record can name exactly.
 sleep 300 &
@@ -64,7 +60,7 @@ bystander=$!
 PIDS="$PIDS $bystander"
 boot_id=$(cat /proc/sys/kernel/random/boot_id)
 plant() {
-	printf '%s %s %s 0123456789abcdef0123456789abcdef\n' "$bystander" "$(start_of $bystander)" \
+	printf '%s %s %s 0123456789abcdef0123456789abcdef\n' "$bystander" "$(proc_start_time $bystander)" \
 		"$boot_id" > "$R/run/agent.pid"
 }
 
@@ -81,7 +77,7 @@ for round in 1 2 3 4 5; do
 	check "PID 1, restart $round: a new agent is served" wait_for 20 serving
 done
 check "PID 1: the planted record was ignored" grep -q "agent.pid: ignored: slotd is PID 1" "$T/slotd.log"
-check "PID 1: the host process it named was not signalled" alive "$bystander"
+check "PID 1: the host process it named was not signalled" proc_alive "$bystander"
 check "PID 1: nothing was taken for a survivor" sh -c '! grep -q "previous slotd" "$0"' "$T/slotd.log"
 kill_ns
 
@@ -96,6 +92,6 @@ plant
 boot PID2
 check "PID 2, restart over a planted record: a new agent is served" wait_for 20 serving
 check "PID 2: the record was ignored" grep -q "agent.pid: ignored: /proc is not" "$T/slotd.log"
-check "PID 2: the host process it named was not signalled" alive "$bystander"
+check "PID 2: the host process it named was not signalled" proc_alive "$bystander"
 kill_ns
 finish

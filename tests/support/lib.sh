@@ -96,6 +96,18 @@ pack_demo() {
 		-c "$T/keys/ca-signer.pem" -o "$T/$1-$2.bundle" >/dev/null
 }
 
+# proc_alive PID: the process runs (not a zombie waiting for whoever adopted it)
+proc_alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
+# proc_start_time PID: its start time, field 22 of /proc/PID/stat (clock ticks
+# since boot; fields are counted after the command name's last ")")
+proc_start_time() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+# slotd_serving INI AGENT_LOG: slotd runs the demo agent it launched last
+# (the pid of the agent's last "start" line is the one status reports)
+slotd_serving() {
+	last=$(grep '^start ' "$2" | tail -1 | cut -d' ' -f4)
+	[ -n "$last" ] && [ "$last" -gt 0 ] &&
+		[ "$("$SLOTD_BIN/slotctl" -c "$1" status --json | json_get '["agent"]["pid"]')" = "$last" ]
+}
 # status_field PID FIELD: a field of /proc/PID/status (Uid, NoNewPrivs, ...)
 status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 # peak_rss_kib PID: the process's peak RSS so far (VmHWM), in KiB
