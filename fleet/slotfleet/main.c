@@ -19,9 +19,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "fleet_api.h"
-#include "fleet_consumer.h"
-#include "fleet_rollout.h"
+#include "api/fleet_api.h"
+#include "broker/fleet_consumer.h"
+#include "rollout/fleet_rollout.h"
 #include "rpc_keys.h"
 #include "log.h"
 

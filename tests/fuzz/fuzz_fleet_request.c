@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet_api.h"
-#include "fleet_http.h"
-#include "fleet_store.h"
+#include "api/fleet_api.h"
+#include "api/fleet_http.h"
+#include "store/fleet_store.h"
 #include "support_fuzz.h"
 
 static struct fleet_config fuzz_config;

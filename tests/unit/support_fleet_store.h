@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fleet_store.h"
+#include "store/fleet_store.h"
 
 /* What a test gets as *state: the open store and the spec it was opened
  * with (to open a second handle on the same data). */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
+#include "store/db.h"
 #include "support.h"
 
 #define ROWS 300	/* more than two round trips' worth (DB_BATCH_CHUNK) */

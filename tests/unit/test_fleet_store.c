@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fleet_store.h"
+#include "store/fleet_store.h"
 #include "support.h"
 #include "support_fleet_store.h"
 

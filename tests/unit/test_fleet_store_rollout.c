@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fleet_store.h"
-#include "fleet_store_rollout.h"
+#include "store/fleet_store.h"
+#include "store/fleet_store_rollout.h"
 #include "support_fleet_store.h"
 
 static void rollout_new(struct fleet_rollout *r, const char *id, int64_t created)
