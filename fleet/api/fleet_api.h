@@ -31,6 +31,9 @@ struct fleet_api_deps {
 
 struct fleet_api;
 
+/* The route table's labels, for fleet_metrics_new() (routes.c). */
+extern const struct fleet_metrics_routes fleet_api_routes;
+
 /* Binds [api] listen and starts answering; deps must outlive the API. */
 int fleet_api_start(struct fleet_api **api, const struct fleet_api_deps *deps,
 		    struct error *err);

@@ -35,7 +35,7 @@ struct fleet_request {
 	/* Set by the router. */
 	char tenant[FLEET_ID_MAX];
 	const char *id;			/* the {id} of the path, or NULL */
-	size_t route;			/* fleet_route_label()'s index, for the metrics */
+	size_t route;			/* fleet_api_routes' label index, for the metrics */
 };
 
 struct fleet_response {
@@ -59,6 +59,8 @@ int fleet_reply_error(struct fleet_response *res, unsigned status, const char *f
 
 /* Routes and checks auth and rate, then runs the handler (routes.c). */
 void fleet_route(struct fleet_request *req, struct fleet_response *res);
+/* The label index of requests no route matched (404, 405, 413). */
+size_t fleet_route_unmatched(void);
 
 /* The query arguments a handler accepts: an unknown or repeated one is a
  * 400 naming it.  values[i] is set for allowed[i] (NULL if absent). */

@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,33 +32,6 @@ struct http_ctx {
 	char tenant[FLEET_ID_MAX];
 	struct fleet_metrics *metrics;
 };
-
-void fleet_reply(struct fleet_response *res, unsigned status, json_t *body)
-{
-	json_decref(res->body);
-	res->status = status;
-	res->body = body;
-}
-
-int fleet_reply_error(struct fleet_response *res, unsigned status, const char *field,
-		      const char *fmt, ...)
-{
-	char message[512], clean[512], name[64];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
-	va_end(ap);
-	/* field may be a hostile JSON key or query name: cut and cleaned too. */
-	fleet_text_clean(name, sizeof name, field);
-	fleet_text_clean(clean, sizeof clean, message);
-	fleet_reply(res, status, json_pack("{s:{s:i, s:s, s:s}}", "error", "code", (int)status,
-					   "field", name, "message", clean));
-	if (!res->body)	/* not UTF-8 */
-		fleet_reply(res, status, json_pack("{s:{s:i, s:s, s:s}}", "error", "code",
-						   (int)status, "field", "", "message", "bad input"));
-	return -1;
-}
 
 static enum MHD_Result http_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				      const char *value)

@@ -41,7 +41,7 @@ static const struct route routes[] = {
 #define ROUTE_UNMATCHED (ROUTES + 1)
 _Static_assert(ROUTE_UNMATCHED < FLEET_METRICS_ROUTES, "FLEET_METRICS_ROUTES too small");
 
-const char *fleet_route_label(size_t i, char *buf, size_t size)
+static const char *route_label(size_t i, char *buf, size_t size)
 {
 	const struct route *r;
 	size_t used;
@@ -59,6 +59,8 @@ const char *fleet_route_label(size_t i, char *buf, size_t size)
 					 strcmp(r->parts[k], "*") ? r->parts[k] : "{id}");
 	return buf;
 }
+
+const struct fleet_metrics_routes fleet_api_routes = { route_label, ROUTE_UNMATCHED };
 
 size_t fleet_route_unmatched(void)
 {
@@ -200,26 +202,4 @@ void fleet_route(struct fleet_request *req, struct fleet_response *res)
 	if (route->rate_limited && route_rate(req, res) < 0)
 		return;
 	route->handler(req, res);
-}
-
-int fleet_query(const struct fleet_request *req, const char *const *allowed, size_t count,
-		const char **values, struct fleet_response *res)
-{
-	size_t i, j;
-
-	if (req->query_overflow)
-		return fleet_reply_error(res, 400, "", "more than %d query arguments",
-					 FLEET_QUERY_MAX);
-	for (j = 0; j < count; j++)
-		values[j] = NULL;
-	for (i = 0; i < req->query_count; i++) {
-		for (j = 0; j < count && strcmp(req->query[i].key, allowed[j]); j++)
-			;
-		if (j == count)
-			return fleet_reply_error(res, 400, req->query[i].key, "unknown query argument");
-		if (values[j])
-			return fleet_reply_error(res, 400, req->query[i].key, "given twice");
-		values[j] = req->query[i].value;
-	}
-	return 0;
 }

@@ -21,15 +21,26 @@
 #include "error.h"
 #include "store/fleet_store.h"
 
-#define FLEET_METRICS_ROUTES 24		/* route labels: see fleet_route_label() */
+#define FLEET_METRICS_ROUTES 24		/* route labels: see fleet_metrics_routes */
 #define FLEET_METRICS_VERSIONS 50	/* agent versions shown by name */
 
 struct fleet_metrics;
 
-int fleet_metrics_new(struct fleet_metrics **metrics, struct error *err);
+/* The API's route labels, given by the API (routes.c) so that the counters
+ * need not know its route table: label(i) is route index i's label
+ * ("GET /v1.0/{tenant}/mgmt/upgrades"), NULL past the last; unmatched is
+ * the index that counts requests no route matched (404, 405, 413). */
+struct fleet_metrics_routes {
+	const char *(*label)(size_t i, char *buf, size_t size);
+	size_t unmatched;
+};
+
+/* routes must outlive the metrics. */
+int fleet_metrics_new(struct fleet_metrics **metrics, const struct fleet_metrics_routes *routes,
+		      struct error *err);
 void fleet_metrics_free(struct fleet_metrics *metrics);
 
-/* One answered request: route is fleet_route_label()'s index (an index out
+/* One answered request: route is a route label's index (an index out
  * of range counts as the unmatched route), status the HTTP status. */
 void fleet_metrics_request(struct fleet_metrics *metrics, size_t route, unsigned status);
 void fleet_metrics_rate_limited(struct fleet_metrics *metrics);
@@ -44,23 +55,5 @@ void fleet_metrics_refused(struct fleet_metrics *metrics, size_t count);
  * for the fleet's gauges.  -1 (err set) when the store fails. */
 int fleet_metrics_render(struct fleet_metrics *metrics, struct fleet_store *store, char **text,
 			 size_t *len, struct error *err);
-
-/* routes.c: the label of route index i ("GET /v1.0/{tenant}/mgmt/upgrades"),
- * NULL past the last; the unmatched route's index (404, 405, 413). */
-const char *fleet_route_label(size_t i, char *buf, size_t size);
-size_t fleet_route_unmatched(void);
-
-/* store_metrics.c: what the gauges show. */
-struct fleet_version_count {
-	char version[FLEET_VERSION_MAX];	/* "" : never reported one */
-	uint64_t count;
-};
-/* counts[state] = how many upgrade records are in that state. */
-int fleet_store_upgrade_counts(struct fleet_store *store, uint64_t counts[FLEET_STATE_COUNT],
-			       struct error *err);
-/* The max most common agent versions, most common first (ties by version),
- * *count of them, and *total instances known. */
-int fleet_store_version_counts(struct fleet_store *store, struct fleet_version_count *versions,
-			       size_t max, size_t *count, uint64_t *total, struct error *err);
 
 #endif

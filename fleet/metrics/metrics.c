@@ -1,5 +1,5 @@
 /* metrics.c: slotfleet's counters and their exposition (see
- * include/fleet_metrics.h).  Text escaping is prom.h's, as slotd's. */
+ * metrics/fleet_metrics.h).  Text escaping is prom.h's, as slotd's. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@ static const unsigned metrics_statuses[] = { 200, 202, 400, 401, 403, 404, 405, 
 #define METRICS_TEXT_MAX (256 * 1024)	/* bounded: routes x statuses + 51 versions */
 
 struct fleet_metrics {
+	const struct fleet_metrics_routes *routes;
 	int64_t started;
 	atomic_uint_fast64_t requests[FLEET_METRICS_ROUTES][METRICS_STATUSES + 1];
 	atomic_uint_fast64_t rate_limited;
@@ -23,13 +24,15 @@ struct fleet_metrics {
 	atomic_int_fast64_t lag_last_us;		/* -1: none yet */
 };
 
-int fleet_metrics_new(struct fleet_metrics **out, struct error *err)
+int fleet_metrics_new(struct fleet_metrics **out, const struct fleet_metrics_routes *routes,
+		      struct error *err)
 {
 	struct fleet_metrics *m = calloc(1, sizeof *m);
 
 	*out = NULL;
 	if (!m)
 		return error_set(err, "out of memory");
+	m->routes = routes;
 	m->started = (int64_t)time(NULL);
 	atomic_store(&m->lag_last_us, -1);
 	*out = m;
@@ -48,7 +51,7 @@ void fleet_metrics_request(struct fleet_metrics *m, size_t route, unsigned statu
 	if (!m)
 		return;
 	if (route >= FLEET_METRICS_ROUTES)
-		route = fleet_route_unmatched();
+		route = m->routes->unmatched;
 	for (s = 0; s < METRICS_STATUSES && metrics_statuses[s] != status; s++)
 		;
 	atomic_fetch_add_explicit(&m->requests[route][s], 1, memory_order_relaxed);
@@ -94,7 +97,7 @@ static void metrics_requests(struct fleet_metrics *m, struct prom_text *t)
 
 	prom_emit(t, "# HELP slotfleet_http_requests_total API requests answered, by route and status.\n"
 		"# TYPE slotfleet_http_requests_total counter\n");
-	for (r = 0; (label = fleet_route_label(r, buf, sizeof buf)); r++) {
+	for (r = 0; (label = m->routes->label(r, buf, sizeof buf)); r++) {
 		for (s = 0; s <= METRICS_STATUSES; s++) {
 			uint64_t n = load(&m->requests[r][s]);
 

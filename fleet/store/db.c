@@ -1,76 +1,19 @@
-/* db.c: backend choice and the helpers both backends share (see db.h). */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
+/* db.c: the backend registry of store/db.h.  Each backend registers as a
+ * struct db_driver in the table below (its open function behind a pointer,
+ * as SQLite's VFS table does for its OS layers); db_open() gives a spec to
+ * the first that claims it.  Calls go down only: a backend never calls the
+ * registry, and what the backends share is in db_util.c. */
 #include "store/db.h"
+
+/* SQLite last: it claims every spec no other backend claimed. */
+static const struct db_driver *const db_drivers[] = { &db_pg_driver, &db_sqlite_driver };
 
 int db_open(struct db **db, const char *spec, struct error *err)
 {
-	if (!strncmp(spec, "postgresql://", 13) || !strncmp(spec, "postgres://", 11))
-		return db_pg_open(db, spec, err);
-	return db_sqlite_open(db, spec, err);
-}
-
-int db_exec_each(struct db *db, struct db_stmt *stmts, size_t n, struct error *err)
-{
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (db_exec(db, stmts[i].sql, stmts[i].params, stmts[i].nparams, stmts[i].fn,
-			    stmts[i].ctx, &stmts[i].changes, err))
-			return -1;
-	}
-	return 0;
-}
-
-void db_copy_text(char *dst, size_t size, const char *src)
-{
-	size_t len;
-
-	if (!src)
-		src = "";
-	len = strlen(src);
-	if (len >= size) {
-		len = size - 1;
-		/* Never keep half of a UTF-8 sequence: back up to its lead byte. */
-		while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
-			len--;
-	}
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
-int db_parse_int(const char *text, const char *column, int64_t *value, struct error *err)
-{
-	char *end;
-	long long v;
-
-	if (!text || !*text)
-		return error_set(err, "column %s: empty where a number was expected", column);
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno || *end)
-		return error_set(err, "column %s: not a 64-bit number", column);
-	*value = v;
-	return 0;
-}
-
-void db_one_line(char *text)
-{
-	const char *in;
-	char *out = text;
-
-	/* Control characters become spaces, runs of spaces one. */
-	for (in = text; *in; in++) {
-		int space = (unsigned char)*in < 0x20 || *in == 0x7f || *in == ' ';
-
-		if (!space)
-			*out++ = *in;
-		else if (out > text && out[-1] != ' ')
-			*out++ = ' ';
-	}
-	while (out > text && out[-1] == ' ')
-		out--;
-	*out = '\0';
+	for (i = 0; i < sizeof db_drivers / sizeof db_drivers[0]; i++)
+		if (db_drivers[i]->claims(spec))
+			return db_drivers[i]->open(db, spec, err);
+	return error_set(err, "store: no backend for this database");
 }

@@ -1,5 +1,6 @@
-/* db.h (private to fleet/): the little SQL layer under fleet_store, one
- * implementation per backend (db_sqlite.c, db_pg.c).
+/* db.h (private to the store): the little SQL layer under fleet_store, the
+ * interface every backend implements (sqlite/db_sqlite.c,
+ * postgresql/db_pg.c), their registry (db.c) and shared helpers (db_util.c).
  *
  * Promises:
  * - SQL is written once for both backends: parameters are spelled $1..$N
@@ -84,10 +85,18 @@ struct db {
 	const struct db_ops *ops;
 };
 
-/* spec: "postgresql://..." or "postgres://..." (libpq URL), else a SQLite path. */
+/* spec: "postgresql://..." or "postgres://..." (libpq URL), else a SQLite
+ * path (db.c, the registry). */
 int db_open(struct db **db, const char *spec, struct error *err);
-int db_sqlite_open(struct db **db, const char *path, struct error *err);
-int db_pg_open(struct db **db, const char *url, struct error *err);
+
+/* A backend as the registry sees it, its driver: a table of function pointers
+ * that the backend defines (sqlite/, postgresql/) and db.c lists. */
+struct db_driver {
+	int (*claims)(const char *spec);	/* 1: spec names one of its databases */
+	int (*open)(struct db **db, const char *spec, struct error *err);
+};
+extern const struct db_driver db_sqlite_driver;	/* claims every spec */
+extern const struct db_driver db_pg_driver;
 
 static inline int db_exec(struct db *db, const char *sql, const struct db_value *params,
 			  int nparams, db_row_fn fn, void *ctx, int64_t *changes,
@@ -102,7 +111,8 @@ static inline int db_exec_batch(struct db *db, struct db_stmt *stmts, size_t n,
 	return db->ops->exec_batch(db, stmts, n, err);
 }
 
-/* exec_batch for a backend without round trips to save: exec, one by one. */
+/* db_util.c.  exec_batch for a backend without round trips to save: exec,
+ * one by one. */
 int db_exec_each(struct db *db, struct db_stmt *stmts, size_t n, struct error *err);
 
 /* Copies a column into a fixed buffer, truncating at a character boundary. */

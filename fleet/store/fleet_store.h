@@ -231,4 +231,17 @@ int fleet_store_instance_list(struct fleet_store *store, const char *agent_versi
 			      const char *marker, size_t limit, struct fleet_instance *instances,
 			      size_t *count, int *more, struct error *err);
 
+/* What the metrics' gauges show (store_metrics.c). */
+struct fleet_version_count {
+	char version[FLEET_VERSION_MAX];	/* "" : never reported one */
+	uint64_t count;
+};
+/* counts[state] = how many upgrade records are in that state. */
+int fleet_store_upgrade_counts(struct fleet_store *store, uint64_t counts[FLEET_STATE_COUNT],
+			       struct error *err);
+/* The max most common agent versions, most common first (ties by version),
+ * *count of them, and *total instances known. */
+int fleet_store_version_counts(struct fleet_store *store, struct fleet_version_count *versions,
+			       size_t max, size_t *count, uint64_t *total, struct error *err);
+
 #endif

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "store/store_internal.h"
 
@@ -37,14 +36,6 @@ int fleet_state_parse(const char *name, enum fleet_state *state)
 int fleet_state_final(enum fleet_state state)
 {
 	return state == FLEET_SUCCESS || state == FLEET_FAILED;
-}
-
-int64_t store_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int fleet_store_open(struct fleet_store **store, const char *spec, struct error *err)

@@ -1,15 +1,20 @@
-/* store_internal.h (private to fleet/): what the fleet_store modules share.
+/* store_internal.h (private to the store): what the fleet_store modules share.
  *   store.c         open, close, state names, the per-call lock and transaction
  *   store_schema.c  the migrations
- *   store_write.c   upgrade insert, the single writes, their checks
+ *   store_write.c   the writes' checks and statements, a plan's upgrade insert
  *   store_batch.c   fleet_store_batch: a batch's statements in two rounds
+ *   store_single.c  the single writes: batches of one
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
- *   store_rollout.c, store_rollout_plan.c   rollouts and their targets */
+ *   store_rollout.c, store_rollout_plan.c   rollouts and their targets
+ *   store_metrics.c the counts the metrics' gauges show
+ * Arrows go one way: store.c calls the migrations, the single writes call
+ * the batch, the batch calls store_write.c's checks; none calls back. */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
 #define SLOTFLEET_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include "store/db.h"
 #include "store/fleet_store.h"
@@ -33,7 +38,15 @@ int store_read(struct fleet_store *store, store_tx_fn fn, void *ctx, struct erro
 int store_migrate(struct db *db, struct error *err);
 int store_schema_version(struct db *db, int *version, struct error *err);
 
-int64_t store_now_us(void);
+/* Inline: the clock is read by store.c and by the modules it calls (the
+ * migrations record when they ran), which must not call back into it. */
+static inline int64_t store_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* -1 with errno EINVAL and err naming the field when s is NULL (unless
  * may_be_null), not NUL-terminated within size, or not UTF-8. */

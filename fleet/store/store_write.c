@@ -1,12 +1,11 @@
-/* store_write.c: the calls that change records (see include/fleet_store.h):
- * the checks of what they are given, the single calls, and the upgrade
- * insert of a rollout's plan (store_insert_tx).
+/* store_write.c: what the calls that change records share (see
+ * store/fleet_store.h): the checks of what they are given, the statements
+ * of an upgrade's insert, and that insert inside a rollout plan's
+ * transaction (store_insert_tx).
  *
  * Inserts, reports and heartbeats go through fleet_store_batch()
- * (store_batch.c, which holds the report rules): a single call is a batch
- * of one, and a batch (the consumer's deliveries, the API's concurrent
- * writes) shares one commit, one fsync. */
-#include <errno.h>
+ * (store_batch.c, which holds the report rules, and which uses what is
+ * here); the single calls are batches of one (store_single.c). */
 #include <string.h>
 
 #include "store/store_internal.h"
@@ -127,50 +126,4 @@ int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err)
 	if (!h->instance_id[0])
 		return store_invalid(err, "store: heartbeat without instance_id"), -1;
 	return 0;
-}
-
-/* The single calls are batches of one, so both paths run the same rules. */
-static int store_single(struct fleet_store *store, struct fleet_batch_item *item,
-			struct error *err)
-{
-	if (fleet_store_batch(store, item, 1, err) < 0)
-		return -1;
-	if (item->result < 0) {
-		if (err)
-			*err = item->err;
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-int fleet_store_upgrade_insert(struct fleet_store *store, const struct fleet_upgrade *up,
-			       struct error *err)
-{
-	struct fleet_batch_item item = { .insert = up };
-
-	if (store_single(store, &item, err) < 0)
-		return -1;
-	return item.result == 1 ? 0 : 1;
-}
-
-int fleet_store_report(struct fleet_store *store, const struct fleet_report *report,
-		       int *applied, struct error *err)
-{
-	struct fleet_batch_item item = { .report = report };
-	int rc = store_single(store, &item, err);
-
-	if (applied)
-		*applied = rc == 0 && item.result == 1;
-	return rc;
-}
-
-int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
-			  const char *agent_version, const char *agent_slot, int64_t sent_us,
-			  struct error *err)
-{
-	struct fleet_heartbeat h = { instance_id, agent_version, agent_slot, sent_us };
-	struct fleet_batch_item item = { .heartbeat = &h };
-
-	return store_single(store, &item, err);
 }

@@ -111,7 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fleet_config_defaults(&fuzz_config);
 	fuzz_auth(&auth);
 	if (fleet_ratelimit_new(&rate, 1000000, 1000, 1000000, &err) < 0 ||
-	    fleet_metrics_new(&metrics, &err) < 0 || fleet_pool_open(&pool, db, 1, &err) < 0)
+	    fleet_metrics_new(&metrics, &fleet_api_routes, &err) < 0 ||
+	    fleet_pool_open(&pool, db, 1, &err) < 0)
 		fuzz_fail("setup: %s", err.text);
 	fuzz_deps = (struct fleet_api_deps){ &fuzz_config, auth, rate, pool, NULL, metrics };
 	return 0;

@@ -8,39 +8,14 @@
  * outside a transaction is run once more on the new connection, which is
  * safe because only reads and idempotent statements run outside one.
  * Statements are prepared once per connection (db_pg_stmt.c); a batch of
- * them goes in pipeline mode (db_pg_batch.c). */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
+ * them goes in pipeline mode (db_pg_batch.c); parameters, rows and errors
+ * are translated by db_pg_result.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/postgresql/db_pg.h"
 
-#define PG_TYPE_INT8 20		/* pg_type OIDs, fixed by PostgreSQL */
-#define PG_TYPE_TEXT 25
 #define PG_SCHEMA_LOCK INT64_C(0x736c6f74666c6565)	/* "slotflee": advisory lock key */
-
-int pg_fail(struct error *err, const char *what, const char *message)
-{
-	error_set(err, "postgresql: %s: %s", what, message && *message ? message : "unknown error");
-	if (err)
-		db_one_line(err->text);
-	errno = EIO;
-	return -1;
-}
-
-int pg_result_fail(struct db_pg *pg, PGresult *res, const char *what, struct error *err)
-{
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	char text[400];
-
-	if (!primary)
-		return pg_fail(err, what, PQerrorMessage(pg->conn));
-	snprintf(text, sizeof text, "%s (SQLSTATE %s)", primary, state ? state : "?");
-	return pg_fail(err, what, text);
-}
 
 static int pg_connected(struct db_pg *pg, struct error *err)
 {
@@ -50,13 +25,6 @@ static int pg_connected(struct db_pg *pg, struct error *err)
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
 	return pg_fail(err, "connection lost, reconnecting failed", PQerrorMessage(pg->conn));
-}
-
-int pg_result_ok(const PGresult *res)
-{
-	ExecStatusType st = PQresultStatus(res);
-
-	return res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 }
 
 /* Runs sql, prepared unless it has no parameters; once more on a new
@@ -84,43 +52,6 @@ static PGresult *pg_run(struct db_pg *pg, const char *sql, const struct pg_param
 	pg_result_fail(pg, res, "query failed", err);
 	PQclear(res);
 	return NULL;
-}
-
-int pg_rows(PGresult *res, db_row_fn fn, void *ctx, int64_t *changes, struct error *err)
-{
-	const char *cols[DB_COLS_MAX];
-	int rows = PQntuples(res), n = PQnfields(res), r, c;
-
-	if (n > DB_COLS_MAX)
-		return error_set(err, "postgresql: statement returns %d columns, at most %d", n,
-				 DB_COLS_MAX);
-	for (r = 0; fn && r < rows; r++) {
-		for (c = 0; c < n; c++)
-			cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
-		if (fn(ctx, cols, n, err))
-			return -1;
-	}
-	if (changes)
-		*changes = strtoll(PQcmdTuples(res), NULL, 10);
-	return 0;
-}
-
-int pg_params(struct pg_params *pp, const struct db_value *params, int n, struct error *err)
-{
-	int i;
-
-	if (n > DB_PARAMS_MAX)
-		return error_set(err, "postgresql: %d parameters, at most %d", n, DB_PARAMS_MAX);
-	pp->n = n;
-	for (i = 0; i < n; i++) {
-		pp->types[i] = params[i].type == DB_INT ? PG_TYPE_INT8 : PG_TYPE_TEXT;
-		pp->values[i] = params[i].type == DB_TEXT ? params[i].text : NULL;
-		if (params[i].type == DB_INT) {
-			snprintf(pp->numbers[i], sizeof pp->numbers[i], "%" PRId64, params[i].num);
-			pp->values[i] = pp->numbers[i];
-		}
-	}
-	return 0;
 }
 
 static int pg_exec(struct db *db, const char *sql, const struct db_value *params, int nparams,
@@ -219,7 +150,7 @@ static void pg_notice(void *arg, const char *message)
 	(void)message;
 }
 
-int db_pg_open(struct db **db, const char *url, struct error *err)
+static int pg_open(struct db **db, const char *url, struct error *err)
 {
 	/* Keywords before dbname are defaults the URL may override; those
 	 * after it are not (libpq applies them in order). */
@@ -250,3 +181,10 @@ int db_pg_open(struct db **db, const char *url, struct error *err)
 	*db = &pg->base;
 	return 0;
 }
+
+static int pg_claims(const char *spec)
+{
+	return !strncmp(spec, "postgresql://", 13) || !strncmp(spec, "postgres://", 11);
+}
+
+const struct db_driver db_pg_driver = { pg_claims, pg_open };

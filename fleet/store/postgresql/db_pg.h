@@ -1,8 +1,9 @@
-/* db_pg.h (private to fleet/): what the modules of the PostgreSQL backend
- * of db.h share.
- *   db_pg.c        the connection, transactions, db_exec
- *   db_pg_stmt.c   statements prepared once per connection
- *   db_pg_batch.c  db_exec_batch in pipeline mode */
+/* db_pg.h (private to this backend): what the modules of the PostgreSQL
+ * backend of store/db.h share.  Calls go down the list:
+ *   db_pg.c         the connection, transactions, db_exec, its driver
+ *   db_pg_batch.c   db_exec_batch in pipeline mode
+ *   db_pg_stmt.c    statements prepared once per connection
+ *   db_pg_result.c  parameters, rows and errors between db.h and libpq */
 #ifndef SLOTFLEET_DB_PG_H
 #define SLOTFLEET_DB_PG_H
 

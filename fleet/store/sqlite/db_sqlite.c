@@ -221,7 +221,7 @@ static int sqlite_setup(struct db_sqlite *s, struct error *err)
 	return 0;
 }
 
-int db_sqlite_open(struct db **db, const char *path, struct error *err)
+static int sqlite_open(struct db **db, const char *path, struct error *err)
 {
 	struct db_sqlite *s;
 	int fd;
@@ -245,3 +245,12 @@ int db_sqlite_open(struct db **db, const char *path, struct error *err)
 	*db = &s->base;
 	return 0;
 }
+
+/* Any spec no other backend claims is a file path. */
+static int sqlite_claims(const char *spec)
+{
+	(void)spec;
+	return 1;
+}
+
+const struct db_driver db_sqlite_driver = { sqlite_claims, sqlite_open };
