@@ -1,4 +1,4 @@
-/* auth.c: the token file and the token check (see include/fleet_auth.h). */
+/* auth.c: the token file and the token check (see api/fleet_auth.h). */
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,5 +1,5 @@
 /* fleet_http.h: one API request as the route handlers see it, and their
- * answer; between fleet/http.c (libmicrohttpd), fleet/routes.c and the
+ * answer; between api/http.c (libmicrohttpd), api/routes.c and the
  * handlers.  Nothing here depends on libmicrohttpd.
  *
  * Handlers fill a fleet_response: a status and a JSON body (errors through

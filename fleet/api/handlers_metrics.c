@@ -1,4 +1,4 @@
-/* handlers_metrics.c: GET /metrics (include/fleet_metrics.h): the counters
+/* handlers_metrics.c: GET /metrics (metrics/fleet_metrics.h): the counters
  * and the store's counts, read on one of the pool's handles. */
 #include "api/fleet_http.h"
 #include "metrics/fleet_metrics.h"

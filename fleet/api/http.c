@@ -1,4 +1,4 @@
-/* http.c: libmicrohttpd glue for the API (see include/fleet_api.h):
+/* http.c: libmicrohttpd glue for the API (see api/fleet_api.h):
  * the daemon, bounded bodies, the request's view for the router, the
  * answer's headers, and the one log line per request. */
 #include <arpa/inet.h>

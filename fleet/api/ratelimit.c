@@ -1,4 +1,4 @@
-/* ratelimit.c: token buckets per tenant (see include/fleet_ratelimit.h). */
+/* ratelimit.c: token buckets per tenant (see api/fleet_ratelimit.h). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

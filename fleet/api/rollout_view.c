@@ -1,4 +1,4 @@
-/* rollout_view.c: a rollout as the API's JSON (see include/fleet_rollout.h).
+/* rollout_view.c: a rollout as the API's JSON (see rollout/fleet_rollout.h).
  * Every text from the store goes out cleaned (fleet_text.h); the JSON texts
  * the store keeps (metadata, selector, waves) were made by slotfleet and
  * are parsed back, or shown as null if they no longer parse. */

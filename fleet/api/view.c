@@ -1,4 +1,4 @@
-/* view.c: records to JSON (see include/fleet_view.h). */
+/* view.c: records to JSON (see api/fleet_view.h). */
 #include <stdio.h>
 #include <time.h>
 

@@ -1,5 +1,5 @@
 /* consumer.c: reports from the conductor topic into the store (see
- * include/fleet_consumer.h). */
+ * broker/fleet_consumer.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,4 +1,4 @@
-/* publisher.c: confirmed casts to guests, in groups (see include/fleet_publisher.h). */
+/* publisher.c: confirmed casts to guests, in groups (see broker/fleet_publisher.h). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* report.c: decode a guest's report (see include/fleet_report.h). */
+/* report.c: decode a guest's report (see broker/fleet_report.h). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

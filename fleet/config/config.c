@@ -1,4 +1,4 @@
-/* config.c: slotfleet's configuration (see include/fleet_config.h).
+/* config.c: slotfleet's configuration (see config/fleet_config.h).
  *
  * Table driven like slots/config.c: one row per key naming its section,
  * key, type and field; unknown sections and keys, and a key given twice,

@@ -5,7 +5,7 @@
  * twice, or a malformed value is an error "PATH:LINE: [section] key: what";
  * values are never echoed (a URL may hold a password).  Exactly one of
  * [db] path and [db] url must be set.  Adding a key: a field here and one row
- * in fleet/config.c's table. */
+ * in config/config.c's table. */
 #ifndef SLOTFLEET_CONFIG_H
 #define SLOTFLEET_CONFIG_H
 

@@ -1,5 +1,5 @@
 /* rollout_cast.c: publishing a recorded upgrade or rollback of a rollout,
- * and what the store learns of the outcome (see include/fleet_rollout.h). */
+ * and what the store learns of the outcome (see rollout/fleet_rollout.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

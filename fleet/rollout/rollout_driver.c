@@ -1,5 +1,5 @@
 /* rollout_driver.c: the thread that drives rollouts (see
- * include/fleet_rollout.h): which rollouts this process drives, and a
+ * rollout/fleet_rollout.h): which rollouts this process drives, and a
  * step of each every ROLLOUT_TICK_MS, sooner while casts are due (when the
  * next is due, but at least ROLLOUT_CAST_MS apart unless behind the rate,
  * so that a step casts a few and judging stays cheap), at once when kicked

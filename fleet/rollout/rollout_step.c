@@ -1,5 +1,5 @@
 /* rollout_step.c: one step of one rollout: re-send, time out, judge the
- * wave, cast, advance (see include/fleet_rollout.h for the rules). */
+ * wave, cast, advance (see rollout/fleet_rollout.h for the rules). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* pool.c: store handles lent to threads (see include/fleet_pool.h). */
+/* pool.c: store handles lent to threads (see store/fleet_pool.h). */
 #include <pthread.h>
 #include <stdlib.h>
 

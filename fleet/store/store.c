@@ -1,5 +1,5 @@
 /* store.c: fleet_store's life cycle, state names and the per-call
- * transaction (see include/fleet_store.h). */
+ * transaction (see store/fleet_store.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* store_batch.c: fleet_store_batch() (include/fleet_store.h): a batch's
+/* store_batch.c: fleet_store_batch() (store/fleet_store.h): a batch's
  * inserts, reports and heartbeats in one transaction, their statements sent
  * in two rounds through db_exec_batch() instead of one round trip each
  * (on PostgreSQL a round trip per DB_BATCH_CHUNK statements).

@@ -1,4 +1,4 @@
-/* store_metrics.c: the counts GET /metrics shows (see include/fleet_metrics.h).
+/* store_metrics.c: the counts GET /metrics shows (see store/fleet_store.h).
  * Two small aggregate reads, each one statement on an index
  * (upgrades_by_state, instances_by_version), the same SQL on both backends. */
 #include <string.h>

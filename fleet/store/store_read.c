@@ -1,4 +1,4 @@
-/* store_read.c: gets and lists (see include/fleet_store.h).  Each is one
+/* store_read.c: gets and lists (see store/fleet_store.h).  Each is one
  * statement, except a list after a marker, which first finds where the
  * marker record sits (records never move: created_us and id are fixed). */
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* store_rollout.c: rollout rows: insert (with the plan), get, list, state
  * changes, and the per-rollout driving lock (see
- * include/fleet_store_rollout.h).  The targets' side is store_rollout_plan.c. */
+ * store/fleet_store_rollout.h).  The targets' side is store_rollout_plan.c. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* store_rollout_plan.c: a rollout's targets: what the driver asks (wave
  * counts, members to cast, overdue or failed ones), the plan-then-confirm
- * steps of a cast, and the driving lock (see include/fleet_store_rollout.h).
+ * steps of a cast, and the driving lock (see store/fleet_store_rollout.h).
  *
  * A target's upgrade is found by its id (the upgrades primary key), so a
  * target's state is always the upgrade record's, reports included. */

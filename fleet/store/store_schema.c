@@ -64,7 +64,7 @@ static const struct store_step store_v1[] = {
 	{ ANY, "CREATE INDEX instances_by_version ON instances (agent_version, id)" },
 };
 
-/* Rollouts (include/fleet_store_rollout.h): the rollout, and its plan, one
+/* Rollouts (store/fleet_store_rollout.h): the rollout, and its plan, one
  * row per target, unique per (rollout, instance): an instance is planned
  * once per rollout.  seq is the casting order (waves in order). */
 static const struct store_step store_v2[] = {

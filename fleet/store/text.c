@@ -1,4 +1,4 @@
-/* text.c: control characters out, UTF-8 kept whole (see include/fleet_text.h). */
+/* text.c: control characters out, UTF-8 kept whole (see store/fleet_text.h). */
 #include <string.h>
 
 #include "store/fleet_text.h"

@@ -1,5 +1,5 @@
 /* group.c: jobs run in batches by whichever caller leads (see
- * include/fleet_group.h). */
+ * sync/fleet_group.h). */
 #include <stdlib.h>
 
 #include "sync/fleet_group.h"

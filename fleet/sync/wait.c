@@ -1,4 +1,4 @@
-/* wait.c: a sleep that a stop request cuts short (see include/fleet_wait.h). */
+/* wait.c: a sleep that a stop request cuts short (see sync/fleet_wait.h). */
 #include <errno.h>
 #include <time.h>
 

@@ -1,8 +1,8 @@
 /* fuzz_fleet_request.c: slotfleet's API routing and handlers on hostile
  * requests.
  *
- * Drives fleet_route() (fleet/routes.c: route table, auth, rate limit, then
- * the handler: upgrade, action, lists, rollouts) as fleet/http.c does once
+ * Drives fleet_route() (fleet/api/routes.c: route table, auth, rate limit, then
+ * the handler: upgrade, action, lists, rollouts) as fleet/api/http.c does once
  * libmicrohttpd has read a request, against a SQLite store in a temporary
  * directory.  The input is
  *     METHOD SP PATH[?QUERY] LF  TOKEN LF  BODY

@@ -1,4 +1,4 @@
-/* test_fleet_db.c: the promises of fleet/db.h that the store's batches
+/* test_fleet_db.c: the promises of fleet/store/db.h that the store's batches
  * rest on (db_exec_batch, statements kept per connection), run against
  * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, PostgreSQL (a
  * temporary table per connection, gone when it closes). */
