@@ -1,6 +1,7 @@
 /* fleet_http.h: one API request as the route handlers see it, and their
  * answer; between api/http.c (libmicrohttpd), api/routes.c and the
- * handlers.  Nothing here depends on libmicrohttpd.
+ * handlers.  Nothing here depends on libmicrohttpd.  http.c calls
+ * routes.c, which calls the handlers; they call request.c, never back.
  *
  * Handlers fill a fleet_response: a status and a JSON body (errors through
  * fleet_reply_error(), which makes DESIGN.md's error body
@@ -51,7 +52,7 @@ struct fleet_response {
 
 typedef void (*fleet_handler)(struct fleet_request *req, struct fleet_response *res);
 
-/* Takes body. */
+/* request.c.  Takes body. */
 void fleet_reply(struct fleet_response *res, unsigned status, json_t *body);
 /* The error body; field may be "".  Returns -1 for `return fleet_reply_error(...)`. */
 int fleet_reply_error(struct fleet_response *res, unsigned status, const char *field,
@@ -62,8 +63,8 @@ void fleet_route(struct fleet_request *req, struct fleet_response *res);
 /* The label index of requests no route matched (404, 405, 413). */
 size_t fleet_route_unmatched(void);
 
-/* The query arguments a handler accepts: an unknown or repeated one is a
- * 400 naming it.  values[i] is set for allowed[i] (NULL if absent). */
+/* request.c.  The query arguments a handler accepts: an unknown or
+ * repeated one is a 400 naming it.  values[i] is set for allowed[i] (NULL if absent). */
 int fleet_query(const struct fleet_request *req, const char *const *allowed, size_t count,
 		const char **values, struct fleet_response *res);
 
