@@ -18,7 +18,8 @@
 #   updater/programs/slotpack/*.c      slotpack
 #   fleet/<room>/**/*.c       libfleet.a   (control plane; rooms in fleet/README.md:
 #                             api, rollout, broker, metrics, store with its
-#                             sqlite/ and postgresql/ backends, sync, config)
+#                             sqlite/ and postgresql/ backends below and their
+#                             interface db/ under those, sync, config)
 #   fleet/slotfleet/*.c       slotfleet
 #   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c, an archive)
 #   tests/agents/*.c          one test agent binary each

@@ -1,9 +1,9 @@
-/* db.c: the backend registry of store/db.h.  Each backend registers as a
- * struct db_driver in the table below (its open function behind a pointer,
- * as SQLite's VFS table does for its OS layers); db_open() gives a spec to
- * the first that claims it.  Calls go down only: a backend never calls the
- * registry, and what the backends share is in db_util.c. */
-#include "store/db.h"
+/* db.c: the backend registry of store/db/db.h.  Each backend registers as
+ * a struct db_driver in the table below (its open function behind a
+ * pointer, as SQLite's VFS table does for its OS layers); db_open() gives a
+ * spec to the first that claims it.  Calls go down only: a backend never
+ * calls the registry, and what the backends share is in db/db_util.c. */
+#include "store/db/db.h"
 
 /* SQLite last: it claims every spec no other backend claimed. */
 static const struct db_driver *const db_drivers[] = { &db_pg_driver, &db_sqlite_driver };

@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "store/db.h"
+#include "store/db/db.h"
 #include "store/fleet_store.h"
 
 #define STORE_SCHEMA_VERSION 2

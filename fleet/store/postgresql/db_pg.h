@@ -1,5 +1,5 @@
 /* db_pg.h (private to this backend): what the modules of the PostgreSQL
- * backend of store/db.h share.  Calls go down the list:
+ * backend of store/db/db.h share.  Calls go down the list:
  *   db_pg.c         the connection, transactions, db_exec, its driver
  *   db_pg_batch.c   db_exec_batch in pipeline mode
  *   db_pg_stmt.c    statements prepared once per connection
@@ -9,7 +9,7 @@
 
 #include <libpq-fe.h>
 
-#include "store/db.h"
+#include "store/db/db.h"
 
 #define PG_STMT_MAX 64		/* prepared statements kept per connection */
 

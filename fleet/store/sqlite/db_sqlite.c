@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/db.h"
+#include "store/db/db.h"
 
 #define SQLITE_BUSY_MS 10000
 #define SQLITE_CACHE_MAX 48

@@ -1,6 +1,8 @@
-/* db.h (private to the store): the little SQL layer under fleet_store, the
- * interface every backend implements (sqlite/db_sqlite.c,
- * postgresql/db_pg.c), their registry (db.c) and shared helpers (db_util.c).
+/* db.h (private to the store): the little SQL layer under fleet_store: the
+ * interface every backend implements (store/sqlite/, store/postgresql/) and
+ * the helpers they and the store share (db_util.c, beside it).  Their
+ * registry is store/db.c, above the backends as the store is; this folder
+ * is below both and calls neither.
  *
  * Promises:
  * - SQL is written once for both backends: parameters are spelled $1..$N
@@ -86,11 +88,12 @@ struct db {
 };
 
 /* spec: "postgresql://..." or "postgres://..." (libpq URL), else a SQLite
- * path (db.c, the registry). */
+ * path (store/db.c, the registry). */
 int db_open(struct db **db, const char *spec, struct error *err);
 
 /* A backend as the registry sees it, its driver: a table of function pointers
- * that the backend defines (sqlite/, postgresql/) and db.c lists. */
+ * that the backend defines (store/sqlite/, store/postgresql/) and store/db.c
+ * lists. */
 struct db_driver {
 	int (*claims)(const char *spec);	/* 1: spec names one of its databases */
 	int (*open)(struct db **db, const char *spec, struct error *err);

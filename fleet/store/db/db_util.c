@@ -1,12 +1,12 @@
-/* db_util.c: the helpers of store/db.h that the backends and the store's
+/* db_util.c: the helpers of store/db/db.h that the backends and the store's
  * modules share: a batch run one statement at a time, columns read, server
- * messages made one line.  Below the registry (db.c) and the backends: it
- * calls neither. */
+ * messages made one line.  Below the registry (store/db.c) and the
+ * backends: it calls neither. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/db.h"
+#include "store/db/db.h"
 
 int db_exec_each(struct db *db, struct db_stmt *stmts, size_t n, struct error *err)
 {
