@@ -77,4 +77,3 @@ int pg_params(struct pg_params *pp, const struct db_value *params, int n, struct
 	}
 	return 0;
 }
-
