@@ -51,8 +51,13 @@
  *   agent.slot=a|b|none agent.status=TEXT trial=0|1
  *   a.status=WORD a.version=TEXT a.attempts=N a.reason=TEXT
  *   b.status=WORD b.version=TEXT b.attempts=N b.reason=TEXT
- * Every key must be there exactly once; an unknown key (a newer slotd's) is
- * skipped if it is a well-formed word of [a-z0-9._-]. */
+   agent.leftover=TEXT
+ * Every key must be there exactly once, but for agent.leftover, which an
+ * older slotd does not send (read as empty); an unknown key (a newer
+ * slotd's) is skipped if it is a well-formed word of [a-z0-9._-].
+ * agent.leftover is empty but while an agent of a previous slotd survives
+ * SIGKILL (supervisor/slotd/leftover.c): it says which pid, the SIGKILLs
+ * sent, and how long the launch still waits for it. */
 #ifndef SLOTD_CONTROL_H
 #define SLOTD_CONTROL_H
 
@@ -64,6 +69,7 @@
 #define CONTROL_LINE_MAX 4096		/* a request or reply line with its newline */
 #define CONTROL_TEXT_MAX 1024		/* a reply's decoded text with its NUL */
 #define CONTROL_AGENT_STATUS_MAX 128	/* agent.status (sd_notify STATUS=) with its NUL */
+#define CONTROL_LEFTOVER_MAX 160	/* agent.leftover with its NUL */
 #define CONTROL_WORD_SHOWN 40		/* of an unknown request word, in its usage error */
 
 enum control_command {
@@ -111,6 +117,7 @@ struct control_status {
 		int healthy;		/* its slot is good */
 		int slot;		/* the slot it runs from, SLOT_NONE unless running */
 		char status[CONTROL_AGENT_STATUS_MAX];	/* its last STATUS= text */
+		char leftover[CONTROL_LEFTOVER_MAX];	/* a previous slotd's survivor, or "" */
 	} agent;
 	int trial;			/* a trial runs */
 	struct control_slot_status slot[SLOT_COUNT];

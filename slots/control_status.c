@@ -49,11 +49,15 @@ struct control_field {
 	const char *key;
 	enum control_field_type type;
 	size_t offset, size;
+	int optional;	/* added after the first slotd: may be missing (zero) */
 };
 
 #define CF(key, type, member) \
 	{ key, type, offsetof(struct control_status, member), \
-	  sizeof ((struct control_status *)0)->member }
+	  sizeof ((struct control_status *)0)->member, 0 }
+#define CF_OPTIONAL(key, type, member) \
+	{ key, type, offsetof(struct control_status, member), \
+	  sizeof ((struct control_status *)0)->member, 1 }
 #define CF_SLOT_FIELDS(name, i) \
 	CF(name ".status", CF_STATUS, slot[i].status), \
 	CF(name ".version", CF_TEXT, slot[i].version), \
@@ -71,6 +75,7 @@ static const struct control_field control_fields[] = {
 	CF("trial", CF_FLAG, trial),
 	CF_SLOT_FIELDS("a", SLOT_A),
 	CF_SLOT_FIELDS("b", SLOT_B),
+	CF_OPTIONAL("agent.leftover", CF_TEXT, agent.leftover),
 };
 
 #define CONTROL_FIELDS (sizeof control_fields / sizeof control_fields[0])
@@ -245,7 +250,7 @@ static int control_status_words(const char *line, size_t len, struct control_sta
 		start = end;
 	}
 	for (i = 0; i < CONTROL_FIELDS; i++)
-		if (!(seen & (1u << i)))
+		if (!(seen & (1u << i)) && !control_fields[i].optional)
 			return error_set(err, "status: %s is missing", control_fields[i].key);
 	return 0;
 }

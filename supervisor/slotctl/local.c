@@ -82,6 +82,7 @@ static void local_print_json(const struct control_status *st)
 	json_object_set_new(agent, "healthy", json_boolean(st->agent.healthy));
 	json_object_set_new(agent, "slot", json_string(local_slot_name(st->agent.slot)));
 	json_object_set_new(agent, "status", local_json_text(st->agent.status));
+	json_object_set_new(agent, "leftover", local_json_text(st->agent.leftover));
 	json_object_set_new(root, "agent", agent);
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	putchar('\n');
@@ -91,6 +92,7 @@ static void local_print_json(const struct control_status *st)
 static void local_print_table(const struct control_status *st)
 {
 	char version[4 * STATE_VERSION_MAX], reason[4 * STATE_REASON_MAX];
+	char leftover[4 * CONTROL_LEFTOVER_MAX];
 	int i;
 
 	printf("current: %s\nagent:   %s", local_slot_name(st->current),
@@ -98,6 +100,8 @@ static void local_print_table(const struct control_status *st)
 	if (st->agent.pid)
 		printf(" (pid %d, slot %s, %s)", st->agent.pid, local_slot_name(st->agent.slot),
 		       st->agent.healthy ? "healthy" : "not yet healthy");
+	if (st->agent.leftover[0])
+		printf("\nleftover: %s", text_sanitize(st->agent.leftover, leftover, sizeof leftover));
 	printf("\n\n%-5s %-11s %-16s %-9s %s\n", "SLOT", "STATUS", "VERSION", "ATTEMPTS", "REASON");
 	for (i = 0; i < SLOT_COUNT; i++) {
 		text_sanitize(st->slot[i].version, version, sizeof version);

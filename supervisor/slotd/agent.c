@@ -23,13 +23,37 @@ static void agent_describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "stopped with wait status %#x", status);
 }
 
+/* The environment with PIDRECORD_TOKEN_VAR=token first (pidrecord.c reads
+ * only that far of /proc/PID/environ); NULL when out of memory.  In the
+ * child only: what it allocates goes with the exec. */
+static char **agent_environment(const char *token)
+{
+	static const char var[] = PIDRECORD_TOKEN_VAR "=";
+	size_t n = 0, i;
+	char **env, *first;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof *env);
+	first = malloc(sizeof var + PIDRECORD_TOKEN_LEN);
+	if (!env || !first)
+		return NULL;
+	snprintf(first, sizeof var + PIDRECORD_TOKEN_LEN, "%s%s", var, token);
+	env[0] = first;
+	for (i = 0; i < n; i++)
+		env[i + 1] = environ[i];
+	return env;
+}
+
 /* In the child: the slot is the cwd, argv[0] is relative to it, and the
- * environment says which slot and version run.  Never returns. */
-static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t parent)
+ * environment says which slot and version run, and carries the launch's
+ * token when run/agent.pid records it.  Never returns. */
+static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t parent,
+		       const char *token)
 {
 	const struct slot_info *info = &s->slots.state.slot[s->slot];
 	char storage[CONFIG_STRING_MAX], program[PATH_MAX + CONFIG_STRING_MAX], notify[PATH_MAX];
-	char *argv[CONFIG_ARGV_MAX];
+	char *argv[CONFIG_ARGV_MAX], **env;
 	struct error err = { "" };
 	sigset_t none;
 
@@ -54,11 +78,17 @@ static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t 
 	setenv("SLOTD_SLOT", layout_slot_name(s->slot), 1);
 	setenv("SLOTD_VERSION", info->version, 1);
 	setenv("NOTIFY_SOCKET", notify, 1);
+	unsetenv(PIDRECORD_TOKEN_VAR);	/* one inherited by slotd is not this launch's */
+	env = token[0] ? agent_environment(token) : environ;	/* after setenv moved it */
+	if (!env) {
+		fprintf(stderr, "slotd: the agent's environment: out of memory\n");
+		_exit(127);
+	}
 	if (chdir(slot_path) < 0) {
 		fprintf(stderr, "slotd: %s: %s\n", slot_path, strerror(errno));
 		_exit(127);
 	}
-	execv(argv[0], argv);
+	execve(argv[0], argv, env);
 	fprintf(stderr, "slotd: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }
@@ -68,7 +98,7 @@ static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t 
 enum machine_launch agent_launch(struct supervisor *s)
 {
 	struct error err = { "" };
-	char slot_path[PATH_MAX];
+	char slot_path[PATH_MAX], token[PIDRECORD_TOKEN_LEN + 1];
 	pid_t pid, self = getpid();
 	int slot;
 
@@ -82,15 +112,16 @@ enum machine_launch agent_launch(struct supervisor *s)
 	}
 	s->slot = slot;
 	layout_slot_path(&s->slots.layout, slot, slot_path, sizeof slot_path);
+	pidrecord_new_token(token, sizeof token);	/* "": no record can be kept here */
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		return ML_FAILED;
 	}
 	if (pid == 0)
-		agent_exec(s, slot_path, self);
+		agent_exec(s, slot_path, self, token);
 	/* An agent without a record would run twice after a SIGKILL of slotd. */
-	if (pidrecord_save(&s->slots.layout, pid, &err) < 0)
+	if (pidrecord_save(&s->slots.layout, pid, token, &err) < 0)
 		log_error("agent pid %d not recorded: %s", (int)pid, err.text);
 	s->pid = pid;
 	s->status_text[0] = '\0';
@@ -129,7 +160,7 @@ void agent_reaped(struct supervisor *s, int status)
 
 	agent_describe_status(status, how, sizeof how);
 	log_info("agent pid %d %s after %lld ms", (int)s->pid, how,
-		 (long long)(supervisor_now() - s->machine.started));
+		 (long long)(clock_now() - s->machine.started));
 	pidrecord_remove(&s->slots.layout);
 	s->pid = -1;
 }

@@ -140,7 +140,7 @@ void control_accept(struct supervisor *s)
 		}
 		s->clients[i].fd = fd;
 		s->clients[i].used = 0;
-		s->clients[i].deadline = supervisor_now() + CLIENT_TIMEOUT_MS;
+		s->clients[i].deadline = clock_now() + CLIENT_TIMEOUT_MS;
 	}
 }
 
@@ -156,6 +156,7 @@ static void control_agent_status(const struct supervisor *s, struct control_stat
 	st->agent.slot = machine_agent_healthy(m) || m->state == MS_UP || m->state == MS_TRIAL ?
 			 s->slot : SLOT_NONE;
 	snprintf(st->agent.status, sizeof st->agent.status, "%s", s->status_text);
+	leftover_describe(&s->leftover, clock_now(), st->agent.leftover, sizeof st->agent.leftover);
 	st->trial = m->state == MS_TRIAL;
 }
 
@@ -216,7 +217,7 @@ static int control_commit(struct supervisor *s, struct error *err)
 		log_error("commit: %s", err->text);
 		return -1;
 	}
-	trial_reason(MV_GOOD, (int)s->machine.pass, how, sizeof how);
+	reason_text(MV_GOOD, (int)s->machine.pass, how, sizeof how);
 	log_info("slot %s is good (%s)", layout_slot_name(s->slot), how);
 	return 0;
 }
@@ -296,7 +297,7 @@ void control_reply(struct supervisor *s, enum machine_reply code)
 static void control_step(struct supervisor *s, int fd, enum machine_command command)
 {
 	s->command_fd = fd;
-	supervisor_feed(s, ME_COMMAND, (int)command);
+	s->feed(s, ME_COMMAND, (int)command);
 	s->command_fd = -1;
 }
 

@@ -3,7 +3,8 @@
  *   slotd [-c CONFIG]
  *
  * Startup: open the slots, reconcile (finishing or undoing whatever a crash
- * interrupted), stop an agent a killed predecessor left running, launch the
+ * interrupted), stop an agent a killed predecessor left running (leftover.c;
+ * one that survives SIGKILL delays the launch, never prevents it), launch the
  * agent from `current`.  Then one epoll loop over a signalfd, one timerfd,
  * the notify socket and the control socket, whose events go to the state
  * machine (machine.h); this file performs what it decides.  As PID 1
@@ -30,14 +31,6 @@
 #include "slotd.h"
 
 #define SLOTD_VERSION "0.1.0"
-
-int64_t supervisor_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const int supervisor_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 					  SIGUSR1, SIGUSR2, SIGPIPE };
@@ -68,7 +61,7 @@ static int watch(struct supervisor *s, int fd, uint64_t tag, struct error *err)
 	return 0;
 }
 
-enum { TAG_SIGNAL = 1000, TAG_TIMER, TAG_NOTIFY, TAG_CONTROL };
+enum { TAG_SIGNAL = 1000, TAG_TIMER, TAG_NOTIFY, TAG_CONTROL, TAG_LEFTOVER };
 
 static int setup(struct supervisor *s, struct error *err)
 {
@@ -89,7 +82,10 @@ static int setup(struct supervisor *s, struct error *err)
 		return -1;
 	if (why[0])
 		log_warn("recovered: %s", why);
-	if (pidrecord_stop_leftover(&s->slots.layout, s->config->agent.stop_timeout_ms, err) < 0)
+	/* A survivor of SIGKILL holds the launch for restart_backoff_max at most. */
+	if (leftover_stop(&s->leftover, &s->slots.layout, s->config->agent.stop_timeout_ms,
+			  s->config->agent.restart_backoff_max_ms) &&
+	    s->leftover.proc.pidfd >= 0 && watch(s, s->leftover.proc.pidfd, TAG_LEFTOVER, err) < 0)
 		return -1;
 	s->inhibit_fd = inhibit_open(&s->slots.layout, err);
 	if (s->inhibit_fd < 0 || notify_open(s, err) < 0 || control_open(s, err) < 0)
@@ -150,7 +146,7 @@ static void supervisor_note(struct supervisor *s, enum machine_state before)
 		return;
 	if (m->state == MS_PROBATION)
 		log_info("slot %s on probation for %lld ms more", layout_slot_name(s->slot),
-			 (long long)(m->probation_until - supervisor_now()));
+			 (long long)(m->probation_until - clock_now()));
 	else if (before == MS_PROBATION && m->state == MS_UP)
 		log_info("slot %s passed its probation", layout_slot_name(s->slot));
 }
@@ -158,7 +154,7 @@ static void supervisor_note(struct supervisor *s, enum machine_state before)
 /* The only place where the machine's decisions become system calls.  An
  * action with a result is the last of its step (machine.h): its result is
  * the next event. */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
+static void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
 {
 	struct machine_event ev = { kind, 0, value, 0 }, next = ev;
 	struct machine_output out;
@@ -167,7 +163,7 @@ void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int val
 	size_t i;
 
 	do {
-		ev.now = supervisor_now();
+		ev.now = clock_now();
 		before = s->machine.state;
 		machine_step(&s->machine, &ev, &out);
 		s->deadline = out.deadline;
@@ -223,14 +219,25 @@ static void handle_signals(struct supervisor *s)
 	}
 }
 
+/* On its deadline or its pidfd: a held launch goes once the survivor is
+ * gone or the hold is over (closing the pidfd takes it out of epoll). */
+static void check_leftover(struct supervisor *s)
+{
+	if (leftover_check(&s->leftover, &s->slots.layout, clock_now()))
+		supervisor_feed(s, ME_START, 0);
+}
+
 /* One timerfd for the earliest deadline; none armed when nothing waits. */
 static void arm_timer(struct supervisor *s)
 {
 	struct itimerspec when = { 0 };
-	int64_t next = s->deadline, clients = control_next_deadline(s);
+	int64_t next = s->deadline, clients = control_next_deadline(s),
+		leftover = leftover_deadline(&s->leftover);
 
 	if (clients < next)
 		next = clients;
+	if (leftover < next)
+		next = leftover;
 	if (next != NEVER) {
 		if (next < 1)
 			next = 1;
@@ -247,9 +254,11 @@ static void handle_timer(struct supervisor *s)
 
 	if (read(s->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
 		log_warn("timerfd: %s", strerror(errno));
-	if (supervisor_now() >= s->deadline)
+	if (clock_now() >= s->deadline)
 		supervisor_feed(s, ME_DEADLINE, 0);
-	control_deadlines(s, supervisor_now());
+	control_deadlines(s, clock_now());
+	if (clock_now() >= leftover_deadline(&s->leftover))
+		check_leftover(s);
 }
 
 static void dispatch(struct supervisor *s, uint64_t tag)
@@ -262,6 +271,8 @@ static void dispatch(struct supervisor *s, uint64_t tag)
 		notify_receive(s);
 	else if (tag == TAG_CONTROL)
 		control_accept(s);
+	else if (tag == TAG_LEFTOVER)
+		check_leftover(s);
 	else if (tag < CLIENT_MAX)
 		control_readable(s, (int)tag);
 }
@@ -271,7 +282,8 @@ static int run(struct supervisor *s)
 	struct epoll_event events[16];
 	int n, i;
 
-	supervisor_feed(s, ME_START, 0);
+	if (!leftover_holds(&s->leftover))
+		supervisor_feed(s, ME_START, 0);
 	while (!s->exiting) {
 		arm_timer(s);
 		n = epoll_wait(s->epoll_fd, events, 16, -1);
@@ -303,7 +315,9 @@ int main(int argc, char **argv)
 	};
 	struct supervisor s = { .signal_fd = -1, .pid = -1, .check_pid = -1, .check_out_fd = -1,
 				.waiter_pid = -1,
-				.activate_fd = -1, .command_fd = -1, .deadline = NEVER };
+				.activate_fd = -1, .command_fd = -1, .deadline = NEVER,
+				.leftover = { .proc = { .pidfd = -1 }, .next_kill = NEVER,
+					      .hold_until = NEVER } };
 	const char *config_path = NULL;
 	struct config config;
 	struct error err = { "" };
@@ -333,6 +347,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.config = &config;
+	s.feed = supervisor_feed;
 	if (config.agent.health == HEALTH_HTTP && trial_http_helper(&s, &err) < 0) {
 		fprintf(stderr, "slotd: %s\n", err.text);
 		return 2;

@@ -34,6 +34,9 @@ int notify_open(struct supervisor *s, struct error *err)
 	return 0;
 }
 
+/* The sender is the agent or, where /proc shows our PID namespace, one of
+ * its descendants: under another namespace's /proc, /proc/PID is some other
+ * process, whose parents prove nothing. */
 static int notify_from_agent(const struct supervisor *s, pid_t pid)
 {
 	struct proc_stat ps;
@@ -41,6 +44,8 @@ static int notify_from_agent(const struct supervisor *s, pid_t pid)
 
 	if (s->pid <= 0)
 		return 0;
+	if (!proc_is_own())
+		return pid == s->pid;
 	for (depth = 0; depth < 64 && pid > 1; depth++) {
 		if (pid == s->pid)
 			return 1;
@@ -54,8 +59,8 @@ static void notify_line(struct supervisor *s, const char *line)
 	if (!strcmp(line, "READY=1")) {
 		if (s->machine.state == MS_TRIAL && !s->machine.ready)
 			log_info("agent is ready after %lld ms",
-				 (long long)(supervisor_now() - s->machine.started));
-		supervisor_feed(s, ME_READY, 0);
+				 (long long)(clock_now() - s->machine.started));
+		s->feed(s, ME_READY, 0);
 	}
 	else if (!strncmp(line, "STATUS=", 7))
 		snprintf(s->status_text, sizeof s->status_text, "%s", line + 7);

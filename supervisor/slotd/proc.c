@@ -1,4 +1,5 @@
-/* proc.c: what slotd reads of another process in /proc/PID/stat.
+/* proc.c: what slotd reads of another process in /proc/PID/stat, and
+ * whether /proc shows slotd's own PID namespace at all.
  *
  * The command name (field 2) is in parentheses and may hold anything, blanks
  * and ")" included, so the fields are counted from the last ")". */
@@ -32,4 +33,18 @@ int proc_stat_read(pid_t pid, struct proc_stat *out)
 		return -1;
 	out->ppid = ppid;
 	return 0;
+}
+
+/* `unshare --pid` without a /proc of its own leaves the parent namespace's:
+ * its "self" then names slotd by another pid, and /proc/PID another process. */
+int proc_is_own(void)
+{
+	char link[32], self[32];
+	ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+
+	if (n <= 0)
+		return 0;	/* no /proc at all */
+	link[n] = '\0';
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	return !strcmp(link, self);
 }

@@ -37,8 +37,27 @@ struct slotd_metrics {
 	char last[4096];
 };
 
+/* pidrecord.c, leftover.c (below) */
+#define PIDRECORD_TOKEN_VAR "SLOTD_AGENT_TOKEN"	/* first in the agent's environment */
+#define PIDRECORD_TOKEN_LEN 32
+struct pidrecord_proc {
+	pid_t pid;			/* 0: none */
+	int pidfd;			/* -1: a kernel without pidfds */
+	unsigned long long start_time;
+};
+
+struct leftover {
+	struct pidrecord_proc proc;	/* pid 0: none */
+	unsigned kills;			/* SIGKILLs sent so far */
+	int64_t next_kill, hold_until;	/* NEVER: none / the launch is not held */
+};
+
 struct supervisor {
 	const struct config *config;
+	/* The event sink: steps the machine with an event and performs its
+	 * actions (main.c sets it).  The modules that turn the world into events
+	 * call it; passed here, it keeps them from calling back into main.c. */
+	void (*feed)(struct supervisor *s, enum machine_event_kind kind, int value);
 	struct sd_notify manager;	/* systemd's NOTIFY_SOCKET, taken at start */
 	int told_stopping;		/* STOPPING=1 sent */
 	struct slots slots;
@@ -66,14 +85,17 @@ struct supervisor {
 	pid_t waiter_pid;		/* inhibitor waiter */
 	int inhibit_held;
 
+	struct leftover leftover;	/* a previous slotd's agent that survived SIGKILL */
 	struct client clients[CLIENT_MAX];
 	struct slotd_metrics metrics;
 	int exiting;
 };
 
-int64_t supervisor_now(void);
-/* Steps the machine with ev and performs its actions (main.c). */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value);
+/* clock.c: milliseconds of CLOCK_MONOTONIC. */
+int64_t clock_now(void);
+
+/* reason.c: a verdict (machine_reason and its value) in words. */
+void reason_text(enum machine_reason why, int value, char *buf, size_t len);
 
 /* agent.c */
 enum machine_launch agent_launch(struct supervisor *s);
@@ -86,7 +108,6 @@ int trial_http_helper(struct supervisor *s, struct error *err);
 int trial_start_check(struct supervisor *s);
 void trial_check_ended(struct supervisor *s);
 void trial_kill_check(struct supervisor *s);
-void trial_reason(enum machine_reason why, int value, char *buf, size_t len);
 void trial_revert(struct supervisor *s, enum machine_reason why, int value);
 void trial_verdict(struct supervisor *s, enum machine_reason why, int value);
 
@@ -99,11 +120,28 @@ int probation_revert(struct supervisor *s, int exits);
 void metrics_init(struct supervisor *s);
 void metrics_update(struct supervisor *s);
 
-/* pidrecord.c: run/agent.pid, so a restarted slotd stops an agent that outlived
- * its killed predecessor (SIGTERM, stop_timeout, SIGKILL) before launching. */
-int pidrecord_save(const struct layout *l, pid_t pid, struct error *err);
+/* pidrecord.c: run/agent.pid, the agent this slotd launched and the proof
+ * that a process is it.  new_token gives the launch's token ("" and -1 where
+ * no record can be kept: as PID 1, or under a /proc of another PID
+ * namespace); save records the agent (none for an empty token); claim gives
+ * the process a previous slotd recorded, 1 and *p (held by a pidfd) only when
+ * it is proven to be that agent, else 0 with the record discarded. */
+int pidrecord_new_token(char *token, size_t len);
+int pidrecord_save(const struct layout *l, pid_t pid, const char *token, struct error *err);
 void pidrecord_remove(const struct layout *l);
-int pidrecord_stop_leftover(const struct layout *l, unsigned stop_timeout_ms, struct error *err);
+int pidrecord_claim(const struct layout *l, struct pidrecord_proc *p);
+int pidrecord_alive(const struct pidrecord_proc *p);
+
+/* leftover.c: stopping an agent a killed predecessor left running.  stop: 0
+ * when nothing is left, 1 when a survivor of SIGKILL holds the launch (for
+ * hold_ms at most).  check, on its deadline or its pidfd: 1 when the launch
+ * should go now (the survivor is gone, or the hold is over). */
+int leftover_stop(struct leftover *left, const struct layout *l, unsigned stop_timeout_ms,
+		  unsigned hold_ms);
+int leftover_holds(const struct leftover *left);
+int64_t leftover_deadline(const struct leftover *left);
+int leftover_check(struct leftover *left, const struct layout *l, int64_t now);
+void leftover_describe(const struct leftover *left, int64_t now, char *buf, size_t len);
 
 /* proc.c */
 struct proc_stat {
@@ -112,6 +150,8 @@ struct proc_stat {
 	unsigned long long start_time;	/* clock ticks after boot */
 };
 int proc_stat_read(pid_t pid, struct proc_stat *out);
+/* 1 when /proc is this PID namespace's (readlink("/proc/self") is getpid()). */
+int proc_is_own(void);
 
 /* notify.c */
 int notify_open(struct supervisor *s, struct error *err);

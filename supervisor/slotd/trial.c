@@ -159,58 +159,13 @@ void trial_kill_check(struct supervisor *s)
 	s->check_out_fd = -1;
 }
 
-static void trial_status_words(int status, char *buf, size_t len)
-{
-	if (status < 0)
-		snprintf(buf, len, "could not be started");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else
-		snprintf(buf, len, "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-void trial_reason(enum machine_reason why, int value, char *buf, size_t len)
-{
-	static const char *const passes[] = { "up for min_uptime", "ready, and up for min_uptime",
-					      "health check passed", "marked good by admin" };
-	char status[64];
-
-	switch (why) {
-	case MV_GOOD:
-		snprintf(buf, len, "%s", value >= 0 && value <= MP_ADMIN ? passes[value] : "passed");
-		break;
-	case MV_NOT_READY:
-		snprintf(buf, len, "agent not ready (no READY=1) within %d ms", value);
-		break;
-	case MV_EXITED:
-		trial_status_words(value, status, sizeof status);
-		snprintf(buf, len, "agent %s during its trial", status);
-		break;
-	case MV_CHECK_FAILED:
-		trial_status_words(value, status, sizeof status);
-		snprintf(buf, len, "health check %s", status);
-		break;
-	case MV_CHECK_TIMEOUT:
-		snprintf(buf, len, "health check took longer than %d ms", value);
-		break;
-	case MV_ROLLED_BACK:
-		snprintf(buf, len, "rolled back by admin");
-		break;
-	case MV_NOT_LAUNCHED:
-		snprintf(buf, len, "the new slot was not launched");
-		break;
-	default:
-		snprintf(buf, len, "trial ended");
-	}
-}
-
-/* trial_reason(), with what the http helper said about a failed check. */
+/* reason_text(), with what the http helper said about a failed check. */
 static void trial_words(const struct supervisor *s, enum machine_reason why, int value,
 			char *buf, size_t len)
 {
 	size_t used;
 
-	trial_reason(why, value, buf, len);
+	reason_text(why, value, buf, len);
 	used = strlen(buf);
 	if (why == MV_CHECK_FAILED && s->check_said[0])
 		snprintf(buf + used, len - used, ": %s", s->check_said);

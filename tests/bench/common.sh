@@ -3,7 +3,7 @@
 # (created) and top as absolute paths, and the tree the install and extract
 # benchmarks share, so their figures stay comparable: files (BENCH_FILES,
 # 10000), mb (BENCH_MB, 200), dirs (top directories for make_tree.py, 200),
-# runs (BENCH_RUNS, 3).  The defaults are BENCHMARKS.md's tree: 10,000 files
+# runs (BENCH_RUNS, 3).  The defaults are the reference tree of docs/benchmarks.md: 10,000 files
 # in 800 directories, 213 MB, half incompressible.  BENCH_QUICK=1: 500 files
 # in 40 directories, 10 MB, one run; quick says whether it was asked.
 build=$(cd "$1" && pwd)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install benchmark against the peers (issue 18, BENCHMARKS.md "Install").
+# Install benchmark against the peers (issue 18, docs/benchmarks.md "Install against the peers").
 # One payload (common.sh's tree plus the demo agent) installed by
 #   GNU tar and bsdtar, gzip and zstd, each followed by `sync -f`;
 #   SWUpdate (signed .swu, `archive` handler, streamed) followed by `sync -f`;
@@ -8,7 +8,7 @@
 # into targets on an ext4 of its own on a loop device, made with the inode
 # tables and journal initialised up front: on the machine's main ext4, the
 # same `tar -xzf` took 9.0 s into a new directory and 2.6 s into an emptied
-# one (lazy inode table init; BENCHMARKS.md).  Every run starts from
+# one (lazy inode table init; docs/benchmarks.md).  Every run starts from
 # an emptied, reused directory (emptied and synced untimed); the rounds
 # alternate the tools, each round starting one tool later, and the ratios are
 # medians of each round's paired ratios, so a slow minute of the shared

@@ -4,7 +4,7 @@
 # USER_S SYS_S" lines.  Prints the table (median wall and its range, medians
 # of the per-round paired ratios to bsdtar gzip and to GNU tar --zstd, median
 # CPU time, largest peak RSS) and the aims
-# of BENCHMARKS.md, each with its figure and whether it is met.  Portable awk
+# of docs/benchmarks.md, each with its figure and whether it is met.  Portable awk
 # (Debian's default is mawk: no asort).
 
 function median(v, n,    i, j, x) {
@@ -84,7 +84,7 @@ END {
 			fmt(cpu(id), "%.2f"), (id in rss) ? sprintf("%.1f", rss[id] / 1024) : "n/a"
 	}
 	print ""
-	print "Aims (BENCHMARKS.md), paired ratios:"
+	print "Aims (docs/benchmarks.md), paired ratios:"
 	print ""
 	aim("`slotupd install` gzip from file / bsdtar gzip", ratio("file-gz", "bsdtar-gz", 0), 0.6)
 	aim("`slotupd install` gzip from http / bsdtar gzip", ratio("http-gz", "bsdtar-gz", 0), 0.6)

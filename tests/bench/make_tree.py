@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""make_tree.py ROOT FILES MB [TOP]: a benchmark tree like BENCHMARKS.md's.
+"""make_tree.py ROOT FILES MB [TOP]: the reference benchmark tree of docs/benchmarks.md.
 
 FILES files spread over TOP top directories (default 50) of 3 subdirectories
 each, MB MiB in all, every other file incompressible random bytes, the others
 letters drawn at skewed odds that gzip shrinks to about 31 % (as it does
 binaries; a repeated line would shrink 1000-fold and leave the decompressor
-idle).  Seeded, so every run builds the same tree.  BENCHMARKS.md's install
+idle).  Seeded, so every run builds the same tree.  docs/benchmarks.md's install
 tree is FILES=10000 MB=200 TOP=200: 10,000 files in 800 directories, 213 MB
 by `du -sb`, tar.gz 137 MB (this tree's: 139 MB)."""
 import os

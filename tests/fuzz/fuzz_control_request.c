@@ -27,7 +27,7 @@ static struct supervisor fuzz_s;
 static struct slot_state fuzz_baseline;
 
 /* --- the parts of slotd that control.c calls, stubbed --- */
-int64_t supervisor_now(void)
+int64_t clock_now(void)
 {
 	struct timespec ts;
 
@@ -38,13 +38,20 @@ int64_t supervisor_now(void)
 /* The state machine answers every command at once: status with the status
  * line, the others "ok" (what a command does to the slots is the machine's
  * and slots' business, tested in test_machine and test_slots). */
-void supervisor_feed(struct supervisor *s, enum machine_event_kind kind, int value)
+static void fuzz_feed(struct supervisor *s, enum machine_event_kind kind, int value)
 {
 	if (kind == ME_COMMAND)
 		control_reply(s, value == MC_STATUS ? MR_STATUS : MR_OK);
 }
 
-void trial_reason(enum machine_reason why, int value, char *buf, size_t len)
+void leftover_describe(const struct leftover *left, int64_t now, char *buf, size_t len)
+{
+	(void)left;
+	(void)now;
+	snprintf(buf, len, "%s", "");
+}
+
+void reason_text(enum machine_reason why, int value, char *buf, size_t len)
 {
 	snprintf(buf, len, "reason %d/%d", (int)why, value);
 }
@@ -93,6 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    slots_open(&fuzz_s.slots, root, 3, &err) < 0)
 		fuzz_fail("set-up: %s", err.text);
 	fuzz_s.config = &fuzz_config;
+	fuzz_s.feed = fuzz_feed;
 	fuzz_baseline.slot[SLOT_A] = (struct slot_info){ .status = SLOT_GOOD, .version = "1.0.0" };
 	fuzz_baseline.slot[SLOT_B] = (struct slot_info){ .status = SLOT_INSTALLED,
 							 .version = "2.0.0" };
@@ -151,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("socketpair: %s", strerror(errno));
 	c->fd = pair[1];
 	c->used = 0;
-	c->deadline = supervisor_now() + 5000;
+	c->deadline = clock_now() + 5000;
 	data++, size--;
 	while (c->fd >= 0 && rounds++ < 4096) {
 		n = size - sent < chunk ? size - sent : chunk;

@@ -2,8 +2,9 @@
 # Kill storm (issue 16, item 2): many rounds, each an install of the next
 # version (every fifth one's agent crashes during its trial) during which
 # slotd, slotupd or both are SIGKILLed at a random moment.  slotd runs as PID 1
-# of its own PID namespace (unshare --pid --fork --mount-proc, as pid1.sh), so
-# its agent dies with it, as on a machine whose init died.  After each round
+# of its own PID namespace (unshare --pid --fork, as pid1.sh), so its agent
+# dies with it, as on a machine whose init died; every other boot without a
+# /proc of its own (--mount-proc left out), as a plain unshare leaves it.  After each round
 # what was killed is restarted (a slotupd that survived a slotd kill is left to
 # finish on its own), and tests/support/torture_check.py checks the invariants
 # (see its header): a good slot settles, its agent runs its version, `current`

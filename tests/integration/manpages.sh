@@ -77,6 +77,27 @@ else
 	echo "note: fleet/config/config.c absent: slotfleet.ini(5) keys not checked" >&2
 fi
 
+# The reference in docs/configuration.md shows exactly the keys of
+# slots/config.c: its "key = value" lines under "[section]" lines, in its
+# first fenced block.
+doc_keys() {
+	awk '/^```/ { n++; next } n == 1' "$1" |
+		awk '/^\[[a-z_]+\]/ { s = $1; gsub(/[][]/, "", s); next }
+		     /^[a-z_]+ *=/ { k = $0; sub(/ *=.*/, "", k); print s "." k }' | sort
+}
+same_doc_keys() { # same_doc_keys TABLE.c DOC.md
+	table_keys "$1" > "$T/table"
+	doc_keys "$2" > "$T/doc"
+	[ -s "$T/doc" ] || { echo "no key found in $2"; return 1; }
+	if ! cmp -s "$T/table" "$T/doc"; then
+		echo "keys in the table (<) or only in the reference (>):"
+		diff "$T/table" "$T/doc" | grep '^[<>]'
+		return 1
+	fi
+}
+check "docs/configuration.md shows exactly the keys of slots/config.c" \
+	same_doc_keys "$SLOTD_SRC/slots/config.c" "$SLOTD_SRC/docs/configuration.md"
+
 # The checkers must catch what they are for: a page without -c, a page
 # without one key, a page documenting a key the table lacks.
 sed 's/\\-c\b/-X/g' "$M/slotd.8" > "$T/no-c.8"
@@ -86,6 +107,9 @@ check "a page missing a key is caught" eval '! same_keys "$SLOTD_SRC/slots/confi
 grep -v '"compatible"' "$SLOTD_SRC/slots/config.c" > "$T/fewer.c"
 check "a page documenting a key that does not exist is caught" \
 	eval '! same_keys "$T/fewer.c" "$M/slotd.ini.5" >/dev/null'
+grep -v '^min_uptime' "$SLOTD_SRC/docs/configuration.md" > "$T/no-key.md"
+check "a reference missing a key is caught" \
+	eval '! same_doc_keys "$SLOTD_SRC/slots/config.c" "$T/no-key.md" >/dev/null'
 
 no_warnings() { # no_warnings PAGE: groff -ww and man -l say nothing
 	out=$(groff -man -Tutf8 -ww -z "$1" 2>&1)

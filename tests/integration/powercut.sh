@@ -6,7 +6,8 @@
 # ioctl WITHOUT a log flush (`xfs_io -x -c shutdown`; `shutdown -f` would flush
 # the log first), so everything not yet committed to the journal is lost as on
 # a real power cut.  Then slotd (PID 1 of its own PID namespace, so its agent
-# dies with it) and slotupd are SIGKILLed by pid, the filesystem is unmounted
+# dies with it; every other boot under the host's /proc, as a plain `unshare
+# --pid` leaves it) and slotupd are SIGKILLed by pid, the filesystem is unmounted
 # and mounted again (the journal is replayed), slotd boots, and
 # tests/support/torture_check.py checks every invariant (see its header): a good
 # slot settles, its agent runs its version, `current` points at it, its files

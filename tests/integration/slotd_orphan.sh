@@ -4,7 +4,9 @@
 # that cleared its pdeathsig survives, and the next slotd stops it (found by
 # run/agent.pid: pid, start time, boot id) before it launches its own, with
 # SIGKILL for one that ignores SIGTERM.  A record naming some other process
-# (a recycled pid, another boot) makes slotd signal nobody.
+# (a recycled pid, another boot, a live process without the launch's token
+# in its environment) makes slotd signal nobody; one that survives SIGKILL
+# delays the agent's launch but never prevents it.
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 make_keys "$T/keys" || { echo "openssl failed"; exit 1; }
@@ -26,6 +28,7 @@ health = notify
 startup_timeout = 10s
 min_uptime = 300ms
 stop_timeout = 1s
+restart_backoff_max = ${HOLD:-60s}
 [updater]
 keyring = $T/keys/keyring.pem
 INI
@@ -147,5 +150,68 @@ record "with another start time" "$bystander $((start + 1)) $boot"
 record "from another boot" "$bystander $start 00000000-0000-0000-0000-000000000000"
 record "without start time" "$bystander"
 record "of garbage and control characters" "garbage \033[31m"
-check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID\"" "$R/slotd.log"
+check "a bad record is reported" grep -q "agent.pid: not \"PID STARTTIME BOOT_ID TOKEN\"" "$R/slotd.log"
+
+# 5. A record naming a live process slotd did not start, right in pid, start
+#    time and boot id (the test's own shell, the bystander): without the
+#    launch's token first in its environment it is never signalled (issue 23).
+token=0123456789abcdef0123456789abcdef
+start_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+record "naming the test's own shell" "$$ $(start_of $$) $boot $token"
+check "  the shell was not taken for an agent" sh -c '! grep -q "agent pid $0 of a previous" "$1"' \
+	"$$" "$R/slotd.log"
+record "naming the bystander, start time right" "$bystander $start $boot $token"
+check "  slotd said why" grep -q "pid $bystander is not an agent slotd started" "$R/slotd.log"
+
+# 6. A process with the token first in its environment is an agent of ours:
+#    stopped by SIGTERM like the survivor above.
+ours() {
+	env -i "SLOTD_AGENT_TOKEN=$token" /bin/sleep 300 &
+	OURS=$!
+	PIDS="$PIDS $OURS"
+	wait_for 5 sh -c 'tr "\0" "\n" < /proc/$0/environ | grep -q "^SLOTD_AGENT_TOKEN="' "$OURS"
+	printf '%s %s %s %s\n' "$OURS" "$(start_of "$OURS")" "$boot" "$token" > "$run/agent.pid"
+}
+ours
+start_slotd survivor
+check "token: slotd serves" wait_for 20 serving
+check "  the recorded process was stopped" gone "$OURS"
+check "  slotd said so" grep -q "agent pid $OURS of a previous slotd is still running" "$R/slotd.log"
+stop_slotd
+
+# 7. One that survives SIGKILL (a process in uninterruptible sleep; this test
+#    build's slotd sends it nothing) delays the launch, says so in status, and
+#    never keeps the agent down: it starts when the survivor is gone ...
+leftover() { "$B/slotctl" -c "$R.ini" status --json | json_get '["agent"]["leftover"]'; }
+held() { leftover | grep -q "^pid $OURS of a previous slotd survived"; }
+no_leftover() { [ -z "$(leftover)" ]; }
+agent_stopped() { [ "$("$B/slotctl" -c "$R.ini" status --json | json_get '["agent"]["state"]')" = stopped ]; }
+export SLOTD_TEST_UNKILLABLE_LEFTOVER=1
+ours
+start_slotd survivor
+check "survivor of SIGKILL: status names it" held
+check "  the agent waits for it" agent_stopped
+check "  slotctl status shows it" sh -c '"$0" -c "$1" status | grep -q "^leftover: pid $2 "' \
+	"$B/slotctl" "$R.ini" "$OURS"
+kill -KILL "$OURS"
+wait "$OURS" 2>/dev/null
+check "  the agent starts once it is gone" wait_for 20 serving
+check "  status no longer names it" no_leftover
+check "  slotd said it is gone" grep -q "agent pid $OURS of a previous slotd is gone" "$R/slotd.log"
+stop_slotd
+# ... or beside it, once restart_backoff_max is over.
+HOLD=2s
+ours
+start_slotd survivor
+check "survivor held past restart_backoff_max: the agent starts beside it" wait_for 20 serving
+check "  it still runs" alive "$OURS"
+check "  status still names it" held
+check "  slotd said so" grep -q "still survives SIGKILL: starting the agent beside it" "$R/slotd.log"
+kill -KILL "$OURS"
+wait "$OURS" 2>/dev/null
+check "  status drops it once it is gone" wait_for 10 no_leftover
+check "  and the record still names our agent" sh -c '[ "$(cut -d" " -f1 "$0")" = "$1" ]' \
+	"$run/agent.pid" "$(last_pid)"
+stop_slotd
+unset SLOTD_TEST_UNKILLABLE_LEFTOVER HOLD
 finish

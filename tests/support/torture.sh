@@ -6,7 +6,8 @@
 #                          and bundle $T/bundles/vN.bundle, version vN.0.0; KIND is
 #                          good or crash (the demo agent exits during its trial)
 #   tt_boot                slotd as PID 1 of its own PID namespace (its agent dies
-#                          with it): SLOTD_NS (unshare's pid) and SLOTD_PID; logs to
+#                          with it), every other boot under the host's /proc:
+#                          SLOTD_NS (unshare's pid) and SLOTD_PID; logs to
 #                          $T/slotd.log, one "=== boot N" line before each boot
 #   tt_kill_slotd          SIGKILL to slotd by pid (the namespace goes with it), reaped
 #   tt_install ROUND N     `slotupd install --id rROUND-vN` of vN in the background:
@@ -89,11 +90,16 @@ tt_pack() {
 		-c "$T/keys/ca-signer.pem" -z zstd -o "$T/bundles/v$1.bundle" >/dev/null
 }
 
+# Boots alternate between the two layouts of a PID namespace found in the
+# field: with a /proc of its own (containers) and with the host's (a plain
+# `unshare --pid`, some init wrappers), where /proc/PID is another process.
 tt_boot() {
 	TT_BOOTS=$((TT_BOOTS + 1))
-	echo "=== boot $TT_BOOTS" >> "$T/slotd.log"
+	tt_proc=--mount-proc
+	[ $((TT_BOOTS % 2)) -eq 0 ] && tt_proc=
+	echo "=== boot $TT_BOOTS (${tt_proc:-the host's /proc})" >> "$T/slotd.log"
 	rm -f "$ROOT/run/control.sock"	# a dead slotd's: wait for the new one's
-	AGENT_LOG=$T/agent.log unshare --pid --fork --mount-proc \
+	AGENT_LOG=$T/agent.log unshare --pid --fork $tt_proc \
 		"$B/slotd" -c "$INI" 2>> "$T/slotd.log" &
 	SLOTD_NS=$!
 	wait_for 30 test -S "$ROOT/run/control.sock" || { echo "slotd did not start"; return 1; }

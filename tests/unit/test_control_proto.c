@@ -307,7 +307,7 @@ static const char sample_wire[] =
 	"ok current=a agent.pid=4242 agent.state=running agent.healthy=1 agent.slot=a "
 	"agent.status=serving trial=0 a.status=good a.version=v1.0.0 a.attempts=0 a.reason= "
 	"b.status=bad b.version=v1.2.0 b.attempts=1 "
-	"b.reason=agent%20exited%20with%20status%203%20during%20its%20trial";
+	"b.reason=agent%20exited%20with%20status%203%20during%20its%20trial agent.leftover=";
 
 static void sample_status(struct control_status *s)
 {
@@ -336,6 +336,7 @@ static void assert_status_equal(const struct control_status *a, const struct con
 	assert_int_equal(a->agent.healthy, b->agent.healthy);
 	assert_int_equal(a->agent.slot, b->agent.slot);
 	assert_string_equal(a->agent.status, b->agent.status);
+	assert_string_equal(a->agent.leftover, b->agent.leftover);
 	assert_int_equal(a->trial, b->trial);
 	for (i = 0; i < SLOT_COUNT; i++) {
 		assert_int_equal(a->slot[i].status, b->slot[i].status);
@@ -394,6 +395,7 @@ static void test_status_round_trip_extremes(void **unused)
 	s.trial = 1;
 	/* Every value at its longest, every byte encoded: the widest line. */
 	fill(s.agent.status, sizeof s.agent.status, ' ');
+	fill(s.agent.leftover, sizeof s.agent.leftover, '\t');
 	fill(s.slot[SLOT_A].version, sizeof s.slot[SLOT_A].version, '%');
 	fill(s.slot[SLOT_A].reason, sizeof s.slot[SLOT_A].reason, '\x01');
 	fill(s.slot[SLOT_B].version, sizeof s.slot[SLOT_B].version, '\x7f');
@@ -478,6 +480,27 @@ static void test_status_unknown_key_skipped(void **unused)
 	snprintf(line, sizeof line, "%s agent.restarts=3 probation.until=12%%20s", sample_wire);
 	assert_int_equal(control_status_parse(line, strlen(line), &s, &reply, &err), 0);
 	assert_status_equal(&s, &want);
+}
+
+/* agent.leftover came after the first slotd: a line without it (an older
+ * slotd's) reads as no leftover; one with it carries the text. */
+static void test_status_leftover_optional(void **unused)
+{
+	struct control_status s, want;
+	struct control_reply reply;
+	struct error err = { "" };
+	char line[CONTROL_LINE_MAX];
+
+	(void)unused;
+	sample_status(&want);
+	snprintf(line, sizeof line, "%.*s", (int)(strlen(sample_wire) - strlen(" agent.leftover=")),
+		 sample_wire);
+	memset(&s, 0x5a, sizeof s);
+	assert_int_equal(control_status_parse(line, strlen(line), &s, &reply, &err), 0);
+	assert_status_equal(&s, &want);
+	strcpy(want.agent.leftover, "pid 84 of a previous slotd survived 3 SIGKILLs");
+	status_round_trip(&want, line, sizeof line);
+	assert_non_null(strstr(line, " agent.leftover=pid%2084%20of%20a%20previous"));
 }
 
 /* The sample line with `old` replaced by `new` (first occurrence). */
@@ -608,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_status_format_refuses),
 		cmocka_unit_test(test_status_error_reply),
 		cmocka_unit_test(test_status_unknown_key_skipped),
+		cmocka_unit_test(test_status_leftover_optional),
 		cmocka_unit_test(test_status_malformed),
 		cmocka_unit_test(test_status_nul_and_length),
 		cmocka_unit_test(test_names),
