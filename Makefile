@@ -16,7 +16,10 @@
 #   supervisor/slotctl/*.c    slotctl
 #   updater/programs/slotupd/*.c       slotupd
 #   updater/programs/slotpack/*.c      slotpack
-#   fleet/*.c                 libfleet.a   (control plane: store, API, consumer)
+#   fleet/<room>/**/*.c       libfleet.a   (control plane; rooms in fleet/README.md:
+#                             api, rollout, broker, metrics, store with its
+#                             sqlite/ and postgresql/ backends below and their
+#                             interface db/ under those, sync, config)
 #   fleet/slotfleet/*.c       slotfleet
 #   tests/unit/test_*.c       one cmocka binary each (+ tests/unit/support_*.c, an archive)
 #   tests/agents/*.c          one test agent binary each
@@ -79,7 +82,7 @@ HTTPCHECK_SRC := $(wildcard supervisor/httpcheck/*.c)
 SLOTCTL_SRC  := $(wildcard supervisor/slotctl/*.c)
 SLOTUPD_SRC  := $(wildcard updater/programs/slotupd/*.c)
 SLOTPACK_SRC := $(wildcard updater/programs/slotpack/*.c)
-FLEET_SRC    := $(wildcard fleet/*.c)
+FLEET_SRC    := $(sort $(filter-out fleet/slotfleet/%,$(shell find fleet -name '*.c' 2>/dev/null)))
 SLOTFLEET_SRC := $(wildcard fleet/slotfleet/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC  := $(wildcard tests/unit/support_*.c)
@@ -160,8 +163,12 @@ $(BUILD)/bin/slotfleet: $(call obj,$(SLOTFLEET_SRC)) $(LIBFLEET) $(LIBUPDATER) $
 # directly, so the table the test walks is the one slotd runs.
 $(BUILD)/tests/test_machine: $(call obj,supervisor/slotd/machine.c)
 $(BUILD)/obj/tests/unit/test_machine.o: CFLAGS_ALL += -Isupervisor/slotd
-# fleet/db.h is private to fleet/; its test is the one outside that sees it.
-$(BUILD)/obj/tests/unit/test_fleet_db.o: CFLAGS_ALL += -Ifleet
+# fleet's headers are private to it, beside their code; libfleet, slotfleet
+# and the fleet tests name them from fleet/ ("store/fleet_store.h").
+$(BUILD)/obj/fleet/%.o: CFLAGS_ALL += -Ifleet
+$(BUILD)/obj/tests/unit/test_fleet_%.o: CFLAGS_ALL += -Ifleet
+$(BUILD)/obj/tests/unit/support_fleet_%.o: CFLAGS_ALL += -Ifleet
+$(BUILD)/obj/tests/fuzz/fuzz_fleet_%.o: CFLAGS_ALL += -Ifleet
 
 # Unit tests link every library; --as-needed drops what a test does not use.
 # Their support code is an archive too, so a test takes only the support it

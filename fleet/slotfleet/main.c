@@ -19,9 +19,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "fleet_api.h"
-#include "fleet_consumer.h"
-#include "fleet_rollout.h"
+#include "api/fleet_api.h"
+#include "broker/fleet_consumer.h"
+#include "rollout/fleet_rollout.h"
 #include "rpc_keys.h"
 #include "log.h"
 
@@ -98,7 +98,7 @@ static int start(struct slotfleet *f, struct error *err)
 {
 	const char *spec = f->config.db.path[0] ? f->config.db.path : f->config.db.url;
 
-	if (fleet_metrics_new(&f->metrics, err) < 0 ||
+	if (fleet_metrics_new(&f->metrics, &fleet_api_routes, err) < 0 ||
 	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||

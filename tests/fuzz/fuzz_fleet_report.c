@@ -1,6 +1,6 @@
 /* fuzz_fleet_report.c: slotfleet reading hostile guest reports.
  *
- * fleet_report_parse() (fleet/report.c) on each input twice: with no RPC
+ * fleet_report_parse() (fleet/broker/report.c) on each input twice: with no RPC
  * keys, and with a key for FUZZ_INSTANCE (sealed reports are unsealed, plain
  * ones from that instance refused).  Mutations cannot make new ciphertext, so
  * the method and args of an input that is a message are also built into a
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet_report.h"
+#include "broker/fleet_report.h"
 #include "rpc_message.h"
 #include "support_fuzz.h"
 

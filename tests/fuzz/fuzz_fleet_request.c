@@ -1,8 +1,8 @@
 /* fuzz_fleet_request.c: slotfleet's API routing and handlers on hostile
  * requests.
  *
- * Drives fleet_route() (fleet/routes.c: route table, auth, rate limit, then
- * the handler: upgrade, action, lists, rollouts) as fleet/http.c does once
+ * Drives fleet_route() (fleet/api/routes.c: route table, auth, rate limit, then
+ * the handler: upgrade, action, lists, rollouts) as fleet/api/http.c does once
  * libmicrohttpd has read a request, against a SQLite store in a temporary
  * directory.  The input is
  *     METHOD SP PATH[?QUERY] LF  TOKEN LF  BODY
@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet_api.h"
-#include "fleet_http.h"
-#include "fleet_store.h"
+#include "api/fleet_api.h"
+#include "api/fleet_http.h"
+#include "store/fleet_store.h"
 #include "support_fuzz.h"
 
 static struct fleet_config fuzz_config;
@@ -111,7 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fleet_config_defaults(&fuzz_config);
 	fuzz_auth(&auth);
 	if (fleet_ratelimit_new(&rate, 1000000, 1000, 1000000, &err) < 0 ||
-	    fleet_metrics_new(&metrics, &err) < 0 || fleet_pool_open(&pool, db, 1, &err) < 0)
+	    fleet_metrics_new(&metrics, &fleet_api_routes, &err) < 0 ||
+	    fleet_pool_open(&pool, db, 1, &err) < 0)
 		fuzz_fail("setup: %s", err.text);
 	fuzz_deps = (struct fleet_api_deps){ &fuzz_config, auth, rate, pool, NULL, metrics };
 	return 0;

@@ -2,7 +2,7 @@
 # Man pages (man/): every option a program's --help prints (each --long and
 # -x) is in its page; every key of slots/config.c's table is documented in
 # slotd.ini(5) under its section and nothing else is; the same for
-# fleet/config.c and slotfleet.ini(5) once slotfleet exists; every page
+# fleet/config/config.c and slotfleet.ini(5) once slotfleet exists; every page
 # renders with no groff or man warning; the example configurations
 # (packaging/config/) name only real keys and load with every shown default
 # uncommented.
@@ -70,11 +70,11 @@ same_keys() { # same_keys TABLE.c PAGE
 }
 check "slotd.ini(5) documents exactly the keys of slots/config.c" \
 	same_keys "$SLOTD_SRC/slots/config.c" "$M/slotd.ini.5"
-if [ -f "$SLOTD_SRC/fleet/config.c" ]; then
-	check "slotfleet.ini(5) documents exactly the keys of fleet/config.c" \
-		same_keys "$SLOTD_SRC/fleet/config.c" "$M/slotfleet.ini.5"
+if [ -f "$SLOTD_SRC/fleet/config/config.c" ]; then
+	check "slotfleet.ini(5) documents exactly the keys of fleet/config/config.c" \
+		same_keys "$SLOTD_SRC/fleet/config/config.c" "$M/slotfleet.ini.5"
 else
-	echo "note: fleet/config.c absent: slotfleet.ini(5) keys not checked" >&2
+	echo "note: fleet/config/config.c absent: slotfleet.ini(5) keys not checked" >&2
 fi
 
 # The reference in docs/configuration.md shows exactly the keys of
@@ -135,9 +135,9 @@ known_keys() { # known_keys EXAMPLE TABLE.c
 }
 check "packaging/config/slotd.ini names only real keys" \
 	known_keys "$SLOTD_SRC/packaging/config/slotd.ini" "$SLOTD_SRC/slots/config.c"
-if [ -f "$SLOTD_SRC/fleet/config.c" ]; then
+if [ -f "$SLOTD_SRC/fleet/config/config.c" ]; then
 	check "packaging/config/slotfleet.ini names only real keys" \
-		known_keys "$SLOTD_SRC/packaging/config/slotfleet.ini" "$SLOTD_SRC/fleet/config.c"
+		known_keys "$SLOTD_SRC/packaging/config/slotfleet.ini" "$SLOTD_SRC/fleet/config/config.c"
 fi
 sed -E "s/^;([a-z_]+ *=)/\1/; s|^root = .*|root = $T/root|" \
 	"$SLOTD_SRC/packaging/config/slotd.ini" > "$T/all.ini"

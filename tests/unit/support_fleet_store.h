@@ -1,5 +1,5 @@
 /* support_fleet_store.h: a fresh fleet store per test, for the suites of
- * include/fleet_store.h and include/fleet_store_rollout.h, which each run
+ * fleet/store/fleet_store.h and fleet/store/fleet_store_rollout.h, which each run
  * once on SQLite and, when FLEET_TEST_PG_URL is set, once on PostgreSQL. */
 #ifndef SLOTD_TEST_SUPPORT_FLEET_STORE_H
 #define SLOTD_TEST_SUPPORT_FLEET_STORE_H
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fleet_store.h"
+#include "store/fleet_store.h"
 
 /* What a test gets as *state: the open store and the spec it was opened
  * with (to open a second handle on the same data). */

@@ -5,8 +5,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "fleet_auth.h"
-#include "fleet_config.h"
+#include "api/fleet_auth.h"
+#include "config/fleet_config.h"
 
 #define MIN_INI "[api]\ntokens = /etc/t\n[db]\npath = /var/lib/f.db\n"
 

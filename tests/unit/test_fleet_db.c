@@ -1,4 +1,4 @@
-/* test_fleet_db.c: the promises of fleet/db.h that the store's batches
+/* test_fleet_db.c: the promises of fleet/store/db/db.h that the store's batches
  * rest on (db_exec_batch, statements kept per connection), run against
  * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, PostgreSQL (a
  * temporary table per connection, gone when it closes). */
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
+#include "store/db/db.h"
 #include "support.h"
 
 #define ROWS 300	/* more than two round trips' worth (DB_BATCH_CHUNK) */

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "fleet_ratelimit.h"
+#include "api/fleet_ratelimit.h"
 
 static void test_burst_then_refill(void **unused)
 {

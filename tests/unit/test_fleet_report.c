@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet_report.h"
+#include "broker/fleet_report.h"
 #include "rpc_message.h"
 #include "support.h"
 

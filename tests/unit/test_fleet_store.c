@@ -1,4 +1,4 @@
-/* test_fleet_store.c: the promises of include/fleet_store.h (upgrades, their
+/* test_fleet_store.c: the promises of fleet/store/fleet_store.h (upgrades, their
  * reports and events, heartbeats, instances, listing), one suite run against
  * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, against PostgreSQL
  * (support_fleet_store.c: each test in a fresh schema, dropped afterwards).
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fleet_store.h"
+#include "store/fleet_store.h"
 #include "support.h"
 #include "support_fleet_store.h"
 

@@ -1,4 +1,4 @@
-/* test_fleet_store_rollout.c: the promises of include/fleet_store_rollout.h
+/* test_fleet_store_rollout.c: the promises of fleet/store/fleet_store_rollout.h
  * (rollouts, their plan of targets and waves, transitions, the rollout lock),
  * one suite run against SQLite (a temp file) and, when FLEET_TEST_PG_URL is
  * set, against PostgreSQL (support_fleet_store.c: each test in a fresh
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fleet_store.h"
-#include "fleet_store_rollout.h"
+#include "store/fleet_store.h"
+#include "store/fleet_store_rollout.h"
 #include "support_fleet_store.h"
 
 static void rollout_new(struct fleet_rollout *r, const char *id, int64_t created)

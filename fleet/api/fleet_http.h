@@ -1,0 +1,100 @@
+/* fleet_http.h: one API request as the route handlers see it, and their
+ * answer; between api/http.c (libmicrohttpd), api/routes.c and the
+ * handlers.  Nothing here depends on libmicrohttpd.  http.c calls
+ * routes.c, which calls the handlers; they call request.c, never back.
+ *
+ * Handlers fill a fleet_response: a status and a JSON body (errors through
+ * fleet_reply_error(), which makes DESIGN.md's error body
+ * {"error": {"code": N, "field": "...", "message": "..."}}). */
+#ifndef SLOTFLEET_HTTP_H
+#define SLOTFLEET_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api/fleet_api.h"
+#include "store/fleet_store.h"
+
+#define FLEET_QUERY_MAX 16
+
+struct fleet_param {
+	const char *key, *value;
+};
+
+struct fleet_request {
+	const struct fleet_api_deps *deps;
+	const char *method;
+	const char *path;
+	const char *token;		/* X-Auth-Token bytes, NULL if none */
+	size_t token_len;
+	char base[320];			/* "http://HOST[:PORT]" for Location and links */
+	struct fleet_param query[FLEET_QUERY_MAX];
+	size_t query_count;
+	int query_overflow;		/* more than FLEET_QUERY_MAX arguments */
+	const char *body;		/* NUL-terminated, body_len bytes */
+	size_t body_len;
+	/* Set by the router. */
+	char tenant[FLEET_ID_MAX];
+	const char *id;			/* the {id} of the path, or NULL */
+	size_t route;			/* fleet_api_routes' label index, for the metrics */
+};
+
+struct fleet_response {
+	unsigned status;
+	json_t *body;			/* owned */
+	char location[640];		/* "" : no Location header */
+	unsigned retry_after;		/* 0 : no Retry-After header */
+	char allow[64];			/* "" : no Allow header */
+	char *text;			/* owned; when set, sent instead of body as
+					 * the Prometheus text format (GET /metrics) */
+	size_t text_len;
+};
+
+typedef void (*fleet_handler)(struct fleet_request *req, struct fleet_response *res);
+
+/* request.c.  Takes body. */
+void fleet_reply(struct fleet_response *res, unsigned status, json_t *body);
+/* The error body; field may be "".  Returns -1 for `return fleet_reply_error(...)`. */
+int fleet_reply_error(struct fleet_response *res, unsigned status, const char *field,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Routes and checks auth and rate, then runs the handler (routes.c). */
+void fleet_route(struct fleet_request *req, struct fleet_response *res);
+/* The label index of requests no route matched (404, 405, 413). */
+size_t fleet_route_unmatched(void);
+
+/* request.c.  The query arguments a handler accepts: an unknown or
+ * repeated one is a 400 naming it.  values[i] is set for allowed[i] (NULL if absent). */
+int fleet_query(const struct fleet_request *req, const char *const *allowed, size_t count,
+		const char **values, struct fleet_response *res);
+
+/* handlers_write.c's request checks, shared by the rollout handlers: each
+ * answers the 400 naming the field itself and returns -1. */
+json_t *write_body(const struct fleet_request *req, struct fleet_response *res);
+int write_known_fields(json_t *object, const char *prefix, const char *const *allowed,
+		       struct fleet_response *res);
+int write_string(json_t *object, const char *key, const char *field, int required,
+		 const char **out, struct fleet_response *res);
+int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res);
+
+/* handlers_read.c's query checks and paging links, shared likewise. */
+int read_limit(const char *text, size_t *limit, struct fleet_response *res);
+int read_id(const char *field, const char *text, size_t max, struct fleet_response *res);
+json_t *read_links(const struct fleet_request *req, const char *collection, int more,
+		   const char *last_id, const char *filter_key, const char *filter,
+		   const char *filter2_key, const char *filter2, size_t limit);
+
+/* The handlers (handlers_write.c, handlers_read.c, handlers_rollout.c). */
+void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_upgrade_list(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_upgrade_get(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_instance_get(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_instance_list(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_create(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_metrics(struct fleet_request *req, struct fleet_response *res);
+
+#endif

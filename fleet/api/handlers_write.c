@@ -1,0 +1,277 @@
+/* handlers_write.c: the API's writes, POST .../mgmt/upgrade and
+ * POST .../mgmt/instances/{id}/action {"rollback": {}}.
+ *
+ * A request is checked whole with the guest's own rules (request_check.h)
+ * before anything happens: malformed JSON, a wrong type, an unknown field,
+ * a bad id, version, strategy, location or sha256 is a 400 naming the
+ * field.  Then the record is inserted (NEW, with the caller's tenant) and
+ * the cast published with publisher confirms; 202 with Location and the
+ * record once the broker has queued it.  A cast the broker did not queue
+ * leaves the record FAILED with the reason, and the answer is 503 (broker
+ * unreachable) or 502 (not queued: no guest queue bound, nack), never 202.
+ * A client-chosen upgrade_id that exists already is a 409. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fetch.h"
+#include "api/fleet_http.h"
+#include "store/fleet_pool.h"
+#include "broker/fleet_publisher.h"
+#include "api/fleet_view.h"
+#include "history.h"
+#include "request_check.h"
+
+struct write_upgrade {
+	const char *instance_id, *version, *strategy, *location, *sha256, *upgrade_id;
+	json_t *metadata;
+};
+
+static int64_t write_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The body as a JSON object (new reference), or a 400 naming "body". */
+json_t *write_body(const struct fleet_request *req, struct fleet_response *res)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!body) {
+		fleet_reply_error(res, 400, "body", "not JSON: %s (at byte %d)", jerr.text,
+				  jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		fleet_reply_error(res, 400, "body", "not a JSON object");
+		return NULL;
+	}
+	return body;
+}
+
+/* Every key must be one of allowed. */
+int write_known_fields(json_t *object, const char *prefix, const char *const *allowed,
+		       struct fleet_response *res)
+{
+	const char *key;
+	char field[96];
+	json_t *value;
+	size_t i;
+
+	json_object_foreach(object, key, value) {
+		for (i = 0; allowed[i] && strcmp(allowed[i], key); i++)
+			;
+		if (!allowed[i]) {
+			snprintf(field, sizeof field, "%s%s", prefix, key);
+			return fleet_reply_error(res, 400, field, "unknown field");
+		}
+	}
+	return 0;
+}
+
+/* A string member (NULL when absent and optional). */
+int write_string(json_t *object, const char *key, const char *field, int required,
+		 const char **out, struct fleet_response *res)
+{
+	json_t *value = json_object_get(object, key);
+
+	*out = NULL;
+	if (!value)
+		return required ? fleet_reply_error(res, 400, field, "missing") : 0;
+	if (!json_is_string(value))
+		return fleet_reply_error(res, 400, field, "not a string");
+	if (strlen(json_string_value(value)) != json_string_length(value))
+		return fleet_reply_error(res, 400, field, "has a NUL byte");
+	*out = json_string_value(value);
+	return 0;
+}
+
+static int write_upgrade_fields(json_t *body, struct write_upgrade *f, struct fleet_response *res)
+{
+	static const char *const fields[] = { "instance_id", "instance_version", "strategy",
+		"location", "metadata", "sha256", "upgrade_id", NULL };
+
+	if (write_known_fields(body, "", fields, res) < 0 ||
+	    write_string(body, "instance_id", "instance_id", 1, &f->instance_id, res) < 0 ||
+	    write_string(body, "instance_version", "instance_version", 1, &f->version, res) < 0 ||
+	    write_string(body, "strategy", "strategy", 0, &f->strategy, res) < 0 ||
+	    write_string(body, "location", "location", 1, &f->location, res) < 0 ||
+	    write_string(body, "sha256", "sha256", 0, &f->sha256, res) < 0 ||
+	    write_string(body, "upgrade_id", "upgrade_id", 0, &f->upgrade_id, res) < 0)
+		return -1;
+	f->metadata = json_object_get(body, "metadata");
+	if (f->metadata && !json_is_object(f->metadata))
+		return fleet_reply_error(res, 400, "metadata", "not an object");
+	return 0;
+}
+
+/* metadata.sha256 and sha256 are one value: both given must agree. */
+int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res)
+{
+	const char *inner = NULL;
+	struct error err = { "" };
+
+	if (metadata && write_string(metadata, "sha256", "metadata.sha256", 0, &inner, res) < 0)
+		return -1;
+	if (inner && request_check_sha256("metadata.sha256", inner, &err) < 0)
+		return fleet_reply_error(res, 400, "metadata.sha256", "%s", err.text);
+	if (*sha256 && request_check_sha256("sha256", *sha256, &err) < 0)
+		return fleet_reply_error(res, 400, "sha256", "%s", err.text);
+	if (inner && *sha256 && strcmp(inner, *sha256))
+		return fleet_reply_error(res, 400, "sha256", "differs from metadata.sha256");
+	if (!*sha256)
+		*sha256 = inner;
+	return 0;
+}
+
+/* The guest's rules, field by field. */
+static int write_check_upgrade(struct write_upgrade *f, struct fleet_response *res)
+{
+	struct error err = { "" };
+
+	if (!f->strategy)
+		f->strategy = "http";
+	if (request_check_id("instance_id", f->instance_id, REQUEST_INSTANCE_MAX, &err) < 0)
+		return fleet_reply_error(res, 400, "instance_id", "%s", err.text);
+	if (request_check_version("instance_version", f->version, &err) < 0)
+		return fleet_reply_error(res, 400, "instance_version", "%s", err.text);
+	if (!fetch_strategy_find(f->strategy))
+		return fleet_reply_error(res, 400, "strategy", "unknown strategy (http, swift, file)");
+	if (request_check_location("location", f->strategy, f->location, &err) < 0)
+		return fleet_reply_error(res, 400, "location", "%s", err.text);
+	if (f->upgrade_id &&
+	    request_check_id("upgrade_id", f->upgrade_id, REQUEST_ID_MAX, &err) < 0)
+		return fleet_reply_error(res, 400, "upgrade_id", "%s", err.text);
+	return write_sha256(f->metadata, &f->sha256, res);
+}
+
+/* up->id set by the caller or made here; inserts NEW (in the pool's next
+ * group commit, with the other requests of the moment). */
+static int write_insert(struct fleet_upgrade *up, struct fleet_request *req,
+			struct fleet_response *res)
+{
+	struct fleet_batch_item item = { .insert = up };
+	struct error err = { "" };
+
+	if (!up->id[0] && history_new_id(up->id, sizeof up->id, &err) < 0)
+		return fleet_reply_error(res, 500, "", "%s", err.text);
+	snprintf(up->tenant, sizeof up->tenant, "%s", req->tenant);
+	up->state = FLEET_NEW;
+	up->created_us = up->updated_us = write_now_us();
+	if (fleet_pool_write(req->deps->pool, &item, &err) < 0)
+		return fleet_reply_error(res, 503, "", "not recorded: %s", err.text);
+	if (item.result == 0)
+		return fleet_reply_error(res, 409, "upgrade_id", "an upgrade with this id exists");
+	if (item.result < 0)
+		return fleet_reply_error(res, 503, "", "not recorded: %s", item.err.text);
+	return 0;
+}
+
+/* The cast failed: the record says so, and so does the answer. */
+static void write_failed(struct fleet_request *req, const struct fleet_upgrade *up, int cast_rc,
+			 const char *why, struct fleet_response *res)
+{
+	char reason[FLEET_REASON_MAX];
+	struct fleet_report report = { .upgrade_id = up->id, .instance_id = up->instance_id,
+				       .state = FLEET_FAILED, .reason = reason,
+				       .at_us = write_now_us(), .source = "fleet" };
+	struct fleet_batch_item item = { .report = &report };
+	struct error err = { "" };
+	int rc;
+
+	snprintf(reason, sizeof reason, "cast not queued: %.400s", why);
+	rc = fleet_pool_write(req->deps->pool, &item, &err);
+	if (rc == 0 && item.result < 0) {
+		rc = -1;
+		err = item.err;
+	}
+	fleet_reply_error(res, cast_rc == FLEET_CAST_UNREACHABLE ? 503 : 502, "",
+			  "upgrade %s: %s%s%s", up->id, reason, rc < 0 ? "; and not recorded: " : "",
+			  rc < 0 ? err.text : "");
+}
+
+/* Publishes (steals args), then answers 202 with the record, or fails it. */
+static void write_cast(struct fleet_request *req, const struct fleet_upgrade *up,
+		       const char *method, json_t *args, struct fleet_response *res)
+{
+	struct fleet_upgrade now;
+	struct fleet_store *store;
+	struct error err = { "" };
+	int rc = fleet_publisher_cast(req->deps->publisher, up->instance_id, method, args, &err);
+
+	if (rc < 0) {
+		write_failed(req, up, rc, err.text, res);
+		return;
+	}
+	/* The guest may have reported already: answer with what is stored. */
+	store = fleet_pool_get(req->deps->pool);
+	if (fleet_store_upgrade_get(store, up->id, &now, &err) != 1)
+		now = *up;
+	fleet_pool_put(req->deps->pool, store);
+	snprintf(res->location, sizeof res->location, "%s/v1.0/%s/mgmt/upgrades/%s", req->base,
+		 req->tenant, up->id);
+	fleet_reply(res, 202, json_pack("{s:o}", "upgrade", fleet_view_upgrade(&now)));
+}
+
+void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res)
+{
+	struct fleet_upgrade up = { .kind = "upgrade" };
+	struct write_upgrade f = { 0 };
+	struct request_upgrade cast;
+	json_t *body = write_body(req, res);
+
+	if (!body || write_upgrade_fields(body, &f, res) < 0 || write_check_upgrade(&f, res) < 0)
+		goto out;
+	snprintf(up.id, sizeof up.id, "%s", f.upgrade_id ? f.upgrade_id : "");
+	snprintf(up.instance_id, sizeof up.instance_id, "%s", f.instance_id);
+	snprintf(up.to_version, sizeof up.to_version, "%s", f.version);
+	snprintf(up.strategy, sizeof up.strategy, "%s", f.strategy);
+	snprintf(up.location, sizeof up.location, "%s", f.location);
+	snprintf(up.sha256, sizeof up.sha256, "%s", f.sha256 ? f.sha256 : "");
+	if (write_insert(&up, req, res) < 0)
+		goto out;
+	cast = (struct request_upgrade){ .upgrade_id = up.id, .instance_id = up.instance_id,
+		.version = up.to_version, .location = up.location, .strategy = up.strategy,
+		.sha256 = f.sha256, .metadata = f.metadata };
+	write_cast(req, &up, "upgrade", request_upgrade_args(&cast), res);
+out:
+	json_decref(body);
+}
+
+void fleet_handle_action(struct fleet_request *req, struct fleet_response *res)
+{
+	static const char *const actions[] = { "rollback", NULL }, *const none[] = { NULL };
+	struct fleet_upgrade up = { .kind = "rollback" };
+	struct error err = { "" };
+	json_t *body, *rollback;
+
+	if (request_check_id("instance_id", req->id, REQUEST_INSTANCE_MAX, &err) < 0) {
+		fleet_reply_error(res, 400, "instance_id", "%s", err.text);
+		return;
+	}
+	body = write_body(req, res);
+	if (!body || write_known_fields(body, "", actions, res) < 0)
+		goto out;
+	rollback = json_object_get(body, "rollback");
+	if (!rollback) {
+		fleet_reply_error(res, 400, "rollback", "missing: the only action is rollback");
+		goto out;
+	}
+	if (!json_is_object(rollback)) {
+		fleet_reply_error(res, 400, "rollback", "not an object");
+		goto out;
+	}
+	if (write_known_fields(rollback, "rollback.", none, res) < 0)
+		goto out;
+	snprintf(up.instance_id, sizeof up.instance_id, "%s", req->id);
+	if (write_insert(&up, req, res) < 0)
+		goto out;
+	write_cast(req, &up, "rollback", request_rollback_args(up.id), res);
+out:
+	json_decref(body);
+}

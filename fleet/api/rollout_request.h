@@ -1,0 +1,40 @@
+/* rollout_request.h (private to fleet/): the body of
+ * POST .../mgmt/rollouts, checked whole, and the plan made from it.
+ *
+ *   instance_version, location (required), strategy, metadata, sha256:
+ *       the upgrade, checked like POST .../mgmt/upgrade (the guest's rules)
+ *   targets (required): {"instances": ["ID", ...]}  in this order, each once,
+ *       or {"agent_version_below": "V"}  every known instance whose last
+ *       heartbeat reported a version lower than V (by id; instances with
+ *       no or an unparsable version are left out); 1 to
+ *       FLEET_ROLLOUT_TARGETS_MAX instances
+ *   waves (required): cumulative percents of the targets, whole numbers
+ *       1..100 strictly increasing and ending at 100, at most
+ *       FLEET_ROLLOUT_WAVES_MAX: [1, 10, 50, 100] makes wave k end at
+ *       ceil(p_k * N / 100) targets; a wave that would be empty is dropped
+ *   max_failure_rate: the fraction 0..1 of a wave that may fail (default 0:
+ *       the first failure halts)
+ *   rate: casts per second, above 0, at most 1000 (default 1)
+ *   probation: how long a SUCCESS must stand before it counts, seconds or
+ *       "30s", "10m", "1h" (default 0); timeout: how long after its cast an
+ *       upgrade may take to SUCCESS or FAILED (default 30m, above 0); both
+ *       at most 30 days
+ *   rollout_id: 1 to 63 of [0-9A-Za-z_-] (made otherwise)
+ * Anything else, a wrong type or value: 400 naming the field
+ * ("waves[2]", "targets.instances[0]"). */
+#ifndef SLOTFLEET_ROLLOUT_REQUEST_H
+#define SLOTFLEET_ROLLOUT_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api/fleet_http.h"
+#include "store/fleet_store_rollout.h"
+
+/* 0 with r filled (RUNNING, tenant, id) and *targets (malloc()ed, *count
+ * of them, in casting order, with their waves); -1 with the answer set. */
+int rollout_request(struct fleet_request *req, json_t *body, struct fleet_rollout *r,
+		    struct fleet_rollout_target **targets, size_t *count,
+		    struct fleet_response *res);
+
+#endif

@@ -1,0 +1,131 @@
+/* fleet_rollout.h: rollouts, hawkBit style: one upgrade cast to many
+ * instances in waves, each wave watched before the next starts
+ * (docs/fleet.md "Rollouts").
+ *
+ * The driver is a thread of slotfleet with its own store handle; it shares
+ * the API's publisher.  Every ROLLOUT_TICK_MS (sooner while casts are
+ * due: when the next one is, at least ROLLOUT_CAST_MS apart unless behind
+ * the rate; at once when kicked) it lists the RUNNING rollouts, takes the
+ * driving lock of those it does not drive yet (fleet_store_rollout_lock: on
+ * PostgreSQL one process per rollout; on SQLite one slotfleet per database
+ * file is assumed), lets go of those no longer RUNNING, and steps each
+ * rollout it drives:
+ *   1. casts planned but never confirmed (slotfleet died or the broker was
+ *      away) are published again with the same upgrade id, which the guest
+ *      takes as the same attempt;
+ *   2. upgrades of the current wave not final `timeout` after their cast
+ *      are recorded FAILED, reason "no answer within T" (source "fleet");
+ *   3. if the wave's failures (FAILED, a guest's revert after SUCCESS
+ *      included) exceed max_failure_rate of its size, the rollout is
+ *      HALTED with the reason, and nothing more is cast;
+ *   4. else its pending targets are cast at `rate`: those due now, in
+ *      batches of at most ROLLOUT_CAST_BATCH, each batch planned durably
+ *      first in one transaction (fleet_store_rollout_plan_many: the NEW
+ *      records, rollout_id set), then published with shared confirms and
+ *      its confirmations recorded in one transaction; a cast the broker
+ *      refuses is recorded FAILED ("cast not queued: ...") and the wave
+ *      judged again before the next batch, one it cannot reach is sent
+ *      again at the next step.  A step casts for at most
+ *      ROLLOUT_CAST_MS, and falls back to now (no burst) when more than a
+ *      tick behind the rate;
+ *   5. once every target of the wave is FAILED or has been SUCCESS for
+ *      `probation` (from the time of its SUCCESS report), the next wave
+ *      starts, or the rollout is FINISHED after the last.
+ * State changes by the API (pause, resume, cancel) and by the driver are
+ * conditional updates of the rollout's row: whichever commits first wins,
+ * and a cast is only planned while the rollout is RUNNING.
+ *
+ * A FAILED stored by this process's report consumer kicks the driver
+ * (fleet_rollout_kick): no batch is planned after it before the waves are
+ * judged again, so a rollout over its failure budget halts with at most
+ * the batch in progress cast after the FAILED was stored.  A FAILED stored
+ * by another slotfleet on the same PostgreSQL is seen at the next step
+ * (within ROLLOUT_CAST_MS of casting). */
+#ifndef SLOTFLEET_ROLLOUT_H
+#define SLOTFLEET_ROLLOUT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "broker/fleet_publisher.h"
+#include "store/fleet_store.h"
+#include "store/fleet_store_rollout.h"
+
+#define ROLLOUT_TICK_MS 250
+#define ROLLOUT_CAST_MS 50		/* a step casts for at most this long */
+#define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
+#define ROLLOUT_BATCH 64		/* members read per query */
+#define ROLLOUT_CAST_BATCH 16		/* casts planned and sent together, at most */
+#define ROLLOUT_RATE_MAX 1000		/* casts/s: the API's bound */
+
+struct fleet_rollout_driver;
+
+/* A rollout's pacing, kept by the driver between steps (zeroed at first).
+ * Casts are due 1/rate apart (token_us: the next one's time; a step more
+ * than a tick behind starts again from now), and never more than
+ * ceil(rate) go in any second (recent_us: a ring of the last casts'
+ * times). */
+struct fleet_rollout_pace {
+	int64_t due_us;			/* out: when to step again; 0 nothing left to cast */
+	int64_t judged_us;		/* last full step; 0: the next step is one */
+	size_t pending;			/* the wave's targets not cast, then */
+	int64_t token_us;
+	int64_t recent_us[ROLLOUT_RATE_MAX];
+	size_t first, count;
+};
+
+/* Opens its own store on spec and starts the thread. */
+int fleet_rollout_start(struct fleet_rollout_driver **driver, const char *spec,
+			struct fleet_publisher *publisher, struct error *err);
+/* Asks the thread to stop (between two casts), waits, frees. */
+void fleet_rollout_stop(struct fleet_rollout_driver *driver);
+/* Tells the driver an upgrade FAILED (the report consumer calls it after
+ * the commit): it casts nothing more before judging its waves again, at
+ * once.  Safe from any thread; only wakes the thread. */
+void fleet_rollout_kick(struct fleet_rollout_driver *driver);
+
+/* One rollout's step (the list above), for the driver, with its pacing.
+ * A step casts for at most ROLLOUT_CAST_MS, and stops casting as soon as
+ * *kick (may be NULL) is set.  Steps 1 to 3 and 5 (the full step: a few
+ * queries over the wave) run at most every ROLLOUT_TICK_MS; the steps in
+ * between only cast, on the pending count of the last full step (a plan
+ * takes only targets still pending, so a stale count casts nothing
+ * twice).  The driver zeroes pace->judged_us when kicked: a FAILED makes
+ * the next step a full one. */
+int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
+		       struct fleet_rollout_pace *pace, atomic_int *kick, struct error *err);
+
+/* Publishes the cast of a recorded upgrade (kind "upgrade": the rollout's
+ * metadata JSON text, may be ""; "rollback": an admin rollback).  0 sent
+ * (for a rollout target, its confirmation recorded); FLEET_CAST_REFUSED:
+ * the record is FAILED "cast not queued: ..." (and the target confirmed:
+ * it will not be sent again); FLEET_CAST_UNREACHABLE: nothing recorded;
+ * -1 a store failure.  err says why. */
+int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
+		       const struct fleet_upgrade *up, const char *metadata, int target,
+		       struct error *err);
+/* Publishes the casts of n planned upgrades of one rollout together (their
+ * confirmations shared), then records in one transaction which were
+ * settled: sent, or refused (those recorded FAILED as above, and added to
+ * *refused).  Those the broker could not be reached for stay planned, to
+ * be sent again.  Returns how many were settled, or -1 (a store failure;
+ * err says why). */
+int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
+			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+			    size_t *refused, struct error *err);
+/* Records up FAILED with "cast not queued: why" (source "fleet"). */
+int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
+		       const char *why, struct error *err);
+
+/* "90s", "10m", "1500ms": a duration for messages. */
+void fleet_rollout_duration(char *buf, size_t len, int64_t us);
+
+/* The API's view of a rollout: its fields, per-wave counts by upgrade
+ * state, and (when failed is not NULL) the failed instances with reasons. */
+json_t *fleet_rollout_view(const struct fleet_rollout *rollout,
+			   size_t (*counts)[FLEET_STATE_COUNT + 1],
+			   const struct fleet_rollout_member *failed, size_t failed_count);
+
+#endif

@@ -1,0 +1,155 @@
+/* rollout_cast.c: publishing a recorded upgrade or rollback of a rollout,
+ * and what the store learns of the outcome (see rollout/fleet_rollout.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rollout/fleet_rollout.h"
+#include "log.h"
+#include "request_check.h"
+
+static int64_t cast_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void fleet_rollout_duration(char *buf, size_t len, int64_t us)
+{
+	static const struct { int64_t scale; const char *unit; } units[] = {
+		{ INT64_C(86400000000), "d" }, { INT64_C(3600000000), "h" },
+		{ 60000000, "m" }, { 1000000, "s" }, { 1000, "ms" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (us >= units[i].scale && us % units[i].scale == 0) {
+			snprintf(buf, len, "%" PRId64 "%s", us / units[i].scale, units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRId64 "us", us);
+}
+
+/* The cast's args, as the upgrade POST and the rollback action build them. */
+static json_t *cast_args(const struct fleet_upgrade *up, const char *metadata)
+{
+	struct request_upgrade req = { .upgrade_id = up->id, .instance_id = up->instance_id,
+		.version = up->to_version, .location = up->location, .strategy = up->strategy,
+		.sha256 = up->sha256[0] ? up->sha256 : NULL };
+	json_t *meta = NULL, *args;
+
+	if (!strcmp(up->kind, "rollback"))
+		return request_rollback_args(up->id);
+	if (metadata && metadata[0])
+		meta = json_loads(metadata, 0, NULL);
+	req.metadata = json_is_object(meta) ? meta : NULL;
+	args = request_upgrade_args(&req);
+	json_decref(meta);
+	return args;
+}
+
+int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
+		       const char *why, struct error *err)
+{
+	char reason[FLEET_REASON_MAX];
+	struct fleet_report report = { .upgrade_id = up->id, .instance_id = up->instance_id,
+				       .state = FLEET_FAILED, .reason = reason,
+				       .at_us = cast_now_us(), .source = "fleet" };
+
+	snprintf(reason, sizeof reason, "cast not queued: %.400s", why);
+	return fleet_store_report(store, &report, NULL, err);
+}
+
+int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
+		       const struct fleet_upgrade *up, const char *metadata, int target,
+		       struct error *err)
+{
+	json_t *args = cast_args(up, metadata);
+	struct error cast_err = { "" };
+	int rc;
+
+	if (!args)
+		return error_set(err, "upgrade %s: cannot build its cast", up->id);
+	rc = fleet_publisher_cast(pub, up->instance_id, strcmp(up->kind, "rollback") ?
+				  "upgrade" : "rollback", args, &cast_err);
+	if (rc == FLEET_CAST_UNREACHABLE) {
+		*err = cast_err;
+		return rc;
+	}
+	if (rc == FLEET_CAST_REFUSED && fleet_rollout_fail(store, up, cast_err.text, err) < 0)
+		return -1;
+	/* Refused or sent: either way this cast is settled, never sent again. */
+	if (target && fleet_store_rollout_cast_done(store, up->rollout_id, up->instance_id,
+						    cast_now_us(), err) < 0)
+		return -1;
+	if (rc < 0)
+		*err = cast_err;
+	return rc;
+}
+
+/* Each cast's outcome: the refused recorded FAILED (counted in *refused);
+ * the ids settled (sent or refused) in settled[]; how many, or -1. */
+static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *ups, size_t n,
+		       const struct fleet_publisher_cast *casts, const char **settled,
+		       size_t *refused, struct error *err)
+{
+	size_t i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		if (casts[i].rc == FLEET_CAST_UNREACHABLE) {
+			log_warn("rollout %s: %s to %s not sent (will retry): %s", ups[i].rollout_id,
+				 ups[i].id, ups[i].instance_id, casts[i].err.text);
+			continue;	/* planned, not confirmed: the next step sends it */
+		}
+		if (casts[i].rc == FLEET_CAST_REFUSED) {
+			log_warn("rollout %s: %s to %s FAILED: %s", ups[i].rollout_id, ups[i].id,
+				 ups[i].instance_id, casts[i].err.text);
+			if (fleet_rollout_fail(store, &ups[i], casts[i].err.text, err) < 0)
+				return -1;
+			++*refused;
+		}
+		settled[done++] = ups[i].instance_id;
+	}
+	return (int)done;
+}
+
+int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
+			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+			    size_t *refused, struct error *err)
+{
+	struct fleet_publisher_cast *casts = calloc(n ? n : 1, sizeof *casts);
+	const char **settled = calloc(n ? n : 1, sizeof *settled);
+	size_t i;
+	int rc = -1, done;
+
+	if (!casts || !settled) {
+		error_set(err, "rollout: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		casts[i] = (struct fleet_publisher_cast){ .instance_id = ups[i].instance_id,
+							  .method = "upgrade" };
+		if (!(casts[i].args = cast_args(&ups[i], metadata))) {
+			error_set(err, "upgrade %s: cannot build its cast", ups[i].id);
+			goto out;
+		}
+	}
+	if (n && fleet_publisher_cast_many(pub, n, casts, err) < 0)
+		goto out;
+	done = cast_settle(store, ups, n, casts, settled, refused, err);
+	if (done < 0 || fleet_store_rollout_cast_done_many(store, ups[0].rollout_id, settled,
+							   (size_t)done, cast_now_us(), err) < 0)
+		goto out;
+	rc = done;
+out:
+	for (i = 0; casts && i < n; i++)
+		json_decref(casts[i].args);	/* NULL once published */
+	free(casts);
+	free(settled);
+	return rc;
+}

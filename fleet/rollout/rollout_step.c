@@ -1,0 +1,287 @@
+/* rollout_step.c: one step of one rollout: re-send, time out, judge the
+ * wave, cast, advance (see rollout/fleet_rollout.h for the rules). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rollout/fleet_rollout.h"
+#include "history.h"
+#include "log.h"
+
+struct step {
+	struct fleet_store *store;
+	struct fleet_publisher *pub;
+	struct fleet_rollout r;
+	struct fleet_rollout_member members[ROLLOUT_BATCH];
+	struct fleet_upgrade ups[ROLLOUT_CAST_BATCH];
+	int planned[ROLLOUT_CAST_BATCH];
+	size_t refused;			/* casts the broker refused: FAILED */
+	int64_t now_us;
+};
+
+static int64_t step_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 1: every planned cast is confirmed; 0: the broker is away (retry later). */
+static int step_resend(struct step *s, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_UNCONFIRMED, -1, 0, ROLLOUT_BATCH };
+	struct fleet_upgrade up;
+	size_t n, i;
+	int rc;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (fleet_store_upgrade_get(s->store, s->members[i].upgrade_id, &up, err) != 1)
+			return error_set(err, "rollout %s: planned upgrade %s not found", s->r.id,
+					 s->members[i].upgrade_id);
+		log_info("rollout %s: sending %s to %s again (its cast was never confirmed)",
+			 s->r.id, up.id, up.instance_id);
+		rc = fleet_rollout_send(s->store, s->pub, &up, s->r.metadata, 1, err);
+		if (rc == FLEET_CAST_UNREACHABLE)
+			return 0;
+		if (rc == -1)
+			return -1;
+	}
+	return n < ROLLOUT_BATCH;
+}
+
+/* Upgrades of the wave still not final `timeout` after their cast fail. */
+static int step_timeouts(struct step *s, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_OVERDUE, (int)s->r.current_wave,
+						 s->now_us - s->r.timeout_us, ROLLOUT_BATCH };
+	char reason[64], t[32];
+	size_t n, i;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	fleet_rollout_duration(t, sizeof t, s->r.timeout_us);
+	snprintf(reason, sizeof reason, "no answer within %s", t);
+	for (i = 0; i < n; i++) {
+		struct fleet_report rep = { .upgrade_id = s->members[i].upgrade_id,
+					    .instance_id = s->members[i].instance_id,
+					    .state = FLEET_FAILED, .reason = reason,
+					    .at_us = s->now_us, .source = "fleet" };
+
+		if (fleet_store_report(s->store, &rep, NULL, err) < 0)
+			return -1;
+		log_info("rollout %s: %s on %s: %s", s->r.id, rep.upgrade_id, rep.instance_id,
+			 reason);
+	}
+	return 0;
+}
+
+/* 1 halted (now or by someone else), 0 the wave is within its budget. */
+static int step_judge(struct step *s, const struct fleet_rollout_wave *w, struct error *err)
+{
+	char reason[FLEET_REASON_MAX];
+	int rc;
+
+	if ((uint64_t)w->failed * 1000000 <= (uint64_t)s->r.max_failure_ppm * w->total)
+		return 0;
+	snprintf(reason, sizeof reason, "wave %u: %zu of %zu failed, over max_failure_rate %g",
+		 s->r.current_wave + 1, w->failed, w->total, s->r.max_failure_ppm / 1e6);
+	rc = fleet_store_rollout_transition(s->store, s->r.id,
+					    FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING),
+					    FLEET_ROLLOUT_HALTED, reason, NULL, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		log_warn("rollout %s: HALTED: %s", s->r.id, reason);
+	return 1;
+}
+
+/* The upgrade record of s->members[i], in s->ups[i]. */
+static int step_upgrade(struct step *s, size_t i, struct error *err)
+{
+	struct fleet_upgrade *up = &s->ups[i];
+
+	memset(up, 0, sizeof *up);
+	memcpy(up->kind, "upgrade", sizeof "upgrade");
+	if (history_new_id(up->id, sizeof up->id, err) < 0)
+		return -1;
+	/* Fields of the same sizes: whole copies. */
+	memcpy(up->tenant, s->r.tenant, sizeof up->tenant);
+	memcpy(up->instance_id, s->members[i].instance_id, sizeof up->instance_id);
+	memcpy(up->to_version, s->r.to_version, sizeof up->to_version);
+	memcpy(up->strategy, s->r.strategy, sizeof up->strategy);
+	memcpy(up->location, s->r.location, sizeof up->location);
+	memcpy(up->sha256, s->r.sha256, sizeof up->sha256);
+	memcpy(up->rollout_id, s->r.id, sizeof up->rollout_id);
+	return 0;
+}
+
+/* Plans the next count (at most ROLLOUT_CAST_BATCH) pending targets in one
+ * transaction and sends them together: how many were settled (0: nothing
+ * to do, paused, cancelled, no longer ours, or the broker away), or -1. */
+static int step_cast_batch(struct step *s, size_t count, struct error *err)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_PENDING, (int)s->r.current_wave, 0,
+						 count };
+	size_t n, i, k = 0;
+	int rc;
+
+	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (step_upgrade(s, i, err) < 0)
+			return -1;
+	rc = fleet_store_rollout_plan_many(s->store, s->ups, n, s->planned, err);
+	if (rc <= 0)
+		return rc;	/* paused, cancelled or no longer ours: 0 */
+	for (i = 0; i < n; i++)	/* the planned ones, in order, to the front */
+		if (s->planned[i] && k++ != i)
+			s->ups[k - 1] = s->ups[i];
+	rc = fleet_rollout_send_many(s->store, s->pub, s->ups, k, s->r.metadata, &s->refused,
+				     err);
+	return rc < 0 ? -1 : rc == (int)k ? rc : 0;	/* some not sent: the broker is away */
+}
+
+/* Forgets the casts more than a second old. */
+static void pace_trim(struct fleet_rollout_pace *p, int64_t now)
+{
+	while (p->count && p->recent_us[p->first] <= now - 1000000) {
+		p->first = (p->first + 1) % ROLLOUT_RATE_MAX;
+		p->count--;
+	}
+}
+
+static void pace_add(struct fleet_rollout_pace *p, int64_t at, size_t n)
+{
+	while (n--) {
+		if (p->count == ROLLOUT_RATE_MAX) {
+			p->first = (p->first + 1) % ROLLOUT_RATE_MAX;
+			p->count--;
+		}
+		p->recent_us[(p->first + p->count++) % ROLLOUT_RATE_MAX] = at;
+	}
+}
+
+/* ceil(rate): the most casts in any second. */
+static int64_t pace_cap(const struct step *s)
+{
+	int64_t cap = (1000000 + s->r.cast_interval_us - 1) / s->r.cast_interval_us;
+
+	return cap < ROLLOUT_RATE_MAX ? cap : ROLLOUT_RATE_MAX;
+}
+
+/* How many casts may go now: those due at `rate` since token_us, within
+ * ceil(rate) in the last second, at most a batch and what is pending. */
+static size_t pace_room(const struct step *s, const struct fleet_rollout_pace *p, int64_t now,
+			size_t pending)
+{
+	int64_t interval = s->r.cast_interval_us, cap = pace_cap(s), due;
+
+	if (p->token_us > now || (int64_t)p->count >= cap)
+		return 0;
+	due = 1 + (now - p->token_us) / interval;
+	if (due > cap - (int64_t)p->count)
+		due = cap - (int64_t)p->count;
+	if (due > ROLLOUT_CAST_BATCH)
+		due = ROLLOUT_CAST_BATCH;
+	return (size_t)due < pending ? (size_t)due : pending;
+}
+
+/* Casts what `rate` allows now, in batches of what is due (at most
+ * ROLLOUT_CAST_BATCH: one commit and one confirmation each), for at most
+ * ROLLOUT_CAST_MS, and no more once *kick says a failure was stored since
+ * this tick began, or the broker refused a cast (recorded FAILED): the
+ * wave is judged again before the next batch.  *pending counts down;
+ * p->due_us says when more may go.  1: pacing goes on; 0: a batch had
+ * nothing to do (paused, cancelled, the broker away); -1. */
+static int step_cast(struct step *s, size_t *pending, struct fleet_rollout_pace *p,
+		     atomic_int *kick, struct error *err)
+{
+	int64_t now = step_now_us(), until = now + ROLLOUT_CAST_MS * 1000;
+	size_t room;
+	int rc;
+
+	/* Behind by more than a tick (a new wave, a resume, casts slower than
+	 * `rate`): start again from now rather than burst to catch up. */
+	if (p->token_us < now - ROLLOUT_TICK_MS * 1000)
+		p->token_us = now;
+	pace_trim(p, now);
+	while ((room = pace_room(s, p, now, *pending)) && now < until && !s->refused &&
+	       !(kick && atomic_load(kick))) {
+		rc = step_cast_batch(s, room, err);
+		if (rc <= 0)
+			return rc;
+		*pending -= (size_t)rc;
+		p->token_us += rc * s->r.cast_interval_us;
+		now = step_now_us();
+		pace_add(p, now, (size_t)rc);
+		pace_trim(p, now);
+	}
+	/* The next cast needs its token and a place in the last second. */
+	p->due_us = *pending ? p->token_us : 0;
+	if (*pending && (int64_t)p->count >= pace_cap(s) &&
+	    p->recent_us[p->first] + 1000000 > p->due_us)
+		p->due_us = p->recent_us[p->first] + 1000000;
+	return 1;
+}
+
+static int step_advance(struct step *s, struct error *err)
+{
+	int rc = fleet_store_rollout_advance(s->store, s->r.id, s->r.current_wave, err);
+
+	if (rc == 1 && s->r.current_wave + 1 >= s->r.wave_count)
+		log_info("rollout %s: FINISHED", s->r.id);
+	else if (rc == 1)
+		log_info("rollout %s: wave %u done, wave %u starts", s->r.id, s->r.current_wave + 1,
+			 s->r.current_wave + 2);
+	return rc < 0 ? -1 : 0;
+}
+
+int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, const char *id,
+		       struct fleet_rollout_pace *pace, atomic_int *kick, struct error *err)
+{
+	struct step *s = calloc(1, sizeof *s);
+	struct fleet_rollout_wave w;
+	int rc;
+
+	pace->due_us = 0;	/* unless casts are left for a later step */
+	if (!s)
+		return error_set(err, "rollout %s: out of memory", id);
+	s->store = store;
+	s->pub = pub;
+	s->now_us = step_now_us();
+	rc = fleet_store_rollout_get(store, id, &s->r, err);
+	if (rc != 1 || s->r.state != FLEET_ROLLOUT_RUNNING)
+		goto out;
+	if (pace->pending && pace->judged_us > s->now_us - ROLLOUT_TICK_MS * 1000)
+		goto cast;	/* judged less than a tick ago, no FAILED since */
+	rc = step_resend(s, err);
+	if (rc <= 0)
+		goto out;
+	if ((rc = step_timeouts(s, err)) < 0 ||
+	    (rc = fleet_store_rollout_wave(store, id, s->r.current_wave,
+					   s->now_us - s->r.probation_us, &w, err)) < 0)
+		goto out;
+	rc = step_judge(s, &w, err);
+	if (rc != 0)
+		goto out;
+	pace->judged_us = s->now_us;
+	pace->pending = w.pending;
+	if (!w.pending) {
+		if (w.failed + w.proven == w.total)
+			rc = step_advance(s, err);
+		goto out;
+	}
+cast:
+	rc = step_cast(s, &pace->pending, pace, kick, err);
+	if (rc != 1 || s->refused)
+		pace->judged_us = 0;	/* nothing cast, or a FAILED: a full step next */
+	if (rc != 1)
+		pace->due_us = 0;	/* the next tick tries again */
+out:
+	free(s);
+	return rc < 0 ? -1 : 0;
+}

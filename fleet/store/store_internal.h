@@ -1,0 +1,96 @@
+/* store_internal.h (private to the store): what the fleet_store modules share.
+ *   store.c         open, close, state names, the per-call lock and transaction
+ *   store_schema.c  the migrations
+ *   store_write.c   the writes' checks and statements, a plan's upgrade insert
+ *   store_batch.c   fleet_store_batch: a batch's statements in two rounds
+ *   store_single.c  the single writes: batches of one
+ *   store_read.c    gets and lists
+ *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
+ *   store_rollout.c, store_rollout_plan.c   rollouts and their targets
+ *   store_metrics.c the counts the metrics' gauges show
+ * Arrows go one way: store.c calls the migrations, the single writes call
+ * the batch, the batch calls store_write.c's checks; none calls back. */
+#ifndef SLOTFLEET_STORE_INTERNAL_H
+#define SLOTFLEET_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "store/db/db.h"
+#include "store/fleet_store.h"
+
+#define STORE_SCHEMA_VERSION 2
+
+struct fleet_store {
+	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
+	struct db *db;
+};
+
+/* Runs fn inside one write transaction under the store's lock: commit when
+ * fn returns >= 0 (its value is returned), rollback and -1 otherwise.
+ * errno: EIO on any failure but EINVAL set by fn. */
+typedef int (*store_tx_fn)(struct db *db, void *ctx, struct error *err);
+int store_tx(struct fleet_store *store, store_tx_fn fn, void *ctx, struct error *err);
+/* Same without a transaction, for reads that are one statement or that do
+ * not need one snapshot. */
+int store_read(struct fleet_store *store, store_tx_fn fn, void *ctx, struct error *err);
+
+int store_migrate(struct db *db, struct error *err);
+int store_schema_version(struct db *db, int *version, struct error *err);
+
+/* Inline: the clock is read by store.c and by the modules it calls (the
+ * migrations record when they ran), which must not call back into it. */
+static inline int64_t store_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* -1 with errno EINVAL and err naming the field when s is NULL (unless
+ * may_be_null), not NUL-terminated within size, or not UTF-8. */
+int store_check_text(const char *s, size_t size, int may_be_null, const char *field,
+		     struct error *err);
+/* Copies a reason into buf (FLEET_REASON_MAX): invalid UTF-8 bytes become
+ * '?', a long text is cut at a character boundary.  Reasons are data from
+ * guests: keeping a mangled one beats refusing the report. */
+void store_clean_reason(char *buf, const char *reason);
+int store_check_state(enum fleet_state state, struct error *err);
+int store_invalid(struct error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The columns of an upgrade, in the order store_row_upgrade() reads them. */
+#define STORE_UPGRADE_COLS \
+	"id, tenant, kind, instance_id, from_version, to_version, strategy, location, " \
+	"sha256, rollout_id, state, reason, created_us, updated_us"
+int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
+		      struct error *err);
+int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
+
+/* An upgrade's insert inside a caller's transaction (store_write.c): checked
+ * first with store_check_upgrade(); 0 inserted, 1 the id exists, -1. */
+struct store_insert {
+	const struct fleet_upgrade *up;
+	char reason[FLEET_REASON_MAX];
+	int64_t created_us;
+};
+int store_check_upgrade(const struct fleet_upgrade *up, struct error *err);
+int store_insert_tx(struct db *db, void *ctx, struct error *err);
+/* The other checks of fleet_store_batch()'s items: -1 (EINVAL, err set). */
+int store_check_report(const struct fleet_report *r, struct error *err);
+int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
+
+/* Statements the single insert and the batch share (store_write.c):
+ * upgrade insert ($1..$14: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
+ * event append ($1 upgrade, $2 state, $3 reason, $4 at_us, $5 source; seq
+ * the next one: run it under the upgrade's row lock), instance known ($1). */
+extern const char store_sql_upgrade_insert[];
+#define STORE_UPGRADE_PARAMS 14
+/* store_sql_upgrade_insert's values for up, a NEW record created at created_us. */
+void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, int64_t created_us,
+			  struct db_value p[STORE_UPGRADE_PARAMS]);
+extern const char store_sql_event[];
+extern const char store_sql_instance_known[];
+
+#endif

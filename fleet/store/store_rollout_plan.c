@@ -1,0 +1,439 @@
+/* store_rollout_plan.c: a rollout's targets: what the driver asks (wave
+ * counts, members to cast, overdue or failed ones), the plan-then-confirm
+ * steps of a cast, and the driving lock (see store/fleet_store_rollout.h).
+ *
+ * A target's upgrade is found by its id (the upgrades primary key), so a
+ * target's state is always the upgrade record's, reports included. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/fleet_store_rollout.h"
+#include "store/store_internal.h"
+
+#define PLAN_FROM \
+	" FROM rollout_targets t LEFT JOIN upgrades u ON u.id = t.upgrade_id" \
+	" WHERE t.rollout_id = $1"
+
+struct plan_wave {
+	const char *id;
+	unsigned wave;
+	int64_t proven_before_us;
+	struct fleet_rollout_wave *counts;
+};
+
+static int plan_wave_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	struct plan_wave *w = ctx;
+	size_t *out[6] = { &w->counts->total, &w->counts->pending, &w->counts->unconfirmed,
+			   &w->counts->failed, &w->counts->succeeded, &w->counts->proven };
+	int64_t v;
+	int i;
+
+	if (ncols != 6)
+		return error_set(err, "store: unexpected wave row");
+	for (i = 0; i < 6; i++) {
+		if (db_parse_int(cols[i], "count", &v, err))
+			return -1;
+		*out[i] = (size_t)v;
+	}
+	return 0;
+}
+
+static int plan_wave_read(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_wave *w = ctx;
+	struct db_value p[] = { DB_T(w->id), DB_I(w->wave), DB_I(FLEET_FAILED),
+				DB_I(FLEET_SUCCESS), DB_I(w->proven_before_us) };
+
+	return db_exec(db, "SELECT COUNT(*),"
+			   " COALESCE(SUM(CASE WHEN t.upgrade_id = '' THEN 1 ELSE 0 END), 0),"
+			   " COALESCE(SUM(CASE WHEN t.upgrade_id <> '' AND t.cast_us = 0"
+			   "  THEN 1 ELSE 0 END), 0),"
+			   " COALESCE(SUM(CASE WHEN u.state = $3 THEN 1 ELSE 0 END), 0),"
+			   " COALESCE(SUM(CASE WHEN u.state = $4 THEN 1 ELSE 0 END), 0),"
+			   " COALESCE(SUM(CASE WHEN u.state = $4 AND u.updated_us <= $5"
+			   "  THEN 1 ELSE 0 END), 0)" PLAN_FROM " AND t.wave = $2",
+		       p, 5, plan_wave_row, w, NULL, err);
+}
+
+int fleet_store_rollout_wave(struct fleet_store *store, const char *id, unsigned wave,
+			     int64_t proven_before_us, struct fleet_rollout_wave *counts,
+			     struct error *err)
+{
+	struct plan_wave w = { id, wave, proven_before_us, counts };
+
+	memset(counts, 0, sizeof *counts);
+	if (store_check_text(id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	return store_read(store, plan_wave_read, &w, err);
+}
+
+struct plan_counts {
+	const char *id;
+	size_t (*counts)[FLEET_STATE_COUNT + 1];
+	size_t max_waves;
+};
+
+static int plan_counts_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	struct plan_counts *c = ctx;
+	enum fleet_state state = FLEET_NEW;
+	int64_t wave, n;
+
+	if (ncols != 3 || db_parse_int(cols[0], "wave", &wave, err) ||
+	    db_parse_int(cols[2], "count", &n, err) ||
+	    (cols[1] && store_parse_state(cols[1], &state, err)))
+		return error_set(err, "store: unexpected rollout count row");
+	if (wave >= 0 && (size_t)wave < c->max_waves)
+		c->counts[wave][cols[1] ? (unsigned)state : FLEET_STATE_COUNT] += (size_t)n;
+	return 0;
+}
+
+static int plan_counts_read(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_counts *c = ctx;
+	struct db_value p[] = { DB_T(c->id) };
+
+	return db_exec(db, "SELECT t.wave, u.state, COUNT(*)" PLAN_FROM
+			   " GROUP BY t.wave, u.state",
+		       p, 1, plan_counts_row, c, NULL, err);
+}
+
+int fleet_store_rollout_counts(struct fleet_store *store, const char *id,
+			       size_t (*counts)[FLEET_STATE_COUNT + 1], size_t max_waves,
+			       struct error *err)
+{
+	struct plan_counts c = { id, counts, max_waves };
+
+	memset(counts, 0, max_waves * sizeof *counts);
+	if (store_check_text(id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	return store_read(store, plan_counts_read, &c, err);
+}
+
+struct plan_members {
+	const char *id;
+	const struct fleet_rollout_members_query *q;
+	struct fleet_rollout_member *out;
+	size_t count;
+};
+
+static int plan_member_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	struct plan_members *m = ctx;
+	struct fleet_rollout_member *t = &m->out[m->count];
+	int64_t wave;
+
+	if (ncols != 7 || m->count == m->q->limit)
+		return error_set(err, "store: unexpected rollout member row");
+	memset(t, 0, sizeof *t);
+	db_copy_text(t->instance_id, sizeof t->instance_id, cols[0]);
+	db_copy_text(t->upgrade_id, sizeof t->upgrade_id, cols[1]);
+	db_copy_text(t->reason, sizeof t->reason, cols[6]);
+	if (db_parse_int(cols[2], "wave", &wave, err) ||
+	    db_parse_int(cols[3], "cast_us", &t->cast_us, err))
+		return -1;
+	t->wave = (unsigned)wave;
+	t->has_upgrade = cols[4] != NULL;
+	if (t->has_upgrade && (store_parse_state(cols[4], &t->state, err) ||
+			       db_parse_int(cols[5], "updated_us", &t->updated_us, err)))
+		return -1;
+	m->count++;
+	return 0;
+}
+
+/* Fixed fragments per query kind; values stay parameters. */
+static int plan_members_read(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_members *m = ctx;
+	const struct fleet_rollout_members_query *q = m->q;
+	struct db_value p[6] = { DB_T(m->id) };
+	char sql[640];
+	size_t used;
+	int n = 1;
+
+	used = (size_t)snprintf(sql, sizeof sql, "SELECT t.instance_id, t.upgrade_id, t.wave,"
+				" t.cast_us, u.state, u.updated_us, u.reason" PLAN_FROM);
+#define PLAN_APPEND(...) (used += (size_t)snprintf(sql + used, sizeof sql - used, __VA_ARGS__))
+	if (q->wave >= 0 && q->which != FLEET_MEMBERS_UNCONFIRMED && q->which != FLEET_MEMBERS_CAST) {
+		p[n++] = DB_I(q->wave);
+		PLAN_APPEND(" AND t.wave = $%d", n);
+	}
+	switch (q->which) {
+	case FLEET_MEMBERS_PENDING:
+		PLAN_APPEND(" AND t.upgrade_id = ''");
+		break;
+	case FLEET_MEMBERS_UNCONFIRMED:
+		PLAN_APPEND(" AND t.upgrade_id <> '' AND t.cast_us = 0");
+		break;
+	case FLEET_MEMBERS_OVERDUE:
+		p[n++] = DB_I(q->before_us);
+		p[n++] = DB_I(FLEET_SUCCESS);
+		p[n++] = DB_I(FLEET_FAILED);
+		PLAN_APPEND(" AND t.cast_us > 0 AND t.cast_us < $%d AND u.state <> $%d"
+			    " AND u.state <> $%d", n - 2, n - 1, n);
+		break;
+	case FLEET_MEMBERS_FAILED:
+		p[n++] = DB_I(FLEET_FAILED);
+		PLAN_APPEND(" AND u.state = $%d", n);
+		break;
+	case FLEET_MEMBERS_CAST:
+		PLAN_APPEND(" AND t.upgrade_id <> ''");
+		break;
+	}
+	p[n++] = DB_I((int64_t)q->limit);
+	PLAN_APPEND(" ORDER BY t.seq LIMIT $%d", n);
+#undef PLAN_APPEND
+	return db_exec(db, sql, p, n, plan_member_row, m, NULL, err);
+}
+
+int fleet_store_rollout_members(struct fleet_store *store, const char *id,
+				const struct fleet_rollout_members_query *query,
+				struct fleet_rollout_member *members, size_t *count,
+				struct error *err)
+{
+	struct plan_members m = { id, query, members, 0 };
+
+	*count = 0;
+	if (store_check_text(id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	if (query->limit < 1 || query->limit > FLEET_PAGE_MAX ||
+	    (unsigned)query->which > FLEET_MEMBERS_CAST)
+		return store_invalid(err, "store: bad rollout member query"), -1;
+	if (store_read(store, plan_members_read, &m, err))
+		return -1;
+	*count = m.count;
+	return 0;
+}
+
+/* The advisory lock key of a rollout: FNV-1a 64 of its id.  Two rollouts
+ * sharing a key only share a driver. */
+static int64_t plan_lock_key(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 0x100000001b3ULL;
+	return (int64_t)h;
+}
+
+/* pg_locks shows a bigint key as classid (high half), objid (low half) and
+ * objsubid 1. */
+#define PLAN_LOCK_HELD \
+	"EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted" \
+	" AND pid = pg_backend_pid() AND classid::bigint = $2 AND objid::bigint = $3" \
+	" AND objsubid = 1)"
+
+static void plan_lock_params(const char *id, struct db_value *p)
+{
+	uint64_t key = (uint64_t)plan_lock_key(id);
+
+	p[0] = DB_I((int64_t)key);
+	p[1] = DB_I((int64_t)(key >> 32));
+	p[2] = DB_I((int64_t)(key & 0xffffffffu));
+}
+
+static int plan_bool_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	if (ncols != 1 || !cols[0])
+		return error_set(err, "store: unexpected lock row");
+	*(int *)ctx = !strcmp(cols[0], "t") || !strcmp(cols[0], "1");
+	return 0;
+}
+
+/* 1 when this connection holds the rollout's lock (always on SQLite). */
+static int plan_lock_held(struct db *db, const char *id, struct error *err)
+{
+	struct db_value p[3];
+	int held = 0;
+
+	if (db->ops->backend != DB_POSTGRESQL)
+		return 1;
+	plan_lock_params(id, p);
+	if (db_exec(db, "SELECT " PLAN_LOCK_HELD, p, 3, plan_bool_row, &held, NULL, err))
+		return -1;
+	return held;
+}
+
+struct plan_lock {
+	const char *id;
+	int held;
+};
+
+/* Takes the lock unless this session holds it already (session locks
+ * stack: taking it twice would need two unlocks). */
+static int plan_lock_read(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_lock *l = ctx;
+	struct db_value p[3];
+
+	if (db->ops->backend != DB_POSTGRESQL) {
+		l->held = 1;
+		return 0;
+	}
+	plan_lock_params(l->id, p);
+	return db_exec(db, "SELECT CASE WHEN " PLAN_LOCK_HELD " THEN true"
+			   " ELSE pg_try_advisory_lock($1) END",
+		       p, 3, plan_bool_row, &l->held, NULL, err);
+}
+
+int fleet_store_rollout_lock(struct fleet_store *store, const char *id, int *held,
+			     struct error *err)
+{
+	struct plan_lock l = { id, 0 };
+
+	*held = 0;
+	if (store_check_text(id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	if (store_read(store, plan_lock_read, &l, err))
+		return -1;
+	*held = l.held;
+	return 0;
+}
+
+static int plan_unlock_read(struct db *db, void *ctx, struct error *err)
+{
+	struct db_value p[3];
+
+	if (db->ops->backend != DB_POSTGRESQL)
+		return 0;
+	plan_lock_params(ctx, p);
+	return db_exec(db, "SELECT CASE WHEN " PLAN_LOCK_HELD " THEN pg_advisory_unlock($1)"
+			   " ELSE false END", p, 3, NULL, NULL, NULL, err);
+}
+
+int fleet_store_rollout_unlock(struct fleet_store *store, const char *id, struct error *err)
+{
+	if (store_check_text(id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	return store_read(store, plan_unlock_read, (void *)id, err);
+}
+
+struct plan_cast {
+	const char *rollout_id;
+	const struct fleet_upgrade *ups;
+	const char *const *instance_ids;	/* cast_done */
+	size_t n;
+	int *planned;
+	int64_t created_us, cast_us;
+};
+
+/* Lock (PostgreSQL), RUNNING (its row locked until commit, so a pause or
+ * cancel waits for this plan or is seen by it), then each target still
+ * pending gets its record.  0, or 1 when nothing could be planned. */
+static int plan_cast_tx(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_cast *c = ctx;
+	struct db_value r[] = { DB_T(c->rollout_id), DB_I(FLEET_ROLLOUT_RUNNING) };
+	int64_t changes;
+	size_t i;
+	int rc = plan_lock_held(db, c->rollout_id, err);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : 1;
+	if (db_exec(db, "UPDATE rollouts SET updated_us = updated_us WHERE id = $1 AND state = $2",
+		    r, 2, NULL, NULL, &changes, err))
+		return -1;
+	if (!changes)
+		return 1;
+	for (i = 0; i < c->n; i++) {
+		const struct fleet_upgrade *up = &c->ups[i];
+		struct db_value t[] = { DB_T(c->rollout_id), DB_T(up->instance_id), DB_T(up->id) };
+		struct store_insert insert = { .up = up, .created_us = up->created_us ?
+							up->created_us : c->created_us };
+
+		if (db_exec(db, "UPDATE rollout_targets SET upgrade_id = $3"
+				" WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id = ''",
+			    t, 3, NULL, NULL, &changes, err))
+			return -1;
+		if (!changes)
+			continue;	/* planned already: not again */
+		store_clean_reason(insert.reason, up->reason);
+		rc = store_insert_tx(db, &insert, err);
+		if (rc == 1)
+			return error_set(err, "store: upgrade id %s exists already", up->id);
+		if (rc < 0)
+			return rc;
+		c->planned[i] = 1;
+	}
+	return 0;
+}
+
+int fleet_store_rollout_plan_many(struct fleet_store *store, const struct fleet_upgrade *ups,
+				  size_t n, int *planned, struct error *err)
+{
+	struct plan_cast c = { .rollout_id = n ? ups[0].rollout_id : "", .ups = ups, .n = n,
+			       .planned = planned, .created_us = store_now_us() };
+	size_t i, count = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		planned[i] = 0;
+		if (store_check_upgrade(&ups[i], err))
+			return -1;
+		if (!ups[i].rollout_id[0] || strcmp(ups[i].rollout_id, c.rollout_id))
+			return store_invalid(err, "store: a rollout's upgrade without its rollout_id"),
+			       -1;
+	}
+	if (!n)
+		return 0;
+	rc = store_tx(store, plan_cast_tx, &c, err);
+	if (rc < 0) {
+		for (i = 0; i < n; i++)
+			planned[i] = 0;	/* rolled back */
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		count += (size_t)planned[i];
+	return (int)count;
+}
+
+int fleet_store_rollout_plan(struct fleet_store *store, const struct fleet_upgrade *up,
+			     struct error *err)
+{
+	int planned;
+	int rc = fleet_store_rollout_plan_many(store, up, 1, &planned, err);
+
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+static int plan_done_tx(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_cast *c = ctx;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		struct db_value p[] = { DB_T(c->rollout_id), DB_T(c->instance_ids[i]),
+					DB_I(c->cast_us) };
+
+		if (db_exec(db, "UPDATE rollout_targets SET cast_us = $3"
+				" WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id <> ''"
+				" AND cast_us = 0",
+			    p, 3, NULL, NULL, NULL, err))
+			return -1;
+	}
+	return 0;
+}
+
+int fleet_store_rollout_cast_done_many(struct fleet_store *store, const char *rollout_id,
+				       const char *const *instance_ids, size_t n, int64_t cast_us,
+				       struct error *err)
+{
+	struct plan_cast c = { .rollout_id = rollout_id, .instance_ids = instance_ids, .n = n,
+			       .cast_us = cast_us > 0 ? cast_us : store_now_us() };
+	size_t i;
+
+	if (store_check_text(rollout_id, FLEET_ID_MAX, 0, "rollout id", err))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (store_check_text(instance_ids[i], FLEET_INSTANCE_MAX, 0, "instance_id", err))
+			return -1;
+	return n ? store_tx(store, plan_done_tx, &c, err) : 0;
+}
+
+int fleet_store_rollout_cast_done(struct fleet_store *store, const char *rollout_id,
+				  const char *instance_id, int64_t cast_us, struct error *err)
+{
+	return fleet_store_rollout_cast_done_many(store, rollout_id, &instance_id, 1, cast_us,
+						  err);
+}

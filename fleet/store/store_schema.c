@@ -1,0 +1,186 @@
+/* store_schema.c: the versioned schema.  Migration N takes the database
+ * from version N-1 to N in one transaction, recorded in schema_version.
+ * Several processes may open one PostgreSQL at once: the transaction first
+ * takes an advisory lock, then rereads the version.  Released migrations
+ * are never edited; a change is a new migration.
+ *
+ * State columns hold enum fleet_state values, which are ordered by rank
+ * (the report rules compare them); they are part of the schema.  On
+ * PostgreSQL, ids use the "C" collation so lists are ordered by bytes, as
+ * on SQLite, whatever the database's locale. */
+#include <stdlib.h>
+
+#include "store/store_internal.h"
+
+#define ANY (DB_SQLITE | DB_POSTGRESQL)
+#define PG DB_POSTGRESQL
+
+struct store_step {
+	unsigned backends;
+	const char *sql;
+};
+
+static const struct store_step store_v1[] = {
+	{ ANY, "CREATE TABLE upgrades ("
+	       " id TEXT NOT NULL PRIMARY KEY,"
+	       " tenant TEXT NOT NULL,"
+	       " kind TEXT NOT NULL,"
+	       " instance_id TEXT NOT NULL,"
+	       " from_version TEXT NOT NULL,"
+	       " to_version TEXT NOT NULL,"
+	       " strategy TEXT NOT NULL,"
+	       " location TEXT NOT NULL,"
+	       " sha256 TEXT NOT NULL,"
+	       " rollout_id TEXT NOT NULL,"	/* rollouts come later: "" until then */
+	       " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 7),"
+	       " reason TEXT NOT NULL,"
+	       " created_us BIGINT NOT NULL,"
+	       " updated_us BIGINT NOT NULL)" },
+	{ PG, "ALTER TABLE upgrades ALTER COLUMN id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN tenant TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN instance_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE TABLE upgrade_events ("
+	       " upgrade_id TEXT NOT NULL REFERENCES upgrades (id),"
+	       " seq BIGINT NOT NULL,"		/* 1, 2, ... per upgrade: the order applied */
+	       " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 7),"
+	       " reason TEXT NOT NULL,"
+	       " at_us BIGINT NOT NULL,"
+	       " source TEXT NOT NULL,"
+	       " PRIMARY KEY (upgrade_id, seq))" },
+	{ PG, "ALTER TABLE upgrade_events ALTER COLUMN upgrade_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE TABLE instances ("
+	       " id TEXT NOT NULL PRIMARY KEY,"
+	       " agent_version TEXT NOT NULL DEFAULT '',"
+	       " agent_slot TEXT NOT NULL DEFAULT '',"
+	       " last_seen_us BIGINT NOT NULL DEFAULT 0)" },
+	{ PG, "ALTER TABLE instances ALTER COLUMN id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN agent_version TYPE TEXT COLLATE \"C\"" },
+	/* One index per list filter, each in list order (newest first by
+	 * created, then id), so a page is an index range. */
+	{ ANY, "CREATE INDEX upgrades_by_created ON upgrades (created_us, id)" },
+	{ ANY, "CREATE INDEX upgrades_by_instance ON upgrades (instance_id, created_us, id)" },
+	{ ANY, "CREATE INDEX upgrades_by_tenant ON upgrades (tenant, created_us, id)" },
+	{ ANY, "CREATE INDEX upgrades_by_state ON upgrades (state, created_us, id)" },
+	{ ANY, "CREATE INDEX instances_by_version ON instances (agent_version, id)" },
+};
+
+/* Rollouts (store/fleet_store_rollout.h): the rollout, and its plan, one
+ * row per target, unique per (rollout, instance): an instance is planned
+ * once per rollout.  seq is the casting order (waves in order). */
+static const struct store_step store_v2[] = {
+	{ ANY, "CREATE TABLE rollouts ("
+	       " id TEXT NOT NULL PRIMARY KEY,"
+	       " tenant TEXT NOT NULL,"
+	       " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+	       " reason TEXT NOT NULL,"
+	       " to_version TEXT NOT NULL,"
+	       " strategy TEXT NOT NULL,"
+	       " location TEXT NOT NULL,"
+	       " sha256 TEXT NOT NULL,"
+	       " metadata TEXT NOT NULL,"
+	       " selector TEXT NOT NULL,"
+	       " waves TEXT NOT NULL,"
+	       " wave_count INTEGER NOT NULL,"
+	       " current_wave INTEGER NOT NULL,"
+	       " max_failure_ppm BIGINT NOT NULL,"
+	       " cast_interval_us BIGINT NOT NULL,"
+	       " probation_us BIGINT NOT NULL,"
+	       " timeout_us BIGINT NOT NULL,"
+	       " created_us BIGINT NOT NULL,"
+	       " updated_us BIGINT NOT NULL)" },
+	{ PG, "ALTER TABLE rollouts ALTER COLUMN id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE TABLE rollout_targets ("
+	       " rollout_id TEXT NOT NULL REFERENCES rollouts (id),"
+	       " instance_id TEXT NOT NULL,"
+	       " seq INTEGER NOT NULL,"
+	       " wave INTEGER NOT NULL,"
+	       " upgrade_id TEXT NOT NULL,"	/* '' until planned */
+	       " cast_us BIGINT NOT NULL,"	/* 0 until the broker confirmed */
+	       " PRIMARY KEY (rollout_id, instance_id))" },
+	{ PG, "ALTER TABLE rollout_targets ALTER COLUMN rollout_id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN instance_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE UNIQUE INDEX rollout_targets_by_seq ON rollout_targets (rollout_id, seq)" },
+	{ ANY, "CREATE INDEX rollouts_by_created ON rollouts (created_us, id)" },
+	{ ANY, "CREATE INDEX rollouts_by_state ON rollouts (state, created_us, id)" },
+};
+
+static const struct {
+	const struct store_step *steps;
+	size_t count;
+} store_migrations[STORE_SCHEMA_VERSION] = {
+	{ store_v1, sizeof store_v1 / sizeof store_v1[0] },
+	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
+};
+
+static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	int64_t v;
+
+	if (ncols < 1 || db_parse_int(cols[0], "schema_version.version", &v, err))
+		return -1;
+	*(int *)ctx = (int)v;
+	return 0;
+}
+
+int store_schema_version(struct db *db, int *version, struct error *err)
+{
+	*version = 0;
+	return db_exec(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL, 0,
+		       store_version_row, version, NULL, err);
+}
+
+static int store_apply(struct db *db, int version, struct error *err)
+{
+	struct db_value params[2] = { DB_I(version), DB_I(store_now_us()) };
+	size_t i;
+
+	for (i = 0; i < store_migrations[version - 1].count; i++) {
+		const struct store_step *step = &store_migrations[version - 1].steps[i];
+
+		if ((step->backends & db->ops->backend) &&
+		    db_exec(db, step->sql, NULL, 0, NULL, NULL, NULL, err))
+			return error_prefix(err, "schema migration %d, step %zu: ", version, i + 1);
+	}
+	return db_exec(db, "INSERT INTO schema_version (version, applied_us) VALUES ($1, $2)",
+		       params, 2, NULL, NULL, NULL, err);
+}
+
+/* One transaction: 1 when the schema is current, 0 when a migration was
+ * applied (call again), -1 on error. */
+static int store_migrate_one(struct db *db, struct error *err)
+{
+	int version, rc;
+
+	if (db->ops->begin(db, err))
+		return -1;
+	rc = db->ops->lock_schema(db, err);
+	if (!rc)
+		rc = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+				 " version INTEGER NOT NULL PRIMARY KEY,"
+				 " applied_us BIGINT NOT NULL)",
+			     NULL, 0, NULL, NULL, NULL, err);
+	if (!rc)
+		rc = store_schema_version(db, &version, err);
+	if (!rc && version > STORE_SCHEMA_VERSION)
+		rc = error_set(err, "%s: the database has schema version %d, newer than this"
+				    " slotfleet knows (%d): upgrade slotfleet",
+			       db->ops->name, version, STORE_SCHEMA_VERSION);
+	if (!rc && version < STORE_SCHEMA_VERSION)
+		rc = store_apply(db, version + 1, err);
+	if (rc) {
+		db->ops->rollback(db);
+		return -1;
+	}
+	if (db->ops->commit(db, err))
+		return -1;
+	return version == STORE_SCHEMA_VERSION;
+}
+
+int store_migrate(struct db *db, struct error *err)
+{
+	int rc;
+
+	while ((rc = store_migrate_one(db, err)) == 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
