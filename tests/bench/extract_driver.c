@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 
 static int fsync_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "support_fuzz.h"
 
 #define FUZZ_MAX_BYTES (4u << 20)

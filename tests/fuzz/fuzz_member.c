@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "extract_pool.h"
+#include "extract/extract_pool.h"
 #include "support_fuzz.h"
 
 #define FUZZ_CHUNK (64u << 10)

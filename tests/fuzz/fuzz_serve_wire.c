@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "serve_wire.h"
+#include "amqp/serve_wire.h"
 #include "support_fuzz.h"
 
 static void fuzz_printable(const char *text, size_t size, const char *what)

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privsep.h"
+#include "privsep/privsep.h"
 #include "support.h"
 
 /* Appends a finding to the report the confined child sends back. */

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "outcome_watch.h"
+#include "amqp/outcome_watch.h"
 
 static void outcome_watch_stop(struct outcome_watch *w)
 {

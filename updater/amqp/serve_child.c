@@ -20,10 +20,10 @@
 
 #include "amqp_link.h"
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 #include "rpc_message.h"
-#include "serve.h"
-#include "serve_wire.h"
+#include "amqp/serve.h"
+#include "amqp/serve_wire.h"
 
 /* How often the loop wakes with nothing to do: librabbitmq sends its
  * heartbeats, and reads frames OpenSSL buffered, only when called. */

@@ -6,7 +6,7 @@
 
 #include "fetch.h"
 #include "request_check.h"
-#include "serve_wire.h"
+#include "amqp/serve_wire.h"
 
 /* NUL-terminated within size, printable ASCII before it; empty unless allowed. */
 static int wire_string(const char *field, const char *s, size_t size, int want,

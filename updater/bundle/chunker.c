@@ -16,7 +16,7 @@
 #include <zstd.h>
 
 #include "atomic.h"
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 struct bundle_chunker {
 	int fd;

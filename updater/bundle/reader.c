@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "tar_gate.h"
+#include "bundle/bundle.h"
+#include "extract/tar_gate.h"
 #include "text.h"
 
 static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",

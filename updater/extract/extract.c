@@ -12,8 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 #include "text.h"
 
 #define EXTRACT_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <zstd_errors.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 
 static int source_fail(struct extract_source *s, struct error *err)
 {

@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "extract_worker.h"
+#include "extract/extract_worker.h"
 #include "sock.h"
 
 /* Large enough that the feeder does not wait on the worker for every block. */

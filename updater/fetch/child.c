@@ -10,10 +10,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "child_wire.h"
-#include "fetch_child.h"
+#include "fetch/child_wire.h"
+#include "fetch/fetch_child.h"
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 struct child {
 	int fd;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "install_metrics.h"
+#include "install/install_metrics.h"
 #include "prom.h"
 
 struct install_totals {

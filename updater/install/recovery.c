@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "history.h"
-#include "install_recovery.h"
+#include "install/install_recovery.h"
 #include "log.h"
 
 static int recover_slots(struct slots *slots, struct error *err)

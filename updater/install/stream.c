@@ -8,9 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetch_child.h"
-#include "extract_worker.h"
-#include "install_stream.h"
+#include "fetch/fetch_child.h"
+#include "extract/extract_worker.h"
+#include "install/install_stream.h"
 #include "sock.h"
 #include "version.h"
 

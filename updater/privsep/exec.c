@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 extern char **environ;
 

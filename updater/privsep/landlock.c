@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
 #define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)		/* ABI 2 */

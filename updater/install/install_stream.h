@@ -20,10 +20,10 @@
 #ifndef SLOTD_INSTALL_STREAM_H
 #define SLOTD_INSTALL_STREAM_H
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "config.h"
-#include "extract.h"
-#include "install.h"
+#include "extract/extract.h"
+#include "install/install.h"
 #include "slots.h"
 
 struct install_stream_checks {

@@ -42,7 +42,7 @@
 #define SLOTD_FETCH_CHILD_H
 
 #include "fetch.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 #define FETCH_CHILD_ARG "--fetch-child"
 #define FETCH_CHILD_FD PRIVSEP_CHILD_FD

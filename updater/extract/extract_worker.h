@@ -16,8 +16,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "extract.h"
-#include "extract_pool.h"
+#include "extract/extract.h"
+#include "extract/extract_pool.h"
 
 struct extract_worker {
 	int fd[2];			/* [1] fed by the caller, [0] read by the worker */
