@@ -46,7 +46,7 @@ struct fetch_strategy {
 };
 
 const struct fetch_strategy *fetch_strategy_find(const char *name);
-/* location as an error may quote it: user:password redacted, at most 100
+/* location as an error may quote it (location.c): user:password redacted, at most 100
  * bytes (out: at least FETCH_SHOWN_MAX) */
 #define FETCH_SHOWN_MAX 104
 void fetch_location_shown(const char *location, char *out, size_t len);
