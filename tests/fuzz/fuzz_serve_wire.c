@@ -1,5 +1,5 @@
 /* fuzz_serve_wire.c: the records `slotupd serve` (root) takes from its AMQP
- * process, which it does not trust (include/serve_wire.h).
+ * process, which it does not trust (updater/amqp/serve_wire.h).
  *
  * serve_wire_request_decode() and serve_wire_reply_decode() on hostile
  * records.  A record must have an exact size and magic, which mutations

@@ -1,4 +1,4 @@
-/* outcome_watch.c: see include/outcome_watch.h. */
+/* outcome_watch.c: see updater/amqp/outcome_watch.h. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>

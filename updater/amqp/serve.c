@@ -1,4 +1,4 @@
-/* serve.c: `slotupd serve`, the privileged side (see include/serve.h): it
+/* serve.c: `slotupd serve`, the privileged side (see updater/amqp/serve.h): it
  * runs the AMQP process and settles what that process asks for. */
 #include <errno.h>
 #include <limits.h>

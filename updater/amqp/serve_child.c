@@ -1,5 +1,5 @@
 /* serve_child.c: `slotupd --amqp-child`, the AMQP side of `slotupd serve`
- * (see include/serve.h and include/serve_wire.h).  It owns the broker
+ * (see updater/amqp/serve.h and updater/amqp/serve_wire.h).  It owns the broker
  * connection: consumes, parses and unseals each message, sends the parent a
  * checked request and holds the delivery until the parent's verdict; casts
  * what the parent asks it to.  It trusts its parent, which sent the job, and

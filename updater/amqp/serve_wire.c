@@ -1,5 +1,5 @@
 /* serve_wire.c: checking the records between `slotupd serve` and its AMQP
- * process (see include/serve_wire.h). */
+ * process (see updater/amqp/serve_wire.h). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

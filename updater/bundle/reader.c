@@ -1,4 +1,4 @@
-/* reader.c: reads and verifies a bundle as a stream (see include/bundle.h). */
+/* reader.c: reads and verifies a bundle as a stream (see updater/bundle/bundle.h). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>

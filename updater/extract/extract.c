@@ -1,5 +1,5 @@
 /* extract.c: reads a tar stream with libarchive and creates its entries
- * beneath a slot directory with *at syscalls (see include/extract.h). */
+ * beneath a slot directory with *at syscalls (see updater/extract/extract.h). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>

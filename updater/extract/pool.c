@@ -1,4 +1,4 @@
-/* pool.c: see include/extract_pool.h.
+/* pool.c: see updater/extract/extract_pool.h.
  *
  * One mutex and one condition variable for everything: at most six threads
  * wait on it, and every change (a slot filled, decoded, released; the end;

@@ -1,4 +1,4 @@
-/* tar_gate.c: the tar profile check in front of libarchive (include/tar_gate.h). */
+/* tar_gate.c: the tar profile check in front of libarchive (updater/extract/tar_gate.h). */
 #include <string.h>
 
 #include "extract/tar_gate.h"

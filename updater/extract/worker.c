@@ -1,4 +1,4 @@
-/* worker.c: see include/extract_worker.h. */
+/* worker.c: see updater/extract/extract_worker.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* child.c: `slotupd --fetch-child`, the confined download process (see
- * include/fetch_child.h).  It trusts its parent, which sent the job, and
+ * updater/fetch/fetch_child.h).  It trusts its parent, which sent the job, and
  * nothing it downloads. */
 #include <errno.h>
 #include <signal.h>

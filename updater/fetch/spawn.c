@@ -1,5 +1,5 @@
 /* spawn.c: fetch_child_run(), the privileged side of the confined download
- * (see include/fetch_child.h). */
+ * (see updater/fetch/fetch_child.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* install.c: one upgrade attempt, recorded at every step (see include/install.h). */
+/* install.c: one upgrade attempt, recorded at every step (see updater/install/install.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

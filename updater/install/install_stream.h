@@ -1,6 +1,6 @@
 /* install_stream.h: one bundle, from its location into a slot, streaming.
  *
- *   fetch process:     strategy, confined (include/fetch_child.h) -> socket
+ *   fetch process:     strategy, confined (updater/fetch/fetch_child.h) -> socket
  *   fetch thread:      records from it -> SHA-256 of the file -> socket
  *   calling thread:    bundle_read (signature, manifest, hash list, each
  *                      block hashed before it is decrypted) -> socket

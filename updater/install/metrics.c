@@ -1,4 +1,4 @@
-/* metrics.c: see include/install_metrics.h. */
+/* metrics.c: see updater/install/install_metrics.h. */
 #include <stdio.h>
 #include <string.h>
 

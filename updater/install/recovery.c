@@ -1,4 +1,5 @@
-/* recovery.c: clean up after an interrupted slotupd (see include/install_recovery.h). */
+/* recovery.c: clean up after an interrupted slotupd
+ * (see updater/install/install_recovery.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
-/* stream.c: fetch -> verify -> extract on three threads (see include/install_stream.h);
- * the download itself runs in a confined child process (include/fetch_child.h). */
+/* stream.c: fetch -> verify -> extract on three threads (see
+ * updater/install/install_stream.h); the download itself runs in a confined
+ * child process (updater/fetch/fetch_child.h). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-/* confine.c: credentials and no_new_privs (see include/privsep.h). */
+/* confine.c: credentials and no_new_privs (see updater/privsep/privsep.h). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>

@@ -1,5 +1,5 @@
 /* landlock.c: the filesystem and network ruleset of a confined process
- * (see include/privsep.h), on raw syscalls: glibc has no wrappers.
+ * (see updater/privsep/privsep.h), on raw syscalls: glibc has no wrappers.
  *
  * The build's <linux/landlock.h> may be older than the kernel: the rights of
  * later ABIs are kernel ABI constants, defined here when missing, and only
