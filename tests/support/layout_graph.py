@@ -20,8 +20,12 @@ promises two checks and one summary line, and exits 0 only when both hold:
    slotpack), supervisor/slotd, supervisor/slotctl, supervisor/httpcheck,
    fleet.  A header included by another header of include/ is used wherever
    that one is (the closure), since it is part of that header's contract.
+   A private header stays private because only its own area's objects get
+   the -I flag that finds it (the Makefile), so an include that climbs out
+   of its directory ("../") fails too: it would reach past that boundary.
 
-Summary: "layout: N cycles, M shared headers" (and the failures above it).
+Summary: "layout: N cycles, M shared headers, K objects" (and the failures
+above it).
 """
 import os
 import re
@@ -152,11 +156,13 @@ def cycles(edges):
 
 
 def header_areas(src):
-    """{include/ header: set of areas whose code includes it}."""
+    """({include/ header: set of areas whose code includes it},
+    ["path: include" for every include climbing out with ".."])."""
     headers = sorted(h for h in os.listdir(os.path.join(src, "include"))
                      if h.endswith(".h"))
     direct = {h: set() for h in headers}
     inner = {h: set() for h in headers}	# header -> include/ headers including it
+    climbing = []
     for top in CODE_DIRS + ("include",):
         for root, _dirs, files in os.walk(os.path.join(src, top)):
             for name in files:
@@ -167,6 +173,8 @@ def header_areas(src):
                     included = INCLUDE_RE.findall(f.read())
                 area = area_of(path)
                 for h in included:
+                    if ".." in h.split("/"):
+                        climbing.append(f"{path}: #include \"{h}\"")
                     if h not in direct:
                         continue
                     if area:
@@ -186,7 +194,7 @@ def header_areas(src):
 
     for h in headers:
         areas[h] = resolve(h, {h})
-    return areas
+    return areas, climbing
 
 
 def main():
@@ -205,7 +213,11 @@ def main():
         print(f"cycle ({len(component)} files call each other): {' '.join(component)}")
 
     shared = 0
-    for h, areas in sorted(header_areas(src).items()):
+    areas_of, climbing = header_areas(src)
+    for line in climbing:
+        failed = True
+        print(f"{line}: climbs out of its directory, past the -I boundary of private headers")
+    for h, areas in sorted(areas_of.items()):
         if "slots" in areas or len(areas) >= 2:
             shared += 1
             continue
