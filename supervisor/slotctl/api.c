@@ -10,10 +10,10 @@
  * --api, --token-file and --tenant may also follow the command.  The token
  * file holds the token itself (its first line that is not blank or a '#'
  * comment); the token is sent in X-Auth-Token and never printed.  Requests
- * (api_request.c) go through libcurl (http and https only, bounded connect and total time,
- * TLS verified); the answer is bounded too.  Exit 0 when the API accepted
- * the request, 1 when it refused it (its error message is printed) or could
- * not be reached, 2 on a usage error. */
+ * (api_request.c) go through libcurl (http and https only, bounded connect
+ * and total time, TLS verified); the answer is bounded too.  Exit 0 when the
+ * API accepted the request, 1 when it refused it (its error message is
+ * printed) or could not be reached, 2 on a usage error. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
