@@ -25,6 +25,13 @@
 #   tests/agents/*.c          one test agent binary each
 #   tests/integration/*.sh    run by tests/run.sh
 #   tests/fuzz/fuzz_*.c       one libFuzzer harness each (`make fuzz`)
+#
+# Headers: include/ holds only what more than one program's own code includes
+# (the slot engine's and the shared wire formats'; tests/integration/layout.sh
+# checks it); a header used inside one program or one library stays beside
+# its code.  libupdater's are named by their path below updater/
+# ("extract/extract_pool.h"), from its modules, slotupd, slotpack and tests,
+# which alone get -Iupdater.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -115,6 +122,11 @@ all: programs
 programs: $(PROGRAMS)
 agents: $(AGENT_BINS)
 tests: programs $(UNIT_BINS) $(AGENT_BINS)
+
+# libupdater's private headers (see the layout above): its own objects, the
+# two updater programs' and the tests' see them; slotctl, slotd and fleet do not.
+$(call obj,$(UPDATER_SRC) $(SLOTUPD_SRC) $(SLOTPACK_SRC)): CFLAGS_ALL += -Iupdater
+$(BUILD)/obj/tests/%.o: CFLAGS_ALL += -Iupdater
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

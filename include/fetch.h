@@ -18,7 +18,7 @@
  * Credentials in a URL never appear in messages.
  *
  * fetch_run() runs the strategy in the calling process; the updater calls
- * it only inside its confined fetch process (include/fetch_child.h). */
+ * it only inside its confined fetch process (updater/fetch/fetch_child.h). */
 #ifndef SLOTD_FETCH_H
 #define SLOTD_FETCH_H
 
@@ -46,7 +46,7 @@ struct fetch_strategy {
 };
 
 const struct fetch_strategy *fetch_strategy_find(const char *name);
-/* location as an error may quote it: user:password redacted, at most 100
+/* location as an error may quote it (location.c): user:password redacted, at most 100
  * bytes (out: at least FETCH_SHOWN_MAX) */
 #define FETCH_SHOWN_MAX 104
 void fetch_location_shown(const char *location, char *out, size_t len);
@@ -65,7 +65,7 @@ int fetch_file_check(const char *location, struct error *err);
 int fetch_file_beneath(const char *location, const char *dir, struct error *err);
 int fetch_file(const struct fetch_job *job, struct error *err);
 /* fetch_file in two halves, so that a privileged process can open the file
- * and a confined one read it (include/fetch_child.h).  _open returns an
+ * and a confined one read it (updater/fetch/fetch_child.h).  _open returns an
  * O_RDONLY descriptor of a regular file, or -1.  With beneath (not NULL) the
  * path must pass fetch_file_beneath() and is resolved by the kernel without
  * leaving that directory (openat2 RESOLVE_BENEATH: no "..", no symlink out). */

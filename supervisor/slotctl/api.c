@@ -10,10 +10,10 @@
  * --api, --token-file and --tenant may also follow the command.  The token
  * file holds the token itself (its first line that is not blank or a '#'
  * comment); the token is sent in X-Auth-Token and never printed.  Requests
- * go through libcurl (http and https only, bounded connect and total time,
- * TLS verified); the answer is bounded too.  Exit 0 when the API accepted
- * the request, 1 when it refused it (its error message is printed) or could
- * not be reached, 2 on a usage error. */
+ * (api_request.c) go through libcurl (http and https only, bounded connect
+ * and total time, TLS verified); the answer is bounded too.  Exit 0 when the
+ * API accepted the request, 1 when it refused it (its error message is
+ * printed) or could not be reached, 2 on a usage error. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,31 +25,6 @@
 #include "api.h"
 #include "request_check.h"
 #include "slotctl.h"
-
-#define API_ANSWER_MAX (16u << 20)
-
-struct api_answer {
-	char *data;
-	size_t len;
-};
-
-static size_t api_collect(char *data, size_t size, size_t count, void *ctx)
-{
-	struct api_answer *a = ctx;
-	size_t n = size * count;
-	char *grown;
-
-	if (n > API_ANSWER_MAX - a->len)
-		return 0;	/* too large: curl fails the transfer */
-	grown = realloc(a->data, a->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + a->len, data, n);
-	a->data = grown;
-	a->len += n;
-	a->data[a->len] = '\0';
-	return n;
-}
 
 /* The token: the first line that is not blank or a comment, trimmed. */
 static int api_read_token(struct api_call *call)
@@ -78,65 +53,6 @@ static int api_read_token(struct api_call *call)
 	if (!found)
 		fprintf(stderr, "slotctl: --token-file %s: no token in it\n", call->token_file);
 	return found ? 0 : -1;
-}
-
-json_t *api_request(const struct api_call *call, const char *method, const char *path,
-			   const char *body, long *status)
-{
-	struct api_answer answer = { 0 };
-	struct curl_slist *headers = NULL;
-	char url[4096], header[API_TOKEN_MAX + 32];
-	CURL *curl = curl_easy_init();
-	CURLcode rc;
-	json_t *json = NULL;
-
-	*status = 0;
-	if (!curl)
-		return NULL;
-	snprintf(url, sizeof url, "%s/v1.0/%s/mgmt%s", call->api, call->tenant, path);
-	snprintf(header, sizeof header, "X-Auth-Token: %s", call->token);
-	headers = curl_slist_append(headers, header);
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 90L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, api_collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-	if (body)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK)
-		fprintf(stderr, "slotctl: %s %s: %s\n", method, call->api, curl_easy_strerror(rc));
-	else
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-	if (rc == CURLE_OK && answer.data)
-		json = json_loadb(answer.data, answer.len, 0, NULL);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	free(answer.data);
-	return json;
-}
-
-int api_refused(const char *what, long status, json_t *answer)
-{
-	json_t *error = json_object_get(answer, "error");
-	const char *field = json_string_value(json_object_get(error, "field"));
-	const char *message = json_string_value(json_object_get(error, "message"));
-
-	if (status)
-		fprintf(stderr, "slotctl: %s: %ld%s%s: %s\n", what, status, field && *field ? " " : "",
-			field ? field : "", message ? message : "(no error message)");
-	return 1;
-}
-
-const char *api_text(json_t *object, const char *key)
-{
-	const char *text = json_string_value(json_object_get(object, key));
-
-	return text && *text ? text : "-";
 }
 
 static int api_upgrade(const struct api_call *call)

@@ -1,5 +1,7 @@
-/* api.h (private to slotctl): what api.c (the client of slotfleet's API)
- * shares with api_rollout.c (its rollout commands). */
+/* api.h (private to slotctl): what the files of slotctl's client of
+ * slotfleet's API share.  The arrows go one way: api.c (the commands and
+ * their dispatch) calls api_rollout.c (the rollout commands), and both call
+ * api_request.c (the request and answer helpers), which calls neither. */
 #ifndef SLOTCTL_API_H
 #define SLOTCTL_API_H
 
@@ -19,8 +21,8 @@ struct api_call {
 	int json;
 };
 
-/* One request (body NULL: none); *status set (0: no answer); the
- * answer's JSON (or NULL) returned. */
+/* api_request.c.  One request (body NULL: none); *status set (0: no
+ * answer); the answer's JSON (or NULL) returned. */
 json_t *api_request(const struct api_call *call, const char *method, const char *path,
 		    const char *body, long *status);
 /* The API's error body as one line on stderr; returns 1 (the exit status). */

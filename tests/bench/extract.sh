@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 # The driver links the release libraries; build them if `make programs` did not.
 make --no-print-directory -s -C "$top" MODE=release BUILD="$build" \
 	"$build/lib/libupdater.a" "$build/lib/libslots.a" >&2
-cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" \
+cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/include" -I"$top/updater" \
 	$(pkg-config --cflags libarchive) -o "$work/driver" "$top/tests/bench/extract_driver.c" \
 	"$build/lib/libupdater.a" "$build/lib/libslots.a" \
 	$(pkg-config --libs libarchive zlib liblzma libzstd libcrypto libcurl librabbitmq jansson inih)

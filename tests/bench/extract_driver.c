@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 
 static int fsync_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -72,7 +72,9 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct extract_limits lim = { 1ULL << 40, 10000000, 0, "gzip" };	/* tree.tar.gz */
+	struct extract_limits lim = {	/* tree.tar.gz: one gzip stream, chunk_size 0 */
+		.max_bytes = 1ULL << 40, .max_entries = 10000000, .compression = "gzip",
+	};
 	struct extract_stats st;
 	struct error err = { "" };
 	int in, slot;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "support_fuzz.h"
 
 struct fuzz_bundle {

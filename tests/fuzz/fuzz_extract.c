@@ -3,7 +3,7 @@
  * One temporary "box" directory per process holds the slot directory; each
  * input is extracted into the empty slot, checked, and cleared with
  * extract_clear().  Oracles beyond the sanitizers, the promises of
- * include/extract.h:
+ * updater/extract/extract.h:
  *   - nothing but the slot appears in the box (nothing written outside);
  *   - the tree holds only directories, regular files and symlinks, no
  *     setuid/setgid/sticky bit, and no symlink extract_link_escapes() refuses;
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "support_fuzz.h"
 
 #define FUZZ_MAX_BYTES (4u << 20)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "support_fuzz.h"
 
 static void fuzz_manifest_fields(const struct bundle_manifest *m)

@@ -3,14 +3,14 @@
  * picks the filter (gzip, xz, zstd) and 1 or 2 decoder threads, byte 1 the
  * number of members (1 or 2: what fits the pool's slots without a consumer
  * running), the rest is cut into that many members of equal length.  Oracles beyond
- * the sanitizers, the promises of include/extract_pool.h: every chunk handed
+ * the sanitizers, the promises of updater/extract/extract_pool.h: every chunk handed
  * out is 1 .. chunk_size bytes and only the last may be short; no more
  * chunks than members; after an error nothing more is handed out; the pool
  * stops its threads and frees everything (LeakSanitizer). */
 #include <stdint.h>
 #include <string.h>
 
-#include "extract_pool.h"
+#include "extract/extract_pool.h"
 #include "support_fuzz.h"
 
 #define FUZZ_CHUNK (64u << 10)

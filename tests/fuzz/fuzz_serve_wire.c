@@ -1,5 +1,5 @@
 /* fuzz_serve_wire.c: the records `slotupd serve` (root) takes from its AMQP
- * process, which it does not trust (include/serve_wire.h).
+ * process, which it does not trust (updater/amqp/serve_wire.h).
  *
  * serve_wire_request_decode() and serve_wire_reply_decode() on hostile
  * records.  A record must have an exact size and magic, which mutations
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "serve_wire.h"
+#include "amqp/serve_wire.h"
 #include "support_fuzz.h"
 
 static void fuzz_printable(const char *text, size_t size, const char *what)

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "extract_worker.h"
+#include "bundle/bundle.h"
+#include "extract/extract_worker.h"
 #include "support.h"
 
 #define BIG (700u << 10)

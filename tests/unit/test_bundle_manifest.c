@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 static const char manifest[] = "[bundle]\nformat = 1\n";
 

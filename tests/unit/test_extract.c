@@ -16,7 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "support.h"
 
 #define MTIME 1500000000

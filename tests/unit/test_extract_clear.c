@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extract.h"
-#include "install_recovery.h"
+#include "extract/extract.h"
+#include "install/install_recovery.h"
 #include "slots.h"
 #include "support.h"
 

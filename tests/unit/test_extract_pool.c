@@ -21,7 +21,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "extract_worker.h"
+#include "extract/extract_worker.h"
 #include "support.h"
 
 #define CHUNK (64u << 10)

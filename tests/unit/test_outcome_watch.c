@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "outcome_watch.h"
+#include "amqp/outcome_watch.h"
 #include "support.h"
 
 struct fixture {

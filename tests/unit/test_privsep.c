@@ -1,7 +1,7 @@
 /* test_privsep.c: a process after privsep_confine() cannot write the slot
  * state or create files, even ones its uid may write, reads only what its
  * sandbox lists, has no_new_privs, and (as root) runs as the fetch user;
- * and the fetch user is resolved as include/privsep.h says. */
+ * and the fetch user is resolved as updater/privsep/privsep.h says. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privsep.h"
+#include "privsep/privsep.h"
 #include "support.h"
 
 /* Appends a finding to the report the confined child sends back. */

@@ -1,5 +1,5 @@
 /* test_serve_wire.c: the records between `slotupd serve` and its AMQP
- * process (include/serve_wire.h).  The parent decodes what the child sends
+ * process (updater/amqp/serve_wire.h).  The parent decodes what the child sends
  * as hostile: a record of the wrong size, an unterminated or unprintable
  * string, an unknown type or flag, a field a type may not carry, or a value
  * the guest's own rules refuse is named and refused; a good record passes
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "serve_wire.h"
+#include "amqp/serve_wire.h"
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 #define DAY 86400
 #define DAY_MS 86400000ULL

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "support.h"
-#include "tar_gate.h"
+#include "extract/tar_gate.h"
 
 struct fixture {
 	char root[256], slot[300], file[300];

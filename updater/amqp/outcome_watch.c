@@ -1,11 +1,11 @@
-/* outcome_watch.c: see include/outcome_watch.h. */
+/* outcome_watch.c: see updater/amqp/outcome_watch.h. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
-#include "outcome_watch.h"
+#include "amqp/outcome_watch.h"
 
 static void outcome_watch_stop(struct outcome_watch *w)
 {

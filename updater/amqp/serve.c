@@ -1,4 +1,4 @@
-/* serve.c: `slotupd serve`, the privileged side (see include/serve.h): it
+/* serve.c: `slotupd serve`, the privileged side (see updater/amqp/serve.h): it
  * runs the AMQP process and settles what that process asks for. */
 #include <errno.h>
 #include <limits.h>
@@ -15,10 +15,10 @@
 #include "control.h"
 #include "history.h"
 #include "log.h"
-#include "outcome_watch.h"
-#include "privsep.h"
-#include "serve.h"
-#include "serve_wire.h"
+#include "amqp/outcome_watch.h"
+#include "privsep/privsep.h"
+#include "amqp/serve.h"
+#include "amqp/serve_wire.h"
 #include "text.h"
 
 /* How long the AMQP process may take to close its connection and exit. */

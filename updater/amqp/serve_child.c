@@ -1,5 +1,5 @@
 /* serve_child.c: `slotupd --amqp-child`, the AMQP side of `slotupd serve`
- * (see include/serve.h and include/serve_wire.h).  It owns the broker
+ * (see updater/amqp/serve.h and updater/amqp/serve_wire.h).  It owns the broker
  * connection: consumes, parses and unseals each message, sends the parent a
  * checked request and holds the delivery until the parent's verdict; casts
  * what the parent asks it to.  It trusts its parent, which sent the job, and
@@ -20,10 +20,10 @@
 
 #include "amqp_link.h"
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 #include "rpc_message.h"
-#include "serve.h"
-#include "serve_wire.h"
+#include "amqp/serve.h"
+#include "amqp/serve_wire.h"
 
 /* How often the loop wakes with nothing to do: librabbitmq sends its
  * heartbeats, and reads frames OpenSSL buffered, only when called. */

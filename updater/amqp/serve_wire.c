@@ -1,12 +1,12 @@
 /* serve_wire.c: checking the records between `slotupd serve` and its AMQP
- * process (see include/serve_wire.h). */
+ * process (see updater/amqp/serve_wire.h). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "fetch.h"
 #include "request_check.h"
-#include "serve_wire.h"
+#include "amqp/serve_wire.h"
 
 /* NUL-terminated within size, printable ASCII before it; empty unless allowed. */
 static int wire_string(const char *field, const char *s, size_t size, int want,

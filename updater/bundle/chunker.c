@@ -4,7 +4,7 @@
  * stored length of every member is kept for the hash list, where it is
  * signed: a guest knows every member's boundaries before it decodes one.
  *
- * Settings are a guest's decoder ceilings (include/extract.h): gzip level 6;
+ * Settings are a guest's decoder ceilings (updater/extract/extract.h): gzip level 6;
  * xz -2 with its dictionary cut to the chunk (a member never refers further
  * back); zstd level 3, whose window follows the chunk's size (<= 2^20).
  * Reproducible: no gzip timestamp or name, the same settings every time. */
@@ -16,7 +16,7 @@
 #include <zstd.h>
 
 #include "atomic.h"
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 struct bundle_chunker {
 	int fd;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 void bundle_hex(const unsigned char *bytes, size_t len, char *out)
 {

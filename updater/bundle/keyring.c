@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_keyring.h"
+#include "bundle/bundle_keyring.h"
 
 enum keyring_kind { KEYRING_CERTS, KEYRING_CRLS };
 

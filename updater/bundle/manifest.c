@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "ini_text.h"
 #include "number.h"
 #include "version.h"

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "extract.h"
+#include "bundle/bundle.h"
+#include "extract/extract.h"
 
 struct payload {
 	struct archive *archive;

@@ -1,4 +1,4 @@
-/* reader.c: reads and verifies a bundle as a stream (see include/bundle.h). */
+/* reader.c: reads and verifies a bundle as a stream (see updater/bundle/bundle.h). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "tar_gate.h"
+#include "bundle/bundle.h"
+#include "extract/tar_gate.h"
 #include "text.h"
 
 static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",

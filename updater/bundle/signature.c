@@ -24,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bundle.h"
-#include "bundle_keyring.h"
+#include "bundle/bundle.h"
+#include "bundle/bundle_keyring.h"
 
 /* The first OpenSSL error in the queue, as text, then clears the queue. */
 static const char *signature_openssl_error(char *buf, size_t len)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 int bundle_signer_allowed(const char *cn, const char *list, struct error *err)
 {

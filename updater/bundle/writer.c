@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 struct writer {
 	const struct bundle_create_options *options;

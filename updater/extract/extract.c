@@ -1,5 +1,5 @@
 /* extract.c: reads a tar stream with libarchive and creates its entries
- * beneath a slot directory with *at syscalls (see include/extract.h). */
+ * beneath a slot directory with *at syscalls (see updater/extract/extract.h). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 #include "text.h"
 
 #define EXTRACT_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \

@@ -21,8 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 #include "text.h"
 
 int extract_sync(int slot_fd, struct error *err)

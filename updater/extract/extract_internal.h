@@ -10,8 +10,8 @@
 #include <zstd.h>
 
 #include "error.h"
-#include "extract.h"
-#include "tar_gate.h"
+#include "extract/extract.h"
+#include "extract/tar_gate.h"
 
 /* Normalises an archive path into out (size len): drops "." and empty
  * components and a trailing '/'.  Returns 0, or -1 with *why set to a static

@@ -4,8 +4,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 
 /* Next component of *p (skipping slashes); returns its length, 0 at the end. */
 static size_t path_next(const char **p, const char **comp)

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <zstd_errors.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 
 int extract_member_init(struct extract_member *d, const char *compression, struct error *err)
 {

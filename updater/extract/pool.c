@@ -1,4 +1,4 @@
-/* pool.c: see include/extract_pool.h.
+/* pool.c: see updater/extract/extract_pool.h.
  *
  * One mutex and one condition variable for everything: at most six threads
  * wait on it, and every change (a slot filled, decoded, released; the end;
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extract_internal.h"
-#include "extract_pool.h"
+#include "extract/extract_internal.h"
+#include "extract/extract_pool.h"
 
 enum pool_state { SLOT_FREE, SLOT_FILLING, SLOT_QUEUED, SLOT_DECODING, SLOT_DONE, SLOT_FAILED };
 

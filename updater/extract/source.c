@@ -1,6 +1,6 @@
 /* source.c: the payload's bytes as libarchive reads them: decompressed with
  * the one filter the manifest declares, under a memory ceiling, and passed
- * through the tar gate (include/tar_gate.h) before libarchive sees them.
+ * through the tar gate (updater/extract/tar_gate.h) before libarchive sees them.
  *
  * Why not libarchive's own filters: in libarchive 3.6 the xz reader decodes
  * with no memory limit (a stream may ask for a 1.5 GiB dictionary) and the
@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <zstd_errors.h>
 
-#include "extract.h"
-#include "extract_internal.h"
+#include "extract/extract.h"
+#include "extract/extract_internal.h"
 
 static int source_fail(struct extract_source *s, struct error *err)
 {

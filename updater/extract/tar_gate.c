@@ -1,7 +1,7 @@
-/* tar_gate.c: the tar profile check in front of libarchive (include/tar_gate.h). */
+/* tar_gate.c: the tar profile check in front of libarchive (updater/extract/tar_gate.h). */
 #include <string.h>
 
-#include "tar_gate.h"
+#include "extract/tar_gate.h"
 
 enum { GATE_HEADER, GATE_PAX, GATE_DATA, GATE_END1, GATE_END, GATE_FAILED };
 

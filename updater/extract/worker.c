@@ -1,11 +1,11 @@
-/* worker.c: see include/extract_worker.h. */
+/* worker.c: see updater/extract/extract_worker.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "extract_worker.h"
+#include "extract/extract_worker.h"
 #include "sock.h"
 
 /* Large enough that the feeder does not wait on the worker for every block. */

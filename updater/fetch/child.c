@@ -1,5 +1,5 @@
 /* child.c: `slotupd --fetch-child`, the confined download process (see
- * include/fetch_child.h).  It trusts its parent, which sent the job, and
+ * updater/fetch/fetch_child.h).  It trusts its parent, which sent the job, and
  * nothing it downloads. */
 #include <errno.h>
 #include <signal.h>
@@ -10,10 +10,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "child_wire.h"
-#include "fetch_child.h"
+#include "fetch/child_wire.h"
+#include "fetch/fetch_child.h"
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 struct child {
 	int fd;

@@ -1,5 +1,5 @@
 /* child_wire.h: the records between fetch_child_run() and the fetch child
- * (include/fetch_child.h); private to updater/fetch/. */
+ * (updater/fetch/fetch_child.h); private to updater/fetch/. */
 #ifndef SLOTD_FETCH_CHILD_WIRE_H
 #define SLOTD_FETCH_CHILD_WIRE_H
 

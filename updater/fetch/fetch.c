@@ -1,10 +1,7 @@
 /* fetch.c: the strategy registry (see include/fetch.h). */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "fetch.h"
-#include "history.h"
 
 static const struct fetch_strategy fetch_strategies[] = {
 	{ "http", fetch_http_check, fetch_http },
@@ -20,23 +17,6 @@ const struct fetch_strategy *fetch_strategy_find(const char *name)
 		if (!strcmp(fetch_strategies[i].name, name))
 			return &fetch_strategies[i];
 	return NULL;
-}
-
-void fetch_location_shown(const char *location, char *out, size_t len)
-{
-	/* redacted whole, then cut: a cut first could drop the '@' that marks
-	 * the credentials and leave half a password in the text */
-	size_t size = strlen(location) + 4;	/* "***" may replace less */
-	char *copy = malloc(size);
-
-	if (!copy) {
-		snprintf(out, len, "(location)");
-		return;
-	}
-	memcpy(copy, location, size - 3);
-	history_redact_location(copy, size);
-	snprintf(out, len, "%.100s", copy);
-	free(copy);
 }
 
 int fetch_validate(const char *strategy, const char *location, struct error *err)

@@ -1,5 +1,5 @@
 /* spawn.c: fetch_child_run(), the privileged side of the confined download
- * (see include/fetch_child.h). */
+ * (see updater/fetch/fetch_child.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child_wire.h"
-#include "fetch_child.h"
+#include "fetch/child_wire.h"
+#include "fetch/fetch_child.h"
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 /* How long the child may exit after its result or its end of file. */
 #define SPAWN_EXIT_MS 10000

@@ -1,4 +1,4 @@
-/* install.c: one upgrade attempt, recorded at every step (see include/install.h). */
+/* install.c: one upgrade attempt, recorded at every step (see updater/install/install.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,10 +10,10 @@
 #include "control.h"
 #include "fetch.h"
 #include "inhibit.h"
-#include "install.h"
-#include "install_metrics.h"
-#include "install_recovery.h"
-#include "install_stream.h"
+#include "install/install.h"
+#include "install/install_metrics.h"
+#include "install/install_recovery.h"
+#include "install/install_stream.h"
 #include "log.h"
 
 struct attempt {

@@ -1,8 +1,8 @@
-/* metrics.c: see include/install_metrics.h. */
+/* metrics.c: see updater/install/install_metrics.h. */
 #include <stdio.h>
 #include <string.h>
 
-#include "install_metrics.h"
+#include "install/install_metrics.h"
 #include "prom.h"
 
 struct install_totals {

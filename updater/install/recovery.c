@@ -1,12 +1,13 @@
-/* recovery.c: clean up after an interrupted slotupd (see include/install_recovery.h). */
+/* recovery.c: clean up after an interrupted slotupd
+ * (see updater/install/install_recovery.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "extract/extract.h"
 #include "history.h"
-#include "install_recovery.h"
+#include "install/install_recovery.h"
 #include "log.h"
 
 static int recover_slots(struct slots *slots, struct error *err)

@@ -1,5 +1,6 @@
-/* stream.c: fetch -> verify -> extract on three threads (see include/install_stream.h);
- * the download itself runs in a confined child process (include/fetch_child.h). */
+/* stream.c: fetch -> verify -> extract on three threads (see
+ * updater/install/install_stream.h); the download itself runs in a confined
+ * child process (updater/fetch/fetch_child.h). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -8,9 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetch_child.h"
-#include "extract_worker.h"
-#include "install_stream.h"
+#include "fetch/fetch_child.h"
+#include "extract/extract_worker.h"
+#include "install/install_stream.h"
 #include "sock.h"
 #include "version.h"
 

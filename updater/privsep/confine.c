@@ -1,4 +1,4 @@
-/* confine.c: credentials and no_new_privs (see include/privsep.h). */
+/* confine.c: credentials and no_new_privs (see updater/privsep/privsep.h). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -8,7 +8,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 /* A name, or all digits: a uid that need not be in the passwd file.  The
  * _r forms: the caller may be one thread among several. */

@@ -1,5 +1,5 @@
 /* exec.c: starting and reaping a confined child of the running binary, and
- * the paths such a child reads (see include/privsep.h). */
+ * the paths such a child reads (see updater/privsep/privsep.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 extern char **environ;
 

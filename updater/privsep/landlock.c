@@ -1,5 +1,5 @@
 /* landlock.c: the filesystem and network ruleset of a confined process
- * (see include/privsep.h), on raw syscalls: glibc has no wrappers.
+ * (see updater/privsep/privsep.h), on raw syscalls: glibc has no wrappers.
  *
  * The build's <linux/landlock.h> may be older than the kernel: the rights of
  * later ABIs are kernel ABI constants, defined here when missing, and only
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
 #define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)		/* ABI 2 */

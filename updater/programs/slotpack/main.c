@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "atomic.h"
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "config.h"
-#include "extract_worker.h"
+#include "extract/extract_worker.h"
 
 #define SLOTPACK_VERSION "0.1.0"
 

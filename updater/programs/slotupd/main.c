@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "fetch_child.h"
-#include "install.h"
+#include "fetch/fetch_child.h"
+#include "install/install.h"
 #include "log.h"
-#include "serve.h"
-#include "serve_wire.h"
+#include "amqp/serve.h"
+#include "amqp/serve_wire.h"
 #include "slotupd.h"
 
 #define SLOTUPD_VERSION "0.1.0"

@@ -1,8 +1,8 @@
 /* serve.c: `slotupd serve`: the RabbitMQ consumer with the real installer. */
 #include <stdio.h>
 
-#include "install.h"
-#include "serve.h"
+#include "install/install.h"
+#include "amqp/serve.h"
 #include "slotupd.h"
 
 int slotupd_serve(const struct config *config)

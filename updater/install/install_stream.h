@@ -1,6 +1,6 @@
 /* install_stream.h: one bundle, from its location into a slot, streaming.
  *
- *   fetch process:     strategy, confined (include/fetch_child.h) -> socket
+ *   fetch process:     strategy, confined (updater/fetch/fetch_child.h) -> socket
  *   fetch thread:      records from it -> SHA-256 of the file -> socket
  *   calling thread:    bundle_read (signature, manifest, hash list, each
  *                      block hashed before it is decrypted) -> socket
@@ -20,10 +20,10 @@
 #ifndef SLOTD_INSTALL_STREAM_H
 #define SLOTD_INSTALL_STREAM_H
 
-#include "bundle.h"
+#include "bundle/bundle.h"
 #include "config.h"
-#include "extract.h"
-#include "install.h"
+#include "extract/extract.h"
+#include "install/install.h"
 #include "slots.h"
 
 struct install_stream_checks {

@@ -15,7 +15,7 @@
  * The child (fetch_child_main(), before it reads a byte from the network)
  * takes [updater] fetch_user's uid when run as root, sets no_new_privs and
  * confines itself with Landlock to reading the CA, resolver and library
- * paths (nothing at all for `file`), writing nothing (include/privsep.h).
+ * paths (nothing at all for `file`), writing nothing (updater/privsep/privsep.h).
  * Retries, backoff and resume with Range stay inside it.  It dies with its
  * parent thread (PR_SET_PDEATHSIG).
  *
@@ -42,7 +42,7 @@
 #define SLOTD_FETCH_CHILD_H
 
 #include "fetch.h"
-#include "privsep.h"
+#include "privsep/privsep.h"
 
 #define FETCH_CHILD_ARG "--fetch-child"
 #define FETCH_CHILD_FD PRIVSEP_CHILD_FD

@@ -8,7 +8,7 @@
  * so: the worker's error is then the one that explains the failure.
  *
  * With limits->chunk_size set (bundle format 2), there is no socket: each
- * feed is one member, decoded by an extract_pool (include/extract_pool.h)
+ * feed is one member, decoded by an extract_pool (updater/extract/extract_pool.h)
  * on threads of their own, and the worker extracts the chunks in order. */
 #ifndef SLOTD_EXTRACT_WORKER_H
 #define SLOTD_EXTRACT_WORKER_H
@@ -16,8 +16,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "extract.h"
-#include "extract_pool.h"
+#include "extract/extract.h"
+#include "extract/extract_pool.h"
 
 struct extract_worker {
 	int fd[2];			/* [1] fed by the caller, [0] read by the worker */

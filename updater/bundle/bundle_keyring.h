@@ -9,7 +9,7 @@
 #define SLOTD_BUNDLE_KEYRING_H
 
 #include <openssl/x509.h>
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 /* Most *.pem files read from one directory, and most bytes in one file. */
 #define BUNDLE_KEYRING_DIR_MAX 256

@@ -12,7 +12,7 @@
  * into chunks of chunk_size bytes and compresses each on its own: one
  * stored block is one complete gzip member / xz stream / zstd frame, its
  * length signed in the hash list, so members can be decoded in parallel
- * (include/extract_pool.h) and a reader knows every member's boundaries
+ * (updater/extract/extract_pool.h) and a reader knows every member's boundaries
  * before it decodes a byte.
  *
  * bundle_read() promises: the manifest is verified against the keyring
@@ -22,7 +22,7 @@
  * an unpacker, and a bad bundle is refused at the first bad block, named by
  * number.  The outer ustar container is read with libarchive's tar reader
  * (format only, no filters): its member data is opaque bytes to it.
- * The container's bytes pass the tar gate (include/tar_gate.h, container
+ * The container's bytes pass the tar gate (updater/extract/tar_gate.h, container
  * profile) before libarchive parses them: plain ustar headers, regular
  * members, nothing after the end-of-archive marker but zero padding.
  * Memory: one block (at most BUNDLE_BLOCK_MAX, decrypted in place) plus the

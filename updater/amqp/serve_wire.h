@@ -1,6 +1,6 @@
 /* serve_wire.h: the records between `slotupd serve` (root) and its AMQP
  * process, `slotupd --amqp-child` (docs/architecture.md, Privilege
- * separation; include/serve.h).
+ * separation; updater/amqp/serve.h).
  *
  * One SOCK_SEQPACKET socketpair; every record is one message of a fixed
  * size, so a cut or padded record is refused by its length alone:

@@ -49,7 +49,7 @@
 #define SLOTD_SERVE_H
 
 #include "config.h"
-#include "install.h"
+#include "install/install.h"
 
 typedef int (*serve_install_fn)(const struct config *config, const struct install_request *r,
 				const struct install_progress *progress,

@@ -23,7 +23,7 @@
  * - The stream is decoded here (source.c) with the one filter the caller
  *   declares (limits->compression), under EXTRACT_XZ_MEMLIMIT and
  *   EXTRACT_ZSTD_WINDOW_LOG_MAX, and every decoded byte passes the tar gate
- *   (include/tar_gate.h) before libarchive parses it: POSIX ustar headers
+ *   (updater/extract/tar_gate.h) before libarchive parses it: POSIX ustar headers
  *   and small pax 'x' records only, no GNU headers, no sparse files, no
  *   global or long-name headers, the end-of-archive marker required, then
  *   at most TAR_GATE_TRAILER_MAX zero bytes and the end of the compressed
@@ -108,7 +108,7 @@ int extract_stream(int in_fd, int slot_fd, const struct extract_limits *limits,
 typedef long (*extract_input_fn)(void *ctx, const void **data, struct error *err);
 
 /* extract_stream() of a stream that is decoded already (format 2 members,
- * include/extract_pool.h): the bytes pass the same tar gate and extractor;
+ * updater/extract/extract_pool.h): the bytes pass the same tar gate and extractor;
  * limits->compression is not used. */
 int extract_stream_input(extract_input_fn next, void *ctx, int slot_fd,
 			 const struct extract_limits *limits, struct extract_stats *stats,
