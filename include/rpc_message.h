@@ -2,7 +2,7 @@
  *
  * Accepted: {"oslo.version": "2.0", "oslo.message": "<JSON text>"} or a bare
  * JSON object, at most RPC_BODY_MAX bytes, whose inner object has `method`,
- * `args`, `_unique_id` and `_context_*` keys (shared/wire/README.md).
+ * `args`, `_unique_id` and `_context_*` keys (docs/wire.md).
  *   upgrade(instance_version, location [, instance_id, strategy, metadata
  *           {sha256}, upgrade_id, automatic (1.1)])    -> RPC_UPGRADE
  *   upgrade(upgrade_info)  Trove 18's datastore upgrade  -> RPC_IGNORE

@@ -1,4 +1,4 @@
-/* trove_crypto.h: Trove's per-instance RPC encryption (shared/wire/README.md).
+/* trove_crypto.h: Trove's per-instance RPC encryption (docs/wire.md).
  *
  * key  = the ASCII hex MD5 of the instance's rpc_key (32 characters, used as
  *        the 32-byte AES-256 key, as trove/common/crypto_utils.py does)

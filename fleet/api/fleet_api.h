@@ -1,4 +1,4 @@
-/* fleet_api.h: slotfleet's HTTP API (DESIGN.md section 10, docs/fleet.md).
+/* fleet_api.h: slotfleet's HTTP API (docs/fleet.md, "API contract"; docs/openapi.yaml).
  *
  * libmicrohttpd with its own threads: [api] threads polling threads, each
  * with epoll, so a slow client (one byte a second) only costs a connection,

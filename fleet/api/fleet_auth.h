@@ -1,4 +1,4 @@
-/* fleet_auth.h: who may call slotfleet's API (DESIGN.md section 10).
+/* fleet_auth.h: who may call slotfleet's API (docs/fleet.md, "API contract").
  *
  * The token file holds one token a line, "SHA256HEX TENANT ROLE": the
  * SHA-256 of the token's bytes in lower-case hex, the tenant id

@@ -4,7 +4,7 @@
  * routes.c, which calls the handlers; they call request.c, never back.
  *
  * Handlers fill a fleet_response: a status and a JSON body (errors through
- * fleet_reply_error(), which makes DESIGN.md's error body
+ * fleet_reply_error(), which makes the error body of docs/fleet.md
  * {"error": {"code": N, "field": "...", "message": "..."}}). */
 #ifndef SLOTFLEET_HTTP_H
 #define SLOTFLEET_HTTP_H

@@ -1,4 +1,4 @@
-/* fleet_view.h: store records as the API's JSON (DESIGN.md section 10).
+/* fleet_view.h: store records as the API's JSON (docs/fleet.md, "API contract").
  *
  * Times are ISO 8601 UTC with microseconds ("2025-05-01T12:00:00.123456Z");
  * text never known ("" in the store: a version not reported yet) is null.

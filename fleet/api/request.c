@@ -1,6 +1,6 @@
 /* request.c: what every handler shares of its request and answer (see
  * api/fleet_http.h): the query arguments checked, the answer's body set,
- * DESIGN.md's error body.  Apart from http.c and routes.c, which call the
+ * the error body of docs/fleet.md.  Apart from http.c and routes.c, which call the
  * handlers, so that a handler never calls back into them. */
 #include <stdarg.h>
 #include <stdio.h>

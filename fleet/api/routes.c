@@ -1,5 +1,5 @@
 /* routes.c: the API's route table, then auth and rate limits, in that
- * order, before any handler runs (DESIGN.md section 10):
+ * order, before any handler runs (docs/fleet.md, "API contract"):
  *   unknown path 404; known path, other method 405 with Allow;
  *   no or unknown token 401; member token or another tenant 403;
  *   a write over the tenant's rate 429 with Retry-After (nothing recorded).

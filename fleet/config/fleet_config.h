@@ -1,4 +1,4 @@
-/* fleet_config.h: slotfleet's INI file (DESIGN.md section 10).
+/* fleet_config.h: slotfleet's INI file (docs/fleet.md, "API contract").
  *
  * fleet_config_load() starts from the defaults below, then applies the file
  * (default /etc/slotd/slotfleet.ini).  An unknown section or key, a key given

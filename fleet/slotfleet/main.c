@@ -1,4 +1,4 @@
-/* slotfleet: the control plane's daemon (DESIGN.md section 10, docs/fleet.md).
+/* slotfleet: the control plane's daemon (docs/fleet.md, "API contract"; docs/openapi.yaml).
  *
  *   slotfleet [-c CONFIG]        default /etc/slotd/slotfleet.ini; foreground
  *   slotfleet --help | --version
