@@ -37,6 +37,11 @@
 #define RPC_API_MINOR 1
 #define RPC_API_VERSION "1.1"
 
+/* A guest RPC API version as casts and heartbeats spell it: MAJOR.MINOR,
+ * digits only, 1 to 4 of each, and nothing else in its len bytes (a JSON
+ * string's length, so an embedded NUL fails).  0 and both set, or -1. */
+int rpc_api_version_parse(const char *text, size_t len, unsigned *major, unsigned *minor);
+
 #define RPC_BODY_MAX (256u << 10)
 #define RPC_CLOCK_SKEW_S 60
 

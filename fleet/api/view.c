@@ -77,6 +77,7 @@ json_t *fleet_view_instance(const struct fleet_instance *in)
 	json_object_set_new(view, "id", view_text(in->id, 0));
 	json_object_set_new(view, "agent_version", view_text(in->agent_version, 1));
 	json_object_set_new(view, "agent_slot", view_text(in->agent_slot, 1));
+	json_object_set_new(view, "rpc_api_version", view_text(in->rpc_api_version, 1));
 	json_object_set_new(view, "last_seen", fleet_view_time(in->last_seen_us));
 	json_object_set_new(view, "last_upgrade", last);
 	return view;

@@ -67,6 +67,7 @@ static void consumer_item(struct consumer_slot *slot, struct fleet_batch_item *i
 		slot->heartbeat = (struct fleet_heartbeat){
 			.instance_id = msg->instance_id, .agent_version = msg->agent_version,
 			.agent_slot = msg->agent_slot, .sent_us = at_us,
+			.rpc_api_version = msg->rpc_api_version,
 		};
 		item->heartbeat = &slot->heartbeat;
 		return;

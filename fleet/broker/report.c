@@ -13,6 +13,8 @@
 /* sent is a float UNIX time; outside 2001..2286 it is not believed. */
 #define REPORT_SENT_MIN 1e9
 #define REPORT_SENT_MAX 1e10
+/* A heartbeat's rpc_api_version when it has none. */
+#define REPORT_RPC_API_UNSAID "1.0"
 
 /* A string arg copied whole, or refused naming it. */
 static int report_string(json_t *object, const char *where, const char *key, int required,
@@ -87,6 +89,25 @@ static int report_outcome(json_t *args, struct fleet_msg *msg, struct error *err
 	return 0;
 }
 
+/* wire.md: a guest from before API versions (older slotupd) speaks 1.0
+ * and does not say so; storing that, rather than "", keeps "" for what the
+ * store has not heard (instances from before schema v3, never heartbeated). */
+static int report_rpc_api(json_t *payload, char *out, size_t len, struct error *err)
+{
+	json_t *value = json_object_get(payload, "rpc_api_version");
+	unsigned major, minor;
+
+	if (!value || json_is_null(value)) {
+		snprintf(out, len, "%s", REPORT_RPC_API_UNSAID);
+		return 0;
+	}
+	if (report_string(payload, "args.payload", "rpc_api_version", 1, out, len, err) < 0)
+		return -1;
+	if (rpc_api_version_parse(out, strlen(out), &major, &minor) < 0)
+		return error_set(err, "args.payload.rpc_api_version: not MAJOR.MINOR");
+	return 0;
+}
+
 static int report_heartbeat(json_t *args, struct fleet_msg *msg, struct error *err)
 {
 	json_t *payload = json_object_get(args, "payload");
@@ -96,7 +117,8 @@ static int report_heartbeat(json_t *args, struct fleet_msg *msg, struct error *e
 	if (report_version(payload, "args.payload", "agent_version", msg->agent_version,
 			   sizeof msg->agent_version, err) < 0 ||
 	    report_string(payload, "args.payload", "agent_slot", 0, msg->agent_slot,
-			  sizeof msg->agent_slot, err) < 0)
+			  sizeof msg->agent_slot, err) < 0 ||
+	    report_rpc_api(payload, msg->rpc_api_version, sizeof msg->rpc_api_version, err) < 0)
 		return -1;
 	if (msg->agent_slot[0] && strcmp(msg->agent_slot, "a") && strcmp(msg->agent_slot, "b"))
 		return error_set(err, "args.payload.agent_slot: not a or b");

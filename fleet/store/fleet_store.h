@@ -76,6 +76,7 @@ enum fleet_state {
 #define FLEET_ID_MAX 64			/* upgrade ids, tenant ids */
 #define FLEET_INSTANCE_MAX 128		/* instance ids: [0-9A-Za-z_-], at most 127 */
 #define FLEET_VERSION_MAX 64
+#define FLEET_RPC_API_MAX 16		/* a guest RPC API version: "MAJOR.MINOR", 4 digits each */
 #define FLEET_LOCATION_MAX 1024
 #define FLEET_REASON_MAX 512
 
@@ -112,6 +113,8 @@ struct fleet_instance {
 	char id[FLEET_INSTANCE_MAX];
 	char agent_version[FLEET_VERSION_MAX];	/* from the last heartbeat, "" if none yet */
 	char agent_slot[8];
+	char rpc_api_version[FLEET_RPC_API_MAX];	/* the guest API it speaks (docs/wire.md),
+						 * from the last heartbeat; "" unknown */
 	int64_t last_seen_us;			/* 0: never heard from */
 	char last_upgrade_id[FLEET_ID_MAX];	/* the newest upgrade record for it, "" if none */
 	enum fleet_state last_upgrade_state;
@@ -178,11 +181,13 @@ int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgra
 			     struct fleet_upgrade *up, size_t *count, int *more,
 			     struct error *err);
 
-/* A heartbeat: stores version and slot, last_seen = sent_us; a heartbeat
- * older than the one stored (sent_us lower) changes nothing. */
+/* A heartbeat: stores version, slot and RPC API version (each NULL: ""),
+ * last_seen = sent_us; a heartbeat older than the one stored (sent_us
+ * lower) changes nothing.  The store keeps the texts as given: the report
+ * parser decides what a guest that said no API version speaks. */
 int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
-			  const char *agent_version, const char *agent_slot, int64_t sent_us,
-			  struct error *err);
+			  const char *agent_version, const char *agent_slot,
+			  const char *rpc_api_version, int64_t sent_us, struct error *err);
 
 /* Writes applied together: the report consumer's deliveries, the API's
  * concurrent requests (fleet_pool.h).  Committing once per write costs one
@@ -207,6 +212,7 @@ struct fleet_heartbeat {
 	const char *instance_id;
 	const char *agent_version, *agent_slot;	/* NULL: "" */
 	int64_t sent_us;
+	const char *rpc_api_version;		/* NULL: "" */
 };
 
 struct fleet_batch_item {

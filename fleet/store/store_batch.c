@@ -67,10 +67,11 @@ static const char store_sql_report_update[] =
 	" AND ($10 = '' OR instance_id = $10)";
 
 static const char store_sql_heartbeat[] =
-	"INSERT INTO instances (id, agent_version, agent_slot, last_seen_us)"
-	" VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET"
+	"INSERT INTO instances (id, agent_version, agent_slot, last_seen_us, rpc_api_version)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
 	" agent_version = excluded.agent_version,"
 	" agent_slot = excluded.agent_slot,"
+	" rpc_api_version = excluded.rpc_api_version,"
 	" last_seen_us = excluded.last_seen_us"
 	" WHERE instances.last_seen_us <= excluded.last_seen_us";
 
@@ -144,8 +145,9 @@ static struct db_stmt *store_decide_heartbeat(struct store_run *run, struct db_s
 
 	STORE_PARAMS(run->first, DB_T(h->instance_id),
 		     DB_T(h->agent_version ? h->agent_version : ""),
-		     DB_T(h->agent_slot ? h->agent_slot : ""), DB_I(h->sent_us));
-	return store_stmt(s, store_sql_heartbeat, run->first, 4);
+		     DB_T(h->agent_slot ? h->agent_slot : ""), DB_I(h->sent_us),
+		     DB_T(h->rpc_api_version ? h->rpc_api_version : ""));
+	return store_stmt(s, store_sql_heartbeat, run->first, 5);
 }
 
 /* Round 2 for an applied insert or report: its event, and the instance of

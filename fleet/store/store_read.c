@@ -211,6 +211,7 @@ int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgra
 
 #define STORE_INSTANCE_SELECT \
 	"SELECT i.id, i.agent_version, i.agent_slot, i.last_seen_us," \
+	" i.rpc_api_version," \
 	" (SELECT u.id FROM upgrades u WHERE u.instance_id = i.id" \
 	"  ORDER BY u.created_us DESC, u.id DESC LIMIT 1)," \
 	" (SELECT u.state FROM upgrades u WHERE u.instance_id = i.id" \
@@ -222,7 +223,7 @@ static int store_instance_row(void *ctx, const char *const *cols, int ncols, str
 	struct store_rows *r = ctx;
 	struct fleet_instance *in = (struct fleet_instance *)r->out + r->count;
 
-	if (ncols != 6)
+	if (ncols != 7)
 		return error_set(err, "store: instance row has %d columns", ncols);
 	if (r->count == r->max) {
 		r->more = 1;
@@ -232,10 +233,11 @@ static int store_instance_row(void *ctx, const char *const *cols, int ncols, str
 	db_copy_text(in->id, sizeof in->id, cols[0]);
 	db_copy_text(in->agent_version, sizeof in->agent_version, cols[1]);
 	db_copy_text(in->agent_slot, sizeof in->agent_slot, cols[2]);
-	db_copy_text(in->last_upgrade_id, sizeof in->last_upgrade_id, cols[4]);
+	db_copy_text(in->rpc_api_version, sizeof in->rpc_api_version, cols[4]);
+	db_copy_text(in->last_upgrade_id, sizeof in->last_upgrade_id, cols[5]);
 	in->last_upgrade_state = FLEET_NEW;
 	if (db_parse_int(cols[3], "last_seen_us", &in->last_seen_us, err) ||
-	    (cols[5] && store_parse_state(cols[5], &in->last_upgrade_state, err)))
+	    (cols[6] && store_parse_state(cols[6], &in->last_upgrade_state, err)))
 		return -1;
 	r->count++;
 	return 0;

@@ -104,12 +104,20 @@ static const struct store_step store_v2[] = {
 	{ ANY, "CREATE INDEX rollouts_by_state ON rollouts (state, created_us, id)" },
 };
 
+/* The guest RPC API version each instance's heartbeats say ('' until one
+ * does: rows from before v3 keep it until their next heartbeat). */
+static const struct store_step store_v3[] = {
+	{ ANY, "ALTER TABLE instances ADD COLUMN rpc_api_version TEXT NOT NULL DEFAULT ''" },
+	{ PG, "ALTER TABLE instances ALTER COLUMN rpc_api_version TYPE TEXT COLLATE \"C\"" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
 } store_migrations[STORE_SCHEMA_VERSION] = {
 	{ store_v1, sizeof store_v1 / sizeof store_v1[0] },
 	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
+	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

@@ -44,10 +44,11 @@ int fleet_store_report(struct fleet_store *store, const struct fleet_report *rep
 }
 
 int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
-			  const char *agent_version, const char *agent_slot, int64_t sent_us,
-			  struct error *err)
+			  const char *agent_version, const char *agent_slot,
+			  const char *rpc_api_version, int64_t sent_us, struct error *err)
 {
-	struct fleet_heartbeat h = { instance_id, agent_version, agent_slot, sent_us };
+	struct fleet_heartbeat h = { instance_id, agent_version, agent_slot, sent_us,
+				     rpc_api_version };
 	struct fleet_batch_item item = { .heartbeat = &h };
 
 	return store_single(store, &item, err);

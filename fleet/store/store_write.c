@@ -121,7 +121,8 @@ int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err)
 	if (store_check_text(h->instance_id, FLEET_INSTANCE_MAX, 0, "instance_id", err) ||
 	    store_check_text(h->agent_version, FLEET_VERSION_MAX, 1, "agent_version", err) ||
 	    store_check_text(h->agent_slot, sizeof ((struct fleet_instance *)0)->agent_slot, 1,
-			     "agent_slot", err))
+			     "agent_slot", err) ||
+	    store_check_text(h->rpc_api_version, FLEET_RPC_API_MAX, 1, "rpc_api_version", err))
 		return -1;
 	if (!h->instance_id[0])
 		return store_invalid(err, "store: heartbeat without instance_id"), -1;

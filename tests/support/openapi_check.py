@@ -11,7 +11,8 @@ starts one, on SQLite, without a broker, with TOKEN an admin's of TENANT):
    answers a status it lists, and never 404 "no such resource" (no route)
    nor 405; the same with every documented query argument; without a token
    it answers 401 (listed) unless it needs none; every JSON answer fits
-   the schema documented for its status;
+   the schema documented for its status (types, required fields, enums,
+   patterns);
 3. a body without one of its required fields, or with a field the schema
    does not allow, is a 400 naming that field;
 4. an undocumented path is a 404 "no such resource"; a method not
@@ -159,6 +160,8 @@ def mismatch(doc, schema, value, where="body"):
         return "%s is not a number: %r" % (where, value)
     if "enum" in schema and value not in schema["enum"]:
         return "%s is %r, not one of %s" % (where, value, schema["enum"])
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        return "%s is %r, which does not match %s" % (where, value, schema["pattern"])
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:

@@ -47,6 +47,31 @@ instance_at() { # VERSION SLOT
 check "the instance view shows v1 in slot a (heartbeats)" wait_for 30 instance_at v1.0.0 a
 check "with last_seen and the last upgrade" [ "$(body_get '["instance"]["last_upgrade"]["id"]')" = "$id1" ] &&
 	[ "$(body_get '["instance"]["last_seen"]')" != None ]
+check "and the guest RPC API version its heartbeats say (1.1)" \
+	[ "$(body_get '["instance"]["rpc_api_version"]')" = 1.1 ]
+
+# Heartbeats as other guests send them: an older slotupd says no API
+# version (it speaks 1.0); a malformed version is refused, naming the field.
+heartbeat() { # INSTANCE PAYLOAD-JSON: published to the conductor topic
+	/usr/bin/python3 -c 'import json,sys,time; print(json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps({"method": "heartbeat", "args": {"instance_id": sys.argv[1], "payload": json.loads(sys.argv[2]), "sent": time.time()}})}))' "$1" "$2" > "$T/hb.$1"
+	/usr/bin/python3 "$S/amqp_publish.py" "$AMQP" trove-conductor "$T/hb.$1"
+}
+heartbeat old-guest '{"agent_version": "v0.9.0", "agent_slot": "a"}'
+heartbeat bad-api-guest '{"agent_version": "v1.0.0", "agent_slot": "a", "rpc_api_version": "1.x"}'
+rpc_api_of() { # INSTANCE VERSION
+	[ "$(api GET "/instances/$1")" = 200 ] && [ "$(body_get '["instance"]["rpc_api_version"]')" = "$2" ]
+}
+check "a heartbeat without rpc_api_version is stored, as 1.0" wait_for 30 rpc_api_of old-guest 1.0
+check "one with rpc_api_version 1.x is refused naming the field" wait_for 20 \
+	grep -q "report refused.*args.payload.rpc_api_version: not MAJOR.MINOR" "$T/fleet.log"
+check "and stores nothing" [ "$(api GET /instances/bad-api-guest)" = 404 ]
+listed_api() { # the list shows each instance's API version
+	[ "$(api GET /instances)" = 200 ] && /usr/bin/python3 -c '
+import json, sys
+got = {i["id"]: i["rpc_api_version"] for i in json.load(open(sys.argv[1]))["instances"]}
+sys.exit(0 if got == {sys.argv[2]: "1.1", "old-guest": "1.0"} else print(got) or 1)' "$T/body" "$INSTANCE"
+}
+check "GET instances shows rpc_api_version too" listed_api
 
 id2=$(post_upgrade v2.0.0 v2.bundle)
 check "upgrade to v2 reaches SUCCESS" wait_state "$id2" SUCCESS

@@ -124,8 +124,35 @@ static void test_heartbeat_of_slotupd(void **unused)
 	assert_int_equal(msg.kind, FLEET_MSG_HEARTBEAT);
 	assert_string_equal(msg.agent_version, "v2.0.0");
 	assert_string_equal(msg.agent_slot, "b");
+	/* No rpc_api_version: a slotupd from before API versions, which speaks 1.0. */
+	assert_string_equal(msg.rpc_api_version, "1.0");
 	free(body);
 	rpc_keys_free(none);
+}
+
+/* A 1.1 guest's heartbeat says so, plain or sealed (serve_child.c's payload). */
+static void test_heartbeat_rpc_api_version(void **unused)
+{
+	struct rpc_keys *keys = keys_with(INSTANCE " guest-key\n");
+	const char *keys_for[] = { NULL, "guest-key" };
+	struct fleet_msg msg;
+	struct error err = { "" };
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < 2; i++) {
+		char *body = guest_cast("heartbeat", json_pack("{s:s, s:{s:s, s:s, s:s}, s:f}",
+			"instance_id", INSTANCE, "payload", "agent_version", "v2.0.0", "agent_slot",
+			"a", "rpc_api_version", RPC_API_VERSION, "sent", 1795555232.0), keys_for[i]);
+
+		if (parse(body, i ? keys : NULL, &msg, &err) < 0)
+			fail_msg("%s", err.text);
+		assert_int_equal(msg.kind, FLEET_MSG_HEARTBEAT);
+		assert_int_equal(msg.sealed, (int)i);
+		assert_string_equal(msg.rpc_api_version, "1.1");
+		free(body);
+	}
+	rpc_keys_free(keys);
 }
 
 static void expect_refused(const char *body, const char *needle)
@@ -138,6 +165,32 @@ static void expect_refused(const char *body, const char *needle)
 	if (!strstr(err.text, needle))
 		fail_msg("error '%s' lacks '%s'", err.text, needle);
 	rpc_keys_free(none);
+}
+
+/* A heartbeat whose payload.rpc_api_version is the JSON text given. */
+static void expect_rpc_api_refused(const char *value, const char *needle)
+{
+	char body[512];
+
+	snprintf(body, sizeof body, "{\"method\": \"heartbeat\", \"args\": {\"instance_id\": \"i\","
+		 " \"payload\": {\"agent_version\": \"1\", \"rpc_api_version\": %s}}}", value);
+	expect_refused(body, needle);
+}
+
+static void test_heartbeat_rpc_api_version_refused(void **unused)
+{
+	static const char *const bad[] = {
+		"\"1\"", "\"1.\"", "\".1\"", "\"1.1.1\"", "\"1.x\"", "\" 1.1\"", "\"1.1 \"",
+		"\"+1.1\"", "\"1.-1\"", "\"12345.1\"", "\"1.12345\"", "\"1,1\"", "\"\"",
+		"\"\u0661.1\"",	/* an Arabic-Indic digit */
+	};
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_rpc_api_refused(bad[i], "args.payload.rpc_api_version: not MAJOR.MINOR");
+	expect_rpc_api_refused("1.1", "args.payload.rpc_api_version: not a string");
+	expect_rpc_api_refused("\"1111111111111111.1\"", "args.payload.rpc_api_version: longer than");
 }
 
 static void test_hostile_reports(void **unused)
@@ -175,6 +228,8 @@ int main(void)
 		cmocka_unit_test(test_wire_heartbeats),
 		cmocka_unit_test(test_outcome_plain_and_sealed),
 		cmocka_unit_test(test_heartbeat_of_slotupd),
+		cmocka_unit_test(test_heartbeat_rpc_api_version),
+		cmocka_unit_test(test_heartbeat_rpc_api_version_refused),
 		cmocka_unit_test(test_hostile_reports),
 	};
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/db/db.h"
 #include "store/fleet_store.h"
 #include "support.h"
 #include "support_fleet_store.h"
@@ -263,9 +264,9 @@ static void test_batch_applies_in_order_refusing_alone(void **state)
 		  .at_us = 4000, .source = "guest" },
 	};
 	struct fleet_heartbeat hb[] = {
-		{ "inst-1", "2.0", "b", 5000 },
-		{ "inst-1", "1.0", "a", 4000 },		/* older: not applied */
-		{ "", "2.0", "b", 5000 },		/* no instance: refused */
+		{ "inst-1", "2.0", "b", 5000, "1.1" },
+		{ "inst-1", "1.0", "a", 4000, "1.0" },	/* older: not applied */
+		{ "", "2.0", "b", 5000, "1.1" },		/* no instance: refused */
 	};
 	struct fleet_batch_item items[10];
 	const int want[10] = { 1, -1, 1, 0, -1, -1, 1, 1, 0, -1 };
@@ -298,6 +299,7 @@ static void test_batch_applies_in_order_refusing_alone(void **state)
 						 NULL), 0);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.agent_version, "2.0");
+	assert_string_equal(in.rpc_api_version, "1.1");
 	assert_int_equal(in.last_seen_us, 5000);
 
 	/* An item naming both or neither kind is refused; empty batches commit. */
@@ -563,16 +565,24 @@ static void test_heartbeat_newer_wins(void **state)
 	struct fleet_instance in;
 
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "1.0", "a", 5000, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "2.0", "b", 6000, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "0.9", "a", 5500, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "1.0", "a", "1.0", 5000, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "2.0", "b", "1.1", 6000, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "0.9", "a", "1.0", 5500, NULL), 0);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.id, "inst-1");
 	assert_string_equal(in.agent_version, "2.0");
 	assert_string_equal(in.agent_slot, "b");
+	assert_string_equal(in.rpc_api_version, "1.1");
 	assert_int_equal(in.last_seen_us, 6000);
 	assert_string_equal(in.last_upgrade_id, "");
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
+	/* The newest heartbeat's version, whatever it says (a guest downgraded). */
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "1.0", "a", "1.0", 7000, NULL), 0);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
+	assert_string_equal(in.rpc_api_version, "1.0");
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "1.0", "a", NULL, 8000, NULL), 0);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
+	assert_string_equal(in.rpc_api_version, "");
 }
 
 static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
@@ -583,6 +593,7 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.agent_version, "");
+	assert_string_equal(in.rpc_api_version, "");
 	assert_int_equal(in.last_seen_us, 0);
 	assert_string_equal(in.last_upgrade_id, "u1");
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
@@ -597,7 +608,7 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	assert_string_equal(in.last_upgrade_id, "u2");
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
 	/* A heartbeat keeps what the upgrades said. */
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "2.0", "b", 9000, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "2.0", "b", "1.1", 9000, NULL), 0);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u2");
 	assert_string_equal(in.agent_version, "2.0");
@@ -627,10 +638,10 @@ static void test_instance_list(void **state)
 	size_t n;
 	int more;
 
-	assert_int_equal(fleet_store_heartbeat(f->store, "i-c", "2.0", "a", 1, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "i-a", "1.0", "a", 1, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "i-B", "2.0", "b", 1, NULL), 0);
-	assert_int_equal(fleet_store_heartbeat(f->store, "i-d", "2.0", "a", 1, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-c", "2.0", "a", "1.1", 1, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-a", "1.0", "a", "1.0", 1, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-B", "2.0", "b", "1.1", 1, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-d", "2.0", "a", "1.1", 1, NULL), 0);
 	insert(f, "u1", "t1", "i-b", 1000);	/* known from its upgrade only */
 
 	instance_ids(f, NULL, NULL, 8, "i-B i-a i-b i-c i-d", 0);	/* bytewise */
@@ -642,6 +653,10 @@ static void test_instance_list(void **state)
 	instance_ids(f, "2.0", "i-bb", 8, "i-c i-d", 0);	/* a marker need not exist */
 	instance_ids(f, "", NULL, 8, "i-b", 0);
 	instance_ids(f, "9.9", NULL, 8, "", 0);
+	/* A page carries each instance's API version (i-B, then i-a). */
+	assert_int_equal(fleet_store_instance_list(f->store, NULL, NULL, 2, in, &n, &more, NULL), 0);
+	assert_string_equal(in[0].rpc_api_version, "1.1");
+	assert_string_equal(in[1].rpc_api_version, "1.0");
 	errno = 0;
 	assert_int_equal(fleet_store_instance_list(f->store, NULL, NULL, 0, in, &n, &more, NULL), -1);
 	assert_int_equal(errno, EINVAL);
@@ -664,6 +679,57 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	fleet_store_close(f->store);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+}
+
+/* Takes a store's database back to schema v2 as v2 left it: v3 only added
+ * instances.rpc_api_version, so this is a database a v2 slotfleet made. */
+static void downgrade_to_v2(const char *spec)
+{
+	static const char *const steps[] = {
+		"ALTER TABLE instances DROP COLUMN rpc_api_version",
+		"DELETE FROM schema_version WHERE version = 3",
+	};
+	struct db *db;
+	struct error err;
+	size_t i;
+
+	if (db_open(&db, spec, &err))
+		fail_msg("open: %s", err.text);
+	for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if (db_exec(db, steps[i], NULL, 0, NULL, NULL, NULL, &err))
+			fail_msg("%s: %s", steps[i], err.text);
+	}
+	db->ops->close(db);
+}
+
+/* A v2 database opens at v3 with its rows; the API version of a heartbeat
+ * stored before is unknown ("") until the instance's next one. */
+static void test_migration_v2_to_v3(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_instance in;
+	int version = 0;
+
+	insert(f, "u1", "t1", "inst-1", 1000);
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 5000, NULL), 0);
+	fleet_store_close(f->store);
+	f->store = NULL;
+	downgrade_to_v2(f->spec);
+	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
+	assert_int_equal(version, 3);
+	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
+	assert_string_equal(in.last_upgrade_id, "u1");
+	assert_string_equal(in.rpc_api_version, "");
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-2", &in, NULL), 1);
+	assert_string_equal(in.agent_version, "2.0");
+	assert_string_equal(in.agent_slot, "b");
+	assert_int_equal(in.last_seen_us, 5000);
+	assert_string_equal(in.rpc_api_version, "");
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 6000, NULL), 0);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-2", &in, NULL), 1);
+	assert_string_equal(in.rpc_api_version, "1.1");
 }
 
 static void test_text_is_data(void **state)
@@ -703,9 +769,12 @@ static void test_text_is_data(void **state)
 	}
 	memset(longer, 'x', sizeof longer - 1);
 	longer[sizeof longer - 1] = '\0';
-	assert_int_equal(fleet_store_heartbeat(f->store, longer, "1", "a", 1, &err), -1);
+	assert_int_equal(fleet_store_heartbeat(f->store, longer, "1", "a", "1.1", 1, &err), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err.text, "instance_id"));
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-1", "1", "a", longer, 1, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err.text, "rpc_api_version"));
 	assert_int_equal(fleet_store_instance_get(f->store, longer, &in, &err), -1);
 }
 
@@ -847,6 +916,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_instance_known_from_upgrade_and_last_upgrade, SETUP), \
 	SUPPORT_STORE_TEST(test_instance_list, SETUP), \
 	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
+	SUPPORT_STORE_TEST(test_migration_v2_to_v3, SETUP), \
 	SUPPORT_STORE_TEST(test_text_is_data, SETUP), \
 	SUPPORT_STORE_TEST(test_long_reason_cut_at_character, SETUP), \
 	SUPPORT_STORE_TEST(test_threads_share_a_store, SETUP)

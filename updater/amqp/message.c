@@ -114,21 +114,31 @@ static int rpc_check_age(json_t *args, const struct config *config, struct error
 	return 0;
 }
 
+/* sscanf alone would take blanks and signs ("+1. 2"): the text must be
+ * digits and one dot only, all of it read. */
+int rpc_api_version_parse(const char *text, size_t len, unsigned *major, unsigned *minor)
+{
+	int end = 0;
+
+	if (sscanf(text, "%4u.%4u%n", major, minor, &end) != 2 || (size_t)end != len ||
+	    strspn(text, "0123456789.") != (size_t)end)
+		return -1;
+	return 0;
+}
+
 /* oslo.messaging's rule: the same major, a minor at most ours; a cast
  * without a version is from before versions (1.0). */
 static int rpc_check_version(json_t *message, struct error *err)
 {
 	json_t *value = json_object_get(message, "version");
 	unsigned major, minor;
-	int end = 0;
 
 	if (!value)
 		return 0;
 	if (!json_is_string(value))
 		return error_set(err, "message.version: not a string");
-	if (sscanf(json_string_value(value), "%4u.%4u%n", &major, &minor, &end) != 2 ||
-	    (size_t)end != json_string_length(value) ||
-	    strspn(json_string_value(value), "0123456789.") != (size_t)end)
+	if (rpc_api_version_parse(json_string_value(value), json_string_length(value), &major,
+				  &minor) < 0)
 		return error_set(err, "message.version: not MAJOR.MINOR");
 	if (major != RPC_API_MAJOR || minor > RPC_API_MINOR)
 		return error_set(err, "RPC API %u.%u not supported (this guest: %s)", major, minor,
