@@ -22,17 +22,18 @@ struct action {
 	const char *name;
 	unsigned from;			/* states it applies to */
 	enum fleet_rollout_state to;
+	const char *reason;		/* the rollout's reason after it */
 };
 
 #define BIT FLEET_ROLLOUT_BIT
 static const struct action actions[] = {
-	{ "pause", BIT(FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED },
-	{ "resume", BIT(FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING },
+	{ "pause", BIT(FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED, "paused by an admin" },
+	{ "resume", BIT(FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING, "resumed by an admin" },
 	{ "cancel", BIT(FLEET_ROLLOUT_RUNNING) | BIT(FLEET_ROLLOUT_PAUSED) |
-		    BIT(FLEET_ROLLOUT_HALTED), FLEET_ROLLOUT_CANCELLED },
-	{ "rollback_failed", 0, 0 },
+		    BIT(FLEET_ROLLOUT_HALTED), FLEET_ROLLOUT_CANCELLED, "cancelled by an admin" },
+	{ "rollback_failed", 0, 0, "" },
 	{ "rollback_all", BIT(FLEET_ROLLOUT_RUNNING) | BIT(FLEET_ROLLOUT_PAUSED),
-	  FLEET_ROLLOUT_CANCELLED },
+	  FLEET_ROLLOUT_CANCELLED, "cancelled by rollback_all" },
 };
 #undef BIT
 
@@ -132,9 +133,8 @@ static void action_apply(struct fleet_request *req, const struct action *a,
 	json_t *list = NULL;
 
 	if (a->from & FLEET_ROLLOUT_BIT(r->state))
-		rc = fleet_store_rollout_transition(store, r->id, a->from, a->to, rollback ?
-						    "cancelled by rollback_all" :
-						    "cancelled by an admin", &now, &err);
+		rc = fleet_store_rollout_transition(store, r->id, a->from, a->to, a->reason, &now,
+						    &err);
 	else
 		rc = a->from && !rollback ? 0 : 1;
 	if (rollback && rc >= 0) {

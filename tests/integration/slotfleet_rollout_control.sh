@@ -27,6 +27,8 @@ two_cast() { [ "$(casts_total $C)" -ge 2 ]; }
 check "casting starts" wait_until 30 two_cast
 ctl rollout pause rc > "$T/ctl.out"
 check "slotctl rollout pause: PAUSED" grep -q "^rc PAUSED" "$T/ctl.out"
+check "its reason says paused, not cancelled" \
+	[ "$(rollout_field rc 'j["rollout"]["reason"]')" = "paused by an admin" ]
 sent='8 - j["rollout"]["waves"][0]["states"].get("PENDING", 0)'
 planned=$(rollout_field rc "$sent")
 casts_are() { n=$1; shift; [ "$(casts_total "$@")" = "$n" ]; }
@@ -36,6 +38,7 @@ check "fewer than all were cast ($planned of 8)" [ "$planned" -lt 8 ]
 ctl rollout resume rc > /dev/null
 more_cast() { [ "$(casts_total $C)" -gt "$planned" ]; }
 check "resume: casting goes on" wait_until 30 more_cast
+check "its reason says resumed" [ "$(rollout_field rc 'j["rollout"]["reason"]')" = "resumed by an admin" ]
 ctl rollout cancel rc > "$T/ctl.out"
 check "slotctl rollout cancel: CANCELLED" grep -q "^rc CANCELLED" "$T/ctl.out"
 cancelled=$(rollout_field rc "$sent")
