@@ -110,6 +110,12 @@ struct config {
 		char ca_path[PATH_MAX];
 		char file_dir[PATH_MAX];		/* "": `file` refused over AMQP; else beneath it */
 	} amqp;
+	struct {	/* programs slotupd runs around an upgrade (updater/install/hooks.c) */
+		char pre_install[PATH_MAX];		/* "": none; before anything is written */
+		char pre_activate[PATH_MAX];		/* "": none; new slot written, before the flip */
+		char post_commit[PATH_MAX];		/* "": none; after the trial passed */
+		unsigned timeout_ms;			/* 10m: then the hook is killed */
+	} hooks;
 };
 
 void config_defaults(struct config *config);

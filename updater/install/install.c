@@ -1,6 +1,7 @@
 /* install.c: one upgrade attempt, recorded at every step (see updater/install/install.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +12,7 @@
 #include "fetch.h"
 #include "inhibit.h"
 #include "install/install.h"
+#include "install/install_hooks.h"
 #include "install/install_metrics.h"
 #include "install/install_recovery.h"
 #include "install/install_stream.h"
@@ -193,6 +195,45 @@ static const char *attempt_strategy(const struct config *config, const struct in
 	return config->updater.strategy;
 }
 
+/* A [hooks] program for this attempt; 0 to go on, else *out is the
+ * attempt's end (DEFERRED or FAILED; a post_commit's failure is only
+ * logged: the slot is committed). */
+static int attempt_hook(struct attempt *a, enum hooks_kind kind, int slot,
+			enum install_outcome *out)
+{
+	char current[PATH_MAX] = "", next[PATH_MAX] = "", reason[512];
+	struct hooks_context ctx = { a->record.id, a->record.from_version, a->record.to_version,
+				     a->slots.layout.root, current, next };
+	enum hooks_result result;
+
+	if (slots_bootable(&a->slots))
+		layout_slot_path(&a->slots.layout, a->slots.current, current, sizeof current);
+	layout_slot_path(&a->slots.layout, slot, next, sizeof next);
+	result = hooks_run(a->config, kind, &ctx, reason, sizeof reason);
+	if (result == HOOKS_OK)
+		return 0;
+	if (kind == HOOKS_POST_COMMIT) {
+		log_warn("%s: %s (the upgrade stays committed)", a->record.id, reason);
+		return 0;
+	}
+	*out = attempt_finish(a, result == HOOKS_DEFER ? HISTORY_DEFERRED : HISTORY_FAILED,
+			      reason);
+	return -1;
+}
+
+/* Activated, then post_commit once the new slot is good. */
+static enum install_outcome attempt_commit(struct attempt *a, int slot)
+{
+	enum install_outcome out;
+
+	if (attempt_hook(a, HOOKS_PRE_ACTIVATE, slot, &out) < 0)
+		return out;
+	out = attempt_activate(a, slot);
+	if (out == INSTALL_SUCCESS)
+		attempt_hook(a, HOOKS_POST_COMMIT, slot, &out);
+	return out;
+}
+
 static enum install_outcome attempt_upgrade(struct attempt *a)
 {
 	const struct install_request *req = a->request;
@@ -206,6 +247,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 		.file_beneath = req->file_beneath,
 	};
 	struct install_stream_result result;
+	enum install_outcome out;
 	struct error err = { "" };
 	int slot, busy;
 
@@ -225,13 +267,15 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 		checks.running_version = a->slots.state.slot[a->slots.current].version;
 		checks.running_digest = a->slots.state.slot[a->slots.current].digest;
 	}
+	if (attempt_hook(a, HOOKS_PRE_INSTALL, slot, &out) < 0)
+		return out;
 	if (install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
 			   &progress, &result, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
 	if (result.outcome == INSTALL_STREAM_IDENTICAL)
 		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");
 	attempt_copy(a->record.to_version, sizeof a->record.to_version, result.manifest.version);
-	return attempt_activate(a, slot);
+	return attempt_commit(a, slot);
 }
 
 static void attempt_init_record(struct attempt *a, const char *id)
