@@ -109,6 +109,7 @@ struct config {
 		unsigned max_age_ms;			/* 0: off; else casts need a recent args.sent */
 		char ca_path[PATH_MAX];
 		char file_dir[PATH_MAX];		/* "": `file` refused over AMQP; else beneath it */
+		char queue_type[16];			/* classic | quorum (RabbitMQ clusters) */
 	} amqp;
 	struct {	/* programs slotupd runs around an upgrade (updater/install/hooks.c) */
 		char pre_install[PATH_MAX];		/* "": none; before anything is written */
@@ -124,6 +125,10 @@ int config_load(struct config *config, const char *path, struct error *err);
 /* Same, from text (tests); `name` is used in messages. */
 int config_load_string(struct config *config, const char *text, const char *name,
 		       struct error *err);
+
+/* [amqp] queue_type, for slotupd and slotfleet alike: 0 for "classic" or
+ * "quorum" (oslo.messaging's rabbit_quorum_queue), else -1. */
+int config_queue_type_ok(const char *name);
 
 /* Splits a command line on blanks into argv (NULL-terminated, at most
  * CONFIG_ARGV_MAX-1 words), copying into storage.  No quoting, no shell. */

@@ -90,6 +90,7 @@ static const struct config_key config_keys[] = {
 	KEY("amqp", "max_age", TYPE_DURATION, amqp.max_age_ms),
 	KEY("amqp", "ca_path", TYPE_STRING, amqp.ca_path),
 	KEY("amqp", "file_dir", TYPE_STRING, amqp.file_dir),
+	KEY("amqp", "queue_type", TYPE_STRING, amqp.queue_type),
 	KEY("hooks", "pre_install", TYPE_STRING, hooks.pre_install),
 	KEY("hooks", "pre_activate", TYPE_STRING, hooks.pre_activate),
 	KEY("hooks", "post_commit", TYPE_STRING, hooks.post_commit),
@@ -131,6 +132,7 @@ void config_defaults(struct config *config)
 	config->updater.max_entries = 100000;
 	config->updater.automatic = 1;
 	config->hooks.timeout_ms = 600000;
+	snprintf(config->amqp.queue_type, sizeof config->amqp.queue_type, "classic");
 	snprintf(config->amqp.url, sizeof config->amqp.url, "amqp://guest:guest@127.0.0.1:5672/");
 	snprintf(config->amqp.exchange, sizeof config->amqp.exchange, "trove");
 	snprintf(config->amqp.conductor_topic, sizeof config->amqp.conductor_topic,
@@ -296,6 +298,11 @@ static int config_handle(void *user, const char *section, const char *name, cons
 }
 
 /* Fills the defaults that depend on other keys, then checks combinations. */
+int config_queue_type_ok(const char *name)
+{
+	return !strcmp(name, "classic") || !strcmp(name, "quorum") ? 0 : -1;
+}
+
 /* A hook is run by root without a shell or PATH: an absolute path only. */
 static int config_check_hook(const char *path, const char *key, const char *name,
 			     struct error *err)
@@ -338,6 +345,8 @@ static int config_finish(struct config *config, const char *name, struct error *
 	if (c->amqp.file_dir[0] && (c->amqp.file_dir[0] != '/' || !c->amqp.file_dir[1]))
 		return error_set(err, "%s: [amqp] file_dir: must be an absolute path other than /",
 				 name);
+	if (config_queue_type_ok(c->amqp.queue_type) < 0)
+		return error_set(err, "%s: [amqp] queue_type: not classic or quorum", name);
 	if (config_check_hook(c->hooks.pre_install, "pre_install", name, err) < 0 ||
 	    config_check_hook(c->hooks.pre_activate, "pre_activate", name, err) < 0 ||
 	    config_check_hook(c->hooks.post_commit, "post_commit", name, err) < 0)

@@ -49,6 +49,7 @@ static const struct fleet_key fleet_keys[] = {
 	FKEY("amqp", "rpc_keys", FKEY_STRING, amqp.rpc_keys),
 	FKEY("amqp", "ca_path", FKEY_STRING, amqp.ca_path),
 	FKEY("amqp", "prefetch", FKEY_UINT, amqp.prefetch),
+	FKEY("amqp", "queue_type", FKEY_STRING, amqp.queue_type),
 };
 
 #define FLEET_KEY_COUNT (sizeof fleet_keys / sizeof fleet_keys[0])
@@ -76,6 +77,7 @@ void fleet_config_defaults(struct fleet_config *c)
 	snprintf(c->amqp.exchange, sizeof c->amqp.exchange, "trove");
 	snprintf(c->amqp.conductor_topic, sizeof c->amqp.conductor_topic, "trove-conductor");
 	c->amqp.prefetch = 16;
+	snprintf(c->amqp.queue_type, sizeof c->amqp.queue_type, "classic");
 }
 
 int fleet_config_parse_rate(const char *text, unsigned *count, unsigned *period_ms)
@@ -254,6 +256,8 @@ static int fleet_config_finish(struct fleet_parse *parse, const char *name, stru
 			     (c->api.rate_count + 59) / 60;
 		c->api.burst = per_second ? per_second : 1;
 	}
+	if (config_queue_type_ok(c->amqp.queue_type) < 0)
+		return error_set(err, "%s: [amqp] queue_type: not classic or quorum", name);
 	if (!c->amqp.queue[0] &&
 	    snprintf(c->amqp.queue, sizeof c->amqp.queue, "slotfleet.%s", c->amqp.conductor_topic) >=
 		    (int)sizeof c->amqp.queue)
@@ -307,4 +311,5 @@ void fleet_config_amqp(const struct fleet_config *config, struct config *out)
 		 config->amqp.conductor_topic);
 	snprintf(out->amqp.queue, sizeof out->amqp.queue, "%s", config->amqp.queue);
 	snprintf(out->amqp.ca_path, sizeof out->amqp.ca_path, "%s", config->amqp.ca_path);
+	snprintf(out->amqp.queue_type, sizeof out->amqp.queue_type, "%s", config->amqp.queue_type);
 }

@@ -45,6 +45,7 @@ struct fleet_config {
 		char rpc_keys[PATH_MAX];	/* "" : no instance has a key */
 		char ca_path[PATH_MAX];		/* amqps:// CA, "" : system CAs */
 		unsigned prefetch;		/* 16 unacknowledged reports at most */
+		char queue_type[16];		/* classic | quorum: its own queue */
 	} amqp;
 };
 
@@ -56,7 +57,8 @@ int fleet_config_load_string(struct fleet_config *config, const char *text, cons
 /* "N/s" or "N/m", N from 1 to 1000000. */
 int fleet_config_parse_rate(const char *text, unsigned *count, unsigned *period_ms);
 /* The AMQP part as the updater's struct config (amqp_link.h, rpc_message.h
- * take one): defaults plus url, exchange, durability, topic, queue, CA. */
+ * take one): defaults plus url, exchange, durability, topic, queue, its
+ * type, CA. */
 void fleet_config_amqp(const struct fleet_config *config, struct config *out);
 
 #endif

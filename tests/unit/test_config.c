@@ -62,6 +62,7 @@ static void test_config_errors_name_file_line_and_key(void **unused)
 	expect_error("[slots]\nroot = relative/dir\n", "root: must be an absolute path");
 	expect_error("[amqp]\nfile_dir = bundles\n", "[amqp] file_dir: must be an absolute path");
 	expect_error("[amqp]\nfile_dir = /\n", "[amqp] file_dir: must be an absolute path other than /");
+	expect_error("[amqp]\nqueue_type = mirrored\n", "[amqp] queue_type: not classic or quorum");
 	expect_error("[hooks]\npre_install = backup.sh\n", "[hooks] pre_install: must be an absolute path");
 	expect_error("[hooks]\npost_commit = bin/x\n", "[hooks] post_commit: must be an absolute path");
 	expect_error("[hooks]\ntimeout = 500ms\n", "[hooks] timeout: at least 1s");

@@ -70,6 +70,7 @@ static void test_errors(void **unused)
 	expect_error("[web]\nx = 1\n", "/etc/f.ini:2: unknown section [web]");
 	expect_error(MIN_INI "[api]\nrate = 5/h\n", ":6: [api] rate: not a rate");
 	expect_error(MIN_INI "[api]\nrate = 0/s\n", "rate: not a rate");
+	expect_error(MIN_INI "[amqp]\nqueue_type = stream\n", "[amqp] queue_type: not classic or quorum");
 	expect_error(MIN_INI "[api]\nlisten = 127.0.0.1\n", "listen: not HOST:PORT");
 	expect_error(MIN_INI "[api]\nlisten = 127.0.0.1:70000\n", "listen: not HOST:PORT");
 	expect_error(MIN_INI "[api]\nmax_body = lots\n", "max_body: not a size");

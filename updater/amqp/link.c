@@ -108,14 +108,22 @@ static int link_declare_exchange(struct amqp_link *link, struct error *err)
 	return link_check(amqp_get_rpc_reply(link->conn), "declare exchange", err);
 }
 
-/* Queue, binding, prefetch, consumer: redone on every connect. */
+/* Queue, binding, prefetch, consumer: redone on every connect.  A quorum
+ * queue (replicated on a cluster's nodes) is declared with x-queue-type, as
+ * oslo.messaging's rabbit_quorum_queue does; the broker refuses to change an
+ * existing queue's type (PRECONDITION_FAILED), which the error then says. */
 static int link_declare_consumer(struct amqp_link *link, struct error *err)
 {
 	const struct config *c = link->config;
 	amqp_connection_state_t conn = link->conn;
 	amqp_bytes_t queue = amqp_cstring_bytes(link->queue);
+	amqp_table_entry_t type = { amqp_cstring_bytes("x-queue-type"),
+				    { AMQP_FIELD_KIND_UTF8, { .bytes = amqp_cstring_bytes("quorum") } } };
+	amqp_table_t args = { 0, NULL };
 
-	amqp_queue_declare(conn, LINK_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+	if (!strcmp(c->amqp.queue_type, "quorum"))
+		args = (amqp_table_t){ 1, &type };
+	amqp_queue_declare(conn, LINK_CHANNEL, queue, 0, 1, 0, 0, args);
 	if (link_check(amqp_get_rpc_reply(conn), "declare queue", err) < 0)
 		return -1;
 	amqp_queue_bind(conn, LINK_CHANNEL, queue, amqp_cstring_bytes(c->amqp.exchange),
