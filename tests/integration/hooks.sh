@@ -25,24 +25,8 @@ exit 0
 HOOK
 chmod 0755 "$T/hook"
 export HOOK_LOG=$T/hooks.log HOOK_DIR=$T SLOTCTL=$B/slotctl INI=$T/slotd.ini AGENT_LOG=$T/agent.log
-cat > "$INI" <<INI
-[slots]
-root = $R
-compatible = t
-[agent]
-exec = bin/agent
-health = notify
-startup_timeout = 10s
-min_uptime = 300ms
-stop_timeout = 1s
-[updater]
-keyring = $T/keys/keyring.pem
-[hooks]
-pre_install = $T/hook
-pre_activate = $T/hook
-post_commit = $T/hook
-timeout = 2s
-INI
+demo_ini "$INI" "$R" "[hooks]" "pre_install = $T/hook" "pre_activate = $T/hook" \
+	"post_commit = $T/hook" "timeout = 2s"
 spawn slotd "$B/slotd" -c "$INI"
 wait_for 20 test -S "$R/run/control.sock" || exit 1
 install() { # install ID VERSION: slotupd's exit code

@@ -18,20 +18,7 @@ SLOTD_PID=""
 start_slotd() { # start_slotd NAME
 	R=$T/$1
 	mkdir -p "$R"
-	cat > "$R.ini" <<INI
-[slots]
-root = $R/root
-compatible = t
-[agent]
-exec = bin/agent
-health = notify
-startup_timeout = 10s
-min_uptime = 300ms
-stop_timeout = 1s
-restart_backoff_max = ${HOLD:-60s}
-[updater]
-keyring = $T/keys/keyring.pem
-INI
+	demo_ini "$R.ini" "$R/root" "[agent]" "restart_backoff_max = ${HOLD:-60s}"
 	export AGENT_LOG="$R/agent.log"
 	rm -f "$R/root/run/control.sock"	# a killed slotd's: wait for the new one
 	"$B/slotd" -c "$R.ini" 2>> "$R/slotd.log" &

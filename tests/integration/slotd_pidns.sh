@@ -17,19 +17,7 @@ unshare --pid --fork true 2>/dev/null || { echo "cannot create a PID namespace h
 make_keys "$T/keys" || exit 1
 pack_demo v1.0.0 good
 R=$T/root
-cat > "$T/slotd.ini" <<INI
-[slots]
-root = $R
-compatible = t
-[agent]
-exec = bin/agent
-health = notify
-startup_timeout = 10s
-min_uptime = 300ms
-stop_timeout = 1s
-[updater]
-keyring = $T/keys/keyring.pem
-INI
+demo_ini "$T/slotd.ini" "$R"
 export AGENT_LOG="$T/agent.log" DEMO_AGENT_NO_PDEATHSIG=1
 
 NS=""

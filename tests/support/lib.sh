@@ -108,6 +108,20 @@ slotd_serving() {
 	[ -n "$last" ] && [ "$last" -gt 0 ] &&
 		[ "$("$SLOTD_BIN/slotctl" -c "$1" status --json | json_get '["agent"]["pid"]')" = "$last" ]
 }
+# demo_ini FILE ROOT [LINE...]: a guest's slotd.ini for pack_demo's bundles
+# (compatible t, health notify with short timeouts, make_keys' keyring in
+# $T/keys), then the LINEs (more sections; "[agent]" again adds to it)
+demo_ini() {
+	file=$1 root=$2
+	shift 2
+	{
+		printf '[slots]\nroot = %s\ncompatible = t\n' "$root"
+		printf '[agent]\nexec = bin/agent\nhealth = notify\nstartup_timeout = 10s\n'
+		printf 'min_uptime = 300ms\nstop_timeout = 1s\n'
+		printf '[updater]\nkeyring = %s\n' "$T/keys/keyring.pem"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$file"
+}
 # status_field PID FIELD: a field of /proc/PID/status (Uid, NoNewPrivs, ...)
 status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 # peak_rss_kib PID: the process's peak RSS so far (VmHWM), in KiB
