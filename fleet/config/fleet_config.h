@@ -45,6 +45,8 @@ struct fleet_config {
 		char rpc_keys[PATH_MAX];	/* "" : no instance has a key */
 		char ca_path[PATH_MAX];		/* amqps:// CA, "" : system CAs */
 		unsigned prefetch;		/* 16 unacknowledged reports at most */
+		char rpc_version_cap[16];	/* "auto" (each instance's own) or MAJOR.MINOR:
+						 * the highest guest RPC API a cast may use */
 	} amqp;
 };
 
