@@ -134,7 +134,8 @@ int fleet_store_policy_candidates(struct fleet_store *store, const struct fleet_
 				  const char *marker, int cap_fixed_low, int64_t now_us,
 				  struct fleet_policy_candidate *out, size_t limit, size_t *count,
 				  int *more, struct error *err);
-/* In flight now, and the budget over the last budget_window finished. */
+/* In flight at now_us (0: now), and the budget over the last
+ * budget_window finished. */
 int fleet_store_policy_counts(struct fleet_store *store, const struct fleet_policy *policy,
 			      int64_t now_us, struct fleet_policy_counts *counts,
 			      struct error *err);

@@ -155,7 +155,8 @@ int fleet_store_policy_counts(struct fleet_store *store, const struct fleet_poli
 			      int64_t now_us, struct fleet_policy_counts *counts,
 			      struct error *err)
 {
-	struct plan_query q = { .policy = policy, .now_us = now_us, .counts = counts };
+	struct plan_query q = { .policy = policy, .now_us = now_us ? now_us : store_now_us(),
+				.counts = counts };
 
 	memset(counts, 0, sizeof *counts);
 	if (store_check_text(policy->id, FLEET_ID_MAX, 0, "policy id", err))
