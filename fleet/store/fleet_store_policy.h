@@ -127,7 +127,9 @@ int fleet_store_policy_active(struct fleet_store *store, char (*ids)[FLEET_ID_MA
  * this policy: no refusal by the guest ever, no version-cap refusal while
  * the instance still reports an RPC API of 1.0 or none (or ever, when
  * cap_fixed_low: the configured cap is below what the policy needs), no
- * other FAILED within retry_after (ever, with 0).  The scope and the
+ * other FAILED within retry_after (ever, with 0), no SUCCESS not followed
+ * by a heartbeat yet (until then the stored version is the old one).  The
+ * scope and the
  * version order are the caller's (version.h is not SQL).  *more: a page
  * follows. */
 int fleet_store_policy_candidates(struct fleet_store *store, const struct fleet_policy *policy,

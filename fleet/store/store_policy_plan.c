@@ -17,7 +17,9 @@
  * policy, $5 FAILED, $6 cap_fixed_low, $7 retry_after, $8 now - retry_after,
  * $9 limit + 1.  A guest's refusal is never retried; a cap refusal while
  * the instance still reports 1.0 or nothing (or the configured cap is too
- * low); any other FAILED for retry_after (for ever with 0). */
+ * low); any other FAILED for retry_after (for ever with 0); a SUCCESS of
+ * the policy until a heartbeat after it (the version stored is the old
+ * one until then: without this, a second cast). */
 static const char plan_sql_candidates[] =
 	"SELECT i.id, i.agent_version, i.rpc_api_version FROM instances i"
 	" WHERE i.id > $1 AND i.agent_version <> '' AND i.agent_version <> $2"
@@ -29,6 +31,8 @@ static const char plan_sql_candidates[] =
 	"    AND ($6 = 1 OR i.rpc_api_version IN ('', '1.0')))"
 	"   OR (u.reason NOT LIKE '" FLEET_POLICY_REFUSED_CAP "'"
 	"    AND ($7 = 0 OR u.updated_us > $8))))"
+	" AND NOT EXISTS (SELECT 1 FROM upgrades u WHERE u.instance_id = i.id"
+	"  AND u.policy_id = $4 AND u.state = $3 AND u.updated_us >= i.last_seen_us)"
 	" ORDER BY i.id LIMIT $9";
 
 /* In flight: $1 policy, $2 SUCCESS, $3 now - probation. */

@@ -181,6 +181,8 @@ static void test_policy_candidates(void **state)
 	beat(f, "i-i", "1.0", "1.1");		/* FAILED under another policy: in */
 	record(f, "u-i", "i-i", "p9", FLEET_FAILED, "no space", NOW - 60);
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-j", NULL, NULL, NULL, 5, NULL), 0);
+	beat(f, "i-k", "1.0", "1.1");		/* SUCCESS, no heartbeat since: out */
+	record(f, "u-k", "i-k", "p1", FLEET_SUCCESS, "", NOW - 60);
 	candidates(f, &p, 0, "i-a i-f i-h i-i");
 	/* A configured cap below 1.1: cap refusals stay out whatever they say. */
 	candidates(f, &p, 1, "i-a i-f i-i");
