@@ -78,5 +78,12 @@ enum rpc_direction {
  * Steals args; *body is malloc()ed. */
 int rpc_cast_build(const char *method, json_t *args, const struct config *config,
 		   enum rpc_direction direction, char **body, struct error *err);
+/* The same with the envelope's `version` given ("MAJOR.MINOR"): a control
+ * plane stamps the lowest version that carries what the cast needs
+ * (docs/wire.md "Versions of the guest API"); rpc_cast_build() stamps
+ * "1.0", which every guest takes. */
+int rpc_cast_build_version(const char *method, const char *version, json_t *args,
+			   const struct config *config, enum rpc_direction direction, char **body,
+			   struct error *err);
 
 #endif

@@ -76,6 +76,10 @@ int write_known_fields(json_t *object, const char *prefix, const char *const *al
 int write_string(json_t *object, const char *key, const char *field, int required,
 		 const char **out, struct fleet_response *res);
 int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res);
+/* The one action of an action body, {"NAME": {}}, NAME one of names: its
+ * index; -1 with the 400 answered (list names them for the message). */
+int write_action(json_t *body, const char *const *names, size_t count, const char *list,
+		 struct fleet_response *res);
 
 /* handlers_read.c's query checks and paging links, shared likewise. */
 int read_limit(const char *text, size_t *limit, struct fleet_response *res);
@@ -96,5 +100,10 @@ void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response 
 void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_metrics(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_policy_create(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_policy_list(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_policy_get(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_policy_delete(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_policy_action(struct fleet_request *req, struct fleet_response *res);
 
 #endif

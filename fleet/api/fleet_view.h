@@ -17,5 +17,11 @@ json_t *fleet_view_events(const struct fleet_event *events, size_t count);
 json_t *fleet_view_instance(const struct fleet_instance *instance);
 /* us == 0 gives null. */
 json_t *fleet_view_time(int64_t us);
+/* rollout_view.c's, shared with policy_view.c: a stored text cleaned ("":
+ * null); a JSON text slotfleet stored, parsed back (null if it no longer
+ * parses); a duration ("90s"). */
+json_t *fleet_view_text_or_null(const char *text);
+json_t *fleet_view_json(const char *text);
+json_t *fleet_view_duration(int64_t us);
 
 #endif

@@ -40,32 +40,15 @@ static const struct action actions[] = {
 /* The one action of the body, its value {}; NULL with the 400 answered. */
 static const struct action *action_parse(json_t *body, struct fleet_response *res)
 {
-	static const char *const none[] = { NULL };
-	const char *key;
-	char prefix[40];
-	json_t *value;
+	const char *names[sizeof actions / sizeof actions[0]];
 	size_t i;
+	int k;
 
-	if (json_object_size(body) != 1) {
-		fleet_reply_error(res, 400, "body", "want one action: pause, resume, cancel, "
-				  "rollback_failed or rollback_all");
-		return NULL;
-	}
-	json_object_foreach(body, key, value) {
-		for (i = 0; i < sizeof actions / sizeof actions[0]; i++) {
-			if (strcmp(key, actions[i].name))
-				continue;
-			snprintf(prefix, sizeof prefix, "%s.", key);
-			if (!json_is_object(value)) {
-				fleet_reply_error(res, 400, key, "not an object");
-				return NULL;
-			}
-			return write_known_fields(value, prefix, none, res) < 0 ? NULL : &actions[i];
-		}
-		fleet_reply_error(res, 400, key, "unknown action (pause, resume, cancel, "
-				  "rollback_failed, rollback_all)");
-	}
-	return NULL;
+	for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		names[i] = actions[i].name;
+	k = write_action(body, names, i, "pause, resume, cancel, rollback_failed, rollback_all",
+			 res);
+	return k < 0 ? NULL : &actions[k];
 }
 
 /* Records and casts one rollback; its record (as stored) joins list. */

@@ -74,6 +74,30 @@ int write_known_fields(json_t *object, const char *prefix, const char *const *al
 	return 0;
 }
 
+int write_action(json_t *body, const char *const *names, size_t count, const char *list,
+		 struct fleet_response *res)
+{
+	static const char *const none[] = { NULL };
+	const char *key;
+	char prefix[40];
+	json_t *value;
+	size_t i;
+
+	if (json_object_size(body) != 1)
+		return fleet_reply_error(res, 400, "body", "want one action: %s", list);
+	json_object_foreach(body, key, value) {
+		for (i = 0; i < count && strcmp(key, names[i]); i++)
+			;
+		if (i == count)
+			return fleet_reply_error(res, 400, key, "unknown action (%s)", list);
+		if (!json_is_object(value))
+			return fleet_reply_error(res, 400, key, "not an object");
+		snprintf(prefix, sizeof prefix, "%s.", key);
+		return write_known_fields(value, prefix, none, res) < 0 ? -1 : (int)i;
+	}
+	return -1;
+}
+
 /* A string member (NULL when absent and optional). */
 int write_string(json_t *object, const char *key, const char *field, int required,
 		 const char **out, struct fleet_response *res)

@@ -22,8 +22,8 @@ struct plan {
 };
 
 /* A number of seconds, or a duration text; *us unchanged when absent. */
-static int request_duration(json_t *body, const char *key, int zero_ok, int64_t *us,
-			    struct fleet_response *res)
+int rollout_request_duration(json_t *body, const char *key, int zero_ok, int64_t *us,
+			     struct fleet_response *res)
 {
 	json_t *v = json_object_get(body, key);
 	uint64_t ms;
@@ -53,31 +53,39 @@ static int request_duration(json_t *body, const char *key, int zero_ok, int64_t 
 static int request_numbers(json_t *body, struct fleet_rollout *r, struct fleet_response *res)
 {
 	json_t *v = json_object_get(body, "max_failure_rate");
-	double rate = 1;
 
 	if (v && (!json_is_number(v) || !(json_number_value(v) >= 0) ||
 		  json_number_value(v) > 1))
 		return fleet_reply_error(res, 400, "max_failure_rate",
 					 "want a fraction from 0 to 1");
 	r->max_failure_ppm = v ? (uint32_t)(json_number_value(v) * 1e6 + 0.5) : 0;
-	v = json_object_get(body, "rate");
+	r->probation_us = 0;
+	r->timeout_us = REQUEST_TIMEOUT_DEFAULT_US;
+	if (rollout_request_rate(body, &r->cast_interval_us, res) < 0 ||
+	    rollout_request_duration(body, "probation", 1, &r->probation_us, res) < 0 ||
+	    rollout_request_duration(body, "timeout", 0, &r->timeout_us, res) < 0)
+		return -1;
+	return 0;
+}
+
+int rollout_request_rate(json_t *body, int64_t *interval_us, struct fleet_response *res)
+{
+	json_t *v = json_object_get(body, "rate");
+	double rate = 1;
+
 	if (v && (!json_is_number(v) || !(json_number_value(v) > 0) ||
 		  json_number_value(v) > REQUEST_RATE_MAX))
 		return fleet_reply_error(res, 400, "rate", "want casts per second, above 0, at "
 					 "most %.0f", REQUEST_RATE_MAX);
 	if (v)
 		rate = json_number_value(v);
-	r->cast_interval_us = (int64_t)(1e6 / rate + 0.5);
-	r->probation_us = 0;
-	r->timeout_us = REQUEST_TIMEOUT_DEFAULT_US;
-	if (request_duration(body, "probation", 1, &r->probation_us, res) < 0 ||
-	    request_duration(body, "timeout", 0, &r->timeout_us, res) < 0)
-		return -1;
+	*interval_us = (int64_t)(1e6 / rate + 0.5);
 	return 0;
 }
 
 /* The upgrade's fields, with the guest's rules. */
-static int request_upgrade(json_t *body, struct fleet_rollout *r, struct fleet_response *res)
+int rollout_request_target(json_t *body, const struct rollout_target *r,
+			   struct fleet_response *res)
 {
 	const char *version, *location, *strategy, *sha256;
 	json_t *metadata = json_object_get(body, "metadata");
@@ -102,18 +110,26 @@ static int request_upgrade(json_t *body, struct fleet_rollout *r, struct fleet_r
 	if (write_sha256(metadata, &sha256, res) < 0)
 		return -1;
 	text = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
-	if (text && strlen(text) >= sizeof r->metadata) {
+	if (text && strlen(text) >= FLEET_ROLLOUT_METADATA_MAX) {
 		free(text);
-		return fleet_reply_error(res, 400, "metadata", "larger than %zu bytes as JSON",
-					 sizeof r->metadata - 1);
+		return fleet_reply_error(res, 400, "metadata", "larger than %d bytes as JSON",
+					 FLEET_ROLLOUT_METADATA_MAX - 1);
 	}
-	snprintf(r->metadata, sizeof r->metadata, "%s", text ? text : "");
+	snprintf(r->metadata, FLEET_ROLLOUT_METADATA_MAX, "%s", text ? text : "");
 	free(text);
-	snprintf(r->to_version, sizeof r->to_version, "%s", version);
-	snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
-	snprintf(r->location, sizeof r->location, "%s", location);
-	snprintf(r->sha256, sizeof r->sha256, "%s", sha256 ? sha256 : "");
+	snprintf(r->to_version, FLEET_VERSION_MAX, "%s", version);
+	snprintf(r->strategy, 32, "%s", strategy);
+	snprintf(r->location, FLEET_LOCATION_MAX, "%s", location);
+	snprintf(r->sha256, 65, "%s", sha256 ? sha256 : "");
 	return 0;
+}
+
+static int request_upgrade(json_t *body, struct fleet_rollout *r, struct fleet_response *res)
+{
+	struct rollout_target t = { r->to_version, r->strategy, r->location, r->sha256,
+				    r->metadata };
+
+	return rollout_request_target(body, &t, res);
 }
 
 static int request_add(struct plan *p, const char *id, struct fleet_response *res)

@@ -37,4 +37,21 @@ int rollout_request(struct fleet_request *req, json_t *body, struct fleet_rollou
 		    struct fleet_rollout_target **targets, size_t *count,
 		    struct fleet_response *res);
 
+/* Shared with the policies' request (policy_request.c); each answers the
+ * 400 naming the field and returns -1.
+ * target: instance_version, location, strategy, metadata, sha256 into the
+ * buffers (FLEET_VERSION_MAX, 32, FLEET_LOCATION_MAX, 65 and
+ * FLEET_ROLLOUT_METADATA_MAX bytes);
+ * rate: casts per second (default 1) as the interval between casts;
+ * duration: seconds or "90s", "10m", "1h", up to 30 days (zero_ok: 0
+ * allowed); *us unchanged when absent. */
+struct rollout_target {
+	char *to_version, *strategy, *location, *sha256, *metadata;
+};
+int rollout_request_target(json_t *body, const struct rollout_target *target,
+			   struct fleet_response *res);
+int rollout_request_rate(json_t *body, int64_t *interval_us, struct fleet_response *res);
+int rollout_request_duration(json_t *body, const char *key, int zero_ok, int64_t *us,
+			     struct fleet_response *res);
+
 #endif

@@ -8,7 +8,7 @@
 #include "store/fleet_text.h"
 #include "api/fleet_view.h"
 
-static json_t *view_text(const char *text)
+json_t *fleet_view_text_or_null(const char *text)
 {
 	char clean[FLEET_LOCATION_MAX];
 	json_t *value;
@@ -20,14 +20,14 @@ static json_t *view_text(const char *text)
 	return value ? value : json_string("(not UTF-8)");
 }
 
-static json_t *view_json(const char *text)
+json_t *fleet_view_json(const char *text)
 {
 	json_t *value = text[0] ? json_loads(text, 0, NULL) : NULL;
 
 	return value ? value : json_null();
 }
 
-static json_t *view_duration(int64_t us)
+json_t *fleet_view_duration(int64_t us)
 {
 	char text[32];
 
@@ -39,7 +39,7 @@ static json_t *view_duration(int64_t us)
 
 static json_t *view_waves(const struct fleet_rollout *r, size_t (*counts)[FLEET_STATE_COUNT + 1])
 {
-	json_t *percents = view_json(r->waves), *list = json_array(), *states;
+	json_t *percents = fleet_view_json(r->waves), *list = json_array(), *states;
 	size_t size, s;
 	unsigned w;
 
@@ -69,10 +69,10 @@ static json_t *view_failed(const struct fleet_rollout_member *failed, size_t cou
 
 	for (i = 0; i < count; i++)
 		json_array_append_new(list, json_pack("{s:o, s:o, s:i, s:o, s:o}",
-			"instance_id", view_text(failed[i].instance_id),
-			"upgrade_id", view_text(failed[i].upgrade_id),
+			"instance_id", fleet_view_text_or_null(failed[i].instance_id),
+			"upgrade_id", fleet_view_text_or_null(failed[i].upgrade_id),
 			"wave", (int)failed[i].wave + 1,
-			"reason", view_text(failed[i].reason),
+			"reason", fleet_view_text_or_null(failed[i].reason),
 			"at", fleet_view_time(failed[i].updated_us)));
 	return list;
 }
@@ -82,23 +82,23 @@ json_t *fleet_rollout_view(const struct fleet_rollout *r, size_t (*counts)[FLEET
 {
 	json_t *view = json_object();
 
-	json_object_set_new(view, "id", view_text(r->id));
-	json_object_set_new(view, "tenant", view_text(r->tenant));
+	json_object_set_new(view, "id", fleet_view_text_or_null(r->id));
+	json_object_set_new(view, "tenant", fleet_view_text_or_null(r->tenant));
 	json_object_set_new(view, "state", json_string(fleet_rollout_state_name(r->state)));
-	json_object_set_new(view, "reason", view_text(r->reason));
-	json_object_set_new(view, "instance_version", view_text(r->to_version));
-	json_object_set_new(view, "strategy", view_text(r->strategy));
-	json_object_set_new(view, "location", view_text(r->location));
-	json_object_set_new(view, "sha256", view_text(r->sha256));
-	json_object_set_new(view, "metadata", view_json(r->metadata));
-	json_object_set_new(view, "targets", view_json(r->selector));
+	json_object_set_new(view, "reason", fleet_view_text_or_null(r->reason));
+	json_object_set_new(view, "instance_version", fleet_view_text_or_null(r->to_version));
+	json_object_set_new(view, "strategy", fleet_view_text_or_null(r->strategy));
+	json_object_set_new(view, "location", fleet_view_text_or_null(r->location));
+	json_object_set_new(view, "sha256", fleet_view_text_or_null(r->sha256));
+	json_object_set_new(view, "metadata", fleet_view_json(r->metadata));
+	json_object_set_new(view, "targets", fleet_view_json(r->selector));
 	json_object_set_new(view, "current_wave", json_integer(r->current_wave + 1));
-	json_object_set_new(view, "wave_percents", view_json(r->waves));
+	json_object_set_new(view, "wave_percents", fleet_view_json(r->waves));
 	json_object_set_new(view, "max_failure_rate", json_real(r->max_failure_ppm / 1e6));
 	json_object_set_new(view, "rate", json_real(r->cast_interval_us > 0 ?
 						     1e6 / (double)r->cast_interval_us : 0));
-	json_object_set_new(view, "probation", view_duration(r->probation_us));
-	json_object_set_new(view, "timeout", view_duration(r->timeout_us));
+	json_object_set_new(view, "probation", fleet_view_duration(r->probation_us));
+	json_object_set_new(view, "timeout", fleet_view_duration(r->timeout_us));
 	json_object_set_new(view, "created", fleet_view_time(r->created_us));
 	json_object_set_new(view, "updated", fleet_view_time(r->updated_us));
 	if (counts)

@@ -34,6 +34,11 @@ static const struct route routes[] = {
 	{ "POST", { "rollouts" }, fleet_handle_rollout_create, 1 },
 	{ "GET", { "rollouts", "*" }, fleet_handle_rollout_get, 0 },
 	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollout_action, 1 },
+	{ "GET", { "policies" }, fleet_handle_policy_list, 0 },
+	{ "POST", { "policies" }, fleet_handle_policy_create, 1 },
+	{ "GET", { "policies", "*" }, fleet_handle_policy_get, 0 },
+	{ "DELETE", { "policies", "*" }, fleet_handle_policy_delete, 1 },
+	{ "POST", { "policies", "*", "action" }, fleet_handle_policy_action, 1 },
 };
 #define ROUTES (sizeof routes / sizeof routes[0])
 /* After the table: GET /metrics, then every request no route matched. */

@@ -46,6 +46,7 @@ json_t *fleet_view_upgrade(const struct fleet_upgrade *up)
 	json_object_set_new(view, "location", view_text(up->location, 1));
 	json_object_set_new(view, "sha256", view_text(up->sha256, 1));
 	json_object_set_new(view, "rollout_id", view_text(up->rollout_id, 1));
+	json_object_set_new(view, "policy_id", view_text(up->policy_id, 1));
 	json_object_set_new(view, "state", json_string(fleet_state_name(up->state)));
 	json_object_set_new(view, "reason", view_text(up->reason, 0));
 	json_object_set_new(view, "created", fleet_view_time(up->created_us));

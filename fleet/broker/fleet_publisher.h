@@ -45,6 +45,7 @@ int fleet_publisher_cast(struct fleet_publisher *pub, const char *instance_id,
 /* One of fleet_publisher_cast_many()'s casts: in, and out (rc, err). */
 struct fleet_publisher_cast {
 	const char *instance_id, *method;
+	const char *version;		/* the envelope's (docs/wire.md); NULL: "1.0" */
 	json_t *args;			/* stolen (NULL after) */
 	int rc;				/* as fleet_publisher_cast() returns */
 	struct error err;

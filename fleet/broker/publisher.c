@@ -12,7 +12,7 @@
 
 /* One caller's cast, until a group's leader has published it. */
 struct publisher_job {
-	const char *instance_id, *method;
+	const char *instance_id, *method, *version;	/* version NULL: "1.0" */
 	json_t *args;			/* stolen */
 	int rc;
 	struct error err;
@@ -68,9 +68,10 @@ void fleet_publisher_free(struct fleet_publisher *pub)
 }
 
 /* The oslo body of method(args) for instance_id, sealed if it has a key. */
-static int publisher_body(struct fleet_publisher *pub, const char *instance_id,
-			  const char *method, json_t *args, char **body, struct error *err)
+static int publisher_body(struct fleet_publisher *pub, const struct publisher_job *job,
+			  char **body, struct error *err)
 {
+	const char *instance_id = job->instance_id;
 	const char *key = rpc_keys_find(pub->keys, instance_id);
 	int rc;
 
@@ -78,7 +79,8 @@ static int publisher_body(struct fleet_publisher *pub, const char *instance_id,
 	snprintf(pub->target.amqp.instance_id, sizeof pub->target.amqp.instance_id, "%s",
 		 instance_id);
 	snprintf(pub->target.amqp.rpc_key, sizeof pub->target.amqp.rpc_key, "%s", key ? key : "");
-	rc = rpc_cast_build(method, args, &pub->target, RPC_TO_GUEST, body, err);
+	rc = rpc_cast_build_version(job->method, job->version ? job->version : "1.0", job->args,
+				    &pub->target, RPC_TO_GUEST, body, err);
 	memset(pub->target.amqp.rpc_key, 0, sizeof pub->target.amqp.rpc_key);
 	return rc;
 }
@@ -112,8 +114,7 @@ static void publisher_run(void *ctx, void *const *jobs, size_t n)
 		job->rc = FLEET_CAST_REFUSED;
 		snprintf(pub->routing_keys[i], sizeof pub->routing_keys[i], "guestagent.%s",
 			 job->instance_id);
-		if (publisher_body(pub, job->instance_id, job->method, job->args, &pub->bodies[i],
-				   &job->err) < 0)
+		if (publisher_body(pub, job, &pub->bodies[i], &job->err) < 0)
 			continue;
 		pub->casts[sent] = (struct amqp_link_cast){ pub->routing_keys[i], pub->bodies[i] };
 		pub->built[sent++] = job;
@@ -146,7 +147,8 @@ int fleet_publisher_cast_many(struct fleet_publisher *pub, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		jobs[i] = (struct publisher_job){ .instance_id = casts[i].instance_id,
-						  .method = casts[i].method, .args = casts[i].args };
+						  .method = casts[i].method, .version = casts[i].version,
+						  .args = casts[i].args };
 		ptrs[i] = &jobs[i];
 	}
 	if (fleet_group_run_many(&pub->group, ptrs, n) < 0) {

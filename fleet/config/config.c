@@ -14,9 +14,10 @@
 #include "config/fleet_config.h"
 #include "ini_text.h"
 #include "number.h"
+#include "rpc_message.h"
 
 enum fleet_key_type { FKEY_STRING, FKEY_BOOL, FKEY_UINT, FKEY_DURATION, FKEY_SIZE,
-		      FKEY_RATE, FKEY_LISTEN };
+		      FKEY_RATE, FKEY_LISTEN, FKEY_RPC_CAP };
 
 struct fleet_key {
 	const char *section;
@@ -50,6 +51,7 @@ static const struct fleet_key fleet_keys[] = {
 	FKEY("amqp", "ca_path", FKEY_STRING, amqp.ca_path),
 	FKEY("amqp", "prefetch", FKEY_UINT, amqp.prefetch),
 	FKEY("amqp", "queue_type", FKEY_STRING, amqp.queue_type),
+	FKEY("amqp", "rpc_version_cap", FKEY_RPC_CAP, amqp.rpc_version_cap),
 };
 
 #define FLEET_KEY_COUNT (sizeof fleet_keys / sizeof fleet_keys[0])
@@ -78,6 +80,7 @@ void fleet_config_defaults(struct fleet_config *c)
 	snprintf(c->amqp.conductor_topic, sizeof c->amqp.conductor_topic, "trove-conductor");
 	c->amqp.prefetch = 16;
 	snprintf(c->amqp.queue_type, sizeof c->amqp.queue_type, "classic");
+	snprintf(c->amqp.rpc_version_cap, sizeof c->amqp.rpc_version_cap, "auto");
 }
 
 int fleet_config_parse_rate(const char *text, unsigned *count, unsigned *period_ms)
@@ -165,6 +168,7 @@ static const char *fleet_store_key(struct fleet_config *c, const struct fleet_ke
 {
 	char *field = (char *)c + key->offset;
 	unsigned long long n;
+	unsigned major, minor;
 
 	switch (key->type) {
 	case FKEY_STRING:
@@ -189,6 +193,12 @@ static const char *fleet_store_key(struct fleet_config *c, const struct fleet_ke
 	case FKEY_RATE:
 		return fleet_config_parse_rate(value, &c->api.rate_count, &c->api.rate_period_ms) < 0 ?
 		       "not a rate N/s or N/m (N from 1 to 1000000)" : NULL;
+	case FKEY_RPC_CAP:
+		if (strcmp(value, "auto") && (strlen(value) >= key->size ||
+		    rpc_api_version_parse(value, strlen(value), &major, &minor) < 0))
+			return "not auto or a guest RPC API version MAJOR.MINOR (e.g. 1.0)";
+		memcpy(field, value, strlen(value) + 1);
+		return NULL;
 	case FKEY_LISTEN:
 		if (strlen(value) >= key->size || fleet_parse_listen(c, value) < 0)
 			return "not HOST:PORT or [IPV6]:PORT";

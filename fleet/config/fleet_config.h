@@ -46,6 +46,8 @@ struct fleet_config {
 		char ca_path[PATH_MAX];		/* amqps:// CA, "" : system CAs */
 		unsigned prefetch;		/* 16 unacknowledged reports at most */
 		char queue_type[16];		/* classic | quorum: its own queue */
+		char rpc_version_cap[16];	/* "auto" (each instance's own) or MAJOR.MINOR:
+						 * the highest guest RPC API a cast may use */
 	} amqp;
 };
 

@@ -76,9 +76,48 @@ struct fleet_rollout_pace {
 	size_t first, count;
 };
 
-/* Opens its own store on spec and starts the thread. */
+/* rollout_pace.c, for rollouts and policies.  begin: at the start of a
+ * step (behind by more than a tick: from now, no burst); room: how many
+ * casts may go now (due at 1/interval since token_us, within ceil(rate)
+ * in the last second, at most ROLLOUT_CAST_BATCH and pending); add: n
+ * went at `at`; next: sets due_us (0 when nothing more is to go). */
+void fleet_pace_begin(struct fleet_rollout_pace *pace, int64_t now_us);
+size_t fleet_pace_room(const struct fleet_rollout_pace *pace, int64_t interval_us,
+		       int64_t now_us, size_t pending);
+void fleet_pace_add(struct fleet_rollout_pace *pace, int64_t interval_us, int64_t at_us,
+		    size_t n);
+void fleet_pace_next(struct fleet_rollout_pace *pace, int64_t interval_us, int more);
+
+/* What a driver drives (rollout_claim.c): rollouts and policies alike. */
+struct fleet_driven {
+	char id[FLEET_ID_MAX];
+	struct fleet_rollout_pace pace;	/* kept between steps */
+	char cursor[FLEET_INSTANCE_MAX];	/* policies: the candidates' page */
+	int seen;			/* wanted at this tick */
+};
+
+struct fleet_claims {
+	const char *what;		/* "rollout", "policy": for the log */
+	int (*lock)(struct fleet_store *store, const char *id, int *held, struct error *err);
+	int (*unlock)(struct fleet_store *store, const char *id, struct error *err);
+	struct fleet_driven *driven;	/* max of them */
+	size_t count, max;
+};
+
+/* Drives the ids wanted (RUNNING rollouts, ACTIVE policies) whose lock this
+ * process holds or takes, lets go (unlocking) of those no longer wanted.
+ * The lock is asked again every tick (it does not stack): a PostgreSQL
+ * connection that was reset lost its locks, and another process may have
+ * taken the id meanwhile. */
+void fleet_claims_update(struct fleet_claims *claims, struct fleet_store *store,
+			 char (*wanted)[FLEET_ID_MAX], size_t count);
+
+/* Opens its own store on spec and starts the thread, which drives the
+ * rollouts and the policies (rollout/fleet_policy.h) with rpc_version_cap
+ * ([amqp], "auto" or MAJOR.MINOR). */
 int fleet_rollout_start(struct fleet_rollout_driver **driver, const char *spec,
-			struct fleet_publisher *publisher, struct error *err);
+			struct fleet_publisher *publisher, const char *rpc_version_cap,
+			struct error *err);
 /* Asks the thread to stop (between two casts), waits, frees. */
 void fleet_rollout_stop(struct fleet_rollout_driver *driver);
 /* Tells the driver an upgrade FAILED (the report consumer calls it after
@@ -106,6 +145,16 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 		       const struct fleet_upgrade *up, const char *metadata, int target,
 		       struct error *err);
+/* Publishes n recorded upgrades together (their confirmations shared), each
+ * with the rollout's or policy's metadata, as `version` (NULL: 1.0) and
+ * with args.automatic when automatic; records FAILED those the broker
+ * refused (counted in *refused).  settled[] gets the upgrades settled (sent
+ * or refused; not those the broker could not be reached for).  How many
+ * were settled, or -1. */
+int fleet_cast_many(struct fleet_store *store, struct fleet_publisher *pub,
+		    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+		    const char *version, int automatic, const struct fleet_upgrade **settled,
+		    size_t *refused, struct error *err);
 /* Publishes the casts of n planned upgrades of one rollout together (their
  * confirmations shared), then records in one transaction which were
  * settled: sent, or refused (those recorded FAILED as above, and added to

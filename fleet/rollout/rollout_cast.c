@@ -35,8 +35,9 @@ void fleet_rollout_duration(char *buf, size_t len, int64_t us)
 	snprintf(buf, len, "%" PRId64 "us", us);
 }
 
-/* The cast's args, as the upgrade POST and the rollback action build them. */
-static json_t *cast_args(const struct fleet_upgrade *up, const char *metadata)
+/* The cast's args, as the upgrade POST and the rollback action build them;
+ * a policy's say automatic (guest RPC API 1.1). */
+static json_t *cast_args(const struct fleet_upgrade *up, const char *metadata, int automatic)
 {
 	struct request_upgrade req = { .upgrade_id = up->id, .instance_id = up->instance_id,
 		.version = up->to_version, .location = up->location, .strategy = up->strategy,
@@ -50,6 +51,8 @@ static json_t *cast_args(const struct fleet_upgrade *up, const char *metadata)
 	req.metadata = json_is_object(meta) ? meta : NULL;
 	args = request_upgrade_args(&req);
 	json_decref(meta);
+	if (args && automatic)
+		json_object_set_new(args, "automatic", json_true());
 	return args;
 }
 
@@ -69,7 +72,7 @@ int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 		       const struct fleet_upgrade *up, const char *metadata, int target,
 		       struct error *err)
 {
-	json_t *args = cast_args(up, metadata);
+	json_t *args = cast_args(up, metadata, 0);
 	struct error cast_err = { "" };
 	int rc;
 
@@ -93,63 +96,84 @@ int fleet_rollout_send(struct fleet_store *store, struct fleet_publisher *pub,
 }
 
 /* Each cast's outcome: the refused recorded FAILED (counted in *refused);
- * the ids settled (sent or refused) in settled[]; how many, or -1. */
+ * the upgrades settled (sent or refused) in settled[]; how many, or -1. */
 static int cast_settle(struct fleet_store *store, const struct fleet_upgrade *ups, size_t n,
-		       const struct fleet_publisher_cast *casts, const char **settled,
-		       size_t *refused, struct error *err)
+		       const struct fleet_publisher_cast *casts,
+		       const struct fleet_upgrade **settled, size_t *refused, struct error *err)
 {
 	size_t i, done = 0;
 
 	for (i = 0; i < n; i++) {
+		const char *by = ups[i].rollout_id[0] ? ups[i].rollout_id : ups[i].policy_id;
+
 		if (casts[i].rc == FLEET_CAST_UNREACHABLE) {
-			log_warn("rollout %s: %s to %s not sent (will retry): %s", ups[i].rollout_id,
-				 ups[i].id, ups[i].instance_id, casts[i].err.text);
+			log_warn("%s: %s to %s not sent (will retry): %s", by, ups[i].id,
+				 ups[i].instance_id, casts[i].err.text);
 			continue;	/* planned, not confirmed: the next step sends it */
 		}
 		if (casts[i].rc == FLEET_CAST_REFUSED) {
-			log_warn("rollout %s: %s to %s FAILED: %s", ups[i].rollout_id, ups[i].id,
-				 ups[i].instance_id, casts[i].err.text);
+			log_warn("%s: %s to %s FAILED: %s", by, ups[i].id, ups[i].instance_id,
+				 casts[i].err.text);
 			if (fleet_rollout_fail(store, &ups[i], casts[i].err.text, err) < 0)
 				return -1;
 			++*refused;
 		}
-		settled[done++] = ups[i].instance_id;
+		settled[done++] = &ups[i];
 	}
 	return (int)done;
 }
 
-int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
-			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
-			    size_t *refused, struct error *err)
+int fleet_cast_many(struct fleet_store *store, struct fleet_publisher *pub,
+		    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+		    const char *version, int automatic, const struct fleet_upgrade **settled,
+		    size_t *refused, struct error *err)
 {
 	struct fleet_publisher_cast *casts = calloc(n ? n : 1, sizeof *casts);
-	const char **settled = calloc(n ? n : 1, sizeof *settled);
 	size_t i;
-	int rc = -1, done;
+	int rc = -1;
 
-	if (!casts || !settled) {
-		error_set(err, "rollout: out of memory");
+	if (!casts) {
+		error_set(err, "cast: out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		casts[i] = (struct fleet_publisher_cast){ .instance_id = ups[i].instance_id,
-							  .method = "upgrade" };
-		if (!(casts[i].args = cast_args(&ups[i], metadata))) {
+							  .method = "upgrade", .version = version };
+		if (!(casts[i].args = cast_args(&ups[i], metadata, automatic))) {
 			error_set(err, "upgrade %s: cannot build its cast", ups[i].id);
 			goto out;
 		}
 	}
 	if (n && fleet_publisher_cast_many(pub, n, casts, err) < 0)
 		goto out;
-	done = cast_settle(store, ups, n, casts, settled, refused, err);
-	if (done < 0 || fleet_store_rollout_cast_done_many(store, ups[0].rollout_id, settled,
-							   (size_t)done, cast_now_us(), err) < 0)
-		goto out;
-	rc = done;
+	rc = cast_settle(store, ups, n, casts, settled, refused, err);
 out:
 	for (i = 0; casts && i < n; i++)
 		json_decref(casts[i].args);	/* NULL once published */
 	free(casts);
-	free(settled);
 	return rc;
+}
+
+int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *pub,
+			    const struct fleet_upgrade *ups, size_t n, const char *metadata,
+			    size_t *refused, struct error *err)
+{
+	const struct fleet_upgrade **settled = calloc(n ? n : 1, sizeof *settled);
+	const char **ids = calloc(n ? n : 1, sizeof *ids);
+	int done = -1, i;
+
+	if (!settled || !ids) {
+		error_set(err, "rollout: out of memory");
+		goto out;
+	}
+	done = fleet_cast_many(store, pub, ups, n, metadata, NULL, 0, settled, refused, err);
+	for (i = 0; i < done; i++)
+		ids[i] = settled[i]->instance_id;
+	if (done > 0 && fleet_store_rollout_cast_done_many(store, ups[0].rollout_id, ids,
+							   (size_t)done, cast_now_us(), err) < 0)
+		done = -1;
+out:
+	free(settled);
+	free(ids);
+	return done;
 }

@@ -1,6 +1,7 @@
 /* rollout_driver.c: the thread that drives rollouts (see
- * rollout/fleet_rollout.h): which rollouts this process drives, and a
- * step of each every ROLLOUT_TICK_MS, sooner while casts are due (when the
+ * rollout/fleet_rollout.h) and policies (rollout/fleet_policy.h): which
+ * rollouts this process drives, and a step of each, then the policies'
+ * tick, every ROLLOUT_TICK_MS, sooner while casts are due (when the
  * next is due, but at least ROLLOUT_CAST_MS apart unless behind the rate,
  * so that a step casts a few and judging stays cheap), at once when kicked
  * (a FAILED stored). */
@@ -12,15 +13,10 @@
 #include <time.h>
 
 #include "sync/fleet_wait.h"
+#include "rollout/fleet_policy.h"
 #include "rollout/fleet_rollout.h"
 #include "store/fleet_text.h"
 #include "log.h"
-
-struct driven {
-	char id[FLEET_ID_MAX];
-	struct fleet_rollout_pace pace;	/* kept between steps */
-	int seen;			/* RUNNING at this tick */
-};
 
 struct fleet_rollout_driver {
 	pthread_t thread;
@@ -31,9 +27,10 @@ struct fleet_rollout_driver {
 	atomic_int kick;		/* a FAILED was stored since the tick began */
 	struct fleet_store *store;
 	struct fleet_publisher *pub;
-	struct driven driven[ROLLOUT_DRIVEN_MAX];
-	size_t count;
+	struct fleet_driven driven[ROLLOUT_DRIVEN_MAX];
+	struct fleet_claims claims;
 	char running[ROLLOUT_DRIVEN_MAX][FLEET_ID_MAX];
+	struct fleet_policy_driver *policies;
 };
 
 static void driver_warn(const char *what, const char *id, const struct error *err)
@@ -43,73 +40,11 @@ static void driver_warn(const char *what, const char *id, const struct error *er
 	log_warn("rollout %s: %s: %s", id, what, fleet_text_clean(clean, sizeof clean, err->text));
 }
 
-static struct driven *driver_find(struct fleet_rollout_driver *d, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < d->count; i++)
-		if (!strcmp(d->driven[i].id, id))
-			return &d->driven[i];
-	return NULL;
-}
-
-/* Drops the rollouts no longer RUNNING, releasing their lock. */
-static void driver_release(struct fleet_rollout_driver *d)
+/* Steps every rollout driven here; returns when one is due again (0: none). */
+static int64_t driver_rollouts(struct fleet_rollout_driver *d)
 {
 	struct error err = { "" };
-	size_t i = 0;
-
-	while (i < d->count) {
-		if (d->driven[i].seen) {
-			i++;
-			continue;
-		}
-		if (fleet_store_rollout_unlock(d->store, d->driven[i].id, &err) < 0)
-			driver_warn("unlock", d->driven[i].id, &err);
-		log_info("rollout %s: not RUNNING here any more; not driving it", d->driven[i].id);
-		d->driven[i] = d->driven[--d->count];
-	}
-}
-
-/* Marks the RUNNING rollouts this process holds, taking those it can.  The
- * lock is asked again every tick (it does not stack): a PostgreSQL
- * connection that was reset lost its locks, and another process may have
- * taken the rollout meanwhile. */
-static void driver_claim(struct fleet_rollout_driver *d, size_t running)
-{
-	struct error err = { "" };
-	struct driven *x;
-	size_t i;
-	int held;
-
-	for (i = 0; i < d->count; i++)
-		d->driven[i].seen = 0;
-	for (i = 0; i < running; i++) {
-		x = driver_find(d, d->running[i]);
-		if (fleet_store_rollout_lock(d->store, d->running[i], &held, &err) < 0) {
-			driver_warn("lock", d->running[i], &err);
-			held = x != NULL;	/* the store is away: nothing happens anyway */
-		}
-		if (!held && x)
-			log_warn("rollout %s: another slotfleet drives it now", x->id);
-		if (!held || (!x && d->count == ROLLOUT_DRIVEN_MAX))
-			continue;
-		if (!x) {
-			x = &d->driven[d->count++];
-			memset(x, 0, sizeof *x);
-			memcpy(x->id, d->running[i], sizeof x->id);
-			log_info("rollout %s: driving it", x->id);
-		}
-		x->seen = 1;
-	}
-}
-
-/* Steps every rollout driven here; returns how long to sleep (ms). */
-static unsigned driver_tick(struct fleet_rollout_driver *d)
-{
-	struct error err = { "" };
-	struct timespec ts;
-	int64_t now_us, due_us = 0;
+	int64_t due_us = 0;
 	size_t running, i;
 	int kicked;
 
@@ -119,11 +54,10 @@ static unsigned driver_tick(struct fleet_rollout_driver *d)
 	if (fleet_store_rollout_running(d->store, d->running, ROLLOUT_DRIVEN_MAX, &running,
 					&err) < 0) {
 		driver_warn("list", "*", &err);
-		return ROLLOUT_TICK_MS;
+		return 0;
 	}
-	driver_claim(d, running);
-	driver_release(d);
-	for (i = 0; i < d->count && !atomic_load(&d->stop); i++) {
+	fleet_claims_update(&d->claims, d->store, d->running, running);
+	for (i = 0; i < d->claims.count && !atomic_load(&d->stop); i++) {
 		struct fleet_rollout_pace *pace = &d->driven[i].pace;
 
 		if (kicked)
@@ -133,6 +67,19 @@ static unsigned driver_tick(struct fleet_rollout_driver *d)
 		if (pace->due_us && (!due_us || pace->due_us < due_us))
 			due_us = pace->due_us;
 	}
+	return due_us;
+}
+
+/* Steps every rollout and policy driven here; returns how long to sleep (ms). */
+static unsigned driver_tick(struct fleet_rollout_driver *d)
+{
+	struct timespec ts;
+	int64_t now_us, due_us = driver_rollouts(d), policy_us;
+
+	policy_us = atomic_load(&d->stop) ? 0 : fleet_policy_tick(d->policies, d->store, d->pub,
+								 &d->stop);
+	if (policy_us && (!due_us || policy_us < due_us))
+		due_us = policy_us;
 	if (!due_us)
 		return ROLLOUT_TICK_MS;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -170,7 +117,8 @@ void fleet_rollout_kick(struct fleet_rollout_driver *d)
 }
 
 int fleet_rollout_start(struct fleet_rollout_driver **out, const char *spec,
-			struct fleet_publisher *publisher, struct error *err)
+			struct fleet_publisher *publisher, const char *rpc_version_cap,
+			struct error *err)
 {
 	struct fleet_rollout_driver *d = calloc(1, sizeof *d);
 	int rc;
@@ -178,7 +126,15 @@ int fleet_rollout_start(struct fleet_rollout_driver **out, const char *spec,
 	*out = NULL;
 	if (!d)
 		return error_set(err, "rollouts: out of memory");
+	d->claims = (struct fleet_claims){ "rollout", fleet_store_rollout_lock,
+					   fleet_store_rollout_unlock, d->driven, 0,
+					   ROLLOUT_DRIVEN_MAX };
+	if (fleet_policy_driver_new(&d->policies, rpc_version_cap, err) < 0) {
+		free(d);
+		return -1;
+	}
 	if (fleet_store_open(&d->store, spec, err) < 0) {
+		fleet_policy_driver_free(d->policies, NULL);
 		free(d);
 		return -1;
 	}
@@ -187,6 +143,7 @@ int fleet_rollout_start(struct fleet_rollout_driver **out, const char *spec,
 	pthread_cond_init(&d->wake, NULL);
 	rc = pthread_create(&d->thread, NULL, driver_main, d);
 	if (rc != 0) {
+		fleet_policy_driver_free(d->policies, d->store);
 		fleet_store_close(d->store);
 		pthread_cond_destroy(&d->wake);
 		pthread_mutex_destroy(&d->lock);
@@ -208,6 +165,7 @@ void fleet_rollout_stop(struct fleet_rollout_driver *d)
 	pthread_cond_broadcast(&d->wake);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
+	fleet_policy_driver_free(d->policies, d->store);
 	fleet_store_close(d->store);	/* its connection's locks go with it */
 	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);

@@ -145,51 +145,6 @@ static int step_cast_batch(struct step *s, size_t count, struct error *err)
 	return rc < 0 ? -1 : rc == (int)k ? rc : 0;	/* some not sent: the broker is away */
 }
 
-/* Forgets the casts more than a second old. */
-static void pace_trim(struct fleet_rollout_pace *p, int64_t now)
-{
-	while (p->count && p->recent_us[p->first] <= now - 1000000) {
-		p->first = (p->first + 1) % ROLLOUT_RATE_MAX;
-		p->count--;
-	}
-}
-
-static void pace_add(struct fleet_rollout_pace *p, int64_t at, size_t n)
-{
-	while (n--) {
-		if (p->count == ROLLOUT_RATE_MAX) {
-			p->first = (p->first + 1) % ROLLOUT_RATE_MAX;
-			p->count--;
-		}
-		p->recent_us[(p->first + p->count++) % ROLLOUT_RATE_MAX] = at;
-	}
-}
-
-/* ceil(rate): the most casts in any second. */
-static int64_t pace_cap(const struct step *s)
-{
-	int64_t cap = (1000000 + s->r.cast_interval_us - 1) / s->r.cast_interval_us;
-
-	return cap < ROLLOUT_RATE_MAX ? cap : ROLLOUT_RATE_MAX;
-}
-
-/* How many casts may go now: those due at `rate` since token_us, within
- * ceil(rate) in the last second, at most a batch and what is pending. */
-static size_t pace_room(const struct step *s, const struct fleet_rollout_pace *p, int64_t now,
-			size_t pending)
-{
-	int64_t interval = s->r.cast_interval_us, cap = pace_cap(s), due;
-
-	if (p->token_us > now || (int64_t)p->count >= cap)
-		return 0;
-	due = 1 + (now - p->token_us) / interval;
-	if (due > cap - (int64_t)p->count)
-		due = cap - (int64_t)p->count;
-	if (due > ROLLOUT_CAST_BATCH)
-		due = ROLLOUT_CAST_BATCH;
-	return (size_t)due < pending ? (size_t)due : pending;
-}
-
 /* Casts what `rate` allows now, in batches of what is due (at most
  * ROLLOUT_CAST_BATCH: one commit and one confirmation each), for at most
  * ROLLOUT_CAST_MS, and no more once *kick says a failure was stored since
@@ -201,30 +156,21 @@ static int step_cast(struct step *s, size_t *pending, struct fleet_rollout_pace 
 		     atomic_int *kick, struct error *err)
 {
 	int64_t now = step_now_us(), until = now + ROLLOUT_CAST_MS * 1000;
+	int64_t interval = s->r.cast_interval_us;
 	size_t room;
 	int rc;
 
-	/* Behind by more than a tick (a new wave, a resume, casts slower than
-	 * `rate`): start again from now rather than burst to catch up. */
-	if (p->token_us < now - ROLLOUT_TICK_MS * 1000)
-		p->token_us = now;
-	pace_trim(p, now);
-	while ((room = pace_room(s, p, now, *pending)) && now < until && !s->refused &&
-	       !(kick && atomic_load(kick))) {
+	fleet_pace_begin(p, now);
+	while ((room = fleet_pace_room(p, interval, now, *pending)) && now < until &&
+	       !s->refused && !(kick && atomic_load(kick))) {
 		rc = step_cast_batch(s, room, err);
 		if (rc <= 0)
 			return rc;
 		*pending -= (size_t)rc;
-		p->token_us += rc * s->r.cast_interval_us;
 		now = step_now_us();
-		pace_add(p, now, (size_t)rc);
-		pace_trim(p, now);
+		fleet_pace_add(p, interval, now, (size_t)rc);
 	}
-	/* The next cast needs its token and a place in the last second. */
-	p->due_us = *pending ? p->token_us : 0;
-	if (*pending && (int64_t)p->count >= pace_cap(s) &&
-	    p->recent_us[p->first] + 1000000 > p->due_us)
-		p->due_us = p->recent_us[p->first] + 1000000;
+	fleet_pace_next(p, interval, *pending != 0);
 	return 1;
 }
 

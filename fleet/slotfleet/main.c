@@ -102,7 +102,8 @@ static int start(struct slotfleet *f, struct error *err)
 	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
-	    fleet_rollout_start(&f->rollouts, spec, f->publisher, err) < 0 ||
+	    fleet_rollout_start(&f->rollouts, spec, f->publisher, f->config.amqp.rpc_version_cap,
+				err) < 0 ||
 	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store,
 				 f->metrics, kick_rollouts, f->rollouts, err) < 0)
 		return -1;

@@ -97,6 +97,7 @@ struct fleet_upgrade {
 	char location[FLEET_LOCATION_MAX];
 	char sha256[65];
 	char rollout_id[FLEET_ID_MAX];		/* "" unless cast by a rollout */
+	char policy_id[FLEET_ID_MAX];		/* "" unless cast by a policy (schema v4) */
 	enum fleet_state state;
 	char reason[FLEET_REASON_MAX];
 	int64_t created_us, updated_us;		/* UNIX time in microseconds */

@@ -49,7 +49,7 @@ struct store_run {
 
 static const char store_sql_report_create[] =
 	"INSERT INTO upgrades (" STORE_UPGRADE_COLS ") VALUES"
-	" ($1, '', 'upgrade', $2, $3, $4, '', '', '', '', $5, $6, $7, $7)"
+	" ($1, '', 'upgrade', $2, $3, $4, '', '', '', '', $5, $6, $7, $7, '')"
 	" ON CONFLICT (id) DO NOTHING";
 
 /* The ordering rules of fleet_store.h, as one statement.  A report naming

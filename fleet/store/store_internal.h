@@ -7,6 +7,9 @@
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
  *   store_rollout.c, store_rollout_plan.c   rollouts and their targets
+ *   store_lock.c    the driving locks (PostgreSQL advisory locks) of
+ *                   rollouts and policies
+ *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
  *   store_metrics.c the counts the metrics' gauges show
  * Arrows go one way: store.c calls the migrations, the single writes call
  * the batch, the batch calls store_write.c's checks; none calls back. */
@@ -19,7 +22,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
@@ -63,7 +66,7 @@ int store_invalid(struct error *err, const char *fmt, ...)
 /* The columns of an upgrade, in the order store_row_upgrade() reads them. */
 #define STORE_UPGRADE_COLS \
 	"id, tenant, kind, instance_id, from_version, to_version, strategy, location, " \
-	"sha256, rollout_id, state, reason, created_us, updated_us"
+	"sha256, rollout_id, state, reason, created_us, updated_us, policy_id"
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err);
 int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
@@ -82,15 +85,23 @@ int store_check_report(const struct fleet_report *r, struct error *err);
 int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
 
 /* Statements the single insert and the batch share (store_write.c):
- * upgrade insert ($1..$14: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
+ * upgrade insert ($1..$15: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
  * event append ($1 upgrade, $2 state, $3 reason, $4 at_us, $5 source; seq
  * the next one: run it under the upgrade's row lock), instance known ($1). */
 extern const char store_sql_upgrade_insert[];
-#define STORE_UPGRADE_PARAMS 14
+#define STORE_UPGRADE_PARAMS 15
 /* store_sql_upgrade_insert's values for up, a NEW record created at created_us. */
 void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, int64_t created_us,
 			  struct db_value p[STORE_UPGRADE_PARAMS]);
 extern const char store_sql_event[];
 extern const char store_sql_instance_known[];
+
+/* The driving lock named by key (store_lock.c): 1 when this connection
+ * holds it (always on SQLite), 0 not, -1; take: take it if free. */
+int store_lock_held(struct db *db, const char *key, struct error *err);
+int store_lock_take(struct db *db, const char *key, int *held, struct error *err);
+int store_lock_release(struct db *db, const char *key, struct error *err);
+/* The policy's lock (its key made from its id: store_policy.c). */
+int store_policy_lock_held(struct db *db, const char *id, struct error *err);
 
 #endif

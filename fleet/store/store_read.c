@@ -21,7 +21,7 @@ int store_parse_state(const char *text, enum fleet_state *state, struct error *e
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err)
 {
-	if (ncols != 14)
+	if (ncols != 15)
 		return error_set(err, "store: upgrade row has %d columns", ncols);
 	memset(up, 0, sizeof *up);
 	db_copy_text(up->id, sizeof up->id, cols[0]);
@@ -35,6 +35,7 @@ int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *
 	db_copy_text(up->sha256, sizeof up->sha256, cols[8]);
 	db_copy_text(up->rollout_id, sizeof up->rollout_id, cols[9]);
 	db_copy_text(up->reason, sizeof up->reason, cols[11]);
+	db_copy_text(up->policy_id, sizeof up->policy_id, cols[14]);
 	if (store_parse_state(cols[10], &up->state, err) ||
 	    db_parse_int(cols[12], "created_us", &up->created_us, err) ||
 	    db_parse_int(cols[13], "updated_us", &up->updated_us, err))

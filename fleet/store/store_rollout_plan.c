@@ -1,6 +1,7 @@
 /* store_rollout_plan.c: a rollout's targets: what the driver asks (wave
  * counts, members to cast, overdue or failed ones), the plan-then-confirm
- * steps of a cast, and the driving lock (see store/fleet_store_rollout.h).
+ * steps of a cast, and the driving lock (store_lock.c; see
+ * store/fleet_store_rollout.h).
  *
  * A target's upgrade is found by its id (the upgrades primary key), so a
  * target's state is always the upgrade record's, reports included. */
@@ -206,75 +207,16 @@ int fleet_store_rollout_members(struct fleet_store *store, const char *id,
 	return 0;
 }
 
-/* The advisory lock key of a rollout: FNV-1a 64 of its id.  Two rollouts
- * sharing a key only share a driver. */
-static int64_t plan_lock_key(const char *id)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 0x100000001b3ULL;
-	return (int64_t)h;
-}
-
-/* pg_locks shows a bigint key as classid (high half), objid (low half) and
- * objsubid 1. */
-#define PLAN_LOCK_HELD \
-	"EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted" \
-	" AND pid = pg_backend_pid() AND classid::bigint = $2 AND objid::bigint = $3" \
-	" AND objsubid = 1)"
-
-static void plan_lock_params(const char *id, struct db_value *p)
-{
-	uint64_t key = (uint64_t)plan_lock_key(id);
-
-	p[0] = DB_I((int64_t)key);
-	p[1] = DB_I((int64_t)(key >> 32));
-	p[2] = DB_I((int64_t)(key & 0xffffffffu));
-}
-
-static int plan_bool_row(void *ctx, const char *const *cols, int ncols, struct error *err)
-{
-	if (ncols != 1 || !cols[0])
-		return error_set(err, "store: unexpected lock row");
-	*(int *)ctx = !strcmp(cols[0], "t") || !strcmp(cols[0], "1");
-	return 0;
-}
-
-/* 1 when this connection holds the rollout's lock (always on SQLite). */
-static int plan_lock_held(struct db *db, const char *id, struct error *err)
-{
-	struct db_value p[3];
-	int held = 0;
-
-	if (db->ops->backend != DB_POSTGRESQL)
-		return 1;
-	plan_lock_params(id, p);
-	if (db_exec(db, "SELECT " PLAN_LOCK_HELD, p, 3, plan_bool_row, &held, NULL, err))
-		return -1;
-	return held;
-}
-
 struct plan_lock {
 	const char *id;
 	int held;
 };
 
-/* Takes the lock unless this session holds it already (session locks
- * stack: taking it twice would need two unlocks). */
 static int plan_lock_read(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_lock *l = ctx;
-	struct db_value p[3];
 
-	if (db->ops->backend != DB_POSTGRESQL) {
-		l->held = 1;
-		return 0;
-	}
-	plan_lock_params(l->id, p);
-	return db_exec(db, "SELECT CASE WHEN " PLAN_LOCK_HELD " THEN true"
-			   " ELSE pg_try_advisory_lock($1) END",
-		       p, 3, plan_bool_row, &l->held, NULL, err);
+	return store_lock_take(db, l->id, &l->held, err);
 }
 
 int fleet_store_rollout_lock(struct fleet_store *store, const char *id, int *held,
@@ -293,13 +235,7 @@ int fleet_store_rollout_lock(struct fleet_store *store, const char *id, int *hel
 
 static int plan_unlock_read(struct db *db, void *ctx, struct error *err)
 {
-	struct db_value p[3];
-
-	if (db->ops->backend != DB_POSTGRESQL)
-		return 0;
-	plan_lock_params(ctx, p);
-	return db_exec(db, "SELECT CASE WHEN " PLAN_LOCK_HELD " THEN pg_advisory_unlock($1)"
-			   " ELSE false END", p, 3, NULL, NULL, NULL, err);
+	return store_lock_release(db, ctx, err);
 }
 
 int fleet_store_rollout_unlock(struct fleet_store *store, const char *id, struct error *err)
@@ -327,7 +263,7 @@ static int plan_cast_tx(struct db *db, void *ctx, struct error *err)
 	struct db_value r[] = { DB_T(c->rollout_id), DB_I(FLEET_ROLLOUT_RUNNING) };
 	int64_t changes;
 	size_t i;
-	int rc = plan_lock_held(db, c->rollout_id, err);
+	int rc = store_lock_held(db, c->rollout_id, err);
 
 	if (rc <= 0)
 		return rc < 0 ? -1 : 1;

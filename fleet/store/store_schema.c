@@ -111,6 +111,49 @@ static const struct store_step store_v3[] = {
 	{ PG, "ALTER TABLE instances ALTER COLUMN rpc_api_version TYPE TEXT COLLATE \"C\"" },
 };
 
+/* Policies (store/fleet_store_policy.h): the policy, and one row per
+ * upgrade it planned (cast_us 0 until the broker confirmed: sent again
+ * after a restart).  Upgrades say which policy cast them ('' for the
+ * records before v4 and those of admins and rollouts). */
+static const struct store_step store_v4[] = {
+	{ ANY, "CREATE TABLE policies ("
+	       " id TEXT NOT NULL PRIMARY KEY,"
+	       " tenant TEXT NOT NULL,"
+	       " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),"
+	       " reason TEXT NOT NULL,"
+	       " to_version TEXT NOT NULL,"
+	       " strategy TEXT NOT NULL,"
+	       " location TEXT NOT NULL,"
+	       " sha256 TEXT NOT NULL,"
+	       " metadata TEXT NOT NULL,"
+	       " instances TEXT NOT NULL,"	/* '' or a JSON array of ids */
+	       " min_version TEXT NOT NULL,"
+	       " max_version TEXT NOT NULL,"
+	       " cast_interval_us BIGINT NOT NULL,"
+	       " max_in_flight INTEGER NOT NULL,"
+	       " time_window TEXT NOT NULL,"	/* '' or HH:MM-HH:MM (WINDOW is a keyword) */
+	       " probation_us BIGINT NOT NULL,"
+	       " max_failures INTEGER NOT NULL,"
+	       " budget_window INTEGER NOT NULL,"
+	       " retry_after_us BIGINT NOT NULL,"
+	       " created_us BIGINT NOT NULL,"
+	       " updated_us BIGINT NOT NULL)" },
+	{ PG, "ALTER TABLE policies ALTER COLUMN id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN tenant TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE INDEX policies_by_created ON policies (created_us, id)" },
+	{ ANY, "CREATE TABLE policy_casts ("
+	       " upgrade_id TEXT NOT NULL PRIMARY KEY,"
+	       " policy_id TEXT NOT NULL,"
+	       " instance_id TEXT NOT NULL,"
+	       " cast_us BIGINT NOT NULL)" },
+	{ PG, "ALTER TABLE policy_casts ALTER COLUMN upgrade_id TYPE TEXT COLLATE \"C\","
+	      " ALTER COLUMN policy_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE INDEX policy_casts_by_policy ON policy_casts (policy_id, cast_us)" },
+	{ ANY, "ALTER TABLE upgrades ADD COLUMN policy_id TEXT NOT NULL DEFAULT ''" },
+	{ PG, "ALTER TABLE upgrades ALTER COLUMN policy_id TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "CREATE INDEX upgrades_by_policy ON upgrades (policy_id, updated_us, id)" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -118,6 +161,7 @@ static const struct {
 	{ store_v1, sizeof store_v1 / sizeof store_v1[0] },
 	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
 	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
+	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

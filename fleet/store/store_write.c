@@ -20,7 +20,7 @@ const char store_sql_instance_known[] =
 	"INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO NOTHING";
 const char store_sql_upgrade_insert[] =
 	"INSERT INTO upgrades (" STORE_UPGRADE_COLS ") VALUES"
-	" ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+	" ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 	" ON CONFLICT (id) DO NOTHING";
 
 static int store_event(struct db *db, const char *id, enum fleet_state state,
@@ -46,7 +46,7 @@ void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, in
 		DB_T(up->instance_id), DB_T(up->from_version), DB_T(up->to_version),
 		DB_T(up->strategy),    DB_T(up->location),   DB_T(up->sha256),
 		DB_T(up->rollout_id),  DB_I(FLEET_NEW),	     DB_T(reason),
-		DB_I(created_us),      DB_I(created_us),
+		DB_I(created_us),      DB_I(created_us),	     DB_T(up->policy_id),
 	};
 
 	memcpy(p, v, sizeof v);
@@ -88,6 +88,7 @@ int store_check_upgrade(const struct fleet_upgrade *up, struct error *err)
 		{ up->location, sizeof up->location, "location" },
 		{ up->sha256, sizeof up->sha256, "sha256" },
 		{ up->rollout_id, sizeof up->rollout_id, "rollout_id" },
+		{ up->policy_id, sizeof up->policy_id, "policy_id" },
 	};
 	size_t i;
 

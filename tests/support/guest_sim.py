@@ -2,13 +2,20 @@
 """guest_sim.py URL PLAN OUTFILE
 
 Many simulated guests over one AMQP connection, for the rollout tests.
-PLAN holds one guest a line, "INSTANCE_ID VERSION BEHAVIOUR", where
+PLAN holds one guest a line, "INSTANCE_ID VERSION BEHAVIOUR [RPC_API]", where
 BEHAVIOUR says how it answers an upgrade cast:
   ok            DOWNLOADING .. ACTIVATING, SUCCESS; then runs the new version
   fail          DOWNLOADING, then FAILED "sim: download failed"
   revert:S      SUCCESS, then S seconds later FAILED "probation: ..." (the
                 guest's revert after its SUCCESS) and the old version again
   silent        never answers
+  noauto        as ok, but refuses a cast with args.automatic true as a guest
+                with [updater] automatic = no does: FAILED "automatic upgrades
+                disabled on this guest ([updater] automatic = no)"
+RPC_API is the guest RPC API it speaks and its heartbeats say (default 1.1;
+"none": heartbeats without rpc_api_version, a guest from before API
+versions, which speaks 1.0); a cast whose envelope version is newer is
+FAILED "RPC API X not supported (this guest: Y)", as slotupd answers.
 A rollback cast is answered SUCCESS (back on the previous version).
 
 Each guest consumes its own queue (sim.<id>) bound to guestagent.<id> on the
@@ -19,7 +26,8 @@ agent_slot) every second.  A cast with an upgrade id the guest has seen is
 the same attempt (as on a real guest): logged, not run again.
 
 OUTFILE gets one line per event, flushed:
-  <unix time> CAST <instance> <method> <upgrade_id>    every cast received
+  <unix time> CAST <instance> <method> <upgrade_id> v=<version> automatic=<0|1>
+                                                       every cast received
   <unix time> SENT <instance> <upgrade_id> <STATE>     every outcome sent
 "READY" is printed once every queue is consumed.  Runs until SIGTERM."""
 import heapq
@@ -38,9 +46,11 @@ HEARTBEAT = float(os.environ.get("HEARTBEAT", "5"))
 guests = {}
 for line in open(plan_path):
     if line.strip() and not line.startswith("#"):
-        ident, version, behaviour = line.split()
+        words = line.split()
+        ident, version, behaviour = words[:3]
         guests[ident] = {"version": version, "previous": version, "slot": "a",
-                         "behaviour": behaviour, "seen": {}}
+                         "behaviour": behaviour, "seen": {},
+                         "rpc": words[3] if len(words) > 3 else "1.1"}
 
 out = open(out_path, "a")
 timers = []          # (when, seq, function)
@@ -124,12 +134,23 @@ def on_message(ident):
         inner = json.loads(envelope["oslo.message"])
         args = inner.get("args", {})
         upgrade_id = args.get("upgrade_id") or inner.get("_unique_id", "?")
-        log("CAST", ident, inner.get("method", "?"), upgrade_id)
+        version = inner.get("version", "1.0")
+        automatic = args.get("automatic") is True
+        log("CAST", ident, inner.get("method", "?"), upgrade_id, "v=" + version,
+            "automatic=%d" % automatic)
         message.ack()
-        if upgrade_id in guests[ident]["seen"]:
+        g = guests[ident]
+        if upgrade_id in g["seen"]:
             return      # the same attempt again: nothing new
-        guests[ident]["seen"][upgrade_id] = "NEW"
-        if inner.get("method") == "rollback":
+        g["seen"][upgrade_id] = "NEW"
+        speaks = "1.0" if g["rpc"] == "none" else g["rpc"]
+        if [int(x) for x in version.split(".")] > [int(x) for x in speaks.split(".")]:
+            later(0.05, lambda: outcome(ident, upgrade_id, "FAILED", "RPC API %s not supported"
+                                        " (this guest: %s)" % (version, speaks)))
+        elif automatic and g["behaviour"] == "noauto":
+            later(0.05, lambda: outcome(ident, upgrade_id, "FAILED", "automatic upgrades "
+                                        "disabled on this guest ([updater] automatic = no)"))
+        elif inner.get("method") == "rollback":
             run_rollback(ident, upgrade_id)
         elif inner.get("method") == "upgrade":
             run_upgrade(ident, upgrade_id, args.get("instance_version", ""))
@@ -138,8 +159,10 @@ def on_message(ident):
 
 def heartbeats():
     for ident, g in guests.items():
-        cast("heartbeat", {"instance_id": ident, "payload": {
-            "agent_version": g["version"], "agent_slot": g["slot"]}})
+        payload = {"agent_version": g["version"], "agent_slot": g["slot"]}
+        if g["rpc"] != "none":
+            payload["rpc_api_version"] = g["rpc"]
+        cast("heartbeat", {"instance_id": ident, "payload": payload})
     later(HEARTBEAT, heartbeats)
 
 

@@ -33,7 +33,7 @@ import yaml
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 PROBE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 NO_ROUTE = "no such resource"
-UPGRADE_ID, INSTANCE_ID, ROLLOUT_ID = "oa-up", "oa-inst", "oa-ro"
+UPGRADE_ID, INSTANCE_ID, ROLLOUT_ID, POLICY_ID = "oa-up", "oa-inst", "oa-ro", "oa-po"
 
 passed = failed = 0
 
@@ -249,6 +249,8 @@ def fill(path, api):
             out.append(UPGRADE_ID)
         elif before == "rollouts":
             out.append(ROLLOUT_ID)
+        elif before == "policies":
+            out.append(POLICY_ID)
         else:
             return None
     return "/".join(out)
@@ -258,7 +260,7 @@ def query_value(param, path):
     name = param["name"]
     if name == "marker":
         return {"upgrades": UPGRADE_ID, "instances": INSTANCE_ID,
-                "rollouts": ROLLOUT_ID}.get(path.rstrip("/").split("/")[-1])
+                "rollouts": ROLLOUT_ID, "policies": POLICY_ID}.get(path.rstrip("/").split("/")[-1])
     if name == "instance_id":
         return INSTANCE_ID
     if "example" in param:
@@ -318,6 +320,10 @@ def main():
         "instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle",
         "targets": {"instances": [INSTANCE_ID]}, "waves": [100], "rollout_id": ROLLOUT_ID})
     result(status == 202, "a rollout to point at is recorded (%s)" % describe(status, body, None))
+    status, body, _, _ = api.call("POST", "/v1.0/%s/mgmt/policies" % tenant, {
+        "instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle",
+        "scope": {"instances": [INSTANCE_ID]}, "policy_id": POLICY_ID})
+    result(status == 201, "a policy to point at is recorded (%s)" % describe(status, body, None))
 
     for path, method, op, params in ops:
         name = "%s %s" % (method, path)

@@ -37,6 +37,7 @@ static void test_defaults(void **unused)
 	assert_int_equal(c.amqp.exchange_durable, 0);
 	assert_string_equal(c.amqp.conductor_topic, "trove-conductor");
 	assert_string_equal(c.amqp.queue, "slotfleet.trove-conductor");
+	assert_string_equal(c.amqp.rpc_version_cap, "auto");
 }
 
 static void test_values(void **unused)
@@ -48,7 +49,8 @@ static void test_values(void **unused)
 	assert_int_equal(fleet_config_load_string(&c,
 		"[api]\nlisten = [::1]:0\ntokens = /t\nrate = 30/m\nmax_body = 1MiB\n"
 		"[db]\nurl = postgresql://u@127.0.0.1/fleet\n"
-		"[amqp]\nconductor_topic = cond\nexchange_durable = true\nrpc_keys = /k\n",
+		"[amqp]\nconductor_topic = cond\nexchange_durable = true\nrpc_keys = /k\n"
+		"rpc_version_cap = 1.0\n",
 		"f.ini", &err), 0);
 	assert_string_equal(c.api.host, "::1");
 	assert_int_equal(c.api.port, 0);
@@ -58,6 +60,7 @@ static void test_values(void **unused)
 	assert_int_equal(c.api.max_body, 1 << 20);
 	assert_string_equal(c.amqp.queue, "slotfleet.cond");
 	assert_int_equal(c.amqp.exchange_durable, 1);
+	assert_string_equal(c.amqp.rpc_version_cap, "1.0");
 	assert_int_equal(fleet_config_load_string(&c, MIN_INI "[api]\nrate = 5/s\nburst = 9\n",
 						  "f.ini", &err), 0);
 	assert_int_equal(c.api.burst, 9);
@@ -76,6 +79,8 @@ static void test_errors(void **unused)
 	expect_error(MIN_INI "[api]\nmax_body = lots\n", "max_body: not a size");
 	expect_error(MIN_INI "[api]\nburst = 0\n", "burst: not a whole number");
 	expect_error(MIN_INI "[amqp]\nexchange_durable = maybe\n", "not a boolean");
+	expect_error(MIN_INI "[amqp]\nrpc_version_cap = 1\n", "rpc_version_cap: not auto or");
+	expect_error(MIN_INI "[amqp]\nrpc_version_cap = newest\n", "not auto or");
 	expect_error(MIN_INI "[db]\npath = /a\n", ":6: [db] path: given twice");
 	expect_error("[api]\ntokens = /t\n", "[db]: set exactly one of path and url");
 	expect_error("[api]\ntokens = /t\n[db]\npath = /a\nurl = postgresql://x/y\n",

@@ -321,6 +321,13 @@ static double rpc_now(void)
 int rpc_cast_build(const char *method, json_t *args, const struct config *config,
 		   enum rpc_direction direction, char **body, struct error *err)
 {
+	return rpc_cast_build_version(method, "1.0", args, config, direction, body, err);
+}
+
+int rpc_cast_build_version(const char *method, const char *version, json_t *args,
+			   const struct config *config, enum rpc_direction direction, char **body,
+			   struct error *err)
+{
 	json_t *message = NULL, *context, *sealed, *value, *outer = NULL;
 	char id[HISTORY_ID_MAX], *text = NULL, *ctx_text = NULL, *ctx_b64 = NULL;
 	const char *key;
@@ -334,7 +341,7 @@ int rpc_cast_build(const char *method, json_t *args, const struct config *config
 		json_object_set_new(args, "sent", json_real(rpc_now()));
 	context = json_pack("{s:b, s:s, s:s}", "is_admin", 1, "request_id", "req-slotupd",
 			    "project_id", "slotupd");
-	message = json_pack("{s:s, s:s, s:s}", "method", method, "version", "1.0", "_unique_id", id);
+	message = json_pack("{s:s, s:s, s:s}", "method", method, "version", version, "_unique_id", id);
 	if (!config->amqp.rpc_key[0]) {
 		json_object_set_new(message, "_context_is_admin", json_true());
 		json_object_set_new(message, "_context_request_id", json_string("req-slotupd"));
