@@ -277,8 +277,9 @@ static enum keystone_status ks_validate(struct fleet_keystone *ks, const char *s
 		}
 		st = keystone_validate(c->keystone.auth_url, c->keystone.ca_file,
 				       ks_left_ms(deadline_us), own, subject, info, err);
-		if (st != KEYSTONE_UNAUTHORIZED)
+		if (st != KEYSTONE_UNAUTHORIZED || attempt == 1)
 			break;
+		log_info("keystone: slotfleet's token refused (401): getting a new one");
 		ks_service_drop(ks, deadline_us, generation);
 	}
 	OPENSSL_cleanse(own, sizeof own);

@@ -23,6 +23,13 @@ TTL=4
 ks_start "$EXPIRATION" || exit 1
 rabbit_start "$T/rabbit" || { echo "rabbitmq did not start"; exit 1; }
 AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+I=27e25b73-88a1-4526-b2b9-919a28b8b33f
+# A queue bound to the instance's topic stands in for its guest: casts are
+# queued (202).
+/usr/bin/python3 "$SLOTD_SRC/tests/support/amqp_listen.py" "$AMQP" guest "$T/casts" "guestagent.$I" raw \
+	> "$T/listen.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 30 grep -q LISTENING "$T/listen.out" || { cat "$T/listen.out"; exit 1; }
 
 ks_project service > /dev/null
 ACME=$(ks_project acme)
@@ -46,7 +53,6 @@ admin_roles = admin, superuser"
 fleet_start || exit 1
 ROOT=http://127.0.0.1:$FLEET_PORT/v1.0
 API=$ROOT/$ACME/mgmt
-I=27e25b73-88a1-4526-b2b9-919a28b8b33f
 BODY="{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"location\": \"http://127.0.0.1:9/v2.bundle\"}"
 
 # req TOKEN METHOD URL [BODY]: the status; body in $T/body, headers in $T/headers
