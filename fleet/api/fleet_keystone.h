@@ -5,7 +5,8 @@
  * /v3/auth/tokens, X-Subject-Token: the caller's token, X-Auth-Token:
  * slotfleet's own token, got with the [keystone] service user's password
  * scoped to its project, re-issued when three quarters of its life are
- * gone, and once when Keystone answers 401).  The token's project id must
+ * gone, and once when Keystone answers 401; after a failure, not again for
+ * FLEET_KEYSTONE_ISSUE_BACKOFF_S).  The token's project id must
  * be the path's {tenant} (else 403) and it must hold one of [keystone]
  * admin_roles (else 403); Keystone's 404 or 401 is a 401.
  *
@@ -37,6 +38,7 @@
 
 #define FLEET_KEYSTONE_LOG_INTERVAL_S 30
 #define FLEET_KEYSTONE_RETRY_AFTER_S 5
+#define FLEET_KEYSTONE_ISSUE_BACKOFF_S 2	/* after a failed POST /v3/auth/tokens */
 
 struct fleet_keystone;
 

@@ -25,6 +25,7 @@ struct ks_service {
 	pthread_mutex_t lock;
 	char token[KEYSTONE_TOKEN_MAX + 1];	/* "" : none yet, or dropped */
 	int64_t renew_at_us;			/* monotonic */
+	int64_t retry_at_us;			/* after a failed issue, none before */
 	uint64_t generation;			/* bumped at each issue */
 };
 
@@ -186,17 +187,21 @@ static void ks_note(struct fleet_keystone *ks, int failed, const char *what)
 	pthread_mutex_unlock(&ks->log_lock);
 }
 
-/* Gets a new service token, lock held.  Renewal at 3/4 of its life left
- * to run, so a validation never goes out with a token about to expire. */
+/* Gets a new service token, lock held; the old one stays until then.
+ * Renewal at 3/4 of its life, so a validation never goes out with a
+ * token about to expire. */
 static enum keystone_status ks_issue(struct fleet_keystone *ks, int64_t deadline_us,
 				     struct error *err)
 {
+	char fresh[KEYSTONE_TOKEN_MAX + 1];
 	struct keystone_token info;
 	enum keystone_status st;
 	int64_t life_us;
 
-	st = keystone_issue(&ks->auth, ks_left_ms(deadline_us), ks->service.token,
-			    sizeof ks->service.token, &info, err);
+	st = keystone_issue(&ks->auth, ks_left_ms(deadline_us), fresh, sizeof fresh, &info, err);
+	if (st == KEYSTONE_OK)
+		memcpy(ks->service.token, fresh, sizeof fresh);
+	OPENSSL_cleanse(fresh, sizeof fresh);
 	if (st != KEYSTONE_OK)
 		return st;
 	life_us = (info.expires_at * 1000000) - ks_now_us(CLOCK_REALTIME);
@@ -212,26 +217,31 @@ static enum keystone_status ks_issue(struct fleet_keystone *ks, int64_t deadline
 }
 
 /* The service token into out (KEYSTONE_TOKEN_MAX + 1 bytes), issued if
- * there is none or it is due for renewal; *generation says which. */
+ * there is none or it is due for renewal; *generation says which.  After
+ * a failed issue none is tried for FLEET_KEYSTONE_ISSUE_BACKOFF_S: a
+ * refused password sent at each request would hammer Keystone and could
+ * lock the service user out.  A renewal that fails keeps the old token. */
 static int ks_service_token(struct fleet_keystone *ks, int64_t deadline_us, char *out,
 			    uint64_t *generation, struct error *err)
 {
-	int rc = 0;
+	int64_t now = ks_now_us(CLOCK_MONOTONIC);
+	int due, rc = 0;
 
 	if (ks_lock(&ks->service.lock, deadline_us) < 0)
 		return error_set(err, "keystone: timed out waiting for slotfleet's own token");
-	if (!ks->service.token[0] || ks_now_us(CLOCK_MONOTONIC) >= ks->service.renew_at_us) {
-		enum keystone_status st = ks_issue(ks, deadline_us, err);
-
-		if (st != KEYSTONE_OK) {
-			error_prefix(err, "slotfleet's own token (user %s): ",
-				     ks->config->keystone.username);
-			rc = -1;
-		}
+	due = !ks->service.token[0] || now >= ks->service.renew_at_us;
+	if (due && now >= ks->service.retry_at_us && ks_issue(ks, deadline_us, err) != KEYSTONE_OK) {
+		error_prefix(err, "slotfleet's own token (user %s): ", ks->config->keystone.username);
+		ks->service.retry_at_us = now + FLEET_KEYSTONE_ISSUE_BACKOFF_S * 1000000LL;
+	} else if (due && now < ks->service.retry_at_us) {
+		error_set(err, "keystone: slotfleet's own token: the last attempt failed less than "
+			  "%d s ago", FLEET_KEYSTONE_ISSUE_BACKOFF_S);
 	}
-	if (rc == 0) {
+	if (ks->service.token[0]) {
 		memcpy(out, ks->service.token, sizeof ks->service.token);
 		*generation = ks->service.generation;
+	} else {
+		rc = -1;
 	}
 	pthread_mutex_unlock(&ks->service.lock);
 	return rc;
