@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """KS_PORT=PORT keystone_wsgi.py: serves Keystone's public WSGI application on
-127.0.0.1:PORT with Python's wsgiref (one request at a time: enough for the
-tests).  The config comes from OS_KEYSTONE_CONFIG_FILES (keystone.sh sets
+127.0.0.1:PORT with Python's wsgiref, one request at a time: Keystone's
+SQLite connections must stay in the thread that made them (a threaded server
+gets 500s), and the tests need no more.  The config comes from OS_KEYSTONE_CONFIG_FILES (keystone.sh sets
 it); no arguments (oslo.config would parse them).  Prints "serving" on stdout once the socket is bound."""
-import socketserver
 import os
 import sys
 from wsgiref import simple_server
@@ -16,9 +16,8 @@ class QuietHandler(simple_server.WSGIRequestHandler):
         pass
 
 
-class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Server(simple_server.WSGIServer):
+    allow_reuse_address = True  # Keystone restarted on the same port
 
 
 def main():
