@@ -104,7 +104,8 @@ static int start_keystone(struct slotfleet *f, struct error *err)
 	if (fleet_keystone_new(&f->keystone, &f->config, f->metrics, err) < 0)
 		return -1;
 	if (fleet_keystone_prime(f->keystone, &why) < 0)
-		log_warn("%s (retried at each request)", why.text);
+		log_warn("%s (tried again at requests, at most every %d s)", why.text,
+			 FLEET_KEYSTONE_ISSUE_BACKOFF_S);
 	return 0;
 }
 

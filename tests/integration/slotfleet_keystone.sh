@@ -9,7 +9,8 @@
 # Keystone back: normal again without restarting slotfleet; slotfleet's own
 # token expiring (30 s tokens) renewed, and revoked (its user disabled and
 # enabled) re-issued after Keystone's 401; /metrics counts; slotctl --api
-# with OS_* variables and with OS_TOKEN.  Only 127.0.0.1 is contacted.
+# with OS_* variables and with OS_TOKEN; a refused service password: 503.
+# Only 127.0.0.1 is contacted.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/slotfleet.sh"
 . "$SLOTD_SRC/tests/support/keystone.sh"
@@ -180,4 +181,18 @@ check "/metrics counts slotfleet's own tokens" sh -c 'echo "$1" | grep -q "^slot
 check "no token in the log" sh -c '! grep -qF "$1" "$2" && ! grep -qF "$3" "$2" && ! grep -q svc-secret "$2"' _ "$T1" "$T/fleet.log" "$T4"
 fleet_stop
 check "slotfleet stops cleanly (exit 0)" [ "$FLEET_RC" = 0 ]
+
+# A second slotfleet whose service password Keystone refuses: it starts,
+# and answers 503 (never 401).
+printf 'wrong-secret\n' > "$T/ks-password"
+FLEET_NO_BROKER=1
+fleet_start || exit 1
+API=http://127.0.0.1:$FLEET_PORT/v1.0/$ACME/mgmt
+check "a refused service password: slotfleet starts and says why" \
+	grep -q "slotfleet's own token (user slotfleet): keystone: 401" "$T/fleet.log"
+T5=$(alice)
+check "and answers 503, not 401" [ "$(req "$T5" GET "$API/upgrades")" = 503 ]
+check "with Retry-After" grep -qi '^Retry-After: [1-9]' "$T/headers"
+fleet_stop
+check "and stops cleanly" [ "$FLEET_RC" = 0 ]
 finish
