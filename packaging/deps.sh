@@ -10,7 +10,7 @@ libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip x
 zstd util-linux procps iproute2 python3 python3-oslo.messaging python3-yaml rabbitmq-server valgrind
 hyperfine time tini wrk xfsprogs e2fsprogs libarchive-tools swupdate nginx-light
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
-systemd groff-base man-db bash-completion prometheus
+systemd groff-base man-db bash-completion prometheus python3-keystone
 clang libfuzzer-14-dev libclang-rt-14-dev"
 
 missing=""

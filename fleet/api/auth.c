@@ -188,6 +188,8 @@ unsigned fleet_auth_status(enum fleet_auth_result result)
 	case FLEET_AUTH_MISSING:
 	case FLEET_AUTH_UNKNOWN:
 		return 401;
+	case FLEET_AUTH_UNAVAILABLE:
+		return 503;
 	default:
 		return 403;
 	}
@@ -204,6 +206,8 @@ const char *fleet_auth_message(enum fleet_auth_result result)
 		return "unknown token";
 	case FLEET_AUTH_NOT_ADMIN:
 		return "this token is not an admin's";
+	case FLEET_AUTH_UNAVAILABLE:
+		return "the identity service (Keystone) cannot be reached; retry later";
 	default:
 		return "this token belongs to another tenant";
 	}

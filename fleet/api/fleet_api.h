@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "api/fleet_auth.h"
+#include "api/fleet_keystone.h"
 #include "config/fleet_config.h"
 #include "metrics/fleet_metrics.h"
 #include "store/fleet_pool.h"
@@ -22,7 +23,8 @@
 
 struct fleet_api_deps {
 	const struct fleet_config *config;
-	const struct fleet_auth *auth;
+	const struct fleet_auth *auth;		/* [api] auth = tokens, else NULL */
+	struct fleet_keystone *keystone;	/* [api] auth = keystone, else NULL */
 	struct fleet_ratelimit *rate;
 	struct fleet_pool *pool;
 	struct fleet_publisher *publisher;

@@ -25,6 +25,7 @@ enum fleet_auth_result {
 	FLEET_AUTH_UNKNOWN,		/* 401: not in the file */
 	FLEET_AUTH_NOT_ADMIN,		/* 403: a member token */
 	FLEET_AUTH_OTHER_TENANT,	/* 403: the path names another tenant */
+	FLEET_AUTH_UNAVAILABLE,		/* 503: Keystone cannot say (fleet_keystone.h) */
 };
 
 struct fleet_auth;

@@ -2,6 +2,7 @@
  * order, before any handler runs (docs/fleet.md, "API contract"):
  *   unknown path 404; known path, other method 405 with Allow;
  *   no or unknown token 401; member token or another tenant 403;
+ *   ([api] auth = keystone) Keystone cannot answer 503 with Retry-After;
  *   a write over the tenant's rate 429 with Retry-After (nothing recorded).
  * GET /metrics is outside /v1.0 and takes no token (fleet_api.h).  Each
  * route's index in the table is its label for the request counters. */
@@ -11,6 +12,7 @@
 
 #include "api/fleet_auth.h"
 #include "api/fleet_http.h"
+#include "api/fleet_keystone.h"
 #include "metrics/fleet_metrics.h"
 #include "api/fleet_ratelimit.h"
 
@@ -141,11 +143,17 @@ static const struct route *route_find(struct fleet_request *req, char **parts, i
 	return NULL;
 }
 
+/* The token file or Keystone, as [api] auth says; Keystone down is a 503
+ * with Retry-After (fleet_keystone.h). */
 static int route_auth(struct fleet_request *req, const char *tenant, struct fleet_response *res)
 {
-	enum fleet_auth_result auth = fleet_auth_check(req->deps->auth, req->token,
-						       req->token_len, tenant);
+	enum fleet_auth_result auth;
 
+	if (req->deps->keystone)
+		auth = fleet_keystone_check(req->deps->keystone, req->token, req->token_len, tenant,
+					    &res->retry_after);
+	else
+		auth = fleet_auth_check(req->deps->auth, req->token, req->token_len, tenant);
 	if (auth != FLEET_AUTH_OK)
 		return fleet_reply_error(res, fleet_auth_status(auth), "X-Auth-Token", "%s",
 					 fleet_auth_message(auth));

@@ -33,6 +33,7 @@ struct fleet_key {
 
 static const struct fleet_key fleet_keys[] = {
 	FKEY("api", "listen", FKEY_LISTEN, api.listen),
+	FKEY("api", "auth", FKEY_STRING, api.auth),
 	FKEY("api", "tokens", FKEY_STRING, api.tokens),
 	FKEY("api", "rate", FKEY_RATE, api.rate_count),
 	FKEY("api", "burst", FKEY_UINT, api.burst),
@@ -40,6 +41,17 @@ static const struct fleet_key fleet_keys[] = {
 	FKEY("api", "threads", FKEY_UINT, api.threads),
 	FKEY("api", "connection_limit", FKEY_UINT, api.connection_limit),
 	FKEY("api", "timeout", FKEY_DURATION, api.timeout_ms),
+	FKEY("keystone", "auth_url", FKEY_STRING, keystone.auth_url),
+	FKEY("keystone", "username", FKEY_STRING, keystone.username),
+	FKEY("keystone", "password", FKEY_STRING, keystone.password),
+	FKEY("keystone", "password_file", FKEY_STRING, keystone.password_file),
+	FKEY("keystone", "user_domain_name", FKEY_STRING, keystone.user_domain_name),
+	FKEY("keystone", "project_name", FKEY_STRING, keystone.project_name),
+	FKEY("keystone", "project_domain_name", FKEY_STRING, keystone.project_domain_name),
+	FKEY("keystone", "ca_file", FKEY_STRING, keystone.ca_file),
+	FKEY("keystone", "cache_ttl", FKEY_DURATION, keystone.cache_ttl_ms),
+	FKEY("keystone", "admin_roles", FKEY_STRING, keystone.admin_roles),
+	FKEY("keystone", "timeout", FKEY_DURATION, keystone.timeout_ms),
 	FKEY("db", "path", FKEY_STRING, db.path),
 	FKEY("db", "url", FKEY_STRING, db.url),
 	FKEY("amqp", "url", FKEY_STRING, amqp.url),
@@ -75,6 +87,12 @@ void fleet_config_defaults(struct fleet_config *c)
 	c->api.threads = 4;
 	c->api.connection_limit = 256;
 	c->api.timeout_ms = 30000;
+	snprintf(c->api.auth, sizeof c->api.auth, "tokens");
+	snprintf(c->keystone.user_domain_name, sizeof c->keystone.user_domain_name, "Default");
+	snprintf(c->keystone.project_domain_name, sizeof c->keystone.project_domain_name, "Default");
+	c->keystone.cache_ttl_ms = 300000;
+	snprintf(c->keystone.admin_roles, sizeof c->keystone.admin_roles, "admin");
+	c->keystone.timeout_ms = 5000;
 	snprintf(c->amqp.url, sizeof c->amqp.url, "amqp://guest:guest@127.0.0.1:5672/");
 	snprintf(c->amqp.exchange, sizeof c->amqp.exchange, "trove");
 	snprintf(c->amqp.conductor_topic, sizeof c->amqp.conductor_topic, "trove-conductor");
@@ -248,14 +266,72 @@ static int fleet_config_handle(void *user, const char *section, const char *name
 	return 0;
 }
 
+/* admin_roles: names separated by commas, blanks around them allowed. */
+static int fleet_check_roles(const char *text)
+{
+	const char *p = text;
+	size_t len;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		len = strcspn(p, ", \t");
+		if (len == 0 || len > 64)
+			return -1;
+		p += len;
+		p += strspn(p, " \t");
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			return -1;
+	}
+}
+
+static int fleet_config_keystone(struct fleet_config *c, const char *name, struct error *err)
+{
+	const struct { const char *key, *value; } required[] = {
+		{ "auth_url", c->keystone.auth_url }, { "username", c->keystone.username },
+		{ "project_name", c->keystone.project_name },
+		{ "user_domain_name", c->keystone.user_domain_name },
+		{ "project_domain_name", c->keystone.project_domain_name },
+	};
+
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (!required[i].value[0])
+			return error_set(err, "%s: [keystone] %s: missing (auth = keystone)", name,
+					 required[i].key);
+	if (strncmp(c->keystone.auth_url, "http://", 7) && strncmp(c->keystone.auth_url, "https://", 8))
+		return error_set(err, "%s: [keystone] auth_url: want http://... or https://...", name);
+	if (!c->keystone.password[0] == !c->keystone.password_file[0])
+		return error_set(err, "%s: [keystone]: set exactly one of password and password_file",
+				 name);
+	if (c->keystone.timeout_ms == 0 || c->keystone.timeout_ms > 60000)
+		return error_set(err, "%s: [keystone] timeout: want from 1ms to 60s", name);
+	if (fleet_check_roles(c->keystone.admin_roles) < 0)
+		return error_set(err, "%s: [keystone] admin_roles: want role names separated by commas",
+				 name);
+	return 0;
+}
+
+static int fleet_config_auth(struct fleet_config *c, const char *name, struct error *err)
+{
+	c->api.keystone = !strcmp(c->api.auth, "keystone");
+	if (!c->api.keystone && strcmp(c->api.auth, "tokens"))
+		return error_set(err, "%s: [api] auth: want tokens or keystone", name);
+	if (c->api.keystone)
+		return fleet_config_keystone(c, name, err);
+	if (!c->api.tokens[0])
+		return error_set(err, "%s: [api] tokens: missing (the token file)", name);
+	return 0;
+}
+
 /* Derived defaults and the checks that span keys. */
 static int fleet_config_finish(struct fleet_parse *parse, const char *name, struct error *err)
 {
 	struct fleet_config *c = parse->config;
 	unsigned per_second;
 
-	if (!c->api.tokens[0])
-		return error_set(err, "%s: [api] tokens: missing (the token file)", name);
+	if (fleet_config_auth(c, name, err) < 0)
+		return -1;
 	if (!c->db.path[0] == !c->db.url[0])
 		return error_set(err, "%s: [db]: set exactly one of path and url", name);
 	if (c->db.url[0] && strncmp(c->db.url, "postgresql://", 13) &&

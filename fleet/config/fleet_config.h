@@ -4,7 +4,11 @@
  * (default /etc/slotd/slotfleet.ini).  An unknown section or key, a key given
  * twice, or a malformed value is an error "PATH:LINE: [section] key: what";
  * values are never echoed (a URL may hold a password).  Exactly one of
- * [db] path and [db] url must be set.  Adding a key: a field here and one row
+ * [db] path and [db] url must be set.  [api] auth = tokens (the default)
+ * needs [api] tokens; auth = keystone needs [keystone] auth_url, username,
+ * project_name and exactly one of password and password_file (the
+ * [keystone] section is ignored with tokens, [api] tokens with keystone).
+ * Adding a key: a field here and one row
  * in config/config.c's table. */
 #ifndef SLOTFLEET_CONFIG_H
 #define SLOTFLEET_CONFIG_H
@@ -23,7 +27,9 @@ struct fleet_config {
 		char listen[256];		/* HOST:PORT or [V6]:PORT, 127.0.0.1:8779 */
 		char host[256];			/* split from listen */
 		unsigned port;			/* 0: any free port (tests) */
-		char tokens[PATH_MAX];		/* token file, required */
+		char auth[16];			/* "tokens" (default) or "keystone" */
+		int keystone;			/* auth = keystone */
+		char tokens[PATH_MAX];		/* token file, required with tokens */
 		unsigned rate_count;		/* rate = rate_count per rate_period_ms: 20/s */
 		unsigned rate_period_ms;
 		unsigned burst;			/* default: the rate per second, at least 1 */
@@ -32,6 +38,19 @@ struct fleet_config {
 		unsigned connection_limit;	/* 256 */
 		unsigned timeout_ms;		/* 30s: an idle connection is closed */
 	} api;
+	struct {
+		char auth_url[CONFIG_STRING_MAX];	/* http(s)://HOST:5000/v3 */
+		char username[256];		/* the service user */
+		char password[256];		/* or password_file */
+		char password_file[PATH_MAX];	/* its first line is the password */
+		char user_domain_name[256];	/* Default */
+		char project_name[256];		/* the service project */
+		char project_domain_name[256];	/* Default */
+		char ca_file[PATH_MAX];		/* "" : system CAs */
+		unsigned cache_ttl_ms;		/* 300s: a validation is trusted this long */
+		char admin_roles[512];		/* "admin": comma list, any one grants */
+		unsigned timeout_ms;		/* 5s: a request waits on Keystone at most this */
+	} keystone;
 	struct {
 		char path[PATH_MAX];		/* SQLite file */
 		char url[CONFIG_STRING_MAX];	/* postgresql://... */

@@ -44,6 +44,17 @@ void fleet_metrics_free(struct fleet_metrics *metrics);
  * of range counts as the unmatched route), status the HTTP status. */
 void fleet_metrics_request(struct fleet_metrics *metrics, size_t route, unsigned status);
 void fleet_metrics_rate_limited(struct fleet_metrics *metrics);
+/* [api] auth = keystone: what became of each token checked (api/keystone.c). */
+enum fleet_metrics_keystone {
+	FLEET_KEYSTONE_CACHED,		/* answered from the cache */
+	FLEET_KEYSTONE_VALID,		/* Keystone said valid */
+	FLEET_KEYSTONE_INVALID,		/* Keystone said not valid: 401 */
+	FLEET_KEYSTONE_UNAVAILABLE,	/* Keystone down, slow, 5xx, or garbled: 503 */
+	FLEET_KEYSTONE_RESULTS
+};
+void fleet_metrics_keystone(struct fleet_metrics *metrics, enum fleet_metrics_keystone result);
+/* slotfleet's own token was issued (at start, before expiry, after a 401). */
+void fleet_metrics_keystone_issued(struct fleet_metrics *metrics);
 /* Reports and heartbeats committed by the consumer; lag_us is the time from
  * the guest's `sent` to the commit (0 when the message had no `sent`). */
 void fleet_metrics_ingested(struct fleet_metrics *metrics, int64_t lag_us, int has_sent);

@@ -19,6 +19,7 @@ struct fleet_metrics {
 	int64_t started;
 	atomic_uint_fast64_t requests[FLEET_METRICS_ROUTES][METRICS_STATUSES + 1];
 	atomic_uint_fast64_t rate_limited;
+	atomic_uint_fast64_t keystone[FLEET_KEYSTONE_RESULTS], keystone_issued;
 	atomic_uint_fast64_t ingested, refused;
 	atomic_uint_fast64_t lag_count, lag_sum_us;	/* reports with a `sent` */
 	atomic_int_fast64_t lag_last_us;		/* -1: none yet */
@@ -61,6 +62,18 @@ void fleet_metrics_rate_limited(struct fleet_metrics *m)
 {
 	if (m)
 		atomic_fetch_add_explicit(&m->rate_limited, 1, memory_order_relaxed);
+}
+
+void fleet_metrics_keystone(struct fleet_metrics *m, enum fleet_metrics_keystone result)
+{
+	if (m && (unsigned)result < FLEET_KEYSTONE_RESULTS)
+		atomic_fetch_add_explicit(&m->keystone[result], 1, memory_order_relaxed);
+}
+
+void fleet_metrics_keystone_issued(struct fleet_metrics *m)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->keystone_issued, 1, memory_order_relaxed);
 }
 
 void fleet_metrics_ingested(struct fleet_metrics *m, int64_t lag_us, int has_sent)
@@ -114,6 +127,26 @@ static void metrics_requests(struct fleet_metrics *m, struct prom_text *t)
 	prom_emit(t, "# HELP slotfleet_http_rate_limited_total Writes refused with 429 (over the tenant's rate).\n"
 		"# TYPE slotfleet_http_rate_limited_total counter\n"
 		"slotfleet_http_rate_limited_total %ju\n", (uintmax_t)load(&m->rate_limited));
+}
+
+static void metrics_keystone(struct fleet_metrics *m, struct prom_text *t)
+{
+	static const char *const results[FLEET_KEYSTONE_RESULTS] = { "cached", "valid", "invalid",
+								     "unavailable" };
+
+	prom_emit(t, "# HELP slotfleet_keystone_validations_total Tokens checked with [api] auth = keystone, by result.\n"
+		"# TYPE slotfleet_keystone_validations_total counter\n");
+	for (size_t i = 0; i < FLEET_KEYSTONE_RESULTS; i++)
+		prom_emit(t, "slotfleet_keystone_validations_total{result=\"%s\"} %ju\n", results[i],
+			  (uintmax_t)load(&m->keystone[i]));
+	prom_emit(t, "# HELP slotfleet_keystone_failures_total Requests Keystone could not answer (unreachable, slow, 5xx).\n"
+		"# TYPE slotfleet_keystone_failures_total counter\n"
+		"slotfleet_keystone_failures_total %ju\n"
+		"# HELP slotfleet_keystone_service_tokens_total Tokens slotfleet got for itself.\n"
+		"# TYPE slotfleet_keystone_service_tokens_total counter\n"
+		"slotfleet_keystone_service_tokens_total %ju\n",
+		(uintmax_t)load(&m->keystone[FLEET_KEYSTONE_UNAVAILABLE]),
+		(uintmax_t)load(&m->keystone_issued));
 }
 
 static void metrics_reports(struct fleet_metrics *m, struct prom_text *t)
@@ -192,6 +225,7 @@ int fleet_metrics_render(struct fleet_metrics *m, struct fleet_store *store, cha
 		 "# TYPE slotfleet_start_time_seconds gauge\n"
 		 "slotfleet_start_time_seconds %jd\n", (intmax_t)m->started);
 	metrics_requests(m, &t);
+	metrics_keystone(m, &t);
 	metrics_reports(m, &t);
 	if (metrics_upgrades(store, &t, err) < 0 || metrics_versions(store, &t, err) < 0) {
 		free(t.buf);

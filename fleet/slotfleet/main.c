@@ -29,7 +29,8 @@
 
 struct slotfleet {
 	struct fleet_config config;
-	struct fleet_auth *auth;
+	struct fleet_auth *auth;		/* [api] auth = tokens */
+	struct fleet_keystone *keystone;	/* [api] auth = keystone */
 	struct rpc_keys *keys;
 	struct fleet_ratelimit *rate;
 	struct fleet_metrics *metrics;
@@ -80,7 +81,7 @@ static int load_files(struct slotfleet *f, const char *config_path, struct error
 {
 	if (fleet_config_load(&f->config, config_path, err) < 0)
 		return -1;
-	if (fleet_auth_load(&f->auth, f->config.api.tokens, err) < 0)
+	if (!f->config.api.keystone && fleet_auth_load(&f->auth, f->config.api.tokens, err) < 0)
 		return error_prefix(err, "[api] tokens: ");
 	if (f->config.amqp.rpc_keys[0] && rpc_keys_load(&f->keys, f->config.amqp.rpc_keys, err) < 0)
 		return error_prefix(err, "[amqp] rpc_keys: ");
@@ -94,11 +95,26 @@ static void kick_rollouts(void *driver)
 	fleet_rollout_kick(driver);
 }
 
+/* Keystone being down at start is no reason not to start: requests get
+ * 503 until it answers.  A refused password is logged the same way. */
+static int start_keystone(struct slotfleet *f, struct error *err)
+{
+	struct error why = { "" };
+
+	if (fleet_keystone_new(&f->keystone, &f->config, f->metrics, err) < 0)
+		return -1;
+	if (fleet_keystone_prime(f->keystone, &why) < 0)
+		log_warn("%s (tried again at requests, at most every %d s)", why.text,
+			 FLEET_KEYSTONE_ISSUE_BACKOFF_S);
+	return 0;
+}
+
 static int start(struct slotfleet *f, struct error *err)
 {
 	const char *spec = f->config.db.path[0] ? f->config.db.path : f->config.db.url;
 
 	if (fleet_metrics_new(&f->metrics, &fleet_api_routes, err) < 0 ||
+	    (f->config.api.keystone && start_keystone(f, err) < 0) ||
 	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
@@ -107,13 +123,17 @@ static int start(struct slotfleet *f, struct error *err)
 	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store,
 				 f->metrics, kick_rollouts, f->rollouts, err) < 0)
 		return -1;
-	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->rate, f->pool, f->publisher,
-					   f->metrics };
+	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->keystone, f->rate, f->pool,
+					   f->publisher, f->metrics };
 	if (fleet_api_start(&f->api, &f->deps, err) < 0)
 		return -1;
-	log_info("listening on %s port %u (store: %s, %u tokens)", f->config.api.host,
-		 fleet_api_port(f->api), fleet_store_backend(f->consumer_store),
-		 (unsigned)fleet_auth_count(f->auth));
+	if (f->keystone)
+		log_info("listening on %s port %u (store: %s, auth: keystone)", f->config.api.host,
+			 fleet_api_port(f->api), fleet_store_backend(f->consumer_store));
+	else
+		log_info("listening on %s port %u (store: %s, %u tokens)", f->config.api.host,
+			 fleet_api_port(f->api), fleet_store_backend(f->consumer_store),
+			 (unsigned)fleet_auth_count(f->auth));
 	return 0;
 }
 
@@ -130,6 +150,7 @@ static void stop(struct slotfleet *f)
 	fleet_metrics_free(f->metrics);
 	rpc_keys_free(f->keys);
 	fleet_auth_free(f->auth);
+	fleet_keystone_free(f->keystone);
 }
 
 static void wait_for_signal(int fd)

@@ -7,6 +7,9 @@
  *   slotctl --api URL --token-file F --tenant T instance ID [--json]
  *   slotctl --api URL --token-file F --tenant T rollout ... (api_rollout.c)
  *
+ * Instead of --token-file and --tenant, Keystone credentials (OS_AUTH_URL
+ * and the rest, or --os-* options: api_auth.c); the tenant is then the
+ * token's project unless --tenant says otherwise.
  * --api, --token-file and --tenant may also follow the command.  The token
  * file holds the token itself (its first line that is not blank or a '#'
  * comment); the token is sent in X-Auth-Token and never printed.  Requests
@@ -25,35 +28,6 @@
 #include "api.h"
 #include "request_check.h"
 #include "slotctl.h"
-
-/* The token: the first line that is not blank or a comment, trimmed. */
-static int api_read_token(struct api_call *call)
-{
-	FILE *file = fopen(call->token_file, "re");
-	char line[API_TOKEN_MAX], *start, *end;
-	int found = 0;
-
-	if (!file) {
-		fprintf(stderr, "slotctl: --token-file %s: %s\n", call->token_file, strerror(errno));
-		return -1;
-	}
-	while (!found && fgets(line, sizeof line, file)) {
-		for (start = line; *start == ' ' || *start == '\t'; start++)
-			;
-		end = start + strcspn(start, "\r\n");
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		*end = '\0';
-		if (*start && *start != '#') {
-			snprintf(call->token, sizeof call->token, "%s", start);
-			found = 1;
-		}
-	}
-	fclose(file);
-	if (!found)
-		fprintf(stderr, "slotctl: --token-file %s: no token in it\n", call->token_file);
-	return found ? 0 : -1;
-}
 
 static int api_upgrade(const struct api_call *call)
 {
@@ -249,25 +223,29 @@ static int api_parse(struct api_call *call, int argc, char **argv)
 	return 0;
 }
 
-int api_command(const char *api, const char *token_file, const char *tenant, int argc,
-		char **argv)
+int api_command(const struct api_options *options, int argc, char **argv)
 {
-	struct api_call call = { .api = api, .token_file = token_file, .tenant = tenant };
+	struct api_call call = { .api = options->api, .token_file = options->token_file,
+				 .tenant = options->tenant };
 	int rc = 2;
 
 	if (api_parse(&call, argc, argv) < 0)
 		return 2;
-	if (!call.api || !call.token_file || !call.tenant) {
-		fprintf(stderr, "slotctl: %s: --api, --token-file and --tenant are required\n", argv[0]);
+	if (!call.api) {
+		fprintf(stderr, "slotctl: %s: --api is required\n", argv[0]);
 		return 2;
 	}
 	if ((strncmp(call.api, "http://", 7) && strncmp(call.api, "https://", 8)) ||
-	    !request_id_ok(call.tenant, REQUEST_ID_MAX)) {
+	    (call.tenant && !request_id_ok(call.tenant, REQUEST_ID_MAX))) {
 		fprintf(stderr, "slotctl: --api must be an http(s) URL and --tenant an id\n");
 		return 2;
 	}
-	if (api_read_token(&call) < 0)
-		return 2;
+	rc = api_auth(&call, options);
+	if (rc != 0) {
+		memset(call.token, 0, sizeof call.token);
+		return rc;
+	}
+	rc = 2;
 	if (!strcmp(argv[0], "upgrade"))
 		rc = api_upgrade(&call);
 	else if (!strcmp(argv[0], "upgrades"))

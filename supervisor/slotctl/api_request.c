@@ -1,9 +1,10 @@
 /* api_request.c: what every command of slotctl's API client does with
  * slotfleet's management API (docs/fleet.md): one request, its answer read
- * (bounded, as JSON), a refusal shown, a member shown.  Its own file so that
+ * (bounded, as JSON), a refusal shown, a member shown; the token file read.  Its own file so that
  * the commands (api.c and api_rollout.c) call it and it calls none of them:
  * api.c dispatches to api_rollout.c, and both come here, one way. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,4 +94,33 @@ const char *api_text(json_t *object, const char *key)
 	const char *text = json_string_value(json_object_get(object, key));
 
 	return text && *text ? text : "-";
+}
+
+/* The token: the first line that is not blank or a comment, trimmed. */
+int api_read_token(struct api_call *call)
+{
+	FILE *file = fopen(call->token_file, "re");
+	char line[API_TOKEN_MAX], *start, *end;
+	int found = 0;
+
+	if (!file) {
+		fprintf(stderr, "slotctl: --token-file %s: %s\n", call->token_file, strerror(errno));
+		return -1;
+	}
+	while (!found && fgets(line, sizeof line, file)) {
+		for (start = line; *start == ' ' || *start == '\t'; start++)
+			;
+		end = start + strcspn(start, "\r\n");
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (*start && *start != '#') {
+			snprintf(call->token, sizeof call->token, "%s", start);
+			found = 1;
+		}
+	}
+	fclose(file);
+	if (!found)
+		fprintf(stderr, "slotctl: --token-file %s: no token in it\n", call->token_file);
+	return found ? 0 : -1;
 }

@@ -15,6 +15,8 @@
  *   slotctl --api URL --token-file F --tenant T instance ID [--json]
  *   slotctl --api URL --token-file F --tenant T rollout create|show|list|pause|resume|
  *           cancel|rollback-failed|rollback-all ... (api_rollout.c)
+ *   (the API's credentials: --token-file and --tenant, or Keystone's as
+ *   OpenStack's clients take them, OS_* or --os-*: api_auth.c)
  *
  * status and the admin commands ask slotd (local.c); when slotd is not
  * running, status reads the state from disk and says so.  history reads <root>/history directly.  notify and rollback
@@ -63,6 +65,12 @@ static void usage(FILE *out)
 		"               [--json]\n"
 		"       slotctl --api URL --token-file F --tenant T rollout pause|resume|cancel|\n"
 		"               rollback-failed|rollback-all ID\n"
+		"       API credentials: --token-file F --tenant T, or Keystone's: --os-auth-url URL\n"
+		"               --os-username U --os-password P --os-project-name N\n"
+		"               [--os-user-domain-name D] [--os-project-domain-name D] [--os-token T]\n"
+		"               [--os-cacert F] [--tenant T] (or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD,\n"
+		"               OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME,\n"
+		"               OS_TOKEN, OS_CACERT)\n"
 		"       slotctl --help | --version\n");
 }
 
@@ -184,7 +192,8 @@ static int command_history(const struct config *c, int argc, char **argv)
  * argv here, and the rest goes to the command, which parses its own
  * options in any order.  `--` ends the options; what follows is kept. */
 struct slotctl_globals {
-	const char *config_path, *api, *token_file, *tenant;
+	const char *config_path;
+	struct api_options api;
 	int help, version;
 };
 
@@ -220,9 +229,18 @@ static int take_globals(int *argc, char **argv, struct slotctl_globals *g)
 {
 	static const struct { const char *name; char letter; size_t offset; } valued[] = {
 		{ "config", 'c', offsetof(struct slotctl_globals, config_path) },
-		{ "api", 0, offsetof(struct slotctl_globals, api) },
-		{ "token-file", 0, offsetof(struct slotctl_globals, token_file) },
-		{ "tenant", 0, offsetof(struct slotctl_globals, tenant) },
+		{ "api", 0, offsetof(struct slotctl_globals, api.api) },
+		{ "token-file", 0, offsetof(struct slotctl_globals, api.token_file) },
+		{ "tenant", 0, offsetof(struct slotctl_globals, api.tenant) },
+		{ "os-auth-url", 0, offsetof(struct slotctl_globals, api.os_auth_url) },
+		{ "os-username", 0, offsetof(struct slotctl_globals, api.os_username) },
+		{ "os-password", 0, offsetof(struct slotctl_globals, api.os_password) },
+		{ "os-project-name", 0, offsetof(struct slotctl_globals, api.os_project_name) },
+		{ "os-user-domain-name", 0, offsetof(struct slotctl_globals, api.os_user_domain_name) },
+		{ "os-project-domain-name", 0,
+		  offsetof(struct slotctl_globals, api.os_project_domain_name) },
+		{ "os-token", 0, offsetof(struct slotctl_globals, api.os_token) },
+		{ "os-cacert", 0, offsetof(struct slotctl_globals, api.os_cacert) },
 	};
 	int i, kept = 1, rc, command_seen = 0;
 	size_t k;
@@ -290,7 +308,7 @@ int main(int argc, char **argv)
 	/* The API's commands talk HTTP only: no config file needed. */
 	if (!strcmp(command, "upgrade") || !strcmp(command, "upgrades") ||
 	    !strcmp(command, "instance") || !strcmp(command, "rollout")) {
-		rc = api_command(g.api, g.token_file, g.tenant, argc - 1, argv + 1);
+		rc = api_command(&g.api, argc - 1, argv + 1);
 		if (rc == 2)
 			usage(stderr);
 		return rc;

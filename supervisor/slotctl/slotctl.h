@@ -15,10 +15,18 @@ int local_command(const struct config *config, const struct control_request *req
  * Returns the exit status. */
 int fleet_command(const struct config *config, const char *method, int argc, char **argv);
 
-/* `slotctl --api URL --token-file F --tenant T upgrade|upgrades|instance ...`
- * (api.c): slotfleet's API.  argv[0] is the command; the three options may
- * be NULL here and given after the command instead.  Returns the exit status. */
-int api_command(const char *api, const char *token_file, const char *tenant, int argc,
-		char **argv);
+/* The API client's global options; any may be NULL (not given).  The
+ * --os-* ones override the OS_* environment variables (api_auth.c). */
+struct api_options {
+	const char *api, *token_file, *tenant;
+	const char *os_auth_url, *os_username, *os_password, *os_project_name;
+	const char *os_user_domain_name, *os_project_domain_name, *os_token, *os_cacert;
+};
+
+/* `slotctl --api URL (--token-file F --tenant T | OS_* credentials)
+ * upgrade|upgrades|instance|rollout ...` (api.c): slotfleet's API.  argv[0]
+ * is the command; --api, --token-file and --tenant may also be given after
+ * the command.  Returns the exit status. */
+int api_command(const struct api_options *options, int argc, char **argv);
 
 #endif

@@ -114,7 +114,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    fleet_metrics_new(&metrics, &fleet_api_routes, &err) < 0 ||
 	    fleet_pool_open(&pool, db, 1, &err) < 0)
 		fuzz_fail("setup: %s", err.text);
-	fuzz_deps = (struct fleet_api_deps){ &fuzz_config, auth, rate, pool, NULL, metrics };
+	fuzz_deps = (struct fleet_api_deps){ &fuzz_config, auth, NULL, rate, pool, NULL, metrics };
 	return 0;
 }
 
