@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "config.h"
+#include "config_strategy.h"
 #include "http_url.h"
 #include "ini_text.h"
 #include "number.h"
@@ -103,6 +104,7 @@ struct config_parse {
 	struct error *err;
 	int failed;
 	unsigned char seen[CONFIG_KEY_COUNT];
+	struct config_strategy_parse strategy;
 };
 
 void config_defaults(struct config *config)
@@ -274,6 +276,15 @@ static int config_handle(void *user, const char *section, const char *name, cons
 
 	if (parse->failed)
 		return 0;
+	if (!strncmp(section, CONFIG_STRATEGY_PREFIX, strlen(CONFIG_STRATEGY_PREFIX))) {
+		if (config_strategy_key(parse->config, &parse->strategy, section, name, value,
+					parse->err) == 0)
+			return 1;
+		parse->failed = 1;
+		return 0;
+	}
+	/* a later [strategy.NAME] of a name seen before this section is a second one */
+	snprintf(parse->strategy.section, sizeof parse->strategy.section, "[%.20s]", section);
 	if (!config_known_section(section)) {
 		parse->failed = 1;
 		error_set(parse->err, "unknown section [%s]", section);
@@ -346,7 +357,7 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [hooks] timeout: at least 1s", name);
 	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
 		return error_prefix(err, "%s: [agent] health_url: ", name);
-	return 0;
+	return config_strategy_finish(c, name, err);
 }
 
 int config_load_string(struct config *config, const char *text, const char *name,

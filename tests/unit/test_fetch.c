@@ -158,7 +158,7 @@ static void test_refusals_quote_no_credentials(void **state)
 	(void)state;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		err.text[0] = '\0';
-		assert_int_equal(fetch_validate(cases[i][0], cases[i][1], &err), -1);
+		assert_int_equal(fetch_validate(NULL, cases[i][0], cases[i][1], &err), -1);
 		if (!strstr(err.text, "malformed location") || strstr(err.text, "s3cret"))
 			fail_msg("%s %s: '%s'", cases[i][0], cases[i][1], err.text);
 	}
