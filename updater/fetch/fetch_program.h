@@ -7,7 +7,8 @@
  *   stdin   job->input, one JSON object on one line (fetch_program_input())
  *   stdout  the artifact, handed to job->sink as it comes: the same
  *           verification as a downloaded bundle
- *   stderr  kept: its first line (sanitised, at most 200 bytes) is the reason
+ *   stderr  logged line by line (the first 50 lines of a run, 200 bytes
+ *           each, sanitised); its first line is the reason of a failure
  *   env     PATH=/usr/local/bin:/usr/bin:/bin, LC_ALL=C, SLOTD_STRATEGY=NAME
  * and the fetch process's identity, no_new_privs and Landlock domain (the
  * caller confined itself with privsep_program_paths() first).

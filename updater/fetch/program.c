@@ -16,10 +16,12 @@
 
 #include "fetch/fetch_backoff.h"
 #include "fetch/fetch_program.h"
+#include "log.h"
 #include "text.h"
 
 #define PROGRAM_CHUNK (64u << 10)
-#define PROGRAM_SAID_MAX 200		/* bytes of its stderr's first line kept */
+#define PROGRAM_SAID_MAX 200		/* bytes of a line of its stderr kept */
+#define PROGRAM_LOG_LINES 50		/* lines of its stderr logged per run */
 
 enum program_verdict { PROGRAM_DONE, PROGRAM_RETRY, PROGRAM_FINAL };
 
@@ -30,9 +32,10 @@ struct program_run {
 	int out, err;			/* its stdout and stderr, -1 once at EOF */
 	unsigned long long produced;	/* this run's stdout bytes */
 	unsigned long long delivered;	/* bytes the sink took, over all runs */
-	char said[PROGRAM_SAID_MAX + 1];	/* its stderr's first line */
-	size_t said_len;
-	int said_done;			/* the first line is complete */
+	char said[PROGRAM_SAID_MAX + 1];	/* its stderr's first line, "" if none */
+	char line[PROGRAM_SAID_MAX + 1];	/* the line being read */
+	size_t line_len;
+	unsigned lines;			/* lines seen */
 	char *buf;
 };
 
@@ -108,7 +111,20 @@ out:
 	return rc;
 }
 
-/* Its stderr: the first line kept, the rest read and dropped.  0 at EOF. */
+/* One line of its stderr is complete: logged (the first PROGRAM_LOG_LINES),
+ * the first kept for the reason. */
+static void program_line(struct program_run *r)
+{
+	r->line[r->line_len] = '\0';
+	if (r->line_len && r->lines < PROGRAM_LOG_LINES)
+		log_info("strategy %s: %s", r->s->name, r->line);
+	if (r->line_len && !r->lines++)
+		memcpy(r->said, r->line, r->line_len + 1);
+	r->line_len = 0;
+}
+
+/* Its stderr, line by line; a line's bytes beyond PROGRAM_SAID_MAX are
+ * dropped.  0 at EOF. */
 static int program_stderr(struct program_run *r)
 {
 	char buf[1024];
@@ -116,13 +132,16 @@ static int program_stderr(struct program_run *r)
 
 	if (n < 0 && errno == EINTR)
 		return 1;
-	if (n <= 0)
+	if (n <= 0) {
+		if (r->line_len)
+			program_line(r);
 		return 0;
-	for (i = 0; i < n && !r->said_done; i++) {
-		if (buf[i] == '\n' && r->said_len)
-			r->said_done = 1;
-		else if (buf[i] != '\n' && r->said_len < PROGRAM_SAID_MAX)
-			r->said[r->said_len++] = buf[i];
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n')
+			program_line(r);
+		else if (r->line_len < PROGRAM_SAID_MAX)
+			r->line[r->line_len++] = buf[i];
 	}
 	return 1;
 }
@@ -228,10 +247,8 @@ static enum program_verdict program_verdict(struct program_run *r, int status, i
 	char said[4 * PROGRAM_SAID_MAX + 8] = "", shown[4 * PROGRAM_SAID_MAX + 1];
 	const struct config *c = r->job->config;
 
-	if (r->said_len) {
-		r->said[r->said_len] = '\0';
+	if (r->said[0])
 		snprintf(said, sizeof said, ": %s", text_sanitize(r->said, shown, sizeof shown));
-	}
 	if (timed_out && r->s->timeout_ms) {
 		error_set(err, "strategy %s: fetcher killed after its timeout (%u ms)%s", r->s->name,
 			  r->s->timeout_ms, said);
@@ -259,8 +276,9 @@ static enum program_verdict program_attempt(struct program_run *r, struct error 
 	int watched, status, timed_out = 0;
 
 	r->produced = 0;
-	r->said_len = 0;
-	r->said_done = 0;
+	r->said[0] = '\0';
+	r->line_len = 0;
+	r->lines = 0;
 	if (program_start(r, err) < 0)
 		return PROGRAM_FINAL;
 	watched = program_watch(r, err);
