@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "fetch/fetch_program.h"
 #include "support.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "history.h"
 #include "request_check.h"
 #include "rpc_message.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "request_check.h"
 #include "version.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "request_check.h"
 #include "amqp/serve_wire.h"
 

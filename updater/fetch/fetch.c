@@ -1,8 +1,8 @@
-/* fetch.c: the strategy registry (see include/fetch.h): the built-in rows
+/* fetch.c: the strategy registry (see updater/fetch/fetch.h): the built-in rows
  * below and the configuration's [strategy.NAME] sections. */
 #include <string.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "fetch/fetch_program.h"
 
 static const struct fetch_strategy fetch_strategies[STRATEGY_BUILTIN_COUNT] = {

@@ -27,7 +27,7 @@
 #ifndef SLOTD_FETCH_PROGRAM_H
 #define SLOTD_FETCH_PROGRAM_H
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 
 #define FETCH_PROGRAM_EX_TEMPFAIL 75
 #define FETCH_PROGRAM_INPUT_MAX 8192

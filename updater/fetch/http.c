@@ -1,4 +1,4 @@
-/* http.c: the `http` and `swift` strategies on libcurl (see include/fetch.h). */
+/* http.c: the `http` and `swift` strategies on libcurl (see updater/fetch/fetch.h). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "fetch/fetch_backoff.h"
 
 struct transfer {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "inhibit.h"
 #include "install/install.h"
 #include "install/install_hooks.h"
