@@ -178,7 +178,16 @@ static void test_out_of_range_fields(void **state)
 	refused(&r, "request.version");
 	good_upgrade(&r);
 	strcpy(r.strategy, "ftp");
-	refused(&r, "unknown strategy 'ftp'");
+	refused(&r, "unknown strategy 'ftp' (known: http, swift, file, jenkins)");
+	/* the guest's own [strategy.jenkins]: an opaque location */
+	good_upgrade(&r);
+	strcpy(r.strategy, "jenkins");
+	strcpy(r.location, "agent/job #42");
+	{
+		struct error ok_err;
+
+		assert_string_equal(decode(&r, sizeof r, &ok_err), "");
+	}
 	good_upgrade(&r);
 	strcpy(r.location, "http://x/a b");
 	refused(&r, "request.location");
