@@ -20,6 +20,35 @@
 
 enum health_kind { HEALTH_NOTIFY, HEALTH_EXEC, HEALTH_HTTP, HEALTH_UPTIME };
 
+/* [strategy.NAME] sections (slots/config_strategy.c, docs/strategies.md): a
+ * deployer's own download strategy, a program run in the confined fetch
+ * process that writes the artifact to its stdout.  At most
+ * CONFIG_STRATEGY_MAX, NAME 1..CONFIG_STRATEGY_NAME_MAX of [a-z0-9_-] and
+ * not a built-in (http, swift, file); a section given twice is an error. */
+#define CONFIG_STRATEGY_MAX 16
+#define CONFIG_STRATEGY_NAME_MAX 31
+#define CONFIG_STRATEGY_FETCH_MAX 512
+#define CONFIG_STRATEGY_READ_MAX 8	/* paths in a `read` value */
+
+/* What the fetcher writes.  Room to grow: a new format is a new row in
+ * config_strategy.c's table and a branch where the artifact is consumed. */
+enum strategy_format {
+	STRATEGY_FORMAT_BUNDLE,		/* a signed slotpack bundle: the verifier's input */
+};
+
+struct config_strategy {
+	char name[CONFIG_STRATEGY_NAME_MAX + 1];
+	char fetch[CONFIG_STRATEGY_FETCH_MAX];	/* absolute path of the program */
+	enum strategy_format format;		/* bundle */
+	unsigned timeout_ms;			/* 0: no bound of its own; silence on its
+						 * stdout for [updater] low_speed_time kills it */
+	char read[CONFIG_STRING_MAX];		/* "": none; more absolute paths it may read,
+						 * blank-separated */
+};
+
+/* The built-in strategies' names, in the registry's order (updater/fetch/fetch.c). */
+enum strategy_builtin { STRATEGY_HTTP, STRATEGY_SWIFT, STRATEGY_FILE, STRATEGY_BUILTIN_COUNT };
+
 /* The [updater] trust keys (packaging/KEYS.md tells how to run them):
  *   keyring = PATH          a PEM file of trusted CA certificates, or a
  *                           directory whose *.pem files each hold some (all
@@ -111,6 +140,10 @@ struct config {
 		char file_dir[PATH_MAX];		/* "": `file` refused over AMQP; else beneath it */
 		char queue_type[16];			/* classic | quorum (RabbitMQ clusters) */
 	} amqp;
+	struct {
+		struct config_strategy list[CONFIG_STRATEGY_MAX];
+		unsigned count;
+	} strategies;
 	struct {	/* programs slotupd runs around an upgrade (updater/install/hooks.c) */
 		char pre_install[PATH_MAX];		/* "": none; before anything is written */
 		char pre_activate[PATH_MAX];		/* "": none; new slot written, before the flip */
@@ -129,6 +162,17 @@ int config_load_string(struct config *config, const char *text, const char *name
 /* [amqp] queue_type, for slotupd and slotfleet alike: 0 for "classic" or
  * "quorum" (oslo.messaging's rabbit_quorum_queue), else -1. */
 int config_queue_type_ok(const char *name);
+/* Strategy names (slots/config_strategy.c).  _name_ok: 1..31 of [a-z0-9_-].
+ * _builtin_name: "http", "swift", "file".  _builtin: the index of a built-in
+ * name, or -1.  _find: the [strategy.NAME] section, or NULL.  _known: "http,
+ * swift, file, NAME..." for messages (at most len bytes). */
+int config_strategy_name_ok(const char *name);
+const char *config_strategy_builtin_name(enum strategy_builtin which);
+int config_strategy_builtin(const char *name);
+const struct config_strategy *config_strategy_find(const struct config *config, const char *name);
+void config_strategy_known(const struct config *config, char *out, size_t len);
+/* The format's name, and its value by name (-1: unknown). */
+const char *config_strategy_format_name(enum strategy_format format);
 
 /* Splits a command line on blanks into argv (NULL-terminated, at most
  * CONFIG_ARGV_MAX-1 words), copying into storage.  No quoting, no shell. */

@@ -23,7 +23,9 @@ int request_id_ok(const char *id, size_t max);
 int request_check_id(const char *field, const char *id, size_t max, struct error *err);
 /* version.h's grammar, the one the guest's anti-rollback check uses. */
 int request_check_version(const char *field, const char *version, struct error *err);
-/* strategy known to fetch.h and location well formed for it. */
+/* A built-in strategy (fetch.h) with a location well formed for it, or any
+ * other well-formed strategy name with an opaque location: the sender does
+ * not know the guest's [strategy.NAME] sections, the guest judges. */
 int request_check_location(const char *field, const char *strategy, const char *location,
 			   struct error *err);
 /* 64 lower-case hex digits. */

@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "config.h"
+#include "config_strategy.h"
 #include "http_url.h"
 #include "ini_text.h"
 #include "number.h"
@@ -104,6 +105,7 @@ struct config_parse {
 	struct error *err;
 	int failed;
 	unsigned char seen[CONFIG_KEY_COUNT];
+	struct config_strategy_parse strategy;
 };
 
 void config_defaults(struct config *config)
@@ -139,43 +141,6 @@ void config_defaults(struct config *config)
 		 "trove-conductor");
 	config->amqp.heartbeat_interval_ms = 60000;
 	config->amqp.retry_interval_ms = 10000;
-}
-
-int config_parse_duration64(const char *text, uint64_t *ms)
-{
-	static const struct { const char *unit; unsigned long long scale; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
-		{ "h", 3600000 }, { "d", 86400000 },
-	};
-	unsigned long long value;
-	char *end;
-	size_t i;
-
-	if (text[0] < '0' || text[0] > '9')
-		return -1;
-	errno = 0;
-	value = strtoull(text, &end, 10);
-	if (errno)
-		return -1;
-	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (value > UINT64_MAX / units[i].scale)
-			return -1;
-		*ms = value * units[i].scale;
-		return 0;
-	}
-	return -1;
-}
-
-int config_parse_duration(const char *text, unsigned *ms)
-{
-	uint64_t value;
-
-	if (config_parse_duration64(text, &value) < 0 || value > UINT32_MAX)
-		return -1;
-	*ms = (unsigned)value;
-	return 0;
 }
 
 static int config_parse_bool(const char *text, int *out)
@@ -276,6 +241,15 @@ static int config_handle(void *user, const char *section, const char *name, cons
 
 	if (parse->failed)
 		return 0;
+	if (!strncmp(section, CONFIG_STRATEGY_PREFIX, strlen(CONFIG_STRATEGY_PREFIX))) {
+		if (config_strategy_key(parse->config, &parse->strategy, section, name, value,
+					parse->err) == 0)
+			return 1;
+		parse->failed = 1;
+		return 0;
+	}
+	/* a later [strategy.NAME] of a name seen before this section is a second one */
+	snprintf(parse->strategy.section, sizeof parse->strategy.section, "[%.20s]", section);
 	if (!config_known_section(section)) {
 		parse->failed = 1;
 		error_set(parse->err, "unknown section [%s]", section);
@@ -355,7 +329,7 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [hooks] timeout: at least 1s", name);
 	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
 		return error_prefix(err, "%s: [agent] health_url: ", name);
-	return 0;
+	return config_strategy_finish(c, name, err);
 }
 
 int config_load_string(struct config *config, const char *text, const char *name,

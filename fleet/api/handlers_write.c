@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "config.h"
 #include "api/fleet_http.h"
 #include "store/fleet_pool.h"
 #include "broker/fleet_publisher.h"
@@ -164,8 +164,10 @@ static int write_check_upgrade(struct write_upgrade *f, struct fleet_response *r
 		return fleet_reply_error(res, 400, "instance_id", "%s", err.text);
 	if (request_check_version("instance_version", f->version, &err) < 0)
 		return fleet_reply_error(res, 400, "instance_version", "%s", err.text);
-	if (!fetch_strategy_find(f->strategy))
-		return fleet_reply_error(res, 400, "strategy", "unknown strategy (http, swift, file)");
+	/* any well-formed name: the guest knows its own [strategy.NAME]s */
+	if (!config_strategy_name_ok(f->strategy))
+		return fleet_reply_error(res, 400, "strategy", "want 1 to %d of [a-z0-9_-] "
+					 "(built in: http, swift, file)", CONFIG_STRATEGY_NAME_MAX);
 	if (request_check_location("location", f->strategy, f->location, &err) < 0)
 		return fleet_reply_error(res, 400, "location", "%s", err.text);
 	if (f->upgrade_id &&

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "fetch.h"
 #include "store/fleet_pool.h"
 #include "history.h"
 #include "request_check.h"
@@ -101,8 +100,10 @@ int rollout_request_target(json_t *body, const struct rollout_target *r,
 		strategy = "http";
 	if (request_check_version("instance_version", version, &err) < 0)
 		return fleet_reply_error(res, 400, "instance_version", "%s", err.text);
-	if (!fetch_strategy_find(strategy))
-		return fleet_reply_error(res, 400, "strategy", "unknown strategy (http, swift, file)");
+	/* any well-formed name: the guest knows its own [strategy.NAME]s */
+	if (!config_strategy_name_ok(strategy))
+		return fleet_reply_error(res, 400, "strategy", "want 1 to %d of [a-z0-9_-] "
+					 "(built in: http, swift, file)", CONFIG_STRATEGY_NAME_MAX);
 	if (request_check_location("location", strategy, location, &err) < 0)
 		return fleet_reply_error(res, 400, "location", "%s", err.text);
 	if (metadata && !json_is_object(metadata))

@@ -31,6 +31,16 @@ static void fuzz_config_fields(const struct config *c)
 	CHECK(amqp.conductor_topic);
 	CHECK(amqp.rpc_key);
 	CHECK(amqp.ca_path);
+	for (unsigned i = 0; i < c->strategies.count; i++) {
+		CHECK(strategies.list[i].name);
+		CHECK(strategies.list[i].fetch);
+		CHECK(strategies.list[i].read);
+		if (!config_strategy_name_ok(c->strategies.list[i].name) ||
+		    c->strategies.list[i].fetch[0] != '/')
+			fuzz_fail("accepted strategy %u", i);
+	}
+	if (c->strategies.count > CONFIG_STRATEGY_MAX)
+		fuzz_fail("%u strategies", c->strategies.count);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

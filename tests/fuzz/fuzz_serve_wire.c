@@ -10,6 +10,7 @@
  * NUL-terminated fields, a version and location for an upgrade, the admin
  * flag for a rollback; the error text of a refusal is printable too. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "amqp/serve_wire.h"
@@ -25,12 +26,27 @@ static void fuzz_printable(const char *text, size_t size, const char *what)
 
 #define PRINTABLE(r, field) fuzz_printable((r)->field, sizeof (r)->field, #field)
 
+/* A guest's configuration: [updater] strategy, [amqp] file_dir, and a
+ * [strategy.jenkins] section. */
+static const struct config *wire_config(const char *strategy, const char *file_dir)
+{
+	static struct config c;
+
+	config_defaults(&c);
+	snprintf(c.updater.strategy, sizeof c.updater.strategy, "%s", strategy);
+	snprintf(c.amqp.file_dir, sizeof c.amqp.file_dir, "%s", file_dir);
+	snprintf(c.strategies.list[0].name, sizeof c.strategies.list[0].name, "jenkins");
+	snprintf(c.strategies.list[0].fetch, sizeof c.strategies.list[0].fetch, "/bin/true");
+	c.strategies.count = 1;
+	return &c;
+}
+
 static void fuzz_request(const void *buf, size_t len)
 {
 	struct serve_wire_request r;
 	struct error err = { "" };
 
-	if (serve_wire_request_decode(buf, len, "http", "/srv/bundles", &r, &err) < 0) {
+	if (serve_wire_request_decode(buf, len, wire_config("http", "/srv/bundles"), &r, &err) < 0) {
 		fuzz_printable(err.text, sizeof err.text, "error text");
 		return;
 	}

@@ -72,7 +72,7 @@ refused() { # refused WHAT ARGS...: exit 2 and stderr names WHAT
 check "a bad line in the instance file is named" refused "bad-instances:3: instance id" \
 	notify --instances "$T/bad-instances" --version v2.0.0 --location "$URL/v2.bundle"
 check "a malformed location is refused" refused "location" notify --instance g1 --version v2.0.0 --location "htp:/x"
-check "an unknown strategy is refused" refused "strategy" notify --instance g1 --version v2.0.0 --location "$URL/v2.bundle" --strategy pigeon
+check "a malformed strategy name is refused" refused "strategy" notify --instance g1 --version v2.0.0 --location "$URL/v2.bundle" --strategy "Pigeon!"
 check "a bad version is refused" refused "version" notify --instance g1 --version "" --location "$URL/v2.bundle"
 check "a bad rate is refused" refused "rate" notify --instance g1 --version v2.0.0 --location "$URL/v2.bundle" --rate 0/s
 check "--id with many instances is refused" refused "--id" rollback --instances "$T/instances" --id x

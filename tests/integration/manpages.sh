@@ -49,8 +49,17 @@ else
 fi
 
 # Keys: "section.key" from a KEY("s", "k", ...) / FKEY(...) table, and from a
-# page's ".SS [section]" / ".TP" + "\fBkey\fR" entries.
-table_keys() { sed -nE 's/^[[:space:]]*F?KEY\("([a-z_]+)", "([a-z_]+)".*/\1.\2/p' "$1" | sort; }
+# page's ".SS [section]" / ".TP" + "\fBkey\fR" entries.  slots/config.c's
+# table has the templated [strategy.NAME] section's keys beside it, in
+# slots/config_strategy.c's strategy_keys: "strategy.NAME.key".
+strategy_keys() {
+	grep -oE '\[KEY_[A-Z_]+\] = "[a-z_]+"' "$SLOTD_SRC/slots/config_strategy.c" |
+		sed -E 's/.*"([a-z_]+)"$/strategy.NAME.\1/'
+}
+table_keys() {
+	{ sed -nE 's/^[[:space:]]*F?KEY\("([a-z_]+)", "([a-z_]+)".*/\1.\2/p' "$1"
+	  if grep -q 'config_strategy\.h' "$1"; then strategy_keys; fi; } | sort
+}
 page_keys() {
 	awk '/^\.SS \[/ { gsub(/^\.SS \[|\].*$/, ""); section = $0; next }
 	     /^\.S[HS]/ { section = "" }
@@ -82,7 +91,7 @@ fi
 # first fenced block.
 doc_keys() {
 	awk '/^```/ { n++; next } n == 1' "$1" |
-		awk '/^\[[a-z_]+\]/ { s = $1; gsub(/[][]/, "", s); next }
+		awk '/^\[[a-z_]+(\.NAME)?\]/ { s = $1; gsub(/[][]/, "", s); next }
 		     /^[a-z_]+ *=/ { k = $0; sub(/ *=.*/, "", k); print s "." k }' | sort
 }
 same_doc_keys() { # same_doc_keys TABLE.c DOC.md
@@ -107,6 +116,10 @@ check "a page missing a key is caught" eval '! same_keys "$SLOTD_SRC/slots/confi
 grep -v '"compatible"' "$SLOTD_SRC/slots/config.c" > "$T/fewer.c"
 check "a page documenting a key that does not exist is caught" \
 	eval '! same_keys "$T/fewer.c" "$M/slotd.ini.5" >/dev/null'
+awk '/^\.SS \[strategy/ { s = 1 } s && /^\\fBread\\fR/ { print "read"; next } { print }' \
+	"$M/slotd.ini.5" > "$T/no-strategy-key.5"
+check "a page missing a [strategy.NAME] key is caught" \
+	eval '! same_keys "$SLOTD_SRC/slots/config.c" "$T/no-strategy-key.5" >/dev/null'
 grep -v '^min_uptime' "$SLOTD_SRC/docs/configuration.md" > "$T/no-key.md"
 check "a reference missing a key is caught" \
 	eval '! same_doc_keys "$SLOTD_SRC/slots/config.c" "$T/no-key.md" >/dev/null'

@@ -8,12 +8,25 @@
 # and, asked from inside (tests/support/probe_open.py), cannot open the state
 # file or create a file in the slot root even where the file modes let its
 # uid, nor read outside its read paths; killed, it is restarted and serve
-# goes on; it dies with serve.
+# goes on; it dies with serve.  A cast naming the guest's own
+# [strategy.store] (a deployer's fetcher, docs/strategies.md) installs
+# through it; one naming a strategy the guest lacks is refused naming the
+# known ones.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 
-guest_bundles 1 2 3 || exit 1
-GUEST_AMQP_EXTRA="file_dir = $T/www"
+guest_bundles 1 2 3 4 || exit 1
+# The store fetcher copies the bundle named by the location from $T/www.
+cat > "$T/fetch-store" <<SH
+#!/bin/sh
+name=\$(sed -n 's/^{"location":"\([^"]*\)".*/\1/p')
+exec cat "$T/www/\$name"
+SH
+chmod 0755 "$T/fetch-store"
+GUEST_AMQP_EXTRA="file_dir = $T/www
+[strategy.store]
+fetch = $T/fetch-store
+read = $T/www"
 guest_start || exit 1
 
 cast() { /usr/bin/python3 "$S/oslo_cast.py" "$RABBIT_URL" "$INSTANCE" "$@"; }
@@ -171,6 +184,15 @@ check "a file cast outside file_dir is refused" wait_for 30 state_like file-out 
 check "a symlink out of file_dir is refused by the kernel" wait_for 30 state_like file-link 'FAILED:*leads out of*file_dir'
 check "a file cast beneath file_dir installs v3" wait_for 60 current_is a v3.0.0
 check "and records SUCCESS" [ "$(state_of file-in)" = "SUCCESS:" ]
+# A deployer's strategy, named by the cast.
+store_cast() { cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v4.0.0\", \"strategy\": \"$1\", \"location\": \"v4.bundle\", \"upgrade_id\": \"$2\"}"; }
+store_cast ftp store-ftp
+check "a cast naming a strategy the guest lacks is refused naming the known ones" \
+	wait_for 30 state_like store-ftp "FAILED:*unknown strategy 'ftp' (known: http, swift, file, store)*"
+store_cast store store-in
+check "a cast naming the guest's [strategy.store] installs v4 through its fetcher" \
+	wait_for 60 current_is b v4.0.0
+check "and records SUCCESS" [ "$(state_of store-in)" = "SUCCESS:" ]
 # The AMQP process dies with serve (PR_SET_PDEATHSIG), even with SIGKILL.
 child=$(amqp_child)
 kill -KILL "$PID_serve"

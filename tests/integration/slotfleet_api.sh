@@ -52,7 +52,9 @@ bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": 
 bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"location\": \"http://h/a\\nb\"}"
 bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"location\": \"ftp://h/x\"}"
 bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"strategy\": \"file\", \"location\": \"relative/x\"}"
-bad 400 strategy POST /upgrade "$(ok_body ', "strategy": "pigeon"')"
+bad 400 strategy POST /upgrade "$(ok_body ', "strategy": "Carrier Pigeon"')"
+bad 400 strategy POST /upgrade "$(ok_body ', "strategy": "abcdefghijklmnopqrstuvwxyz0123456"')"
+bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"strategy\": \"jenkins\", \"location\": \"job\\tx\"}"
 bad 400 strategy POST /upgrade "$(ok_body ', "strategy": 7')"
 bad 400 sha256 POST /upgrade "$(ok_body ', "sha256": "abc"')"
 bad 400 metadata.sha256 POST /upgrade "$(ok_body ', "metadata": {"sha256": "ABC"}')"
@@ -110,6 +112,9 @@ check "and the record is FAILED with the reason" sh -c \
 	'[ "$(curl -s -H "X-Auth-Token: $1" "$2/upgrades/up-nobroker" | /usr/bin/python3 -c "import json,sys; u=json.load(sys.stdin)[\"upgrade\"]; print(u[\"state\"], u[\"reason\"][:15])")" = "FAILED cast not queued" ]' \
 	_ "$ADMIN" "$API"
 check "the same upgrade_id again is a 409" [ "$(api POST /upgrade "$(ok_body ', "upgrade_id": "up-nobroker"')")" = 409 ]
+# A deployer's strategy: any well-formed name, an opaque location (the guest judges).
+check "a strategy the guest may define passes through (503: only the broker is missing)" \
+	[ "$(api POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"strategy\": \"jenkins\", \"location\": \"agent/job #42\", \"upgrade_id\": \"up-jenkins\"}")" = 503 ]
 
 # Slow clients (more than the API's threads) do not block a GET.
 /usr/bin/python3 "$SLOTD_SRC/tests/support/slow_client.py" "$FLEET_PORT" 6 8 > "$T/slow.out" 2>&1 &

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -205,6 +206,88 @@ static void test_config_trust_keys(void **unused)
 	expect_error("[updater]\ncrl = /a\ncrl = /b\n", ":3: [updater] crl: given twice");
 }
 
+/* [strategy.NAME] sections: keys, defaults, the registry's names. */
+static void test_config_strategy_sections(void **unused)
+{
+	struct config c;
+	struct error err = { "" };
+	const struct config_strategy *s;
+	char known[256];
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c,
+		"[updater]\nstrategy = jenkins\n"
+		"[strategy.jenkins]\nfetch = /usr/lib/slotd/fetch-jenkins\nformat = bundle\n"
+		"timeout = 5m\nread = /etc/jenkins /var/lib/jenkins-cache\n"
+		"[strategy.rsync_2-b]\nfetch = /opt/f\n", "t.ini", &err), 0);
+	assert_int_equal(c.strategies.count, 2);
+	s = config_strategy_find(&c, "jenkins");
+	assert_non_null(s);
+	assert_string_equal(s->fetch, "/usr/lib/slotd/fetch-jenkins");
+	assert_int_equal(s->format, STRATEGY_FORMAT_BUNDLE);
+	assert_int_equal(s->timeout_ms, 300000);
+	assert_string_equal(s->read, "/etc/jenkins /var/lib/jenkins-cache");
+	s = config_strategy_find(&c, "rsync_2-b");
+	assert_non_null(s);
+	assert_int_equal(s->timeout_ms, 0);	/* the download's own bounds */
+	assert_int_equal(s->format, STRATEGY_FORMAT_BUNDLE);
+	assert_string_equal(s->read, "");
+	assert_null(config_strategy_find(&c, "http"));	/* a built-in, not a section */
+	assert_int_equal(config_strategy_builtin("swift"), STRATEGY_SWIFT);
+	config_strategy_known(&c, known, sizeof known);
+	assert_string_equal(known, "http, swift, file, jenkins, rsync_2-b");
+	config_strategy_known(NULL, known, sizeof known);
+	assert_string_equal(known, "http, swift, file");
+	assert_string_equal(config_strategy_format_name(STRATEGY_FORMAT_BUNDLE), "bundle");
+}
+
+static void test_config_strategy_refusals(void **unused)
+{
+	(void)unused;
+	expect_error("[strategy.Jenkins]\nfetch = /f\n",
+		     "/etc/x.ini:2: [strategy.Jenkins]: not a strategy name: want 1 to 31 of [a-z0-9_-]");
+	expect_error("[strategy.]\nfetch = /f\n", "[strategy.]: not a strategy name");
+	expect_error("[strategy.a.b]\nfetch = /f\n", "[strategy.a.b]: not a strategy name");
+	expect_error("[strategy.abcdefghijklmnopqrstuvwxyz012345]\nfetch = /f\n",
+		     "not a strategy name");
+	expect_error("[strategy.http]\nfetch = /f\n", "[strategy.http]: 'http' is a built-in strategy");
+	expect_error("[strategy.file]\nfetch = /f\n", "'file' is a built-in strategy");
+	expect_error("[strategy.j]\nfetch = /f\n[agent]\nexec = x\n[strategy.j]\ntimeout = 1m\n",
+		     "/etc/x.ini:6: [strategy.j]: section given twice");
+	expect_error("[strategy.j]\nfetch = /f\nfetch = /g\n", ":3: [strategy.j] fetch: given twice");
+	expect_error("[strategy.j]\nfetch = /f\ncommand = /g\n", ":3: [strategy.j] command: unknown key");
+	expect_error("[strategy.j]\nfetch = f\n", "[strategy.j] fetch: must be an absolute path");
+	expect_error("[strategy.j]\ntimeout = 1m\n", "/etc/x.ini: [strategy.j] fetch: missing");
+	expect_error("[strategy.j]\nfetch = /f\nformat = pip\n",
+		     "[strategy.j] format: not a format: want one of bundle");
+	expect_error("[strategy.j]\nfetch = /f\ntimeout = soon\n", "[strategy.j] timeout: not a duration");
+	expect_error("[strategy.j]\nfetch = /f\ntimeout = 10ms\n", "[strategy.j] timeout: at least 1s");
+	expect_error("[strategy.j]\nfetch = /f\nread = /a b\n", "[strategy.j] read: want at most 8 absolute");
+	expect_error("[strategy.j]\nfetch = /f\nread = /1 /2 /3 /4 /5 /6 /7 /8 /9\n",
+		     "[strategy.j] read: want at most 8");
+	expect_error("[updater]\nstrategy = ftp\n",
+		     "[updater] strategy: unknown strategy 'ftp' (known: http, swift, file)");
+}
+
+/* At most CONFIG_STRATEGY_MAX sections. */
+static void test_config_strategy_limit(void **unused)
+{
+	char text[4096];
+	size_t used = 0;
+	struct config c;
+	struct error err = { "" };
+	int i;
+
+	(void)unused;
+	for (i = 0; i < CONFIG_STRATEGY_MAX; i++)
+		used += (size_t)snprintf(text + used, sizeof text - used,
+					 "[strategy.s%d]\nfetch = /f%d\n", i, i);
+	assert_int_equal(config_load_string(&c, text, "t.ini", &err), 0);
+	assert_int_equal(c.strategies.count, CONFIG_STRATEGY_MAX);
+	snprintf(text + used, sizeof text - used, "[strategy.one-more]\nfetch = /f\n");
+	expect_error(text, "[strategy.one-more]: more than 16 strategy sections");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +300,9 @@ int main(void)
 		cmocka_unit_test(test_config_duration),
 		cmocka_unit_test(test_config_duration64),
 		cmocka_unit_test(test_config_trust_keys),
+		cmocka_unit_test(test_config_strategy_sections),
+		cmocka_unit_test(test_config_strategy_refusals),
+		cmocka_unit_test(test_config_strategy_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +18,22 @@
 #include "amqp/serve_wire.h"
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* A guest's configuration: [updater] strategy, [amqp] file_dir, and a
+ * [strategy.jenkins] section. */
+static const struct config *wire_config(const char *strategy, const char *file_dir)
+{
+	static struct config c;
+
+	config_defaults(&c);
+	snprintf(c.updater.strategy, sizeof c.updater.strategy, "%s", strategy);
+	snprintf(c.amqp.file_dir, sizeof c.amqp.file_dir, "%s", file_dir);
+	snprintf(c.strategies.list[0].name, sizeof c.strategies.list[0].name, "jenkins");
+	snprintf(c.strategies.list[0].fetch, sizeof c.strategies.list[0].fetch, "/bin/true");
+	c.strategies.count = 1;
+	return &c;
+}
+
 
 static void good_upgrade(struct serve_wire_request *r)
 {
@@ -40,7 +57,7 @@ static const char *decode(const struct serve_wire_request *r, size_t len, struct
 	memset(buf, 0, sizeof buf);
 	memcpy(buf, r, sizeof *r);
 	err->text[0] = '\0';
-	if (serve_wire_request_decode(buf, len, "http", "/srv/bundles", &out, err) == 0) {
+	if (serve_wire_request_decode(buf, len, wire_config("http", "/srv/bundles"), &out, err) == 0) {
 		assert_memory_equal(&out, r, sizeof out);
 		return "";
 	}
@@ -161,7 +178,16 @@ static void test_out_of_range_fields(void **state)
 	refused(&r, "request.version");
 	good_upgrade(&r);
 	strcpy(r.strategy, "ftp");
-	refused(&r, "unknown strategy 'ftp'");
+	refused(&r, "unknown strategy 'ftp' (known: http, swift, file, jenkins)");
+	/* the guest's own [strategy.jenkins]: an opaque location */
+	good_upgrade(&r);
+	strcpy(r.strategy, "jenkins");
+	strcpy(r.location, "agent/job #42");
+	{
+		struct error ok_err;
+
+		assert_string_equal(decode(&r, sizeof r, &ok_err), "");
+	}
 	good_upgrade(&r);
 	strcpy(r.location, "http://x/a b");
 	refused(&r, "request.location");
@@ -246,10 +272,10 @@ static void test_file_only_beneath_file_dir(void **state)
 	refused(&r, "not beneath");
 	/* file_dir unset: no local path at all, whatever the strategy's source */
 	strcpy(r.location, "/srv/bundles/agent.bundle");
-	assert_int_equal(serve_wire_request_decode(&r, sizeof r, "http", "", &out, &err), -1);
+	assert_int_equal(serve_wire_request_decode(&r, sizeof r, wire_config("http", ""), &out, &err), -1);
 	assert_non_null(strstr(err.text, "file_dir is set"));
 	r.strategy[0] = '\0';
-	assert_int_equal(serve_wire_request_decode(&r, sizeof r, "file", "", &out, &err), -1);
+	assert_int_equal(serve_wire_request_decode(&r, sizeof r, wire_config("file", ""), &out, &err), -1);
 	assert_non_null(strstr(err.text, "file_dir is set"));
 }
 
@@ -308,14 +334,14 @@ static void test_socketpair_lengths(void **state)
 	assert_int_equal(serve_wire_send(pair[0], &r, sizeof r, 0, &err), 0);
 	n = serve_wire_recv(pair[1], buf, sizeof r, &err);
 	assert_int_equal(n, sizeof r);
-	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", "/srv/bundles", &out, &err), 0);
+	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, wire_config("http", "/srv/bundles"), &out, &err), 0);
 	assert_string_equal(out.location, r.location);
 
 	memset(big, 'a', sizeof big);
 	assert_int_equal(serve_wire_send(pair[0], big, sizeof big, 0, &err), 0);
 	n = serve_wire_recv(pair[1], buf, sizeof r, &err);
 	assert_int_equal(n, sizeof big);
-	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, "http", "/srv/bundles", &out, &err), -1);
+	assert_int_equal(serve_wire_request_decode(buf, (size_t)n, wire_config("http", "/srv/bundles"), &out, &err), -1);
 
 	assert_int_equal(serve_wire_recv(pair[1], buf, sizeof r, &err), -1);
 	assert_int_equal(errno, EAGAIN);	/* nothing there: the caller polls */

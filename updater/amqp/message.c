@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "history.h"
 #include "request_check.h"
 #include "rpc_message.h"
@@ -190,7 +190,7 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	if (req->instance_id[0] && config->amqp.instance_id[0] &&
 	    strcmp(req->instance_id, config->amqp.instance_id) != 0)
 		return error_set(err, "args.instance_id: '%.64s' is not this instance", req->instance_id);
-	if (fetch_validate(req->strategy[0] ? req->strategy : config->updater.strategy,
+	if (fetch_validate(config, req->strategy[0] ? req->strategy : config->updater.strategy,
 			   req->location, err) < 0)
 		return error_prefix(err, "args: ");
 	if (rpc_check_age(args, config, err) < 0 || rpc_automatic(args, config, req, err) < 0)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "request_check.h"
 #include "version.h"
 
@@ -36,7 +36,7 @@ int request_check_version(const char *field, const char *version, struct error *
 int request_check_location(const char *field, const char *strategy, const char *location,
 			   struct error *err)
 {
-	if (fetch_validate(strategy, location, err) < 0)
+	if (fetch_validate_relayed(strategy, location, err) < 0)
 		return error_prefix(err, "%s: ", field);
 	return 0;
 }

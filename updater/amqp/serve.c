@@ -115,6 +115,8 @@ static int serve_send(struct server *s, struct serve_wire_reply *r, uint32_t typ
 
 static void serve_job(const struct config *c, struct serve_wire_job *job)
 {
+	unsigned i;
+
 	memset(job, 0, sizeof *job);
 	job->magic = SERVE_WIRE_MAGIC;
 	job->parent = getpid();
@@ -128,6 +130,9 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 	snprintf(job->ca_path, sizeof job->ca_path, "%s", c->amqp.ca_path);
 	snprintf(job->strategy, sizeof job->strategy, "%s", c->updater.strategy);
 	snprintf(job->file_dir, sizeof job->file_dir, "%s", c->amqp.file_dir);
+	for (i = 0; i < c->strategies.count; i++)
+		snprintf(job->strategies[i], sizeof job->strategies[i], "%s",
+			 c->strategies.list[i].name);
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
 }
@@ -366,8 +371,7 @@ static void serve_from_child(struct server *s)
 			return;
 		if (n <= 0) {
 			serve_child_gone(s, 5000);
-		} else if (serve_wire_request_decode(buf, (size_t)n, s->config->updater.strategy,
-						     s->config->amqp.file_dir, &req, &err) < 0) {
+		} else if (serve_wire_request_decode(buf, (size_t)n, s->config, &req, &err) < 0) {
 			serve_child_kill(s, err.text);
 		} else if (req.type == SERVE_REQ_LINK_UP) {
 			serve_heartbeat_soon(s);

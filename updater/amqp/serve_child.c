@@ -60,6 +60,7 @@ static double child_unix_time(void)
 static int child_receive(int fd, struct serve_wire_job *job, struct error *err)
 {
 	ssize_t n;
+	size_t i;
 
 	do
 		n = recv(fd, job, sizeof *job, MSG_TRUNC);
@@ -77,6 +78,8 @@ static int child_receive(int fd, struct serve_wire_job *job, struct error *err)
 	job->ca_path[sizeof job->ca_path - 1] = '\0';
 	job->strategy[sizeof job->strategy - 1] = '\0';
 	job->file_dir[sizeof job->file_dir - 1] = '\0';
+	for (i = 0; i < CONFIG_STRATEGY_MAX; i++)
+		job->strategies[i][CONFIG_STRATEGY_NAME_MAX] = '\0';
 	return 0;
 }
 
@@ -103,6 +106,8 @@ static int child_confine(const struct serve_wire_job *job, struct error *err)
 
 static void child_config(const struct serve_wire_job *job, struct config *c)
 {
+	size_t i;
+
 	config_defaults(c);
 	snprintf(c->amqp.url, sizeof c->amqp.url, "%s", job->url);
 	snprintf(c->amqp.exchange, sizeof c->amqp.exchange, "%s", job->exchange);
@@ -114,6 +119,10 @@ static void child_config(const struct serve_wire_job *job, struct config *c)
 	snprintf(c->amqp.ca_path, sizeof c->amqp.ca_path, "%s", job->ca_path);
 	snprintf(c->updater.strategy, sizeof c->updater.strategy, "%s", job->strategy);
 	snprintf(c->amqp.file_dir, sizeof c->amqp.file_dir, "%s", job->file_dir);
+	/* the names alone: a cast naming a strategy this guest lacks is refused here */
+	for (i = 0; i < CONFIG_STRATEGY_MAX && job->strategies[i][0]; i++)
+		snprintf(c->strategies.list[c->strategies.count++].name,
+			 sizeof c->strategies.list[0].name, "%s", job->strategies[i]);
 	c->amqp.exchange_durable = job->exchange_durable != 0;
 	c->amqp.max_age_ms = job->max_age_ms;
 }
@@ -279,7 +288,7 @@ static int child_request(const struct rpc_request *in, const struct amqp_deliver
 		snprintf(out->strategy, sizeof out->strategy, "%s", in->strategy);
 		snprintf(out->sha256, sizeof out->sha256, "%s", in->sha256);
 	}
-	return serve_wire_request_check(out, config->updater.strategy, config->amqp.file_dir, err);
+	return serve_wire_request_check(out, config, err);
 }
 
 static void child_message(struct child *c, const struct amqp_delivery *d)

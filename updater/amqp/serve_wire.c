@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "request_check.h"
 #include "amqp/serve_wire.h"
 
@@ -27,24 +27,26 @@ static int wire_string(const char *field, const char *s, size_t size, int want,
 }
 
 /* The fields of an upgrade, with the rules the guest applies to a cast. */
-static int wire_upgrade(const struct serve_wire_request *r, const char *default_strategy,
-			const char *file_dir, struct error *err)
+static int wire_upgrade(const struct serve_wire_request *r, const struct config *config,
+			struct error *err)
 {
-	const char *strategy = r->strategy[0] ? r->strategy : default_strategy;
+	const char *strategy = r->strategy[0] ? r->strategy : config->updater.strategy;
 
-	if (request_check_version("request.version", r->version, err) < 0 ||
-	    request_check_location("request.location", strategy, r->location, err) < 0)
+	if (request_check_version("request.version", r->version, err) < 0)
 		return -1;
+	if (fetch_validate(config, strategy, r->location, err) < 0)
+		return error_prefix(err, "request.location: ");
 	/* A caster may name local files only where the operator said (gap 10). */
-	if (!strcmp(strategy, "file") && fetch_file_beneath(r->location, file_dir, err) < 0)
+	if (!strcmp(strategy, "file") &&
+	    fetch_file_beneath(r->location, config->amqp.file_dir, err) < 0)
 		return error_prefix(err, "request.location: ");
 	if (r->sha256[0] && request_check_sha256("request.sha256", r->sha256, err) < 0)
 		return -1;
 	return 0;
 }
 
-int serve_wire_request_check(const struct serve_wire_request *r, const char *default_strategy,
-			     const char *file_dir, struct error *err)
+int serve_wire_request_check(const struct serve_wire_request *r, const struct config *config,
+			     struct error *err)
 {
 	int up = r->type == SERVE_REQ_UPGRADE, refused = r->type == SERVE_REQ_REFUSED;
 	int link = r->type == SERVE_REQ_LINK_UP || r->type == SERVE_REQ_LINK_DOWN;
@@ -73,18 +75,17 @@ int serve_wire_request_check(const struct serve_wire_request *r, const char *def
 		return -1;
 	if (r->type == SERVE_REQ_ROLLBACK && !(r->flags & SERVE_FLAG_ADMIN))
 		return error_set(err, "request: a rollback without an admin context");
-	return up ? wire_upgrade(r, default_strategy, file_dir, err) : 0;
+	return up ? wire_upgrade(r, config, err) : 0;
 }
 
-int serve_wire_request_decode(const void *buf, size_t len, const char *default_strategy,
-			      const char *file_dir, struct serve_wire_request *out,
-			      struct error *err)
+int serve_wire_request_decode(const void *buf, size_t len, const struct config *config,
+			      struct serve_wire_request *out, struct error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (len != sizeof *out)
 		return error_set(err, "request: %zu bytes, want %zu", len, sizeof *out);
 	memcpy(out, buf, sizeof *out);
-	return serve_wire_request_check(out, default_strategy, file_dir, err);
+	return serve_wire_request_check(out, config, err);
 }
 
 static int wire_outcome(const struct serve_wire_reply *r, struct error *err)

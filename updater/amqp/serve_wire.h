@@ -39,7 +39,7 @@
 #include "history.h"
 
 #define SERVE_CHILD_ARG "--amqp-child"
-#define SERVE_WIRE_MAGIC 0x736c6131u	/* "sla1": a parent and child of one build */
+#define SERVE_WIRE_MAGIC 0x736c6132u	/* "sla2": a parent and child of one build */
 
 struct serve_wire_job {
 	uint32_t magic;
@@ -54,6 +54,7 @@ struct serve_wire_job {
 	char ca_path[PATH_MAX];
 	char strategy[32];		/* [updater] strategy: a location's default */
 	char file_dir[PATH_MAX];	/* [amqp] file_dir: where `file` may point */
+	char strategies[CONFIG_STRATEGY_MAX][CONFIG_STRATEGY_NAME_MAX + 1];	/* [strategy.NAME]s */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
 };
@@ -104,14 +105,14 @@ struct serve_wire_reply {
 };
 
 /* See above: 0 with *out filled, or -1 with err naming what was wrong.
- * default_strategy is [updater] strategy, file_dir [amqp] file_dir: an
+ * From config: [updater] strategy, a location's default; the strategies
+ * (fetch_validate(): a built-in or a [strategy.NAME]); [amqp] file_dir: an
  * upgrade whose strategy is `file` must name a path beneath it (none when
  * it is empty). */
-int serve_wire_request_decode(const void *buf, size_t len, const char *default_strategy,
-			      const char *file_dir, struct serve_wire_request *out,
-			      struct error *err);
-int serve_wire_request_check(const struct serve_wire_request *r, const char *default_strategy,
-			     const char *file_dir, struct error *err);
+int serve_wire_request_decode(const void *buf, size_t len, const struct config *config,
+			      struct serve_wire_request *out, struct error *err);
+int serve_wire_request_check(const struct serve_wire_request *r, const struct config *config,
+			     struct error *err);
 /* The reply's size, magic, type and fields (the child trusts its parent,
  * but not a record cut in two). */
 int serve_wire_reply_decode(const void *buf, size_t len, struct serve_wire_reply *out,

@@ -91,6 +91,10 @@ static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, stru
 	job->location[sizeof job->location - 1] = '\0';
 	job->ca_path[sizeof job->ca_path - 1] = '\0';
 	job->swift_token[sizeof job->swift_token - 1] = '\0';
+	job->program.name[sizeof job->program.name - 1] = '\0';
+	job->program.fetch[sizeof job->program.fetch - 1] = '\0';
+	job->program.read[sizeof job->program.read - 1] = '\0';
+	job->input[sizeof job->input - 1] = '\0';
 	return 0;
 }
 
@@ -103,8 +107,13 @@ static int child_confine(const struct fetch_child_job *job, int file_fd, struct 
 	const char *paths[PRIVSEP_PATHS_MAX];
 	struct privsep_sandbox box = { .read_paths = paths, .network = file_fd < 0 };
 	struct privsep_identity id;
+	char storage[sizeof job->program.read];
 
-	privsep_read_paths(paths, file_fd < 0, job->ca_path);
+	if (job->program.fetch[0])	/* a deployer's program: it runs in this sandbox */
+		privsep_program_paths(&box, paths, job->program.fetch, job->ca_path,
+				      job->program.read, storage, sizeof storage);
+	else
+		privsep_read_paths(paths, file_fd < 0, job->ca_path);
 	if (privsep_identity_resolve(job->fetch_user, &id, err) < 0)
 		return -1;
 	if (privsep_confine(&id, &box, err) < 0)
@@ -126,6 +135,11 @@ static void child_config(const struct fetch_child_job *job, struct config *confi
 	config->updater.retry_backoff_ms = job->retry_backoff_ms;
 	config->updater.retry_backoff_max_ms = job->retry_backoff_max_ms;
 	config->updater.max_redirects = job->max_redirects;
+	config->updater.max_bytes = job->max_bytes;
+	if (job->program.fetch[0]) {
+		config->strategies.list[0] = job->program;
+		config->strategies.count = 1;
+	}
 }
 
 int fetch_child_main(void)
@@ -134,7 +148,8 @@ int fetch_child_main(void)
 	struct config config;
 	struct child c = { .fd = FETCH_CHILD_FD };
 	struct fetch_job fj = { .config = &config, .location = job.location, .sink = child_sink,
-				.ctx = &c, .progress = child_progress };
+				.ctx = &c, .progress = child_progress, .input = job.input,
+				.stop_fd = FETCH_CHILD_FD };
 	struct error err = { "" };
 	int file_fd = -1, rc = -1;
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "fetch/fetch_program.h"
 
 enum fetch_record {
 	FETCH_RECORD_DATA = 1,
@@ -17,7 +18,7 @@ enum fetch_record {
 };
 
 #define FETCH_CHILD_LOCATION_MAX 4096
-#define FETCH_CHILD_JOB_MAGIC 0x736c6631u	/* "slf1": a parent and child of one build */
+#define FETCH_CHILD_JOB_MAGIC 0x736c6632u	/* "slf2": a parent and child of one build */
 
 /* Parent to child, once, with the file's descriptor for `file`. */
 struct fetch_child_job {
@@ -31,6 +32,11 @@ struct fetch_child_job {
 	uint64_t max_rate;
 	unsigned retries, low_speed_time_ms, retry_backoff_ms, retry_backoff_max_ms;
 	unsigned max_redirects;
+	uint64_t max_bytes;
+	/* A deployer strategy: its section (program.fetch "" for a built-in)
+	 * and the JSON its program reads (updater/fetch/fetch_program.h). */
+	struct config_strategy program;
+	char input[FETCH_PROGRAM_INPUT_MAX];
 };
 
 #endif

@@ -41,7 +41,7 @@
 #ifndef SLOTD_FETCH_CHILD_H
 #define SLOTD_FETCH_CHILD_H
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "privsep/privsep.h"
 
 #define FETCH_CHILD_ARG "--fetch-child"

@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 
 static const char *file_path(const char *location)
 {

@@ -1,13 +1,13 @@
-/* http.c: the `http` and `swift` strategies on libcurl (see include/fetch.h). */
+/* http.c: the `http` and `swift` strategies on libcurl (see updater/fetch/fetch.h). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
+#include "fetch/fetch_backoff.h"
 
 struct transfer {
 	const struct fetch_job *job;
@@ -226,32 +226,6 @@ static enum http_verdict http_attempt(struct transfer *t, struct curl_slist *hea
 	return HTTP_FINAL;
 }
 
-/* Backoff before retry n (0-based): base * 2^n, capped, plus up to 50% jitter;
- * a server's Retry-After wins when it asks for more, within the cap. */
-static unsigned http_delay_ms(const struct config *c, unsigned n, long retry_after)
-{
-	unsigned long long delay = c->updater.retry_backoff_ms, cap = c->updater.retry_backoff_max_ms;
-	unsigned jitter = 0;
-
-	while (n-- > 0 && delay < cap)
-		delay *= 2;
-	if (delay > cap)
-		delay = cap;
-	if (getrandom(&jitter, sizeof jitter, 0) == sizeof jitter && delay > 1)
-		delay += jitter % (delay / 2 + 1);
-	if (retry_after > 0 && (unsigned long long)retry_after * 1000 > delay)
-		delay = (unsigned long long)retry_after * 1000;
-	return (unsigned)(delay > cap ? cap : delay);
-}
-
-static void http_sleep(unsigned ms)
-{
-	struct timespec left = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&left, &left) < 0 && errno == EINTR)
-		;
-}
-
 static int http_fetch_with(const struct fetch_job *job, const char *token, struct error *err)
 {
 	struct transfer t = { .job = job, .retry_after = -1 };
@@ -271,7 +245,7 @@ static int http_fetch_with(const struct fetch_job *job, const char *token, struc
 	}
 	for (attempt = 0; attempt <= job->config->updater.retries; attempt++) {
 		if (attempt > 0)
-			http_sleep(http_delay_ms(job->config, attempt - 1, t.retry_after));
+			fetch_sleep_ms(fetch_backoff_ms(job->config, attempt - 1, t.retry_after));
 		verdict = http_attempt(&t, headers, shown, err);
 		if (verdict != HTTP_RETRY)
 			break;

@@ -1,4 +1,4 @@
-/* location.c: a location as a message may show it (include/fetch.h,
+/* location.c: a location as a message may show it (updater/fetch/fetch.h,
  * fetch_location_shown): credentials redacted, at most 100 bytes.  Apart
  * from the registry (fetch.c) because the strategies call it and the
  * registry calls the strategies: here, the arrows between the files of
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "history.h"
 
 void fetch_location_shown(const char *location, char *out, size_t len)

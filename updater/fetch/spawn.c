@@ -11,11 +11,14 @@
 
 #include "fetch/child_wire.h"
 #include "fetch/fetch_child.h"
+#include "fetch/fetch_program.h"
 #include "log.h"
 #include "privsep/privsep.h"
 
 /* How long the child may exit after its result or its end of file. */
 #define SPAWN_EXIT_MS 10000
+/* How long a child running a deployer's program may take to stop it. */
+#define SPAWN_STOP_MS 5000
 
 struct relay {
 	const struct fetch_job *job;
@@ -23,7 +26,20 @@ struct relay {
 	char *buf;			/* one record */
 	unsigned long long delivered, total;
 	int result;			/* 0 none yet, 1 DONE, -1 FAILED */
+	unsigned long long program_ms;	/* a deployer's program: its timeout, or 1 */
 };
+
+/* A deployer strategy's section and its program's input; nothing for a built-in. */
+static int spawn_program(const char *strategy, const struct fetch_job *job,
+			 struct fetch_child_job *msg, struct error *err)
+{
+	const struct config_strategy *own = config_strategy_find(job->config, strategy);
+
+	if (!own)
+		return 0;
+	msg->program = *own;
+	return fetch_program_input(strategy, job, msg->input, sizeof msg->input, err);
+}
 
 static int spawn_job(const char *strategy, const struct fetch_job *job,
 		     struct fetch_child_job *msg, struct error *err)
@@ -48,7 +64,8 @@ static int spawn_job(const char *strategy, const struct fetch_job *job,
 	msg->retry_backoff_ms = c->updater.retry_backoff_ms;
 	msg->retry_backoff_max_ms = c->updater.retry_backoff_max_ms;
 	msg->max_redirects = c->updater.max_redirects;
-	return 0;
+	msg->max_bytes = c->updater.max_bytes;
+	return spawn_program(strategy, job, msg, err);
 }
 
 static int spawn_send(int fd, const struct fetch_child_job *msg, int file_fd, struct error *err)
@@ -152,7 +169,7 @@ static int spawn_relay(struct relay *r, pid_t pid, struct error *err)
 {
 	const struct config *c = r->job->config;
 	unsigned long long idle_ms = 30000ULL + c->updater.low_speed_time_ms +
-				     c->updater.retry_backoff_max_ms + 30000;
+				     c->updater.retry_backoff_max_ms + 30000 + r->program_ms;
 	struct timeval tv = { (time_t)(idle_ms / 1000), 0 };
 	int rc, status;
 
@@ -160,8 +177,11 @@ static int spawn_relay(struct relay *r, pid_t pid, struct error *err)
 	while ((rc = relay_record(r, err)) > 0)
 		;
 	if (rc < 0) {
-		kill(pid, SIGKILL);	/* a broken or unwanted child: no reason to wait */
-		privsep_reap(pid, 0);
+		/* A broken or unwanted child: no reason to wait, except for a
+		 * deployer's program, which the child stops with its group when
+		 * it sees the hang-up (a SIGKILL would leave its group behind). */
+		shutdown(r->fd, SHUT_RDWR);
+		privsep_reap(pid, r->program_ms ? SPAWN_STOP_MS : 0);
 		return -1;
 	}
 	status = privsep_reap(pid, SPAWN_EXIT_MS);
@@ -179,9 +199,11 @@ int fetch_child_run(const char *strategy, const struct fetch_job *job, struct er
 	int pair[2] = { -1, -1 }, file_fd = -1, size = 1 << 20, rc = -1;
 	pid_t pid = -1;
 
-	if (fetch_validate(strategy, job->location, err) < 0 ||
+	if (fetch_validate(job->config, strategy, job->location, err) < 0 ||
 	    spawn_job(strategy, job, &msg, err) < 0)
 		goto out;
+	if (msg.program.fetch[0])
+		r.program_ms = msg.program.timeout_ms ? msg.program.timeout_ms : 1;
 	if (!strcmp(strategy, "file") && (file_fd = fetch_file_open(job->location, job->file_beneath, err)) < 0)
 		goto out;
 	r.buf = malloc(sizeof(uint32_t) + FETCH_CHILD_CHUNK + 1);

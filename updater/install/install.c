@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "fetch.h"
+#include "fetch/fetch.h"
 #include "inhibit.h"
 #include "install/install.h"
 #include "install/install_hooks.h"
@@ -253,7 +253,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 
 	if (!req->location || !req->location[0])
 		return attempt_finish(a, HISTORY_FAILED, "request: location is missing");
-	if (fetch_validate(strategy, req->location, &err) < 0)
+	if (fetch_validate(a->config, strategy, req->location, &err) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
 	busy = attempt_agent_busy(a, &err);
 	if (busy != 0)

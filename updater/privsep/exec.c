@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "privsep/privsep.h"
@@ -25,7 +26,22 @@ static const char *const privsep_network_read[] = {
 };
 #define PRIVSEP_NETWORK_COUNT (sizeof privsep_network_read / sizeof privsep_network_read[0])
 
-_Static_assert(PRIVSEP_NETWORK_COUNT + 3 <= PRIVSEP_PATHS_MAX, "PRIVSEP_PATHS_MAX too small");
+/* What a program run by the fetch process reads besides: its user's name
+ * (id, ssh), the loader's configuration, randomness.  Not /etc as a whole,
+ * not /proc, /home or /root. */
+static const char *const privsep_program_read[] = {
+	"/etc/passwd", "/etc/group", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/dev/urandom",
+	"/dev/random",
+};
+static const char *const privsep_program_exec[] = { PRIVSEP_RUN_EXEC };
+#define PRIVSEP_COUNT(a) (sizeof (a) / sizeof (a)[0])
+/* Read: the network set, the program set, ca_path, /proc/self, extras, NULL;
+ * exec: the runtime, the program, NULL; write: /dev/null, NULL. */
+#define PRIVSEP_EXTRA_MAX (PRIVSEP_PATHS_MAX - PRIVSEP_NETWORK_COUNT - \
+			   PRIVSEP_COUNT(privsep_program_read) - 3 - \
+			   PRIVSEP_COUNT(privsep_program_exec) - 2 - 2)
+
+_Static_assert(PRIVSEP_EXTRA_MAX >= 8, "PRIVSEP_PATHS_MAX too small");
 
 void privsep_read_paths(const char **paths, int network, const char *ca_path)
 {
@@ -38,6 +54,40 @@ void privsep_read_paths(const char **paths, int network, const char *ca_path)
 #ifdef __SANITIZE_ADDRESS__
 	paths[n++] = "/proc/self";	/* LeakSanitizer lists the threads at exit */
 #endif
+	paths[n] = NULL;
+}
+
+void privsep_program_paths(struct privsep_sandbox *box, const char **paths, const char *program,
+			   const char *ca_path, const char *extra, char *storage, size_t len)
+{
+	size_t n, i, extras = 0, used = 0, word;
+
+	privsep_read_paths(paths, 1, ca_path);
+	for (n = 0; paths[n]; n++)
+		;
+	for (i = 0; i < PRIVSEP_COUNT(privsep_program_read); i++)
+		paths[n++] = privsep_program_read[i];
+	/* extras beyond the bound are dropped: the configuration allows fewer */
+	while (extra && *(extra += strspn(extra, " \t")) && extras < PRIVSEP_EXTRA_MAX) {
+		word = strcspn(extra, " \t");
+		if (used + word + 1 > len)
+			break;
+		memcpy(storage + used, extra, word);
+		storage[used + word] = '\0';
+		paths[n++] = storage + used;
+		used += word + 1;
+		extra += word;
+		extras++;
+	}
+	paths[n++] = NULL;
+	box->read_paths = paths;
+	box->exec_paths = paths + n;
+	for (i = 0; i < PRIVSEP_COUNT(privsep_program_exec); i++)
+		paths[n++] = privsep_program_exec[i];
+	paths[n++] = program;
+	paths[n++] = NULL;
+	box->write_paths = paths + n;
+	paths[n++] = "/dev/null";
 	paths[n] = NULL;
 }
 

@@ -60,10 +60,18 @@ static uint64_t ll_handled_fs(int abi)
 	return fs;
 }
 
-/* Read access beneath one path (a file gets the file right only). */
-static int ll_allow_read(int ruleset, const char *path, struct error *err)
+/* The file rights: the only ones a rule on a file (not a directory) may grant. */
+#define LL_FILE_RIGHTS (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
+			LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_TRUNCATE | \
+			LANDLOCK_ACCESS_FS_IOCTL_DEV)
+
+/* access beneath one path, within what the ruleset handles (a right it does
+ * not handle would make the rule invalid) and, for a file, its file rights
+ * only.  A missing path is skipped. */
+static int ll_allow(int ruleset, const char *path, uint64_t access, uint64_t handled,
+		    struct error *err)
 {
-	struct landlock_path_beneath_attr rule = { .allowed_access = LL_READ };
+	struct landlock_path_beneath_attr rule = { .allowed_access = access & handled };
 	struct stat st;
 	int fd, rc = 0;
 
@@ -72,7 +80,7 @@ static int ll_allow_read(int ruleset, const char *path, struct error *err)
 		return errno == ENOENT || errno == ENOTDIR ? 0 :
 		       error_errno(err, "landlock: %s", path);
 	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
-		rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE;
+		rule.allowed_access &= LL_FILE_RIGHTS;
 	rule.parent_fd = fd;
 	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
 		rc = error_errno(err, "landlock: rule for %s", path);
@@ -80,11 +88,29 @@ static int ll_allow_read(int ruleset, const char *path, struct error *err)
 	return rc;
 }
 
+/* Each list's paths with their rights. */
+static int ll_rules(int ruleset, const struct privsep_sandbox *box, uint64_t handled,
+		    struct error *err)
+{
+	const struct { const char *const *paths; uint64_t access; } lists[] = {
+		{ box->read_paths, LL_READ },
+		{ box->exec_paths, LL_READ | LANDLOCK_ACCESS_FS_EXECUTE },
+		{ box->write_paths, LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE |
+				    LANDLOCK_ACCESS_FS_TRUNCATE },
+	};
+	size_t i, j;
+
+	for (i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		for (j = 0; lists[i].paths && lists[i].paths[j]; j++)
+			if (ll_allow(ruleset, lists[i].paths[j], lists[i].access, handled, err) < 0)
+				return -1;
+	return 0;
+}
+
 int privsep_landlock_apply(const struct privsep_sandbox *box, struct error *err)
 {
 	struct ll_ruleset_attr attr = { 0 };
 	int abi = privsep_landlock_abi(), ruleset, rc = 1;
-	size_t i;
 
 	if (abi == 0) {
 		log_warn("this kernel has no Landlock (%s): this process runs without a "
@@ -99,14 +125,10 @@ int privsep_landlock_apply(const struct privsep_sandbox *box, struct error *err)
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
 	if (ruleset < 0)
 		return error_errno(err, "landlock_create_ruleset (ABI %d)", abi);
-	for (i = 0; box->read_paths && box->read_paths[i]; i++)
-		if (ll_allow_read(ruleset, box->read_paths[i], err) < 0) {
-			rc = -1;
-			goto out;
-		}
-	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+	if (ll_rules(ruleset, box, attr.handled_access_fs, err) < 0)
+		rc = -1;
+	else if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
 		rc = error_errno(err, "landlock_restrict_self");
-out:
 	close(ruleset);
 	return rc;
 }

@@ -9,9 +9,11 @@
  *   2. PR_SET_NO_NEW_PRIVS: no setuid binary or file capability can give
  *      anything back;
  *   3. a Landlock ruleset (raw syscalls, Linux 5.13+): every filesystem right
- *      the kernel knows is handled, reading is allowed beneath read_paths
- *      only (a missing path is skipped), writing, creating, removing,
- *      truncating and executing nowhere; with ABI 4+ TCP bind is refused,
+ *      the kernel knows is handled, reading is allowed beneath read_paths,
+ *      reading and executing beneath exec_paths, reading, writing and
+ *      truncating existing files beneath write_paths (for /dev/null), and
+ *      nothing else (a missing path is skipped): no creating or removing
+ *      anywhere; with ABI 4+ TCP bind is refused,
  *      and TCP connect too when `network` is 0; with ABI 6+ signals and
  *      abstract unix sockets outside the process are out of reach.
  * A kernel without Landlock (ENOSYS, EOPNOTSUPP: not built or disabled) is
@@ -44,6 +46,8 @@ int privsep_identity_resolve(const char *user, struct privsep_identity *id, stru
 
 struct privsep_sandbox {
 	const char *const *read_paths;	/* NULL-terminated; may be NULL */
+	const char *const *exec_paths;	/* the same, read and execute */
+	const char *const *write_paths;	/* the same, read and write existing files */
 	int network;			/* 0: no TCP connect (Landlock ABI 4+) */
 };
 
@@ -66,8 +70,17 @@ int privsep_reap(pid_t pid, int timeout_ms);
 /* The read_paths of a child that talks to the network (network = 1: the CA,
  * resolver and library paths, and ca_path when set) or to nothing (0),
  * NULL-terminated into paths[PRIVSEP_PATHS_MAX]. */
-#define PRIVSEP_PATHS_MAX 32
+#define PRIVSEP_PATHS_MAX 64
 void privsep_read_paths(const char **paths, int network, const char *ca_path);
+
+/* A deployer fetcher's paths (updater/fetch/fetch_program.h,
+ * docs/strategies.md): execute beneath PRIVSEP_RUN_EXEC and its own program;
+ * read PRIVSEP_RUN_READ, ca_path and the blank-separated `extra` (its
+ * [strategy.NAME] read, split into storage); write /dev/null alone.  Fills
+ * the three NULL-terminated lists of box from paths[PRIVSEP_PATHS_MAX]. */
+#define PRIVSEP_RUN_EXEC "/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32"
+void privsep_program_paths(struct privsep_sandbox *box, const char **paths, const char *program,
+			   const char *ca_path, const char *extra, char *storage, size_t len);
 
 /* The Landlock ABI version of the running kernel, 0 when it has none. */
 int privsep_landlock_abi(void);

@@ -1,10 +1,16 @@
-/* fetch.h: download strategies (docs/architecture.md, An upgrade, end to end).
+/* fetch.h: download strategies (docs/architecture.md, An upgrade, end to end;
+ * docs/strategies.md).
  *
- * A strategy is one row in fetch.c's table: a name, a location check and a
- * fetch function.  Adding one is adding a file and a row.  Built in:
+ * The registry (fetch.c) is the built-in strategies, one row each in its
+ * table (a location check and a fetch function), and the deployer's
+ * [strategy.NAME] sections of the configuration (include/config.h), whose
+ * program writes the artifact to its stdout (updater/fetch/fetch_program.h).
+ * Built in:
  *   http   http:// and https:// via libcurl
  *   swift  the same, with "X-Auth-Token: [updater] swift_token" (never logged)
  *   file   file:///absolute/path or /absolute/path
+ * A deployer strategy's location is opaque text for its program: 1 to
+ * FETCH_OPAQUE_MAX bytes without control characters.
  *
  * http promises: TLS verification always on ([updater] ca_path optional);
  * only http/https, also for redirects, at most max_redirects; retries
@@ -37,6 +43,13 @@ struct fetch_job {
 	fetch_sink_fn sink;
 	void *ctx;
 	void (*progress)(void *ctx, unsigned long long done, unsigned long long total);
+	/* For a deployer strategy's input (may be NULL): the request's
+	 * instance_version and metadata sha256. */
+	const char *instance_version, *sha256;
+	/* Set by the fetch process: the JSON object the program reads, and its
+	 * socket to the updater, whose hang-up stops the program (0: none). */
+	const char *input;
+	int stop_fd;
 };
 
 struct fetch_strategy {
@@ -45,13 +58,24 @@ struct fetch_strategy {
 	int (*fetch)(const struct fetch_job *job, struct error *err);
 };
 
+/* A built-in strategy's row, or NULL. */
 const struct fetch_strategy *fetch_strategy_find(const char *name);
 /* location as an error may quote it (location.c): user:password redacted, at most 100
  * bytes (out: at least FETCH_SHOWN_MAX) */
 #define FETCH_SHOWN_MAX 104
 void fetch_location_shown(const char *location, char *out, size_t len);
-/* "unknown strategy 'x'" / "malformed location ..." */
-int fetch_validate(const char *strategy, const char *location, struct error *err);
+#define FETCH_OPAQUE_MAX 1023
+/* The guest's check: strategy is a built-in or one of config's [strategy.NAME]
+ * (config NULL: built-ins only) and location well formed for it; else
+ * "request: unknown strategy 'x' (known: http, swift, file, ...)" or
+ * "request: malformed location: ...". */
+int fetch_validate(const struct config *config, const char *strategy, const char *location,
+		   struct error *err);
+/* A sender's check (slotctl notify, slotfleet), which does not know the
+ * guest's sections: a built-in as fetch_validate(); any other well-formed
+ * name with an opaque location passes (the guest is the judge). */
+int fetch_validate_relayed(const char *strategy, const char *location, struct error *err);
+/* Runs strategy in the calling process; job->config has its section. */
 int fetch_run(const char *strategy, const struct fetch_job *job, struct error *err);
 
 /* The strategies' own entry points (one file each). */
