@@ -1,6 +1,7 @@
 #!/bin/sh
 # slotfleet's API with [api] auth = keystone (issue 27): what Keystone costs.
-# Run just this (about 2 min; BENCH_QUICK=1: about 1 min):
+# Run just this (minutes: mostly Keystone validating each fresh token twice, about
+# 2 s a token on a busy 2-core machine; BENCH_QUICK=1: about 4 min there):
 #   sh tests/bench/keystone.sh build/release build/bench
 # (part of `make bench`).  Writes OUTDIR/keystone.md and appends it to
 # OUTDIR/report.md.  One private Keystone (tests/support/keystone.sh: Debian's
