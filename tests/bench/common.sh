@@ -17,6 +17,9 @@ runs=${BENCH_RUNS:-3}
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then files=500; mb=10; dirs=10; runs=1; fi
 
+# db_spec BACKEND NAME and db_query BACKEND NAME SQL: for the control-plane
+# benchmarks (rollout.sh, policy.sh), after bench_fleet_env (and pg_start
+# for postgresql).
 # bench_fleet_env NAME: what the control-plane benchmarks (slotfleet.sh,
 # rollout.sh) share: the test support (lib.sh's $T and cleanup, RabbitMQ,
 # PostgreSQL with fsync on, slotfleet's helpers), the file limit raised,
@@ -42,4 +45,21 @@ bench_fleet_env() {
 		$(pkg-config --libs libarchive libcrypto libcurl librabbitmq jansson inih) -lpthread
 	rabbit_start "$T/rabbit" || { echo "$1: rabbitmq did not start" >&2; exit 1; }
 	AMQP=amqp://guest:guest@127.0.0.1:$RABBIT_PORT/
+}
+
+db_spec() { # BACKEND NAME: the [db] line of a fresh database
+	if [ "$1" = sqlite ]; then
+		echo "path = $T/$2.db"
+	else
+		"$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet "$2"
+		echo "url = postgresql://slotfleet@127.0.0.1:$PG_PORT/$2"
+	fi
+}
+
+db_query() { # BACKEND NAME SQL: rows as "a|b|c"
+	if [ "$1" = sqlite ]; then
+		sqlite3 "$T/$2.db" "$3"
+	else
+		"$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet -d "$2" -Atc "$3"
+	fi
 }

@@ -34,7 +34,10 @@
  *       listed in FAILS (one a line): DOWNLOADING, then FAILED, logged
  *       "T SENT ID UPGRADE_ID FAILED" just before it is published.  A cast
  *       with an upgrade id the guest answered already (a re-sent cast) is
- *       logged, not answered again.
+ *       logged, not answered again.  With LOAD_HEARTBEAT=VERSION in the
+ *       environment every guest first sends one heartbeat of VERSION (before
+ *       "ready"; tests/bench/policy.sh: the old version a policy upgrades).
+ * Heartbeats carry rpc_api_version RPC_API_VERSION, as slotupd serve's do.
  * LOAD_SAMPLES=FILE in the environment makes watch append "T_MS DEPTH" to
  * FILE at every change of the sum (to see the depth over time).
  * LOAD_TRANSIENT=1 in the environment declares the queues not durable (to
@@ -177,8 +180,9 @@ static void load_report(amqp_connection_state_t conn, struct config *cfg,
 				 "state", state, "reason",
 				 strcmp(state, "FAILED") ? "" : "sim: download failed", "sent", now_s());
 	else
-		args = json_pack("{s:s, s:{s:s, s:s}, s:f}", "instance_id", instance, "payload",
-				 "agent_version", to, "agent_slot", "b", "sent", now_s());
+		args = json_pack("{s:s, s:{s:s, s:s, s:s}, s:f}", "instance_id", instance, "payload",
+				 "agent_version", to, "agent_slot", "b", "rpc_api_version",
+				 RPC_API_VERSION, "sent", now_s());
 	if (rpc_cast_build(state ? "guest_upgrade_outcome" : "heartbeat", args, cfg,
 			   RPC_TO_CONDUCTOR, &body, &err) < 0)
 		die("build", err.text);
@@ -283,6 +287,7 @@ static int cmd_watch(char **argv, int argc)
 
 struct guests {
 	const char *url, *version;
+	const char *heartbeat;		/* `rollout`: LOAD_HEARTBEAT, or NULL */
 	long n;
 	int conns;
 	int rollout;			/* `rollout`: until SIGTERM, logging */
@@ -393,6 +398,16 @@ static void *guest_main(void *arg)
 	config_defaults(cfg);
 	snprintf(queue, sizeof queue, "sim-guests-%d", gc->index);
 	guest_bind(conn, gc, queue);
+	if (g->heartbeat) {
+		char instance[64];
+		long i;
+
+		for (i = gc->index; i < g->n; i += g->conns) {
+			snprintf(instance, sizeof instance, "sim-%ld", i);
+			load_report(conn, cfg, g->keys, instance, "", NULL, g->heartbeat,
+				    g->heartbeat);
+		}
+	}
 	atomic_fetch_add(&g->bound, 1);
 	while (!load_stop && (g->rollout || atomic_load(&g->answered) < g->n)) {
 		amqp_maybe_release_buffers(conn);
@@ -481,6 +496,9 @@ static int cmd_rollout(char **argv, int argc)
 	g.conns = atoi(argv[2]);
 	g.version = "";
 	g.rollout = 1;
+	g.heartbeat = getenv("LOAD_HEARTBEAT");
+	if (g.heartbeat && !g.heartbeat[0])
+		g.heartbeat = NULL;
 	if (g.n <= 0 || g.n > 1000000)
 		die("rollout", "N must be 1..1000000");
 	g.fails = calloc((size_t)g.n, 1);

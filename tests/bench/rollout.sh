@@ -49,23 +49,6 @@ max_body = 1MiB"
 QUEUE=slotfleet.trove-conductor
 QUEUES="sim-guests-0 sim-guests-1 sim-guests-2 sim-guests-3 $QUEUE"
 
-db_spec() { # BACKEND NAME: the [db] line of a fresh database
-	if [ "$1" = sqlite ]; then
-		echo "path = $T/$2.db"
-	else
-		"$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet "$2"
-		echo "url = postgresql://slotfleet@127.0.0.1:$PG_PORT/$2"
-	fi
-}
-
-db_query() { # BACKEND NAME SQL: rows as "a|b|c"
-	if [ "$1" = sqlite ]; then
-		sqlite3 "$T/$2.db" "$3"
-	else
-		"$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet -d "$2" -Atc "$3"
-	fi
-}
-
 # Every planned cast confirmed and taken, every report stored: the run's
 # last cast is in the guests' log and nothing is in flight.
 settled() { # BACKEND NAME

@@ -140,4 +140,5 @@ def main():
     return fn(prefix, label, float(rate), float(post_s))
 
 
-sys.exit(main())
+if __name__ == "__main__":  # policy_stats.py imports max_window
+    sys.exit(main())
