@@ -11,36 +11,14 @@
 #include <string.h>
 
 #include "api.h"
+#include "curl_body.h"
 
 #define API_ANSWER_MAX (16u << 20)
-
-struct api_answer {
-	char *data;
-	size_t len;
-};
-
-static size_t api_collect(char *data, size_t size, size_t count, void *ctx)
-{
-	struct api_answer *a = ctx;
-	size_t n = size * count;
-	char *grown;
-
-	if (n > API_ANSWER_MAX - a->len)
-		return 0;	/* too large: curl fails the transfer */
-	grown = realloc(a->data, a->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + a->len, data, n);
-	a->data = grown;
-	a->len += n;
-	a->data[a->len] = '\0';
-	return n;
-}
 
 json_t *api_request(const struct api_call *call, const char *method, const char *path,
 			   const char *body, long *status)
 {
-	struct api_answer answer = { 0 };
+	struct curl_body answer = { .max = API_ANSWER_MAX };
 	struct curl_slist *headers = NULL;
 	char url[4096], header[API_TOKEN_MAX + 32];
 	CURL *curl = curl_easy_init();
@@ -60,7 +38,7 @@ json_t *api_request(const struct api_call *call, const char *method, const char 
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 90L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, api_collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_body_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
 	if (body)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);

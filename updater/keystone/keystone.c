@@ -7,33 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_body.h"
 #include "keystone.h"
 
 struct keystone_answer {
-	char *body;
-	size_t len;
+	struct curl_body body;	/* .max KEYSTONE_ANSWER_MAX */
 	char *token;		/* X-Subject-Token's value: token_size bytes */
 	size_t token_size;
 	int token_seen;		/* 1: found and fit; -1: found, did not fit */
 };
-
-static size_t keystone_body(char *data, size_t size, size_t count, void *ctx)
-{
-	struct keystone_answer *a = ctx;
-	size_t n = size * count;
-	char *grown;
-
-	if (n > KEYSTONE_ANSWER_MAX - a->len)
-		return 0;	/* too large: curl fails the transfer */
-	grown = realloc(a->body, a->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + a->len, data, n);
-	a->body = grown;
-	a->len += n;
-	a->body[a->len] = '\0';
-	return n;
-}
 
 /* Only X-Subject-Token is kept, and only when the caller asked for it. */
 static size_t keystone_header(char *data, size_t size, size_t count, void *ctx)
@@ -74,8 +56,8 @@ static int keystone_perform(CURL *curl, const char *ca_file, long timeout_ms,
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keystone_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_body_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer->body);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, keystone_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, answer);
 	if (ca_file && *ca_file)
@@ -97,7 +79,7 @@ static enum keystone_status keystone_judge(long status, long ok, const struct ke
 		return error_set(err, "keystone: 401 (unauthorized)"), KEYSTONE_UNAUTHORIZED;
 	if (status != ok)
 		return error_set(err, "keystone: answered %ld", status), KEYSTONE_FAILED;
-	if (!a->body || keystone_token_parse(a->body, a->len, info, err) < 0)
+	if (!a->body.data || keystone_token_parse(a->body.data, a->body.len, info, err) < 0)
 		return error_set(err, "keystone: malformed token answer"), KEYSTONE_FAILED;
 	return KEYSTONE_OK;
 }
@@ -106,7 +88,8 @@ enum keystone_status keystone_issue(const struct keystone_auth *auth, long timeo
 				    char *token, size_t token_size, struct keystone_token *info,
 				    struct error *err)
 {
-	struct keystone_answer answer = { .token = token, .token_size = token_size };
+	struct keystone_answer answer = { .body.max = KEYSTONE_ANSWER_MAX, .token = token,
+					  .token_size = token_size };
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 	enum keystone_status result = KEYSTONE_FAILED;
 	char url[2048], *body = keystone_auth_body(auth);
@@ -135,7 +118,7 @@ out:
 	if (body)
 		memset(body, 0, strlen(body));	/* it holds the password */
 	free(body);
-	free(answer.body);
+	free(answer.body.data);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);
 	if (result != KEYSTONE_OK)
@@ -161,7 +144,7 @@ enum keystone_status keystone_validate(const char *auth_url, const char *ca_file
 				       const char *own_token, const char *subject,
 				       struct keystone_token *info, struct error *err)
 {
-	struct keystone_answer answer = { 0 };
+	struct keystone_answer answer = { .body.max = KEYSTONE_ANSWER_MAX };
 	struct curl_slist *headers = NULL;
 	enum keystone_status result = KEYSTONE_FAILED;
 	CURL *curl = NULL;
@@ -185,7 +168,7 @@ enum keystone_status keystone_validate(const char *auth_url, const char *ca_file
 	if (keystone_perform(curl, ca_file, timeout_ms, headers, &answer, &status, err) == 0)
 		result = keystone_judge(status, 200, &answer, info, err);
 out:
-	free(answer.body);
+	free(answer.body.data);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);
 	return result;
