@@ -62,6 +62,9 @@ check() {
 	fi
 }
 
+# starts_with STRING PREFIX
+starts_with() { case $1 in "$2"*) return 0 ;; esac; return 1; }
+
 finish() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]

@@ -135,6 +135,7 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 			 c->strategies.list[i].name);
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
+	job->automatic = c->updater.automatic != 0;
 }
 
 /* Starts the AMQP process and sends it its job; on failure, tries again later. */
