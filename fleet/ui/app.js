@@ -48,8 +48,8 @@ function context() {
         if (status) status.textContent = "Refreshed " + new Date().toLocaleTimeString() + "; next in " + delay / 1000 + " s.";
       } catch (e) {
         delay = Math.min(delay * 2, 16000);
+        if (e.signin) return ctx.fail(e);	// no retry with a refused token
         if (status) status.textContent = (e.message || String(e)) + " Retrying in " + delay / 1000 + " s.";
-        if (e.signin) return route();
       }
       if (!ctx.left) ctx.timers.add(setTimeout(tick, delay));
     };
@@ -73,7 +73,14 @@ function confirmDialog(title, text) {
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
   return new Promise((resolve) => {
-    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+    // A close event of an earlier question may still be queued: only the
+    // one that finds the dialog closed answers this question.
+    const onClose = () => {
+      if (dlg.open) return;
+      dlg.removeEventListener("close", onClose);
+      resolve(dlg.returnValue === "ok");
+    };
+    dlg.addEventListener("close", onClose);
     dlg.returnValue = "cancel";
     dlg.showModal();
   });

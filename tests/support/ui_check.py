@@ -261,6 +261,7 @@ def rollout_pages(b):
     b.js("document.querySelector('[data-action=cancel]').click()")
     b.wait("document.getElementById('confirm').open")
     b.js("document.getElementById('confirm-cancel').click()")
+    b.wait("!document.getElementById('confirm').open")
     check("cancelling the dialog sends nothing", api("/rollouts/" + ROLLOUT)["rollout"]["state"] == r["state"])
     b.js("document.querySelector('[data-action=cancel]').click()")
     b.wait("document.getElementById('confirm').open")
@@ -285,7 +286,7 @@ def error_pages(b):
          % (json.dumps(ADMIN), json.dumps(TENANT)))
     b.go("#/instance/" + OK)
     b.wait("!!document.getElementById('rollback')")
-    for _ in range(6):		# [api] rate is 1/m here: a few clicks reach the limit
+    for _ in range(8):		# [api] rate is 1/m here: a few clicks reach the limit
         b.js("document.getElementById('action-result').textContent = ''; document.getElementById('rollback').click()")
         b.wait("document.getElementById('confirm').open")
         b.js("document.getElementById('confirm-ok').click()")
