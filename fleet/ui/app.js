@@ -72,13 +72,16 @@ function confirmDialog(title, text) {
   const dlg = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
+  // Each question is numbered: a listener of an older one (its close
+  // event may still be queued) answers "no" and goes; only the current one
+  // answers, once the dialog is closed.
+  const ask = String(Number(dlg.dataset.ask || 0) + 1);
+  dlg.dataset.ask = ask;
   return new Promise((resolve) => {
-    // A close event of an earlier question may still be queued: only the
-    // one that finds the dialog closed answers this question.
     const onClose = () => {
-      if (dlg.open) return;
+      if (dlg.dataset.ask === ask && dlg.open) return;
       dlg.removeEventListener("close", onClose);
-      resolve(dlg.returnValue === "ok");
+      resolve(dlg.dataset.ask === ask && dlg.returnValue === "ok");
     };
     dlg.addEventListener("close", onClose);
     dlg.returnValue = "cancel";
