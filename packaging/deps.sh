@@ -11,7 +11,8 @@ zstd util-linux procps iproute2 python3 python3-oslo.messaging python3-yaml rabb
 hyperfine time tini wrk xfsprogs e2fsprogs libarchive-tools swupdate nginx-light
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
 systemd groff-base man-db bash-completion prometheus python3-keystone
-clang libfuzzer-14-dev libclang-rt-14-dev"
+clang libfuzzer-14-dev libclang-rt-14-dev
+chromium python3-websocket"
 
 missing=""
 for p in $PACKAGES; do

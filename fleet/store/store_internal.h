@@ -11,6 +11,7 @@
  *                   rollouts and policies
  *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
  *   store_metrics.c the counts the metrics' gauges show
+ *   store_summary.c the fleet's counts (GET .../mgmt/summary, the web UI)
  * Arrows go one way: store.c calls the migrations, the single writes call
  * the batch, the batch calls store_write.c's checks; none calls back. */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
