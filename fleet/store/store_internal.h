@@ -102,6 +102,9 @@ extern const char store_sql_instance_known[];
 int store_lock_held(struct db *db, const char *key, struct error *err);
 int store_lock_take(struct db *db, const char *key, int *held, struct error *err);
 int store_lock_release(struct db *db, const char *key, struct error *err);
+/* Takes key's lock until the transaction ends (PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE serializes writers already).  0, -1. */
+int store_lock_tx(struct db *db, const char *key, struct error *err);
 /* The policy's lock (its key made from its id: store_policy.c). */
 int store_policy_lock_held(struct db *db, const char *id, struct error *err);
 
