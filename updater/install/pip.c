@@ -19,6 +19,7 @@
 #include "fetch/fetch_child.h"
 #include "install/install_pip.h"
 #include "install/install_pip_run.h"
+#include "log.h"
 #include "slot_exec.h"
 #include "text.h"
 #include "version.h"
@@ -218,13 +219,15 @@ static int pip_unpack(struct pip *p, struct error *err)
 	return rc < 0 ? error_prefix(err, "unpack: ") : 0;
 }
 
+#define PIP_ETC_PYTHON_MAX 4	/* /etc/python3, /etc/python3.X */
 #define PIP_FIND_LINKS_MAX 16	/* <slot>/wheels and this many of its directories, less one */
 
 /* What every command of the build shares (on the heap: about 80 KiB). */
 struct pip_build {
 	struct privsep_identity id;
 	struct privsep_sandbox box;
-	const char *read[16], *exec[16], *build[4], *write[2];
+	const char *read[32], *exec[16], *build[4], *write[2];
+	char etc_python[PIP_ETC_PYTHON_MAX][NAME_MAX + 8];
 	char venv[PATH_MAX + 32], tmp[PATH_MAX + 32], wheels[PATH_MAX + 32],
 	     python[PATH_MAX + 32];
 	char env_home[PATH_MAX + 48], env_tmp[PATH_MAX + 48];
@@ -233,11 +236,36 @@ struct pip_build {
 	struct pip_run run;
 };
 
+/* /etc/python3* (Debian's sitecustomize.py lives there): their names are
+ * the installed Pythons', known only by looking. */
+static void pip_etc_python(struct pip_build *b, size_t *n)
+{
+	DIR *d = opendir("/etc");
+	struct dirent *e;
+	int found = 0;
+
+	while (d && (e = readdir(d)) != NULL && found < PIP_ETC_PYTHON_MAX) {
+		if (strncmp(e->d_name, "python3", 7) || strlen(e->d_name) > NAME_MAX)
+			continue;
+		snprintf(b->etc_python[found], sizeof b->etc_python[found], "/etc/%s", e->d_name);
+		b->read[(*n)++] = b->etc_python[found++];
+	}
+	if (d)
+		closedir(d);
+}
+
 static void pip_build_setup(struct pip_build *b, const struct pip *p)
 {
+	/* What python, venv and pip read: the loader, users, locale and TLS
+	 * settings, the distribution's name (pip's user agent: an unreadable
+	 * /etc/debian_version is fatal to it), the MIME types (unreadable: fatal
+	 * to pip install), /etc/python3.X (found below). */
 	static const char *const reads[] = {
 		"/etc/passwd", "/etc/group", "/etc/ld.so.cache", "/etc/ld.so.conf",
-		"/etc/ld.so.conf.d", "/etc/localtime", "/etc/python3", "/dev/urandom", "/dev/random",
+		"/etc/ld.so.conf.d", "/etc/localtime", "/etc/locale.alias", "/etc/ssl",
+		"/etc/os-release", "/etc/debian_version", "/etc/lsb-release", "/etc/mime.types",
+		"/dev/urandom",
+		"/dev/random",
 	};
 	static const char *const execs[] = { PRIVSEP_RUN_EXEC };
 	size_t i, n = 0;
@@ -249,6 +277,7 @@ static void pip_build_setup(struct pip_build *b, const struct pip *p)
 	for (i = 0; i < sizeof reads / sizeof reads[0]; i++)
 		b->read[n++] = reads[i];
 	b->read[n++] = b->wheels;
+	pip_etc_python(b, &n);
 	b->read[n] = NULL;
 	for (i = 0; i < sizeof execs / sizeof execs[0]; i++)
 		b->exec[i] = execs[i];
@@ -294,6 +323,24 @@ static int pip_build_dirs(const struct pip *p, const struct pip_build *b, struct
 	return 0;
 }
 
+/* The kept end of a failed command's output, to the journal (50 lines). */
+static void pip_log_output(const char *what, const char *out)
+{
+	char line[512], shown[4 * 512];
+	const char *end;
+	size_t n;
+	int lines = 0;
+
+	for (; *out && lines < 50; out += n + (end != NULL), lines++) {
+		end = strchr(out, '\n');
+		n = end ? (size_t)(end - out) : strlen(out);
+		snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1),
+			 out);
+		text_sanitize(line, shown, sizeof shown);
+		log_warn("%s: %s", what, shown);
+	}
+}
+
 /* Runs argv; a failure is "WHAT failed (exit 1): ERROR: ...". */
 static int pip_build_run(struct pip_build *b, char **argv, const char *what, struct error *err)
 {
@@ -304,6 +351,7 @@ static int pip_build_run(struct pip_build *b, char **argv, const char *what, str
 		return -1;
 	if (!b->run.timed_out && WIFEXITED(b->run.status) && WEXITSTATUS(b->run.status) == 0)
 		return 0;
+	pip_log_output(what, b->run.out);
 	pip_run_reason(&b->run, reason, sizeof reason);
 	return error_set(err, "%s failed (%s)", what, reason);
 }
