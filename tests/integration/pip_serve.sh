@@ -51,15 +51,16 @@ print(r[-1]["state"] + ":" + r[-1]["error"] if r else "")' "$2"
 ends() { # ends ID PATTERN: the guest's record matches STATE:ERROR PATTERN
 	case $(record_of "$INI" "$1") in $2) ;; *) return 1 ;; esac
 }
-outcome() { # outcome ID STATE [TEXT]: the conductor heard it
-	grep guest_upgrade_outcome "$T/heard" | grep "\"$1\"" | grep "\"$2\"" | grep -qF -- "${3:-$2}"
+outcome() { # outcome ID STATE [TEXT]: the conductor heard it (unsealed with the key)
+	/usr/bin/python3 "$S/trove_unseal.py" "$KEY" "$T/heard" | grep "\"upgrade_id\": \"$1\"" |
+		grep "\"state\": \"$2\"" | grep -qF -- "${3:-$2}"
 }
 
 check "the seed's cast, sealed, names strategy pip and metadata.sha256" \
 	notify pip-1 trove-guestagent-v1.0.1.tar.gz v1.0.1 --sha256 "$(sha trove-guestagent-v1.0.1.tar.gz)"
 check "  the guest records SUCCESS" wait_for 120 ends pip-1 "SUCCESS:*"
 check "  and casts SUCCESS with the version to the conductor" \
-	wait_for 20 outcome pip-1 SUCCESS '"v1.0.1"'
+	wait_for 20 outcome pip-1 SUCCESS '"to_version": "v1.0.1"'
 check "  the new slot (a) runs v1.0.1" current_is a v1.0.1
 check "  the agent from the venv, with its dependency" grep -q "^pip-agent 1.0.1 slot=a dep=42$" "$T/agent.log"
 check "  as the slot's command" [ "$(cat "$T/root/slots/a/.slotd-exec")" = "venv/bin/trove-guestagent" ]
