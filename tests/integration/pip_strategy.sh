@@ -7,8 +7,9 @@
 # scratch gone); a wrong sha256, none, a version pip accepts but which is not
 # the one asked for, a missing dependency, a tarball that is not one: FAILED
 # with the reason, the running slot untouched, the inactive slot empty; an
-# agent that crashes in its trial is reverted; a bundle afterwards runs its
-# own [agent] exec again (each slot keeps its command).
+# agent that crashes in its trial is reverted; a slotupd killed mid-build
+# leaves no build process and a slot the next run recovers; a bundle
+# afterwards runs its own [agent] exec again (each slot keeps its command).
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 /usr/bin/python3 -c "import ensurepip, setuptools, wheel" 2>/dev/null ||
@@ -27,6 +28,7 @@ tarball 1.0.1 trove-guestagent-v1.0.1.tar.gz
 tarball 1.0.2.0 trove-guestagent-v1.0.2.tar.gz	# pip's ==1.0.2 takes 1.0.2.0
 tarball 1.0.3 trove-guestagent-v1.0.3.tar.gz good --no-dep
 tarball 1.0.4 trove-guestagent-v1.0.4.tar.gz crash
+tarball 1.0.5 trove-guestagent-v1.0.5.tar.gz
 echo "not a tarball" > "$T/www/junk.tar.gz"
 sha() { sha256sum "$T/www/$1" | cut -d' ' -f1; }
 /usr/bin/python3 "$SLOTD_SRC/tests/support/httpd.py" "$T/www" > "$T/httpd.out" 2>/dev/null &
@@ -117,8 +119,28 @@ check "  FAILED health" says p7 "health: the trial failed, reverted"
 check "  it ran from its venv" grep -q "^pip-agent 1.0.4 slot=a dep=42$" "$AGENT_LOG"
 check "  v1.0.1 runs again" running b v1.0.1
 
+# slotupd killed (SIGKILL) in the middle of the build: the build dies with it
+# (PR_SET_PDEATHSIG, its PID namespace), the next run clears the slot and
+# records the attempt FAILED, and installs.
+"$B/slotupd" -c "$INI" install --id k1 --strategy pip --version v1.0.5 \
+	--sha256 "$(sha trove-guestagent-v1.0.5.tar.gz)" "$URL/trove-guestagent-v1.0.5.tar.gz" \
+	> "$T/killed.log" 2>&1 &
+killed=$!
+building() { grep -q "creating the virtualenv" "$T/killed.log" && pgrep -u 4242 > /dev/null; }
+check "slotupd is killed while pip builds as fetch_user" wait_for 60 building
+kill -KILL "$killed"
+wait "$killed" 2>/dev/null
+no_builder() { [ -z "$(pgrep -u 4242)" ]; }
+check "  nothing of the build outlives it" wait_for 10 no_builder
+check "  v1.0.1 still runs" running b v1.0.1
+check "  the next run installs v1.0.5" \
+	pip k2 trove-guestagent-v1.0.5.tar.gz v1.0.5 --sha256 "$(sha trove-guestagent-v1.0.5.tar.gz)"
+check "  after recording the killed attempt FAILED" [ "$(record k1 state)" = FAILED ]
+check "  slot a runs v1.0.5 from its venv" running a v1.0.5
+check "  (the agent says so)" grep -q "^pip-agent 1.0.5 slot=a dep=42$" "$AGENT_LOG"
+
 check "a bundle over the pip slot runs its own [agent] exec" install b2 "$T/v2.0.0-good.bundle"
-check "  slot a runs v2.0.0" running a v2.0.0
-check "  without a command file of its own" [ ! -e "$R/slots/a/.slotd-exec" ]
+check "  slot b runs v2.0.0" running b v2.0.0
+check "  without a command file of its own" [ ! -e "$R/slots/b/.slotd-exec" ]
 check "  the demo agent started" wait_for 10 slotd_serving "$INI" "$AGENT_LOG"
 finish
