@@ -266,6 +266,7 @@ static enum serve_verdict serve_attempt(struct server *s, const struct serve_wir
 		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
 		.allow_downgrade = rollback,
 		.file_beneath = s->config->amqp.file_dir,
+		.authenticated = (req->flags & SERVE_FLAG_SEALED) != 0,
 	};
 	struct install_result result;
 	struct error err = { "" };
