@@ -154,6 +154,21 @@ static const struct store_step store_v4[] = {
 	{ ANY, "CREATE INDEX upgrades_by_policy ON upgrades (policy_id, updated_us, id)" },
 };
 
+/* Rollouts of the whole fleet (up to FLEET_ROLLOUT_TARGETS_MAX targets):
+ * the driver's questions are index ranges, not scans of the plan.  A
+ * target leaves the pending index when it is planned and the unconfirmed
+ * one when its cast is confirmed, so both stay the size of what is left.
+ * Kept apart from the others so that it can be renumbered on a merge. */
+static const struct store_step store_rollout_big[] = {
+	{ ANY, "CREATE INDEX rollout_targets_pending ON rollout_targets (rollout_id, wave, seq)"
+	       " WHERE upgrade_id = ''" },
+	{ ANY, "CREATE INDEX rollout_targets_unconfirmed ON rollout_targets (rollout_id, seq)"
+	       " WHERE upgrade_id <> '' AND cast_us = 0" },
+	/* a rollback of a rollout's target is looked up per instance */
+	{ ANY, "CREATE INDEX upgrades_by_rollout ON upgrades (rollout_id, instance_id)"
+	       " WHERE rollout_id <> ''" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -162,6 +177,7 @@ static const struct {
 	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
 	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
 	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
+	{ store_rollout_big, sizeof store_rollout_big / sizeof store_rollout_big[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)
