@@ -134,7 +134,7 @@ static void select_wave_sql(char *sql, size_t size, size_t count)
 static int select_insert(struct db *db, struct select_ctx *c, struct error *err)
 {
 	const struct fleet_rollout_selection *sel = c->sel;
-	struct db_value p[3 + FLEET_ROLLOUT_WAVES_MAX] = { DB_T(c->r->id),
+	struct db_value p[2 + FLEET_ROLLOUT_WAVES_MAX] = { DB_T(c->r->id),
 		DB_T(sel->version ? sel->version : "") };
 	char filter[128], wave[3072], sql[4096];
 	size_t k;
@@ -146,7 +146,7 @@ static int select_insert(struct db *db, struct select_ctx *c, struct error *err)
 		snprintf(filter, sizeof filter, "i.agent_version = $2");
 	/* a draft: every target in wave 0 until it starts */
 	for (k = 0; !sel->draft && k < sel->percent_count; k++)
-		p[3 + k] = DB_I(sel->percents[k]);
+		p[2 + k] = DB_I(sel->percents[k]);
 	select_wave_sql(wave, sizeof wave, sel->draft ? 0 : sel->percent_count);
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO rollout_targets (rollout_id, instance_id, seq, wave, upgrade_id,"
