@@ -576,9 +576,12 @@ static void test_rollout_unrolled(void **state)
 	struct support_store *f = *state;
 	struct fleet_upgrade up;
 	size_t n;
+	int held;
 	struct error err;
 
 	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
 	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
 	assert_int_equal(rollout_plan(f, "r1", "u-a", "i-a"), 0);
 	support_report(f, "u-c", "i-c", FLEET_FAILED, "x", 2000);
