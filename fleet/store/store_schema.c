@@ -155,13 +155,15 @@ static const struct store_step store_v4[] = {
 };
 
 /* Rollouts of the whole fleet (up to FLEET_ROLLOUT_TARGETS_MAX targets):
- * the driver's questions are index ranges, not scans of the plan.  A
- * target leaves the pending index when it is planned and the unconfirmed
- * one when its cast is confirmed, so both stay the size of what is left.
- * Kept apart from the others so that it can be renumbered on a merge. */
+ * the driver's questions are index ranges of the current wave, not scans
+ * of the plan: a wave's rows (its counts, overdue, failed), and within it
+ * the pending ones (upgrade_id '') in casting order.  A target leaves the
+ * unconfirmed index when its cast is confirmed: it stays the size of the
+ * casts in flight.  Kept apart from the others so that it can be
+ * renumbered on a merge. */
 static const struct store_step store_rollout_big[] = {
-	{ ANY, "CREATE INDEX rollout_targets_pending ON rollout_targets (rollout_id, wave, seq)"
-	       " WHERE upgrade_id = ''" },
+	{ ANY, "CREATE INDEX rollout_targets_by_wave ON rollout_targets"
+	       " (rollout_id, wave, upgrade_id, seq)" },
 	{ ANY, "CREATE INDEX rollout_targets_unconfirmed ON rollout_targets (rollout_id, seq)"
 	       " WHERE upgrade_id <> '' AND cast_us = 0" },
 	/* a rollback of a rollout's target is looked up per instance */

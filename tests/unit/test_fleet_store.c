@@ -734,7 +734,7 @@ static void downgrade_to_v2(const char *spec)
 	static const char *const steps[] = {
 		"DROP INDEX upgrades_by_rollout",
 		"DROP INDEX rollout_targets_unconfirmed",
-		"DROP INDEX rollout_targets_pending",
+		"DROP INDEX rollout_targets_by_wave",
 		"DELETE FROM schema_version WHERE version = 5",
 		"DROP INDEX upgrades_by_policy",
 		"ALTER TABLE upgrades DROP COLUMN policy_id",
