@@ -6,9 +6,10 @@
 #   POST .../rollouts  {"agent_version_below": ...} selecting all N, waves
 #                      [1, 10, 50, 100]: its time as curl saw it;
 #   GET  .../rollouts/ID  the view with its per-wave counts (GROUP BY);
-#   a draft of the same selection, 10 pages of 10,000 ids appended
-#                      (POST .../targets, each timed), then resume (waves
-#                      made from the count: one UPDATE of every target);
+#   a draft: a list of 10,000 ids, 9 more pages of 10,000 appended (POST
+#                      .../targets, each timed, beside the N-target rollout),
+#                      then resume (waves made from the count: one UPDATE of
+#                      its 100,000 targets);
 # and slotfleet's RSS before and after, and its peak (VmHWM).  On SQLite
 # and, when its server binaries are installed, a private PostgreSQL (fsync
 # on), for N in BENCH_CREATE_SIZES (100000 1000000; BENCH_QUICK=1: 10000
@@ -74,7 +75,7 @@ md=$out/rollout_create.md
 	echo "Rollouts of the whole fleet, created by a selector the database applies (no broker:"
 	echo "nothing cast). load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
-	echo "| store | instances | POST (selector) | GET view | 10 pages of 10,000 appended (each) | resume (waves) | RSS before | RSS after | peak RSS |"
+	echo "| store | instances | POST (selector) | GET view | 9 pages of 10,000 appended to a draft (each) | resume of the 100,000-target draft | RSS before | RSS after | peak RSS |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 } > "$md"
 awk 'BEGIN { printf "{\"instances\": ["; for (i = 0; i < 10000; i++) printf "%s\"x-%05d\"", (i ? ", " : ""), i; print "]}" }' > "$T/page0"
@@ -92,10 +93,10 @@ for store in $stores; do
 		[ "$(json_get '["rollout"]["target_count"]' < "$T/body")" = "$n" ] ||
 			{ echo "rollout_create: not $n targets" >&2; cat "$T/body" >&2; exit 1; }
 		view=$(get_ms /rollouts/all)
-		printf '{%s, "rollout_id": "draft", "draft": true, "targets": {"agent_version_below": "v2.0.0"}, "waves": [1, 10, 50, 100]}' "$upgrade" > "$T/req"
+		printf '{%s, "rollout_id": "draft", "draft": true, "targets": %s, "waves": [1, 10, 50, 100]}' "$upgrade" "$(cat "$T/page0")" > "$T/req"
 		post_ms /rollouts "$T/req" > /dev/null
 		pages=""
-		for p in 0 1 2 3 4 5 6 7 8 9; do
+		for p in 1 2 3 4 5 6 7 8 9; do
 			sed "s/\"x-/\"x$p-/g" "$T/page0" > "$T/page"
 			pages="$pages $(post_ms /rollouts/draft/targets "$T/page")"
 		done
