@@ -104,6 +104,7 @@ void fleet_handle_rollout_create(struct fleet_request *req, struct fleet_respons
 void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_append(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_metrics(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_create(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_list(struct fleet_request *req, struct fleet_response *res);

@@ -38,6 +38,7 @@ static const struct route routes[] = {
 	{ "POST", { "rollouts" }, fleet_handle_rollout_create, 1 },
 	{ "GET", { "rollouts", "*" }, fleet_handle_rollout_get, 0 },
 	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollout_action, 1 },
+	{ "POST", { "rollouts", "*", "targets" }, fleet_handle_rollout_append, 1 },
 	{ "GET", { "policies" }, fleet_handle_policy_list, 0 },
 	{ "POST", { "policies" }, fleet_handle_policy_create, 1 },
 	{ "GET", { "policies", "*" }, fleet_handle_policy_get, 0 },
