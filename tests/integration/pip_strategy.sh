@@ -53,15 +53,6 @@ pip() { # pip ID FILE VERSION [OPTION...]: the seed's cast, locally
 	shift 3
 	install "$id" "$URL/$file" --strategy pip --version "$version" "$@"
 }
-record() { # record ID FIELD
-	"$B/slotctl" -c "$INI" history --json | /usr/bin/python3 -c 'import json, sys
-r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
-print(r[-1][sys.argv[2]] if r else "")' "$1" "$2"
-}
-slot_of() { "$B/slotctl" -c "$INI" status --json | json_get "[\"slots\"][\"$1\"][\"$2\"]"; }
-running() { [ "$(slot_of "$1" version)/$(slot_of "$1" status)" = "$2/good" ] &&
-	[ "$(readlink "$R/current")" = "slots/$1" ]; }
-fails() { ! "$@"; }
 empty_slot() { [ "$(slot_of "$1" status)" = empty ] && [ -z "$(ls -A "$R/slots/$1")" ]; }
 says() { # says ID TEXT: the record's error contains TEXT
 	case $(record "$1" error) in *"$2"*) ;; *) echo "  error: $(record "$1" error)"; return 1 ;; esac

@@ -22,14 +22,9 @@ for i in $G; do echo "$i v1.0.0 ok"; done > "$T/plan"
 sim_start "$T/plan" || exit 1
 fleet_tokens
 fleet_ini "url = $PG_URL"
-sed 's/^listen = .*/listen = 127.0.0.1:0/' "$T/fleet.ini" > "$T/fleet2.ini"
-"$B/slotfleet" -c "$T/fleet2.ini" > "$T/fleet2.log" 2>&1 &
-PID_fleet2=$!
-PIDS="$PIDS $PID_fleet2"
-check "the second slotfleet starts" wait_until 30 grep -q "consumer: connected" "$T/fleet2.log"
+check "the second slotfleet starts" fleet_start_second
 fleet_start || exit 1
 API1=$API
-API2=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/fleet2.log" | head -n 1)/v1.0/acme/mgmt
 at() { # VERSION N: N instances report VERSION
 	api GET "/instances?agent_version=$1&limit=100" > /dev/null && [ "$(body_py 'len(j["instances"])')" = "$2" ]
 }
