@@ -23,7 +23,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */

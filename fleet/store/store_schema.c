@@ -178,6 +178,13 @@ static const struct store_step store_rollout_big[] = {
 	       " WHERE rollout_id <> ''" },
 };
 
+/* A policy's upgrades still silent `timeout` after their cast are FAILED
+ * (rollouts have had it from v2); existing policies get 30 minutes, the
+ * API's default.  Kept apart, like the one above, for renumbering. */
+static const struct store_step store_policy_timeout[] = {
+	{ ANY, "ALTER TABLE policies ADD COLUMN timeout_us BIGINT NOT NULL DEFAULT 1800000000" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -187,6 +194,7 @@ static const struct {
 	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
 	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
 	{ store_rollout_big, sizeof store_rollout_big / sizeof store_rollout_big[0] },
+	{ store_policy_timeout, sizeof store_policy_timeout / sizeof store_policy_timeout[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)
