@@ -156,7 +156,8 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 		.max_entries = st->config->updater.max_entries,
 		.allow_setuid = st->config->updater.allow_setuid,
 		.compression = m->compression,
-		.chunk_size = m->format == BUNDLE_FORMAT_CHUNKED ? m->chunk_size : 0,
+		.chunk_size = m->format != BUNDLE_FORMAT_BLOCKS ? m->chunk_size : 0,
+		.members_short = m->format == BUNDLE_FORMAT_DELTA,
 	};
 	char detail[512];
 	int rc = stream_check_manifest(st, m, err);

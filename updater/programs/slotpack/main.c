@@ -96,11 +96,11 @@ static int parse_long(struct arguments *a, int opt, const char *value)
 		fprintf(stderr, "slotpack: --max-age: not a positive duration (e.g. 12h, 90d)\n");
 		return -1;
 	case OPT_FORMAT:
-		if (!strcmp(value, "1") || !strcmp(value, "2")) {
+		if (!strcmp(value, "1") || !strcmp(value, "2") || !strcmp(value, "3")) {
 			a->format = (unsigned)(value[0] - '0');
 			return 0;
 		}
-		fprintf(stderr, "slotpack: --format: not 1 or 2\n");
+		fprintf(stderr, "slotpack: --format: not 1, 2 or 3\n");
 		return -1;
 	case OPT_CHUNK_SIZE:
 		errno = 0;
@@ -198,7 +198,12 @@ static int command_create(const struct arguments *a)
 	if (!a->cert) return missing("create", "-c CERT.pem");
 	if (!a->output) return missing("create", "-o OUT");
 	if (a->chunk_size && a->format == BUNDLE_FORMAT_BLOCKS) {
-		fprintf(stderr, "slotpack: create: --chunk-size is for format 2\n");
+		fprintf(stderr, "slotpack: create: --chunk-size is for formats 2 and 3\n");
+		return 2;
+	}
+	if (a->encrypt_key && a->format == BUNDLE_FORMAT_DELTA) {
+		fprintf(stderr, "slotpack: create: format 3 cannot be encrypted (-e): its index "
+			"describes the plain tar\n");
 		return 2;
 	}
 	if (bundle_create(&o, &err) < 0) {
@@ -214,7 +219,7 @@ static int print_manifest(const struct bundle_manifest *m, void *ctx, struct err
 
 	(void)ctx;
 	(void)err;
-	if (m->format == BUNDLE_FORMAT_CHUNKED)
+	if (m->format != BUNDLE_FORMAT_BLOCKS)
 		snprintf(blocks, sizeof blocks, "%u members of %u bytes decoded", m->block_count,
 			 m->chunk_size);
 	else
@@ -225,6 +230,8 @@ static int print_manifest(const struct bundle_manifest *m, void *ctx, struct err
 	       m->format, m->version, m->compatible, m->created, m->signer, m->digest,
 	       m->payload_size, m->compression, blocks, m->encryption,
 	       m->key_id[0] ? ", key id " : "", m->key_id);
+	if (m->format == BUNDLE_FORMAT_DELTA)
+		printf("delta index:  %" PRIu64 " bytes\n", m->index_size);
 	return 0;
 }
 
@@ -284,7 +291,8 @@ static int extraction_start(const struct bundle_manifest *m, void *ctx, struct e
 	struct extraction *x = ctx;
 	struct extract_limits limits = {
 		.max_bytes = UINT64_MAX, .max_entries = UINT64_MAX, .compression = m->compression,
-		.chunk_size = m->format == BUNDLE_FORMAT_CHUNKED ? m->chunk_size : 0,
+		.chunk_size = m->format != BUNDLE_FORMAT_BLOCKS ? m->chunk_size : 0,
+		.members_short = m->format == BUNDLE_FORMAT_DELTA,
 	};
 
 	if (extract_worker_start(&x->worker, x->slot_fd, &limits, err) < 0)
