@@ -8,6 +8,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/fetch_backoff.h"
+#include "fetch/fetch_http.h"
 
 struct transfer {
 	const struct fetch_job *job;
@@ -23,7 +24,7 @@ struct transfer {
 };
 
 /* The URL without user:password, for messages. */
-static void http_redacted(const char *location, char *out, size_t len)
+void fetch_http_redacted(const char *location, char *out, size_t len)
 {
 	CURLU *url = curl_url();
 	char *text = NULL;
@@ -152,13 +153,12 @@ static int http_progress(void *context, curl_off_t total, curl_off_t now, curl_o
 	return 0;
 }
 
-static void http_setup(struct transfer *t, struct curl_slist *headers, char *errbuf)
+void fetch_http_options(CURL *curl, const struct fetch_job *job, struct curl_slist *headers,
+			char *errbuf)
 {
-	const struct config *c = t->job->config;
-	CURL *curl = t->curl;
-	char range[32];
+	const struct config *c = job->config;
 
-	curl_easy_setopt(curl, CURLOPT_URL, t->job->location);
+	curl_easy_setopt(curl, CURLOPT_URL, job->location);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
@@ -174,6 +174,18 @@ static void http_setup(struct transfer *t, struct curl_slist *headers, char *err
 			 (long)(c->updater.low_speed_time_ms + 999) / 1000);
 	if (c->updater.max_rate)
 		curl_easy_setopt(curl, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)c->updater.max_rate);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "slotupd/0.1");
+	if (headers)
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+}
+
+static void http_setup(struct transfer *t, struct curl_slist *headers, char *errbuf)
+{
+	CURL *curl = t->curl;
+	char range[32];
+
+	fetch_http_options(curl, t->job, headers, errbuf);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_body);
@@ -181,10 +193,6 @@ static void http_setup(struct transfer *t, struct curl_slist *headers, char *err
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_progress);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, t);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "slotupd/0.1");
-	if (headers)
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	t->range_start = t->delivered;
 	t->started = 0;
 	t->skip = 0;
@@ -234,7 +242,9 @@ static int http_fetch_with(const struct fetch_job *job, const char *token, struc
 	enum http_verdict verdict = HTTP_RETRY;
 	unsigned attempt;
 
-	http_redacted(job->location, shown, sizeof shown);
+	if (job->range_count)
+		return fetch_http_ranges(job, token, err);
+	fetch_http_redacted(job->location, shown, sizeof shown);
 	t.curl = curl_easy_init();
 	if (!t.curl)
 		return error_set(err, "http: cannot initialise libcurl");
