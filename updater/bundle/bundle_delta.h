@@ -60,6 +60,11 @@ int bundle_rebuild_block(struct bundle_rebuild *rb, struct bundle_index_reader *
 			 const struct bundle_index_block *b, unsigned char *out, int *match,
 			 struct error *err);
 
+/* A guest's first request for a bundle's head (install_delta.h): bytes 0
+ * to this; the rest of the head, if any, exactly (so a head costs
+ * max(payload_offset, this) bytes). */
+#define BUNDLE_DELTA_HEAD_GUESS (16u << 10)
+
 struct bundle_range {
 	uint64_t offset, len;		/* in the bundle file */
 };

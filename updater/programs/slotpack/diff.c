@@ -32,13 +32,16 @@ static int diff_temp_dir(char *path, size_t len)
 static void diff_print(const char *new_path, uint64_t size, const struct bundle_head *head,
 		       const struct bundle_plan *plan)
 {
-	uint64_t fetched = head->payload_offset + plan->fetch_bytes;
+	/* the head as a guest fetches it (BUNDLE_DELTA_HEAD_GUESS) */
+	uint64_t head_bytes = head->payload_offset > BUNDLE_DELTA_HEAD_GUESS ? head->payload_offset :
+			      size < BUNDLE_DELTA_HEAD_GUESS ? size : BUNDLE_DELTA_HEAD_GUESS;
+	uint64_t fetched = head_bytes + plan->fetch_bytes;
 
 	printf("bundle:   %s, %" PRIu64 " bytes, %u blocks\n", new_path, size, plan->blocks);
 	printf("reused:   %u blocks, %" PRIu64 " bytes\n", plan->reused, plan->reused_bytes);
 	printf("fetched:  %u blocks in %zu ranges, %" PRIu64 " bytes, and %" PRIu64
 	       " bytes of head and index\n", plan->blocks - plan->reused, plan->range_count,
-	       plan->fetch_bytes, head->payload_offset);
+	       plan->fetch_bytes, head_bytes);
 	printf("total:    %" PRIu64 " of %" PRIu64 " bytes (%.1f%%)\n", fetched, size,
 	       size ? 100.0 * (double)fetched / (double)size : 0.0);
 }
