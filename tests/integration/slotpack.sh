@@ -54,7 +54,7 @@ check "inspect of format 1 names its blocks" sh -c '"$0" inspect "$1" > "$2" &&
 check "chunk size: --chunk-size 65536 gives more members" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 65536 -o "$4" &&
 	"$0" inspect "$4" | grep -q "members of 65536 bytes"' "$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/c64.bundle"
 check "bad --chunk-size and --format are usage errors" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 4096 -o "$4"; [ $? = 2 ] &&
-	{ "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 3 -o "$4"; [ $? = 2 ]; } && [ ! -e "$4" ]' \
+	{ "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 4 -o "$4"; [ $? = 2 ]; } && [ ! -e "$4" ]' \
 	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad-chunk.bundle"
 
 # Stock tools: tar lists the members, openssl checks the signature.
@@ -165,7 +165,7 @@ resign 's/^compatible = .*/compatible = g\x1b[2J\r/' "$T/escape.bundle"
 check "control characters in a manifest value refused" refused "$T/escape.bundle" "compatible: not printable ASCII"
 resign 's/^block_count = .*/block_count = three/' "$T/bad-value.bundle"
 check "malformed manifest value" refused "$T/bad-value.bundle" "block_count: not a block count"
-resign 's/^format = 2/format = 3/' "$T/format.bundle"
+resign 's/^format = 2/format = 4/' "$T/format.bundle"
 check "unsupported format version" refused "$T/format.bundle" "format: unsupported format version"
 resign 's/^format = 2/format = 1/' "$T/format.bundle"
 check "format 1 manifest over a format 2 payload" refused "$T/format.bundle" "block_size: missing"

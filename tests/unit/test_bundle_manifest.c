@@ -95,7 +95,7 @@ static void test_values(void **state)
 	refused("encryption", "encryption = aes-128-ctr", "encryption: not one of");
 	refused("encryption", "encryption = aes-256-ctr", "needs iv and key_id");
 	refused("iv", "iv = 000102030405060708090a0b0c0d0e0f", "iv/key_id given without encryption");
-	refused("format", "format = 3", "format: unsupported format version");
+	refused("format", "format = 4", "format: unsupported format version");
 	refused("format", "format = 0", "format: unsupported format version");
 	refused("compatible", "compatible = g\x1b[2J", "compatible: not printable ASCII");
 	refused("colour", "colour = blue", "[payload] colour: unknown key");

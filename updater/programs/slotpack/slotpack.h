@@ -4,7 +4,7 @@
 
 #include "bundle/bundle.h"
 
-/* main.c: bundle's verified tree into dir_fd; errors printed; 0 or -1. */
+/* extract.c: bundle's verified tree into dir_fd; errors printed; 0 or -1. */
 int slotpack_extract_into(const char *bundle, const struct bundle_reader_options *o,
 			  int dir_fd);
 /* diff.c: `slotpack diff`; the exit code. */
