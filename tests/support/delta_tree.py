@@ -4,7 +4,8 @@
     delta_tree.py make DIR FILES MB [SEED]   FILES files of MB MiB in all under DIR/data,
                                              sizes spread 1/4x .. 7/4x the mean, half
                                              incompressible, half letters (as make_tree.py)
-    delta_tree.py change DIR PERCENT [SEED]  rewrites PERCENT % of DIR/data's files
+    delta_tree.py change DIR PERCENT [SEED]  rewrites PERCENT % of DIR's files (all but
+                                             DIR/bin and DIR/behaviour: the agent's)
                                              (a new random region each; every 10th one
                                              also grows by 1 KiB); prints how many
 
@@ -18,8 +19,11 @@ letters = bytes(b"eeeeeetttttaaaoi"[i % 16] for i in range(256))
 
 def files_of(root):
     out = []
-    for d, _, names in os.walk(os.path.join(root, "data")):
-        out += [os.path.join(d, n) for n in names]
+    for d, dirs, names in os.walk(root):
+        if d == root:
+            dirs[:] = [x for x in dirs if x != "bin"]
+            names = [x for x in names if x != "behaviour"]
+        out += [os.path.join(d, n) for n in names if not os.path.islink(os.path.join(d, n))]
     return sorted(out)
 
 
