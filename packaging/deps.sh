@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs every Debian package the build, the tests, the demo, the
 # benchmarks and the fuzz harnesses (clang, libFuzzer) need.  Idempotent:
-# does nothing when all are present.  nginx-light, swupdate and casync are peers the
-# install benchmark starts itself; Debian's packages also enable their own
+# does nothing when all are present.  nginx-light and swupdate are peers the
+# install benchmark starts itself, casync the delta benchmark's; Debian's packages also enable their own
 # services (nginx on port 80, swupdate's socket) on a systemd machine.
 set -eu
 PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libssl-dev libcurl4-openssl-dev
