@@ -121,7 +121,7 @@ static int delta_head_need(struct delta *d, uint64_t have, uint64_t *need,
 static int delta_head(struct delta *d, const struct bundle_reader_options *trust,
 		      struct error *err)
 {
-	uint64_t have, need, payload_offset;
+	uint64_t have, need = 0, payload_offset = 0;
 	int rc;
 
 	if (delta_fetch_head(d, 0, BUNDLE_DELTA_HEAD_GUESS, 1, err) < 0)
