@@ -17,6 +17,9 @@ for tool in nginx curl; do
 	command -v $tool >/dev/null || { echo "bench delta: skipped: no $tool (packaging/deps.sh)" >&2; exit 77; }
 done
 SLOTD_SRC=$top SLOTD_AGENTS=$build/agents
+# `make bench` builds the programs; the guest's agent is the demo agent
+[ -x "$SLOTD_AGENTS/demo_agent" ] ||
+	make --no-print-directory -s -C "$top" MODE=release BUILD="$build" agents >&2
 . "$top/tests/support/lib.sh"
 . "$top/tests/support/nginx.sh"
 k=$T/keys
@@ -70,7 +73,7 @@ for p in 1 5 25; do
 		for mode in delta whole; do
 			: > "$T/nginx/access.log"
 			t0=$(now); install "$mode" "v$p"; t1=$(now)
-			echo "$t1 - $t0" | bc >> "$T/times.$mode"
+			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >> "$T/times.$mode"
 			eval "sent_$mode=\$(served v$p)"
 			install delta v0	# back to v0, untimed
 		done
