@@ -68,6 +68,7 @@ install whole v0
 [ "$quick" = 1 ] && runs=1
 rows=""
 for p in 1 5 25; do
+	echo "bench delta: $p % changed" >&2
 	: > "$T/times.delta"; : > "$T/times.whole"
 	for r in $(seq "$runs"); do
 		for mode in delta whole; do
@@ -85,13 +86,16 @@ for p in 1 5 25; do
 	casync_bytes="-"
 	if command -v casync >/dev/null; then
 		rm -rf "$T/ca0" "$T/ca1"
-		casync make --store="$T/ca0" "$T/v0.caidx" "$T/v0" >/dev/null 2>&1
-		casync make --store="$T/ca1" "$T/v$p.caidx" "$T/v$p" >/dev/null 2>&1
-		casync_bytes=$( (cd "$T/ca1" && find . -name '*.cacnk' | sort) > "$T/ca1.list"
+		if ! casync make --store="$T/ca0" "$T/v0.caidx" "$T/v0" >/dev/null 2>"$T/casync.err" ||
+		   ! casync make --store="$T/ca1" "$T/v$p.caidx" "$T/v$p" >/dev/null 2>>"$T/casync.err"; then
+			echo "bench delta: casync: $(head -c 300 "$T/casync.err" | tr -d '\000-\037')" >&2
+			casync_bytes="casync failed"
+		else casync_bytes=$( (cd "$T/ca1" && find . -name '*.cacnk' | sort) > "$T/ca1.list"
 			(cd "$T/ca0" && find . -name '*.cacnk' | sort) > "$T/ca0.list"
 			comm -23 "$T/ca1.list" "$T/ca0.list" | (cd "$T/ca1" && xargs -r stat -c %s) |
 				awk -v idx="$(stat -c %s "$T/v$p.caidx")" '{ n += $1 } END { print n + idx }')
 		casync_bytes="$casync_bytes ($(awk -v a="$casync_bytes" -v b="$size" 'BEGIN { printf "%.1f", 100 * a / b }') %)"
+		fi
 	fi
 	td=$(median < "$T/times.delta") tw=$(median < "$T/times.whole")
 	rows="$rows| $p % | $size | $sent_delta ($(awk -v a="$sent_delta" -v b="$size" 'BEGIN { printf "%.1f", 100 * a / b }') %) | $reused of $blocks | $casync_bytes | $td | $tw |
@@ -111,3 +115,4 @@ done
 	echo "|---|---|---|---|---|---|---|"
 	printf '%s' "$rows"
 } | tee "$out/delta.md" >> "$out/report.md"
+set +e	# lib.sh's cleanup (the EXIT trap) kills what may be gone already

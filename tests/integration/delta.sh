@@ -181,6 +181,22 @@ check "python3 -m http.server: the whole bundle, after one log line" no_ranges "
 check "a format 2 bundle is fetched whole, as before" format2_whole
 check "a tampered block is refused, then the whole bundle, refused alike" tampered
 check "v10 itself then installs by delta" delta_step v10 15
+# Signed bundles with a hostile index (tests/support/delta_resign.py): the
+# index reader refuses them, or the rebuilt bytes do not hash; either way the
+# whole bundle, whose payload is sound, installs.
+hostile_index() { # hostile_index MODE WHAT-THE-LOG-SAYS
+	/usr/bin/python3 "$S/delta_resign.py" "$T/www/v11.bundle" "$T/www/hostile-$1.bundle" "$1" \
+		"$T/keys/ca-signer.pem" "$T/keys/ca-signer.key" || return 1
+	install --allow-downgrade "$NGINX/hostile-$1.bundle" && same_tree v11 &&
+		grep -q "$2" "$T/last.out"
+}
+/usr/bin/python3 "$S/delta_tree.py" change "$T/tree" 5 19 >/dev/null && pack v11 v11.bundle
+check "a signed index with a '..' path: refused, the whole bundle installs" \
+	hostile_index dotdot "delta: delta.index: block 0: a path that is not a relative path beneath the tree; downloading the whole bundle"
+check "a signed index claiming 65535 items: refused, the whole bundle installs" \
+	hostile_index items "delta: delta.index: block 0: 65535 items, not 1 to 1922; downloading the whole bundle"
+check "a signed index naming the wrong file: that block fetched, the rest rebuilt" \
+	hostile_index liar "delta: [0-9]* of [0-9]* blocks from the running slot"
 check "no slot was left installing" sh -c '! grep -q installing "$0/root/state"' "$T"
 check "no temporary file left in the cache" sh -c '[ -z "$(ls -A "$0/root/cache")" ]' "$T"
 finish
