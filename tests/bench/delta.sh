@@ -9,7 +9,8 @@
 # in v0's store, and the index), where casync is installed.
 #   tests/bench/delta.sh RELEASE_BUILD_DIR OUTDIR
 # Wall times are the median of BENCH_RUNS (3; BENCH_QUICK=1: 1) and include
-# the trial (min_uptime 100ms).  Appends a section to OUTDIR/report.md.
+# the trial (min_uptime 100ms); peak RSS (/usr/bin/time %M) the highest of
+# the runs.  Appends a section to OUTDIR/report.md.
 set -eu
 . "$(dirname "$0")/common.sh"
 B=$build/bin
@@ -59,8 +60,8 @@ export AGENT_LOG="$T/agent.log"
 "$B/slotd" -c "$T/delta.ini" 2> "$T/slotd.log" &
 PIDS="$PIDS $!"
 wait_for 10 test -S "$T/root/run/control.sock" || { echo "bench delta: slotd did not start" >&2; exit 1; }
-install() { "$B/slotupd" -c "$T/$1.ini" install --allow-downgrade "$NGINX/$2.bundle" >> "$T/slotupd.out" 2>&1 ||
-	{ tail -5 "$T/slotupd.out" >&2; exit 1; }; }
+install() { /usr/bin/time -o "$T/rss" -f %M "$B/slotupd" -c "$T/$1.ini" install --allow-downgrade \
+	"$NGINX/$2.bundle" >> "$T/slotupd.out" 2>&1 || { tail -5 "$T/slotupd.out" >&2; exit 1; }; }
 served() { awk -v u="/$1.bundle" '$1 == u { n += $3 } END { print n + 0 }' "$T/nginx/access.log"; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -69,12 +70,13 @@ install whole v0
 rows=""
 for p in 1 5 25; do
 	echo "bench delta: $p % changed" >&2
-	: > "$T/times.delta"; : > "$T/times.whole"
+	: > "$T/times.delta"; : > "$T/times.whole"; : > "$T/rss.delta"; : > "$T/rss.whole"
 	for r in $(seq "$runs"); do
 		for mode in delta whole; do
 			: > "$T/nginx/access.log"
 			t0=$(now); install "$mode" "v$p"; t1=$(now)
 			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >> "$T/times.$mode"
+			cat "$T/rss" >> "$T/rss.$mode"
 			eval "sent_$mode=\$(served v$p)"
 			install delta v0	# back to v0, untimed
 		done
@@ -98,7 +100,8 @@ for p in 1 5 25; do
 		fi
 	fi
 	td=$(median < "$T/times.delta") tw=$(median < "$T/times.whole")
-	rows="$rows| $p % | $size | $sent_delta ($(awk -v a="$sent_delta" -v b="$size" 'BEGIN { printf "%.1f", 100 * a / b }') %) | $reused of $blocks | $casync_bytes | $td | $tw |
+	rd=$(sort -n "$T/rss.delta" | tail -1) rw=$(sort -n "$T/rss.whole" | tail -1)
+	rows="$rows| $p % | $size | $sent_delta ($(awk -v a="$sent_delta" -v b="$size" 'BEGIN { printf "%.1f", 100 * a / b }') %) | $reused of $blocks | $casync_bytes | $td | $tw | $((rd / 1024)).$((rd % 1024 * 10 / 1024)) / $((rw / 1024)).$((rw % 1024 * 10 / 1024)) |
 "
 done
 {
@@ -109,10 +112,11 @@ done
 	echo "installs v1 with that share of its files changed (delta_tree.py: a new 64-byte region each,"
 	echo "every tenth grown by 1 KiB), from nginx on 127.0.0.1.  Bytes: nginx's body bytes for the"
 	echo "bundle (the whole download sends all of it); casync: its chunks of v1 missing from v0's"
-	echo "store, plus v1's index.  Wall: \`slotupd install\` to SUCCESS (trial included), median of $runs."
+	echo "store, plus v1's index.  Wall: \`slotupd install\` to SUCCESS (trial included), median of $runs;"
+	echo "peak RSS of slotupd, the highest of the runs."
 	echo
-	echo "| changed | bundle bytes | delta fetched | blocks reused | casync would fetch | delta wall s | whole wall s |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| changed | bundle bytes | delta fetched | blocks reused | casync would fetch | delta wall s | whole wall s | peak RSS MiB, delta / whole |"
+	echo "|---|---|---|---|---|---|---|---|"
 	printf '%s' "$rows"
 } | tee "$out/delta.md" >> "$out/report.md"
 set +e	# lib.sh's cleanup (the EXIT trap) kills what may be gone already
