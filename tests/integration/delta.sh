@@ -6,10 +6,11 @@
 # bundle's size comes over the wire (nginx's own count of body bytes), and
 # the history says how much was fetched and reused.  Then: a file edited in
 # the running slot (its blocks fetched), one range a request (max_ranges 1),
-# servers without ranges (nginx max_ranges 0, python3 -m http.server) and a
-# tampered block (refused, then the whole bundle, refused alike), each falling
-# back to the whole bundle with one log line; format 2 bundles are fetched
-# whole as before.
+# servers without ranges (nginx max_ranges 0, python3 -m http.server), a
+# tampered block (refused, then the whole bundle, refused alike), signed
+# hostile indexes and a server answering ranges wrongly
+# (tests/support/range_liar.py), each falling back to the whole bundle with
+# one log line; format 2 bundles are fetched whole as before.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/nginx.sh"
 B=$SLOTD_BIN
@@ -197,6 +198,28 @@ check "a signed index claiming 65535 items: refused, the whole bundle installs" 
 	hostile_index items "delta: delta.index: block 0: 65535 items, not 1 to 1922; downloading the whole bundle"
 check "a signed index naming the wrong file: that block fetched, the rest rebuilt" \
 	hostile_index liar "delta: [0-9]* of [0-9]* blocks from the running slot"
+# A server that answers ranges wrongly (tests/support/range_liar.py): each
+# answer refused as it comes, and the whole bundle, served right, installs.
+/usr/bin/python3 "$S/range_liar.py" "$T/www" > "$T/liar.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 grep -q '^PORT ' "$T/liar.out" || { echo "range_liar.py did not start"; exit 1; }
+LIAR=http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/liar.out")
+n=12
+for mode in shifted huge padded short; do	# a new version each: none is a no-op
+	/usr/bin/python3 "$S/delta_tree.py" change "$T/tree" 5 $((20 + n)) >/dev/null && pack v$n v$n.bundle
+	eval "liar_$mode=v$n"
+	n=$((n + 1))
+done
+liar() { # liar MODE WHAT-THE-LOG-SAYS
+	eval "v=\$liar_$1"
+	install "$LIAR/$1/$v.bundle" && same_tree "$v" && [ "$(last bytes_reused)" = 0 ] &&
+		[ "$(grep -c "delta: .*$2.*; downloading the whole bundle" "$T/last.out")" = 1 ]
+}
+check "a range answered one byte off: refused, then the whole bundle" liar shifted "answered bytes 1-16384, asked for 0-16383"
+check "a range answered with 4 MiB more: refused, then the whole bundle" liar huge "more than the range it announced"
+check "a multipart answer padded with 64 KiB: refused, then the whole bundle" liar padded "a multipart answer with more than 1536 bytes around its parts"
+# a server that always closes halfway is asked for the rest until nothing comes
+check "ranges answered short again and again: refused, then the whole bundle" liar short "an empty answer to a range request"
 check "no slot was left installing" sh -c '! grep -q installing "$0/root/state"' "$T"
 check "no temporary file left in the cache" sh -c '[ -z "$(ls -A "$0/root/cache")" ]' "$T"
 finish
