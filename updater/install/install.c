@@ -273,6 +273,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 			    &progress, &result, &err);
 	a->record.fetched = (int64_t)result.fetched_bytes;
 	a->record.reused = (int64_t)result.reused_bytes;
+	a->bytes = result.fetched_bytes;	/* a delta reports no progress: its total */
 	if (rc < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
 	if (result.outcome == INSTALL_STREAM_IDENTICAL)
