@@ -6,6 +6,7 @@
  *   blocks.sha256    SHA-256 of every payload block, 32 bytes each (format
  *                    2: each preceded by the block's length, 4 bytes)
  *   payload          tar (gzip|xz|zstd) of the slot tree, optionally AES-256-CTR
+ * and in format 3 a fifth, delta.index (bundle_index.h), before the payload.
  *
  * Format 1 compresses the tar as one stream and cuts the stored payload into
  * blocks of block_size.  Format 2 (what bundle_create writes) cuts the tar
@@ -82,7 +83,8 @@ struct bundle_manifest {
 	char iv[33];			/* hex, aes-256-ctr only */
 	char key_id[33];		/* hex, which key decrypts it */
 	uint32_t block_size;		/* format 1: stored bytes per block */
-	uint32_t chunk_size;		/* format 2: decoded bytes per member */
+	uint32_t chunk_size;		/* format 2: decoded bytes per member (format 3:
+					 * at most) */
 	uint32_t block_count;
 	char blocks_sha256[65];		/* of the blocks.sha256 member */
 	uint64_t index_size;		/* format 3: bytes of the delta.index member */
@@ -158,7 +160,7 @@ struct bundle_head {
 int bundle_read_head(int fd, const struct bundle_reader_options *options, int index_fd,
 		     struct bundle_head *head, struct error *err);
 void bundle_head_free(struct bundle_head *head);
-/* Stored length and offset in the payload of block i of a chunked head. */
+/* The stored length of block i of a head of format 2 or 3. */
 uint32_t bundle_head_block_len(const struct bundle_head *head, uint32_t i);
 
 /* --- internals shared by the bundle modules --- */
