@@ -10,7 +10,8 @@
 # tampered block (refused, then the whole bundle, refused alike), signed
 # hostile indexes and a server answering ranges wrongly
 # (tests/support/range_liar.py), each falling back to the whole bundle with
-# one log line; format 2 bundles are fetched whole as before.
+# one log line; format 2 bundles are fetched whole as before.  Last, the slot
+# about to be overwritten as a second source.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/nginx.sh"
 B=$SLOTD_BIN
@@ -220,6 +221,19 @@ check "a range answered with 4 MiB more: refused, then the whole bundle" liar hu
 check "a multipart answer padded with 64 KiB: refused, then the whole bundle" liar padded "a multipart answer with more than 1536 bytes around its parts"
 # a server that always closes halfway is asked for the rest until nothing comes
 check "ranges answered short again and again: refused, then the whole bundle" liar short "an empty answer to a range request"
+# The slot about to be overwritten as a second source: the guest runs the
+# last liar version, the other slot holds the one before; a release made from
+# that one fetches less than the running slot alone would need.
+rm -rf "$T/tree" && cp -a "$T/tree-$liar_padded" "$T/tree"
+/usr/bin/python3 "$S/delta_tree.py" change "$T/tree" 1 40 >/dev/null && pack v20 v20.bundle
+other_slot() {
+	alone=$(slotpack_diff "$liar_short" v20 | sed -n 's/^total: *\([0-9]*\) .*/\1/p')
+	install "$NGINX/v20.bundle" && same_tree v20 &&
+		grep -q "delta: [0-9]* of [0-9]* blocks from the running slot and [1-9][0-9]* from the other" "$T/last.out" &&
+		[ "$(last bytes_fetched)" -lt "$alone" ] &&
+		echo "# v20: $(last bytes_fetched) bytes fetched, $alone from the running slot alone"
+}
+check "blocks the other slot holds are taken from it before it is cleared" other_slot
 check "no slot was left installing" sh -c '! grep -q installing "$0/root/state"' "$T"
 check "no temporary file left in the cache" sh -c '[ -z "$(ls -A "$0/root/cache")" ]' "$T"
 finish

@@ -15,7 +15,9 @@
  * header.
  *
  * plan.c: which blocks a tree rebuilds, and the byte ranges of the bundle
- * to fetch for the others, adjacent ones merged. */
+ * to fetch for the others, adjacent ones merged.  A second tree (the slot
+ * about to be overwritten) may supply blocks the first does not: their
+ * bytes are kept in a stash file, as they will not be there to rebuild. */
 #ifndef SLOTD_BUNDLE_DELTA_H
 #define SLOTD_BUNDLE_DELTA_H
 
@@ -59,6 +61,11 @@ void bundle_rebuild_end(struct bundle_rebuild *rb);
 int bundle_rebuild_block(struct bundle_rebuild *rb, struct bundle_index_reader *r,
 			 const struct bundle_index_block *b, unsigned char *out, int *match,
 			 struct error *err);
+/* The same from n (1 or 2) trees at once, one pass over the items: each
+ * tree's bytes into its outs[t] (b->plain_len each), matches[t] for each. */
+int bundle_rebuild_trees(struct bundle_rebuild *const *rbs, unsigned n,
+			 struct bundle_index_reader *r, const struct bundle_index_block *b,
+			 unsigned char *const *outs, int *matches, struct error *err);
 
 /* A guest's first request for a bundle's head (install_delta.h): bytes 0
  * to this; the rest of the head, if any, exactly (so a head costs
@@ -70,19 +77,24 @@ struct bundle_range {
 };
 
 struct bundle_plan {
-	uint32_t blocks, reused;
+	uint32_t blocks, reused, stashed;
 	unsigned char *reuse;		/* one bit per block: 1 = rebuilt from the tree */
-	uint64_t reused_bytes;		/* stored bytes of the reused blocks */
+	unsigned char *stash;		/* one bit per block: 1 = its tar bytes are in
+					 * the stash file, in block order */
+	uint64_t reused_bytes;		/* stored bytes of the reused and stashed blocks */
 	uint64_t fetch_bytes;		/* stored bytes of the others */
 	struct bundle_range *ranges;	/* to fetch, in order, adjacent blocks merged */
 	size_t range_count;
 };
 
 /* Plans against the tree at tree_fd with the head and the index at
- * index_fd (bundle_read_head).  -1 on an index error. */
-int bundle_plan_make(const struct bundle_head *head, int index_fd, int tree_fd,
-		     struct bundle_plan *plan, struct error *err);
+ * index_fd (bundle_read_head); with other_fd >= 0 a block the tree does not
+ * rebuild may come from that tree instead, its tar bytes appended to
+ * stash_fd.  -1 on an index error or a failed stash write. */
+int bundle_plan_make(const struct bundle_head *head, int index_fd, int tree_fd, int other_fd,
+		     int stash_fd, struct bundle_plan *plan, struct error *err);
 int bundle_plan_reused(const struct bundle_plan *plan, uint32_t block);
+int bundle_plan_stashed(const struct bundle_plan *plan, uint32_t block);
 void bundle_plan_free(struct bundle_plan *plan);
 
 #endif

@@ -127,30 +127,42 @@ static int rebuild_piece(struct bundle_rebuild *rb, uint64_t from, uint32_t len,
 	return 0;
 }
 
-int bundle_rebuild_block(struct bundle_rebuild *rb, struct bundle_index_reader *r,
-			 const struct bundle_index_block *b, unsigned char *out, int *match,
-			 struct error *err)
+int bundle_rebuild_trees(struct bundle_rebuild *const *rbs, unsigned n,
+			 struct bundle_index_reader *r, const struct bundle_index_block *b,
+			 unsigned char *const *outs, int *matches, struct error *err)
 {
 	struct bundle_index_item item;
 	unsigned char digest[32];
 	uint32_t at = 0;
-	int ok = 1;
+	int ok[2] = { 1, 1 };
 
-	*match = 0;
+	if (n < 1 || n > 2)
+		return error_set(err, "delta: %u trees to rebuild from", n);
 	for (unsigned i = 0; i < b->items; i++) {
 		if (bundle_index_item(r, &item, err) < 0)
 			return -1;
-		if (!ok)
-			continue;	/* consumed all the same, to stay in step */
-		if (item.zeros)
-			memset(out + at, 0, item.len);
-		else {
-			rebuild_entry(rb, item.path);
-			ok = rebuild_piece(rb, item.from, item.len, out + at) == 0;
+		for (unsigned t = 0; t < n; t++) {
+			if (!ok[t])
+				continue;	/* the items are consumed all the same */
+			if (item.zeros) {
+				memset(outs[t] + at, 0, item.len);
+				continue;
+			}
+			rebuild_entry(rbs[t], item.path);
+			ok[t] = rebuild_piece(rbs[t], item.from, item.len, outs[t] + at) == 0;
 		}
 		at += item.len;
 	}
-	if (ok && EVP_Digest(out, b->plain_len, digest, NULL, EVP_sha256(), NULL) == 1)
-		*match = CRYPTO_memcmp(digest, b->sha256, 32) == 0;
+	for (unsigned t = 0; t < n; t++)
+		matches[t] = ok[t] && EVP_Digest(outs[t], b->plain_len, digest, NULL, EVP_sha256(),
+						 NULL) == 1 &&
+			     CRYPTO_memcmp(digest, b->sha256, 32) == 0;
 	return 0;
+}
+
+int bundle_rebuild_block(struct bundle_rebuild *rb, struct bundle_index_reader *r,
+			 const struct bundle_index_block *b, unsigned char *out, int *match,
+			 struct error *err)
+{
+	return bundle_rebuild_trees(&rb, 1, r, b, &out, match, err);
 }

@@ -36,6 +36,7 @@ struct delta {
 	const struct install_delta_io *io;
 	struct install_delta_stats *stats;
 	int cache_fd, head_fd, index_fd, tree_fd;
+	int other_fd, stash_fd;		/* the slot to be overwritten, and what it gave */
 	struct bundle_head head;
 	struct bundle_plan plan;
 	int sock[2];			/* ranges: [1] written by the fetch thread */
@@ -260,6 +261,30 @@ static int delta_fetched_block(struct delta *d, uint32_t i, unsigned char *buf,
 	return d->io->member(buf, len, d->io->ctx, err);
 }
 
+/* A block the other slot gave at planning time, from the stash, in order:
+ * hashed again (it is a file on disk) before it is handed on. */
+static int delta_stashed_block(struct delta *d, uint32_t i, const struct bundle_index_block *b,
+			       unsigned char *buf, struct error *err)
+{
+	unsigned char digest[32];
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < b->plain_len) {
+		n = read(d->stash_fd, buf + got, b->plain_len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return error_set(err, "delta: stash: block %u is short", i);
+		got += (size_t)n;
+	}
+	if (EVP_Digest(buf, b->plain_len, digest, NULL, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(digest, b->sha256, 32) != 0)
+		return error_set(err, "delta: stash: block %u changed on disk", i);
+	d->stats->reused += bundle_head_block_len(&d->head, i);
+	return d->io->plain(buf, b->plain_len, d->io->ctx, err);
+}
+
 static int delta_blocks(struct delta *d, struct error *err)
 {
 	const struct bundle_manifest *m = &d->head.manifest;
@@ -280,6 +305,11 @@ static int delta_blocks(struct delta *d, struct error *err)
 	for (uint32_t i = 0; i < m->block_count; i++) {
 		if (bundle_index_block(r, &b, err) < 0)
 			goto done;
+		if (bundle_plan_stashed(&d->plan, i)) {
+			if (bundle_index_skip(r, err) < 0 || delta_stashed_block(d, i, &b, plain, err) < 0)
+				goto done;
+			continue;
+		}
 		if (!bundle_plan_reused(&d->plan, i)) {
 			if (bundle_index_skip(r, err) < 0 || delta_fetched_block(d, i, member, err) < 0)
 				goto done;
@@ -318,14 +348,24 @@ static int delta_open(struct delta *d, const struct slots *slots, struct error *
 	d->index_fd = openat(d->cache_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (d->head_fd < 0 || d->index_fd < 0)
 		return error_errno(err, "delta: %s/cache: temporary file", slots->layout.root);
+	d->stash_fd = openat(d->cache_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (d->stash_fd < 0)
+		return error_errno(err, "delta: %s/cache: temporary file", slots->layout.root);
 	d->tree_fd = layout_open_slot_dir(&slots->layout, slots->current, err);
-	return d->tree_fd < 0 ? -1 : 0;
+	if (d->tree_fd < 0)
+		return -1;
+	/* the slot about to be overwritten: whatever of it hashes right is
+	 * worth its bytes; its absence only costs them */
+	struct error ignored;
+	d->other_fd = layout_open_slot_dir(&slots->layout, layout_other_slot(slots->current),
+					   &ignored);
+	return 0;
 }
 
 static void delta_close(struct delta *d)
 {
-	int *fds[] = { &d->cache_fd, &d->head_fd, &d->index_fd, &d->tree_fd, &d->sock[0],
-		       &d->sock[1] };
+	int *fds[] = { &d->cache_fd, &d->head_fd, &d->index_fd, &d->tree_fd, &d->other_fd,
+		       &d->stash_fd, &d->sock[0], &d->sock[1] };
 
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (*fds[i] >= 0)
@@ -350,10 +390,12 @@ static int delta_run(struct delta *d, const struct slots *slots,
 	rc = d->io->check(&d->head.manifest, d->io->ctx, err);
 	if (rc != 0)
 		return rc;
-	if (bundle_plan_make(&d->head, d->index_fd, d->tree_fd, &d->plan, err) < 0)
+	if (bundle_plan_make(&d->head, d->index_fd, d->tree_fd, d->other_fd, d->stash_fd, &d->plan,
+			     err) < 0 || lseek(d->stash_fd, 0, SEEK_SET) < 0)
 		return -1;
 	d->stats->blocks = d->plan.blocks;
-	d->stats->blocks_reused = d->plan.reused;
+	d->stats->blocks_reused = d->plan.reused + d->plan.stashed;
+	d->stats->blocks_stashed = d->plan.stashed;
 	d->stats->ranges = d->plan.range_count;
 	if (d->io->begin(&d->head.manifest, d->io->ctx, err) < 0 || delta_fetch_start(d, err) < 0)
 		return -1;
@@ -368,7 +410,8 @@ int install_delta(const struct config *config, const char *strategy, const char 
 {
 	struct delta d = { .config = config, .strategy = strategy, .location = location,
 			   .io = io, .stats = stats, .cache_fd = -1, .head_fd = -1,
-			   .index_fd = -1, .tree_fd = -1, .sock = { -1, -1 } };
+			   .index_fd = -1, .tree_fd = -1, .other_fd = -1, .stash_fd = -1,
+			   .sock = { -1, -1 } };
 	int rc;
 
 	memset(stats, 0, sizeof *stats);

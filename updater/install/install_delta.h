@@ -9,16 +9,18 @@
  *      bundle's start is verified: signature, manifest, hash list, index;
  *   2. io->check: the caller's manifest checks (nothing touched yet);
  *   3. the plan against the running slot: every block it rebuilds hashes
- *      to the signed tar hash, or it is fetched (bundle_plan_make);
+ *      to the signed tar hash, or it is fetched (bundle_plan_make); a block
+ *      the other slot (the one about to be overwritten) rebuilds instead is
+ *      kept in a stash file under <root>/cache until the install;
  *   4. io->begin: the caller's slot is made ready;
  *   5. the missing blocks' ranges, fetched in the confined child
  *      (updater/fetch/fetch_child.h) and relayed by a thread, and the
  *      rebuilt ones, go to io->member / io->plain in block order: a fetched
  *      block must match its signed hash before it is handed on, a rebuilt
  *      one is rebuilt again and hashed again (the slot may have changed
- *      since the plan).
+ *      since the plan), a stashed one read back and hashed again.
  * Memory: one block of each kind, the hash list, one bit and at most one
- * range per block; the head and the index stay on disk.
+ * range per block; the head, the index and the stash stay on disk.
  *
  * Returns 0 when the payload was handed on whole, 1 when io->check found
  * the bundle installed already, 2 when the bundle is not format 3 (nothing
@@ -42,7 +44,8 @@ struct install_delta_io {
 struct install_delta_stats {
 	unsigned long long fetched;	/* bytes over the wire: head and ranges */
 	unsigned long long reused;	/* stored bytes of the blocks rebuilt */
-	unsigned blocks, blocks_reused;
+	unsigned blocks, blocks_reused;	/* reused: from either slot */
+	unsigned blocks_stashed;	/* of those, from the slot being overwritten */
 	size_t ranges;
 	unsigned format;		/* the bundle's, once its head verified */
 };

@@ -292,9 +292,10 @@ static int stream_delta(struct stream *st, const struct bundle_reader_options *o
 	if (rc == 0 || rc == 1) {
 		st->result->reused_bytes = stats.reused;
 		st->result->delta = 1;
-		log_info("delta: %u of %u blocks from the running slot (%llu bytes), %llu bytes "
-			 "fetched in %zu ranges", stats.blocks_reused, stats.blocks, stats.reused,
-			 stats.fetched, stats.ranges);
+		log_info("delta: %u of %u blocks from the running slot and %u from the other "
+			 "(%llu bytes), %llu bytes fetched in %zu ranges",
+			 stats.blocks_reused - stats.blocks_stashed, stats.blocks,
+			 stats.blocks_stashed, stats.reused, stats.fetched, stats.ranges);
 		return rc;
 	}
 	if (rc == 2)

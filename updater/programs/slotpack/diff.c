@@ -69,7 +69,7 @@ static int diff_plan(const char *new_path, int new_fd, const struct bundle_reade
 		printf("bundle:   %s, %" PRIu64 " bytes, format %u: fetched whole (100%%)\n",
 		       new_path, (uint64_t)st.st_size, head.manifest.format);
 		rc = 0;
-	} else if (bundle_plan_make(&head, index_fd, tree_fd, &plan, &err) < 0) {
+	} else if (bundle_plan_make(&head, index_fd, tree_fd, -1, -1, &plan, &err) < 0) {
 		fprintf(stderr, "slotpack: %s: %s\n", new_path, err.text);
 	} else {
 		diff_print(new_path, (uint64_t)st.st_size, &head, &plan);
