@@ -262,6 +262,68 @@ static void test_rebuild(void **state)
 	free(r);
 }
 
+/* A plan with two trees: a block only the second holds is stashed (its tar
+ * bytes in the stash file), one neither holds is a range to fetch. */
+static void test_plan_two_trees(void **state)
+{
+	char dirs[2][40] = { "/tmp/test_plan_a.XXXXXX", "/tmp/test_plan_b.XXXXXX" }, path[80];
+	unsigned char header[BUNDLE_TAR_HEADER_MAX], plain[2][1024 + 512], hash[2][32];
+	unsigned char hashes[2 * BUNDLE_ENTRY_CHUNKED] = { 0 }, back[1024 + 512];
+	struct bundle_head head = { .hashes = hashes, .payload_offset = 3072 };
+	struct bundle_plan plan;
+	struct error err = { "" };
+	struct idx x = start();
+	size_t hlen[2];
+	int trees[2], fd, stash;
+
+	(void)state;
+	for (int t = 0; t < 2; t++) {	/* file "f<t>" holds "t" in tree 1 only */
+		char name[3] = { 'f', (char)('0' + t), 0 };
+
+		assert_non_null(mkdtemp(dirs[t]));
+		trees[t] = open(dirs[t], O_RDONLY | O_DIRECTORY);
+		assert_int_equal(bundle_tar_header(name, S_IFREG | 0644, 1, 7, NULL, header, &hlen[t],
+						   &err), 0);
+		memcpy(plain[t], header, hlen[t]);
+		plain[t][hlen[t]] = (unsigned char)('0' + t);
+		memset(plain[t] + hlen[t] + 1, 0, 511);
+		EVP_Digest(plain[t], hlen[t] + 512, hash[t], NULL, EVP_sha256(), NULL);
+		put_be(&x, hlen[t] + 512, 4);
+		put(&x, hash[t], 32);
+		put_be(&x, 1, 2);
+		put_entry(&x, name, 0, (uint32_t)(hlen[t] + 512));
+		hashes[t * BUNDLE_ENTRY_CHUNKED + 3] = 100;	/* stored: 100 bytes each */
+	}
+	snprintf(path, sizeof path, "%s/f0", dirs[1]);	/* only tree 1 has f0 */
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	assert_int_equal(write(fd, "0", 1), 1);
+	close(fd);
+	head.manifest.chunk_size = BUNDLE_CHUNK_SIZE;
+	head.manifest.block_count = 2;
+	head.manifest.index_size = x.len;
+	head.manifest.created = 7;
+	fd = index_fd(&x);
+	stash = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	assert_int_equal(bundle_plan_make(&head, fd, trees[0], trees[1], stash, &plan, &err), 0);
+	assert_int_equal(plan.reused, 0);
+	assert_int_equal(plan.stashed, 1);
+	assert_true(bundle_plan_stashed(&plan, 0) && !bundle_plan_stashed(&plan, 1));
+	assert_int_equal(plan.range_count, 1);
+	assert_int_equal(plan.ranges[0].offset, 3072 + 100);
+	assert_int_equal(plan.ranges[0].len, 100);
+	assert_int_equal(pread(stash, back, hlen[0] + 512, 0), (ssize_t)(hlen[0] + 512));
+	assert_memory_equal(back, plain[0], hlen[0] + 512);
+	bundle_plan_free(&plan);
+	unlink(path);
+	for (int t = 0; t < 2; t++) {
+		close(trees[t]);
+		rmdir(dirs[t]);
+	}
+	close(fd);
+	close(stash);
+	free(x.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_rebuild),
+		cmocka_unit_test(test_plan_two_trees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
