@@ -4,7 +4,8 @@
 # installs a format 3 bundle with 1, 5 and 25 % of its files changed
 # (tests/support/delta_tree.py), from nginx on 127.0.0.1: bytes over the wire
 # (nginx's $body_bytes_sent) and wall time of `slotupd install` by delta
-# against the whole bundle ([updater] delta = no), each from v0 again; and
+# against the whole bundle ([updater] delta = no), each from v0 again (both
+# slots holding v0's tree); and
 # what casync would fetch for the same change (the chunks of v1's index not
 # in v0's store, and the index), where casync is installed.
 #   tests/bench/delta.sh RELEASE_BUILD_DIR OUTDIR
@@ -33,6 +34,7 @@ echo good > "$T/v0/behaviour"
 pack() { SOURCE_DATE_EPOCH=$2 "$B/slotpack" create --format 3 -d "$T/$1" -V "v1.0.$2" -C bench \
 	-k "$k/ca-signer.key" -c "$k/ca-signer.pem" -o "$T/www/$1.bundle"; }
 pack v0 0
+cp -a "$T/v0" "$T/v0b" && pack v0b 100	# v0's tree, another digest: see "back to v0"
 for p in 1 5 25; do
 	cp -a "$T/v0" "$T/v$p"
 	/usr/bin/python3 "$top/tests/support/delta_tree.py" change "$T/v$p" "$p" "$p" >/dev/null
@@ -78,7 +80,10 @@ for p in 1 5 25; do
 			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >> "$T/times.$mode"
 			cat "$T/rss" >> "$T/rss.$mode"
 			eval "sent_$mode=\$(served v$p)"
-			install delta v0	# back to v0, untimed
+			# back to v0, untimed, with v0's tree in both slots: else the
+			# other slot would hold v$p, a source of every block
+			install delta v0
+			install delta v0b
 		done
 	done
 	size=$(stat -c %s "$T/www/v$p.bundle")
