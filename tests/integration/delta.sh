@@ -234,6 +234,17 @@ other_slot() {
 		echo "# v20: $(last bytes_fetched) bytes fetched, $alone from the running slot alone"
 }
 check "blocks the other slot holds are taken from it before it is cleared" other_slot
+# A verified manifest the guest refuses (another compatible): refused after
+# the head, as a whole download would be, without fetching the rest.
+"$B/slotpack" create --format 3 -d "$T/tree-v20" -V v21.0.0 -C other-guest -k "$T/keys/ca-signer.key" \
+	-c "$T/keys/ca-signer.pem" -o "$T/www/foreign.bundle" >/dev/null
+foreign() {
+	cut_log
+	! install "$NGINX/foreign.bundle" && [ "$(last state)" = FAILED ] &&
+		last error | grep -q "compatible" && ! grep -q "downloading the whole bundle" "$T/last.out" &&
+		[ "$(served /foreign.bundle)" -lt $(( $(size foreign.bundle) / 4 )) ]
+}
+check "a foreign bundle is refused after its head, nothing more fetched" foreign
 check "no slot was left installing" sh -c '! grep -q installing "$0/root/state"' "$T"
 check "no temporary file left in the cache" sh -c '[ -z "$(ls -A "$0/root/cache")" ]' "$T"
 finish

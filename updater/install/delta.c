@@ -389,7 +389,7 @@ static int delta_run(struct delta *d, const struct slots *slots,
 		return rc;
 	rc = d->io->check(&d->head.manifest, d->io->ctx, err);
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 3 : rc;	/* refused: a whole download would be too */
 	if (bundle_plan_make(&d->head, d->index_fd, d->tree_fd, d->other_fd, d->stash_fd, &d->plan,
 			     err) < 0 || lseek(d->stash_fd, 0, SEEK_SET) < 0)
 		return -1;

@@ -24,8 +24,10 @@
  *
  * Returns 0 when the payload was handed on whole, 1 when io->check found
  * the bundle installed already, 2 when the bundle is not format 3 (nothing
- * touched), -1 with the reason otherwise.  On 2 and -1 the caller fetches
- * the whole bundle instead. */
+ * touched), 3 when io->check refused its verified manifest (err says why;
+ * nothing touched), -1 with the reason otherwise.  On 2 and -1 the caller
+ * fetches the whole bundle instead; on 3 a whole bundle would be refused
+ * the same way. */
 #ifndef SLOTD_INSTALL_DELTA_H
 #define SLOTD_INSTALL_DELTA_H
 

@@ -275,10 +275,12 @@ static int stream_delta_eligible(const struct stream *st)
 	       !(st->checks->expected_sha256 && st->checks->expected_sha256[0]);
 }
 
-/* install_delta(): 0 or 1 as stream_run; -1 when it did not work out, said
- * in one log line, with everything it touched undone (the slot cleared and
- * empty), so the whole bundle can be fetched next. */
-static int stream_delta(struct stream *st, const struct bundle_reader_options *options)
+/* install_delta(): 0 or 1 as stream_run; 3 when the verified manifest was
+ * refused (in err); -1 when it did not work out, said in one log line, with
+ * everything it touched undone (the slot cleared and empty), so the whole
+ * bundle can be fetched next. */
+static int stream_delta(struct stream *st, const struct bundle_reader_options *options,
+			struct error *err)
 {
 	struct install_delta_io io = { stream_checked, stream_begin, stream_on_payload,
 				       stream_on_plain, st };
@@ -289,6 +291,10 @@ static int stream_delta(struct stream *st, const struct bundle_reader_options *o
 	rc = install_delta(st->config, st->strategy, st->location, st->slots, options, &io,
 			   &stats, &why);
 	st->result->fetched_bytes += stats.fetched;
+	if (rc == 3) {
+		*err = why;
+		return 3;
+	}
 	if (rc == 0 || rc == 1) {
 		st->result->reused_bytes = stats.reused;
 		st->result->delta = 1;
@@ -341,7 +347,9 @@ static int stream_run(struct stream *st, struct error *err)
 	history_redact_location(shown, sizeof shown);
 	stream_step(st, HISTORY_DOWNLOADING, shown);
 	if (stream_delta_eligible(st)) {
-		rc = stream_delta(st, &options);
+		rc = stream_delta(st, &options, err);
+		if (rc == 3)
+			return -1;	/* refused as the whole bundle would be */
 		if (rc >= 0)
 			return rc;
 	}
