@@ -4,14 +4,18 @@
 #   tt_setup DATA_KB       keys, $INI, and a base data set of about DATA_KB KiB
 #   tt_pack N KIND         tree $T/trees/vN (kept: the checker compares slots with it)
 #                          and bundle $T/bundles/vN.bundle, version vN.0.0; KIND is
-#                          good or crash (the demo agent exits during its trial)
+#                          good or crash (the demo agent exits during its trial);
+#                          odd N in format 3 (delta updates)
 #   tt_boot                slotd as PID 1 of its own PID namespace (its agent dies
 #                          with it), every other boot under the host's /proc:
 #                          SLOTD_NS (unshare's pid) and SLOTD_PID; logs to
 #                          $T/slotd.log, one "=== boot N" line before each boot
 #   tt_kill_slotd          SIGKILL to slotd by pid (the namespace goes with it), reaped
 #   tt_install ROUND N     `slotupd install --id rROUND-vN` of vN in the background:
-#                          UPD_PID, UPD_ID, UPD_LOG (stderr), UPD_LOG.out (stdout)
+#                          UPD_PID, UPD_ID, UPD_LOG (stderr), UPD_LOG.out (stdout);
+#                          with nginx installed, odd N from its URL: a delta
+#                          install (blocks rebuilt from the slots, the rest by
+#                          HTTP ranges) is struck as often as a whole one
 #   tt_exited PID          true once PID is gone or a zombie
 #   tt_kill_upd            SIGKILL to slotupd by pid (if it still runs), reaped
 #   tt_strike ARGS         waits for a random moment of the install and strikes
@@ -46,6 +50,12 @@ tt_now_ms() {
 tt_setup() {
 	make_keys "$T/keys" || { echo "openssl failed"; return 1; }
 	mkdir -p "$T/base/data" "$T/trees" "$T/bundles" "$T/logs"
+	TT_HTTP=""
+	if command -v nginx > /dev/null; then
+		. "$S/nginx.sh"
+		nginx_start "$T/bundles" "$T/nginx" || { echo "nginx did not start"; return 1; }
+		TT_HTTP=$NGINX
+	fi
 	# Many small files and a few large ones: extraction, then syncfs, take a while.
 	i=0
 	while [ $i -lt 32 ]; do
@@ -86,8 +96,11 @@ tt_pack() {
 	echo "v$1.0.0" > "$tree/VERSION"
 	head -c 65536 /dev/urandom > "$tree/data/only-v$1"
 	ln -s "data/only-v$1" "$tree/mine"
+	tt_format=2
+	[ $(($1 % 2)) -eq 1 ] && tt_format=3
 	"$B/slotpack" create -d "$tree" -V "v$1.0.0" -C torture -k "$T/keys/ca-signer.key" \
-		-c "$T/keys/ca-signer.pem" -z zstd -o "$T/bundles/v$1.bundle" >/dev/null
+		-c "$T/keys/ca-signer.pem" -z zstd --format "$tt_format" \
+		-o "$T/bundles/v$1.bundle" >/dev/null
 }
 
 # Boots alternate between the two layouts of a PID namespace found in the
@@ -126,7 +139,9 @@ tt_install() {
 	UPD_VERSION=$2
 	UPD_SLOTD_LINE=$(wc -l < "$T/slotd.log")
 	UPD_START=$(tt_now_ms)
-	"$B/slotupd" -c "$INI" install --id "$UPD_ID" "$T/bundles/v$2.bundle" \
+	upd_from=$T/bundles/v$2.bundle
+	[ -n "$TT_HTTP" ] && [ $(($2 % 2)) -eq 1 ] && upd_from=$TT_HTTP/v$2.bundle
+	"$B/slotupd" -c "$INI" install --id "$UPD_ID" "$upd_from" \
 		> "$UPD_LOG.out" 2> "$UPD_LOG" &
 	UPD_PID=$!
 }
