@@ -257,7 +257,7 @@ static int pstep_run(struct pstep *s, struct error *err)
 {
 	struct fleet_policy_window w;
 	struct fleet_rollout_pace *pace = &s->x->pace;
-	size_t room, pace_room;
+	size_t room = 0, pace_room;
 	int rc;
 
 	rc = fleet_store_policy_get(s->store, s->x->id, &s->p, err);
