@@ -9,7 +9,9 @@
 #                        appended); sets FLEET_PID and API (the tenant's
 #                        .../v1.0/acme/mgmt URL); waits for the consumer
 #                        unless FLEET_NO_BROKER is set
-#   fleet_start_second   another one on the same database and broker (PID_fleet2, API2)
+#   fleet_start_other NAME  another one on the same database and broker
+#                        ($T/NAME.log; OTHER_PID, OTHER_PORT)
+#   fleet_start_second   fleet_start_other fleet2 (PID_fleet2, API2)
 #   fleet_stop [SIG]     stops it (TERM, or SIG) and waits
 #   api METHOD PATH [BODY]  curl with the admin token; prints the status,
 #                        the body goes to $T/body, the headers to $T/headers
@@ -66,16 +68,23 @@ fleet_start() {
 		{ cat "$T/fleet.log"; return 1; }
 }
 
-# fleet_start_second: another slotfleet on $T/fleet.ini's database and
-# broker, its own port, log $T/fleet2.log; sets PID_fleet2 and API2 once its
-# consumer runs
+# fleet_start_other NAME: another slotfleet on $T/fleet.ini's database and
+# broker, its own port, config $T/NAME.ini and log $T/NAME.log; sets
+# OTHER_PID and OTHER_PORT once its consumer runs
+fleet_start_other() {
+	sed 's/^listen = .*/listen = 127.0.0.1:0/' "$T/fleet.ini" > "$T/$1.ini"
+	"$B/slotfleet" -c "$T/$1.ini" > "$T/$1.log" 2>&1 &
+	OTHER_PID=$!
+	PIDS="$PIDS $OTHER_PID"
+	wait_until 30 grep -q "consumer: connected" "$T/$1.log" || return 1
+	OTHER_PORT=$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/$1.log" | head -n 1)
+}
+
+# fleet_start_second: fleet_start_other fleet2; sets PID_fleet2 and API2
 fleet_start_second() {
-	sed 's/^listen = .*/listen = 127.0.0.1:0/' "$T/fleet.ini" > "$T/fleet2.ini"
-	"$B/slotfleet" -c "$T/fleet2.ini" > "$T/fleet2.log" 2>&1 &
-	PID_fleet2=$!
-	PIDS="$PIDS $PID_fleet2"
-	wait_until 30 grep -q "consumer: connected" "$T/fleet2.log" || return 1
-	API2=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/fleet2.log" | head -n 1)/v1.0/acme/mgmt
+	fleet_start_other fleet2 || return 1
+	PID_fleet2=$OTHER_PID
+	API2=http://127.0.0.1:$OTHER_PORT/v1.0/acme/mgmt
 }
 
 fleet_stop() {
