@@ -16,6 +16,9 @@
 #include "log.h"
 
 #define CONSUMER_POLL_MS 500		/* how soon a stop request is seen */
+#define CONSUMER_FILL_MS 2		/* a batch waits this long for the next delivery:
+					 * the broker streams a batch's worth after an ack,
+					 * and one commit for many beats one each */
 #define CONSUMER_STORE_BACKOFF_MAX_MS 30000
 #define CONSUMER_LINK_BACKOFF_MAX_MS 60000
 #define CONSUMER_BATCH_MAX 1024		/* bounds the memory a batch holds (~2 MiB, and
@@ -147,22 +150,23 @@ static int consumer_store(struct fleet_consumer *c, size_t items)
 static int consumer_handle(struct fleet_consumer *c, size_t n)
 {
 	struct error err = { "" };
-	size_t i;
 
 	if (!consumer_store(c, consumer_parse(c, n)))
 		return 0;	/* stopping: unacknowledged, the broker keeps them */
-	for (i = 0; i < n; i++) {
-		if (amqp_link_ack(c->link, c->slots[i].d.tag, &err) < 0) {
-			log_warn("%s", err.text);
-			return -1;
-		}
+	/* One frame for the batch: every earlier delivery is acked already
+	 * (batches settle in order, one channel), so "up to the last tag" is
+	 * exactly this batch. */
+	if (amqp_link_ack_upto(c->link, c->slots[n - 1].d.tag, &err) < 0) {
+		log_warn("%s", err.text);
+		return -1;
 	}
 	return 0;
 }
 
 /* Takes a batch: waits up to CONSUMER_POLL_MS for a first delivery, then
- * takes what has already arrived, up to the batch size, without waiting.
- * Returns the link's status (-1 broke, err set); *n deliveries were taken. */
+ * takes the next ones while each comes within CONSUMER_FILL_MS, up to the
+ * batch size.  Returns the link's status (-1 broke, err set); *n
+ * deliveries were taken. */
 static int consumer_collect(struct fleet_consumer *c, size_t *n, struct error *err)
 {
 	int got = amqp_link_next(c->link, CONSUMER_POLL_MS, &c->slots[0].d, err);
@@ -171,7 +175,7 @@ static int consumer_collect(struct fleet_consumer *c, size_t *n, struct error *e
 	while (got > 0) {
 		if (++*n == c->batch)
 			break;
-		got = amqp_link_next(c->link, 0, &c->slots[*n].d, err);
+		got = amqp_link_next(c->link, CONSUMER_FILL_MS, &c->slots[*n].d, err);
 	}
 	return got < 0 ? -1 : 0;
 }
