@@ -210,7 +210,9 @@ int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
  * transaction.  Returns 0 once that transaction has committed; then each
  * item's result is 1 (applied: inserted, the state changed, the heartbeat
  * was the newest), 0 (not: the id exists, a repeat, a late report, an older
- * heartbeat) or -1: refused, with err saying why (what the single call
+ * heartbeat, or one the same instance's newer heartbeat in this batch
+ * supersedes: only that newest one is written, and the row ends as if all
+ * had been applied in order) or -1: refused, with err saying why (what the single call
  * would refuse with EINVAL).  A refused item changed nothing and did not
  * stop the others: one bad message does not poison the batch.  Returns -1
  * (errno EIO) when the backend failed: nothing at all was written, and the

@@ -10,6 +10,11 @@
  * item order, what follows from round 1: the event of each applied insert
  * or report, and the instance of a record just created.
  *
+ * Heartbeats are coalesced first (store_coalesce.c): of one instance's
+ * heartbeats in the batch only the newest by sent time is written, the
+ * others are results 0 (as if each had come after the newest: the stored
+ * row ends the same as when all ran in order).
+ *
  * This keeps the rules of the single calls (batches of one): each statement
  * sees the ones before it, as when they ran one by one; a report's UPDATE
  * after its own create changes nothing (the record has its state and
@@ -214,6 +219,7 @@ struct store_batch {
 	struct fleet_batch_item *items;
 	size_t count;
 	struct store_run *runs;
+	unsigned char *superseded;	/* per item: a heartbeat a later one hides */
 	struct db_stmt *round1;		/* 3 per item: a report's at most */
 	struct db_stmt *round2;		/* 2 per item */
 };
@@ -233,6 +239,10 @@ static int store_batch_tx(struct db *db, void *ctx, struct error *err)
 		run->decide = NULL;
 		if (run->item->result < 0)
 			continue;	/* refused by the checks already */
+		if (b->superseded[i]) {
+			run->item->result = 0;	/* as if it came after its newer one */
+			continue;
+		}
 		run->decide = s;
 		if (run->item->insert)
 			s = store_decide_insert(run, s);
@@ -277,7 +287,7 @@ static void store_batch_check(struct fleet_batch_item *items, size_t count)
 int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items, size_t count,
 		      struct error *err)
 {
-	struct store_batch b = { items, count, NULL, NULL, NULL };
+	struct store_batch b = { items, count, NULL, NULL, NULL, NULL };
 	int rc = -1;
 
 	if (count > FLEET_BATCH_MAX) {
@@ -288,7 +298,9 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	store_batch_check(items, count);
 	b.runs = calloc(count ? count : 1, sizeof *b.runs);
 	b.round1 = calloc(count ? 5 * count : 1, sizeof *b.round1);
-	if (!b.runs || !b.round1) {
+	b.superseded = malloc(count ? count : 1);
+	if (!b.runs || !b.round1 || !b.superseded ||
+	    store_coalesce(items, count, b.superseded) < 0) {
 		errno = ENOMEM;
 		error_set(err, "store: out of memory for a batch of %zu", count);
 	} else {
@@ -297,5 +309,6 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	}
 	free(b.runs);
 	free(b.round1);
+	free(b.superseded);
 	return rc;
 }

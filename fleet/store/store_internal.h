@@ -3,6 +3,7 @@
  *   store_schema.c  the migrations
  *   store_write.c   the writes' checks and statements, a plan's upgrade insert
  *   store_batch.c   fleet_store_batch: a batch's statements in two rounds
+ *   store_coalesce.c which of a batch's heartbeats need writing
  *   store_single.c  the single writes: batches of one
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
@@ -13,7 +14,8 @@
  *   store_metrics.c the counts the metrics' gauges show
  *   store_summary.c the fleet's counts (GET .../mgmt/summary, the web UI)
  * Arrows go one way: store.c calls the migrations, the single writes call
- * the batch, the batch calls store_write.c's checks; none calls back. */
+ * the batch, the batch calls store_write.c's checks and store_coalesce.c;
+ * none calls back. */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
 #define SLOTFLEET_STORE_INTERNAL_H
 
@@ -96,6 +98,12 @@ void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, in
 			  struct db_value p[STORE_UPGRADE_PARAMS]);
 extern const char store_sql_event[];
 extern const char store_sql_instance_known[];
+
+/* Marks superseded[i] (count of them) for each heartbeat item that a newer
+ * one of the same instance in the batch, or an equally new later one,
+ * makes invisible: writing it could change nothing that stays.  Items
+ * refused already (result -1) are skipped.  0, or -1 out of memory. */
+int store_coalesce(const struct fleet_batch_item *items, size_t count, unsigned char *superseded);
 
 /* The driving lock named by key (store_lock.c): 1 when this connection
  * holds it (always on SQLite), 0 not, -1; take: take it if free. */

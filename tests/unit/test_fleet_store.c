@@ -315,6 +315,70 @@ static void test_batch_applies_in_order_refusing_alone(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* Heartbeats coalesced in a batch: only an instance's newest (the last of
+ * equally new ones) is written; the row ends as if all ran in order, and
+ * the others are results 0.  Refused items and other kinds are untouched. */
+static void test_batch_heartbeats_coalesced(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_heartbeat hb[] = {
+		{ "inst-c", "2.0", "a", 6000, "1.1" },
+		{ "inst-c", "3.0", "b", 7000, "1.1" },
+		{ "inst-c", "x", "a", 6500, "1.0" },	/* older than the one before */
+		{ "inst-d", "1.0", "a", 100, "1.0" },
+		{ "inst-c", "3.1", "b", 7000, "1.2" },	/* as new, later: it wins */
+		{ "inst-e", "1.0", "a", 10, "1.0" },
+		{ "inst-e", "0.9", "a", 5, "1.0" },	/* older */
+		{ "", "1.0", "a", 9999, "1.0" },		/* refused */
+	};
+	struct fleet_report r = { .upgrade_id = "cast-c", .instance_id = "inst-c",
+				  .state = FLEET_DOWNLOADING, .at_us = 6600, .source = "guest" };
+	const int want[9] = { 0, 0, 0, 1, 1, 1, 0, -1, 1 };
+	struct fleet_batch_item items[9];
+	struct fleet_instance in;
+	struct error err;
+	size_t i;
+
+	assert_int_equal(fleet_store_heartbeat(f->store, "inst-c", "1.0", "a", "1.0", 5000, NULL), 0);
+	memset(items, 0, sizeof items);
+	for (i = 0; i < 8; i++)
+		items[i].heartbeat = &hb[i];
+	items[8].report = &r;
+	if (fleet_store_batch(f->store, items, 9, &err) != 0)
+		fail_msg("batch: %s", err.text);
+	for (i = 0; i < 9; i++) {
+		if (items[i].result != want[i])
+			fail_msg("item %zu: result %d, not %d (%s)", i, items[i].result, want[i],
+				 items[i].err.text);
+	}
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-c", &in, NULL), 1);
+	assert_string_equal(in.agent_version, "3.1");
+	assert_string_equal(in.rpc_api_version, "1.2");
+	assert_int_equal(in.last_seen_us, 7000);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-e", &in, NULL), 1);
+	assert_string_equal(in.agent_version, "1.0");
+	assert_int_equal(in.last_seen_us, 10);
+	assert_int_equal(state_of(f, "cast-c"), FLEET_DOWNLOADING);
+
+	/* All older than the stored one: nothing applies; one as new as the
+	 * stored one applies, as its single call would. */
+	memset(items, 0, sizeof items);
+	hb[0].sent_us = 200;
+	hb[2].sent_us = 100;
+	items[0].heartbeat = &hb[0];
+	items[1].heartbeat = &hb[2];
+	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
+	assert_int_equal(items[0].result, 0);
+	assert_int_equal(items[1].result, 0);
+	hb[0].sent_us = 7000;
+	items[2].heartbeat = &hb[0];
+	assert_int_equal(fleet_store_batch(f->store, items, 3, NULL), 0);
+	assert_int_equal(items[2].result, 1);
+	assert_int_equal(fleet_store_instance_get(f->store, "inst-c", &in, NULL), 1);
+	assert_string_equal(in.agent_version, "2.0");
+	assert_int_equal(in.last_seen_us, 7000);
+}
+
 /* A batch far larger than a round trip's worth of statements (db.h's
  * DB_BATCH_CHUNK), an upgrade's reports spread over it and mixed with the
  * API's inserts: each report sees the ones before it, the events come out
@@ -960,6 +1024,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_report_for_unknown_id_creates, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_large_in_order_and_idempotent, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_applies_in_order_refusing_alone, SETUP), \
+	SUPPORT_STORE_TEST(test_batch_heartbeats_coalesced, SETUP), \
 	SUPPORT_STORE_TEST(test_list_filters_and_pages, SETUP), \
 	SUPPORT_STORE_TEST(test_events_oldest_first_bounded, SETUP), \
 	SUPPORT_STORE_TEST(test_heartbeat_newer_wins, SETUP), \
