@@ -147,7 +147,7 @@ static int sqlite_exec(struct db *db, const char *sql, const struct db_value *pa
 	struct db_sqlite *s = (struct db_sqlite *)db;
 	unsigned char arg[DB_PARAMS_MAX];
 	sqlite3_stmt *stmt;
-	int keep, rc, nslots;
+	int keep, rc, nslots = 0;
 
 	if (!(stmt = sqlite_stmt(s, sql, &keep, arg, &nslots, err)))
 		return -1;
