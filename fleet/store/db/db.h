@@ -36,7 +36,7 @@
 #include "error.h"
 
 #define DB_COLS_MAX 24		/* result columns a statement may return */
-#define DB_PARAMS_MAX 24
+#define DB_PARAMS_MAX 256
 #define DB_BATCH_CHUNK 128	/* statements per round trip in db_exec_batch() */
 
 enum db_type { DB_NULL, DB_TEXT, DB_INT };

@@ -17,7 +17,7 @@
 #include "store/db/db.h"
 
 #define SQLITE_BUSY_MS 10000
-#define SQLITE_CACHE_MAX 48
+#define SQLITE_CACHE_MAX 64
 
 struct db_sqlite {
 	struct db base;
