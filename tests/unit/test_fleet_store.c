@@ -455,6 +455,112 @@ static void test_batch_large_in_order_and_idempotent(void **state)
 	free(inst);
 }
 
+/* The consumer's batches (no inserts) run as multi-row statements: each
+ * upgrade's reports spread over several statements' worth of rows and
+ * layers (one per report of the same upgrade), heartbeats coalesced, a
+ * repeat, a late report and another instance's report among them: the
+ * same results and events as one by one; again (a redelivery), nothing.
+ * More reports of one upgrade than the layers allow take the per-item
+ * statements, with the same rules. */
+#define ROWS_N 100
+static void test_batch_rows_layers(void **state)
+{
+	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
+						  FLEET_INSTALLING, FLEET_ACTIVATING,
+						  FLEET_SUCCESS };
+	struct support_store *f = *state;
+	const size_t nsteps = 5, count = ROWS_N * (nsteps + 1) + 3 + ROWS_N / 10;
+	struct fleet_report *r = calloc(ROWS_N * nsteps + 3, sizeof *r);
+	struct fleet_heartbeat *hb = calloc(ROWS_N, sizeof *hb);
+	struct fleet_batch_item *items = calloc(count, sizeof *items);
+	char (*ids)[FLEET_ID_MAX] = calloc(ROWS_N, sizeof *ids);
+	char (*inst)[FLEET_INSTANCE_MAX] = calloc(ROWS_N, sizeof *inst);
+	struct fleet_event ev[16];
+	struct fleet_instance in;
+	size_t i, s, k, round;
+	struct error err;
+	int want;
+
+	assert_true(r && hb && items && ids && inst);
+	for (i = 0; i < ROWS_N; i++) {
+		snprintf(ids[i], sizeof ids[i], "rows-%zu", i);
+		snprintf(inst[i], sizeof inst[i], "inst-rows-%zu", i);
+		hb[i] = (struct fleet_heartbeat){ inst[i], "2.0", "b", 9000 + (int64_t)i, "1.1" };
+		for (s = 0; s < nsteps; s++)
+			r[s * ROWS_N + i] = (struct fleet_report){ .upgrade_id = ids[i],
+				.instance_id = inst[i], .state = steps[s],
+				.at_us = 1000 + (int64_t)s, .source = "guest" };
+	}
+	/* A repeat of rows-1's SUCCESS, a late VERIFYING of rows-2, and
+	 * rows-3's FAILED from another instance. */
+	r[ROWS_N * nsteps] = r[(nsteps - 1) * ROWS_N + 1];
+	r[ROWS_N * nsteps + 1] = r[1 * ROWS_N + 2];
+	r[ROWS_N * nsteps + 2] = (struct fleet_report){ .upgrade_id = ids[3],
+		.instance_id = "inst-other", .state = FLEET_FAILED, .at_us = 5000,
+		.source = "guest" };
+	for (round = 0; round < 2; round++) {
+		memset(items, 0, count * sizeof *items);
+		for (k = 0, s = 0; s < nsteps; s++) {
+			for (i = 0; i < ROWS_N; i++) {
+				items[k++].report = &r[s * ROWS_N + i];
+				if (s == 2 && i % 10 == 0)	/* two heartbeats of one */
+					items[k++].heartbeat = &hb[(i + 5) % ROWS_N];
+			}
+		}
+		for (i = 0; i < 3; i++)
+			items[k++].report = &r[ROWS_N * nsteps + i];
+		for (i = 0; i < ROWS_N; i++)
+			items[k++].heartbeat = &hb[i];
+		assert_true(k <= count);
+		if (fleet_store_batch(f->store, items, k, &err) != 0)
+			fail_msg("batch: %s", err.text);
+		for (i = 0; i < k; i++) {
+			const struct fleet_report *one = items[i].report;
+
+			if (one && one == &r[ROWS_N * nsteps + 2])
+				want = -1;
+			else if (one && one >= &r[ROWS_N * nsteps])
+				want = 0;
+			else if (items[i].heartbeat)	/* the last of each is the newest; */
+				want = i >= k - ROWS_N;	/* as new as the stored: applies */
+			else
+				want = round == 0;
+			if (items[i].result != want)
+				fail_msg("round %zu item %zu: result %d, not %d (%s)", round, i,
+					 items[i].result, want, items[i].err.text);
+		}
+	}
+	for (i = 0; i < ROWS_N; i++) {
+		assert_int_equal(events(f, ids[i], ev, 16), nsteps);
+		for (s = 0; s < nsteps; s++)
+			assert_int_equal(ev[s].state, steps[s]);
+		assert_int_equal(state_of(f, ids[i]), FLEET_SUCCESS);
+		assert_int_equal(fleet_store_instance_get(f->store, inst[i], &in, NULL), 1);
+		assert_int_equal(in.last_seen_us, 9000 + (int64_t)i);
+	}
+	/* Ten reports of one upgrade: more layers than the rows take. */
+	memset(items, 0, count * sizeof *items);
+	for (s = 0; s < nsteps; s++) {
+		r[s] = (struct fleet_report){ .upgrade_id = "rows-many", .instance_id = "inst-many",
+					      .state = steps[s], .at_us = 1000 + (int64_t)s,
+					      .source = "guest" };
+		r[nsteps + s] = r[s];	/* each again: repeats */
+		items[2 * s].report = &r[s];
+		items[2 * s + 1].report = &r[nsteps + s];
+	}
+	if (fleet_store_batch(f->store, items, 2 * nsteps, &err) != 0)
+		fail_msg("batch: %s", err.text);
+	for (i = 0; i < 2 * nsteps; i++)
+		assert_int_equal(items[i].result, i % 2 == 0);
+	assert_int_equal(events(f, "rows-many", ev, 16), nsteps);
+	assert_int_equal(ev[nsteps - 1].state, FLEET_SUCCESS);
+	free(r);
+	free(hb);
+	free(items);
+	free(ids);
+	free(inst);
+}
+
 static void test_report_for_unknown_id_creates(void **state)
 {
 	struct support_store *f = *state;
@@ -1025,6 +1131,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_batch_large_in_order_and_idempotent, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_applies_in_order_refusing_alone, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_heartbeats_coalesced, SETUP), \
+	SUPPORT_STORE_TEST(test_batch_rows_layers, SETUP), \
 	SUPPORT_STORE_TEST(test_list_filters_and_pages, SETUP), \
 	SUPPORT_STORE_TEST(test_events_oldest_first_bounded, SETUP), \
 	SUPPORT_STORE_TEST(test_heartbeat_newer_wins, SETUP), \
