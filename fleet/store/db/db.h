@@ -62,6 +62,10 @@ struct db_stmt {
 	db_row_fn fn;		/* may be NULL */
 	void *ctx;
 	int64_t changes;	/* out: rows an INSERT/UPDATE/DELETE changed */
+	int replan;		/* PostgreSQL: planned at every run, never prepared: its
+				 * best plan depends on the tables' size (a join over many
+				 * rows), and a generic plan made on a young, small table
+				 * would scan it whole ever after */
 };
 
 struct db;
