@@ -200,8 +200,10 @@ int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
  * concurrent requests (fleet_pool.h).  Committing once per write costs one
  * fsync each (about 4 ms on SQLite); one transaction for a batch costs one.
  * On PostgreSQL the batch's statements are pipelined: a round trip per 128
- * statements (3 to 5 per item) instead of one each.  A batch holds about
- * 2 KiB per item while it runs.
+ * statements (3 to 5 per item) instead of one each.  A batch without
+ * inserts (the report consumer's) runs as multi-row statements instead,
+ * 32 items a statement (store_rows.c), unless one upgrade has more than 8
+ * reports in it.  A batch holds about 2 KiB per item while it runs.
  *
  * Each item names exactly one of insert (as fleet_store_upgrade_insert()
  * takes it), report (as fleet_store_report()) or heartbeat (as
