@@ -15,9 +15,10 @@
  *   reports still apply in batch order.
  * - Per chunk of a layer: the creates (ON CONFLICT DO NOTHING, RETURNING
  *   the ids created), the conditional UPDATE joined with the rows
- *   (RETURNING the ids applied), then the records' instances for the
- *   chunk's ids: what the per-item SELECT saw, since nothing later in the
- *   layer touches these records.
+ *   (RETURNING the ids applied).  The records' instances, which tell a
+ *   refused report from a repeat, are read for the reports that changed
+ *   nothing only, after round 1 (rows_unapplied; a report naming no
+ *   instance has its read in round 1, right after its layer).
  * - Round 2, layer by layer: the events of applied reports (seq: the next
  *   after the upgrade's last, read in the same statement; an upgrade has
  *   one row per statement), and the instances of created records.
@@ -199,7 +200,7 @@ static void rows_values(int kind, const struct store_run *run, struct db_value *
 		v[6] = DB_T(run->instance_id);
 		v[7] = DB_I(r->state == FLEET_FAILED && !strcmp(r->source, "guest"));
 	} else if (kind == ROWS_SELECT) {
-		v[0] = DB_T(r->upgrade_id);
+		v[0] = DB_T(r->upgrade_id);	/* the caller picks whose instance to read */
 	} else if (kind == ROWS_EVENT) {
 		v[0] = DB_T(r->upgrade_id), v[1] = DB_I(r->state), v[2] = DB_T(run->reason);
 		v[3] = DB_I(r->at_us), v[4] = DB_T(r->source);
@@ -347,7 +348,32 @@ static int rows_created(const struct store_run *run)
 	return run->created;
 }
 
-/* Round 1: each layer's creates, UPDATEs and SELECTs; the heartbeats. */
+static int rows_nameless(const struct store_run *run)
+{
+	return !run->instance_id[0];
+}
+
+static int rows_unchanged(const struct store_run *run)
+{
+	return run->instance_id[0] && !run->created && !run->updated;
+}
+
+/* The instances of the records of reports that named one and changed
+ * nothing (a repeat, a late report, another instance's), to tell a
+ * refusal from a no-op: a third round trip, only when there are some. */
+static int rows_unapplied(struct db *db, struct rows_ctx *x, struct store_run **pick,
+			  struct error *err)
+{
+	size_t l;
+
+	x->nstmts = x->nvalues = 0;
+	for (l = 0; l < x->nlayers; l++)
+		rows_stmts(x, ROWS_SELECT, pick, rows_pick(x, l, rows_unchanged, pick));
+	return x->nstmts ? db_exec_batch(db, x->stmts, x->nstmts, err) : 0;
+}
+
+/* Round 1: each layer's creates and UPDATEs (and SELECTs for reports
+ * without an instance); the heartbeats. */
 static int rows_decide(struct db *db, struct rows_ctx *x, struct store_run **pick,
 		       struct error *err)
 {
@@ -361,8 +387,14 @@ static int rows_decide(struct db *db, struct rows_ctx *x, struct store_run **pic
 
 			rows_stmt(x, ROWS_CREATE, pick + i, k);
 			rows_stmt(x, ROWS_UPDATE, pick + i, k);
-			rows_stmt(x, ROWS_SELECT, pick + i, k);
 		}
+		/* A record's instance is read here only for reports that name
+		 * none (they create nothing: a later report of the batch may
+		 * create the record, and they must not see it); for the others
+		 * their own create made the record, whose instance never
+		 * changes, so it is read after round 1, and only if they
+		 * changed nothing (rows_unapplied). */
+		rows_stmts(x, ROWS_SELECT, pick, rows_pick(x, l, rows_nameless, pick));
 	}
 	for (i = 0, n = 0; i < x->count; i++) {
 		if (x->runs[i].item->heartbeat && x->runs[i].item->result == 0 &&
@@ -430,6 +462,8 @@ int store_rows_tx(struct db *db, struct store_run *runs, size_t count, struct er
 	}
 	if (!rc)
 		rc = rows_decide(db, &x, pick, err);
+	if (!rc)
+		rc = rows_unapplied(db, &x, pick, err);
 	for (i = 0; !rc && i < count; i++) {
 		struct store_run *run = &runs[i];
 

@@ -554,6 +554,19 @@ static void test_batch_rows_layers(void **state)
 		assert_int_equal(items[i].result, i % 2 == 0);
 	assert_int_equal(events(f, "rows-many", ev, 16), nsteps);
 	assert_int_equal(ev[nsteps - 1].state, FLEET_SUCCESS);
+	/* A report naming no instance for an unknown id is refused even when
+	 * a later report of the batch creates the record, as one by one. */
+	memset(items, 0, 2 * sizeof *items);
+	r[0] = (struct fleet_report){ .upgrade_id = "rows-made", .state = FLEET_DOWNLOADING,
+				      .at_us = 1000, .source = "fleet" };
+	r[1] = (struct fleet_report){ .upgrade_id = "rows-made", .instance_id = "inst-made",
+				      .state = FLEET_DOWNLOADING, .at_us = 1000,
+				      .source = "guest" };
+	items[0].report = &r[0];
+	items[1].report = &r[1];
+	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
+	assert_int_equal(items[0].result, -1);
+	assert_int_equal(items[1].result, 1);
 	free(r);
 	free(hb);
 	free(items);

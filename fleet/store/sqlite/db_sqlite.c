@@ -27,7 +27,7 @@ struct db_sqlite {
 		char *sql;
 		sqlite3_stmt *stmt;
 		int nslots;			/* the statement's parameter slots */
-		unsigned char arg[DB_PARAMS_MAX];	/* slot i+1 binds params[arg[i]] */
+		uint16_t arg[DB_PARAMS_MAX];	/* slot i+1 binds params[arg[i]] */
 	} cache[SQLITE_CACHE_MAX];
 	int cached;
 };
@@ -45,7 +45,7 @@ static int sqlite_fail(struct db_sqlite *s, struct error *err, const char *what)
  * named parameters by first use, the store names them $1..$N.  Worked out
  * once per prepared statement, not at every call: formatting and looking
  * up names was a tenth of the ingest's time in SQLite. */
-static int sqlite_map(struct db_sqlite *s, sqlite3_stmt *stmt, unsigned char *arg, int *nslots,
+static int sqlite_map(struct db_sqlite *s, sqlite3_stmt *stmt, uint16_t *arg, int *nslots,
 		      struct error *err)
 {
 	const char *name;
@@ -58,7 +58,7 @@ static int sqlite_map(struct db_sqlite *s, sqlite3_stmt *stmt, unsigned char *ar
 		num = name && name[0] == '$' ? atoi(name + 1) : 0;
 		if (num < 1 || num > DB_PARAMS_MAX)
 			return sqlite_fail(s, err, "statement parameter not $1..$N");
-		arg[i - 1] = (unsigned char)(num - 1);
+		arg[i - 1] = (uint16_t)(num - 1);
 	}
 	*nslots = n;
 	return 0;
@@ -67,7 +67,7 @@ static int sqlite_map(struct db_sqlite *s, sqlite3_stmt *stmt, unsigned char *ar
 /* Finds or prepares the statement and its slots' map; *keep says whether
  * it is cached. */
 static sqlite3_stmt *sqlite_stmt(struct db_sqlite *s, const char *sql, int *keep,
-				 unsigned char *arg, int *nslots, struct error *err)
+				 uint16_t *arg, int *nslots, struct error *err)
 {
 	sqlite3_stmt *stmt = NULL;
 	int i;
@@ -76,7 +76,7 @@ static sqlite3_stmt *sqlite_stmt(struct db_sqlite *s, const char *sql, int *keep
 		if (!strcmp(s->cache[i].sql, sql)) {
 			*keep = 1;
 			*nslots = s->cache[i].nslots;
-			memcpy(arg, s->cache[i].arg, sizeof s->cache[i].arg);
+			memcpy(arg, s->cache[i].arg, (size_t)*nslots * sizeof *arg);
 			return s->cache[i].stmt;
 		}
 	}
@@ -93,7 +93,7 @@ static sqlite3_stmt *sqlite_stmt(struct db_sqlite *s, const char *sql, int *keep
 	if (s->cached < SQLITE_CACHE_MAX && (s->cache[s->cached].sql = strdup(sql))) {
 		s->cache[s->cached].stmt = stmt;
 		s->cache[s->cached].nslots = *nslots;
-		memcpy(s->cache[s->cached].arg, arg, sizeof s->cache[s->cached].arg);
+		memcpy(s->cache[s->cached].arg, arg, (size_t)*nslots * sizeof *arg);
 		s->cached++;
 		*keep = 1;
 	}
@@ -101,7 +101,7 @@ static sqlite3_stmt *sqlite_stmt(struct db_sqlite *s, const char *sql, int *keep
 }
 
 /* Binds each slot its value; a slot naming a value not given is refused. */
-static int sqlite_bind(struct db_sqlite *s, sqlite3_stmt *stmt, const unsigned char *arg,
+static int sqlite_bind(struct db_sqlite *s, sqlite3_stmt *stmt, const uint16_t *arg,
 		       int nslots, const struct db_value *params, int nparams, struct error *err)
 {
 	const struct db_value *v;
@@ -145,7 +145,7 @@ static int sqlite_exec(struct db *db, const char *sql, const struct db_value *pa
 		       struct error *err)
 {
 	struct db_sqlite *s = (struct db_sqlite *)db;
-	unsigned char arg[DB_PARAMS_MAX];
+	uint16_t arg[DB_PARAMS_MAX];
 	sqlite3_stmt *stmt;
 	int keep, rc, nslots = 0;
 
