@@ -24,7 +24,7 @@
 # BENCH_FLEET_PG_STATS=1: where PostgreSQL's time goes during ingest: the
 # statements by total time (pg_stat_statements) and the commits, in
 # OUTDIR/slotfleet_pg_ingest.txt.
-# BENCH_FLEET_PREFETCH (1024): [amqp] prefetch for the ingest.
+# BENCH_FLEET_PREFETCH (2048, twice the batch): [amqp] prefetch for the ingest.
 # BENCH_FLEET_PERF=1: slotfleet sampled by `perf record -g` while it drains
 # (OUTDIR/perf_ingest_STORE.data; `perf report -i` it).
 set -eu
@@ -36,7 +36,7 @@ reports=${BENCH_FLEET_REPORTS:-198000}
 guests=${BENCH_FLEET_GUESTS:-10000}
 stores=${BENCH_FLEET_STORES:-sqlite postgresql}
 parts=${BENCH_FLEET_PARTS:-api ingest guests sealed}
-prefetch=${BENCH_FLEET_PREFETCH:-1024}
+prefetch=${BENCH_FLEET_PREFETCH:-2048}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
@@ -129,12 +129,13 @@ bench_ingest() { # BACKEND
 		{ echo "slotfleet: not every upgrade SUCCESS after ingest" >&2; return 1; }
 	end=$(now_ms)
 	[ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
 	fleet_stop
 	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_ingest_stats "$1" ingest_$1
 	start=$(cut -d' ' -f2 "$T/watch.out")
 	ms=$((end - start))
-	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/drain.out") | $(sed 's/.*(//; s/)//' "$T/publish.out") |" >> "$T/ingest.rows"
-	echo "ingest $1: $reports in $(secs $ms) s; broker alone: $(cat "$T/drain.out"); publisher alone: $(cat "$T/publish.out")"
+	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/drain.out") | $(sed 's/.*(//; s/)//' "$T/publish.out") | $((rss / 1024)) MiB |" >> "$T/ingest.rows"
+	echo "ingest $1: $reports in $(secs $ms) s; broker alone: $(cat "$T/drain.out"); publisher alone: $(cat "$T/publish.out"); VmHWM $rss kB"
 }
 
 pg_ingest_stats() { # BACKEND NAME
@@ -246,8 +247,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "first message taken until every upgrade is SUCCESS in the database.  Broker alone: the same"
 	echo "queue drained by \`fleet_load drain\` (acks only, no work), the ceiling of the figure."
 	echo
-	echo "| store | reports | drained in | reports/s | broker alone | publisher alone |"
-	echo "|---|---|---|---|---|---|"
+	echo "| store | reports | drained in | reports/s | broker alone | publisher alone | slotfleet VmHWM |"
+	echo "|---|---|---|---|---|---|---|"
 	rows ingest
 	echo
 	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
