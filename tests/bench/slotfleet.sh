@@ -130,12 +130,16 @@ bench_ingest() { # BACKEND
 	end=$(now_ms)
 	[ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
+	# slotfleet's CPU time (user + system, start-up included) per report:
+	# steadier than the rate on a machine other work shares.
+	cpu_us=$(awk -v hz="$(getconf CLK_TCK)" -v n="$reports" \
+		'{ sub(/.*\) /, ""); printf "%.1f", ($12 + $13) * 1e6 / hz / n }' "/proc/$FLEET_PID/stat")
 	fleet_stop
 	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_ingest_stats "$1" ingest_$1
 	start=$(cut -d' ' -f2 "$T/watch.out")
 	ms=$((end - start))
-	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/drain.out") | $(sed 's/.*(//; s/)//' "$T/publish.out") | $((rss / 1024)) MiB |" >> "$T/ingest.rows"
-	echo "ingest $1: $reports in $(secs $ms) s; broker alone: $(cat "$T/drain.out"); publisher alone: $(cat "$T/publish.out"); VmHWM $rss kB"
+	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/drain.out") | $(sed 's/.*(//; s/)//' "$T/publish.out") | $((rss / 1024)) MiB | $cpu_us us |" >> "$T/ingest.rows"
+	echo "ingest $1: $reports in $(secs $ms) s; broker alone: $(cat "$T/drain.out"); publisher alone: $(cat "$T/publish.out"); VmHWM $rss kB; CPU $cpu_us us/report"
 }
 
 pg_ingest_stats() { # BACKEND NAME
@@ -204,6 +208,10 @@ rpc_keys = $keys}"
 	kill "$watcher"; wait "$watcher" || true
 	wait "$sim" || true
 	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
+	# slotfleet's CPU time (user + system, start-up included) per report:
+	# steadier than the rate on a machine other work shares.
+	cpu_us=$(awk -v hz="$(getconf CLK_TCK)" -v n="$reports" \
+		'{ sub(/.*\) /, ""); printf "%.1f", ($12 + $13) * 1e6 / hz / n }' "/proc/$FLEET_PID/stat")
 	fleet_stop
 	echo "| $1 | $2 | $guests | $(secs $notify_ms) s | $(secs $total_ms) s | $(cut -d' ' -f2 "$T/depth.out") | $((rss / 1024)) MiB | $(( $(db_size_kb "$1" "$name") / 1024 )) MiB |" >> "$T/guests.rows"
 	echo "guests $1 $2: all SUCCESS in $(secs $total_ms) s, VmHWM $rss kB"
@@ -247,8 +255,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "first message taken until every upgrade is SUCCESS in the database.  Broker alone: the same"
 	echo "queue drained by \`fleet_load drain\` (acks only, no work), the ceiling of the figure."
 	echo
-	echo "| store | reports | drained in | reports/s | broker alone | publisher alone | slotfleet VmHWM |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| store | reports | drained in | reports/s | broker alone | publisher alone | slotfleet VmHWM | slotfleet CPU per report |"
+	echo "|---|---|---|---|---|---|---|---|"
 	rows ingest
 	echo
 	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
