@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -411,7 +412,11 @@ int fleet_consumer_start(struct fleet_consumer **out, const struct fleet_config 
 	c->on_failed_arg = on_failed_arg;
 	c->prefetch = config->amqp.prefetch;
 	c->batch = c->prefetch < CONSUMER_BATCH_MAX ? c->prefetch : CONSUMER_BATCH_MAX;
-	if (c->batch == 0 || consumer_alloc(c) < 0) {
+	if (c->prefetch == 0 || c->prefetch > UINT16_MAX) {
+		consumer_free(c);
+		return error_set(err, "consumer: [amqp] prefetch %u: not 1..65535", c->prefetch);
+	}
+	if (consumer_alloc(c) < 0) {
 		consumer_free(c);
 		return error_set(err, "consumer: out of memory or descriptors");
 	}
