@@ -9,6 +9,8 @@
 #           a heartbeat, per upgrade, for 1000 instances) are queued while
 #           slotfleet is stopped, then slotfleet is started: from the first
 #           message taken until every upgrade is SUCCESS in the database.
+#           Before that the same reports are queued and drained by
+#           `fleet_load drain` (acks only): the broker's own ceiling.
 #   guests  BENCH_FLEET_GUESTS simulated guests (fleet_load guests: 4 AMQP
 #           connections) are each sent an upgrade through the API (curl
 #           --parallel, 32 at once); each answers its cast with the outcomes
