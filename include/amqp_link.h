@@ -53,6 +53,9 @@ int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_deli
  * the broker and something else at a time (the AMQP child of serve). */
 int amqp_link_fd(const struct amqp_link *link);
 int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err);
+/* Acknowledges every delivery up to and including tag at once (one frame):
+ * for a consumer that settles its deliveries in order, in batches. */
+int amqp_link_ack_upto(struct amqp_link *link, uint64_t tag, struct error *err);
 /* Casts body to the exchange with routing_key, persistent, JSON. */
 int amqp_link_publish(struct amqp_link *link, const char *routing_key, const char *body,
 		      struct error *err);

@@ -200,8 +200,10 @@ int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
  * concurrent requests (fleet_pool.h).  Committing once per write costs one
  * fsync each (about 4 ms on SQLite); one transaction for a batch costs one.
  * On PostgreSQL the batch's statements are pipelined: a round trip per 128
- * statements (3 to 5 per item) instead of one each.  A batch holds about
- * 2 KiB per item while it runs.
+ * statements (3 to 5 per item) instead of one each.  A batch without
+ * inserts (the report consumer's) runs as multi-row statements instead,
+ * 32 items a statement (store_rows.c), unless one upgrade has more than 8
+ * reports in it.  A batch holds about 2 KiB per item while it runs.
  *
  * Each item names exactly one of insert (as fleet_store_upgrade_insert()
  * takes it), report (as fleet_store_report()) or heartbeat (as
@@ -210,7 +212,9 @@ int fleet_store_heartbeat(struct fleet_store *store, const char *instance_id,
  * transaction.  Returns 0 once that transaction has committed; then each
  * item's result is 1 (applied: inserted, the state changed, the heartbeat
  * was the newest), 0 (not: the id exists, a repeat, a late report, an older
- * heartbeat) or -1: refused, with err saying why (what the single call
+ * heartbeat, or one the same instance's newer heartbeat in this batch
+ * supersedes: only that newest one is written, and the row ends as if all
+ * had been applied in order) or -1: refused, with err saying why (what the single call
  * would refuse with EINVAL).  A refused item changed nothing and did not
  * stop the others: one bad message does not poison the batch.  Returns -1
  * (errno EIO) when the backend failed: nothing at all was written, and the

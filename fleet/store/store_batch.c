@@ -10,6 +10,11 @@
  * item order, what follows from round 1: the event of each applied insert
  * or report, and the instance of a record just created.
  *
+ * Heartbeats are coalesced first (store_coalesce.c): of one instance's
+ * heartbeats in the batch only the newest by sent time is written, the
+ * others are results 0 (as if each had come after the newest: the stored
+ * row ends the same as when all ran in order).
+ *
  * This keeps the rules of the single calls (batches of one): each statement
  * sees the ones before it, as when they ran one by one; a report's UPDATE
  * after its own create changes nothing (the record has its state and
@@ -30,22 +35,6 @@
 #include <string.h>
 
 #include "store/store_internal.h"
-
-/* One item while its statements run. */
-struct store_run {
-	struct fleet_batch_item *item;
-	char reason[FLEET_REASON_MAX];		/* cleaned */
-	const char *instance_id, *from_version, *to_version;	/* reports: "" for NULL */
-	int64_t at_us;				/* inserts: created; reports: sent */
-	struct db_value first[STORE_UPGRADE_PARAMS];	/* insert, create or heartbeat upsert */
-	struct db_value update[11];		/* a report's UPDATE */
-	struct db_value id[1];			/* the upgrade's id: SELECT */
-	struct db_value event[5];
-	struct db_value instance[1];		/* a created record's instance */
-	struct db_stmt *decide;			/* its round 1 statements (NULL: none) */
-	int creates;				/* round 1 began with a create */
-	char stored[FLEET_INSTANCE_MAX];	/* the record's instance, "" if none */
-};
 
 static const char store_sql_report_create[] =
 	"INSERT INTO upgrades (" STORE_UPGRADE_COLS ") VALUES"
@@ -108,17 +97,26 @@ static struct db_stmt *store_decide_insert(struct store_run *run, struct db_stmt
 	return store_stmt(s, store_sql_upgrade_insert, run->first, STORE_UPGRADE_PARAMS);
 }
 
-static struct db_stmt *store_decide_report(struct store_run *run, struct db_stmt *s)
+/* What both ways of running a report use: its texts, "" for NULL. */
+static void store_report_fields(struct store_run *run)
 {
 	const struct fleet_report *r = run->item->report;
-	int revert = r->state == FLEET_FAILED && !strcmp(r->source, "guest");
 
 	run->instance_id = r->instance_id ? r->instance_id : "";
 	run->from_version = r->from_version ? r->from_version : "";
 	run->to_version = r->to_version ? r->to_version : "";
 	run->at_us = r->at_us;
 	run->stored[0] = '\0';
+	run->created = run->updated = 0;
 	store_clean_reason(run->reason, r->reason);
+}
+
+static struct db_stmt *store_decide_report(struct store_run *run, struct db_stmt *s)
+{
+	const struct fleet_report *r = run->item->report;
+	int revert = r->state == FLEET_FAILED && !strcmp(r->source, "guest");
+
+	store_report_fields(run);
 	STORE_PARAMS(run->first, DB_T(r->upgrade_id), DB_T(run->instance_id),
 		     DB_T(run->from_version), DB_T(run->to_version), DB_I(r->state),
 		     DB_T(run->reason), DB_I(r->at_us));
@@ -166,24 +164,6 @@ static struct db_stmt *store_follow(struct store_run *run, const char *upgrade_i
 	return s;
 }
 
-/* A report that changed nothing: a repeat or a late one (0), or one the
- * store refuses (-1, item's err set): for an unknown id without an
- * instance, or from an instance the upgrade is not for. */
-static int store_report_unapplied(struct store_run *run)
-{
-	const struct fleet_report *r = run->item->report;
-	struct error *err = &run->item->err;
-
-	if (!run->stored[0])
-		return store_invalid(err, "store: report for unknown upgrade %s names no instance",
-				     r->upgrade_id);
-	if (run->instance_id[0] && strcmp(run->stored, run->instance_id))
-		return store_invalid(err, "store: report from instance %s for upgrade %s, which is"
-					  " for instance %s", run->instance_id, r->upgrade_id,
-				     run->stored);
-	return 0;
-}
-
 /* Sets the item's result from its round 1 answers; adds its round 2. */
 static struct db_stmt *store_settle(struct store_run *run, struct db_stmt *s)
 {
@@ -214,9 +194,32 @@ struct store_batch {
 	struct fleet_batch_item *items;
 	size_t count;
 	struct store_run *runs;
+	unsigned char *superseded;	/* per item: a heartbeat a later one hides */
 	struct db_stmt *round1;		/* 3 per item: a report's at most */
 	struct db_stmt *round2;		/* 2 per item */
 };
+
+/* A batch without inserts (the report consumer's) as multi-row statements
+ * (store_rows.c): 0 done, 1 not (too many reports of one upgrade: nothing
+ * ran), -1 failed. */
+static int store_batch_rows(struct db *db, struct store_batch *b, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < b->count; i++) {
+		struct store_run *run = &b->runs[i];
+
+		run->item = &b->items[i];
+		if (run->item->insert)
+			return 1;
+		run->superseded = b->superseded[i];
+		if (run->item->result >= 0 && run->superseded)
+			run->item->result = 0;	/* as if it came after its newer one */
+		else if (run->item->result >= 0 && run->item->report)
+			store_report_fields(run);
+	}
+	return store_rows_tx(db, b->runs, b->count, err);
+}
 
 /* Refusals stay with their item; only a backend failure ends the
  * transaction (rolled back by store_tx: nothing of the batch is kept). */
@@ -225,7 +228,10 @@ static int store_batch_tx(struct db *db, void *ctx, struct error *err)
 	struct store_batch *b = ctx;
 	struct db_stmt *s = b->round1;
 	size_t i;
+	int rc = store_batch_rows(db, b, err);
 
+	if (rc != 1)
+		return rc;
 	for (i = 0; i < b->count; i++) {
 		struct store_run *run = &b->runs[i];
 
@@ -233,6 +239,10 @@ static int store_batch_tx(struct db *db, void *ctx, struct error *err)
 		run->decide = NULL;
 		if (run->item->result < 0)
 			continue;	/* refused by the checks already */
+		if (b->superseded[i]) {
+			run->item->result = 0;	/* as if it came after its newer one */
+			continue;
+		}
 		run->decide = s;
 		if (run->item->insert)
 			s = store_decide_insert(run, s);
@@ -277,7 +287,7 @@ static void store_batch_check(struct fleet_batch_item *items, size_t count)
 int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items, size_t count,
 		      struct error *err)
 {
-	struct store_batch b = { items, count, NULL, NULL, NULL };
+	struct store_batch b = { items, count, NULL, NULL, NULL, NULL };
 	int rc = -1;
 
 	if (count > FLEET_BATCH_MAX) {
@@ -288,7 +298,9 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	store_batch_check(items, count);
 	b.runs = calloc(count ? count : 1, sizeof *b.runs);
 	b.round1 = calloc(count ? 5 * count : 1, sizeof *b.round1);
-	if (!b.runs || !b.round1) {
+	b.superseded = malloc(count ? count : 1);
+	if (!b.runs || !b.round1 || !b.superseded ||
+	    store_coalesce(items, count, b.superseded) < 0) {
 		errno = ENOMEM;
 		error_set(err, "store: out of memory for a batch of %zu", count);
 	} else {
@@ -297,5 +309,6 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	}
 	free(b.runs);
 	free(b.round1);
+	free(b.superseded);
 	return rc;
 }

@@ -3,6 +3,8 @@
  *   store_schema.c  the migrations
  *   store_write.c   the writes' checks and statements, a plan's upgrade insert
  *   store_batch.c   fleet_store_batch: a batch's statements in two rounds
+ *   store_coalesce.c which of a batch's heartbeats need writing
+ *   store_rows.c    the consumer's batches as multi-row statements
  *   store_single.c  the single writes: batches of one
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
@@ -13,7 +15,9 @@
  *   store_metrics.c the counts the metrics' gauges show
  *   store_summary.c the fleet's counts (GET .../mgmt/summary, the web UI)
  * Arrows go one way: store.c calls the migrations, the single writes call
- * the batch, the batch calls store_write.c's checks; none calls back. */
+ * the batch, the batch calls store_write.c's checks, store_coalesce.c
+ * and store_rows.c;
+ * none calls back. */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
 #define SLOTFLEET_STORE_INTERNAL_H
 
@@ -96,6 +100,42 @@ void store_upgrade_params(const struct fleet_upgrade *up, const char *reason, in
 			  struct db_value p[STORE_UPGRADE_PARAMS]);
 extern const char store_sql_event[];
 extern const char store_sql_instance_known[];
+
+/* Marks superseded[i] (count of them) for each heartbeat item that a newer
+ * one of the same instance in the batch, or an equally new later one,
+ * makes invisible: writing it could change nothing that stays.  Items
+ * refused already (result -1) are skipped.  0, or -1 out of memory. */
+int store_coalesce(const struct fleet_batch_item *items, size_t count, unsigned char *superseded);
+
+/* One item of fleet_store_batch() while its statements run (store_batch.c,
+ * store_rows.c). */
+struct store_run {
+	struct fleet_batch_item *item;
+	char reason[FLEET_REASON_MAX];		/* cleaned */
+	const char *instance_id, *from_version, *to_version;	/* reports: "" for NULL */
+	int64_t at_us;				/* inserts: created; reports: sent */
+	struct db_value first[STORE_UPGRADE_PARAMS];	/* insert, create or heartbeat upsert */
+	struct db_value update[11];		/* a report's UPDATE */
+	struct db_value id[1];			/* the upgrade's id: SELECT */
+	struct db_value event[5];
+	struct db_value instance[1];		/* a created record's instance */
+	struct db_stmt *decide;			/* its round 1 statements (NULL: none) */
+	int creates;				/* round 1 began with a create */
+	char stored[FLEET_INSTANCE_MAX];	/* the record's instance, "" if none */
+	int created, updated;			/* store_rows.c: what its rows did */
+	int superseded;				/* a heartbeat store_coalesce() hides */
+};
+
+/* The batch's reports and heartbeats (no inserts: those go one by one)
+ * as multi-row statements, in two rounds (store_rows.c); runs' report
+ * fields set and superseded heartbeats marked by the caller.  Sets each
+ * item's result as the per-item statements would.  0; 1 when the batch
+ * does not suit them (nothing ran: run it per item); -1 the backend
+ * failed. */
+int store_rows_tx(struct db *db, struct store_run *runs, size_t count, struct error *err);
+/* A report that changed nothing: a repeat or a late one (0), or one the
+ * store refuses (-1, the item's err set). */
+int store_report_unapplied(struct store_run *run);
 
 /* The driving lock named by key (store_lock.c): 1 when this connection
  * holds it (always on SQLite), 0 not, -1; take: take it if free. */

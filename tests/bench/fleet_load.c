@@ -13,6 +13,11 @@
  *       again with a new upgrade id, in order.  Sealed with the instance's
  *       key when KEYS ("ID KEY" lines) has one.  Returns once QUEUE holds
  *       them all; prints "published COUNT in S s (R/s)".
+ *   fleet_load drain URL QUEUE PREFETCH
+ *       consumes QUEUE until it has been empty for a second, acking every
+ *       PREFETCH/2 deliveries at once, doing nothing else; prints "drained N
+ *       in S s (R/s)" from the first delivery to the last: what the broker
+ *       can hand one consumer, the ceiling of any ingest figure.
  *   fleet_load watch URL TOTAL TIMEOUT_S QUEUE...
  *       samples the ready messages of the QUEUEs (summed) every 2 ms.  With
  *       TOTAL > 0: until the sum has left TOTAL and come down to 0, then
@@ -240,6 +245,46 @@ static int cmd_publish(char **argv, int argc)
 	printf("published %ld in %.2f s (%.0f/s)\n", count, now_s() - start,
 	       count / (now_s() - start));
 	rpc_keys_free(keys);
+	amqp_destroy_connection(conn);
+	return 0;
+}
+
+static int cmd_drain(char **argv)
+{
+	amqp_connection_state_t conn = load_connect(argv[0]);
+	int prefetch = atoi(argv[2]);
+	struct timeval timeout = { 1, 0 };
+	double first = 0, last = 0;
+	amqp_envelope_t env;
+	amqp_rpc_reply_t r;
+	long n = 0;
+
+	if (prefetch < 2 || prefetch > 65535)
+		die("drain", "PREFETCH must be 2..65535");
+	amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)prefetch, 0);
+	check_reply(conn, "prefetch");
+	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(argv[1]), amqp_empty_bytes, 0, 0, 0,
+			   amqp_empty_table);
+	check_reply(conn, "consume");
+	for (;;) {
+		amqp_maybe_release_buffers(conn);
+		r = amqp_consume_message(conn, &env, &timeout, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT)
+			break;
+		if (r.reply_type != AMQP_RESPONSE_NORMAL)
+			die("consume", "the link broke");
+		last = now_s();
+		if (!n++)
+			first = last;
+		if (n % (prefetch / 2) == 0 &&
+		    amqp_basic_ack(conn, CHANNEL, env.delivery_tag, 1) != AMQP_STATUS_OK)
+			die("ack", "the link broke");
+		amqp_destroy_envelope(&env);
+	}
+	printf("drained %ld in %.2f s (%.0f/s)\n", n, last - first,
+	       last > first ? n / (last - first) : 0.0);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
 	amqp_destroy_connection(conn);
 	return 0;
 }
@@ -564,6 +609,8 @@ int main(int argc, char **argv)
 		return cmd_sink(argv + 2);
 	if (argc >= 7 && !strcmp(argv[1], "publish"))
 		return cmd_publish(argv + 2, argc - 2);
+	if (argc >= 5 && !strcmp(argv[1], "drain"))
+		return cmd_drain(argv + 2);
 	if (argc >= 6 && !strcmp(argv[1], "watch"))
 		return cmd_watch(argv + 2, argc - 2);
 	if (argc >= 6 && !strcmp(argv[1], "guests"))
@@ -572,6 +619,7 @@ int main(int argc, char **argv)
 		return cmd_rollout(argv + 2, argc - 2);
 	fprintf(stderr, "usage: fleet_load sink URL QUEUE KEY\n"
 			"       fleet_load publish URL QUEUE TOPIC COUNT INSTANCES [KEYS]\n"
+			"       fleet_load drain URL QUEUE PREFETCH\n"
 			"       fleet_load watch URL TOTAL TIMEOUT_S QUEUE...\n"
 			"       fleet_load guests URL N CONNS VERSION [KEYS]\n"
 			"       fleet_load rollout URL N CONNS LOG [FAILS]\n");

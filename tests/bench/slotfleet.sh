@@ -9,6 +9,8 @@
 #           a heartbeat, per upgrade, for 1000 instances) are queued while
 #           slotfleet is stopped, then slotfleet is started: from the first
 #           message taken until every upgrade is SUCCESS in the database.
+#           Before that the same reports are queued and drained by
+#           `fleet_load drain` (acks only): the broker's own ceiling.
 #   guests  BENCH_FLEET_GUESTS simulated guests (fleet_load guests: 4 AMQP
 #           connections) are each sent an upgrade through the API (curl
 #           --parallel, 32 at once); each answers its cast with the outcomes
@@ -24,6 +26,9 @@
 # BENCH_FLEET_PG_STATS=1: where PostgreSQL's time goes during ingest: the
 # statements by total time (pg_stat_statements) and the commits, in
 # OUTDIR/slotfleet_pg_ingest.txt.
+# BENCH_FLEET_PREFETCH (2048, twice the batch): [amqp] prefetch for the ingest.
+# BENCH_FLEET_PERF=1: slotfleet sampled by `perf record -g` while it drains
+# (OUTDIR/perf_ingest_STORE.data; `perf report -i` it).
 set -eu
 . "$(dirname "$0")/common.sh"
 api_s=${BENCH_FLEET_API_S:-20}
@@ -33,6 +38,7 @@ reports=${BENCH_FLEET_REPORTS:-198000}
 guests=${BENCH_FLEET_GUESTS:-10000}
 stores=${BENCH_FLEET_STORES:-sqlite postgresql}
 parts=${BENCH_FLEET_PARTS:-api ingest guests sealed}
+prefetch=${BENCH_FLEET_PREFETCH:-2048}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
@@ -100,9 +106,13 @@ all_success() { # BACKEND NAME COUNT
 
 bench_ingest() { # BACKEND
 	spec=$(db_spec "$1" ingest_$1)
-	fleet_ini "$spec" "prefetch = 1024"
+	fleet_ini "$spec" "prefetch = $prefetch"
 	fleet_start || return 1	# creates the schema and the queue
 	fleet_stop
+	# The broker's own ceiling: the same reports drained by a consumer that
+	# does nothing but ack them.
+	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > /dev/null
+	"$LOAD" drain "$AMQP" "$QUEUE" "$prefetch" > "$T/drain.out"
 	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > "$T/publish.out"
 	if [ "$1" = postgresql ] && [ "$pg_stats" != 0 ]; then
 		db_query "$1" ingest_$1 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
@@ -111,16 +121,27 @@ bench_ingest() { # BACKEND
 	"$LOAD" watch "$AMQP" "$reports" 1800 "$QUEUE" > "$T/watch.out" &
 	watcher=$!
 	fleet_start || return 1
+	perf_pid=
+	if [ "${BENCH_FLEET_PERF:-0}" != 0 ]; then
+		perf record -q -g -o "$out/perf_ingest_$1.data" -p "$FLEET_PID" 2>/dev/null &
+		perf_pid=$!
+	fi
 	wait "$watcher" || { echo "slotfleet: the queue did not drain" >&2; return 1; }
 	wait_for 600 all_success "$1" "ingest_$1" $((reports / 6)) ||
 		{ echo "slotfleet: not every upgrade SUCCESS after ingest" >&2; return 1; }
 	end=$(now_ms)
+	[ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
+	# slotfleet's CPU time (user + system, start-up included) per report:
+	# steadier than the rate on a machine other work shares.
+	cpu_us=$(awk -v hz="$(getconf CLK_TCK)" -v n="$reports" \
+		'{ sub(/.*\) /, ""); printf "%.1f", ($12 + $13) * 1e6 / hz / n }' "/proc/$FLEET_PID/stat")
 	fleet_stop
 	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_ingest_stats "$1" ingest_$1
 	start=$(cut -d' ' -f2 "$T/watch.out")
 	ms=$((end - start))
-	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/publish.out") |" >> "$T/ingest.rows"
-	echo "ingest $1: $reports in $(secs $ms) s; publisher alone: $(cat "$T/publish.out")"
+	echo "| $1 | $reports | $(secs $ms) s | $((reports * 1000 / ms))/s | $(sed 's/.*(//; s/)//' "$T/drain.out") | $(sed 's/.*(//; s/)//' "$T/publish.out") | $((rss / 1024)) MiB | $cpu_us us |" >> "$T/ingest.rows"
+	echo "ingest $1: $reports in $(secs $ms) s; broker alone: $(cat "$T/drain.out"); publisher alone: $(cat "$T/publish.out"); VmHWM $rss kB; CPU $cpu_us us/report"
 }
 
 pg_ingest_stats() { # BACKEND NAME
@@ -189,6 +210,10 @@ rpc_keys = $keys}"
 	kill "$watcher"; wait "$watcher" || true
 	wait "$sim" || true
 	rss=$(awk '/VmHWM/ {print $2}' "/proc/$FLEET_PID/status")
+	# slotfleet's CPU time (user + system, start-up included) per report:
+	# steadier than the rate on a machine other work shares.
+	cpu_us=$(awk -v hz="$(getconf CLK_TCK)" -v n="$reports" \
+		'{ sub(/.*\) /, ""); printf "%.1f", ($12 + $13) * 1e6 / hz / n }' "/proc/$FLEET_PID/stat")
 	fleet_stop
 	echo "| $1 | $2 | $guests | $(secs $notify_ms) s | $(secs $total_ms) s | $(cut -d' ' -f2 "$T/depth.out") | $((rss / 1024)) MiB | $(( $(db_size_kb "$1" "$name") / 1024 )) MiB |" >> "$T/guests.rows"
 	echo "guests $1 $2: all SUCCESS in $(secs $total_ms) s, VmHWM $rss kB"
@@ -228,11 +253,12 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	rows api
 	echo
 	echo "Report ingest: the reports (per upgrade: 5 outcomes and a heartbeat, $instances instances) queued"
-	echo "first (persistent, durable queue), then slotfleet started ([amqp] prefetch = 1024): from the"
-	echo "first message taken until every upgrade is SUCCESS in the database."
+	echo "first (persistent, durable queue), then slotfleet started ([amqp] prefetch = $prefetch): from the"
+	echo "first message taken until every upgrade is SUCCESS in the database.  Broker alone: the same"
+	echo "queue drained by \`fleet_load drain\` (acks only, no work), the ceiling of the figure."
 	echo
-	echo "| store | reports | drained in | reports/s | publisher alone |"
-	echo "|---|---|---|---|---|"
+	echo "| store | reports | drained in | reports/s | broker alone | publisher alone | slotfleet VmHWM | slotfleet CPU per report |"
+	echo "|---|---|---|---|---|---|---|---|"
 	rows ingest
 	echo
 	echo "Simulated guests: each notified through the API (curl --parallel, 32 at once); each answers its"
@@ -243,7 +269,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "|---|---|---|---|---|---|---|---|"
 	rows guests
 	echo
-	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests BENCH_FLEET_STORES='$stores' BENCH_FLEET_PARTS='$parts' tests/bench/slotfleet.sh build/release build/bench\`"
+	echo "Command: \`BENCH_FLEET_API_S=$api_s BENCH_FLEET_CONNS=$conns BENCH_FLEET_THREADS=$threads BENCH_FLEET_REPORTS=$reports BENCH_FLEET_GUESTS=$guests BENCH_FLEET_STORES='$stores' BENCH_FLEET_PARTS='$parts' BENCH_FLEET_PREFETCH=$prefetch tests/bench/slotfleet.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1 for the small variant)."
 } > "$out/slotfleet.md"
 cat "$out/slotfleet.md" >> "$out/report.md"

@@ -319,6 +319,13 @@ int amqp_link_ack(struct amqp_link *link, uint64_t tag, struct error *err)
 	return 0;
 }
 
+int amqp_link_ack_upto(struct amqp_link *link, uint64_t tag, struct error *err)
+{
+	if (amqp_basic_ack(link->conn, LINK_CHANNEL, tag, 1) != AMQP_STATUS_OK)
+		return error_set(err, "amqp: ack failed");
+	return 0;
+}
+
 static int link_publish(struct amqp_link *link, const char *routing_key, const char *body,
 			int mandatory, struct error *err)
 {

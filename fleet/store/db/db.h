@@ -36,7 +36,7 @@
 #include "error.h"
 
 #define DB_COLS_MAX 24		/* result columns a statement may return */
-#define DB_PARAMS_MAX 24
+#define DB_PARAMS_MAX 256
 #define DB_BATCH_CHUNK 128	/* statements per round trip in db_exec_batch() */
 
 enum db_type { DB_NULL, DB_TEXT, DB_INT };
@@ -62,6 +62,10 @@ struct db_stmt {
 	db_row_fn fn;		/* may be NULL */
 	void *ctx;
 	int64_t changes;	/* out: rows an INSERT/UPDATE/DELETE changed */
+	int replan;		/* PostgreSQL: planned at every run, never prepared: its
+				 * best plan depends on the tables' size (a join over many
+				 * rows), and a generic plan made on a young, small table
+				 * would scan it whole ever after */
 };
 
 struct db;

@@ -11,7 +11,7 @@
 
 #include "store/db/db.h"
 
-#define PG_STMT_MAX 64		/* prepared statements kept per connection */
+#define PG_STMT_MAX 96		/* prepared statements kept per connection */
 
 struct pg_stmt {
 	char *sql;

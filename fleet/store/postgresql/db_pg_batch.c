@@ -78,6 +78,9 @@ static int pg_batch_chunk(struct db_pg *pg, struct db_stmt *stmts, size_t n, str
 	int rc;
 
 	for (i = 0; i < n; i++) {
+		names[i] = NULL;
+		if (stmts[i].replan)
+			continue;	/* sent unnamed: planned with this run's values */
 		if (pg_params(&pp, stmts[i].params, stmts[i].nparams, err))
 			return -1;
 		if (pg_stmt_prepare(pg, stmts[i].sql, &pp, &names[i], &res)) {
