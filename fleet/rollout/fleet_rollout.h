@@ -168,6 +168,13 @@ int fleet_rollout_send_many(struct fleet_store *store, struct fleet_publisher *p
 int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
 		       const char *why, struct error *err);
 
+/* Records an upgrade a guest left silent FAILED, "no answer within
+ * TIMEOUT" (source "fleet") at now_us, and logs it under owner ("rollout
+ * ID", "policy ID"): the timeouts of rollouts and policies. */
+int fleet_fail_silent(struct fleet_store *store, const char *owner, const char *upgrade_id,
+		      const char *instance_id, int64_t timeout_us, int64_t now_us,
+		      struct error *err);
+
 /* "90s", "10m", "1500ms": a duration for messages. */
 void fleet_rollout_duration(char *buf, size_t len, int64_t us);
 

@@ -93,25 +93,17 @@ static int pstep_resend(struct pstep *s, struct error *err)
  * gives its max_in_flight place back. */
 static int pstep_timeouts(struct pstep *s, struct error *err)
 {
-	char reason[64], t[32];
+	char owner[FLEET_ID_MAX + 8];
 	size_t n, i;
 
 	if (fleet_store_policy_overdue(s->store, s->p.id, s->now - s->p.timeout_us, s->ups,
 				       ROLLOUT_CAST_BATCH, &n, err) < 0)
 		return -1;
-	fleet_rollout_duration(t, sizeof t, s->p.timeout_us);
-	snprintf(reason, sizeof reason, "no answer within %s", t);
-	for (i = 0; i < n; i++) {
-		struct fleet_report rep = { .upgrade_id = s->ups[i].id,
-					    .instance_id = s->ups[i].instance_id,
-					    .state = FLEET_FAILED, .reason = reason,
-					    .at_us = s->now, .source = "fleet" };
-
-		if (fleet_store_report(s->store, &rep, NULL, err) < 0)
+	snprintf(owner, sizeof owner, "policy %s", s->p.id);
+	for (i = 0; i < n; i++)
+		if (fleet_fail_silent(s->store, owner, s->ups[i].id, s->ups[i].instance_id,
+				      s->p.timeout_us, s->now, err) < 0)
 			return -1;
-		log_info("policy %s: %s on %s: %s", s->p.id, rep.upgrade_id, rep.instance_id,
-			 reason);
-	}
 	return 0;
 }
 

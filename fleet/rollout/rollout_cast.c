@@ -56,6 +56,23 @@ static json_t *cast_args(const struct fleet_upgrade *up, const char *metadata, i
 	return args;
 }
 
+int fleet_fail_silent(struct fleet_store *store, const char *owner, const char *upgrade_id,
+		      const char *instance_id, int64_t timeout_us, int64_t now_us,
+		      struct error *err)
+{
+	char reason[64], t[32];
+	struct fleet_report rep = { .upgrade_id = upgrade_id, .instance_id = instance_id,
+				    .state = FLEET_FAILED, .reason = reason, .at_us = now_us,
+				    .source = "fleet" };
+
+	fleet_rollout_duration(t, sizeof t, timeout_us);
+	snprintf(reason, sizeof reason, "no answer within %s", t);
+	if (fleet_store_report(store, &rep, NULL, err) < 0)
+		return -1;
+	log_info("%s: %s on %s: %s", owner, upgrade_id, instance_id, reason);
+	return 0;
+}
+
 int fleet_rollout_fail(struct fleet_store *store, const struct fleet_upgrade *up,
 		       const char *why, struct error *err)
 {

@@ -58,24 +58,17 @@ static int step_timeouts(struct step *s, struct error *err)
 {
 	struct fleet_rollout_members_query q = { FLEET_MEMBERS_OVERDUE, (int)s->r.current_wave,
 						 s->now_us - s->r.timeout_us, ROLLOUT_BATCH };
-	char reason[64], t[32];
+	char owner[FLEET_ID_MAX + 8];
 	size_t n, i;
 
 	if (fleet_store_rollout_members(s->store, s->r.id, &q, s->members, &n, err) < 0)
 		return -1;
-	fleet_rollout_duration(t, sizeof t, s->r.timeout_us);
-	snprintf(reason, sizeof reason, "no answer within %s", t);
-	for (i = 0; i < n; i++) {
-		struct fleet_report rep = { .upgrade_id = s->members[i].upgrade_id,
-					    .instance_id = s->members[i].instance_id,
-					    .state = FLEET_FAILED, .reason = reason,
-					    .at_us = s->now_us, .source = "fleet" };
-
-		if (fleet_store_report(s->store, &rep, NULL, err) < 0)
+	snprintf(owner, sizeof owner, "rollout %s", s->r.id);
+	for (i = 0; i < n; i++)
+		if (fleet_fail_silent(s->store, owner, s->members[i].upgrade_id,
+				      s->members[i].instance_id, s->r.timeout_us, s->now_us,
+				      err) < 0)
 			return -1;
-		log_info("rollout %s: %s on %s: %s", s->r.id, rep.upgrade_id, rep.instance_id,
-			 reason);
-	}
 	return 0;
 }
 
