@@ -11,6 +11,7 @@
  *                   rollouts and policies
  *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
  *   store_metrics.c the counts the metrics' gauges show
+ *   store_outbox.c  the outbox of the API's casts: claim, settle, release
  * Arrows go one way: store.c calls the migrations, the single writes call
  * the batch, the batch calls store_write.c's checks; none calls back. */
 #ifndef SLOTFLEET_STORE_INTERNAL_H
@@ -22,7 +23,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
@@ -67,6 +68,17 @@ int store_invalid(struct error *err, const char *fmt, ...)
 #define STORE_UPGRADE_COLS \
 	"id, tenant, kind, instance_id, from_version, to_version, strategy, location, " \
 	"sha256, rollout_id, state, reason, created_us, updated_us, policy_id"
+/* The same and where its cast is (enum fleet_cast_state, before the
+ * refusal is told from the record): the outbox's row (state + 1), else a
+ * rollout's or a policy's planned cast (1 pending, 2 settled), else 0.
+ * For SELECTs FROM upgrades; store_row_upgrade() takes both. */
+#define STORE_UPGRADE_READ STORE_UPGRADE_COLS ", COALESCE(" \
+	"(SELECT c.state + 1 FROM casts c WHERE c.upgrade_id = upgrades.id), " \
+	"(SELECT CASE WHEN t.cast_us > 0 THEN 2 ELSE 1 END FROM rollout_targets t" \
+	" WHERE t.rollout_id = upgrades.rollout_id AND t.instance_id = upgrades.instance_id" \
+	" AND t.upgrade_id = upgrades.id), " \
+	"(SELECT CASE WHEN p.cast_us > 0 THEN 2 ELSE 1 END FROM policy_casts p" \
+	" WHERE p.upgrade_id = upgrades.id), 0)"
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err);
 int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
@@ -83,6 +95,8 @@ int store_insert_tx(struct db *db, void *ctx, struct error *err);
 /* The other checks of fleet_store_batch()'s items: -1 (EINVAL, err set). */
 int store_check_report(const struct fleet_report *r, struct error *err);
 int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
+struct fleet_outbox_cast;
+int store_check_cast(const struct fleet_outbox_cast *c, struct error *err);
 
 /* Statements the single insert and the batch share (store_write.c):
  * upgrade insert ($1..$15: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),

@@ -154,6 +154,45 @@ static const struct store_step store_v4[] = {
 	{ ANY, "CREATE INDEX upgrades_by_policy ON upgrades (policy_id, updated_us, id)" },
 };
 
+/* The outbox (store/fleet_store_outbox.h): the casts of the API's
+ * records, written in the transaction that inserts the record and sent by
+ * the outbox publisher after the commit.  seq is the order they are sent
+ * in; state 0 pending, 1 queued by the broker, 2 refused by it.  A pending
+ * row is leased (lease_owner, lease_until_us) by the slotfleet sending it,
+ * so that processes on one PostgreSQL do not send it twice; attempts counts
+ * the leases taken.  Records from before v5 have no row: their casts were
+ * confirmed before the API answered. */
+static const struct store_step store_v5[] = {
+	{ DB_SQLITE, "CREATE TABLE casts ("
+		     " seq INTEGER PRIMARY KEY,"	/* the rowid: never reused, as rows stay */
+		     " upgrade_id TEXT NOT NULL UNIQUE REFERENCES upgrades (id),"
+		     " instance_id TEXT NOT NULL,"
+		     " method TEXT NOT NULL,"
+		     " version TEXT NOT NULL,"
+		     " args TEXT NOT NULL,"
+		     " created_us BIGINT NOT NULL,"
+		     " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+		     " done_us BIGINT NOT NULL DEFAULT 0,"
+		     " attempts INTEGER NOT NULL DEFAULT 0,"
+		     " lease_owner TEXT NOT NULL DEFAULT '',"
+		     " lease_until_us BIGINT NOT NULL DEFAULT 0)" },
+	{ PG, "CREATE TABLE casts ("
+	      " seq BIGSERIAL PRIMARY KEY,"
+	      " upgrade_id TEXT COLLATE \"C\" NOT NULL UNIQUE REFERENCES upgrades (id),"
+	      " instance_id TEXT COLLATE \"C\" NOT NULL,"
+	      " method TEXT NOT NULL,"
+	      " version TEXT NOT NULL,"
+	      " args TEXT NOT NULL,"
+	      " created_us BIGINT NOT NULL,"
+	      " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+	      " done_us BIGINT NOT NULL DEFAULT 0,"
+	      " attempts INTEGER NOT NULL DEFAULT 0,"
+	      " lease_owner TEXT NOT NULL DEFAULT '',"
+	      " lease_until_us BIGINT NOT NULL DEFAULT 0)" },
+	/* The pending ones, in order: what the publisher reads. */
+	{ ANY, "CREATE INDEX casts_pending ON casts (state, seq)" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -162,6 +201,7 @@ static const struct {
 	{ store_v2, sizeof store_v2 / sizeof store_v2[0] },
 	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
 	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
+	{ store_v5, sizeof store_v5 / sizeof store_v5[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)
