@@ -16,9 +16,10 @@
  *
  * fleet_publisher_cast() returns only once the broker has put the message
  * in the guest's queue: 0; or FLEET_CAST_UNREACHABLE when no connection
- * could be made (the API answers 503); or FLEET_CAST_REFUSED when the broker
- * did not queue it (no queue bound to guestagent.<id>, a nack, a dropped
- * link: 502).  err says which. */
+ * could be made, or the link broke before the broker answered (it may have
+ * queued it: the caller sends it again later, with the same upgrade id);
+ * or FLEET_CAST_REFUSED when the broker said it did not queue it (no queue
+ * bound to guestagent.<id>, a nack).  err says which. */
 #ifndef SLOTFLEET_PUBLISHER_H
 #define SLOTFLEET_PUBLISHER_H
 

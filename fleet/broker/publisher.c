@@ -126,8 +126,13 @@ static void publisher_run(void *ctx, void *const *jobs, size_t n)
 		pub->link = NULL;
 	}
 	for (i = 0; i < sent; i++) {
-		pub->built[i]->rc = rc ? rc : pub->casts[i].result < 0 ? FLEET_CAST_REFUSED : 0;
-		pub->built[i]->err = rc ? err : pub->casts[i].err;
+		const struct amqp_link_cast *c = &pub->casts[i];
+
+		/* Unanswered when the link broke (a broker restart): it may or
+		 * may not be queued, so it is to be sent again, not failed. */
+		pub->built[i]->rc = rc ? rc : c->result == 0 ? 0 :
+				    c->answered ? FLEET_CAST_REFUSED : FLEET_CAST_UNREACHABLE;
+		pub->built[i]->err = rc ? err : c->err;
 	}
 	for (i = 0; i < n; i++)
 		free(pub->bodies[i]);

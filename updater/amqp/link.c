@@ -475,6 +475,7 @@ int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_ca
 	if (rc == 0)
 		rc = link_await_confirms(link, casts, n, first_tag, settled, settled + n, err);
 	for (i = 0; i < n; i++) {
+		casts[i].answered = settled[i];
 		if (!settled[i])
 			casts[i].result = error_set(&casts[i].err, "%s", err ? err->text : "");
 	}
