@@ -19,6 +19,14 @@
  * outage once and the recovery once; the publisher opens a new connection
  * (and declares the exchange again) at each try.
  *
+ * A cast the broker returns because no queue is bound to guestagent.<id>
+ * is refused (the record FAILED), except within FLEET_OUTBOX_GRACE_S of
+ * slotfleet's start or of the broker being reached again after an outage:
+ * then it stays pending and is sent again.  With a transient exchange
+ * ([amqp] exchange_durable = false, oslo.messaging's default) a broker
+ * restart drops the guests' bindings until each guest has reconnected and
+ * declared its queue again; failing their casts meanwhile would lose them.
+ *
  * Nothing is lost and a cast is sent again only with its own upgrade id:
  * a crash between the record and the confirmation leaves the cast pending,
  * and it goes out at the next start (SQLite) or once its lease has run out
@@ -36,6 +44,7 @@
 #define FLEET_OUTBOX_POLL_MS 1000
 #define FLEET_OUTBOX_BACKOFF_MIN_MS 250
 #define FLEET_OUTBOX_BACKOFF_MAX_MS 5000
+#define FLEET_OUTBOX_GRACE_S 30		/* unrouted casts wait after an outage */
 
 struct fleet_outbox;
 

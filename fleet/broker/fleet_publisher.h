@@ -49,6 +49,7 @@ struct fleet_publisher_cast {
 	const char *version;		/* the envelope's (docs/wire.md); NULL: "1.0" */
 	json_t *args;			/* stolen (NULL after) */
 	int rc;				/* as fleet_publisher_cast() returns */
+	int unrouted;			/* FLEET_CAST_REFUSED: no queue is bound (not a nack) */
 	struct error err;
 };
 /* n casts of one caller, queued together so that they share the groups'

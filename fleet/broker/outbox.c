@@ -25,6 +25,7 @@ struct fleet_outbox {
 	struct fleet_publisher *pub;
 	char owner[FLEET_ID_MAX];	/* this process's leases: pid and a random id */
 	int down;			/* the broker could not be reached at the last try */
+	int64_t grace_until_us;		/* until then an unrouted cast waits (see the header) */
 	/* One round's casts (the thread's alone): */
 	struct fleet_outbox_row rows[FLEET_OUTBOX_BATCH];
 	struct fleet_outbox_row settled[FLEET_OUTBOX_BATCH];
@@ -72,9 +73,10 @@ static size_t outbox_build(struct fleet_outbox *o, size_t n)
 	return k;
 }
 
-/* Each row's outcome from its cast's; the unreachable ones set aside.
- * Returns how many could not be sent. */
-static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, size_t *settled)
+/* Each row's outcome from its cast's; the unreachable ones set aside
+ * (o->down set if there were).  Returns how many could not be sent. */
+static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, int was_down,
+			  size_t *settled)
 {
 	size_t i, unsent = 0;
 
@@ -83,10 +85,15 @@ static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, size_t *se
 
 		if (o->casts[i].rc == FLEET_CAST_UNREACHABLE) {
 			row->result = FLEET_CAST_STATE_UNKNOWN;
-			if (!o->down)
+			if (!o->down && !was_down)
 				log_warn("outbox: broker unreachable, casts stay pending: %s",
 					 o->casts[i].err.text);
 			o->down = 1;
+		} else if (o->casts[i].rc < 0 && o->casts[i].unrouted &&
+			   outbox_now_us() < o->grace_until_us) {
+			row->result = FLEET_CAST_STATE_UNKNOWN;
+			log_info("outbox: %s to %s: no queue bound yet, sent again shortly",
+				 row->upgrade_id, row->instance_id);
 		} else if (o->casts[i].rc < 0) {
 			row->result = FLEET_CAST_STATE_REFUSED;
 			snprintf(row->why, sizeof row->why, "%s", o->casts[i].err.text);
@@ -111,7 +118,7 @@ static int outbox_round(struct fleet_outbox *o)
 	struct error err = { "" };
 	int64_t now = outbox_now_us();
 	size_t n, k, settled, unsent, i;
-	int rc = 1;
+	int rc = 1, was_down;
 
 	if (fleet_store_outbox_claim(o->store, o->owner, now,
 				     now + (int64_t)FLEET_OUTBOX_LEASE_S * 1000000,
@@ -128,10 +135,12 @@ static int outbox_round(struct fleet_outbox *o)
 		for (i = 0; i < k; i++)
 			o->casts[i].rc = FLEET_CAST_UNREACHABLE;	/* none went out */
 	}
-	unsent = outbox_sort(o, n, k, &settled);
-	if (!unsent && o->down) {
+	was_down = o->down;
+	o->down = 0;
+	unsent = outbox_sort(o, n, k, was_down, &settled);
+	if (was_down && k && !o->down) {
 		log_info("outbox: broker reached again, sending the pending casts");
-		o->down = 0;
+		o->grace_until_us = outbox_now_us() + (int64_t)FLEET_OUTBOX_GRACE_S * 1000000;
 	}
 	/* A failed settle leaves them pending and leased by us: sent again
 	 * (same ids) at the next round. */
@@ -202,6 +211,7 @@ int fleet_outbox_start(struct fleet_outbox **out, const char *spec, struct fleet
 	}
 	snprintf(o->owner, sizeof o->owner, "%ld-%.32s", (long)getpid(), random);
 	o->pub = pub;
+	o->grace_until_us = outbox_now_us() + (int64_t)FLEET_OUTBOX_GRACE_S * 1000000;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->wake, NULL);
 	rc = pthread_create(&o->thread, NULL, outbox_main, o);
