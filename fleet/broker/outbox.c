@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "broker/fleet_outbox.h"
+#include "crash.h"
 #include "history.h"
 #include "log.h"
 #include "store/fleet_store_outbox.h"
@@ -135,6 +136,8 @@ static int outbox_round(struct fleet_outbox *o)
 		for (i = 0; i < k; i++)
 			o->casts[i].rc = FLEET_CAST_UNREACHABLE;	/* none went out */
 	}
+	/* Published, not yet recorded: a crash here sends them again (tests). */
+	crash_point("outbox-published");
 	was_down = o->down;
 	o->down = 0;
 	unsent = outbox_sort(o, n, k, was_down, &settled);

@@ -178,9 +178,10 @@ int fleet_store_outbox_settle(struct fleet_store *store, const struct fleet_outb
 
 	for (i = 0; i < n; i++) {
 		if (rows[i].result != FLEET_CAST_STATE_QUEUED && rows[i].result != FLEET_CAST_STATE_REFUSED) {
+			store_invalid(err, "store: cast %s settled as neither queued nor refused",
+				      rows[i].upgrade_id);
 			errno = EINVAL;
-			return store_invalid(err, "store: cast %s settled as neither queued nor"
-						  " refused", rows[i].upgrade_id);
+			return -1;
 		}
 	}
 	return n ? (store_tx(store, outbox_settle_tx, &s, err) < 0 ? -1 : 0) : 0;

@@ -681,12 +681,15 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 }
 
-/* Takes a store's database back to schema v2 as v2 left it: v4 only added
- * the policies' tables and upgrades.policy_id, v3 only added
- * instances.rpc_api_version, so this is a database a v2 slotfleet made. */
+/* Takes a store's database back to schema v2 as v2 left it: v5 only added
+ * the outbox (casts), v4 only added the policies' tables and
+ * upgrades.policy_id, v3 only added instances.rpc_api_version, so this is
+ * a database a v2 slotfleet made. */
 static void downgrade_to_v2(const char *spec)
 {
 	static const char *const steps[] = {
+		"DROP TABLE casts",
+		"DELETE FROM schema_version WHERE version = 5",
 		"DROP INDEX upgrades_by_policy",
 		"ALTER TABLE upgrades DROP COLUMN policy_id",
 		"DROP TABLE policy_casts",
@@ -708,7 +711,7 @@ static void downgrade_to_v2(const char *spec)
 	db->ops->close(db);
 }
 
-/* A v2 database opens at v4 (v3, then v4) with its rows; the API version of a heartbeat
+/* A v2 database opens at v5 (v3, v4, then v5) with its rows; the API version of a heartbeat
  * stored before is unknown ("") until the instance's next one. */
 static void test_migration_v2_to_v3(void **state)
 {
@@ -723,7 +726,7 @@ static void test_migration_v2_to_v3(void **state)
 	downgrade_to_v2(f->spec);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
