@@ -228,11 +228,17 @@ static int sqlite_open(struct db **db, const char *path, struct error *err)
 
 	if (!*path)
 		return error_set(err, "sqlite: empty database path");
-	/* SQLite would create the file 0644; the -wal and -shm files copy its mode. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	/* SQLite would create the file 0644; the -wal and -shm files copy its
+	 * mode.  Only a file made here is closed here: closing any descriptor
+	 * of a file drops every POSIX lock this process holds on it, those of
+	 * the connections already open included, and a connection elsewhere
+	 * (sqlite3 on the live file) then takes itself for the last one and
+	 * deletes the WAL under them: their commits vanish. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
 		return error_errno(err, "sqlite: %s", path);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (!(s = calloc(1, sizeof *s)) || !(s->path = strdup(path))) {
 		free(s);
 		return error_set(err, "sqlite: out of memory");
