@@ -741,6 +741,32 @@ static void test_migration_v2_to_v3(void **state)
 	assert_string_equal(in.rpc_api_version, "1.1");
 }
 
+/* SQLite: opening one more store on the file must not drop the locks of
+ * those open already.  Were they dropped, a sqlite3 run on the live file
+ * would take itself for the last connection and delete the WAL: a record
+ * committed afterwards would never reach the file. */
+static void test_sqlite_second_open_keeps_wal(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_store *second, *third;
+	struct fleet_upgrade up;
+	char cmd[1400];
+
+	if (strcmp(fleet_store_backend(f->store), "sqlite"))
+		skip();
+	insert(f, "u1", "t1", "inst-1", 1000);
+	assert_int_equal(fleet_store_open(&second, f->spec, NULL), 0);
+	snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'SELECT count(*) FROM upgrades' > /dev/null 2>&1",
+		 f->spec);
+	if (system(cmd) != 0)
+		skip();			/* no sqlite3 (packaging/deps.sh installs it) */
+	insert(f, "u2", "t1", "inst-1", 2000);
+	assert_int_equal(fleet_store_open(&third, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_upgrade_get(third, "u2", &up, NULL), 1);
+	fleet_store_close(third);
+	fleet_store_close(second);
+}
+
 static void test_text_is_data(void **state)
 {
 	struct support_store *f = *state;
@@ -926,6 +952,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_instance_list, SETUP), \
 	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
 	SUPPORT_STORE_TEST(test_migration_v2_to_v3, SETUP), \
+	SUPPORT_STORE_TEST(test_sqlite_second_open_keeps_wal, SETUP), \
 	SUPPORT_STORE_TEST(test_text_is_data, SETUP), \
 	SUPPORT_STORE_TEST(test_long_reason_cut_at_character, SETUP), \
 	SUPPORT_STORE_TEST(test_threads_share_a_store, SETUP)
