@@ -140,7 +140,19 @@ $(LIBUPDATER): $(call obj,$(UPDATER_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIBFLEET): $(call obj,$(FLEET_SRC))
+# The web UI's files (fleet/ui/) as C arrays, part of the API's room
+# (fleet_ui_assets.h): served from the binary, no file read at run time.
+UI_FILES := $(sort $(wildcard fleet/ui/*.html fleet/ui/*.css fleet/ui/*.js fleet/ui/*.svg))
+UI_GEN   := $(BUILD)/gen/fleet/api/ui_assets.c
+UI_OBJ   := $(BUILD)/obj/fleet/api/ui_assets.o
+$(UI_GEN): fleet/ui/embed.sh $(UI_FILES)
+	@mkdir -p $(dir $@)
+	sh fleet/ui/embed.sh $(UI_FILES) > $@.tmp && mv $@.tmp $@
+$(UI_OBJ): $(UI_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBFLEET): $(call obj,$(FLEET_SRC)) $(if $(FLEET_SRC),$(UI_OBJ))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 

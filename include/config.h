@@ -22,28 +22,43 @@ enum health_kind { HEALTH_NOTIFY, HEALTH_EXEC, HEALTH_HTTP, HEALTH_UPTIME };
 
 /* [strategy.NAME] sections (slots/config_strategy.c, docs/strategies.md): a
  * deployer's own download strategy, a program run in the confined fetch
- * process that writes the artifact to its stdout.  At most
+ * process that writes the artifact to its stdout, or (format = pip) a
+ * tarball of Python distributions built into a virtualenv in the slot,
+ * fetched by that program or by the built-in http/file.  At most
  * CONFIG_STRATEGY_MAX, NAME 1..CONFIG_STRATEGY_NAME_MAX of [a-z0-9_-] and
  * not a built-in (http, swift, file); a section given twice is an error. */
 #define CONFIG_STRATEGY_MAX 16
 #define CONFIG_STRATEGY_NAME_MAX 31
 #define CONFIG_STRATEGY_FETCH_MAX 512
 #define CONFIG_STRATEGY_READ_MAX 8	/* paths in a `read` value */
+#define CONFIG_STRATEGY_PACKAGE_MAX 128	/* a distribution name, PEP 508 */
+#define CONFIG_STRATEGY_PYTHON_MAX 256
+#define CONFIG_STRATEGY_BUILD_TIMEOUT_MS (10u * 60 * 1000)
 
 /* What the fetcher writes.  Room to grow: a new format is a new row in
  * config_strategy.c's table and a branch where the artifact is consumed. */
 enum strategy_format {
 	STRATEGY_FORMAT_BUNDLE,		/* a signed slotpack bundle: the verifier's input */
+	STRATEGY_FORMAT_PIP,		/* a tarball of wheels/sdists, checked against the
+					 * request's sha256, built into <slot>/venv
+					 * (updater/install/install_pip.h) */
 };
 
 struct config_strategy {
 	char name[CONFIG_STRATEGY_NAME_MAX + 1];
-	char fetch[CONFIG_STRATEGY_FETCH_MAX];	/* absolute path of the program */
+	char fetch[CONFIG_STRATEGY_FETCH_MAX];	/* absolute path of the program; "" only
+						 * with format = pip: the built-in http or
+						 * file, by the location */
 	enum strategy_format format;		/* bundle */
 	unsigned timeout_ms;			/* 0: no bound of its own; silence on its
 						 * stdout for [updater] low_speed_time kills it */
 	char read[CONFIG_STRING_MAX];		/* "": none; more absolute paths it may read,
 						 * blank-separated */
+	/* format = pip only (required: package, exec) */
+	char package[CONFIG_STRATEGY_PACKAGE_MAX];	/* the distribution to install */
+	char exec[CONFIG_STRING_MAX];		/* the agent's command, relative to the venv */
+	char python[CONFIG_STRATEGY_PYTHON_MAX];	/* /usr/bin/python3 */
+	unsigned build_timeout_ms;		/* venv + pip + version check, 10m */
 };
 
 /* The built-in strategies' names, in the registry's order (updater/fetch/fetch.c). */

@@ -286,7 +286,8 @@ static int config_check_hook(const char *path, const char *key, const char *name
 	return 0;
 }
 
-static int config_finish(struct config *config, const char *name, struct error *err)
+static int config_finish(struct config *config, const struct config_parse *parse,
+			 const char *name, struct error *err)
 {
 	struct config *c = config;
 	struct http_url url;
@@ -329,7 +330,7 @@ static int config_finish(struct config *config, const char *name, struct error *
 		return error_set(err, "%s: [hooks] timeout: at least 1s", name);
 	if (c->agent.health_url[0] && http_url_parse(c->agent.health_url, &url, err) < 0)
 		return error_prefix(err, "%s: [agent] health_url: ", name);
-	return config_strategy_finish(c, name, err);
+	return config_strategy_finish(c, &parse->strategy, name, err);
 }
 
 int config_load_string(struct config *config, const char *text, const char *name,
@@ -348,7 +349,7 @@ int config_load_string(struct config *config, const char *text, const char *name
 			error_set(err, "syntax error");
 		return error_prefix(err, "%s:%d: ", name, line);
 	}
-	return config_finish(config, name, err);
+	return config_finish(config, &parse, name, err);
 }
 
 int config_load(struct config *config, const char *path, struct error *err)

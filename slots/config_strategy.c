@@ -15,15 +15,53 @@ static const char *const strategy_builtins[STRATEGY_BUILTIN_COUNT] = {
 };
 
 static const char *const strategy_formats[] = {
-	[STRATEGY_FORMAT_BUNDLE] = "bundle",
+	[STRATEGY_FORMAT_BUNDLE] = "bundle", [STRATEGY_FORMAT_PIP] = "pip",
 };
 #define STRATEGY_FORMAT_COUNT (sizeof strategy_formats / sizeof strategy_formats[0])
 
-enum strategy_key { KEY_FETCH, KEY_FORMAT, KEY_TIMEOUT, KEY_READ, KEY_COUNT };
+enum strategy_key {
+	KEY_FETCH, KEY_FORMAT, KEY_TIMEOUT, KEY_READ,
+	KEY_PACKAGE, KEY_EXEC, KEY_PYTHON, KEY_BUILD_TIMEOUT,	/* format = pip */
+	KEY_COUNT
+};
 static const char *const strategy_keys[KEY_COUNT] = {
 	[KEY_FETCH] = "fetch", [KEY_FORMAT] = "format", [KEY_TIMEOUT] = "timeout",
-	[KEY_READ] = "read",
+	[KEY_READ] = "read", [KEY_PACKAGE] = "package", [KEY_EXEC] = "exec",
+	[KEY_PYTHON] = "python", [KEY_BUILD_TIMEOUT] = "build_timeout",
 };
+#define KEYS_PIP_ONLY ((1u << KEY_PACKAGE) | (1u << KEY_EXEC) | (1u << KEY_PYTHON) | \
+		       (1u << KEY_BUILD_TIMEOUT))
+
+/* A PEP 508 distribution name: letters, digits, '.', '_', '-', starting
+ * and ending with a letter or digit.  It becomes a word of pip's argv. */
+static int strategy_package_ok(const char *name)
+{
+	size_t len = strlen(name);
+	const char *alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+	return len > 0 && len < CONFIG_STRATEGY_PACKAGE_MAX &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       len && strchr(alnum, name[0]) && strchr(alnum, name[len - 1]);
+}
+
+/* The agent's command inside the venv: its first word relative, without a
+ * ".." component (it must name a file of the slot). */
+static int strategy_exec_ok(const char *value)
+{
+	size_t len = strcspn(value, " \t");
+	const char *p = value;
+
+	if (!len || value[0] == '/')
+		return 0;
+	while (p < value + len) {
+		size_t part = strcspn(p, "/ \t");
+
+		if (part == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+		p += part + (p[part] == '/');
+	}
+	return 1;
+}
 
 int config_strategy_name_ok(const char *name)
 {
@@ -145,7 +183,46 @@ static int strategy_open(struct config *config, struct config_strategy_parse *pa
 	memset(s, 0, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", name);
 	s->format = STRATEGY_FORMAT_BUNDLE;
+	snprintf(s->python, sizeof s->python, "/usr/bin/python3");
+	s->build_timeout_ms = CONFIG_STRATEGY_BUILD_TIMEOUT_MS;
 	return (int)config->strategies.count++;
+}
+
+/* The keys of format = pip; NULL or the complaint. */
+static const char *strategy_store_pip(struct config_strategy *s, enum strategy_key key,
+				      const char *value)
+{
+	switch (key) {
+	case KEY_PACKAGE:
+		if (!strategy_package_ok(value))
+			return "not a distribution name (letters, digits, '.', '_', '-')";
+		snprintf(s->package, sizeof s->package, "%s", value);
+		return NULL;
+	case KEY_EXEC:
+		if (!strategy_exec_ok(value))
+			return "want a command whose first word is relative to the venv, "
+			       "without '..'";
+		if (strlen(value) >= sizeof s->exec)
+			return "value too long";
+		snprintf(s->exec, sizeof s->exec, "%s", value);
+		return NULL;
+	case KEY_PYTHON:
+		if (value[0] != '/')
+			return "must be an absolute path";
+		if (strlen(value) >= sizeof s->python)
+			return "value too long";
+		snprintf(s->python, sizeof s->python, "%s", value);
+		return NULL;
+	case KEY_BUILD_TIMEOUT:
+		if (config_parse_duration(value, &s->build_timeout_ms) < 0)
+			return "not a duration (e.g. 500ms, 30s, 5m, 2h, up to 49d)";
+		if (s->build_timeout_ms < 1000)
+			return "at least 1s";
+		return NULL;
+	default:
+		break;
+	}
+	return "unknown key";
 }
 
 /* Stores one value; NULL or the complaint. */
@@ -179,10 +256,9 @@ static const char *strategy_store(struct config_strategy *s, enum strategy_key k
 			return "value too long";
 		snprintf(s->read, sizeof s->read, "%s", value);
 		return NULL;
-	case KEY_COUNT:
-		break;
+	default:
+		return strategy_store_pip(s, key, value);
 	}
-	return "unknown key";
 }
 
 int config_strategy_key(struct config *config, struct config_strategy_parse *parse,
@@ -210,15 +286,42 @@ int config_strategy_key(struct config *config, struct config_strategy_parse *par
 	return error_set(err, "[%s] %.40s: %s", section, name, complaint);
 }
 
-int config_strategy_finish(const struct config *config, const char *file, struct error *err)
+/* What a section needs for its format: a bundle its fetch, a pip section
+ * its package and exec, and pip's keys only with pip. */
+static int strategy_section_finish(const struct config_strategy *s, unsigned seen,
+				   const char *file, struct error *err)
+{
+	const char *missing = NULL;
+	unsigned key;
+
+	if (s->format == STRATEGY_FORMAT_BUNDLE) {
+		for (key = 0; key < KEY_COUNT; key++)
+			if ((seen & KEYS_PIP_ONLY & (1u << key)))
+				return error_set(err, "%s: [strategy.%s] %s: only with format = pip",
+						 file, s->name, strategy_keys[key]);
+		if (!s->fetch[0])
+			missing = "fetch";
+	} else if (!s->package[0]) {
+		missing = "package";
+	} else if (!s->exec[0]) {
+		missing = "exec";
+	}
+	if (missing)
+		return error_set(err, "%s: [strategy.%s] %s: missing (format = %s)", file, s->name,
+				 missing, config_strategy_format_name(s->format));
+	return 0;
+}
+
+int config_strategy_finish(const struct config *config, const struct config_strategy_parse *parse,
+			   const char *file, struct error *err)
 {
 	char known[CONFIG_STRATEGY_MAX * (CONFIG_STRATEGY_NAME_MAX + 2) + 32];
 	unsigned i;
 
 	for (i = 0; i < config->strategies.count; i++)
-		if (!config->strategies.list[i].fetch[0])
-			return error_set(err, "%s: [strategy.%s] fetch: missing", file,
-					 config->strategies.list[i].name);
+		if (strategy_section_finish(&config->strategies.list[i], parse->seen[i], file,
+					    err) < 0)
+			return -1;
 	if (config_strategy_builtin(config->updater.strategy) >= 0 ||
 	    config_strategy_find(config, config->updater.strategy))
 		return 0;

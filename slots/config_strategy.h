@@ -19,8 +19,10 @@ struct config_strategy_parse {
 int config_strategy_key(struct config *config, struct config_strategy_parse *parse,
 			const char *section, const char *name, const char *value,
 			struct error *err);
-/* After the file: every section has its fetch, [updater] strategy names a
- * known strategy.  file is the file's name for messages. */
-int config_strategy_finish(const struct config *config, const char *file, struct error *err);
+/* After the file: every section has what its format needs (a bundle its
+ * fetch, pip its package and exec, pip's keys only with pip), [updater]
+ * strategy names a known strategy.  file is the file's name for messages. */
+int config_strategy_finish(const struct config *config, const struct config_strategy_parse *parse,
+			   const char *file, struct error *err);
 
 #endif

@@ -48,6 +48,11 @@ struct fleet_response {
 	char *text;			/* owned; when set, sent instead of body as
 					 * the Prometheus text format (GET /metrics) */
 	size_t text_len;
+	const unsigned char *asset;	/* when set, sent instead of body: static
+					 * bytes of the web UI, never freed */
+	size_t asset_len;
+	const char *asset_type;		/* the asset's Content-Type */
+	int ui;				/* add the web UI's security headers (ui.c) */
 };
 
 typedef void (*fleet_handler)(struct fleet_request *req, struct fleet_response *res);
@@ -106,11 +111,17 @@ void fleet_handle_rollout_create(struct fleet_request *req, struct fleet_respons
 void fleet_handle_rollout_list(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_rollout_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_rollout_append(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_metrics(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_create(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_list(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_get(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_delete(struct fleet_request *req, struct fleet_response *res);
 void fleet_handle_policy_action(struct fleet_request *req, struct fleet_response *res);
+void fleet_handle_summary(struct fleet_request *req, struct fleet_response *res);
+
+/* ui.c: the web UI's files.  1 for /ui and every path below it. */
+int fleet_ui_path(const char *path);
+void fleet_handle_ui(struct fleet_request *req, struct fleet_response *res);
 
 #endif

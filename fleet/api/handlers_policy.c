@@ -11,7 +11,9 @@
  *   an action the state does not allow is a 409 naming the state.
  * A tenant has at most one ACTIVE or PAUSED policy per version line (the
  * major of instance_version) whose scope overlaps another's
- * (fleet_policy_overlap): a second is a 409 naming the first.  Another
+ * (fleet_policy_overlap): a second is a 409 naming the first (checked in
+ * the insert's transaction, so concurrent creations cannot both pass; on
+ * several slotfleets too).  Another
  * tenant's policy is not found (404). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,36 +28,9 @@
 
 #define POLICY_LIVE (FLEET_POLICY_BIT(FLEET_POLICY_ACTIVE) | FLEET_POLICY_BIT(FLEET_POLICY_PAUSED))
 
-/* 1 with *other set when one of the tenant's live policies overlaps p, 0, -1. */
-static int policy_conflict(struct fleet_store *store, const struct fleet_policy *p,
-			   struct fleet_policy *page, struct fleet_policy *other, struct error *err)
-{
-	struct fleet_policy_filter f = { p->tenant, POLICY_LIVE, NULL, 16 };
-	char marker[FLEET_ID_MAX];
-	size_t n, i;
-	int more = 1, rc;
-
-	while (more) {
-		rc = fleet_store_policy_list(store, &f, page, &n, &more, err);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;	/* 1: the marker went meanwhile */
-		for (i = 0; i < n; i++) {
-			if (fleet_policy_overlap(p, &page[i])) {
-				*other = page[i];
-				return 1;
-			}
-		}
-		if (!n)
-			break;
-		memcpy(marker, page[n - 1].id, sizeof marker);
-		f.marker = marker;
-	}
-	return 0;
-}
-
 void fleet_handle_policy_create(struct fleet_request *req, struct fleet_response *res)
 {
-	struct fleet_policy *p = calloc(18, sizeof *p);	/* p, other, a page of 16 */
+	struct fleet_policy *p = calloc(2, sizeof *p);	/* p, and one it overlaps */
 	struct fleet_store *store;
 	struct error err = { "" };
 	json_t *body = NULL;
@@ -69,16 +44,15 @@ void fleet_handle_policy_create(struct fleet_request *req, struct fleet_response
 	if (!body || policy_request(req, body, p, res) < 0)
 		goto out;
 	store = fleet_pool_get(req->deps->pool);
-	rc = policy_conflict(store, p, p + 2, p + 1, &err);
-	if (rc == 0)
-		rc = fleet_store_policy_insert(store, p, &err) == 0 ? 0 : err.text[0] ? -1 : 2;
+	/* The overlap check runs in the insert's transaction: atomic. */
+	rc = fleet_store_policy_insert(store, p, fleet_policy_overlap, p + 1, &err);
 	if (rc == 0 && fleet_store_policy_get(store, p->id, p, &err) != 1)
 		rc = -1;
 	fleet_pool_put(req->deps->pool, store);
-	if (rc == 1)
+	if (rc == 2)
 		fleet_reply_error(res, 409, "scope", "overlaps policy %s (%s, instance_version %s)",
 				  p[1].id, fleet_policy_state_name(p[1].state), p[1].to_version);
-	else if (rc == 2)
+	else if (rc == 1)
 		fleet_reply_error(res, 409, "policy_id", "a policy with this id exists");
 	else if (rc < 0)
 		fleet_reply_error(res, 503, "", "not recorded: %s", err.text);

@@ -3,9 +3,11 @@
  * conditional update each (fleet_store_rollout_transition): against the
  * driver, whichever commits first wins, and the loser sees the winner's
  * state (409).  Rollbacks are recorded here, one at a time, in the order
- * of the rollout's plan, each with its cast in the outbox, like the
- * instance rollback action's: sent after the answer; a rollback the broker
- * refuses is recorded FAILED with the reason. */
+ * of the rollout's plan, at most ACTION_ROLLBACKS_MAX per action, each
+ * with its cast in the outbox like the instance rollback action's: sent
+ * after the answer; a rollback the broker refuses is recorded FAILED with
+ * the reason, and is sent again by the next action.  Resuming a draft
+ * starts it (its waves made from its count). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,10 @@
 #include "history.h"
 #include "request_check.h"
 
-#define ACTION_ROLLBACKS_MAX FLEET_ROLLOUT_TARGETS_MAX
+/* Rollbacks one action casts (one page of targets): a rollout of the whole
+ * fleet is rolled back by repeating the action, which skips the targets
+ * this rollout sent a rollback already ("more" says when to). */
+#define ACTION_ROLLBACKS_MAX FLEET_PAGE_MAX
 
 struct action {
 	const char *name;
@@ -73,12 +78,11 @@ static void action_rollback(struct fleet_request *req, const struct fleet_rollou
 
 /* Rollbacks to the current wave's failed instances, or to all cast. */
 static json_t *action_rollbacks(struct fleet_request *req, struct fleet_store *store,
-				const struct fleet_rollout *r, int all, struct error *err)
+				const struct fleet_rollout *r, int all, int *more, struct error *err)
 {
 	struct fleet_rollout_members_query q = { all ? FLEET_MEMBERS_CAST : FLEET_MEMBERS_FAILED,
 						 all ? -1 : (int)r->current_wave, 0,
-						 ACTION_ROLLBACKS_MAX > FLEET_PAGE_MAX ?
-						 FLEET_PAGE_MAX : ACTION_ROLLBACKS_MAX };
+						 ACTION_ROLLBACKS_MAX, 0, 1 };
 	struct fleet_rollout_member *m = calloc(q.limit, sizeof *m);
 	json_t *list = NULL;
 	size_t n = 0, i;
@@ -91,6 +95,7 @@ static json_t *action_rollbacks(struct fleet_request *req, struct fleet_store *s
 		list = json_array();
 		for (i = 0; i < n; i++)
 			action_rollback(req, r, m[i].instance_id, list);
+		*more = n == q.limit;
 	}
 	free(m);
 	return list;
@@ -104,16 +109,20 @@ static void action_apply(struct fleet_request *req, const struct action *a,
 	struct fleet_store *store = fleet_pool_get(req->deps->pool);
 	enum fleet_rollout_state now = r->state;
 	struct error err = { "" };
-	int rollback = !strncmp(a->name, "rollback_", 9), rc;
+	int rollback = !strncmp(a->name, "rollback_", 9), more = 0, rc;
 	json_t *list = NULL;
+	size_t total;
 
-	if (a->from & FLEET_ROLLOUT_BIT(r->state))
+	if (!strcmp(a->name, "resume") && r->state == FLEET_ROLLOUT_PAUSED && !r->wave_count)
+		rc = fleet_store_rollout_start(store, r->id, &total, &now, &err);
+	else if (a->from & FLEET_ROLLOUT_BIT(r->state))
 		rc = fleet_store_rollout_transition(store, r->id, a->from, a->to, a->reason, &now,
 						    &err);
 	else
 		rc = a->from && !rollback ? 0 : 1;
 	if (rollback && rc >= 0) {
-		list = action_rollbacks(req, store, r, !strcmp(a->name, "rollback_all"), &err);
+		list = action_rollbacks(req, store, r, !strcmp(a->name, "rollback_all"), &more,
+					&err);
 		rc = list ? 1 : -1;
 	}
 	if (rc == 1 && fleet_store_rollout_get(store, r->id, r, &err) != 1)
@@ -126,8 +135,8 @@ static void action_apply(struct fleet_request *req, const struct action *a,
 		fleet_reply_error(res, 409, a->name, "the rollout is %s: cannot %s it",
 				  fleet_rollout_state_name(now), a->name);
 	} else if (rollback) {
-		fleet_reply(res, 202, json_pack("{s:o, s:o}", "rollout",
-			fleet_rollout_view(r, NULL, NULL, 0), "rollbacks", list));
+		fleet_reply(res, 202, json_pack("{s:o, s:o, s:b}", "rollout",
+			fleet_rollout_view(r, NULL, NULL, 0), "rollbacks", list, "more", more));
 	} else {
 		fleet_reply(res, 200, json_pack("{s:o}", "rollout",
 						fleet_rollout_view(r, NULL, NULL, 0)));

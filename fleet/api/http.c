@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,31 +69,67 @@ static void http_base(struct MHD_Connection *conn, const struct fleet_api *api,
 
 /* The exposition format's media type (Prometheus text format 0.0.4). */
 #define HTTP_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* The web UI's pages run this origin's files only: no inline script or
+ * style, no other host (docs/dashboard.md, Security). */
+#define HTTP_UI_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
+		    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
-				 size_t route, struct fleet_response *res)
+static void http_ui_headers(struct MHD_Response *response)
+{
+	MHD_add_response_header(response, "Content-Security-Policy", HTTP_UI_CSP);
+	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(response, "X-Frame-Options", "DENY");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+}
+
+/* The answer's bytes and type: a web UI file (static, never copied nor
+ * freed), the metrics' text, or the JSON body (500 when it cannot be made). */
+static struct MHD_Response *http_body(struct fleet_response *res, const char **type)
 {
 	char *text = res->text ? res->text : res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
 	size_t len = res->text ? res->text_len : text ? strlen(text) : 0;
-	const char *type = res->text ? HTTP_PROM_TYPE : "application/json";
 	struct MHD_Response *response;
-	enum MHD_Result rc;
-	char seconds[16];
 
+	*type = res->text ? HTTP_PROM_TYPE : "application/json";
 	res->text = NULL;
+	if (res->asset) {
+		free(text);
+		*type = res->asset_type;
+		return MHD_create_response_from_buffer(res->asset_len,
+						       (void *)(uintptr_t)res->asset,
+						       MHD_RESPMEM_PERSISTENT);
+	}
 	if (!text) {
 		text = strdup("{\"error\": {\"code\": 500, \"field\": \"\", \"message\": \"out of memory\"}}");
 		len = text ? strlen(text) : 0;
-		type = "application/json";
+		*type = "application/json";
 		res->status = 500;
 	}
 	response = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) :
 		   NULL;
-	if (!response) {
+	if (!response)
 		free(text);
+	return response;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
+				 size_t route, struct fleet_response *res)
+{
+	struct MHD_Response *response;
+	enum MHD_Result rc;
+	const char *type;
+	char seconds[16];
+
+	response = http_body(res, &type);
+	if (!response) {
+		json_decref(res->body);
+		res->body = NULL;
 		return MHD_NO;
 	}
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (res->ui)
+		http_ui_headers(response);
 	if (res->location[0])
 		MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, res->location);
 	if (res->allow[0])

@@ -1,24 +1,18 @@
-/* rollout_request.c: a rollout's creation request, checked, and its plan
- * (see rollout_request.h). */
+/* rollout_request.c: a rollout's creation request, checked, and the
+ * selection the store applies (see rollout_request.h): no target list is
+ * built here beyond the one page a request may carry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "store/fleet_pool.h"
 #include "history.h"
 #include "request_check.h"
 #include "api/rollout_request.h"
-#include "version.h"
 
 #define REQUEST_DURATION_MAX_US (INT64_C(30) * 86400 * 1000000)
 #define REQUEST_RATE_MAX 1000.0
 #define REQUEST_TIMEOUT_DEFAULT_US (INT64_C(30) * 60 * 1000000)
-
-struct plan {
-	struct fleet_rollout_target *t;
-	size_t count;
-};
 
 /* A number of seconds, or a duration text; *us unchanged when absent. */
 int rollout_request_duration(json_t *body, const char *key, int zero_ok, int64_t *us,
@@ -133,186 +127,184 @@ static int request_upgrade(json_t *body, struct fleet_rollout *r, struct fleet_r
 	return rollout_request_target(body, &t, res);
 }
 
-static int request_add(struct plan *p, const char *id, struct fleet_response *res)
+struct request_id {
+	const char *id;
+	size_t index;
+};
+
+static int request_id_cmp(const void *a, const void *b)
 {
-	if (p->count == FLEET_ROLLOUT_TARGETS_MAX)
-		return fleet_reply_error(res, 400, "targets", "more than %d instances",
-					 FLEET_ROLLOUT_TARGETS_MAX);
-	snprintf(p->t[p->count++].instance_id, FLEET_INSTANCE_MAX, "%s", id);
-	return 0;
+	const struct request_id *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c ? c : x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int request_list(json_t *list, struct plan *p, struct fleet_response *res)
+/* The first index whose id came earlier in ids, or count: sorted copies,
+ * n log n for a page of FLEET_ROLLOUT_PAGE_MAX. */
+static size_t request_first_twice(const char *const *ids, size_t count)
+{
+	struct request_id *sorted = calloc(count ? count : 1, sizeof *sorted);
+	size_t i, first = count;
+
+	if (!sorted)
+		return count + 1;
+	for (i = 0; i < count; i++)
+		sorted[i] = (struct request_id){ ids[i], i };
+	qsort(sorted, count, sizeof *sorted, request_id_cmp);
+	for (i = 1; i < count; i++)
+		if (!strcmp(sorted[i].id, sorted[i - 1].id) && sorted[i].index < first)
+			first = sorted[i].index;
+	free(sorted);
+	return first;
+}
+
+int rollout_request_ids(json_t *list, const char *field, const char ***ids, size_t *count,
+			struct fleet_response *res)
 {
 	struct error err = { "" };
-	char field[48];
+	char name[64];
+	size_t i, twice;
 	json_t *v;
-	size_t i, j;
 
-	if (!json_is_array(list))
-		return fleet_reply_error(res, 400, "targets.instances", "not an array of ids");
+	*ids = NULL;
+	*count = 0;
+	if (!json_is_array(list) || !json_array_size(list))
+		return fleet_reply_error(res, 400, field, "not an array of ids");
+	if (json_array_size(list) > FLEET_ROLLOUT_PAGE_MAX)
+		return fleet_reply_error(res, 400, field, "more than %d instances: create a draft "
+					 "and append them in pages (POST .../rollouts/ID/targets)",
+					 FLEET_ROLLOUT_PAGE_MAX);
+	if (!(*ids = calloc(json_array_size(list), sizeof **ids)))
+		return fleet_reply_error(res, 500, "", "out of memory");
 	json_array_foreach(list, i, v) {
-		snprintf(field, sizeof field, "targets.instances[%zu]", i);
+		snprintf(name, sizeof name, "%s[%zu]", field, i);
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
-		    request_check_id(field, json_string_value(v), REQUEST_INSTANCE_MAX, &err) < 0)
-			return fleet_reply_error(res, 400, field, "%s",
+		    request_check_id(name, json_string_value(v), REQUEST_INSTANCE_MAX, &err) < 0)
+			return fleet_reply_error(res, 400, name, "%s",
 						 err.text[0] ? err.text : "not an id");
-		for (j = 0; j < p->count; j++)
-			if (!strcmp(p->t[j].instance_id, json_string_value(v)))
-				return fleet_reply_error(res, 400, field, "given twice");
-		if (request_add(p, json_string_value(v), res) < 0)
-			return -1;
+		(*ids)[i] = json_string_value(v);
+	}
+	*count = json_array_size(list);
+	twice = request_first_twice(*ids, *count);
+	if (twice > *count)
+		return fleet_reply_error(res, 500, "", "out of memory");
+	if (twice < *count) {
+		snprintf(name, sizeof name, "%s[%zu]", field, twice);
+		return fleet_reply_error(res, 400, name, "given twice");
 	}
 	return 0;
 }
 
-/* Every known instance that reported a version below `below`, by id. */
-static int request_select(struct fleet_request *req, const char *below, struct plan *p,
-			  struct fleet_response *res)
+/* targets: an id list, or a version selector the database applies. */
+static int request_targets(json_t *body, struct fleet_rollout *r,
+			   struct fleet_rollout_selection *sel, struct fleet_response *res)
 {
-	struct fleet_instance *page = calloc(FLEET_PAGE_MAX, sizeof *page);
-	struct fleet_store *store;
-	struct error err = { "" };
-	char marker[FLEET_INSTANCE_MAX] = "";
-	size_t n = 0, i;
-	int more = 1, cmp, rc = 0;
-
-	if (!page)
-		return fleet_reply_error(res, 500, "", "out of memory");
-	store = fleet_pool_get(req->deps->pool);
-	while (more && rc == 0) {
-		rc = fleet_store_instance_list(store, NULL, marker[0] ? marker : NULL,
-					       FLEET_PAGE_MAX, page, &n, &more, &err);
-		for (i = 0; rc == 0 && i < n; i++)
-			if (page[i].agent_version[0] &&
-			    version_compare_text(page[i].agent_version, below, &cmp, NULL) == 0 &&
-			    cmp < 0)
-				rc = request_add(p, page[i].id, res);
-		if (n)
-			memcpy(marker, page[n - 1].id, sizeof marker);
-	}
-	fleet_pool_put(req->deps->pool, store);
-	free(page);
-	if (rc < 0 && err.text[0])	/* the store's failure, not a refused target */
-		return fleet_reply_error(res, 503, "", "%s", err.text);
-	return rc < 0 ? -1 : 0;
-}
-
-static int request_targets(struct fleet_request *req, json_t *body, struct fleet_rollout *r,
-			   struct plan *p, struct fleet_response *res)
-{
-	static const char *const kinds[] = { "instances", "agent_version_below", NULL };
+	static const char *const kinds[] = { "instances", "agent_version_below", "agent_version",
+					     NULL };
 	json_t *t = json_object_get(body, "targets");
-	const char *below = NULL;
+	const char *version = NULL, *field;
 	struct error err = { "" };
 
 	if (!t)
 		return fleet_reply_error(res, 400, "targets", "missing");
 	if (!json_is_object(t) || json_object_size(t) != 1)
-		return fleet_reply_error(res, 400, "targets", "want {\"instances\": [...]} or "
-					 "{\"agent_version_below\": \"V\"}");
+		return fleet_reply_error(res, 400, "targets", "want {\"instances\": [...]}, "
+					 "{\"agent_version_below\": \"V\"} or "
+					 "{\"agent_version\": \"V\"}");
 	if (write_known_fields(t, "targets.", kinds, res) < 0)
 		return -1;
 	if (json_object_get(t, "instances")) {
-		if (request_list(json_object_get(t, "instances"), p, res) < 0)
+		sel->kind = FLEET_SELECT_LIST;
+		if (rollout_request_ids(json_object_get(t, "instances"), "targets.instances",
+					(const char ***)&sel->ids, &sel->count, res) < 0)
 			return -1;
-		snprintf(r->selector, sizeof r->selector, "{\"instances\": %zu}", p->count);
-	} else {
-		if (write_string(t, "agent_version_below", "targets.agent_version_below", 1, &below,
-				 res) < 0)
-			return -1;
-		if (request_check_version("targets.agent_version_below", below, &err) < 0)
-			return fleet_reply_error(res, 400, "targets.agent_version_below", "%s",
-						 err.text);
-		if (request_select(req, below, p, res) < 0)
-			return -1;
-		snprintf(r->selector, sizeof r->selector, "{\"agent_version_below\": \"%s\"}",
-			 below);
+		snprintf(r->selector, sizeof r->selector, "{\"instances\": %zu}", sel->count);
+		return 0;
 	}
-	if (p->count == 0)
-		return fleet_reply_error(res, 400, "targets", "no instance matches");
+	sel->kind = json_object_get(t, "agent_version") ? FLEET_SELECT_VERSION_EQUAL :
+							  FLEET_SELECT_VERSION_BELOW;
+	field = sel->kind == FLEET_SELECT_VERSION_EQUAL ? "agent_version" : "agent_version_below";
+	snprintf(r->selector, sizeof r->selector, "targets.%s", field);
+	if (write_string(t, field, r->selector, 1, &version, res) < 0)
+		return -1;
+	if (request_check_version(r->selector, version, &err) < 0)
+		return fleet_reply_error(res, 400, r->selector, "%s", err.text);
+	snprintf(r->selector, sizeof r->selector, "{\"%s\": \"%s\"}", field, version);
+	sel->version = version;
 	return 0;
 }
 
-/* Checks the percents, then gives each target its wave. */
-static int request_waves(json_t *body, struct fleet_rollout *r, struct plan *p,
-			 struct fleet_response *res)
+/* Checks the percents; the waves are made from them and the count by the
+ * store (fleet_store_rollout_create). */
+static int request_waves(json_t *body, struct fleet_rollout *r,
+			 struct fleet_rollout_selection *sel, struct fleet_response *res)
 {
-	json_t *waves = json_object_get(body, "waves"), *v, *kept = json_array();
-	size_t i, end, start = 0, k;
+	json_t *waves = json_object_get(body, "waves"), *v;
 	char field[32], *text;
 	json_int_t last = 0;
+	size_t i;
 
 	if (!waves || !json_is_array(waves) || !json_array_size(waves) ||
-	    json_array_size(waves) > FLEET_ROLLOUT_WAVES_MAX) {
-		json_decref(kept);
+	    json_array_size(waves) > FLEET_ROLLOUT_WAVES_MAX)
 		return fleet_reply_error(res, 400, "waves", "want 1 to %d cumulative percents, "
 					 "e.g. [1, 10, 50, 100]", FLEET_ROLLOUT_WAVES_MAX);
-	}
 	json_array_foreach(waves, i, v) {
 		snprintf(field, sizeof field, "waves[%zu]", i);
 		if (!json_is_integer(v) || json_integer_value(v) <= last ||
-		    json_integer_value(v) > 100) {
-			json_decref(kept);
+		    json_integer_value(v) > 100)
 			return fleet_reply_error(res, 400, field, "want a whole percent above the "
 						 "previous one, at most 100");
-		}
 		last = json_integer_value(v);
-		end = (size_t)((last * (json_int_t)p->count + 99) / 100);
-		if (end > start) {	/* an empty wave is dropped */
-			for (k = start; k < end; k++)
-				p->t[k].wave = r->wave_count;
-			r->wave_count++;
-			json_array_append(kept, v);
-			start = end;
-		}
+		sel->percents[i] = (unsigned)last;
 	}
-	if (last != 100) {
-		json_decref(kept);
+	if (last != 100)
 		return fleet_reply_error(res, 400, "waves", "the last wave must be 100");
-	}
-	text = json_dumps(kept, JSON_COMPACT);
+	sel->percent_count = json_array_size(waves);
+	text = json_dumps(waves, JSON_COMPACT);
 	snprintf(r->waves, sizeof r->waves, "%s", text ? text : "[]");
 	free(text);
-	json_decref(kept);
+	return 0;
+}
+
+static int request_draft(json_t *body, struct fleet_rollout *r,
+			 struct fleet_rollout_selection *sel, struct fleet_response *res)
+{
+	json_t *v = json_object_get(body, "draft");
+
+	if (v && !json_is_boolean(v))
+		return fleet_reply_error(res, 400, "draft", "want true or false");
+	sel->draft = json_is_true(v);
+	r->state = sel->draft ? FLEET_ROLLOUT_PAUSED : FLEET_ROLLOUT_RUNNING;
+	if (sel->draft)
+		snprintf(r->reason, sizeof r->reason,
+			 "draft: append targets (POST .../targets), then resume");
 	return 0;
 }
 
 int rollout_request(struct fleet_request *req, json_t *body, struct fleet_rollout *r,
-		    struct fleet_rollout_target **targets, size_t *count,
-		    struct fleet_response *res)
+		    struct fleet_rollout_selection *sel, struct fleet_response *res)
 {
 	static const char *const fields[] = { "rollout_id", "instance_version", "location",
 		"strategy", "metadata", "sha256", "targets", "waves", "max_failure_rate", "rate",
-		"probation", "timeout", NULL };
-	struct plan p = { calloc(FLEET_ROLLOUT_TARGETS_MAX, sizeof *p.t), 0 };
+		"probation", "timeout", "draft", NULL };
 	struct error err = { "" };
 	const char *id = NULL;
 
 	memset(r, 0, sizeof *r);
-	*targets = NULL;
-	*count = 0;
-	if (!p.t)
-		return fleet_reply_error(res, 500, "", "out of memory");
+	memset(sel, 0, sizeof *sel);
 	if (write_known_fields(body, "", fields, res) < 0 ||
 	    write_string(body, "rollout_id", "rollout_id", 0, &id, res) < 0 ||
 	    (id && request_check_id("rollout_id", id, REQUEST_ID_MAX, &err) < 0 &&
 	     fleet_reply_error(res, 400, "rollout_id", "%s", err.text) < 0) ||
 	    request_upgrade(body, r, res) < 0 || request_numbers(body, r, res) < 0 ||
-	    request_targets(req, body, r, &p, res) < 0 || request_waves(body, r, &p, res) < 0)
-		goto fail;
+	    request_targets(body, r, sel, res) < 0 || request_waves(body, r, sel, res) < 0 ||
+	    request_draft(body, r, sel, res) < 0)
+		return -1;
 	if (id)
 		snprintf(r->id, sizeof r->id, "%s", id);
-	else if (history_new_id(r->id, sizeof r->id, &err) < 0) {
-		fleet_reply_error(res, 500, "", "%s", err.text);
-		goto fail;
-	}
+	else if (history_new_id(r->id, sizeof r->id, &err) < 0)
+		return fleet_reply_error(res, 500, "", "%s", err.text);
 	snprintf(r->tenant, sizeof r->tenant, "%s", req->tenant);
-	r->state = FLEET_ROLLOUT_RUNNING;
-	*targets = p.t;
-	*count = p.count;
 	return 0;
-fail:
-	free(p.t);
-	return -1;
 }

@@ -1,13 +1,17 @@
 /* rollout_request.h (private to fleet/): the body of
- * POST .../mgmt/rollouts, checked whole, and the plan made from it.
+ * POST .../mgmt/rollouts, checked whole, and the selection made from it
+ * (the store chooses the targets and their waves: fleet_store_rollout.h).
  *
  *   instance_version, location (required), strategy, metadata, sha256:
  *       the upgrade, checked like POST .../mgmt/upgrade (the guest's rules)
  *   targets (required): {"instances": ["ID", ...]}  in this order, each once,
- *       or {"agent_version_below": "V"}  every known instance whose last
+ *       at most FLEET_ROLLOUT_PAGE_MAX (a draft takes more in pages), or
+ *       {"agent_version_below": "V"}  every known instance whose last
  *       heartbeat reported a version lower than V (by id; instances with
- *       no or an unparsable version are left out); 1 to
- *       FLEET_ROLLOUT_TARGETS_MAX instances
+ *       no or an unparsable version are left out), or {"agent_version":
+ *       "V"}  those that reported V; 1 to FLEET_ROLLOUT_TARGETS_MAX
+ *   draft: true creates it PAUSED, its waves not made: more ids may be
+ *       appended (POST .../rollouts/ID/targets), resume starts it
  *   waves (required): cumulative percents of the targets, whole numbers
  *       1..100 strictly increasing and ending at 100, at most
  *       FLEET_ROLLOUT_WAVES_MAX: [1, 10, 50, 100] makes wave k end at
@@ -31,11 +35,17 @@
 #include "api/fleet_http.h"
 #include "store/fleet_store_rollout.h"
 
-/* 0 with r filled (RUNNING, tenant, id) and *targets (malloc()ed, *count
- * of them, in casting order, with their waves); -1 with the answer set. */
+/* 0 with r filled (RUNNING, or PAUSED for a draft; tenant, id, selector,
+ * the requested percents as waves) and sel (sel->ids: malloc()ed pointers
+ * into body, which must outlive it; freed by the caller even on -1); -1
+ * with the answer set. */
 int rollout_request(struct fleet_request *req, json_t *body, struct fleet_rollout *r,
-		    struct fleet_rollout_target **targets, size_t *count,
-		    struct fleet_response *res);
+		    struct fleet_rollout_selection *sel, struct fleet_response *res);
+/* A JSON array of 1..FLEET_ROLLOUT_PAGE_MAX instance ids, each once, as
+ * *ids (malloc()ed pointers into list; freed by the caller, even on -1);
+ * a 400 names field[i]. */
+int rollout_request_ids(json_t *list, const char *field, const char ***ids, size_t *count,
+			struct fleet_response *res);
 
 /* Shared with the policies' request (policy_request.c); each answers the
  * 400 naming the field and returns -1.

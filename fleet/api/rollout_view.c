@@ -92,6 +92,7 @@ json_t *fleet_rollout_view(const struct fleet_rollout *r, size_t (*counts)[FLEET
 	json_object_set_new(view, "sha256", fleet_view_text_or_null(r->sha256));
 	json_object_set_new(view, "metadata", fleet_view_json(r->metadata));
 	json_object_set_new(view, "targets", fleet_view_json(r->selector));
+	json_object_set_new(view, "draft", json_boolean(r->wave_count == 0));
 	json_object_set_new(view, "current_wave", json_integer(r->current_wave + 1));
 	json_object_set_new(view, "wave_percents", fleet_view_json(r->waves));
 	json_object_set_new(view, "max_failure_rate", json_real(r->max_failure_ppm / 1e6));

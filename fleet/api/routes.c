@@ -4,7 +4,8 @@
  *   no or unknown token 401; member token or another tenant 403;
  *   ([api] auth = keystone) Keystone cannot answer 503 with Retry-After;
  *   a write over the tenant's rate 429 with Retry-After (nothing recorded).
- * GET /metrics is outside /v1.0 and takes no token (fleet_api.h).  Each
+ * GET /metrics is outside /v1.0 and takes no token (fleet_api.h); so are
+ * the web UI's files under /ui/ (ui.c), which hold no tenant's data.  Each
  * route's index in the table is its label for the request counters. */
 #include <stdio.h>
 #include <string.h>
@@ -30,12 +31,14 @@ static const struct route routes[] = {
 	{ "GET", { "upgrades" }, fleet_handle_upgrade_list, 0 },
 	{ "GET", { "upgrades", "*" }, fleet_handle_upgrade_get, 0 },
 	{ "GET", { "instances" }, fleet_handle_instance_list, 0 },
+	{ "GET", { "summary" }, fleet_handle_summary, 0 },
 	{ "GET", { "instances", "*" }, fleet_handle_instance_get, 0 },
 	{ "POST", { "instances", "*", "action" }, fleet_handle_action, 1 },
 	{ "GET", { "rollouts" }, fleet_handle_rollout_list, 0 },
 	{ "POST", { "rollouts" }, fleet_handle_rollout_create, 1 },
 	{ "GET", { "rollouts", "*" }, fleet_handle_rollout_get, 0 },
 	{ "POST", { "rollouts", "*", "action" }, fleet_handle_rollout_action, 1 },
+	{ "POST", { "rollouts", "*", "targets" }, fleet_handle_rollout_append, 1 },
 	{ "GET", { "policies" }, fleet_handle_policy_list, 0 },
 	{ "POST", { "policies" }, fleet_handle_policy_create, 1 },
 	{ "GET", { "policies", "*" }, fleet_handle_policy_get, 0 },
@@ -43,9 +46,10 @@ static const struct route routes[] = {
 	{ "POST", { "policies", "*", "action" }, fleet_handle_policy_action, 1 },
 };
 #define ROUTES (sizeof routes / sizeof routes[0])
-/* After the table: GET /metrics, then every request no route matched. */
+/* After the table: GET /metrics, the web UI, then every request no route matched. */
 #define ROUTE_METRICS ROUTES
-#define ROUTE_UNMATCHED (ROUTES + 1)
+#define ROUTE_UI (ROUTES + 1)
+#define ROUTE_UNMATCHED (ROUTES + 2)
 _Static_assert(ROUTE_UNMATCHED < FLEET_METRICS_ROUTES, "FLEET_METRICS_ROUTES too small");
 
 static const char *route_label(size_t i, char *buf, size_t size)
@@ -55,6 +59,8 @@ static const char *route_label(size_t i, char *buf, size_t size)
 
 	if (i == ROUTE_METRICS)
 		return "GET /metrics";
+	if (i == ROUTE_UI)
+		return "GET /ui/";
 	if (i == ROUTE_UNMATCHED)
 		return "unmatched";
 	if (i > ROUTE_UNMATCHED)
@@ -197,6 +203,11 @@ void fleet_route(struct fleet_request *req, struct fleet_response *res)
 	req->route = ROUTE_UNMATCHED;
 	if (!strcmp(req->path, "/metrics")) {
 		route_metrics(req, res);
+		return;
+	}
+	if (fleet_ui_path(req->path)) {
+		req->route = ROUTE_UI;
+		fleet_handle_ui(req, res);
 		return;
 	}
 	if (strlen(req->path) >= sizeof path) {

@@ -88,8 +88,13 @@ json_t *fleet_view_instance(const struct fleet_instance *in)
 	json_t *view = json_object(), *last = json_null();
 
 	if (in->last_upgrade_id[0])
-		last = json_pack("{s:o, s:s}", "id", view_text(in->last_upgrade_id, 0), "state",
-				 fleet_state_name(in->last_upgrade_state));
+		last = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o}",
+				 "id", view_text(in->last_upgrade_id, 0),
+				 "state", fleet_state_name(in->last_upgrade_state),
+				 "to_version", view_text(in->last_upgrade_to, 1),
+				 "rollout_id", view_text(in->last_upgrade_rollout, 1),
+				 "policy_id", view_text(in->last_upgrade_policy, 1),
+				 "reason", view_text(in->last_upgrade_reason, 1));
 	json_object_set_new(view, "id", view_text(in->id, 0));
 	json_object_set_new(view, "agent_version", view_text(in->agent_version, 1));
 	json_object_set_new(view, "agent_slot", view_text(in->agent_slot, 1));

@@ -41,6 +41,7 @@ static const struct fleet_key fleet_keys[] = {
 	FKEY("api", "threads", FKEY_UINT, api.threads),
 	FKEY("api", "connection_limit", FKEY_UINT, api.connection_limit),
 	FKEY("api", "timeout", FKEY_DURATION, api.timeout_ms),
+	FKEY("api", "ui", FKEY_BOOL, api.ui),
 	FKEY("keystone", "auth_url", FKEY_STRING, keystone.auth_url),
 	FKEY("keystone", "username", FKEY_STRING, keystone.username),
 	FKEY("keystone", "password", FKEY_STRING, keystone.password),
@@ -87,6 +88,7 @@ void fleet_config_defaults(struct fleet_config *c)
 	c->api.threads = 4;
 	c->api.connection_limit = 256;
 	c->api.timeout_ms = 30000;
+	c->api.ui = 1;
 	snprintf(c->api.auth, sizeof c->api.auth, "tokens");
 	snprintf(c->keystone.user_domain_name, sizeof c->keystone.user_domain_name, "Default");
 	snprintf(c->keystone.project_domain_name, sizeof c->keystone.project_domain_name, "Default");

@@ -37,6 +37,7 @@ struct fleet_config {
 		unsigned threads;		/* 4: request threads (MHD thread pool) */
 		unsigned connection_limit;	/* 256 */
 		unsigned timeout_ms;		/* 30s: an idle connection is closed */
+		int ui;				/* yes: the web UI at /ui/ (docs/dashboard.md) */
 	} api;
 	struct {
 		char auth_url[CONFIG_STRING_MAX];	/* http(s)://HOST:5000/v3 */

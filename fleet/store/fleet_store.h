@@ -89,7 +89,7 @@ int fleet_state_final(enum fleet_state state);
 /* Where a record's cast is (read with the record; never written through
  * it): the outbox's row (fleet_store_outbox.h), or a rollout's or policy's
  * planned cast.  UNKNOWN: no cast recorded (a record a report created, or
- * one from before schema v5, whose cast was confirmed before the API
+ * one from before schema v6, whose cast was confirmed before the API
  * answered). */
 enum fleet_cast_state {
 	FLEET_CAST_STATE_UNKNOWN = 0,
@@ -132,6 +132,12 @@ struct fleet_instance {
 	int64_t last_seen_us;			/* 0: never heard from */
 	char last_upgrade_id[FLEET_ID_MAX];	/* the newest upgrade record for it, "" if none */
 	enum fleet_state last_upgrade_state;
+	/* The same record's: who cast it and what it said, so the instance
+	 * view tells which policy or rollout left it where, and why. */
+	char last_upgrade_to[FLEET_VERSION_MAX];
+	char last_upgrade_rollout[FLEET_ID_MAX];	/* "" unless a rollout's */
+	char last_upgrade_policy[FLEET_ID_MAX];		/* "" unless a policy's */
+	char last_upgrade_reason[FLEET_REASON_MAX];
 };
 
 /* A report from a guest (guest_upgrade_outcome), or a state set by slotfleet

@@ -99,8 +99,18 @@ struct fleet_policy_counts {
 	size_t failed;			/* of those, FAILED */
 };
 
-/* Inserts the policy (created_us 0: now).  0, 1 the id exists, -1. */
+/* Whether policy may not live next to other (the API's overlap rule). */
+typedef int (*fleet_policy_conflict_fn)(const struct fleet_policy *policy,
+					const struct fleet_policy *other);
+
+/* Inserts the policy (created_us 0: now) unless one of its tenant's ACTIVE
+ * or PAUSED policies conflicts with it (conflicts may be NULL: none does).
+ * 0, 1 the id exists, 2 a conflict (*other set; other may be NULL), -1.
+ * The check and the insert are one transaction, serialized per tenant (on
+ * PostgreSQL a transaction advisory lock, on SQLite BEGIN IMMEDIATE): two
+ * slotfleets creating overlapping policies at once cannot both succeed. */
 int fleet_store_policy_insert(struct fleet_store *store, const struct fleet_policy *policy,
+			      fleet_policy_conflict_fn conflicts, struct fleet_policy *other,
 			      struct error *err);
 /* 1 found, 0 not, -1. */
 int fleet_store_policy_get(struct fleet_store *store, const char *id,

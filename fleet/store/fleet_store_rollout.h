@@ -5,8 +5,11 @@
  * against each).
  *
  * A rollout is one row; its plan is one row per target instance (rollout,
- * instance: unique), made when the rollout is created and never changed:
- * the instance's wave and its place in the casting order.  A target is
+ * instance: unique), made when the rollout is created (or appended to its
+ * draft, waves given when it starts) and never changed after: the
+ * instance's wave and its place in the casting order (seq, dense from 0).
+ * Targets are chosen and numbered in the database (store_rollout_select.c):
+ * no call holds more than a page of them.  A target is
  *   pending      nothing sent yet (upgrade_id "")
  *   planned      fleet_store_rollout_plan() gave it an upgrade record (NEW,
  *                rollout_id set), in the same transaction that checked the
@@ -45,7 +48,8 @@ enum fleet_rollout_state {
 #define FLEET_ROLLOUT_STATE_COUNT 5
 #define FLEET_ROLLOUT_BIT(s) (1u << (s))
 
-#define FLEET_ROLLOUT_TARGETS_MAX 10000
+#define FLEET_ROLLOUT_TARGETS_MAX 1000000	/* a rollout's targets; memory does not grow with it */
+#define FLEET_ROLLOUT_PAGE_MAX 10000		/* ids a list gives at once (creation, append) */
 #define FLEET_ROLLOUT_WAVES_MAX 16
 #define FLEET_ROLLOUT_METADATA_MAX 4096	/* the metadata object as JSON text */
 #define FLEET_ROLLOUT_TEXT_MAX 512		/* selector and waves, as JSON text */
@@ -80,6 +84,7 @@ struct fleet_rollout_target {
 
 /* A target as the driver and the view see it. */
 struct fleet_rollout_member {
+	int64_t seq;				/* its place in the casting order */
 	char instance_id[FLEET_INSTANCE_MAX];
 	char upgrade_id[FLEET_ID_MAX];		/* "" : pending */
 	unsigned wave;
@@ -103,6 +108,10 @@ struct fleet_rollout_members_query {
 	int wave;			/* -1: any (FAILED only) */
 	int64_t before_us;		/* OVERDUE */
 	size_t limit;			/* 1..FLEET_PAGE_MAX */
+	int64_t from_seq;		/* paging: targets at this seq or later (0: all) */
+	int unrolled;			/* FAILED, CAST: skip targets this rollout sent a
+					 * rollback (not FAILED) since their upgrade's
+					 * last change */
 };
 
 /* One wave's counts, for the driver's decision. */
@@ -123,13 +132,75 @@ struct fleet_rollout_filter {
 };
 
 /* Inserts the rollout (its state, current_wave and reason as given;
- * created_us 0 means now) and its targets, in this order (the casting
- * order).  Every target's wave must be < wave_count, every instance id
+ * created_us 0 means now) and its targets with their waves, in this order
+ * (the casting order), at most FLEET_ROLLOUT_PAGE_MAX (the API creates with
+ * fleet_store_rollout_create; this is for tests).  Every target's wave must be < wave_count, every instance id
  * non-empty and given once (EINVAL otherwise).  Returns 0, 1 when the id
  * exists already (nothing changed), or -1. */
 int fleet_store_rollout_insert(struct fleet_store *store, const struct fleet_rollout *rollout,
 			       const struct fleet_rollout_target *targets, size_t count,
 			       struct error *err);
+/* How a rollout's targets are chosen (fleet_store_rollout_create):
+ *   LIST           ids[0..count) in this order (1..FLEET_ROLLOUT_PAGE_MAX)
+ *   VERSION_BELOW  every instance whose agent_version is below `version`
+ *                  (version.h's order; none or unparsable: left out), by id
+ *   VERSION_EQUAL  every instance whose agent_version is `version`, by id
+ * percents: the waves' cumulative percents (increasing, the last 100).  A
+ * draft is created PAUSED with every target in wave 0 and wave_count 0:
+ * ids may be appended (fleet_store_rollout_append) until it starts
+ * (fleet_store_rollout_start), which gives the waves from the count. */
+enum fleet_rollout_select {
+	FLEET_SELECT_LIST = 0,
+	FLEET_SELECT_VERSION_BELOW,
+	FLEET_SELECT_VERSION_EQUAL,
+};
+
+struct fleet_rollout_selection {
+	enum fleet_rollout_select kind;
+	const char *version;
+	const char *const *ids;
+	size_t count;
+	unsigned percents[FLEET_ROLLOUT_WAVES_MAX];
+	size_t percent_count;
+	int draft;
+};
+
+enum {
+	FLEET_ROLLOUT_CREATED = 0,
+	FLEET_ROLLOUT_CREATE_EXISTS,	/* the id is taken */
+	FLEET_ROLLOUT_CREATE_EMPTY,	/* no instance matches */
+	FLEET_ROLLOUT_CREATE_TOO_MANY,	/* more than FLEET_ROLLOUT_TARGETS_MAX */
+	FLEET_ROLLOUT_CREATE_TWICE,	/* ids[*dup] was given before */
+};
+
+/* Records the rollout (state RUNNING, or PAUSED for a draft; wave_count and
+ * waves from the kept waves, see above) and its targets, chosen and
+ * numbered by the database in the same transaction: wave k ends at
+ * ceil(p_k * N / 100) targets of N, a wave that would be empty is dropped.
+ * *count: the targets.  Returns a code above (anything but CREATED leaves
+ * nothing recorded), or -1. */
+int fleet_store_rollout_create(struct fleet_store *store, const struct fleet_rollout *rollout,
+			       const struct fleet_rollout_selection *selection, size_t *count,
+			       size_t *dup, struct error *err);
+
+enum {
+	FLEET_ROLLOUT_APPENDED = 0,
+	FLEET_ROLLOUT_APPEND_NOT_DRAFT,	/* unknown (*state STATE_COUNT), or started */
+	FLEET_ROLLOUT_APPEND_TOO_MANY,
+	FLEET_ROLLOUT_APPEND_TWICE,	/* ids[*dup] is a target already */
+};
+/* Appends 1..FLEET_ROLLOUT_PAGE_MAX ids to a draft, after its targets, in
+ * one transaction; *total: its targets after.  A code above (nothing
+ * appended unless APPENDED), or -1. */
+int fleet_store_rollout_append(struct fleet_store *store, const char *id,
+			       const char *const *ids, size_t count, size_t *total, size_t *dup,
+			       enum fleet_rollout_state *state, struct error *err);
+/* Starts a draft: its waves from its count (one UPDATE of its targets),
+ * RUNNING.  1 started, 0 not a draft (*state: what it is; STATE_COUNT
+ * unknown), -1. */
+int fleet_store_rollout_start(struct fleet_store *store, const char *id, size_t *total,
+			      enum fleet_rollout_state *state, struct error *err);
+
 /* 1 found, 0 not, -1. */
 int fleet_store_rollout_get(struct fleet_store *store, const char *id,
 			    struct fleet_rollout *rollout, struct error *err);

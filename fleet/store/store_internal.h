@@ -11,6 +11,7 @@
  *                   rollouts and policies
  *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
  *   store_metrics.c the counts the metrics' gauges show
+ *   store_summary.c the fleet's counts (GET .../mgmt/summary, the web UI)
  *   store_outbox.c  the outbox of the API's casts: claim, settle, release
  * Arrows go one way: store.c calls the migrations, the single writes call
  * the batch, the batch calls store_write.c's checks; none calls back. */
@@ -23,7 +24,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
@@ -115,6 +116,9 @@ extern const char store_sql_instance_known[];
 int store_lock_held(struct db *db, const char *key, struct error *err);
 int store_lock_take(struct db *db, const char *key, int *held, struct error *err);
 int store_lock_release(struct db *db, const char *key, struct error *err);
+/* Takes key's lock until the transaction ends (PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE serializes writers already).  0, -1. */
+int store_lock_tx(struct db *db, const char *key, struct error *err);
 /* The policy's lock (its key made from its id: store_policy.c). */
 int store_policy_lock_held(struct db *db, const char *id, struct error *err);
 

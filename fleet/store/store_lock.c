@@ -71,6 +71,16 @@ int store_lock_take(struct db *db, const char *key, int *held, struct error *err
 		       p, 3, lock_bool_row, held, NULL, err);
 }
 
+int store_lock_tx(struct db *db, const char *key, struct error *err)
+{
+	struct db_value p[3];
+
+	if (db->ops->backend != DB_POSTGRESQL)
+		return 0;
+	lock_params(key, p);
+	return db_exec(db, "SELECT pg_advisory_xact_lock($1)", p, 1, NULL, NULL, NULL, err);
+}
+
 int store_lock_release(struct db *db, const char *key, struct error *err)
 {
 	struct db_value p[3];

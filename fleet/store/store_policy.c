@@ -2,6 +2,7 @@
  * and the per-policy driving lock (see store/fleet_store_policy.h).  Their
  * candidates and casts are store_policy_plan.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/fleet_store_policy.h"
@@ -105,9 +106,49 @@ static int policy_check(const struct fleet_policy *p, struct error *err)
 	return 0;
 }
 
+struct policy_insert {
+	const struct fleet_policy *p;
+	fleet_policy_conflict_fn conflicts;
+	struct fleet_policy row;	/* a live policy of the tenant, while checked */
+	struct fleet_policy *other;	/* the first conflict, may be NULL */
+	int conflict;
+};
+
+static int policy_conflict_row(void *ctx, const char *const *cols, int ncols, struct error *err)
+{
+	struct policy_insert *ins = ctx;
+
+	if (ins->conflict)
+		return 0;
+	if (policy_row(cols, ncols, &ins->row, err))
+		return -1;
+	if (!strcmp(ins->row.id, ins->p->id) || !ins->conflicts(ins->p, &ins->row))
+		return 0;
+	ins->conflict = 1;
+	if (ins->other)
+		*ins->other = ins->row;
+	return 0;
+}
+
+/* The tenant's live policies, one row at a time, under the tenant's lock. */
+static int policy_conflicts(struct db *db, struct policy_insert *ins, struct error *err)
+{
+	struct db_value p[] = { DB_T(ins->p->tenant), DB_I(FLEET_POLICY_ACTIVE),
+				DB_I(FLEET_POLICY_PAUSED) };
+	char key[FLEET_ID_MAX + 16];
+
+	snprintf(key, sizeof key, "policies/%s", ins->p->tenant);
+	if (store_lock_tx(db, key, err))
+		return -1;
+	return db_exec(db, "SELECT " POLICY_COLS " FROM policies WHERE tenant = $1"
+			   " AND state IN ($2, $3) ORDER BY id", p, 3, policy_conflict_row, ins,
+		       NULL, err);
+}
+
 static int policy_insert_tx(struct db *db, void *ctx, struct error *err)
 {
-	const struct fleet_policy *p = ctx;
+	struct policy_insert *ins = ctx;
+	const struct fleet_policy *p = ins->p;
 	struct db_value v[POLICY_NCOLS] = {
 		DB_T(p->id), DB_T(p->tenant), DB_I(p->state), DB_T(p->reason),
 		DB_T(p->to_version), DB_T(p->strategy), DB_T(p->location), DB_T(p->sha256),
@@ -118,6 +159,10 @@ static int policy_insert_tx(struct db *db, void *ctx, struct error *err)
 	};
 	int64_t changes;
 
+	if (ins->conflicts && policy_conflicts(db, ins, err))
+		return -1;
+	if (ins->conflict)
+		return 2;
 	if (db_exec(db, "INSERT INTO policies (" POLICY_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
 			" $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
 			" ON CONFLICT (id) DO NOTHING",
@@ -127,9 +172,12 @@ static int policy_insert_tx(struct db *db, void *ctx, struct error *err)
 }
 
 int fleet_store_policy_insert(struct fleet_store *store, const struct fleet_policy *policy,
+			      fleet_policy_conflict_fn conflicts, struct fleet_policy *other,
 			      struct error *err)
 {
+	struct policy_insert *ins;
 	struct fleet_policy p;
+	int rc;
 
 	if (policy_check(policy, err))
 		return -1;
@@ -137,7 +185,12 @@ int fleet_store_policy_insert(struct fleet_store *store, const struct fleet_poli
 	store_clean_reason(p.reason, policy->reason);
 	if (!p.created_us)
 		p.created_us = store_now_us();
-	return store_tx(store, policy_insert_tx, &p, err);
+	if (!(ins = calloc(1, sizeof *ins)))	/* two policies: not on the stack */
+		return error_set(err, "store: out of memory");
+	*ins = (struct policy_insert){ .p = &p, .conflicts = conflicts, .other = other };
+	rc = store_tx(store, policy_insert_tx, ins, err);
+	free(ins);
+	return rc;
 }
 
 struct policy_rows {

@@ -220,21 +220,21 @@ int fleet_store_upgrade_list(struct fleet_store *store, const struct fleet_upgra
 	return rc;
 }
 
+/* The newest record of each instance joined by its id: one index probe per
+ * instance on both backends (no LATERAL in SQLite). */
 #define STORE_INSTANCE_SELECT \
 	"SELECT i.id, i.agent_version, i.agent_slot, i.last_seen_us," \
-	" i.rpc_api_version," \
-	" (SELECT u.id FROM upgrades u WHERE u.instance_id = i.id" \
-	"  ORDER BY u.created_us DESC, u.id DESC LIMIT 1)," \
-	" (SELECT u.state FROM upgrades u WHERE u.instance_id = i.id" \
-	"  ORDER BY u.created_us DESC, u.id DESC LIMIT 1)" \
-	" FROM instances i"
+	" i.rpc_api_version, u.id, u.state, u.to_version, u.rollout_id, u.policy_id, u.reason" \
+	" FROM instances i LEFT JOIN upgrades u ON u.id =" \
+	" (SELECT l.id FROM upgrades l WHERE l.instance_id = i.id" \
+	"  ORDER BY l.created_us DESC, l.id DESC LIMIT 1)"
 
 static int store_instance_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
 	struct store_rows *r = ctx;
 	struct fleet_instance *in = (struct fleet_instance *)r->out + r->count;
 
-	if (ncols != 7)
+	if (ncols != 11)
 		return error_set(err, "store: instance row has %d columns", ncols);
 	if (r->count == r->max) {
 		r->more = 1;
@@ -246,6 +246,10 @@ static int store_instance_row(void *ctx, const char *const *cols, int ncols, str
 	db_copy_text(in->agent_slot, sizeof in->agent_slot, cols[2]);
 	db_copy_text(in->rpc_api_version, sizeof in->rpc_api_version, cols[4]);
 	db_copy_text(in->last_upgrade_id, sizeof in->last_upgrade_id, cols[5]);
+	db_copy_text(in->last_upgrade_to, sizeof in->last_upgrade_to, cols[7]);
+	db_copy_text(in->last_upgrade_rollout, sizeof in->last_upgrade_rollout, cols[8]);
+	db_copy_text(in->last_upgrade_policy, sizeof in->last_upgrade_policy, cols[9]);
+	db_copy_text(in->last_upgrade_reason, sizeof in->last_upgrade_reason, cols[10]);
 	in->last_upgrade_state = FLEET_NEW;
 	if (db_parse_int(cols[3], "last_seen_us", &in->last_seen_us, err) ||
 	    (cols[6] && store_parse_state(cols[6], &in->last_upgrade_state, err)))

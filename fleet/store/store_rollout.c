@@ -168,7 +168,7 @@ static int rollout_check(const struct fleet_rollout *r, const struct fleet_rollo
 			return -1;
 	if (!r->id[0] || (unsigned)r->state >= FLEET_ROLLOUT_STATE_COUNT || !r->wave_count ||
 	    r->wave_count > FLEET_ROLLOUT_WAVES_MAX || r->current_wave >= r->wave_count ||
-	    !count || count > FLEET_ROLLOUT_TARGETS_MAX)
+	    !count || count > FLEET_ROLLOUT_PAGE_MAX)
 		return store_invalid(err, "store: rollout %s: bad id, state, waves or target count",
 				     r->id), -1;
 	for (i = 0; i < count; i++) {

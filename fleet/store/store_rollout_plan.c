@@ -125,14 +125,15 @@ static int plan_member_row(void *ctx, const char *const *cols, int ncols, struct
 	struct fleet_rollout_member *t = &m->out[m->count];
 	int64_t wave;
 
-	if (ncols != 7 || m->count == m->q->limit)
+	if (ncols != 8 || m->count == m->q->limit)
 		return error_set(err, "store: unexpected rollout member row");
 	memset(t, 0, sizeof *t);
 	db_copy_text(t->instance_id, sizeof t->instance_id, cols[0]);
 	db_copy_text(t->upgrade_id, sizeof t->upgrade_id, cols[1]);
 	db_copy_text(t->reason, sizeof t->reason, cols[6]);
 	if (db_parse_int(cols[2], "wave", &wave, err) ||
-	    db_parse_int(cols[3], "cast_us", &t->cast_us, err))
+	    db_parse_int(cols[3], "cast_us", &t->cast_us, err) ||
+	    db_parse_int(cols[7], "seq", &t->seq, err))
 		return -1;
 	t->wave = (unsigned)wave;
 	t->has_upgrade = cols[4] != NULL;
@@ -148,13 +149,13 @@ static int plan_members_read(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_members *m = ctx;
 	const struct fleet_rollout_members_query *q = m->q;
-	struct db_value p[6] = { DB_T(m->id) };
-	char sql[640];
+	struct db_value p[9] = { DB_T(m->id) };
+	char sql[1024];
 	size_t used;
 	int n = 1;
 
 	used = (size_t)snprintf(sql, sizeof sql, "SELECT t.instance_id, t.upgrade_id, t.wave,"
-				" t.cast_us, u.state, u.updated_us, u.reason" PLAN_FROM);
+				" t.cast_us, u.state, u.updated_us, u.reason, t.seq" PLAN_FROM);
 #define PLAN_APPEND(...) (used += (size_t)snprintf(sql + used, sizeof sql - used, __VA_ARGS__))
 	if (q->wave >= 0 && q->which != FLEET_MEMBERS_UNCONFIRMED && q->which != FLEET_MEMBERS_CAST) {
 		p[n++] = DB_I(q->wave);
@@ -181,6 +182,18 @@ static int plan_members_read(struct db *db, void *ctx, struct error *err)
 	case FLEET_MEMBERS_CAST:
 		PLAN_APPEND(" AND t.upgrade_id <> ''");
 		break;
+	}
+	if (q->from_seq > 0) {
+		p[n++] = DB_I(q->from_seq);
+		PLAN_APPEND(" AND t.seq >= $%d", n);
+	}
+	if (q->unrolled && (q->which == FLEET_MEMBERS_FAILED || q->which == FLEET_MEMBERS_CAST)) {
+		/* an admin's repeated action goes on where the last stopped;
+		 * a rollback that FAILED (not cast) is tried again */
+		p[n++] = DB_I(FLEET_FAILED);
+		PLAN_APPEND(" AND NOT EXISTS (SELECT 1 FROM upgrades b WHERE b.instance_id ="
+			    " t.instance_id AND b.rollout_id = t.rollout_id AND b.kind = 'rollback'"
+			    " AND b.state <> $%d AND b.created_us >= u.updated_us)", n);
 	}
 	p[n++] = DB_I((int64_t)q->limit);
 	PLAN_APPEND(" ORDER BY t.seq LIMIT $%d", n);

@@ -130,6 +130,18 @@ static int api_upgrades(const struct api_call *call)
 	return 0;
 }
 
+/* Who cast an instance's last upgrade, to which version, and its reason. */
+static void api_print_cause(json_t *last)
+{
+	const char *policy = json_string_value(json_object_get(last, "policy_id"));
+	const char *rollout = json_string_value(json_object_get(last, "rollout_id"));
+
+	printf("cast by:       %s %s\nto version:    %s\nreason:        %s\n",
+	       policy ? "policy" : rollout ? "rollout" : "admin",
+	       policy ? policy : rollout ? rollout : "", api_text(last, "to_version"),
+	       api_text(last, "reason"));
+}
+
 static int api_instance(const struct api_call *call)
 {
 	struct error err = { "" };
@@ -158,6 +170,8 @@ static int api_instance(const struct api_call *call)
 		       "last upgrade:  %s %s\n", api_text(in, "id"), api_text(in, "agent_version"),
 		       api_text(in, "agent_slot"), api_text(in, "last_seen"), api_text(last, "id"),
 		       json_is_object(last) ? api_text(last, "state") : "");
+		if (json_is_object(last))
+			api_print_cause(last);
 	}
 	json_decref(answer);
 	return 0;

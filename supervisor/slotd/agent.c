@@ -1,6 +1,7 @@
 /* agent.c: the agent process for main.c: launch (fork, exec, record),
  * signals, reaping.  When to do which is the state machine's business. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "slot_exec.h"
 #include "slotd.h"
 
 static void agent_describe_status(int status, char *buf, size_t len)
@@ -45,6 +47,28 @@ static char **agent_environment(const char *token)
 	return env;
 }
 
+/* The slot's own command (include/slot_exec.h), else [agent] exec, into
+ * command[CONFIG_STRING_MAX].  In the child; -1 after saying why. */
+static int agent_command(const struct supervisor *s, const char *slot_path, char *command)
+{
+	struct error err = { "" };
+	int fd = open(slot_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		fprintf(stderr, "slotd: %s: %s\n", slot_path, strerror(errno));
+		return -1;
+	}
+	rc = slot_exec_read(fd, command, CONFIG_STRING_MAX, &err);
+	close(fd);
+	if (rc < 0) {
+		fprintf(stderr, "slotd: %s/%s\n", slot_path, err.text);
+		return -1;
+	}
+	if (rc == 0)
+		snprintf(command, CONFIG_STRING_MAX, "%s", s->config->agent.exec);
+	return 0;
+}
+
 /* In the child: the slot is the cwd, argv[0] is relative to it, and the
  * environment says which slot and version run, and carries the launch's
  * token when run/agent.pid records it.  Never returns. */
@@ -53,6 +77,7 @@ static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t 
 {
 	const struct slot_info *info = &s->slots.state.slot[s->slot];
 	char storage[CONFIG_STRING_MAX], program[PATH_MAX + CONFIG_STRING_MAX], notify[PATH_MAX];
+	char command[CONFIG_STRING_MAX];
 	char *argv[CONFIG_ARGV_MAX], **env;
 	struct error err = { "" };
 	sigset_t none;
@@ -66,8 +91,10 @@ static void agent_exec(const struct supervisor *s, const char *slot_path, pid_t 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();	/* its own session: a terminal's signals reach it through us */
-	if (config_split_words(s->config->agent.exec, argv, storage, sizeof storage, &err) < 0) {
-		fprintf(stderr, "slotd: [agent] exec: %s\n", err.text);
+	if (agent_command(s, slot_path, command) < 0)
+		_exit(127);
+	if (config_split_words(command, argv, storage, sizeof storage, &err) < 0) {
+		fprintf(stderr, "slotd: the agent's command: %s\n", err.text);
 		_exit(127);
 	}
 	if (argv[0][0] != '/') {

@@ -17,8 +17,9 @@
 #          20 ms), casts received after that FAILED was sent and after
 #          HALTED, and casts planned and confirmed after HALTED (aim 0; a
 #          cast planned before HALTED and taken after it was in flight).
-# Real guests are not among the targets: a rollout holds at most 10,000
-# targets (the limit is the store's), all of them simulated here.
+# Real guests are not among the targets: the 10,000 at most (one request's
+# list; tests/bench/rollout_create.sh creates rollouts of 1,000,000) are all
+# simulated here.
 #   tests/bench/rollout.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/rollout.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 1,000 guests.  BENCH_ROLLOUT_STORES: "sqlite postgresql".

@@ -32,12 +32,6 @@ wait_for 20 test -S "$R/run/control.sock" || exit 1
 install() { # install ID VERSION: slotupd's exit code
 	"$B/slotupd" -c "$INI" install --id "$1" "$T/$2-good.bundle" >> "$T/slotupd.log" 2>&1
 }
-record() { # record ID FIELD
-	"$B/slotctl" -c "$INI" history --json | /usr/bin/python3 -c 'import json, sys
-r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
-print(r[-1][sys.argv[2]] if r else "")' "$1" "$2"
-}
-slot_of() { "$B/slotctl" -c "$INI" status --json | json_get "[\"slots\"][\"$1\"][\"$2\"]"; }
 logged() { grep -c "^$1 id=$2 " "$HOOK_LOG"; }
 
 check "v1 installs through all three hooks" install u1 v1.0.0
@@ -54,7 +48,6 @@ check "  post_commit after the trial: current is the new slot, its agent runs" \
 
 b_before=$(slot_of a version)/$(slot_of a status)
 echo "fail 3 no space for the backup" > "$T/act.pre_install"
-fails() { ! "$@"; }
 check "a failing pre_install fails the upgrade (exit 1)" fails install u3 v3.0.0
 check "  FAILED with the hook's first line" \
 	[ "$(record u3 error)" = "pre_install hook failed (exit 3): no space for the backup" ]

@@ -44,7 +44,8 @@ check "slotupd serve --bogus is a usage error" sh -c '"$0" serve --bogus -c "$1"
 # slotctl: global -c after the command, command options in any order.
 h1=$("$B/slotctl" -c "$T/slotd.ini" history --state FAILED --json)
 h2=$("$B/slotctl" history --json -c "$T/slotd.ini" --state FAILED)
-check "slotctl history: -c and options after the command give the same answer" [ -n "$h1" ] && [ "$h1" = "$h2" ]
+same_history() { [ -n "$h1" ] && [ "$h1" = "$h2" ]; }
+check "slotctl history: -c and options after the command give the same answer" same_history
 check "slotctl --config=PATH after the command" sh -c '"$0" history --config="$1" --json > /dev/null' "$B/slotctl" "$T/slotd.ini"
 check "slotctl notify: -c after the command is taken (the version is what is refused)" sh -c \
 	'"$0" notify --instance i1 --location http://127.0.0.1:9/x --version "" -c "$1" 2> "$2"; [ $? = 2 ] && grep -q -- "--version" "$2" && ! grep -q "slotd.ini" "$2"' \

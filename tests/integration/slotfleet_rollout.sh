@@ -30,7 +30,7 @@ upgrade='"instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle
 # Bad requests: 400 naming the field, nothing recorded.
 bad() { # FIELD BODY
 	code=$(api POST /rollouts "$2")
-	check "400 $1: $(printf %.50s "$2")" [ "$code" = 400 ] && [ "$(body_get '["error"]["field"]')" = "$1" ]
+	check "400 $1: $(printf %.50s "$2")" refused "$code" 400 "$1"
 }
 ok='"targets": {"instances": ["a01"]}, "waves": [100]'
 bad waves "{$upgrade, \"targets\": {\"instances\": [\"a01\"]}, \"waves\": [10, 50]}"
@@ -89,7 +89,8 @@ check "naming the state" grep -q "HALTED" "$T/body"
 check "rollback_failed answers 202" [ "$(api POST /rollouts/rb/action '{"rollback_failed": {}}')" = 202 ]
 check "with one rollback, for b01" [ "$(body_py '[(r["instance_id"], r["kind"], r["rollout_id"]) for r in j["rollbacks"]]')" = "[('b01', 'rollback', 'rb')]" ]
 check "which the guest received" wait_until 20 grep -q " CAST b01 rollback " "$T/sim.log"
-check "bad action: 400 naming it" [ "$(api POST /rollouts/rb/action '{"explode": {}}')" = 400 ] && [ "$(body_get '["error"]["field"]')" = explode ]
+bad_action() { [ "$(api POST /rollouts/rb/action '{"explode": {}}')" = 400 ] && [ "$(body_get '["error"]["field"]')" = explode ]; }
+check "bad action: 400 naming it" bad_action
 
 # F: a guest that never answers times out.
 code=$(api POST /rollouts "{$upgrade, \"rollout_id\": \"rf\", \"targets\": {\"instances\": [\"f01\"]}, \"waves\": [100], \"timeout\": \"2s\"}")

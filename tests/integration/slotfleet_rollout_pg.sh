@@ -19,12 +19,7 @@ for i in $G; do echo "$i v1.5.0 ok"; done > "$T/plan"
 sim_start "$T/plan" || exit 1
 fleet_tokens
 fleet_ini "url = $PG_URL"
-# The second process: its own port and log, the same database and broker.
-sed 's/^listen = .*/listen = 127.0.0.1:0/' "$T/fleet.ini" > "$T/fleet2.ini"
-"$B/slotfleet" -c "$T/fleet2.ini" > "$T/fleet2.log" 2>&1 &
-PID_fleet2=$!
-PIDS="$PIDS $PID_fleet2"
-check "the second slotfleet starts" wait_until 30 grep -q "consumer: connected" "$T/fleet2.log"
+check "the second slotfleet starts" fleet_start_second
 fleet_start || exit 1
 upgrade='"instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle"'
 code=$(api POST /rollouts "{$upgrade, \"rollout_id\": \"rg\", \"targets\": {\"instances\": [$(list g 1 12)]}, \"waves\": [25, 100], \"rate\": 3, \"probation\": \"1s\"}")
@@ -45,8 +40,7 @@ wait "$first" 2>/dev/null
 at_kill=$(casts_total $G)
 check "killed after $at_kill casts, the other process takes it over" wait_until 60 driving "$other_log"
 # Ask the surviving API.
-[ "$first" = "$FLEET_PID" ] &&
-	API=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/fleet2.log" | head -n 1)/v1.0/acme/mgmt
+[ "$first" = "$FLEET_PID" ] && API=$API2
 check "and finishes it" wait_rollout rg FINISHED 90
 check "every instance got exactly one attempt" sim once $G
 echo "# casts per instance (deliveries): $(sim casts $G)"

@@ -47,8 +47,6 @@ fleet_tokens
 fleet_ini "path = $T/fleet.db" "rpc_keys = $T/rpc_keys"
 fleet_start || exit 1
 
-# guest_json G ARGS: slotctl ARGS --json on real guest G
-guest_json() { gj=$1; shift; "$B/slotctl" -c "$T/$gj/slotd.ini" "$@" --json; }
 # record_of INSTANCE ROLLOUT: slotfleet's upgrade record (with its events)
 # of the rollout's attempt on the instance, into $T/rec.INSTANCE
 record_of() {
@@ -59,26 +57,6 @@ record_of() {
 rec() { # INSTANCE EXPR: EXPR on record_of's record, bound to u
 	/usr/bin/python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["upgrade"]; print(eval(sys.argv[2]))' \
 		"$T/rec.$1" "$2"
-}
-# guest_record G ID KEY: KEY of the latest snapshot of attempt ID in G's history
-guest_record() {
-	guest_json "$1" history | /usr/bin/python3 -c '
-import json, sys
-r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
-print(r[-1][sys.argv[2]] if r else "none")' "$2" "$3"
-}
-# guest_attempts G VERSION: distinct attempt ids in G's history to VERSION
-guest_attempts() {
-	guest_json "$1" history | /usr/bin/python3 -c '
-import json, sys
-print(len({r["id"] for r in json.load(sys.stdin) if r["kind"] == "upgrade" and r["to_version"] == sys.argv[1]}))' "$2"
-}
-guest_runs() { # G SLOT VERSION: current, and its agent running
-	guest_json "$1" status > "$T/status.json" && /usr/bin/python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-ok = s["current"] == sys.argv[2] and s["slots"][sys.argv[2]]["version"] == sys.argv[3]
-sys.exit(0 if ok and s["agent"]["state"] == "running" else 1)' "$T/status.json" "$2" "$3"
 }
 guest_queue_depth() {
 	rabbitmqctl -n "$RABBIT_NODE" -q list_queues name messages |
@@ -140,15 +118,15 @@ check "well within its 300 s probation" [ $(($(date +%s) - before_b)) -lt 300 ]
 record_of real-1 rb
 id=$(rec real-1 'u["id"]')
 reason=$(guest_record real-1 "$id" error)
-check "real-1's slotd reverted the attempt: FAILED in its history ($reason)" \
-	[ "$(guest_record real-1 "$id" state)" = FAILED ] && case $reason in "probation: "*) true ;; *) false ;; esac
+reverted() { [ "$(guest_record real-1 "$id" state)" = FAILED ] && starts_with "$reason" "probation: "; }
+check "real-1's slotd reverted the attempt: FAILED in its history ($reason)" reverted
 probation_entry() { guest_json real-1 history | /usr/bin/python3 -c '
 import json, sys
 r = [r for r in json.load(sys.stdin) if r["kind"] == "probation"]
 print(r[-1]["state"], r[-1]["error"]) if r else print("none")'; }
 check "and a probation entry names the upgrade" [ "$(probation_entry)" = "FAILED $reason (upgrade $id)" ]
-check "real-1 is back on v2.0.0 in slot b, slot a bad" guest_runs real-1 b v2.0.0 &&
-	[ "$(guest_json real-1 status | json_get '["slots"]["a"]["status"]')" = bad ]
+back_on_b() { guest_runs real-1 b v2.0.0 && [ "$(guest_json real-1 status | json_get '["slots"]["a"]["status"]')" = bad ]; }
+check "real-1 is back on v2.0.0 in slot b, slot a bad" back_on_b
 check "slotupd serve cast FAILED for the same upgrade id" grep -q "upgrade $id failed its probation: $reason" "$T/real-1/serve.log"
 check "slotfleet's record went SUCCESS, then FAILED with slotd's reason" \
 	[ "$(rec real-1 '[(e["state"], e["source"], e["reason"]) for e in u["events"]][-2:]')" = \
@@ -169,15 +147,19 @@ check "slotfleet has no upgrade of rb but real-1's FAILED" \
 	[ "$(body_py '[u["instance_id"] for u in j["upgrades"] if u["rollout_id"] == "rb"]')" = "['real-1']" ]
 # The operator's next step: the revert already put real-1 back, so its
 # slotd refuses the rollback (the other slot is the bad one) and stays.
-check "rollback_failed answers 202, one rollback, for real-1" \
+one_rollback() {
 	[ "$(api POST /rollouts/rb/action '{"rollback_failed": {}}')" = 202 ] &&
-	[ "$(body_py '[(r["instance_id"], r["kind"]) for r in j["rollbacks"]]')" = "[('real-1', 'rollback')]" ]
+		[ "$(body_py '[(r["instance_id"], r["kind"]) for r in j["rollbacks"]]')" = "[('real-1', 'rollback')]" ]
+}
+check "rollback_failed answers 202, one rollback, for real-1" one_rollback
 rollback_id=$(body_py 'j["rollbacks"][0]["id"]')
 check "real-1 refuses it: FAILED, nothing to roll back to" wait_until 60 upgrade_state "$rollback_id" FAILED
 rollback_reason=$(body_get '["upgrade"]["reason"]')
-check "with the guest's reason ($rollback_reason)" \
+guest_refused() {
 	[ "$rollback_reason" = "$(guest_record real-1 "$rollback_id" error)" ] &&
-	case $rollback_reason in *"slot a is bad: nothing to roll back to") true ;; *) false ;; esac
+		case $rollback_reason in *"slot a is bad: nothing to roll back to") true ;; *) false ;; esac
+}
+check "with the guest's reason ($rollback_reason)" guest_refused
 check "real-1 stays on v2.0.0" guest_runs real-1 b v2.0.0
 
 # C: v4.0.0, good; slotfleet SIGKILLed once the rollout casts, restarted.

@@ -115,15 +115,6 @@ install() { # install ID STRATEGY LOCATION [OPTION...]: slotupd's exit code
 	"$B/slotupd" -c "$INI" install --id "$id" --strategy "$strategy" "$@" "$location" \
 		>> "$T/slotupd.log" 2>&1
 }
-record() { # record ID FIELD
-	"$B/slotctl" -c "$INI" history --json | /usr/bin/python3 -c 'import json, sys
-r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
-print(r[-1][sys.argv[2]] if r else "")' "$1" "$2"
-}
-slot_of() { "$B/slotctl" -c "$INI" status --json | json_get "[\"slots\"][\"$1\"][\"$2\"]"; }
-running() { [ "$(slot_of "$1" version)/$(slot_of "$1" status)" = "$2/good" ] &&
-	[ "$(readlink "$R/current")" = "slots/$1" ]; }
-fails() { ! "$@"; }
 
 check "a deployer fetcher installs v1 end to end" install s1 store v1.0.0-good.bundle
 check "  SUCCESS" [ "$(record s1 state)" = SUCCESS ]

@@ -6,7 +6,7 @@
 #                       listener and `slotupd serve`; sets URL, AMQP, RABBIT_URL
 #                       (oslo's rabbit:// form) and INI.  $GUEST_AMQP_EXTRA is
 #                       appended to the [amqp] section, $GUEST_AGENT_EXTRA to
-#                       [agent].
+#                       [agent], $GUEST_UPDATER_EXTRA to [updater].
 #   guest_env           only the HTTP server and RabbitMQ of guest_start
 #   guest_add DIR ID    one more guest (slotd + slotupd serve) for instance ID
 #                       on guest_env's broker: DIR/slotd.ini, DIR/root, logs
@@ -17,6 +17,11 @@
 #   slotctl_json ARGS   `slotctl ARGS --json` for the guest's config
 #   current_is SLOT V   slot SLOT is current and holds version V
 #   successes_to V      how many attempts ended SUCCESS with to_version V
+# and, for guests made by guest_add in $T/G:
+#   guest_json G ARGS   slotctl ARGS --json on guest G
+#   guest_record G ID KEY   KEY of the latest snapshot of attempt ID in its history
+#   guest_attempts G V  distinct upgrade attempts to version V in its history
+#   guest_runs G SLOT V slot SLOT is current, holds V, and its agent runs
 command -v rabbitmq-server >/dev/null || { echo "rabbitmq-server not installed" >&2; exit 77; }
 /usr/bin/python3 -c "import oslo_messaging, kombu" 2>/dev/null || { echo "python3-oslo.messaging not installed" >&2; exit 77; }
 . "$SLOTD_SRC/tests/support/rabbitmq.sh"
@@ -67,6 +72,7 @@ min_uptime = 300ms
 ${GUEST_AGENT_EXTRA:-}
 [updater]
 keyring = $T/keys/keyring.pem
+${GUEST_UPDATER_EXTRA:-}
 [amqp]
 url = $AMQP
 instance_id = $2
@@ -100,4 +106,27 @@ current_is() {
 successes_to() {
 	slotctl_json history --state SUCCESS |
 		/usr/bin/python3 -c "import json,sys; print(sum(r['to_version'] == sys.argv[1] for r in json.load(sys.stdin)))" "$1"
+}
+
+# guest_json G ARGS: slotctl ARGS --json on real guest G
+guest_json() { gj=$1; shift; "$B/slotctl" -c "$T/$gj/slotd.ini" "$@" --json; }
+# guest_record G ID KEY: KEY of the latest snapshot of attempt ID in G's history
+guest_record() {
+	guest_json "$1" history | /usr/bin/python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
+print(r[-1][sys.argv[2]] if r else "none")' "$2" "$3"
+}
+# guest_attempts G VERSION: distinct attempt ids in G's history to VERSION
+guest_attempts() {
+	guest_json "$1" history | /usr/bin/python3 -c '
+import json, sys
+print(len({r["id"] for r in json.load(sys.stdin) if r["kind"] == "upgrade" and r["to_version"] == sys.argv[1]}))' "$2"
+}
+guest_runs() { # G SLOT VERSION: current, and its agent running
+	guest_json "$1" status > "$T/status.json" && /usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+ok = s["current"] == sys.argv[2] and s["slots"][sys.argv[2]]["version"] == sys.argv[3]
+sys.exit(0 if ok and s["agent"]["state"] == "running" else 1)' "$T/status.json" "$2" "$3"
 }

@@ -6,6 +6,8 @@ PLAN holds one guest a line, "INSTANCE_ID VERSION BEHAVIOUR [RPC_API]", where
 BEHAVIOUR says how it answers an upgrade cast:
   ok            DOWNLOADING .. ACTIVATING, SUCCESS; then runs the new version
   fail          DOWNLOADING, then FAILED "sim: download failed"
+  failhtml      as fail, with a reason holding HTML and script (HOSTILE_REASON
+                below): what a hostile guest may say, for the web UI's test
   revert:S      SUCCESS, then S seconds later FAILED "probation: ..." (the
                 guest's revert after its SUCCESS) and the old version again
   silent        never answers
@@ -96,10 +98,17 @@ def outcome(ident, upgrade_id, state, reason="", to=""):
     log("SENT", ident, upgrade_id, state)
 
 
+HOSTILE_REASON = ('sim: <script>document.title="pwned"</script>'
+                  '<img src=x onerror="document.title=\'pwned\'"> failed')
+
+
 def run_upgrade(ident, upgrade_id, to):
     g = guests[ident]
     kind = g["behaviour"].split(":")[0]
     if kind == "silent":
+        return
+    if kind == "failhtml":
+        later(0.3, lambda: outcome(ident, upgrade_id, "FAILED", HOSTILE_REASON, to))
         return
     steps = ["DOWNLOADING"] if kind == "fail" else \
         ["DOWNLOADING", "VERIFYING", "INSTALLING", "ACTIVATING"]

@@ -62,6 +62,24 @@ check() {
 	fi
 }
 
+# For a guest whose slotd.ini is $INI and slot root $R (slotctl at $B):
+# record ID FIELD: FIELD of attempt ID's latest history snapshot ("" if none)
+record() {
+	"$B/slotctl" -c "$INI" history --json | /usr/bin/python3 -c 'import json, sys
+r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
+print(r[-1][sys.argv[2]] if r else "")' "$1" "$2"
+}
+# slot_of SLOT KEY: KEY of slot SLOT in slotctl status
+slot_of() { "$B/slotctl" -c "$INI" status --json | json_get "[\"slots\"][\"$1\"][\"$2\"]"; }
+# running SLOT VERSION: SLOT holds VERSION, good, and is current
+running() { [ "$(slot_of "$1" version)/$(slot_of "$1" status)" = "$2/good" ] &&
+	[ "$(readlink "$R/current")" = "slots/$1" ]; }
+# fails CMD...: CMD fails
+fails() { ! "$@"; }
+
+# starts_with STRING PREFIX
+starts_with() { case $1 in "$2"*) return 0 ;; esac; return 1; }
+
 finish() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]

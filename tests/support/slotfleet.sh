@@ -9,15 +9,21 @@
 #                        appended); sets FLEET_PID and API (the tenant's
 #                        .../v1.0/acme/mgmt URL); waits for the consumer
 #                        unless FLEET_NO_BROKER is set
+#   fleet_start_second   another one on the same database and broker (PID_fleet2, API2)
 #   fleet_stop [SIG]     stops it (TERM, or SIG) and waits
 #   api METHOD PATH [BODY]  curl with the admin token; prints the status,
 #                        the body goes to $T/body, the headers to $T/headers
 #   body_get EXPR        a field of $T/body (json_get)
 #   wait_state ID STATE  polls GET upgrades/ID until its state is STATE
+#   refused CODE STATUS FIELD  an answer STATUS whose error names FIELD
 ADMIN=admin-token-0123456789
 MEMBER=member-token-0123456789
 OTHER=other-token-0123456789
 B=${B:-$SLOTD_BIN}
+
+# refused CODE STATUS FIELD: CODE (what api printed) is STATUS and $T/body's
+# error names FIELD
+refused() { [ "$1" = "$2" ] && [ "$(body_get '["error"]["field"]')" = "$3" ]; }
 
 fleet_tokens() {
 	{
@@ -55,6 +61,18 @@ fleet_start() {
 	[ -n "${FLEET_NO_BROKER:-}" ] && return 0
 	wait_for 30 sh -c 'tail -n +"$1" "$2" | grep -q "consumer: connected"' _ "$((fleet_lines + 1))" "$T/fleet.log" ||
 		{ cat "$T/fleet.log"; return 1; }
+}
+
+# fleet_start_second: another slotfleet on $T/fleet.ini's database and
+# broker, its own port, log $T/fleet2.log; sets PID_fleet2 and API2 once its
+# consumer runs
+fleet_start_second() {
+	sed 's/^listen = .*/listen = 127.0.0.1:0/' "$T/fleet.ini" > "$T/fleet2.ini"
+	"$B/slotfleet" -c "$T/fleet2.ini" > "$T/fleet2.log" 2>&1 &
+	PID_fleet2=$!
+	PIDS="$PIDS $PID_fleet2"
+	wait_until 30 grep -q "consumer: connected" "$T/fleet2.log" || return 1
+	API2=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/fleet2.log" | head -n 1)/v1.0/acme/mgmt
 }
 
 fleet_stop() {

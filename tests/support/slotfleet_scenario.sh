@@ -45,8 +45,8 @@ instance_at() { # VERSION SLOT
 		[ "$(body_get '["instance"]["agent_slot"]')" = "$2" ]
 }
 check "the instance view shows v1 in slot a (heartbeats)" wait_for 30 instance_at v1.0.0 a
-check "with last_seen and the last upgrade" [ "$(body_get '["instance"]["last_upgrade"]["id"]')" = "$id1" ] &&
-	[ "$(body_get '["instance"]["last_seen"]')" != None ]
+seen_and_last() { [ "$(body_get '["instance"]["last_upgrade"]["id"]')" = "$id1" ] && [ "$(body_get '["instance"]["last_seen"]')" != None ]; }
+check "with last_seen and the last upgrade" seen_and_last
 check "and the guest RPC API version its heartbeats say (1.1)" \
 	[ "$(body_get '["instance"]["rpc_api_version"]')" = 1.1 ]
 
@@ -96,7 +96,8 @@ id3=$(post_upgrade v3.0.0 v3.bundle)
 check "a crashing bundle ends FAILED" wait_state "$id3" FAILED 90
 reason=$(body_get '["upgrade"]["reason"]')
 guest_error=$(slotctl_json history --state FAILED | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["error"])')
-check "with the guest's reason ($reason)" [ -n "$reason" ] && [ "$reason" = "$guest_error" ]
+guest_said() { [ -n "$reason" ] && [ "$reason" = "$guest_error" ]; }
+check "with the guest's reason ($reason)" guest_said
 check "the guest stays on v1" current_is a v1.0.0
 
 succeeded() {

@@ -258,8 +258,8 @@ static void test_config_strategy_refusals(void **unused)
 	expect_error("[strategy.j]\nfetch = /f\ncommand = /g\n", ":3: [strategy.j] command: unknown key");
 	expect_error("[strategy.j]\nfetch = f\n", "[strategy.j] fetch: must be an absolute path");
 	expect_error("[strategy.j]\ntimeout = 1m\n", "/etc/x.ini: [strategy.j] fetch: missing");
-	expect_error("[strategy.j]\nfetch = /f\nformat = pip\n",
-		     "[strategy.j] format: not a format: want one of bundle");
+	expect_error("[strategy.j]\nfetch = /f\nformat = zip\n",
+		     "[strategy.j] format: not a format: want one of bundle, pip");
 	expect_error("[strategy.j]\nfetch = /f\ntimeout = soon\n", "[strategy.j] timeout: not a duration");
 	expect_error("[strategy.j]\nfetch = /f\ntimeout = 10ms\n", "[strategy.j] timeout: at least 1s");
 	expect_error("[strategy.j]\nfetch = /f\nread = /a b\n", "[strategy.j] read: want at most 8 absolute");
@@ -267,6 +267,47 @@ static void test_config_strategy_refusals(void **unused)
 		     "[strategy.j] read: want at most 8");
 	expect_error("[updater]\nstrategy = ftp\n",
 		     "[updater] strategy: unknown strategy 'ftp' (known: http, swift, file)");
+}
+
+/* format = pip: package and exec required, fetch optional, pip's keys
+ * refused in a bundle section. */
+static void test_config_strategy_pip(void **unused)
+{
+	const struct config_strategy *s;
+	struct config c;
+	struct error err = { "" };
+
+	(void)unused;
+	assert_int_equal(config_load_string(&c, "[strategy.pip]\nformat = pip\n"
+					    "package = trove-guestagent\n"
+					    "exec = bin/trove-guestagent --debug\n", "x", &err), 0);
+	s = config_strategy_find(&c, "pip");
+	assert_non_null(s);
+	assert_int_equal(s->format, STRATEGY_FORMAT_PIP);
+	assert_string_equal(s->fetch, "");
+	assert_string_equal(s->package, "trove-guestagent");
+	assert_string_equal(s->exec, "bin/trove-guestagent --debug");
+	assert_string_equal(s->python, "/usr/bin/python3");
+	assert_int_equal(s->build_timeout_ms, 600000);
+	assert_string_equal(config_strategy_format_name(STRATEGY_FORMAT_PIP), "pip");
+	expect_error("[strategy.p]\nformat = pip\nexec = bin/a\n",
+		     "/etc/x.ini: [strategy.p] package: missing (format = pip)");
+	expect_error("[strategy.p]\nformat = pip\npackage = a\n",
+		     "[strategy.p] exec: missing (format = pip)");
+	expect_error("[strategy.p]\nformat = pip\npackage = a b\n",
+		     "[strategy.p] package: not a distribution name");
+	expect_error("[strategy.p]\nformat = pip\npackage = -a\n", "package: not a distribution");
+	expect_error("[strategy.p]\nformat = pip\npackage = a\nexec = /bin/sh\n",
+		     "[strategy.p] exec: want a command whose first word is relative");
+	expect_error("[strategy.p]\nformat = pip\npackage = a\nexec = bin/../../x\n",
+		     "[strategy.p] exec: want a command");
+	expect_error("[strategy.p]\nformat = pip\npackage = a\nexec = a\npython = python3\n",
+		     "[strategy.p] python: must be an absolute path");
+	expect_error("[strategy.p]\nformat = pip\npackage = a\nexec = a\nbuild_timeout = 1ms\n",
+		     "[strategy.p] build_timeout: at least 1s");
+	expect_error("[strategy.b]\nfetch = /f\npackage = a\n",
+		     "[strategy.b] package: only with format = pip");
+	expect_error("[strategy.b]\nformat = bundle\nexec = a\n", "[strategy.b] exec: only with");
 }
 
 /* At most CONFIG_STRATEGY_MAX sections. */
@@ -302,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_config_trust_keys),
 		cmocka_unit_test(test_config_strategy_sections),
 		cmocka_unit_test(test_config_strategy_refusals),
+		cmocka_unit_test(test_config_strategy_pip),
 		cmocka_unit_test(test_config_strategy_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 
 #include "store/db/db.h"
 #include "store/fleet_store.h"
+#include "store/fleet_store_summary.h"
 #include "support.h"
 #include "support_fleet_store.h"
 
@@ -662,6 +663,49 @@ static void test_instance_list(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* The summary counts what the rows say (fleet_store_summary.h): versions
+ * most common first, "" for none; each instance by its newest upgrade's
+ * state, NONE without one; stale and never heard from; records by state. */
+static void test_summary_counts(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_summary *s = calloc(1, sizeof *s);
+
+	assert_non_null(s);
+	assert_int_equal(fleet_store_summary(f->store, 1000, s, NULL), 0);
+	assert_int_equal(s->instances, 0);
+	assert_int_equal(s->version_count, 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-a", "2.0", "a", "1.1", 5000, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-b", "2.0", "b", "1.1", 500, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-c", "1.0", "a", "1.0", 5000, NULL), 0);
+	insert(f, "u1", "t1", "i-a", 1000);
+	insert(f, "u2", "t1", "i-a", 2000);	/* i-a's newest */
+	insert(f, "u3", "t1", "i-x", 1000);	/* i-x: known from its upgrade only */
+	assert_true(support_report(f, "u1", "i-a", FLEET_FAILED, "old", 1500));
+	assert_true(support_report(f, "u2", "i-a", FLEET_SUCCESS, "", 2500));
+
+	assert_int_equal(fleet_store_summary(f->store, 1000, s, NULL), 0);
+	assert_int_equal(s->instances, 4);
+	assert_int_equal(s->version_count, 3);
+	assert_string_equal(s->versions[0].version, "2.0");
+	assert_int_equal(s->versions[0].count, 2);
+	assert_string_equal(s->versions[1].version, "");
+	assert_string_equal(s->versions[2].version, "1.0");
+	assert_int_equal(s->versions_other, 0);
+	assert_int_equal(s->rpc_api_count, 3);
+	assert_string_equal(s->rpc_api[0].version, "1.1");
+	assert_int_equal(s->last_state[FLEET_SUCCESS], 1);
+	assert_int_equal(s->last_state[FLEET_NEW], 1);
+	assert_int_equal(s->last_state[FLEET_FAILED], 0);
+	assert_int_equal(s->last_state[FLEET_STATE_COUNT], 2);
+	assert_int_equal(s->never_seen, 1);
+	assert_int_equal(s->stale, 1);		/* i-b, last heard at 500 */
+	assert_int_equal(s->upgrades[FLEET_FAILED], 1);
+	assert_int_equal(s->upgrades[FLEET_SUCCESS], 1);
+	assert_int_equal(s->upgrades[FLEET_NEW], 1);
+	free(s);
+}
+
 static void test_reopen_keeps_data_and_schema(void **state)
 {
 	struct support_store *f = *state;
@@ -681,14 +725,18 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 }
 
-/* Takes a store's database back to schema v2 as v2 left it: v5 only added
- * the outbox (casts), v4 only added the policies' tables and
- * upgrades.policy_id, v3 only added instances.rpc_api_version, so this is
- * a database a v2 slotfleet made. */
+/* Takes a store's database back to schema v2 as v2 left it: v6 only added
+ * the outbox (casts), v5 only added indexes of the rollouts' targets, v4
+ * only added the policies' tables and upgrades.policy_id, v3 only added
+ * instances.rpc_api_version, so this is a database a v2 slotfleet made. */
 static void downgrade_to_v2(const char *spec)
 {
 	static const char *const steps[] = {
 		"DROP TABLE casts",
+		"DELETE FROM schema_version WHERE version = 6",
+		"DROP INDEX upgrades_by_rollout",
+		"DROP INDEX rollout_targets_unconfirmed",
+		"DROP INDEX rollout_targets_by_wave",
 		"DELETE FROM schema_version WHERE version = 5",
 		"DROP INDEX upgrades_by_policy",
 		"ALTER TABLE upgrades DROP COLUMN policy_id",
@@ -711,7 +759,7 @@ static void downgrade_to_v2(const char *spec)
 	db->ops->close(db);
 }
 
-/* A v2 database opens at v5 (v3, v4, then v5) with its rows; the API version of a heartbeat
+/* A v2 database opens at v6 (v3, v4, v5, then v6) with its rows; the API version of a heartbeat
  * stored before is unknown ("") until the instance's next one. */
 static void test_migration_v2_to_v3(void **state)
 {
@@ -726,7 +774,7 @@ static void test_migration_v2_to_v3(void **state)
 	downgrade_to_v2(f->spec);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 5);
+	assert_int_equal(version, 6);
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
@@ -950,6 +998,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_heartbeat_newer_wins, SETUP), \
 	SUPPORT_STORE_TEST(test_instance_known_from_upgrade_and_last_upgrade, SETUP), \
 	SUPPORT_STORE_TEST(test_instance_list, SETUP), \
+	SUPPORT_STORE_TEST(test_summary_counts, SETUP), \
 	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
 	SUPPORT_STORE_TEST(test_migration_v2_to_v3, SETUP), \
 	SUPPORT_STORE_TEST(test_sqlite_second_open_keeps_wal, SETUP), \

@@ -46,7 +46,7 @@ static void policy_insert(struct support_store *f, const struct fleet_policy *p)
 {
 	struct error err;
 
-	if (fleet_store_policy_insert(f->store, p, &err) != 0)
+	if (fleet_store_policy_insert(f->store, p, NULL, NULL, &err) != 0)
 		fail_msg("policy insert %s: %s", p->id, err.text);
 }
 
@@ -84,7 +84,7 @@ static void test_policy_insert_get_list(void **state)
 
 	policy_new(&p, "p1", "t1", 1000);
 	policy_insert(f, &p);
-	assert_int_equal(fleet_store_policy_insert(f->store, &p, NULL), 1);
+	assert_int_equal(fleet_store_policy_insert(f->store, &p, NULL, NULL, NULL), 1);
 	policy_new(&p, "p2", "t2", 2000);
 	policy_insert(f, &p);
 	assert_int_equal(fleet_store_policy_get(f->store, "p1", &got, NULL), 1);
@@ -131,8 +131,45 @@ static void test_policy_insert_get_list(void **state)
 	assert_int_equal(fleet_store_policy_get(f->store, "p1", &got, NULL), 0);
 	errno = 0;
 	p.max_in_flight = 0;
-	assert_int_equal(fleet_store_policy_insert(f->store, &p, NULL), -1);
+	assert_int_equal(fleet_store_policy_insert(f->store, &p, NULL, NULL, NULL), -1);
 	assert_int_equal(errno, EINVAL);
+}
+
+/* The store's half of the overlap rule: any two policies conflict here. */
+static int any_conflict(const struct fleet_policy *p, const struct fleet_policy *other)
+{
+	(void)p;
+	(void)other;
+	return 1;
+}
+
+/* The check runs against the tenant's ACTIVE and PAUSED policies only, in
+ * the insert's transaction; a refused insert leaves nothing. */
+static void test_policy_insert_conflict(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_policy p, other, got;
+	enum fleet_policy_state now;
+
+	policy_new(&p, "halted", "t1", 1000);
+	policy_insert(f, &p);
+	assert_int_equal(fleet_store_policy_transition(f->store, "halted",
+		FLEET_POLICY_BIT(FLEET_POLICY_ACTIVE), FLEET_POLICY_HALTED, "budget", &now, NULL), 1);
+	policy_new(&p, "elsewhere", "t2", 1500);
+	policy_insert(f, &p);
+	policy_new(&p, "first", "t1", 2000);
+	assert_int_equal(fleet_store_policy_insert(f->store, &p, any_conflict, &other, NULL), 0);
+	assert_int_equal(fleet_store_policy_transition(f->store, "first",
+		FLEET_POLICY_BIT(FLEET_POLICY_ACTIVE), FLEET_POLICY_PAUSED, "admin", &now, NULL), 1);
+	policy_new(&p, "second", "t1", 3000);
+	memset(&other, 0, sizeof other);
+	assert_int_equal(fleet_store_policy_insert(f->store, &p, any_conflict, &other, NULL), 2);
+	assert_string_equal(other.id, "first");
+	assert_int_equal(other.state, FLEET_POLICY_PAUSED);
+	assert_int_equal(fleet_store_policy_get(f->store, "second", &got, NULL), 0);
+	/* The same id again is still "exists", not a conflict with itself. */
+	policy_new(&p, "first", "t1", 4000);
+	assert_int_equal(fleet_store_policy_insert(f->store, &p, any_conflict, NULL, NULL), 1);
 }
 
 static void candidates(struct support_store *f, const struct fleet_policy *p, int cap_low,
@@ -326,6 +363,7 @@ static void test_policy_lock(void **state)
 
 #define POLICY_SUITE(SETUP) \
 	SUPPORT_STORE_TEST(test_policy_insert_get_list, SETUP), \
+	SUPPORT_STORE_TEST(test_policy_insert_conflict, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_candidates, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_counts, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_plan, SETUP), \

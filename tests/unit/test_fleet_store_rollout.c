@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/db/db.h"
 #include "store/fleet_store.h"
 #include "store/fleet_store_rollout.h"
 #include "support_fleet_store.h"
@@ -345,7 +346,268 @@ static void test_rollout_lock(void **state)
 	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
 }
 
+/* n instances straight into the table, in one transaction: ids i-0000..,
+ * the version of each from versions[i % nv] ("" never reported). */
+static void instances_insert(struct support_store *f, size_t n, const char *const *versions,
+			     size_t nv)
+{
+	struct db *db;
+	struct error err;
+	char id[32];
+	size_t i;
+
+	if (db_open(&db, f->spec, &err) || db->ops->begin(db, &err))
+		fail_msg("open: %s", err.text);
+	for (i = 0; i < n; i++) {
+		struct db_value p[] = { DB_T(id), DB_T(versions[i % nv]) };
+
+		snprintf(id, sizeof id, "i-%04zu", i);
+		if (db_exec(db, "INSERT INTO instances (id, agent_version, agent_slot, last_seen_us)"
+				" VALUES ($1, $2, 'a', 1)", p, 2, NULL, NULL, NULL, &err))
+			fail_msg("insert: %s", err.text);
+	}
+	if (db->ops->commit(db, &err))
+		fail_msg("commit: %s", err.text);
+	db->ops->close(db);
+}
+
+static void selection_new(struct fleet_rollout *r, struct fleet_rollout_selection *sel,
+			  const char *id, enum fleet_rollout_select kind, const char *version,
+			  const unsigned *percents, size_t np)
+{
+	rollout_new(r, id, 0);
+	memset(sel, 0, sizeof *sel);
+	sel->kind = kind;
+	sel->version = version;
+	memcpy(sel->percents, percents, np * sizeof *percents);
+	sel->percent_count = np;
+}
+
+/* Every target of rollout id, paged in casting order: seq dense from 0,
+ * waves never going back, each instance once; sizes[w] per wave; the
+ * instances' ids joined in order into order (if not NULL). */
+static size_t targets_walk(struct support_store *f, const char *id, size_t *sizes,
+			   char *order, size_t order_size)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_PENDING, 0, 0, 7 };
+	struct fleet_rollout_member m[7];
+	struct fleet_rollout r;
+	char last[FLEET_INSTANCE_MAX] = "";
+	size_t n, i, total = 0;
+	unsigned w;
+	struct error err;
+
+	assert_int_equal(fleet_store_rollout_get(f->store, id, &r, NULL), 1);
+	for (w = 0; w < r.wave_count; w++) {
+		q.wave = (int)w;
+		q.from_seq = 0;
+		sizes[w] = 0;
+		do {
+			if (fleet_store_rollout_members(f->store, id, &q, m, &n, &err))
+				fail_msg("members: %s", err.text);
+			for (i = 0; i < n; i++) {
+				assert_int_equal(m[i].seq, (int64_t)total);
+				assert_int_equal(m[i].wave, w);
+				/* by id: the selectors' order, so none twice */
+				if (!order)
+					assert_true(strcmp(m[i].instance_id, last) > 0);
+				snprintf(last, sizeof last, "%s", m[i].instance_id);
+				if (order)
+					support_join(order, order_size, m[i].instance_id);
+				total++;
+				sizes[w]++;
+			}
+			q.from_seq = n ? m[n - 1].seq + 1 : q.from_seq;
+		} while (n == q.limit);
+	}
+	return total;
+}
+
+/* "Below" is version.h's order (v1.10.0 is above v1.9.0, though not as
+ * text); waves from the count: [1, 10, 50, 100] of 300 ends at 3, 30,
+ * 150, 300; the counts the view shows (GROUP BY) agree. */
+static void test_rollout_select_below(void **state)
+{
+	static const char *const versions[] = { "v1.0.0", "v1.9.0", "v1.10.0", "v2.0.0", "",
+						 "not a version" };
+	static const unsigned percents[] = { 1, 10, 50, 100 };
+	struct support_store *f = *state;
+	struct fleet_rollout_selection sel;
+	struct fleet_rollout r;
+	size_t counts[FLEET_ROLLOUT_WAVES_MAX][FLEET_STATE_COUNT + 1];
+	size_t sizes[FLEET_ROLLOUT_WAVES_MAX], count, dup;
+	struct error err;
+
+	instances_insert(f, 900, versions, 6);	/* 150 of each */
+	selection_new(&r, &sel, "r1", FLEET_SELECT_VERSION_BELOW, "v1.10.0", percents, 4);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err),
+			 FLEET_ROLLOUT_CREATED);
+	assert_int_equal(count, 300);		/* v1.0.0 and v1.9.0 */
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.wave_count, 4);
+	assert_string_equal(r.waves, "[1,10,50,100]");
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(targets_walk(f, "r1", sizes, NULL, 0), 300);
+	assert_int_equal(sizes[0], 3);
+	assert_int_equal(sizes[1], 27);
+	assert_int_equal(sizes[2], 120);
+	assert_int_equal(sizes[3], 150);
+	assert_int_equal(fleet_store_rollout_counts(f->store, "r1", counts,
+						    FLEET_ROLLOUT_WAVES_MAX, NULL), 0);
+	assert_int_equal(counts[0][FLEET_STATE_COUNT], 3);
+	assert_int_equal(counts[3][FLEET_STATE_COUNT], 150);
+	/* The same selection again makes the same plan. */
+	selection_new(&r, &sel, "r2", FLEET_SELECT_VERSION_BELOW, "v1.10.0", percents, 4);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	{
+		char a[8192] = "", b[8192] = "";
+
+		targets_walk(f, "r1", sizes, a, sizeof a);
+		targets_walk(f, "r2", sizes, b, sizeof b);
+		assert_string_equal(a, b);
+		assert_non_null(strstr(a, "i-0000 i-0001 i-0006 i-0007 i-0012"));
+	}
+	/* The id taken: nothing changes. */
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err),
+			 FLEET_ROLLOUT_CREATE_EXISTS);
+}
+
+/* Equal; none matching: nothing recorded; waves that would be empty are
+ * dropped (3 targets, [10, 20, 100]: ends 1, 1, 3). */
+static void test_rollout_select_equal(void **state)
+{
+	static const char *const versions[] = { "v1.0.0", "v2.0.0" };
+	static const unsigned drop[] = { 10, 20, 100 }, one[] = { 100 };
+	struct support_store *f = *state;
+	struct fleet_rollout_selection sel;
+	struct fleet_rollout r;
+	size_t sizes[FLEET_ROLLOUT_WAVES_MAX], count, dup;
+	struct error err;
+
+	instances_insert(f, 6, versions, 2);
+	selection_new(&r, &sel, "r1", FLEET_SELECT_VERSION_EQUAL, "v2.0.0", drop, 3);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.wave_count, 2);
+	assert_string_equal(r.waves, "[10,100]");
+	assert_int_equal(targets_walk(f, "r1", sizes, NULL, 0), 3);
+	assert_int_equal(sizes[0], 1);
+	assert_int_equal(sizes[1], 2);
+	selection_new(&r, &sel, "r2", FLEET_SELECT_VERSION_EQUAL, "v3", one, 1);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err),
+			 FLEET_ROLLOUT_CREATE_EMPTY);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 0);
+	selection_new(&r, &sel, "r2", FLEET_SELECT_VERSION_BELOW, "v1.0.0", one, 1);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err),
+			 FLEET_ROLLOUT_CREATE_EMPTY);
+	/* bad percents, no version: refused before SQL */
+	selection_new(&r, &sel, "r3", FLEET_SELECT_VERSION_EQUAL, NULL, one, 1);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), -1);
+	selection_new(&r, &sel, "r3", FLEET_SELECT_VERSION_EQUAL, "v2.0.0", drop, 2);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), -1);
+}
+
+/* A list in its order; a draft takes pages until it starts, then its
+ * waves come from its count; an id given twice, in a page or across
+ * pages, leaves nothing of that page. */
+static void test_rollout_draft_append(void **state)
+{
+	static const unsigned percents[] = { 50, 100 };
+	static const char *const first[] = { "i-c", "i-a" }, *const page[] = { "i-d", "i-b" },
+		*const again[] = { "i-e", "i-a" }, *const twice[] = { "i-x", "i-x" };
+	struct support_store *f = *state;
+	struct fleet_rollout_selection sel;
+	struct fleet_rollout r;
+	enum fleet_rollout_state st;
+	size_t sizes[FLEET_ROLLOUT_WAVES_MAX], count, dup, total;
+	char order[256] = "";
+	struct error err;
+
+	selection_new(&r, &sel, "r1", FLEET_SELECT_LIST, NULL, percents, 2);
+	sel.ids = twice;
+	sel.count = 2;
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err),
+			 FLEET_ROLLOUT_CREATE_TWICE);
+	assert_int_equal(dup, 1);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 0);
+	selection_new(&r, &sel, "r1", FLEET_SELECT_LIST, NULL, percents, 2);
+	sel.ids = first;
+	sel.count = 2;
+	sel.draft = 1;
+	r.state = FLEET_ROLLOUT_PAUSED;
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.wave_count, 0);
+	assert_int_equal(r.state, FLEET_ROLLOUT_PAUSED);
+	assert_int_equal(fleet_store_rollout_append(f->store, "r1", page, 2, &total, &dup, &st,
+						    &err), FLEET_ROLLOUT_APPENDED);
+	assert_int_equal(total, 4);
+	assert_int_equal(fleet_store_rollout_append(f->store, "r1", again, 2, &total, &dup, &st,
+						    &err), FLEET_ROLLOUT_APPEND_TWICE);
+	assert_int_equal(dup, 1);
+	assert_int_equal(fleet_store_rollout_append(f->store, "nope", page, 2, &total, &dup, &st,
+						    &err), FLEET_ROLLOUT_APPEND_NOT_DRAFT);
+	assert_int_equal(st, FLEET_ROLLOUT_STATE_COUNT);
+	assert_int_equal(fleet_store_rollout_start(f->store, "r1", &total, &st, &err), 1);
+	assert_int_equal(total, 4);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(r.wave_count, 2);
+	assert_string_equal(r.selector, "{\"instances\": 4}");
+	assert_int_equal(targets_walk(f, "r1", sizes, order, sizeof order), 4);
+	assert_string_equal(order, "i-c i-a i-d i-b");	/* i-e was not kept */
+	assert_int_equal(sizes[0], 2);
+	assert_int_equal(sizes[1], 2);
+	/* started: fixed */
+	assert_int_equal(fleet_store_rollout_start(f->store, "r1", &total, &st, &err), 0);
+	assert_int_equal(st, FLEET_ROLLOUT_RUNNING);
+	assert_int_equal(fleet_store_rollout_append(f->store, "r1", again, 1, &total, &dup, &st,
+						    &err), FLEET_ROLLOUT_APPEND_NOT_DRAFT);
+	assert_int_equal(st, FLEET_ROLLOUT_RUNNING);
+}
+
+/* A rollback action pages: a target this rollout sent a rollback since its
+ * FAILED is skipped by the next one, unless that rollback FAILED too. */
+static void test_rollout_unrolled(void **state)
+{
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_FAILED, -1, 0, 8, 0, 1 };
+	struct fleet_rollout_member m[8];
+	struct support_store *f = *state;
+	struct fleet_upgrade up;
+	size_t n;
+	int held;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(rollout_plan(f, "r1", "u-c", "i-c"), 0);
+	assert_int_equal(rollout_plan(f, "r1", "u-a", "i-a"), 0);
+	support_report(f, "u-c", "i-c", FLEET_FAILED, "x", 2000);
+	support_report(f, "u-a", "i-a", FLEET_FAILED, "x", 2000);
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, 2);
+	rollout_upgrade(&up, "r1", "b-c", "i-c");
+	snprintf(up.kind, sizeof up.kind, "rollback");
+	assert_int_equal(fleet_store_upgrade_insert(f->store, &up, &err), 0);
+	rollout_upgrade(&up, "r1", "b-a", "i-a");
+	snprintf(up.kind, sizeof up.kind, "rollback");
+	assert_int_equal(fleet_store_upgrade_insert(f->store, &up, &err), 0);
+	support_report(f, "b-a", "i-a", FLEET_FAILED, "cast not queued", 3000);
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(m[0].instance_id, "i-a");
+	q.from_seq = m[0].seq + 1;
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, 0);
+}
+
 #define ROLLOUT_SUITE(SETUP) \
+	SUPPORT_STORE_TEST(test_rollout_select_below, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_select_equal, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_draft_append, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_unrolled, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_insert_get_list, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_transitions, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_plan_once, SETUP), \

@@ -135,6 +135,7 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 			 c->strategies.list[i].name);
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
+	job->automatic = c->updater.automatic != 0;
 }
 
 /* Starts the AMQP process and sends it its job; on failure, tries again later. */
@@ -265,6 +266,7 @@ static enum serve_verdict serve_attempt(struct server *s, const struct serve_wir
 		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
 		.allow_downgrade = rollback,
 		.file_beneath = s->config->amqp.file_dir,
+		.authenticated = (req->flags & SERVE_FLAG_SEALED) != 0,
 	};
 	struct install_result result;
 	struct error err = { "" };

@@ -125,6 +125,7 @@ static void child_config(const struct serve_wire_job *job, struct config *c)
 			 sizeof c->strategies.list[0].name, "%s", job->strategies[i]);
 	c->amqp.exchange_durable = job->exchange_durable != 0;
 	c->amqp.max_age_ms = job->max_age_ms;
+	c->updater.automatic = job->automatic != 0;
 }
 
 /* Records to the parent block: the parent reads them promptly, and a child

@@ -57,6 +57,7 @@ struct serve_wire_job {
 	char strategies[CONFIG_STRATEGY_MAX][CONFIG_STRATEGY_NAME_MAX + 1];	/* [strategy.NAME]s */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
+	uint32_t automatic;		/* [updater] automatic: the child refuses policies' casts */
 };
 
 enum serve_request_type {

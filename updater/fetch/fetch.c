@@ -47,16 +47,32 @@ static int fetch_builtin_validate(const struct fetch_strategy *s, const char *lo
 	return 0;
 }
 
+const char *fetch_transport(const struct config *config, const char *strategy,
+			    const char *location)
+{
+	const struct config_strategy *own = config_strategy_find(config, strategy);
+
+	if (!own || own->fetch[0])
+		return strategy;
+	if (location && (location[0] == '/' || !strncmp(location, "file:", 5)))
+		return "file";
+	return "http";
+}
+
 int fetch_validate(const struct config *config, const char *strategy, const char *location,
 		   struct error *err)
 {
 	const struct fetch_strategy *s = fetch_strategy_find(strategy);
 	char known[CONFIG_STRATEGY_MAX * (CONFIG_STRATEGY_NAME_MAX + 2) + 32];
+	const char *transport;
 
 	if (s)
 		return fetch_builtin_validate(s, location, err);
-	if (config_strategy_find(config, strategy))
-		return fetch_location_text(location, 1, err);
+	if (config_strategy_find(config, strategy)) {
+		transport = fetch_transport(config, strategy, location);
+		return transport == strategy ? fetch_location_text(location, 1, err) :
+		       fetch_builtin_validate(fetch_strategy_find(transport), location, err);
+	}
 	config_strategy_known(config, known, sizeof known);
 	if (!strategy || !config_strategy_name_ok(strategy))
 		return error_set(err, "request: unknown strategy: not a strategy name (known: %s)",

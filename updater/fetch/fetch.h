@@ -71,6 +71,12 @@ void fetch_location_shown(const char *location, char *out, size_t len);
  * "request: malformed location: ...". */
 int fetch_validate(const struct config *config, const char *strategy, const char *location,
 		   struct error *err);
+/* The strategy that moves the bytes: for a [strategy.NAME] section without
+ * a fetch program (format = pip), the built-in `file` for a path or file:
+ * URL and `http` for anything else (fetch_validate() checks the location as
+ * that built-in would); strategy itself otherwise. */
+const char *fetch_transport(const struct config *config, const char *strategy,
+			    const char *location);
 /* A sender's check (slotctl notify, slotfleet), which does not know the
  * guest's sections: a built-in as fetch_validate(); any other well-formed
  * name with an opaque location passes (the guest is the judge). */

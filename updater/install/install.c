@@ -14,6 +14,7 @@
 #include "install/install.h"
 #include "install/install_hooks.h"
 #include "install/install_metrics.h"
+#include "install/install_pip.h"
 #include "install/install_recovery.h"
 #include "install/install_stream.h"
 #include "log.h"
@@ -245,7 +246,9 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 		.running_version = "", .running_digest = "",
 		.allow_downgrade = req->allow_downgrade,
 		.file_beneath = req->file_beneath,
+		.authenticated = req->authenticated,
 	};
+	const struct config_strategy *own = config_strategy_find(a->config, strategy);
 	struct install_stream_result result;
 	enum install_outcome out;
 	struct error err = { "" };
@@ -269,8 +272,11 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	}
 	if (attempt_hook(a, HOOKS_PRE_INSTALL, slot, &out) < 0)
 		return out;
-	if (install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
-			   &progress, &result, &err) < 0)
+	if ((own && own->format == STRATEGY_FORMAT_PIP ?
+	     install_pip(a->config, strategy, req->location, &a->slots, slot, &checks, &progress,
+			 &result, &err) :
+	     install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
+			    &progress, &result, &err)) < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
 	if (result.outcome == INSTALL_STREAM_IDENTICAL)
 		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");

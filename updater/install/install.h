@@ -34,6 +34,9 @@ struct install_request {
 	int allow_downgrade;		/* admin rollback */
 	const char *file_beneath;	/* `file` locations: NULL any, else beneath this
 					 * directory (serve: [amqp] file_dir) */
+	int authenticated;		/* a sealed cast on a keyed guest, or root's own
+					 * `slotupd install`: required by format = pip,
+					 * whose tarball carries no signature */
 };
 
 enum install_outcome {

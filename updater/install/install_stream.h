@@ -33,6 +33,7 @@ struct install_stream_checks {
 	const char *running_digest;	/* manifest digest of the running slot, or "" */
 	int allow_downgrade;
 	const char *file_beneath;	/* see install_request */
+	int authenticated;		/* see install_request (format = pip only) */
 };
 
 enum install_stream_outcome {

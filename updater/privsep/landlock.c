@@ -97,6 +97,7 @@ static int ll_rules(int ruleset, const struct privsep_sandbox *box, uint64_t han
 		{ box->exec_paths, LL_READ | LANDLOCK_ACCESS_FS_EXECUTE },
 		{ box->write_paths, LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE |
 				    LANDLOCK_ACCESS_FS_TRUNCATE },
+		{ box->build_paths, ~0ULL },	/* ll_allow keeps what is handled */
 	};
 	size_t i, j;
 

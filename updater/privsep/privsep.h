@@ -11,9 +11,10 @@
  *   3. a Landlock ruleset (raw syscalls, Linux 5.13+): every filesystem right
  *      the kernel knows is handled, reading is allowed beneath read_paths,
  *      reading and executing beneath exec_paths, reading, writing and
- *      truncating existing files beneath write_paths (for /dev/null), and
+ *      truncating existing files beneath write_paths (for /dev/null),
+ *      everything beneath build_paths (a pip build's own directories), and
  *      nothing else (a missing path is skipped): no creating or removing
- *      anywhere; with ABI 4+ TCP bind is refused,
+ *      anywhere else; with ABI 4+ TCP bind is refused,
  *      and TCP connect too when `network` is 0; with ABI 6+ signals and
  *      abstract unix sockets outside the process are out of reach.
  * A kernel without Landlock (ENOSYS, EOPNOTSUPP: not built or disabled) is
@@ -48,6 +49,8 @@ struct privsep_sandbox {
 	const char *const *read_paths;	/* NULL-terminated; may be NULL */
 	const char *const *exec_paths;	/* the same, read and execute */
 	const char *const *write_paths;	/* the same, read and write existing files */
+	const char *const *build_paths;	/* the same, every right: create, remove,
+					 * execute (a pip build's venv) */
 	int network;			/* 0: no TCP connect (Landlock ABI 4+) */
 };
 

@@ -229,11 +229,12 @@ static int sqlite_open(struct db **db, const char *path, struct error *err)
 	if (!*path)
 		return error_set(err, "sqlite: empty database path");
 	/* SQLite would create the file 0644; the -wal and -shm files copy its
-	 * mode.  Only a file made here is closed here: closing any descriptor
-	 * of a file drops every POSIX lock this process holds on it, those of
-	 * the connections already open included, and a connection elsewhere
-	 * (sqlite3 on the live file) then takes itself for the last one and
-	 * deletes the WAL under them: their commits vanish. */
+	 * mode.  O_EXCL: only a file this call creates is opened here.  Closing
+	 * a descriptor of a file the process has SQLite connections on drops
+	 * every POSIX lock they hold on it (fcntl semantics), and then another
+	 * process's `sqlite3` closing last checkpoints and unlinks the WAL our
+	 * connections still write to: commits vanish from readers and, at a
+	 * crash, from the disk. */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
 		return error_errno(err, "sqlite: %s", path);

@@ -134,6 +134,7 @@ static int command_install(const char *config_path, int argc, char **argv)
 		return 2;
 	}
 	request.location = argv[optind];
+	request.authenticated = geteuid() == 0;	/* root's own command: no cast to trust */
 	if (load_config(&config, config_path) < 0)
 		return 2;
 	clock_gettime(CLOCK_MONOTONIC, &bar.start);
