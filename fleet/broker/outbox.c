@@ -79,7 +79,7 @@ static size_t outbox_build(struct fleet_outbox *o, size_t n)
 static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, int was_down,
 			  size_t *settled)
 {
-	size_t i, unsent = 0;
+	size_t i, unsent = 0, waiting = 0;
 
 	for (i = 0; i < k; i++) {
 		struct fleet_outbox_row *row = &o->rows[o->sent_row[i]];
@@ -93,8 +93,7 @@ static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, int was_do
 		} else if (o->casts[i].rc < 0 && o->casts[i].unrouted &&
 			   outbox_now_us() < o->grace_until_us) {
 			row->result = FLEET_CAST_STATE_UNKNOWN;
-			log_info("outbox: %s to %s: no queue bound yet, sent again shortly",
-				 row->upgrade_id, row->instance_id);
+			waiting++;
 		} else if (o->casts[i].rc < 0) {
 			row->result = FLEET_CAST_STATE_REFUSED;
 			snprintf(row->why, sizeof row->why, "%s", o->casts[i].err.text);
@@ -102,6 +101,9 @@ static size_t outbox_sort(struct fleet_outbox *o, size_t n, size_t k, int was_do
 				 row->instance_id, o->casts[i].err.text);
 		}
 	}
+	if (waiting)	/* one line a round: a fleet's worth may be waiting */
+		log_info("outbox: %zu casts found no queue bound yet (the guests bind again after"
+			 " a broker restart); sent again shortly", waiting);
 	*settled = 0;
 	for (i = 0; i < n; i++) {
 		if (o->rows[i].result == FLEET_CAST_STATE_UNKNOWN)
