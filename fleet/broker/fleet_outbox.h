@@ -29,9 +29,9 @@
  *
  * Nothing is lost and a cast is sent again only with its own upgrade id:
  * a crash between the record and the confirmation leaves the cast pending,
- * and it goes out at the next start (SQLite) or once its lease has run out
- * (PostgreSQL, any slotfleet); a guest takes a repeated id as the same
- * attempt (updater/amqp/serve.c). */
+ * and it goes out at the next start (SQLite) or at the next round of any
+ * slotfleet (PostgreSQL: a dead holder's leases end with its session); a
+ * guest takes a repeated id as the same attempt (updater/amqp/serve.c). */
 #ifndef SLOTFLEET_OUTBOX_H
 #define SLOTFLEET_OUTBOX_H
 

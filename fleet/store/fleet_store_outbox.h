@@ -13,10 +13,13 @@
  *   (counted after the first) are left for the next claim.  On PostgreSQL a
  *   cast another owner leases (until a time not yet passed) is skipped, and
  *   so is one another claim is taking at the same moment (FOR UPDATE SKIP
- *   LOCKED): two slotfleets never hold one cast at once.  A lease that
- *   expired (its holder died, or took longer than the lease) may be taken:
- *   the cast is then sent again, with the same upgrade id, which the guest
- *   takes as the same attempt.  On SQLite (one slotfleet per file) leases
+ *   LOCKED): two slotfleets never hold one cast at once.  The claim holds
+ *   a session advisory lock named after owner (taken again at each claim)
+ *   and marks its leases with it: a lease whose holder's session is gone
+ *   (the process died, its connection broke) ends at once; one that
+ *   expired (its holder took longer than the lease) ends too.  Such a cast
+ *   is then sent again, with the same upgrade id, which the guest takes as
+ *   the same attempt.  On SQLite (one slotfleet per file) leases
  *   are not looked at: a restarted slotfleet sends what is pending at once.
  * - fleet_store_outbox_settle() records, in one transaction and in the
  *   order given, each cast queued or refused; a refused cast's record

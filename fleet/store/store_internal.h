@@ -115,6 +115,8 @@ extern const char store_sql_instance_known[];
  * holds it (always on SQLite), 0 not, -1; take: take it if free. */
 int store_lock_held(struct db *db, const char *key, struct error *err);
 int store_lock_take(struct db *db, const char *key, int *held, struct error *err);
+/* The bigint a lock key is taken as (what pg_locks shows of it). */
+int64_t store_lock_key(const char *key);
 int store_lock_release(struct db *db, const char *key, struct error *err);
 /* Takes key's lock until the transaction ends (PostgreSQL; SQLite's
  * BEGIN IMMEDIATE serializes writers already).  0, -1. */

@@ -10,19 +10,23 @@
 #include "store/store_internal.h"
 
 /* PostgreSQL: rows leased by another owner are skipped until the lease
- * ends, rows another claim has locked are skipped now.  $1 owner, $2 now,
- * $3 max. */
+ * ends or its holder's session is gone (its advisory lock with it: live
+ * holds the keys of the advisory locks held now, read once), rows another
+ * claim has locked are skipped now.  $1 owner, $2 now, $3 max. */
 static const char outbox_sql_claim_pg[] =
-	"SELECT seq, upgrade_id, instance_id, method, version, args, attempts FROM casts"
-	" WHERE state = 0 AND (lease_until_us < $2 OR lease_owner = $1)"
-	" ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED";
+	"WITH live AS (SELECT (classid::bigint << 32) | objid::bigint AS k FROM pg_locks"
+	" WHERE locktype = 'advisory' AND granted AND objsubid = 1)"
+	" SELECT seq, upgrade_id, instance_id, method, version, args, attempts FROM casts"
+	" WHERE state = 0 AND (lease_until_us < $2 OR lease_owner = $1"
+	" OR lease_key NOT IN (SELECT k FROM live))"
+	" ORDER BY seq LIMIT $3 FOR UPDATE OF casts SKIP LOCKED";
 /* SQLite: one slotfleet per file (BEGIN IMMEDIATE serializes); $1 max. */
 static const char outbox_sql_claim_sqlite[] =
 	"SELECT seq, upgrade_id, instance_id, method, version, args, attempts FROM casts"
 	" WHERE state = 0 ORDER BY seq LIMIT $1";
 static const char outbox_sql_lease[] =
-	"UPDATE casts SET lease_owner = $2, lease_until_us = $3, attempts = attempts + 1"
-	" WHERE seq = $1 AND state = 0";
+	"UPDATE casts SET lease_owner = $2, lease_until_us = $3, lease_key = $4,"
+	" attempts = attempts + 1 WHERE seq = $1 AND state = 0";
 static const char outbox_sql_settle[] =
 	"UPDATE casts SET state = $2, done_us = $3, lease_until_us = 0"
 	" WHERE seq = $1 AND state = 0";
@@ -36,6 +40,7 @@ static const char outbox_sql_release[] =
 
 struct outbox_claim {
 	const char *owner;
+	char lock[FLEET_ID_MAX + 8];	/* "outbox/" owner: its session lock */
 	int64_t now_us, until_us;
 	size_t max, bytes_max, bytes;
 	struct fleet_outbox_row *rows;
@@ -78,26 +83,31 @@ static int outbox_claim_tx(struct db *db, void *ctx, struct error *err)
 	struct db_value p[] = { DB_T(c->owner), DB_I(c->now_us), DB_I((int64_t)c->max) };
 	struct db_value *lease = NULL;
 	struct db_stmt *stmts = NULL;
-	int pg = db->ops->backend == DB_POSTGRESQL, rc = -1;
+	int pg = db->ops->backend == DB_POSTGRESQL, rc = -1, held;
 	size_t i;
 
+	/* Taken again each time: a reset connection lost it, and until then
+	 * our leases looked dead to the others (sent twice at worst, same ids). */
+	if (store_lock_take(db, c->lock, &held, err))
+		return -1;
 	if (db_exec(db, pg ? outbox_sql_claim_pg : outbox_sql_claim_sqlite, pg ? p : p + 2,
 		    pg ? 3 : 1, outbox_row, c, NULL, err))
 		return -1;
 	if (!c->count)
 		return 0;
-	lease = calloc(c->count * 3, sizeof *lease);
+	lease = calloc(c->count * 4, sizeof *lease);
 	stmts = calloc(c->count, sizeof *stmts);
 	if (!lease || !stmts) {
 		error_set(err, "store: out of memory for %zu leases", c->count);
 		goto out;
 	}
 	for (i = 0; i < c->count; i++) {
-		lease[3 * i] = DB_I(c->rows[i].seq);
-		lease[3 * i + 1] = DB_T(c->owner);
-		lease[3 * i + 2] = DB_I(c->until_us);
-		stmts[i] = (struct db_stmt){ .sql = outbox_sql_lease, .params = &lease[3 * i],
-					     .nparams = 3 };
+		lease[4 * i] = DB_I(c->rows[i].seq);
+		lease[4 * i + 1] = DB_T(c->owner);
+		lease[4 * i + 2] = DB_I(c->until_us);
+		lease[4 * i + 3] = DB_I(store_lock_key(c->lock));
+		stmts[i] = (struct db_stmt){ .sql = outbox_sql_lease, .params = &lease[4 * i],
+					     .nparams = 4 };
 	}
 	rc = db_exec_batch(db, stmts, c->count, err);
 out:
@@ -110,11 +120,13 @@ int fleet_store_outbox_claim(struct fleet_store *store, const char *owner, int64
 			     int64_t lease_until_us, size_t max, size_t bytes_max,
 			     struct fleet_outbox_row *rows, size_t *count, struct error *err)
 {
-	struct outbox_claim c = { owner, now_us, lease_until_us, max, bytes_max, 0, rows, 0, 0 };
+	struct outbox_claim c = { owner, "", now_us, lease_until_us, max, bytes_max, 0, rows, 0,
+				  0 };
 
 	*count = 0;
 	if (store_check_text(owner, FLEET_ID_MAX, 0, "outbox owner", err))
 		return -1;
+	snprintf(c.lock, sizeof c.lock, "outbox/%s", owner);
 	if (!max)
 		return 0;
 	if (store_tx(store, outbox_claim_tx, &c, err) < 0) {

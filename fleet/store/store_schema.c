@@ -183,8 +183,9 @@ static const struct store_step store_rollout_big[] = {
  * the outbox publisher after the commit.  seq is the order they are sent
  * in; state 0 pending, 1 queued by the broker, 2 refused by it.  A pending
  * row is leased (lease_owner, lease_until_us) by the slotfleet sending it,
- * so that processes on one PostgreSQL do not send it twice; attempts counts
- * the leases taken.  Records from before v6 have no row: their casts were
+ * so that processes on one PostgreSQL do not send it twice; lease_key is
+ * the holder's session advisory lock (a dead holder's lease ends at once);
+ * attempts counts the leases taken.  Records from before v6 have no row: their casts were
  * confirmed before the API answered. */
 static const struct store_step store_v6[] = {
 	{ DB_SQLITE, "CREATE TABLE casts ("
@@ -199,7 +200,8 @@ static const struct store_step store_v6[] = {
 		     " done_us BIGINT NOT NULL DEFAULT 0,"
 		     " attempts INTEGER NOT NULL DEFAULT 0,"
 		     " lease_owner TEXT NOT NULL DEFAULT '',"
-		     " lease_until_us BIGINT NOT NULL DEFAULT 0)" },
+		     " lease_until_us BIGINT NOT NULL DEFAULT 0,"
+		     " lease_key BIGINT NOT NULL DEFAULT 0)" },
 	{ PG, "CREATE TABLE casts ("
 	      " seq BIGSERIAL PRIMARY KEY,"
 	      " upgrade_id TEXT COLLATE \"C\" NOT NULL UNIQUE REFERENCES upgrades (id),"
@@ -212,7 +214,8 @@ static const struct store_step store_v6[] = {
 	      " done_us BIGINT NOT NULL DEFAULT 0,"
 	      " attempts INTEGER NOT NULL DEFAULT 0,"
 	      " lease_owner TEXT NOT NULL DEFAULT '',"
-	      " lease_until_us BIGINT NOT NULL DEFAULT 0)" },
+	      " lease_until_us BIGINT NOT NULL DEFAULT 0,"
+	      " lease_key BIGINT NOT NULL DEFAULT 0)" },
 	/* The pending ones, in order: what the publisher reads. */
 	{ ANY, "CREATE INDEX casts_pending ON casts (state, seq)" },
 };

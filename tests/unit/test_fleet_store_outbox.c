@@ -212,6 +212,27 @@ static void test_outbox_leases(void **state)
 	fleet_store_close(other);
 }
 
+/* PostgreSQL: a lease whose holder's session is gone (the process died)
+ * ends at once, however long it had to run. */
+static void test_outbox_dead_holder(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_outbox_row rows[2];
+	struct fleet_store *dying;
+
+	assert_int_equal(queue(f, "u1", "i-1"), 1);
+	assert_int_equal(fleet_store_open(&dying, f->spec, NULL), 0);
+	assert_int_equal(claim(dying, "dead", NOW, 2, rows), 1);
+	fleet_outbox_rows_free(rows, 1);
+	if (is_pg(f))	/* alive: its lease holds */
+		assert_int_equal(claim(f->store, "a", NOW + 1, 2, rows), 0);
+	fleet_store_close(dying);
+	assert_int_equal(claim(f->store, "a", NOW + 2, 2, rows), 1);
+	assert_string_equal(rows[0].upgrade_id, "u1");
+	assert_int_equal(rows[0].attempts, 2);
+	fleet_outbox_rows_free(rows, 1);
+}
+
 /* The byte budget: the first cast always, later ones while they fit. */
 static void test_outbox_bytes(void **state)
 {
@@ -270,6 +291,7 @@ static void test_migration_v5_to_v6(void **state)
 	SUPPORT_STORE_TEST(test_outbox_order_and_settle, SETUP), \
 	SUPPORT_STORE_TEST(test_outbox_refused_after_final, SETUP), \
 	SUPPORT_STORE_TEST(test_outbox_leases, SETUP), \
+	SUPPORT_STORE_TEST(test_outbox_dead_holder, SETUP), \
 	SUPPORT_STORE_TEST(test_outbox_bytes, SETUP), \
 	SUPPORT_STORE_TEST(test_migration_v5_to_v6, SETUP)
 
