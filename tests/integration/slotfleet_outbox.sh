@@ -14,8 +14,9 @@
 #   was recorded (the crash point outbox-published): restarted, it sends it
 #   again with the same id: two deliveries of that id, and no third;
 # - the broker restarted while POSTs go on: every cast arrives, none FAILED;
-# - PostgreSQL: two slotfleets on one database drain one backlog: each cast
-#   arrives exactly once (claims do not overlap).
+# - PostgreSQL: two slotfleets on one database drain one backlog, then
+#   both claim at once while POSTs go to both: each cast arrives exactly
+#   once (claims do not overlap).
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 . "$SLOTD_SRC/tests/support/postgres.sh"
@@ -144,7 +145,22 @@ rabbit_start "$T/rabbit" || { echo "rabbitmq did not restart"; exit 1; }
 check "two: every cast arrives" wait_until 90 all_arrived two 60
 check "two: every record queued" wait_until 30 all_cast two 60 queued
 check "two: each exactly once" each_once two 60
-claimers=$("$PG_BINDIR/psql" "$PG_URL" -Atc "SELECT count(DISTINCT lease_owner) FROM casts WHERE upgrade_id LIKE 'two-%'")
-echo "     two: processes that claimed some of the 60 casts: $claimers"
+claimers() { # PREFIX: how many processes leased some of its casts
+	"$PG_BINDIR/psql" "$PG_URL" -Atc "SELECT count(DISTINCT lease_owner) FROM casts WHERE upgrade_id LIKE '$1-%'"
+}
+echo "     two: processes that claimed some of the backlog: $(claimers two)"
+
+# Both running, the broker up, POSTs to both APIs in turn: each API kicks
+# its own outbox, both claim from the one table at once.
+API1=$API
+API2=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$T/fleet2.log" | head -n 1)/v1.0/acme/mgmt
+for n in $(seq 1 200); do
+	if [ $((n % 2)) = 0 ]; then API=$API2; else API=$API1; fi
+	post "both-$n" "$(instance_of "$n")" > /dev/null
+done
+API=$API1
+check "both: every cast arrives" wait_until 90 all_arrived both 200
+check "both: each exactly once" each_once both 200
+check "both: both processes claimed casts ($(claimers both))" [ "$(claimers both)" = 2 ]
 fleet_stop
 finish
