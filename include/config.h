@@ -134,6 +134,8 @@ struct config {
 		uint64_t max_entries;			/* 100000 */
 		int allow_setuid;			/* false */
 		int automatic;				/* true: obey policies' casts */
+		int delta;				/* true: format 3 bundles by range
+							 * requests from the running slot */
 		char fetch_user[64];			/* the download's and serve's AMQP process's;
 							 * "" : _slotupd-fetch, else nobody */
 		char metrics_file[PATH_MAX];		/* "": none; Prometheus text */

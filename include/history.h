@@ -54,6 +54,9 @@ struct history_record {
 	int64_t started;
 	int64_t updated;
 	char error[HISTORY_ERROR_MAX];
+	int64_t fetched;			/* bytes of the bundle over the wire */
+	int64_t reused;				/* bytes of it rebuilt from the running slot
+						 * (a delta update, docs/delta.md) */
 };
 
 struct history_filter {

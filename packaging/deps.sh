@@ -2,13 +2,13 @@
 # Installs every Debian package the build, the tests, the demo, the
 # benchmarks and the fuzz harnesses (clang, libFuzzer) need.  Idempotent:
 # does nothing when all are present.  nginx-light and swupdate are peers the
-# install benchmark starts itself; Debian's packages also enable their own
+# install benchmark starts itself, casync the delta benchmark's; Debian's packages also enable their own
 # services (nginx on port 80, swupdate's socket) on a systemd machine.
 set -eu
 PACKAGES="build-essential pkg-config libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libssl-dev libcurl4-openssl-dev
 libinih-dev librabbitmq-dev libjansson-dev libcmocka-dev openssl curl tar gzip xz-utils
 zstd util-linux procps iproute2 python3 python3-venv python3-pip python3-setuptools python3-wheel python3-cryptography python3-oslo.messaging python3-yaml rabbitmq-server valgrind
-hyperfine time tini wrk xfsprogs e2fsprogs libarchive-tools swupdate nginx-light
+hyperfine time tini wrk xfsprogs e2fsprogs libarchive-tools swupdate nginx-light casync
 libsqlite3-dev libpq-dev libmicrohttpd-dev sqlite3 postgresql
 systemd groff-base man-db bash-completion prometheus python3-keystone
 clang libfuzzer-14-dev libclang-rt-14-dev

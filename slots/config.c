@@ -74,6 +74,7 @@ static const struct config_key config_keys[] = {
 	KEY("updater", "max_bytes", TYPE_UINT64, updater.max_bytes),
 	KEY("updater", "max_entries", TYPE_UINT64, updater.max_entries),
 	KEY("updater", "allow_setuid", TYPE_BOOL, updater.allow_setuid),
+	KEY("updater", "delta", TYPE_BOOL, updater.delta),
 	KEY("updater", "automatic", TYPE_BOOL, updater.automatic),
 	KEY("updater", "fetch_user", TYPE_STRING, updater.fetch_user),
 	KEY("updater", "metrics_file", TYPE_STRING, updater.metrics_file),
@@ -133,6 +134,7 @@ void config_defaults(struct config *config)
 	config->updater.max_bytes = 4ULL << 30;
 	config->updater.max_entries = 100000;
 	config->updater.automatic = 1;
+	config->updater.delta = 1;
 	config->hooks.timeout_ms = 600000;
 	snprintf(config->amqp.queue_type, sizeof config->amqp.queue_type, "classic");
 	snprintf(config->amqp.url, sizeof config->amqp.url, "amqp://guest:guest@127.0.0.1:5672/");

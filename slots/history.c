@@ -93,6 +93,8 @@ static const struct history_field {
 	FIELD("started", FIELD_TIME, started),
 	FIELD("updated", FIELD_TIME, updated),
 	FIELD("error", FIELD_TEXT, error),
+	FIELD("fetched", FIELD_TIME, fetched),	/* a number, as times are */
+	FIELD("reused", FIELD_TIME, reused),
 #undef FIELD
 };
 #define HISTORY_FIELD_COUNT (sizeof history_fields / sizeof history_fields[0])

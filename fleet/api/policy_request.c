@@ -13,6 +13,7 @@
 #include "version.h"
 
 #define POLICY_RETRY_DEFAULT_US (INT64_C(6) * 3600 * 1000000)
+#define POLICY_TIMEOUT_DEFAULT_US (INT64_C(30) * 60 * 1000000)	/* as rollouts' */
 
 /* A whole number lo..hi into *out (unchanged when absent). */
 static int request_uint(json_t *body, const char *key, unsigned lo, unsigned hi, unsigned *out,
@@ -89,7 +90,7 @@ static int request_scope(json_t *body, struct fleet_policy *p, struct fleet_resp
 	return 0;
 }
 
-/* rate, max_in_flight, window, probation, budget, retry_after. */
+/* rate, max_in_flight, window, probation, budget, retry_after, timeout. */
 static int request_pace(json_t *body, struct fleet_policy *p, struct fleet_response *res)
 {
 	struct fleet_policy_window w;
@@ -99,12 +100,14 @@ static int request_pace(json_t *body, struct fleet_policy *p, struct fleet_respo
 	p->max_failures = 5;
 	p->budget_window = 100;
 	p->retry_after_us = POLICY_RETRY_DEFAULT_US;
+	p->timeout_us = POLICY_TIMEOUT_DEFAULT_US;
 	if (rollout_request_rate(body, &p->cast_interval_us, res) < 0 ||
 	    request_uint(body, "max_in_flight", 1, 10000, &p->max_in_flight, res) < 0 ||
 	    request_uint(body, "budget_window", 1, 10000, &p->budget_window, res) < 0 ||
 	    request_uint(body, "max_failures", 0, p->budget_window, &p->max_failures, res) < 0 ||
 	    rollout_request_duration(body, "probation", 1, &p->probation_us, res) < 0 ||
 	    rollout_request_duration(body, "retry_after", 1, &p->retry_after_us, res) < 0 ||
+	    rollout_request_duration(body, "timeout", 0, &p->timeout_us, res) < 0 ||
 	    write_string(body, "window", "window", 0, &window, res) < 0)
 		return -1;
 	if (p->max_failures > p->budget_window)	/* the default 5 over a smaller window */
@@ -122,7 +125,7 @@ int policy_request(struct fleet_request *req, json_t *body, struct fleet_policy 
 {
 	static const char *const fields[] = { "policy_id", "instance_version", "location",
 		"strategy", "metadata", "sha256", "scope", "rate", "max_in_flight", "window",
-		"probation", "max_failures", "budget_window", "retry_after", NULL };
+		"probation", "max_failures", "budget_window", "retry_after", "timeout", NULL };
 	struct rollout_target t = { p->to_version, p->strategy, p->location, p->sha256,
 				    p->metadata };
 	struct error err = { "" };

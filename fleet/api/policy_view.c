@@ -39,6 +39,7 @@ json_t *fleet_policy_view(const struct fleet_policy *p, const struct fleet_polic
 	json_object_set_new(view, "max_failures", json_integer(p->max_failures));
 	json_object_set_new(view, "budget_window", json_integer(p->budget_window));
 	json_object_set_new(view, "retry_after", fleet_view_duration(p->retry_after_us));
+	json_object_set_new(view, "timeout", fleet_view_duration(p->timeout_us));
 	json_object_set_new(view, "created", fleet_view_time(p->created_us));
 	json_object_set_new(view, "updated", fleet_view_time(p->updated_us));
 	if (counts)

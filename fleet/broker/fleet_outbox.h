@@ -1,6 +1,6 @@
 /* fleet_outbox.h: the publisher of the outbox (store/fleet_store_outbox.h):
  * the API's casts, recorded with their records, sent after the API has
- * answered (docs/fleet.md "The outbox", docs/decisions.md D30).
+ * answered (docs/fleet.md "The outbox", docs/decisions.md D31).
  *
  * A thread of slotfleet with its own store handle.  A round claims the
  * oldest pending casts (at most FLEET_OUTBOX_BATCH, about

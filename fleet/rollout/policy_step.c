@@ -1,6 +1,7 @@
 /* policy_step.c: the policies' driver (see rollout/fleet_policy.h): which
  * ACTIVE policies this process drives, and one step of each: re-send,
- * judge the budget, then cast to a page of candidates at `rate`, within
+ * fail the casts its guests left silent past `timeout`, judge the budget,
+ * then cast to a page of candidates at `rate`, within
  * max_in_flight and the window.  Stepped from the rollout driver's thread
  * (rollout_driver.c), with its store and the shared publisher. */
 #include <stdio.h>
@@ -85,6 +86,33 @@ static int pstep_resend(struct pstep *s, struct error *err)
 	log_info("policy %s: sending %zu planned casts again (never confirmed)", s->p.id, n);
 	rc = pstep_send(s, s->ups, n, err);
 	return rc < 0 ? -1 : (size_t)rc == n && n < ROLLOUT_CAST_BATCH;
+}
+
+/* Upgrades still not final `timeout` after their cast are FAILED (source
+ * fleet), as a rollout's are: a silent guest counts against the budget and
+ * gives its max_in_flight place back. */
+static int pstep_timeouts(struct pstep *s, struct error *err)
+{
+	char reason[64], t[32];
+	size_t n, i;
+
+	if (fleet_store_policy_overdue(s->store, s->p.id, s->now - s->p.timeout_us, s->ups,
+				       ROLLOUT_CAST_BATCH, &n, err) < 0)
+		return -1;
+	fleet_rollout_duration(t, sizeof t, s->p.timeout_us);
+	snprintf(reason, sizeof reason, "no answer within %s", t);
+	for (i = 0; i < n; i++) {
+		struct fleet_report rep = { .upgrade_id = s->ups[i].id,
+					    .instance_id = s->ups[i].instance_id,
+					    .state = FLEET_FAILED, .reason = reason,
+					    .at_us = s->now, .source = "fleet" };
+
+		if (fleet_store_report(s->store, &rep, NULL, err) < 0)
+			return -1;
+		log_info("policy %s: %s on %s: %s", s->p.id, rep.upgrade_id, rep.instance_id,
+			 reason);
+	}
+	return 0;
 }
 
 /* 1 halted (now or by someone else), 0 within its budget; *room: how many
@@ -235,7 +263,9 @@ static int pstep_run(struct pstep *s, struct error *err)
 	rc = fleet_store_policy_get(s->store, s->x->id, &s->p, err);
 	if (rc != 1 || s->p.state != FLEET_POLICY_ACTIVE)
 		return rc < 0 ? -1 : 0;
-	if ((rc = pstep_resend(s, err)) <= 0 || (rc = pstep_judge(s, &room, err)) != 0)
+	if ((rc = pstep_resend(s, err)) > 0 && (rc = pstep_timeouts(s, err)) == 0)
+		rc = pstep_judge(s, &room, err);
+	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	if (fleet_policy_window_parse(s->p.window, &w) < 0 || !fleet_policy_window_open(&w, s->now))
 		return 0;

@@ -89,7 +89,7 @@ int fleet_state_final(enum fleet_state state);
 /* Where a record's cast is (read with the record; never written through
  * it): the outbox's row (fleet_store_outbox.h), or a rollout's or policy's
  * planned cast.  UNKNOWN: no cast recorded (a record a report created, or
- * one from before schema v6, whose cast was confirmed before the API
+ * one from before schema v7, whose cast was confirmed before the API
  * answered). */
 enum fleet_cast_state {
 	FLEET_CAST_STATE_UNKNOWN = 0,

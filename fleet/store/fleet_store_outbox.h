@@ -1,5 +1,5 @@
 /* fleet_store_outbox.h: the transactional outbox of the API's casts
- * (schema v6, table casts; docs/fleet.md "The outbox").
+ * (schema v7, table casts; docs/fleet.md "The outbox").
  *
  * Promises, the same on both backends (tests/unit/test_fleet_store_outbox.c):
  * - A cast is queued with its record: a fleet_store_batch() insert item

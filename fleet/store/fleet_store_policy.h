@@ -76,6 +76,7 @@ struct fleet_policy {
 	int64_t probation_us;
 	unsigned max_failures, budget_window;	/* halt past max_failures of the last window */
 	int64_t retry_after_us;			/* 0: never retry a FAILED */
+	int64_t timeout_us;			/* after its cast, silence is FAILED */
 	int64_t created_us, updated_us;
 };
 
@@ -160,6 +161,11 @@ int fleet_store_policy_plan_many(struct fleet_store *store, const struct fleet_u
 int fleet_store_policy_unconfirmed(struct fleet_store *store, const char *id,
 				   struct fleet_upgrade *ups, size_t max, size_t *count,
 				   struct error *err);
+/* The policy's upgrades cast (confirmed) before cast_before_us and still
+ * not SUCCESS or FAILED: its guests' silence, oldest first, at most max. */
+int fleet_store_policy_overdue(struct fleet_store *store, const char *id, int64_t cast_before_us,
+			       struct fleet_upgrade *ups, size_t max, size_t *count,
+			       struct error *err);
 /* Records the broker's confirmations of n planned casts (by upgrade id). */
 int fleet_store_policy_cast_done_many(struct fleet_store *store, const char *const *upgrade_ids,
 				      size_t n, int64_t cast_us, struct error *err);

@@ -24,7 +24,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */

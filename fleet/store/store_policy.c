@@ -34,8 +34,9 @@ int fleet_policy_state_parse(const char *name, enum fleet_policy_state *state)
 #define POLICY_COLS \
 	"id, tenant, state, reason, to_version, strategy, location, sha256, metadata," \
 	" instances, min_version, max_version, time_window, cast_interval_us, max_in_flight," \
-	" probation_us, max_failures, budget_window, retry_after_us, created_us, updated_us"
-#define POLICY_NCOLS 21
+	" probation_us, max_failures, budget_window, retry_after_us, created_us, updated_us," \
+	" timeout_us"
+#define POLICY_NCOLS 22
 #define POLICY_TEXTS 13		/* the text columns come first */
 
 /* The text fields in column order, for the row, the insert and the checks. */
@@ -87,6 +88,7 @@ static int policy_row(const char *const *cols, int ncols, struct fleet_policy *p
 	p->retry_after_us = n[5];
 	p->created_us = n[6];
 	p->updated_us = n[7];
+	p->timeout_us = n[8];
 	return 0;
 }
 
@@ -100,7 +102,8 @@ static int policy_check(const struct fleet_policy *p, struct error *err)
 			return -1;
 	if (!p->id[0] || !p->to_version[0] || (unsigned)p->state >= FLEET_POLICY_STATE_COUNT ||
 	    p->cast_interval_us <= 0 || !p->max_in_flight || !p->budget_window ||
-	    p->max_failures > p->budget_window || p->probation_us < 0 || p->retry_after_us < 0)
+	    p->max_failures > p->budget_window || p->probation_us < 0 || p->retry_after_us < 0 ||
+	    p->timeout_us <= 0)
 		return store_invalid(err, "store: policy %s: bad id, target, state or numbers",
 				     p->id), -1;
 	return 0;
@@ -156,6 +159,7 @@ static int policy_insert_tx(struct db *db, void *ctx, struct error *err)
 		DB_T(p->window), DB_I(p->cast_interval_us), DB_I(p->max_in_flight),
 		DB_I(p->probation_us), DB_I(p->max_failures), DB_I(p->budget_window),
 		DB_I(p->retry_after_us), DB_I(p->created_us), DB_I(p->created_us),
+		DB_I(p->timeout_us),
 	};
 	int64_t changes;
 
@@ -164,7 +168,7 @@ static int policy_insert_tx(struct db *db, void *ctx, struct error *err)
 	if (ins->conflict)
 		return 2;
 	if (db_exec(db, "INSERT INTO policies (" POLICY_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-			" $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+			" $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
 			" ON CONFLICT (id) DO NOTHING",
 		    v, POLICY_NCOLS, NULL, NULL, &changes, err))
 		return -1;

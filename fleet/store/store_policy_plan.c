@@ -324,6 +324,41 @@ int fleet_store_policy_unconfirmed(struct fleet_store *store, const char *id,
 	return 0;
 }
 
+struct plan_overdue {
+	struct plan_rows rows;
+	int64_t before_us;
+};
+
+static int plan_overdue_read(struct db *db, void *ctx, struct error *err)
+{
+	struct plan_overdue *o = ctx;
+	struct db_value p[] = { DB_T(o->rows.id), DB_I((int64_t)o->rows.max), DB_I(o->before_us),
+				DB_I(FLEET_SUCCESS), DB_I(FLEET_FAILED) };
+
+	return db_exec(db, "SELECT " STORE_UPGRADE_COLS " FROM upgrades WHERE id IN"
+			   " (SELECT upgrade_id FROM policy_casts WHERE policy_id = $1"
+			   " AND cast_us > 0 AND cast_us < $3) AND state <> $4 AND state <> $5"
+			   " ORDER BY created_us, id LIMIT $2",
+		       p, 5, plan_upgrade_row, &o->rows, NULL, err);
+}
+
+int fleet_store_policy_overdue(struct fleet_store *store, const char *id, int64_t cast_before_us,
+			       struct fleet_upgrade *ups, size_t max, size_t *count,
+			       struct error *err)
+{
+	struct plan_overdue o = { { id, ups, max, 0 }, cast_before_us };
+
+	*count = 0;
+	if (store_check_text(id, FLEET_ID_MAX, 0, "policy id", err))
+		return -1;
+	if (max < 1 || max > FLEET_PAGE_MAX)
+		return store_invalid(err, "store: bad overdue limit"), -1;
+	if (store_read(store, plan_overdue_read, &o, err))
+		return -1;
+	*count = o.rows.count;
+	return 0;
+}
+
 static int plan_done_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_cast *c = ctx;

@@ -178,6 +178,13 @@ static const struct store_step store_rollout_big[] = {
 	       " WHERE rollout_id <> ''" },
 };
 
+/* A policy's upgrades still silent `timeout` after their cast are FAILED
+ * (rollouts have had it from v2); existing policies get 30 minutes, the
+ * API's default.  Kept apart, like the one above, for renumbering. */
+static const struct store_step store_policy_timeout[] = {
+	{ ANY, "ALTER TABLE policies ADD COLUMN timeout_us BIGINT NOT NULL DEFAULT 1800000000" },
+};
+
 /* The outbox (store/fleet_store_outbox.h): the casts of the API's
  * records, written in the transaction that inserts the record and sent by
  * the outbox publisher after the commit.  seq is the order they are sent
@@ -185,9 +192,9 @@ static const struct store_step store_rollout_big[] = {
  * row is leased (lease_owner, lease_until_us) by the slotfleet sending it,
  * so that processes on one PostgreSQL do not send it twice; lease_key is
  * the holder's session advisory lock (a dead holder's lease ends at once);
- * attempts counts the leases taken.  Records from before v6 have no row: their casts were
- * confirmed before the API answered. */
-static const struct store_step store_v6[] = {
+ * attempts counts the leases taken.  Records from before v7 have no row:
+ * their casts were confirmed before the API answered. */
+static const struct store_step store_v7[] = {
 	{ DB_SQLITE, "CREATE TABLE casts ("
 		     " seq INTEGER PRIMARY KEY,"	/* the rowid: never reused, as rows stay */
 		     " upgrade_id TEXT NOT NULL UNIQUE REFERENCES upgrades (id),"
@@ -229,7 +236,8 @@ static const struct {
 	{ store_v3, sizeof store_v3 / sizeof store_v3[0] },
 	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
 	{ store_rollout_big, sizeof store_rollout_big / sizeof store_rollout_big[0] },
-	{ store_v6, sizeof store_v6 / sizeof store_v6[0] },
+	{ store_policy_timeout, sizeof store_policy_timeout / sizeof store_policy_timeout[0] },
+	{ store_v7, sizeof store_v7 / sizeof store_v7[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

@@ -25,6 +25,7 @@
  * HTTP API (api.c) and need no config file.  Exit 0 on success, 1 when slotd refuses or
  * cannot be reached (or a cast was not queued), 2 on a usage or config error. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -115,17 +116,23 @@ static int history_print(const struct history_record *r, void *context)
 	history_time(r->started, started, sizeof started);
 	history_time(r->updated, updated, sizeof updated);
 	if (!out->json) {
-		printf("%-10.8s %-9s %-11s %-9s %-9s %-19s %s\n", r->id, r->kind,
+		char bytes[96] = "";
+
+		if (r->fetched || r->reused)	/* a download happened: how much came */
+			snprintf(bytes, sizeof bytes, "[fetched %" PRId64 ", reused %" PRId64 "] ",
+				 r->fetched, r->reused);
+		printf("%-10.8s %-9s %-11s %-9s %-9s %-19s %s%s\n", r->id, r->kind,
 		       history_state_name(r->state), r->from_version[0] ? r->from_version : "-",
-		       r->to_version[0] ? r->to_version : "-", started, r->error);
+		       r->to_version[0] ? r->to_version : "-", started, bytes, r->error);
 		return 0;
 	}
 	json_array_append_new(out->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-						   " s:s, s:s, s:s}",
+						   " s:s, s:s, s:s, s:I, s:I}",
 		"id", r->id, "kind", r->kind, "instance_id", r->instance, "from_version",
 		r->from_version, "to_version", r->to_version, "strategy", r->strategy,
 		"location", r->location, "slot", r->slot, "state", history_state_name(r->state),
-		"started", started, "updated", updated, "error", r->error));
+		"started", started, "updated", updated, "error", r->error,
+		"bytes_fetched", (json_int_t)r->fetched, "bytes_reused", (json_int_t)r->reused));
 	return 0;
 }
 

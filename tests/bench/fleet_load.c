@@ -37,6 +37,9 @@
  *       logged, not answered again.  With LOAD_HEARTBEAT=VERSION in the
  *       environment every guest first sends one heartbeat of VERSION (before
  *       "ready"; tests/bench/policy.sh: the old version a policy upgrades).
+ *       With LOAD_HEARTBEAT_EVERY=S as well, every guest heartbeats again
+ *       every S seconds (its current version: the one it last upgraded to),
+ *       spread evenly over S, as Trove's guests do (S = 60).
  * Heartbeats carry rpc_api_version RPC_API_VERSION, as slotupd serve's do.
  * LOAD_SAMPLES=FILE in the environment makes watch append "T_MS DEPTH" to
  * FILE at every change of the sum (to see the depth over time).
@@ -288,6 +291,8 @@ static int cmd_watch(char **argv, int argc)
 struct guests {
 	const char *url, *version;
 	const char *heartbeat;		/* `rollout`: LOAD_HEARTBEAT, or NULL */
+	double every;			/* `rollout`: LOAD_HEARTBEAT_EVERY s, or 0 */
+	char (*runs)[24];		/* with every: per guest, the version it runs */
 	long n;
 	int conns;
 	int rollout;			/* `rollout`: until SIGTERM, logging */
@@ -368,6 +373,8 @@ static void guest_answer(amqp_connection_state_t conn, struct guests *g, struct 
 		die("cast refused", err.text[0] ? err.text : "not an upgrade");
 	i = guest_index(g, instance);
 	fail = g->rollout && i >= 0 && g->fails[i];
+	if (g->runs && i >= 0 && !fail)	/* what its next heartbeats say */
+		snprintf(g->runs[i], sizeof g->runs[i], "%.23s", req.instance_version);
 	if (!g->rollout || guest_log_cast(g, i, instance, req.unique_id)) {
 		for (step = 0; step < (fail ? 1 : 5); step++)
 			load_report(conn, cfg, g->keys, instance, req.unique_id, load_states[step],
@@ -382,12 +389,31 @@ static void guest_answer(amqp_connection_state_t conn, struct guests *g, struct 
 	atomic_fetch_add(&g->answered, 1);
 }
 
+/* With LOAD_HEARTBEAT_EVERY: the heartbeats of this connection's guests
+ * that are due by now, at n / conns / every per second; *sent counts them. */
+static void guest_heartbeats(amqp_connection_state_t conn, const struct guest_conn *gc,
+			     struct config *cfg, double start, long *sent)
+{
+	struct guests *g = gc->g;
+	long mine = (g->n - gc->index + g->conns - 1) / g->conns, i;
+	long due = (long)((now_s() - start) * (double)mine / g->every);
+	char instance[64];
+
+	for (; *sent < due; ++*sent) {
+		i = gc->index + (*sent % mine) * g->conns;
+		snprintf(instance, sizeof instance, "sim-%ld", i);
+		load_report(conn, cfg, g->keys, instance, "", NULL, g->runs[i], g->runs[i]);
+	}
+}
+
 static void *guest_main(void *arg)
 {
 	struct guest_conn *gc = arg;
 	struct guests *g = gc->g;
 	amqp_connection_state_t conn = load_connect(g->url);
-	struct timeval timeout = { 0, 200000 };
+	struct timeval timeout = { 0, gc->g->every > 0 ? 10000 : 200000 };
+	double start;
+	long beats = 0;
 	struct config *cfg = calloc(1, sizeof *cfg);
 	amqp_envelope_t env;
 	amqp_rpc_reply_t r;
@@ -409,7 +435,10 @@ static void *guest_main(void *arg)
 		}
 	}
 	atomic_fetch_add(&g->bound, 1);
+	start = now_s();
 	while (!load_stop && (g->rollout || atomic_load(&g->answered) < g->n)) {
+		if (g->every > 0)
+			guest_heartbeats(conn, gc, cfg, start, &beats);
 		amqp_maybe_release_buffers(conn);
 		r = amqp_consume_message(conn, &env, &timeout, 0);
 		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
@@ -505,6 +534,15 @@ static int cmd_rollout(char **argv, int argc)
 	g.last = calloc((size_t)g.n, sizeof *g.last);
 	if (!g.fails || !g.last)
 		die("rollout", "out of memory");
+	if (g.heartbeat && getenv("LOAD_HEARTBEAT_EVERY")) {
+		long i;
+
+		g.every = atof(getenv("LOAD_HEARTBEAT_EVERY"));
+		if (!(g.every > 0) || !(g.runs = calloc((size_t)g.n, sizeof *g.runs)))
+			die("rollout", "LOAD_HEARTBEAT_EVERY: seconds > 0, memory");
+		for (i = 0; i < g.n; i++)
+			snprintf(g.runs[i], sizeof g.runs[i], "%.23s", g.heartbeat);
+	}
 	if (!(g.log = fopen(argv[3], "a")))
 		die(argv[3], "cannot open");
 	setvbuf(g.log, NULL, _IOLBF, 0);	/* read while it runs */
@@ -514,6 +552,7 @@ static int cmd_rollout(char **argv, int argc)
 	fclose(g.log);
 	free(g.fails);
 	free(g.last);
+	free(g.runs);
 	return 0;
 }
 

@@ -17,9 +17,15 @@
 #          20 ms), casts received after that FAILED was sent and after
 #          HALTED, and casts planned and confirmed after HALTED (aim 0; a
 #          cast planned before HALTED and taken after it was in flight).
-# Real guests are not among the targets: the 10,000 at most (one request's
-# list; tests/bench/rollout_create.sh creates rollouts of 1,000,000) are all
-# simulated here.
+# Up to 10,000 guests the rollout names them (one request's list); above
+# that (up to 100,000: the issue's whole-fleet run) the guests first
+# heartbeat v1.0.0 and keep heartbeating every BENCH_ROLLOUT_HEARTBEAT_EVERY
+# s (default 60, Trove's interval; their current version), the rollout
+# selects {"agent_version_below": "v2.0.0"} in the database (casting order:
+# by id, as text), and in the halt run BENCH_ROLLOUT_FAIL_PERCENT (default
+# 1) % of wave 2, spread over it, answers FAILED (BENCH_ROLLOUT_SELECT=1:
+# the same with fewer guests).  Real guests are not
+# among the targets.
 #   tests/bench/rollout.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/rollout.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 1,000 guests.  BENCH_ROLLOUT_STORES: "sqlite postgresql".
@@ -30,8 +36,11 @@ rate=${BENCH_ROLLOUT_RATE:-200}
 probation=${BENCH_ROLLOUT_PROBATION:-2}
 stores=${BENCH_ROLLOUT_STORES:-sqlite postgresql}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then guests=1000; fi
-[ "$guests" -ge 100 ] && [ "$guests" -le 10000 ] ||
-	{ echo "rollout: BENCH_ROLLOUT_GUESTS must be 100..10000" >&2; exit 1; }
+[ "$guests" -ge 100 ] && [ "$guests" -le 100000 ] ||
+	{ echo "rollout: BENCH_ROLLOUT_GUESTS must be 100..100000" >&2; exit 1; }
+select=${BENCH_ROLLOUT_SELECT:-0}
+[ "$guests" -gt 10000 ] && select=1
+fail_percent=${BENCH_ROLLOUT_FAIL_PERCENT:-1}
 bench_fleet_env rollout
 case " $stores " in
 *" postgresql "*)
@@ -59,7 +68,13 @@ settled() { # BACKEND NAME
 			want[$1] && $2 != 0 { busy = 1 } END { exit busy }'
 }
 
+known_all() { # BACKEND NAME: every guest's heartbeat is stored
+	[ "$(db_query "$1" "$2" "SELECT COUNT(*) FROM instances WHERE agent_version <> ''")" -ge "$guests" ]
+}
+
 rollout_body() { # NAME MAX_FAILURE_RATE
+	[ "$select" = 1 ] && { printf '{"rollout_id": "%s", "instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle", "waves": [1, 10, 50, 100], "rate": %s, "probation": %s, "timeout": "10m", "max_failure_rate": %s, "targets": {"agent_version_below": "v2.0.0"}}\n' \
+		"$1" "$rate" "$probation" "$2"; return; }
 	awk -v n="$guests" -v id="$1" -v mfr="$2" -v rate="$rate" -v prob="$probation" 'BEGIN {
 		printf "{\"rollout_id\": \"%s\", \"instance_version\": \"v2.0.0\",", id
 		printf " \"location\": \"http://127.0.0.1:9/v2.bundle\", \"waves\": [1, 10, 50, 100],"
@@ -74,16 +89,32 @@ run() {
 	name=rollout_$1_$2 p=$T/rollout_$1_$2 fails=""
 	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 1024"
 	fleet_start || return 1
-	if [ "$2" = halt ]; then	# wave 2 is targets w1..w2-1
+	if [ "$2" = halt ] && [ "$select" = 1 ]; then	# by id as text, as the store numbers them
+		fails=$p.fails
+		awk -v n="$guests" 'BEGIN { for (i = 0; i < n; i++) printf "sim-%d\n", i }' | LC_ALL=C sort |
+			awk -v n="$guests" -v pc="$fail_percent" '{ id[NR - 1] = $0 } END {
+			w1 = int((n + 99) / 100); w2 = int((10 * n + 99) / 100); k = int((w2 - w1) * pc / 100)
+			if (k < 1) k = 1
+			for (f = 0; f < k; f++) print id[w1 + int((w2 - w1) * (f + 0.5) / k)] }' > "$fails"
+	elif [ "$2" = halt ]; then	# wave 2 is targets w1..w2-1
 		fails=$p.fails
 		awk -v n="$guests" 'BEGIN { w1 = int((n + 99) / 100); w2 = int((10 * n + 99) / 100)
 			for (f = 1; f <= 9; f += 4) printf "sim-%d\n", w1 + int((w2 - w1) * f / 10) }' > "$fails"
 	fi
 	: > "$p.casts"
-	"$LOAD" rollout "$AMQP" "$guests" 4 "$p.casts" $fails > "$p.guests" &
+	if [ "$select" = 1 ]; then
+		LOAD_HEARTBEAT=v1.0.0 LOAD_HEARTBEAT_EVERY=${BENCH_ROLLOUT_HEARTBEAT_EVERY:-60} \
+			"$LOAD" rollout "$AMQP" "$guests" 4 "$p.casts" $fails > "$p.guests" &
+	else
+		"$LOAD" rollout "$AMQP" "$guests" 4 "$p.casts" $fails > "$p.guests" &
+	fi
 	sim=$!
 	PIDS="$PIDS $sim"
-	wait_for 300 grep -q ready "$p.guests" || { echo "rollout: simulator not ready" >&2; return 1; }
+	wait_for 600 grep -q ready "$p.guests" || { echo "rollout: simulator not ready" >&2; return 1; }
+	if [ "$select" = 1 ]; then
+		wait_until 600 known_all "$1" "$name" ||
+			{ echo "rollout: the guests' first heartbeats were not all stored" >&2; return 1; }
+	fi
 	LOAD_SAMPLES=$p.depth "$LOAD" watch "$AMQP" 0 3600 $QUEUES > "$p.watch" &
 	watcher=$!
 	PIDS="$PIDS $watcher"
@@ -139,7 +170,9 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	cat "$T/clean.rows"
 	echo
-	echo "Halt: the same rollout, max_failure_rate 0, three guests of wave 2 (at 10, 50, 90 % of it)"
+	if [ "$select" = 1 ]; then who="$fail_percent % of wave 2's guests (spread over it)"
+	else who="three guests of wave 2 (at 10, 50, 90 % of it)"; fi
+	echo "Halt: the same rollout, max_failure_rate 0, $who"
 	echo "answer FAILED.  From the first FAILED sent by a guest to HALTED in the database (the"
 	echo "rollout's update) and as the API showed it (polled every 20 ms); casts the guests"
 	echo "received after that FAILED was sent and after HALTED; casts planned and confirmed by"
@@ -149,6 +182,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$T/halt.rows"
 	echo
+	[ "$select" = 1 ] && echo "The guests heartbeat every ${BENCH_ROLLOUT_HEARTBEAT_EVERY:-60} s throughout; the rollout selects \`agent_version_below v2.0.0\` in the database; the halt run's failing guests: $fail_percent % of wave 2." && echo
 	echo "Command: \`BENCH_ROLLOUT_GUESTS=$guests BENCH_ROLLOUT_RATE=$rate BENCH_ROLLOUT_PROBATION=$probation tests/bench/rollout.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1: 1,000 guests)."
 } > "$out/rollout.md"

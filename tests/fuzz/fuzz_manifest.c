@@ -24,10 +24,10 @@ static void fuzz_manifest_fields(const struct bundle_manifest *m)
 	fuzz_check_terminated(m->iv, sizeof m->iv, "iv");
 	fuzz_check_terminated(m->key_id, sizeof m->key_id, "key_id");
 	fuzz_check_terminated(m->blocks_sha256, sizeof m->blocks_sha256, "blocks_sha256");
-	uint64_t most = m->format == BUNDLE_FORMAT_CHUNKED ? BUNDLE_MEMBER_MAX(m->chunk_size) :
+	uint64_t most = m->format != BUNDLE_FORMAT_BLOCKS ? BUNDLE_MEMBER_MAX(m->chunk_size) :
 			m->block_size;
 
-	if (m->format == BUNDLE_FORMAT_CHUNKED ?
+	if (m->format != BUNDLE_FORMAT_BLOCKS ?
 	    m->block_size || m->chunk_size < BUNDLE_CHUNK_MIN || m->chunk_size > BUNDLE_CHUNK_MAX ||
 	    m->block_count > m->payload_size :
 	    m->chunk_size || m->block_size < 4096)

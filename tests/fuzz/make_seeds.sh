@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 TZ=UTC
 
 rm -rf "$C"
-mkdir -p "$C/bundle" "$C/manifest" "$C/extract" "$C/member" "$C/rpc_message" "$C/config" \
+mkdir -p "$C/bundle" "$C/manifest" "$C/index" "$C/extract" "$C/member" "$C/rpc_message" "$C/config" \
 	"$C/state" "$C/history" "$C/control_reply" "$C/control_request"
 
 # A tiny tree: a directory, a file, an executable, a symlink, a hardlink.
@@ -25,6 +25,21 @@ chmod 755 "$tree/bin/agent"
 printf 'setting = 1\n' > "$tree/etc/agent.conf"
 ln -s ../etc/agent.conf "$tree/bin/agent.conf"
 ln "$tree/etc/agent.conf" "$tree/etc/hardlink.conf"
+
+# format 3 (delta updates, never encrypted): bundles, manifests, and the
+# index with its block count before it (fuzz_index.c), plus a handmade one;
+# a 40 KB file gets blocks of its own.
+head -c 40000 /dev/zero | tr '\0' 'a' > "$T/big"
+cp -a "$tree" "$T/tree3" && cp "$T/big" "$T/tree3/etc/big"
+for z in zstd gzip; do
+	"$bin/slotpack" create -d "$T/tree3" -V 1.0.0 -C fuzz -k "$K/signer.key" -c "$K/signer.pem" \
+		-z "$z" --format 3 -o "$C/bundle/format3-$z.bundle"
+	tar -xOf "$C/bundle/format3-$z.bundle" manifest.ini > "$C/manifest/format3-$z.ini"
+done
+blocks=$(( $(tar -xOf "$C/bundle/format3-zstd.bundle" blocks.sha256 | wc -c) / 36 - 1 ))
+{ printf "\\$(printf %03o $blocks)"; tar -xOf "$C/bundle/format3-zstd.bundle" delta.index; } > "$C/index/tiny-tree"
+{ printf '\000SLOTDIX\001\000\000\002\000'; head -c 32 /dev/zero; printf '\000\002'
+  printf '\000\000\001a\000\000\000\000\000\000\000\000\000\000\001\000\001\000\000\001\000'; } > "$C/index/handmade"
 
 # bundle: each compression, plain and encrypted, in format 2 (the default)
 # and format 1 (format1-*); manifest: their manifests.

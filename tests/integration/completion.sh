@@ -54,7 +54,7 @@ for h in $modes; do
 		"--config --strategy --version --id --sha256 --allow-downgrade" slotupd install --
 	check "$h helpers: slotupd install --strategy" expect $h "http swift file" slotupd install x --strategy ""
 	check "$h helpers: slotupd install a file" expect $h "agent.bundle" slotupd install agent.b
-	check "$h helpers: slotpack commands" expect $h "create verify inspect extract" slotpack ""
+	check "$h helpers: slotpack commands" expect $h "create verify inspect extract diff" slotpack ""
 	check "$h helpers: slotpack create -z" expect $h "gzip xz zstd" slotpack create -z ""
 	check "$h helpers: slotpack create -d: directories" expect $h "tree" slotpack create -d t
 	check "$h helpers: slotpack verify --" expect $h "--crl --allowed-signer --max-age" \

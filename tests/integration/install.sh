@@ -68,6 +68,8 @@ retries = 3
 retry_backoff = 100ms
 retry_backoff_max = 1s
 low_speed_time = 2s
+# whole downloads only: delta updates have tests/integration/delta.sh
+delta = no
 INI
 export AGENT_LOG="$T/agent.log"
 "$B/slotd" -c "$T/slotd.ini" 2> "$T/slotd.log" &

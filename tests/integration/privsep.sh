@@ -47,6 +47,9 @@ retries = 1
 retry_backoff = 100ms
 retry_backoff_max = 1s
 low_speed_time = 60s
+# whole downloads (the gated ones below): a delta's head request would be
+# held by the gate first; its fetch process is the same fetch_child_run
+delta = no
 ${2:+fetch_user = $2}
 INI
 }

@@ -37,7 +37,7 @@ late() { # NAME PLAN-LINES...: another simulator, its guests appearing now
 
 bad() { # FIELD BODY
 	code=$(api POST /policies "$2")
-	check "400 $1: $(printf %.50s "$2")" refused "$code" 400 "$1"
+	check "400 $1: $(printf %.50s "$2")" refused_with "$code" 400 "$1"
 }
 bad window "{$target, \"window\": \"25:00-01:00\"}"
 bad window "{$target, \"window\": \"01:00-01:00\"}"
@@ -131,6 +131,22 @@ check "and no more after" casts_stay 3 2 f01 f02 f03 f04
 check "resume a HALTED policy: 409" [ "$(api POST /policies/pf/action '{"resume": {}}')" = 409 ]
 check "DELETE: 200" [ "$(api DELETE /policies/pf)" = 200 ]
 check "then 404" [ "$(api GET /policies/pf)" = 404 ]
+# A guest that never answers: FAILED `timeout` after its cast, counted in
+# the budget (here 0: the policy halts).
+late q "q01 v3.5.0 silent"
+check "the silent guest heartbeats" wait_until 30 known v3.5.0 1
+code=$(api POST /policies '{"instance_version": "v4.0.0", "location": "http://h/v4.bundle", "policy_id": "pt", "scope": {"instances": ["q01"]}, "timeout": "2s", "max_failures": 0, "budget_window": 10, "rate": 5}')
+check "a policy with timeout 2s: 201, the view says it" answered "$code" 201 '["policy"]["timeout"]' 2s
+check "it casts to the silent guest" wait_until 30 sh -c '[ "$(/usr/bin/python3 "$0" "$1" casts q01)" = 1 ]' "$S/rollout_check.py" "$T/sim.log"
+check "which stays silent: the policy halts" wait_until 30 policy_is pt HALTED
+check "  its budget spent by the timeout" starts_with "$(body_get '["policy"]["reason"]')" "failure budget spent: 1 of the last 1"
+silent_failed() {
+	[ "$(api GET "/upgrades?instance_id=q01")" = 200 ] &&
+		[ "$(body_py '[(u["policy_id"], u["state"], u["reason"]) for u in j["upgrades"]]')" = \
+		"[('pt', 'FAILED', 'no answer within 2s')]" ]
+}
+check "  its record FAILED: no answer within 2s" silent_failed
+check "a timeout of 0 is a 400 naming it" refused_with "$(api POST /policies '{"instance_version": "v5.0.0", "location": "http://h/v5.bundle", "timeout": 0}')" 400 timeout
 check "another tenant does not see p1" [ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $OTHER" "http://127.0.0.1:$FLEET_PORT/v1.0/other/mgmt/policies/p1")" = 404 ]
 
 fleet_stop

@@ -30,7 +30,7 @@ upgrade='"instance_version": "v2.0.0", "location": "http://127.0.0.1:9/v2.bundle
 # Bad requests: 400 naming the field, nothing recorded.
 bad() { # FIELD BODY
 	code=$(api POST /rollouts "$2")
-	check "400 $1: $(printf %.50s "$2")" refused "$code" 400 "$1"
+	check "400 $1: $(printf %.50s "$2")" refused_with "$code" 400 "$1"
 }
 ok='"targets": {"instances": ["a01"]}, "waves": [100]'
 bad waves "{$upgrade, \"targets\": {\"instances\": [\"a01\"]}, \"waves\": [10, 50]}"

@@ -52,7 +52,8 @@ check "and it is RUNNING, not a draft" [ "$(body_py '(j["rollout"]["state"], j["
 code=$(api POST /rollouts "{$upgrade, \"targets\": {\"agent_version\": \"v2.0.0\"}, \"waves\": [3, 100]}")
 check "agent_version (equal): 202" [ "$code" = 202 ]
 check "5,000 targets" [ "$(body_get '["rollout"]["target_count"]')" = 5000 ]
-check "GET rollouts lists both" [ "$(api GET /rollouts)" = 200 ] && [ "$(body_py 'len(j["rollouts"])')" = 2 ]
+lists_both() { [ "$(api GET /rollouts)" = 200 ] && [ "$(body_py 'len(j["rollouts"])')" = 2 ]; }
+check "GET rollouts lists both" lists_both
 
 # A draft: the v2.0.0 instances, then pages of ids.
 code=$(api POST /rollouts "{$upgrade, \"rollout_id\": \"d\", \"draft\": true, \"targets\": {\"agent_version\": \"v2.0.0\"}, \"waves\": [10, 100]}")
@@ -65,43 +66,43 @@ code=$(api POST /rollouts/d/targets "{\"instances\": [$(ids ext- 0 9999)]}")
 check "a page of 10,000 ids appended: 200" [ "$code" = 200 ]
 check "15,000 targets now" [ "$(body_get '["rollout"]["target_count"]')" = 15000 ]
 code=$(api POST /rollouts/d/targets "{\"instances\": [$(ids ext- 10000 10999)]}")
-check "another page: 16,000" [ "$code" = 200 ] && [ "$(body_get '["rollout"]["target_count"]')" = 16000 ]
+check "another page: 16,000" answered "$code" 200 '["rollout"]["target_count"]' 16000
 code=$(api POST /rollouts/d/targets "{\"instances\": [\"new-1\", \"inst-00003\"]}")
-check "an id already a target: 400 naming it" refused "$code" 400 instances
+check "an id already a target: 400 naming it" refused_with "$code" 400 instances
 check "by its place" grep -q 'instances\[1\] is a target already' "$T/body"
 code=$(api POST /rollouts/d/targets "{\"instances\": [\"new-1\", \"new-2\", \"new-1\"]}")
-check "an id twice in a page: 400 instances[2]" refused "$code" 400 "instances[2]"
+check "an id twice in a page: 400 instances[2]" refused_with "$code" 400 "instances[2]"
 code=$(api POST /rollouts/d/targets "{\"instances\": [$(ids big- 0 10000)]}")
-check "10,001 ids at once: 400" refused "$code" 400 instances
+check "10,001 ids at once: 400" refused_with "$code" 400 instances
 code=$(api POST /rollouts/d/targets "{\"instances\": [\"ok\", \"a/b\"]}")
-check "a bad id: 400 naming it" refused "$code" 400 "instances[1]"
+check "a bad id: 400 naming it" refused_with "$code" 400 "instances[1]"
 code=$(api POST /rollouts/d/targets "{\"instances\": [\"ok\"], \"more\": 1}")
-check "an unknown field: 400 naming it" refused "$code" 400 more
+check "an unknown field: 400 naming it" refused_with "$code" 400 more
 code=$(api POST /rollouts/d/targets "{\"ids\": [\"ok\"]}")
-check "no instances: 400" refused "$code" 400 ids
+check "no instances: 400" refused_with "$code" 400 ids
 code=$(api POST /rollouts/nope/targets "{\"instances\": [\"ok\"]}")
 check "an unknown rollout: 404" [ "$code" = 404 ]
 check "none of the refused pages was kept" sizes d "[]"
 check "still 16,000" [ "$(body_get '["rollout"]["target_count"]')" = 16000 ]
 code=$(api POST /rollouts/d/action '{"resume": {}}')
-check "resume starts the draft: 200 RUNNING" [ "$code" = 200 ] && [ "$(body_get '["rollout"]["state"]')" = RUNNING ]
+check "resume starts the draft: 200 RUNNING" answered "$code" 200 '["rollout"]["state"]' RUNNING
 check "its waves made from 16,000: 1,600 and 14,400" sizes d "[1600, 14400]"
 check "no longer a draft" \
 	[ "$(body_py 'j["rollout"]["draft"]')" = False ]
 code=$(api POST /rollouts/d/targets "{\"instances\": [\"late\"]}")
-check "started: its targets are fixed (409)" refused "$code" 409 instances
+check "started: its targets are fixed (409)" refused_with "$code" 409 instances
 check "the 409 names the state" grep -q RUNNING "$T/body"
 
 # Bounds of a creation.
 code=$(api POST /rollouts "{$upgrade, \"targets\": {\"instances\": [$(ids big- 0 10000)]}, \"waves\": [100]}")
-check "10,001 ids in a creation: 400 targets.instances" refused "$code" 400 targets.instances
+check "10,001 ids in a creation: 400 targets.instances" refused_with "$code" 400 targets.instances
 check "which says to use a draft" grep -q draft "$T/body"
 code=$(api POST /rollouts "{$upgrade, \"draft\": \"yes\", \"targets\": {\"instances\": [\"a\"]}, \"waves\": [100]}")
-check "draft not a boolean: 400" refused "$code" 400 draft
+check "draft not a boolean: 400" refused_with "$code" 400 draft
 code=$(api POST /rollouts "{$upgrade, \"targets\": {\"agent_version\": \"1..2\"}, \"waves\": [100]}")
-check "a bad version: 400 targets.agent_version" refused "$code" 400 targets.agent_version
+check "a bad version: 400 targets.agent_version" refused_with "$code" 400 targets.agent_version
 code=$(api POST /rollouts "{$upgrade, \"targets\": {\"agent_version\": \"v9.9.9\"}, \"waves\": [100]}")
-check "no instance matches: 400 targets" refused "$code" 400 targets
+check "no instance matches: 400 targets" refused_with "$code" 400 targets
 fleet_stop
 check "slotfleet stops cleanly (exit 0)" [ "$FLEET_RC" = 0 ]
 finish

@@ -81,7 +81,7 @@ print([x["count"] for x in j["summary"]["agent_versions"] if x["version"] == sys
 	api GET "/instances?agent_version=$v&limit=100" > /dev/null
 	check "summary's $v count is the instance list's" [ "$(body_py 'len(j["instances"])')" = "$n" ]
 done
-check "summary: a bad stale_after is a 400 naming it" refused "$(api GET '/summary?stale_after=0')" 400 stale_after
+check "summary: a bad stale_after is a 400 naming it" refused_with "$(api GET '/summary?stale_after=0')" 400 stale_after
 
 # The browser.
 SHOTS=$SLOTD_BIN/../ui-screenshots

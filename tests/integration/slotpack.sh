@@ -1,6 +1,7 @@
 #!/bin/sh
 # slotpack: round trips for every compression with and without encryption,
-# in format 2 (the default) and format 1 (--format 1), stock tools (tar,
+# in format 2 (the default), format 1 (--format 1) and format 3 (--format 3,
+# delta updates: also slotpack diff), stock tools (tar,
 # openssl cms, gzip/xz/zstd -dc, the block hash recipes of FORMAT.md) on
 # bundles of both formats, reproducible payloads, and every kind of bad
 # bundle refused with a reason that names what is wrong.
@@ -54,8 +55,34 @@ check "inspect of format 1 names its blocks" sh -c '"$0" inspect "$1" > "$2" &&
 check "chunk size: --chunk-size 65536 gives more members" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 65536 -o "$4" &&
 	"$0" inspect "$4" | grep -q "members of 65536 bytes"' "$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/c64.bundle"
 check "bad --chunk-size and --format are usage errors" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --chunk-size 4096 -o "$4"; [ $? = 2 ] &&
-	{ "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 3 -o "$4"; [ $? = 2 ]; } && [ ! -e "$4" ]' \
+	{ "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 4 -o "$4"; [ $? = 2 ]; } && [ ! -e "$4" ]' \
 	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/bad-chunk.bundle"
+
+# Format 3 (docs/delta.md): each compression round-trips, the payload and the
+# index are reproducible, -e is a usage error, FORMAT.md's recipe gives block
+# 0's tar hash, and slotpack diff of a bundle against itself fetches no block.
+for z in gzip xz zstd; do
+	check "format 3 with $z: create, verify, extract the same tree" sh -c '"$0" create -d "$1" -V v1.2.3 -C guest -k "$2" -c "$3" --format 3 -z $4 -o "$5" &&
+		"$0" verify -K "$6" "$5" && rm -rf "$7" && mkdir -p "$7" && "$0" extract -K "$6" -o "$7" "$5" && diff -r "$1" "$7"' \
+		"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" $z "$T/f3-$z.bundle" "$K/keyring.pem" "$T/out-f3"
+done
+check "format 3: the same tree and SOURCE_DATE_EPOCH give the same payload and index" sh -c '
+	for i in 1 2; do SOURCE_DATE_EPOCH=1700000000 "$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 3 -o "$4.$i" || exit 1; done
+	[ "$(tar -xOf "$4.1" payload | sha256sum)" = "$(tar -xOf "$4.2" payload | sha256sum)" ] &&
+	[ "$(tar -xOf "$4.1" delta.index | sha256sum)" = "$(tar -xOf "$4.2" delta.index | sha256sum)" ]' \
+	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$T/f3-repro.bundle"
+check "format 3 cannot be encrypted: a usage error" sh -c '"$0" create -d "$1" -V v1 -C g -k "$2" -c "$3" --format 3 -e "$4" -o "$5"; [ $? = 2 ] && [ ! -e "$5" ]' \
+	"$B/slotpack" "$tree" "$K/ca-signer.key" "$K/ca-signer.pem" "$K/payload.key" "$T/f3-enc.bundle"
+check "format 3: tar lists five members, the index before the payload" sh -c \
+	'[ "$(tar -tf "$0" | tr "\n" " ")" = "manifest.ini manifest.sig blocks.sha256 delta.index payload " ]' "$T/f3-zstd.bundle"
+check "format 3: block 0's tar hash by FORMAT.md's recipe" sh -c 'rm -rf "$1" && mkdir -p "$1" && cd "$1" && tar -xf "$0" &&
+	len=$(head -c 4 blocks.sha256 | od -An -tu1 | awk "{ print \$1*16777216 + \$2*65536 + \$3*256 + \$4 }") &&
+	[ "$(head -c $len payload | zstd -dc | sha256sum | cut -d" " -f1)" = "$(head -c 44 delta.index | tail -c 32 | od -An -tx1 | tr -d " \n")" ] &&
+	[ "$(sha256sum delta.index | cut -d" " -f1)" = "$(sed -n "s/^index_sha256 = //p" manifest.ini)" ]' "$T/f3-zstd.bundle" "$T/stock3"
+check "slotpack diff of a bundle against itself: no block fetched" sh -c '"$0" diff -K "$1" "$2" "$2" | grep -q "^fetched: *0 blocks in 0 ranges"' \
+	"$B/slotpack" "$K/keyring.pem" "$T/f3-zstd.bundle"
+check "slotpack diff needs -K and two bundles" sh -c '"$0" diff "$1" "$1"; [ $? = 2 ] && { "$0" diff -K "$2" "$1"; [ $? = 2 ]; }' \
+	"$B/slotpack" "$T/f3-zstd.bundle" "$K/keyring.pem"
 
 # Stock tools: tar lists the members, openssl checks the signature.
 check "tar lists the four members in order" sh -c '[ "$(tar -tf "$0" | tr "\n" " ")" = "manifest.ini manifest.sig blocks.sha256 payload " ]' "$T/gzip.bundle"
@@ -165,7 +192,7 @@ resign 's/^compatible = .*/compatible = g\x1b[2J\r/' "$T/escape.bundle"
 check "control characters in a manifest value refused" refused "$T/escape.bundle" "compatible: not printable ASCII"
 resign 's/^block_count = .*/block_count = three/' "$T/bad-value.bundle"
 check "malformed manifest value" refused "$T/bad-value.bundle" "block_count: not a block count"
-resign 's/^format = 2/format = 3/' "$T/format.bundle"
+resign 's/^format = 2/format = 4/' "$T/format.bundle"
 check "unsupported format version" refused "$T/format.bundle" "format: unsupported format version"
 resign 's/^format = 2/format = 1/' "$T/format.bundle"
 check "format 1 manifest over a format 2 payload" refused "$T/format.bundle" "block_size: missing"

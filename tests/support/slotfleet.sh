@@ -15,15 +15,18 @@
 #                        the body goes to $T/body, the headers to $T/headers
 #   body_get EXPR        a field of $T/body (json_get)
 #   wait_state ID STATE  polls GET upgrades/ID until its state is STATE
-#   refused CODE STATUS FIELD  an answer STATUS whose error names FIELD
+#   refused_with CODE STATUS FIELD  an answer STATUS whose error names FIELD
+#   answered CODE STATUS EXPR VALUE  an answer STATUS whose EXPR is VALUE
 ADMIN=admin-token-0123456789
 MEMBER=member-token-0123456789
 OTHER=other-token-0123456789
 B=${B:-$SLOTD_BIN}
 
-# refused CODE STATUS FIELD: CODE (what api printed) is STATUS and $T/body's
+# refused_with CODE STATUS FIELD: CODE (what api printed) is STATUS and $T/body's
 # error names FIELD
-refused() { [ "$1" = "$2" ] && [ "$(body_get '["error"]["field"]')" = "$3" ]; }
+refused_with() { [ "$1" = "$2" ] && [ "$(body_get '["error"]["field"]')" = "$3" ]; }
+# answered CODE STATUS EXPR VALUE: CODE is STATUS and body_get EXPR is VALUE
+answered() { [ "$1" = "$2" ] && [ "$(body_get "$3")" = "$4" ]; }
 
 fleet_tokens() {
 	{

@@ -95,12 +95,48 @@ static void test_values(void **state)
 	refused("encryption", "encryption = aes-128-ctr", "encryption: not one of");
 	refused("encryption", "encryption = aes-256-ctr", "needs iv and key_id");
 	refused("iv", "iv = 000102030405060708090a0b0c0d0e0f", "iv/key_id given without encryption");
-	refused("format", "format = 3", "format: unsupported format version");
+	refused("format", "format = 4", "format: unsupported format version");
 	refused("format", "format = 0", "format: unsupported format version");
 	refused("compatible", "compatible = g\x1b[2J", "compatible: not printable ASCII");
 	refused("colour", "colour = blue", "[payload] colour: unknown key");
 	refused("extra", "size = 3000000", "[payload] size: given twice");
 	refused("version", "", "[bundle] version: missing");
+}
+
+/* Format 3: format 2's keys and a [delta] section naming the index; never
+ * encrypted; no other format has a [delta] section. */
+static int parse_format3(unsigned format, const char *payload_extra, const char *delta,
+			 struct error *err)
+{
+	struct bundle_manifest m;
+	char text[4096];
+	int len = snprintf(text, sizeof text,
+			   "[bundle]\nformat = %u\ncompatible = g\nversion = v1.0.0\ncreated = 0\n"
+			   "[payload]\nsize = 300000\nsha256 = " HEX64 "\ncompression = zstd\n"
+			   "%schunk_size = 131072\nblock_count = 3\nblocks_sha256 = " HEX64 "\n%s",
+			   format, payload_extra, delta);
+
+	return bundle_manifest_parse(text, (size_t)len, &m, err);
+}
+
+static void test_format3(void **state)
+{
+	const char *delta = "[delta]\nindex_size = 200\nindex_sha256 = " HEX64 "\n";
+	struct error err = { "" };
+
+	(void)state;
+	assert_int_equal(parse_format3(3, "encryption = none\n", delta, &err), 0);
+	assert_int_equal(parse_format3(3, "encryption = none\n", "", &err), -1);
+	assert_non_null(strstr(err.text, "[delta] index_size: missing"));
+	assert_int_equal(parse_format3(2, "encryption = none\n", delta, &err), -1);
+	assert_non_null(strstr(err.text, "[delta] index_size: not a key of format 2"));
+	assert_int_equal(parse_format3(3, "encryption = aes-256-ctr\niv = " "000102030405060708090a0b0c0d0e0f"
+				       "\nkey_id = 000102030405060708090a0b0c0d0e0f\n", delta, &err), -1);
+	assert_non_null(strstr(err.text, "format 3 is never encrypted"));
+	assert_int_equal(parse_format3(3, "encryption = none\n",
+				       "[delta]\nindex_size = 33554433\nindex_sha256 = " HEX64 "\n",
+				       &err), -1);
+	assert_non_null(strstr(err.text, "index_size: not an index size"));
 }
 
 int main(void)
@@ -111,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_size_range),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_format3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

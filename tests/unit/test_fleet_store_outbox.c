@@ -1,7 +1,7 @@
 /* test_fleet_store_outbox.c: the promises of fleet/store/fleet_store_outbox.h
  * (a cast queued with its record, claimed in order under leases, settled
  * in order, a refusal making the record FAILED, leases handed back) and
- * the migration of a v5 database to v6, one suite run against SQLite (a
+ * the migration of a v6 database to v7, one suite run against SQLite (a
  * temp file) and, when FLEET_TEST_PG_URL is set, against PostgreSQL
  * (tests/integration/fleet_store_pg.sh). */
 #include <setjmp.h>
@@ -252,13 +252,13 @@ static void test_outbox_bytes(void **state)
 	fleet_outbox_rows_free(rows, n);
 }
 
-/* A v5 database (no outbox) opens at v6 with its records, whose casts are
+/* A v6 database (no outbox) opens at v7 with its records, whose casts are
  * unknown (confirmed before the API answered, then); new ones queue. */
-static void test_migration_v5_to_v6(void **state)
+static void test_migration_v6_to_v7(void **state)
 {
 	struct support_store *f = *state;
 	static const char *const steps[] = {
-		"DROP TABLE casts", "DELETE FROM schema_version WHERE version = 6",
+		"DROP TABLE casts", "DELETE FROM schema_version WHERE version = 7",
 	};
 	struct fleet_upgrade up;
 	struct db *db;
@@ -279,7 +279,7 @@ static void test_migration_v5_to_v6(void **state)
 	db->ops->close(db);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	assert_int_equal(cast_of(f, "old", &up), FLEET_CAST_STATE_UNKNOWN);
 	assert_int_equal(up.state, FLEET_NEW);
 	assert_int_equal(queue(f, "new", "i-1"), 1);
@@ -293,7 +293,7 @@ static void test_migration_v5_to_v6(void **state)
 	SUPPORT_STORE_TEST(test_outbox_leases, SETUP), \
 	SUPPORT_STORE_TEST(test_outbox_dead_holder, SETUP), \
 	SUPPORT_STORE_TEST(test_outbox_bytes, SETUP), \
-	SUPPORT_STORE_TEST(test_migration_v5_to_v6, SETUP)
+	SUPPORT_STORE_TEST(test_migration_v6_to_v7, SETUP)
 
 int main(void)
 {

@@ -39,6 +39,7 @@ static void policy_new(struct fleet_policy *p, const char *id, const char *tenan
 	p->max_failures = 5;
 	p->budget_window = 100;
 	p->retry_after_us = 6 * HOUR;
+	p->timeout_us = HOUR / 2;
 	p->created_us = created;
 }
 
@@ -331,6 +332,44 @@ static void test_policy_plan(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* Overdue: confirmed casts before the bound and not final, nothing else;
+ * the timeout is stored. */
+static void test_policy_overdue(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_upgrade ups[3], got[3];
+	const char *first[2] = { "u-a", "u-b" };
+	struct fleet_policy p;
+	int planned[3], held;
+	size_t n;
+
+	policy_new(&p, "p1", "t1", 1000);
+	p.max_in_flight = 3;
+	p.timeout_us = 90 * INT64_C(1000000);
+	policy_insert(f, &p);
+	assert_int_equal(fleet_store_policy_get(f->store, "p1", &p, NULL), 1);
+	assert_int_equal(p.timeout_us, 90 * INT64_C(1000000));
+	assert_int_equal(fleet_store_policy_lock(f->store, "p1", &held, NULL), 0);
+	policy_upgrade(&ups[0], "u-a", "i-a");
+	policy_upgrade(&ups[1], "u-b", "i-b");
+	policy_upgrade(&ups[2], "u-c", "i-c");
+	assert_int_equal(fleet_store_policy_plan_many(f->store, ups, 3, planned, NULL), 3);
+	assert_int_equal(fleet_store_policy_cast_done_many(f->store, first, 2, NOW, NULL), 0);
+	support_report(f, "u-b", "i-b", FLEET_DOWNLOADING, "", NOW + 1);
+	/* u-c was never confirmed: a re-send's business, not a timeout */
+	assert_int_equal(fleet_store_policy_overdue(f->store, "p1", NOW + 1, got, 3, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(got[0].id, "u-a");
+	assert_string_equal(got[1].id, "u-b");
+	assert_int_equal(fleet_store_policy_overdue(f->store, "p1", NOW, got, 3, &n, NULL), 0);
+	assert_int_equal(n, 0);		/* cast at NOW: not before it */
+	support_report(f, "u-a", "i-a", FLEET_SUCCESS, "", NOW + 2);
+	support_report(f, "u-b", "i-b", FLEET_FAILED, "x", NOW + 2);
+	assert_int_equal(fleet_store_policy_overdue(f->store, "p1", NOW + 1, got, 3, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(fleet_store_policy_overdue(f->store, "p1", NOW, got, 0, &n, NULL), -1);
+}
+
 /* PostgreSQL: one connection drives a policy; SQLite: always held. */
 static void test_policy_lock(void **state)
 {
@@ -367,6 +406,7 @@ static void test_policy_lock(void **state)
 	SUPPORT_STORE_TEST(test_policy_candidates, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_counts, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_plan, SETUP), \
+	SUPPORT_STORE_TEST(test_policy_overdue, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_lock, SETUP)
 
 int main(void)

@@ -6,6 +6,7 @@
  *   blocks.sha256    SHA-256 of every payload block, 32 bytes each (format
  *                    2: each preceded by the block's length, 4 bytes)
  *   payload          tar (gzip|xz|zstd) of the slot tree, optionally AES-256-CTR
+ * and in format 3 a fifth, delta.index (bundle_index.h), before the payload.
  *
  * Format 1 compresses the tar as one stream and cuts the stored payload into
  * blocks of block_size.  Format 2 (what bundle_create writes) cuts the tar
@@ -36,6 +37,8 @@
 
 #define BUNDLE_FORMAT_BLOCKS 1		/* one compressed stream, fixed blocks */
 #define BUNDLE_FORMAT_CHUNKED 2		/* one member per block (FORMAT.md) */
+#define BUNDLE_FORMAT_DELTA 3		/* format 2 cut at file boundaries, with a
+					 * signed index (docs/delta.md) */
 #define BUNDLE_FORMAT BUNDLE_FORMAT_CHUNKED	/* what bundle_create writes by default */
 #define BUNDLE_BLOCK_SIZE (1u << 20)		/* what bundle_create writes in format 1 */
 /* Format 2: uncompressed bytes per member.  Every member decodes to exactly
@@ -48,6 +51,14 @@
  * per 16 KiB; zstd raw blocks: 3 per 128 KiB; xz: 3 per 64 KiB) and headers
  * fit in 4 KiB, so any writer fits; a reader holds no more per member. */
 #define BUNDLE_MEMBER_MAX(c) ((c) + (c) / 16 + 4096u)
+/* Format 3: a block is cut before an entry once it holds BUNDLE_DELTA_PACK
+ * bytes of tar, before and after an entry of that size or more, and where
+ * the next entry would pass chunk_size: small files share a block, every
+ * other file starts one of its own (docs/delta.md). */
+#define BUNDLE_DELTA_PACK (16u << 10)
+/* Format 3's delta.index (bundle_index.h): its ceiling, checked from the
+ * signed manifest before a byte of it is fetched. */
+#define BUNDLE_INDEX_MAX (32u << 20)
 /* Format 2 hash list entry: 4-byte big-endian block length, 32-byte SHA-256. */
 #define BUNDLE_ENTRY_CHUNKED 36u
 #define BUNDLE_MANIFEST_MAX (16u << 10)
@@ -72,9 +83,12 @@ struct bundle_manifest {
 	char iv[33];			/* hex, aes-256-ctr only */
 	char key_id[33];		/* hex, which key decrypts it */
 	uint32_t block_size;		/* format 1: stored bytes per block */
-	uint32_t chunk_size;		/* format 2: decoded bytes per member */
+	uint32_t chunk_size;		/* format 2: decoded bytes per member (format 3:
+					 * at most) */
 	uint32_t block_count;
 	char blocks_sha256[65];		/* of the blocks.sha256 member */
+	uint64_t index_size;		/* format 3: bytes of the delta.index member */
+	char index_sha256[65];		/* format 3: its SHA-256 */
 	char digest[65];		/* SHA-256 of manifest.ini: the bundle's identity */
 	char signer[256];		/* subject of the signing certificate */
 };
@@ -118,7 +132,8 @@ struct bundle_create_options {
 	const char *encrypt_key_path;	/* NULL: not encrypted */
 	const char *compression;	/* gzip | xz | zstd; NULL: zstd in format 2,
 					 * gzip in format 1 (docs/decisions.md D24) */
-	unsigned format;		/* 0: BUNDLE_FORMAT; 1 for guests older than format 2 */
+	unsigned format;		/* 0: BUNDLE_FORMAT; 1 for guests older than format 2;
+					 * 3 for delta updates (not with encrypt_key_path) */
 	uint32_t chunk_size;		/* format 2; 0: BUNDLE_CHUNK_SIZE */
 	int64_t created;		/* SOURCE_DATE_EPOCH or 0 */
 	int64_t signing_time;		/* CMS signingTime, seconds since the epoch; 0: now */
@@ -128,6 +143,25 @@ struct bundle_create_options {
 /* Builds, signs and atomically writes a bundle.  Refuses device nodes,
  * fifos, sockets and symlinks that leave the tree. */
 int bundle_create(const struct bundle_create_options *options, struct error *err);
+
+/* The verified start of a bundle, up to its payload's first byte (format 3:
+ * what a guest fetches before it plans a delta update, docs/delta.md). */
+struct bundle_head {
+	struct bundle_manifest manifest;
+	unsigned char *hashes;		/* blocks.sha256 (36-byte entries); malloc'd */
+	uint64_t payload_offset;	/* where the payload's bytes start in the bundle */
+};
+
+/* Reads fd (a bundle, or its first payload_offset bytes or more) like
+ * bundle_read() up to the payload member's header: signature, manifest,
+ * hash list, and in format 3 the index, whose bytes go to index_fd (-1:
+ * checked only).  Returns 0 with head filled (free with bundle_head_free),
+ * or -1. */
+int bundle_read_head(int fd, const struct bundle_reader_options *options, int index_fd,
+		     struct bundle_head *head, struct error *err);
+void bundle_head_free(struct bundle_head *head);
+/* The stored length of block i of a head of format 2 or 3. */
+uint32_t bundle_head_block_len(const struct bundle_head *head, uint32_t i);
 
 /* --- internals shared by the bundle modules --- */
 int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest *m,
@@ -164,16 +198,23 @@ void bundle_hex(const unsigned char *bytes, size_t len, char *out);
 /* Builds the payload tar of a tree into fd, reproducibly: one compressed
  * stream when chunk_size is 0 (format 1), else one member per chunk_size
  * bytes of tar (format 2), whose stored lengths go to *members (malloc'd,
- * *count of them; the caller frees). */
+ * *count of them; the caller frees).  index_fd >= 0: format 3, cut at entry
+ * boundaries, and each block's record of delta.index written to index_fd. */
 int bundle_payload_write(int fd, const char *directory, const char *compression,
-			 int64_t mtime, uint32_t chunk_size, uint32_t **members, uint32_t *count,
-			 struct error *err);
+			 int64_t mtime, uint32_t chunk_size, int index_fd, uint32_t **members,
+			 uint32_t *count, struct error *err);
 /* Format 2's payload writer (chunker.c): tar bytes in, one compressed
  * member per chunk_size bytes out to fd. */
 struct bundle_chunker;
 struct bundle_chunker *bundle_chunker_new(int fd, const char *compression, uint32_t chunk_size,
 					  struct error *err);
 int bundle_chunker_write(struct bundle_chunker *c, const void *data, size_t len,
+			 struct error *err);
+/* Format 3: the index's records go to index_fd from now on. */
+void bundle_chunker_index(struct bundle_chunker *c, int index_fd);
+/* Format 3: the next tar bytes are entry `name`, repr bytes long in all
+ * (headers, data, padding); cuts the block before it by the rules above. */
+int bundle_chunker_entry(struct bundle_chunker *c, const char *name, uint64_t repr,
 			 struct error *err);
 /* Writes the last chunk; hands over the stored length of every member. */
 int bundle_chunker_finish(struct bundle_chunker *c, uint32_t **members, uint32_t *count,

@@ -20,10 +20,10 @@ struct manifest_parse {
 
 enum { KEY_FORMAT, KEY_COMPATIBLE, KEY_VERSION, KEY_CREATED, KEY_SIZE, KEY_SHA256,
        KEY_COMPRESSION, KEY_ENCRYPTION, KEY_IV, KEY_KEY_ID, KEY_BLOCK_SIZE, KEY_CHUNK_SIZE,
-       KEY_BLOCK_COUNT, KEY_BLOCKS_SHA256, KEY_COUNT };
+       KEY_BLOCK_COUNT, KEY_BLOCKS_SHA256, KEY_INDEX_SIZE, KEY_INDEX_SHA256, KEY_COUNT };
 
-/* required: 1 in every format, 0 optional; block_size and chunk_size are
- * required by their format (manifest_check). */
+/* required: 1 in every format, 0 optional; block_size, chunk_size and the
+ * [delta] keys are required by their format (manifest_check). */
 static const struct {
 	const char *section, *name;
 	int required;
@@ -42,6 +42,8 @@ static const struct {
 	[KEY_CHUNK_SIZE] = { "payload", "chunk_size", 0 },
 	[KEY_BLOCK_COUNT] = { "payload", "block_count", 1 },
 	[KEY_BLOCKS_SHA256] = { "payload", "blocks_sha256", 1 },
+	[KEY_INDEX_SIZE] = { "delta", "index_size", 0 },
+	[KEY_INDEX_SHA256] = { "delta", "index_sha256", 0 },
 };
 
 static int manifest_hex(const char *value, size_t digits, char *out)
@@ -69,8 +71,8 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 	case KEY_FORMAT:
 		if (number_parse(v, 1000, &n) < 0)
 			return "not a number";
-		if (n != BUNDLE_FORMAT_BLOCKS && n != BUNDLE_FORMAT_CHUNKED)
-			return "unsupported format version (1 or 2)";
+		if (n < BUNDLE_FORMAT_BLOCKS || n > BUNDLE_FORMAT_DELTA)
+			return "unsupported format version (1, 2 or 3)";
 		m->format = (unsigned)n;
 		return NULL;
 	case KEY_COMPATIBLE:
@@ -124,6 +126,13 @@ static const char *manifest_store(struct bundle_manifest *m, int key, const char
 		return NULL;
 	case KEY_BLOCKS_SHA256:
 		return manifest_hex(v, 64, m->blocks_sha256) ? "not a SHA-256 hex digest" : NULL;
+	case KEY_INDEX_SIZE:
+		if (number_parse(v, BUNDLE_INDEX_MAX, &n) < 0 || n < 8)
+			return "not an index size (8 to 33554432)";
+		m->index_size = n;
+		return NULL;
+	case KEY_INDEX_SHA256:
+		return manifest_hex(v, 64, m->index_sha256) ? "not a SHA-256 hex digest" : NULL;
 	}
 	return "unknown key";
 }
@@ -162,7 +171,7 @@ static int manifest_handle(void *user, const char *section, const char *name, co
 static int manifest_check_blocks(const struct bundle_manifest *m, unsigned seen,
 				 struct error *err)
 {
-	int chunked = m->format == BUNDLE_FORMAT_CHUNKED;
+	int chunked = m->format != BUNDLE_FORMAT_BLOCKS;
 	int own = chunked ? KEY_CHUNK_SIZE : KEY_BLOCK_SIZE, other = chunked ? KEY_BLOCK_SIZE :
 								  KEY_CHUNK_SIZE;
 	uint64_t blocks;
@@ -188,6 +197,25 @@ static int manifest_check_blocks(const struct bundle_manifest *m, unsigned seen,
 	return 0;
 }
 
+/* Format 3 names its index, and is never encrypted (D30); no other format
+ * has an index. */
+static int manifest_check_delta(const struct bundle_manifest *m, unsigned seen,
+				struct error *err)
+{
+	for (int key = KEY_INDEX_SIZE; key <= KEY_INDEX_SHA256; key++) {
+		if (m->format == BUNDLE_FORMAT_DELTA && !(seen & (1u << key)))
+			return error_set(err, "manifest.ini: [delta] %s: missing",
+					 manifest_keys[key].name);
+		if (m->format != BUNDLE_FORMAT_DELTA && (seen & (1u << key)))
+			return error_set(err, "manifest.ini: [delta] %s: not a key of format %u",
+					 manifest_keys[key].name, m->format);
+	}
+	if (m->format == BUNDLE_FORMAT_DELTA && strcmp(m->encryption, "none"))
+		return error_set(err, "manifest.ini: [payload] encryption: format 3 is never "
+				 "encrypted");
+	return 0;
+}
+
 /* Cross-key rules: sizes agree, encryption has what it needs. */
 static int manifest_check(const struct bundle_manifest *m, unsigned seen, struct error *err)
 {
@@ -197,7 +225,7 @@ static int manifest_check(const struct bundle_manifest *m, unsigned seen, struct
 		if (manifest_keys[key].required && !(seen & (1u << key)))
 			return error_set(err, "manifest.ini: [%s] %s: missing",
 					 manifest_keys[key].section, manifest_keys[key].name);
-	if (manifest_check_blocks(m, seen, err) < 0)
+	if (manifest_check_blocks(m, seen, err) < 0 || manifest_check_delta(m, seen, err) < 0)
 		return -1;
 	if (!strcmp(m->encryption, "aes-256-ctr") && (!m->iv[0] || !m->key_id[0]))
 		return error_set(err, "manifest.ini: [payload] encryption aes-256-ctr needs iv and key_id");
@@ -231,23 +259,26 @@ int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest *
 
 int bundle_manifest_format(const struct bundle_manifest *m, char *buf, size_t len)
 {
-	char blocks[64];
+	char blocks[64], delta[192] = "";
 	int n;
 
-	if (m->format == BUNDLE_FORMAT_CHUNKED)
+	if (m->format != BUNDLE_FORMAT_BLOCKS)
 		snprintf(blocks, sizeof blocks, "chunk_size = %u\n", m->chunk_size);
 	else
 		snprintf(blocks, sizeof blocks, "block_size = %u\n", m->block_size);
+	if (m->format == BUNDLE_FORMAT_DELTA)
+		snprintf(delta, sizeof delta, "[delta]\nindex_size = %" PRIu64 "\nindex_sha256 = %s\n",
+			 m->index_size, m->index_sha256);
 	n = snprintf(buf, len,
 		     "# slotd bundle manifest: signed by manifest.sig\n"
 		     "[bundle]\nformat = %u\ncompatible = %s\nversion = %s\ncreated = %" PRId64 "\n"
 		     "[payload]\nsize = %" PRIu64 "\nsha256 = %s\ncompression = %s\nencryption = %s\n"
 		     "%s%s%s%s%s%s"
-		     "%sblock_count = %u\nblocks_sha256 = %s\n",
+		     "%sblock_count = %u\nblocks_sha256 = %s\n%s",
 		     m->format, m->compatible, m->version, m->created, m->payload_size,
 		     m->payload_sha256, m->compression, m->encryption,
 		     m->iv[0] ? "iv = " : "", m->iv, m->iv[0] ? "\n" : "",
 		     m->key_id[0] ? "key_id = " : "", m->key_id, m->key_id[0] ? "\n" : "",
-		     blocks, m->block_count, m->blocks_sha256);
+		     blocks, m->block_count, m->blocks_sha256, delta);
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }

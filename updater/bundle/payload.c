@@ -1,5 +1,6 @@
 /* payload.c: a slot tree as a reproducible tar (gzip, xz or zstd), as one
- * compressed stream (format 1) or one member per chunk (format 2, chunker.c).
+ * compressed stream (format 1) or one member per chunk (format 2, chunker.c),
+ * cut at entry boundaries with an index (format 3, docs/delta.md).
  *
  * Reproducible: entries in byte order of their names (not the locale's),
  * owner 0:0 with no names, every mtime set to the given one, no atime or
@@ -18,12 +19,16 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "bundle/bundle_delta.h"
 #include "extract/extract.h"
 
 struct payload {
 	struct archive *archive;
 	struct bundle_chunker *chunker;	/* format 2 */
 	struct error chunker_err;
+	int delta;			/* format 3: entries announced to the chunker */
+	uint64_t written;		/* tar bytes out, format 3 */
+	unsigned char header[BUNDLE_TAR_HEADER_MAX];
 	int64_t mtime;
 	char buffer[64 << 10];
 };
@@ -33,24 +38,45 @@ static int payload_by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Format 3: tells the chunker where the entry starts and how long its tar
+ * representation is, from the header tar_entry.c builds, which must be what
+ * libarchive then writes (a guest rebuilds it the same way). */
+static int payload_announce(struct payload *p, const char *name, const struct stat *st,
+			    const char *link_target, size_t *header_len, struct error *err)
+{
+	uint64_t size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+
+	if (archive_write_finish_entry(p->archive) != ARCHIVE_OK)
+		return error_set(err, "%s: %s", name, archive_error_string(p->archive));
+	if (bundle_tar_header(name, st->st_mode, size, p->mtime, link_target, p->header,
+			      header_len, err) < 0)
+		return -1;
+	return bundle_chunker_entry(p->chunker, name, *header_len + size + (512 - size % 512) % 512,
+				    err);
+}
+
 static int payload_write_header(struct payload *p, const char *name, const struct stat *st,
 				const char *link_target, struct error *err)
 {
 	struct archive_entry *entry = archive_entry_new();
+	uint64_t before = p->written;
+	size_t header_len = 0;
 	int rc = 0;
 
 	if (!entry)
 		return error_errno(err, "%s", name);
-	archive_entry_set_pathname(entry, name);
-	archive_entry_set_mode(entry, st->st_mode & (S_IFMT | 07777));
-	archive_entry_set_uid(entry, 0);
-	archive_entry_set_gid(entry, 0);
-	archive_entry_set_mtime(entry, p->mtime, 0);
-	archive_entry_set_size(entry, S_ISREG(st->st_mode) ? st->st_size : 0);
-	if (link_target)
-		archive_entry_set_symlink(entry, link_target);
+	if (p->delta && payload_announce(p, name, st, link_target, &header_len, err) < 0) {
+		archive_entry_free(entry);
+		return -1;
+	}
+	before = p->written;
+	bundle_tar_entry_fill(entry, name, st->st_mode,
+			      S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, p->mtime, link_target);
 	if (archive_write_header(p->archive, entry) != ARCHIVE_OK)
 		rc = error_set(err, "%s: %s", name, archive_error_string(p->archive));
+	else if (p->delta && p->written - before != header_len)
+		rc = error_set(err, "%s: libarchive wrote a header of %llu bytes, %zu expected", name,
+			       (unsigned long long)(p->written - before), header_len);
 	archive_entry_free(entry);
 	return rc;
 }
@@ -202,19 +228,28 @@ static la_ssize_t payload_chunk_write(struct archive *a, void *context, const vo
 		archive_set_error(a, EIO, "%s", p->chunker_err.text);
 		return -1;
 	}
+	p->written += len;
 	return (la_ssize_t)len;
 }
 
 static int payload_open(struct payload *p, int fd, const char *compression,
-			uint32_t chunk_size, struct error *err)
+			uint32_t chunk_size, int index_fd, struct error *err)
 {
 	p->archive = archive_write_new();
 	if (!p->archive || archive_write_set_format_pax_restricted(p->archive) != ARCHIVE_OK)
 		return error_set(err, "payload: out of memory");
+	/* format 3: no blocking, so the chunker sees each entry's first byte
+	 * when it is written and the tar ends right after its marker */
+	if (index_fd >= 0 && archive_write_set_bytes_per_block(p->archive, 0) != ARCHIVE_OK)
+		return error_set(err, "payload: %s", archive_error_string(p->archive));
 	if (chunk_size) {
 		p->chunker = bundle_chunker_new(fd, compression, chunk_size, err);
 		if (!p->chunker)
 			return -1;
+		if (index_fd >= 0) {
+			bundle_chunker_index(p->chunker, index_fd);
+			p->delta = 1;
+		}
 		if (archive_write_open2(p->archive, p, NULL, payload_chunk_write, NULL, NULL) !=
 		    ARCHIVE_OK)
 			return error_set(err, "payload: %s", archive_error_string(p->archive));
@@ -228,8 +263,8 @@ static int payload_open(struct payload *p, int fd, const char *compression,
 }
 
 int bundle_payload_write(int fd, const char *directory, const char *compression,
-			 int64_t mtime, uint32_t chunk_size, uint32_t **members, uint32_t *count,
-			 struct error *err)
+			 int64_t mtime, uint32_t chunk_size, int index_fd, uint32_t **members,
+			 uint32_t *count, struct error *err)
 {
 	struct payload *p;
 	int dirfd = -1, rc = -1;
@@ -238,7 +273,7 @@ int bundle_payload_write(int fd, const char *directory, const char *compression,
 	if (!p)
 		return error_errno(err, "payload");
 	p->mtime = mtime;
-	if (payload_open(p, fd, compression ? compression : "gzip", chunk_size, err) < 0)
+	if (payload_open(p, fd, compression ? compression : "gzip", chunk_size, index_fd, err) < 0)
 		goto out;
 	dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "bundle/bundle.h"
 #include "extract/tar_gate.h"
 #include "text.h"
 
 static const char *const bundle_members[] = { "manifest.ini", "manifest.sig", "blocks.sha256",
-					      "payload" };
+					      "delta.index", "payload" };
+enum { MEMBER_INDEX = 3, MEMBER_PAYLOAD = 4 };
 
 /* The raw bundle, read through the container gate before libarchive. */
 struct container {
@@ -108,14 +110,18 @@ static int reader_next_member(struct reader *r, unsigned index, uint64_t max, ui
 	char shown[128];
 	int rc = archive_read_next_header(r->archive, &entry);
 
+	/* the payload is the 4th member before format 3, the 5th in it */
+	unsigned shown_at = index == MEMBER_PAYLOAD && r->manifest.format != BUNDLE_FORMAT_DELTA ?
+			    index : index + 1;
+
 	if (rc == ARCHIVE_EOF)
-		return error_set(err, "bundle: member %u '%s' is missing (truncated?)", index + 1,
+		return error_set(err, "bundle: member %u '%s' is missing (truncated?)", shown_at,
 				 bundle_members[index]);
 	if (rc != ARCHIVE_OK)
 		return reader_archive_error(r, "not a bundle", err);
 	name = archive_entry_pathname(entry);
 	if (!name || strcmp(name, bundle_members[index]) != 0)
-		return error_set(err, "bundle: member %u is '%s', expected '%s'", index + 1,
+		return error_set(err, "bundle: member %u is '%s', expected '%s'", shown_at,
 				 text_sanitize(name ? name : "", shown, sizeof shown),
 				 bundle_members[index]);
 	if (archive_entry_filetype(entry) != AE_IFREG || !archive_entry_size_is_set(entry))
@@ -271,6 +277,58 @@ static int reader_hash_list(struct reader *r, struct error *err)
 	return reader_block_lengths(r, err);
 }
 
+/* Format 3: delta.index, its size and hash checked against the manifest
+ * (its records are read by bundle_index.h), copied to index_fd if >= 0. */
+static int reader_index(struct reader *r, int index_fd, struct error *err)
+{
+	unsigned char digest[32], buf[16 << 10];
+	uint64_t size, left;
+	EVP_MD_CTX *md;
+	char hex[65];
+	size_t n;
+	int rc = -1;
+
+	if (r->manifest.format != BUNDLE_FORMAT_DELTA)
+		return 0;
+	if (reader_next_member(r, MEMBER_INDEX, r->manifest.index_size, &size, err) < 0)
+		return -1;
+	if (size != r->manifest.index_size)
+		return error_set(err, "bundle: delta.index is %llu bytes, the manifest says %llu",
+				 (unsigned long long)size, (unsigned long long)r->manifest.index_size);
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		error_set(err, "bundle: sha256 failed");
+		goto out;
+	}
+	for (left = size; left > 0; left -= n) {
+		n = left < sizeof buf ? (size_t)left : sizeof buf;
+
+		if (reader_read(r, buf, n, "delta.index", err) < 0)
+			goto out;
+		if (EVP_DigestUpdate(md, buf, n) != 1) {
+			error_set(err, "bundle: sha256 failed");
+			goto out;
+		}
+		if (index_fd >= 0 && atomic_write_all(index_fd, buf, n) < 0) {
+			error_errno(err, "delta.index: write");
+			goto out;
+		}
+	}
+	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
+		error_set(err, "bundle: sha256 failed");
+		goto out;
+	}
+	bundle_hex(digest, 32, hex);
+	if (strcmp(hex, r->manifest.index_sha256)) {
+		error_set(err, "bundle: delta.index does not match the signed manifest");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 static int reader_setup_cipher(struct reader *r, struct error *err)
 {
 	unsigned char key[32], iv[16];
@@ -336,7 +394,7 @@ static int reader_payload(struct reader *r, bundle_payload_fn on_payload, void *
 	uint32_t index;
 	size_t len;
 
-	if (reader_next_member(r, 3, UINT64_MAX, &size, err) < 0)
+	if (reader_next_member(r, MEMBER_PAYLOAD, UINT64_MAX, &size, err) < 0)
 		return -1;
 	if (size != m->payload_size)
 		return error_set(err, "bundle: payload is %llu bytes, the manifest says %llu",
@@ -378,6 +436,32 @@ static int reader_end(struct reader *r, struct error *err)
 	return reader_archive_error(r, "after the payload", err);
 }
 
+/* The container open through its gate, libarchive reading it. */
+static int reader_open(struct reader *r, int fd, struct error *err)
+{
+	r->container = calloc(1, sizeof *r->container);
+	r->archive = archive_read_new();
+	if (!r->container || !r->archive)
+		return error_set(err, "bundle: out of memory");
+	r->container->fd = fd;
+	tar_gate_init(&r->container->gate, TAR_GATE_CONTAINER, TAR_GATE_TRAILER_MAX);
+	if (archive_read_support_format_tar(r->archive) != ARCHIVE_OK ||
+	    archive_read_open(r->archive, r->container, NULL, container_read, NULL) != ARCHIVE_OK)
+		return reader_archive_error(r, "not a bundle", err);
+	return 0;
+}
+
+static void reader_close(struct reader *r)
+{
+	if (r->archive)
+		archive_read_free(r->archive);
+	EVP_CIPHER_CTX_free(r->cipher);
+	EVP_MD_CTX_free(r->payload_hash);
+	free(r->hashes);
+	free(r->block);
+	free(r->container);
+}
+
 int bundle_read(int fd, const struct bundle_reader_options *options,
 		bundle_manifest_fn on_manifest, bundle_payload_fn on_payload, void *ctx,
 		struct error *err)
@@ -385,26 +469,14 @@ int bundle_read(int fd, const struct bundle_reader_options *options,
 	struct reader r = { .options = options };
 	int rc = -1;
 
-	r.container = calloc(1, sizeof *r.container);
-	r.archive = archive_read_new();
-	if (!r.container || !r.archive) {
-		error_set(err, "bundle: out of memory");
-		goto out;
-	}
-	r.container->fd = fd;
-	tar_gate_init(&r.container->gate, TAR_GATE_CONTAINER, TAR_GATE_TRAILER_MAX);
-	if (archive_read_support_format_tar(r.archive) != ARCHIVE_OK ||
-	    archive_read_open(r.archive, r.container, NULL, container_read, NULL) != ARCHIVE_OK) {
-		reader_archive_error(&r, "not a bundle", err);
-		goto out;
-	}
-	if (reader_manifest(&r, err) < 0)
+	if (reader_open(&r, fd, err) < 0 || reader_manifest(&r, err) < 0)
 		goto out;
 	if (!options->keyring_path) {	/* inspect: the manifest is all we want */
 		rc = on_manifest ? on_manifest(&r.manifest, ctx, err) : 0;
 		goto out;
 	}
-	if (reader_hash_list(&r, err) < 0 || reader_setup_cipher(&r, err) < 0)
+	if (reader_hash_list(&r, err) < 0 || reader_index(&r, -1, err) < 0 ||
+	    reader_setup_cipher(&r, err) < 0)
 		goto out;
 	rc = on_manifest ? on_manifest(&r.manifest, ctx, err) : 0;
 	if (rc != 0)
@@ -414,12 +486,49 @@ int bundle_read(int fd, const struct bundle_reader_options *options,
 		goto out;
 	rc = 0;
 out:
-	if (r.archive)
-		archive_read_free(r.archive);
-	EVP_CIPHER_CTX_free(r.cipher);
-	EVP_MD_CTX_free(r.payload_hash);
-	free(r.hashes);
-	free(r.block);
-	free(r.container);
+	reader_close(&r);
 	return rc;
+}
+
+int bundle_read_head(int fd, const struct bundle_reader_options *options, int index_fd,
+		     struct bundle_head *head, struct error *err)
+{
+	struct reader r = { .options = options };
+	uint64_t size;
+	int rc = -1;
+
+	memset(head, 0, sizeof *head);
+	if (!options->keyring_path)
+		return error_set(err, "bundle: no keyring to verify it with");
+	if (reader_open(&r, fd, err) < 0 || reader_manifest(&r, err) < 0 ||
+	    reader_hash_list(&r, err) < 0 || reader_index(&r, index_fd, err) < 0 ||
+	    reader_next_member(&r, MEMBER_PAYLOAD, UINT64_MAX, &size, err) < 0)
+		goto out;
+	if (size != r.manifest.payload_size) {
+		error_set(err, "bundle: payload is %llu bytes, the manifest says %llu",
+			  (unsigned long long)size, (unsigned long long)r.manifest.payload_size);
+		goto out;
+	}
+	/* the gate admits plain ustar headers only: one 512-byte header */
+	head->payload_offset = (uint64_t)archive_read_header_position(r.archive) + 512;
+	head->manifest = r.manifest;
+	head->hashes = r.hashes;
+	r.hashes = NULL;
+	rc = 0;
+out:
+	reader_close(&r);
+	return rc;
+}
+
+void bundle_head_free(struct bundle_head *head)
+{
+	free(head->hashes);
+	head->hashes = NULL;
+}
+
+uint32_t bundle_head_block_len(const struct bundle_head *head, uint32_t i)
+{
+	const unsigned char *e = head->hashes + (size_t)i * BUNDLE_ENTRY_CHUNKED;
+
+	return (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
 }

@@ -15,11 +15,13 @@
 
 #include "atomic.h"
 #include "bundle/bundle.h"
+#include "bundle/bundle_index.h"
 
 struct writer {
 	const struct bundle_create_options *options;
 	struct bundle_manifest manifest;
 	int plain_fd, stored_fd, out_fd, dir_fd;
+	int index_fd;			/* format 3: delta.index, else -1 */
 	char out_name[256], tmp_name[256 + 8];
 	unsigned char *hashes;		/* the blocks.sha256 member */
 	unsigned char key[32];
@@ -72,6 +74,9 @@ static int writer_entry(struct writer *w, const unsigned char *stored, size_t le
 	struct bundle_manifest *m = &w->manifest;
 	size_t entry = m->format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED;
 	unsigned char *e;
+
+	if (m->block_count == BUNDLE_BLOCKS_MAX)
+		return -1;	/* the chunker refuses first, with the reason */
 
 	e = reallocarray(w->hashes, (size_t)m->block_count + 1, entry);
 	if (!e)
@@ -173,6 +178,42 @@ out:
 	return rc;
 }
 
+/* Format 3: the index's size and SHA-256 for the manifest. */
+static int writer_index_digest(struct writer *w, struct error *err)
+{
+	struct bundle_manifest *m = &w->manifest;
+	EVP_MD_CTX *md;
+	unsigned char digest[32];
+	size_t got;
+	int rc = -1;
+
+	if (w->index_fd < 0)
+		return 0;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    lseek(w->index_fd, 0, SEEK_SET) < 0)
+		goto fail;
+	do {
+		if (writer_read_block(w->index_fd, w->block, w->buffer_size, &got) < 0 ||
+		    EVP_DigestUpdate(md, w->block, got) != 1)
+			goto fail;
+		m->index_size += got;
+	} while (got > 0);
+	if (EVP_DigestFinal_ex(md, digest, NULL) != 1)
+		goto fail;
+	bundle_hex(digest, 32, m->index_sha256);
+	rc = 0;
+	if (m->index_size > BUNDLE_INDEX_MAX)
+		rc = error_set(err, "delta.index: %llu bytes, more than a guest reads (%u)",
+			       (unsigned long long)m->index_size, BUNDLE_INDEX_MAX);
+	goto out;
+fail:
+	error_errno(err, "delta.index");
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 static int writer_member(struct archive *a, const char *name, int64_t size, int64_t mtime,
 			 struct error *err)
 {
@@ -199,13 +240,29 @@ static int writer_data(struct archive *a, const void *data, size_t len, struct e
 	return 0;
 }
 
+/* A temp file's bytes as the current member's data. */
+static int writer_copy(struct writer *w, struct archive *a, int fd, struct error *err)
+{
+	size_t got;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return error_errno(err, "payload");
+	do {
+		if (writer_read_block(fd, w->block, w->buffer_size, &got) < 0)
+			return error_errno(err, "payload");
+		if (writer_data(a, w->block, got, err) < 0)
+			return -1;
+	} while (got > 0);
+	return 0;
+}
+
 /* The outer ustar: manifest.ini, manifest.sig, blocks.sha256, payload. */
 static int writer_container(struct writer *w, const char *manifest, size_t manifest_len,
 			    const unsigned char *sig, size_t sig_len, struct error *err)
 {
 	const struct bundle_manifest *m = &w->manifest;
 	struct archive *a = archive_write_new();
-	size_t got, list_len = (size_t)m->block_count *
+	size_t list_len = (size_t)m->block_count *
 			       (m->format == BUNDLE_FORMAT_BLOCKS ? 32 : BUNDLE_ENTRY_CHUNKED);
 	int rc = -1;
 
@@ -220,21 +277,15 @@ static int writer_container(struct writer *w, const char *manifest, size_t manif
 	    writer_member(a, "manifest.sig", (int64_t)sig_len, m->created, err) < 0 ||
 	    writer_data(a, sig, sig_len, err) < 0 ||
 	    writer_member(a, "blocks.sha256", (int64_t)list_len, m->created, err) < 0 ||
-	    writer_data(a, w->hashes, list_len, err) < 0 ||
-	    writer_member(a, "payload", (int64_t)m->payload_size, m->created, err) < 0)
+	    writer_data(a, w->hashes, list_len, err) < 0)
 		goto out;
-	if (lseek(w->stored_fd, 0, SEEK_SET) < 0) {
-		error_errno(err, "payload");
+	if (m->format == BUNDLE_FORMAT_DELTA &&
+	    (writer_member(a, "delta.index", (int64_t)m->index_size, m->created, err) < 0 ||
+	     writer_copy(w, a, w->index_fd, err) < 0))
 		goto out;
-	}
-	do {
-		if (writer_read_block(w->stored_fd, w->block, w->buffer_size, &got) < 0) {
-			error_errno(err, "payload");
-			goto out;
-		}
-		if (writer_data(a, w->block, got, err) < 0)
-			goto out;
-	} while (got > 0);
+	if (writer_member(a, "payload", (int64_t)m->payload_size, m->created, err) < 0 ||
+	    writer_copy(w, a, w->stored_fd, err) < 0)
+		goto out;
 	if (archive_write_close(a) != ARCHIVE_OK) {
 		error_set(err, "bundle: %s", archive_error_string(a));
 		goto out;
@@ -288,8 +339,13 @@ static int writer_setup(struct writer *w, struct error *err)
 	struct bundle_manifest *m = &w->manifest;
 
 	m->format = o->format ? o->format : BUNDLE_FORMAT;
-	if (m->format != BUNDLE_FORMAT_BLOCKS && m->format != BUNDLE_FORMAT_CHUNKED)
-		return error_set(err, "bundle format %u: not 1 or 2", m->format);
+	if (m->format < BUNDLE_FORMAT_BLOCKS || m->format > BUNDLE_FORMAT_DELTA)
+		return error_set(err, "bundle format %u: not 1, 2 or 3", m->format);
+	/* the index's hashes of the plain tar would let anyone test guesses
+	 * about an encrypted payload (docs/decisions.md D27) */
+	if (m->format == BUNDLE_FORMAT_DELTA && o->encrypt_key_path)
+		return error_set(err, "format 3 (delta updates) cannot be encrypted: its index "
+				 "describes the plain tar; use --format 2");
 	m->created = o->created;
 	if (m->format == BUNDLE_FORMAT_BLOCKS) {
 		m->block_size = BUNDLE_BLOCK_SIZE;
@@ -304,7 +360,7 @@ static int writer_setup(struct writer *w, struct error *err)
 	/* zstd decodes faster than gzip at a smaller size (D24); format 1 keeps
 	 * gzip, whose one-stream decoder needs no 2 MiB window on old guests */
 	snprintf(m->compression, sizeof m->compression, "%s", o->compression ? o->compression :
-		 m->format == BUNDLE_FORMAT_CHUNKED ? "zstd" : "gzip");
+		 m->format != BUNDLE_FORMAT_BLOCKS ? "zstd" : "gzip");
 	snprintf(m->encryption, sizeof m->encryption, "%s",
 		 o->encrypt_key_path ? "aes-256-ctr" : "none");
 	w->buffer_size = BUNDLE_BLOCK_MAX;	/* a block of either format fits */
@@ -318,7 +374,7 @@ static int writer_setup(struct writer *w, struct error *err)
 int bundle_create(const struct bundle_create_options *options, struct error *err)
 {
 	struct writer w = { .options = options, .plain_fd = -1, .stored_fd = -1, .out_fd = -1,
-			    .dir_fd = -1 };
+			    .dir_fd = -1, .index_fd = -1 };
 	struct bundle_manifest *m = &w.manifest;
 	char manifest[BUNDLE_MANIFEST_MAX];
 	unsigned char *sig = NULL;
@@ -330,9 +386,12 @@ int bundle_create(const struct bundle_create_options *options, struct error *err
 	if (writer_open_dir(&w, err) < 0 || (w.plain_fd = writer_temp(&w, err)) < 0 ||
 	    (w.stored_fd = writer_temp(&w, err)) < 0 || (w.out_fd = writer_temp(&w, err)) < 0)
 		goto out;
+	if (m->format == BUNDLE_FORMAT_DELTA && ((w.index_fd = writer_temp(&w, err)) < 0 ||
+						 atomic_write_all(w.index_fd, BUNDLE_INDEX_MAGIC, 8) < 0))
+		goto out;
 	if (bundle_payload_write(w.plain_fd, options->directory, m->compression, m->created,
-				 m->chunk_size, &w.members, &w.member_count, err) < 0 ||
-	    writer_blocks(&w, err) < 0)
+				 m->chunk_size, w.index_fd, &w.members, &w.member_count, err) < 0 ||
+	    writer_blocks(&w, err) < 0 || writer_index_digest(&w, err) < 0)
 		goto out;
 	len = bundle_manifest_format(m, manifest, sizeof manifest);
 	/* Parse what we wrote: the packager learns of a bad version or
@@ -361,5 +420,7 @@ out:
 		close(w.out_fd);
 	if (w.dir_fd >= 0)
 		close(w.dir_fd);
+	if (w.index_fd >= 0)
+		close(w.index_fd);
 	return rc;
 }

@@ -88,6 +88,8 @@ struct extract_limits {
 	unsigned chunk_size;              /* 0: one compressed stream (bundle format 1); else
 					   * one member per chunk (format 2, extract_pool.h);
 					   * read by extract_worker only */
+	int members_short;                /* format 3: any member may decode to 1 ..
+					   * chunk_size bytes, not only the last */
 };
 
 struct extract_stats {

@@ -39,6 +39,14 @@ struct extract_pool *extract_pool_new(const char *compression, uint32_t chunk_si
  * once the consumer quit or a member failed to decode. */
 int extract_pool_submit(struct extract_pool *p, const void *member, size_t len,
 			struct error *err);
+/* Format 3 (docs/delta.md): members are cut at entry boundaries, so any
+ * may decode short; call before the first submit. */
+void extract_pool_allow_short(struct extract_pool *p);
+/* Queues a chunk that is already plain tar (format 3: a block a guest
+ * rebuilt and checked against its signed hash), 1 .. chunk_size bytes, in
+ * the same order as members. */
+int extract_pool_submit_plain(struct extract_pool *p, const void *chunk, size_t len,
+			      struct error *err);
 /* No more members: the consumer sees the end after the last one. */
 void extract_pool_close(struct extract_pool *p);
 /* The consumer's extract_input_fn (ctx: the pool): the next chunk, in order;

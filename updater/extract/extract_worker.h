@@ -40,6 +40,10 @@ int extract_worker_start(struct extract_worker *w, int slot_fd,
  * w->stopped) when it no longer reads. */
 int extract_worker_feed(struct extract_worker *w, const void *data, size_t len,
 			struct error *err);
+/* Format 3: one chunk of plain tar in the members' order
+ * (extract_pool_submit_plain). */
+int extract_worker_feed_plain(struct extract_worker *w, const void *data, size_t len,
+			      struct error *err);
 /* Ends the input and waits: the worker's result, its error in err.  Safe to
  * call on a worker that never started. */
 int extract_worker_finish(struct extract_worker *w, struct error *err);

@@ -23,6 +23,7 @@ struct pool_slot {
 	uint64_t seq;			/* the member's index in the payload */
 	unsigned char *in, *out;	/* the member; its chunk (chunk_size + 1) */
 	size_t in_len, in_cap, out_len;
+	int plain;			/* in is the chunk itself: copied, not decoded */
 	struct error err;		/* SLOT_FAILED */
 };
 
@@ -44,6 +45,7 @@ struct extract_pool {
 	int closed, cancelled, failed, stopping;
 	struct pool_slot *held;		/* the chunk the consumer reads */
 	size_t last_len;		/* decoded length of the last chunk consumed */
+	int short_ok;			/* format 3: any member may decode short */
 };
 
 /* The queued member with the lowest index: decoding in payload order keeps
@@ -73,8 +75,14 @@ static void *pool_decoder_main(void *arg)
 			break;
 		s->state = SLOT_DECODING;
 		pthread_mutex_unlock(&p->lock);
-		rc = extract_member_decode(&t->decoder, s->in, s->in_len, s->out, p->chunk_size,
-					   &s->out_len, &s->err);
+		if (s->plain) {
+			memcpy(s->out, s->in, s->in_len);
+			s->out_len = s->in_len;
+			rc = 0;
+		} else {
+			rc = extract_member_decode(&t->decoder, s->in, s->in_len, s->out,
+						   p->chunk_size, &s->out_len, &s->err);
+		}
 		pthread_mutex_lock(&p->lock);
 		s->state = rc < 0 ? SLOT_FAILED : SLOT_DONE;
 		if (rc < 0)
@@ -154,8 +162,30 @@ static struct pool_slot *pool_free_slot(struct extract_pool *p)
 	return NULL;
 }
 
+void extract_pool_allow_short(struct extract_pool *p)
+{
+	p->short_ok = 1;
+}
+
+static int pool_submit(struct extract_pool *p, const void *member, size_t len, int plain,
+		       struct error *err);
+
 int extract_pool_submit(struct extract_pool *p, const void *member, size_t len,
 			struct error *err)
+{
+	return pool_submit(p, member, len, 0, err);
+}
+
+int extract_pool_submit_plain(struct extract_pool *p, const void *chunk, size_t len,
+			      struct error *err)
+{
+	if (len == 0 || len > p->chunk_size)
+		return error_set(err, "payload: a plain chunk of %zu bytes", len);
+	return pool_submit(p, chunk, len, 1, err);
+}
+
+static int pool_submit(struct extract_pool *p, const void *member, size_t len, int plain,
+		       struct error *err)
 {
 	struct pool_slot *s;
 
@@ -183,6 +213,7 @@ int extract_pool_submit(struct extract_pool *p, const void *member, size_t len,
 	}
 	memcpy(s->in, member, len);
 	s->in_len = len;
+	s->plain = plain;
 	pthread_mutex_lock(&p->lock);
 	s->seq = p->submitted++;
 	s->state = SLOT_QUEUED;
@@ -231,7 +262,7 @@ static long pool_take(struct extract_pool *p, struct pool_slot *s, const void **
 		return -1;
 	}
 	/* only the last member may decode short: this one is not the last */
-	if (s->seq > 0 && p->last_len < p->chunk_size) {
+	if (s->seq > 0 && p->last_len < p->chunk_size && !p->short_ok) {
 		p->failed = 1;
 		return error_set(err, "payload member %llu: decodes to %zu bytes, fewer than the "
 				 "chunk size (%u), and is not the last",

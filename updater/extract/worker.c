@@ -48,6 +48,8 @@ int extract_worker_start(struct extract_worker *w, int slot_fd,
 		w->pool = extract_pool_new(w->compression, limits->chunk_size, 0, err);
 		if (!w->pool)
 			return -1;
+		if (limits->members_short)
+			extract_pool_allow_short(w->pool);
 	} else {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0)
 			return error_errno(err, "extraction: socketpair");
@@ -77,6 +79,18 @@ int extract_worker_feed(struct extract_worker *w, const void *data, size_t len,
 	if (sock_send_all(w->fd[1], data, len) < 0) {
 		w->stopped = 1;
 		return error_errno(err, "extraction stopped");
+	}
+	return 0;
+}
+
+int extract_worker_feed_plain(struct extract_worker *w, const void *data, size_t len,
+			      struct error *err)
+{
+	if (!w->pool)
+		return error_set(err, "extraction: plain chunks need a chunked payload");
+	if (extract_pool_submit_plain(w->pool, data, len, err) < 0) {
+		w->stopped = 1;
+		return -1;
 	}
 	return 0;
 }

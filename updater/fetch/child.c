@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -98,6 +99,40 @@ static int child_receive(int fd, struct fetch_child_job *job, int *file_fd, stru
 	return 0;
 }
 
+/* The ranges that follow a job, checked: ascending, apart, none empty. */
+static int child_receive_ranges(int fd, const struct fetch_child_job *job,
+				struct fetch_range **ranges, struct error *err)
+{
+	size_t got = 0, n;
+	ssize_t len;
+
+	if (job->range_count == 0)
+		return 0;
+	if (job->range_count > FETCH_RANGES_MAX)
+		return error_set(err, "fetch process: %u ranges", job->range_count);
+	*ranges = malloc((size_t)job->range_count * sizeof **ranges);
+	if (!*ranges)
+		return error_errno(err, "fetch process: ranges");
+	while (got < job->range_count) {
+		n = job->range_count - got < FETCH_CHILD_RANGES_PER_MSG ?
+		    job->range_count - got : FETCH_CHILD_RANGES_PER_MSG;
+		do
+			len = recv(fd, *ranges + got, n * sizeof **ranges, MSG_TRUNC);
+		while (len < 0 && errno == EINTR);
+		if (len != (ssize_t)(n * sizeof **ranges))
+			return error_set(err, "fetch process: malformed ranges");
+		got += n;
+	}
+	for (size_t i = 0; i < got; i++) {
+		const struct fetch_range *w = *ranges + i;
+
+		if (w->len == 0 || w->offset > UINT64_MAX / 2 || w->len > UINT64_MAX / 2 ||
+		    (i && w->offset <= w[-1].offset + w[-1].len))
+			return error_set(err, "fetch process: range %zu out of order or empty", i);
+	}
+	return 0;
+}
+
 /* Before anything from the network: the identity, no_new_privs, Landlock;
  * then die with the parent (the setting does not survive the uid change).
  * The user is looked up here, not in the parent: NSS modules (and their
@@ -151,16 +186,25 @@ int fetch_child_main(void)
 				.ctx = &c, .progress = child_progress, .input = job.input,
 				.stop_fd = FETCH_CHILD_FD };
 	struct error err = { "" };
+	struct fetch_range *ranges = NULL;
 	int file_fd = -1, rc = -1;
 
 	log_init("slotupd-fetch");
 	prctl(PR_SET_NAME, "slotupd-fetch");
 	if (child_receive(c.fd, &job, &file_fd, &err) == 0 &&
+	    child_receive_ranges(c.fd, &job, &ranges, &err) == 0 &&
 	    child_confine(&job, file_fd, &err) == 0) {
 		child_config(&job, &config);
-		rc = file_fd >= 0 ? fetch_file_read(file_fd, &fj, &err)
-				  : fetch_run(job.strategy, &fj, &err);
+		fj.ranges = ranges;
+		fj.range_count = job.range_count;
+		fj.range_open_end = job.range_open_end != 0;
+		if (ranges && (file_fd >= 0 || job.program.fetch[0]))
+			rc = error_set(&err, "fetch process: ranges are for http and swift only");
+		else
+			rc = file_fd >= 0 ? fetch_file_read(file_fd, &fj, &err)
+					  : fetch_run(job.strategy, &fj, &err);
 	}
+	free(ranges);
 	explicit_bzero(job.swift_token, sizeof job.swift_token);
 	explicit_bzero(config.updater.swift_token, sizeof config.updater.swift_token);
 	if (rc == 0)

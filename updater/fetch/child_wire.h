@@ -18,7 +18,9 @@ enum fetch_record {
 };
 
 #define FETCH_CHILD_LOCATION_MAX 4096
-#define FETCH_CHILD_JOB_MAGIC 0x736c6632u	/* "slf2": a parent and child of one build */
+#define FETCH_CHILD_JOB_MAGIC 0x736c6633u	/* "slf3": a parent and child of one build */
+/* Ranges follow the job in messages of at most this many struct fetch_range. */
+#define FETCH_CHILD_RANGES_PER_MSG 4096u
 
 /* Parent to child, once, with the file's descriptor for `file`. */
 struct fetch_child_job {
@@ -37,6 +39,9 @@ struct fetch_child_job {
 	 * and the JSON its program reads (updater/fetch/fetch_program.h). */
 	struct config_strategy program;
 	char input[FETCH_PROGRAM_INPUT_MAX];
+	/* job->ranges: range_count of them in the messages after this one */
+	uint32_t range_count;
+	uint32_t range_open_end;
 };
 
 #endif

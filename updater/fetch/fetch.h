@@ -29,8 +29,16 @@
 #define SLOTD_FETCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 #include "error.h"
+
+/* A byte range of the file: offset and length. */
+struct fetch_range {
+	uint64_t offset, len;
+};
+/* At most this many ranges in one job (a format 3 bundle's blocks, merged). */
+#define FETCH_RANGES_MAX 16400u
 
 /* Receives the file's bytes in order.  -1 (err set) aborts the whole fetch,
  * without retry. */
@@ -50,6 +58,16 @@ struct fetch_job {
 	 * socket to the updater, whose hang-up stops the program (0: none). */
 	const char *input;
 	int stop_fd;
+	/* Only these ranges of the file (http and swift; none: all of it),
+	 * ascending, apart, each len >= 1: the sink gets their bytes one after
+	 * the other, exactly, whatever the server sends.  Several ranges go in
+	 * one request (a multipart/byteranges answer), one per request where
+	 * the server refuses that; a server answering 200, or another range,
+	 * fails the fetch ("http: ... ignores range requests").  range_open_end:
+	 * the last range may stop short at the end of the file. */
+	const struct fetch_range *ranges;
+	size_t range_count;
+	int range_open_end;
 };
 
 struct fetch_strategy {

@@ -8,6 +8,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/fetch_backoff.h"
+#include "fetch/fetch_http.h"
 
 struct transfer {
 	const struct fetch_job *job;
@@ -21,22 +22,6 @@ struct transfer {
 	long retry_after;		/* seconds, -1 if none */
 	long long content_range_start;	/* -1 if none */
 };
-
-/* The URL without user:password, for messages. */
-static void http_redacted(const char *location, char *out, size_t len)
-{
-	CURLU *url = curl_url();
-	char *text = NULL;
-
-	snprintf(out, len, "(unparseable URL)");
-	if (url && curl_url_set(url, CURLUPART_URL, location, 0) == CURLUE_OK &&
-	    curl_url_set(url, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
-	    curl_url_set(url, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
-	    curl_url_get(url, CURLUPART_URL, &text, 0) == CURLUE_OK)
-		snprintf(out, len, "%s", text);
-	curl_free(text);
-	curl_url_cleanup(url);
-}
 
 int fetch_http_check(const char *location, struct error *err)
 {
@@ -154,26 +139,10 @@ static int http_progress(void *context, curl_off_t total, curl_off_t now, curl_o
 
 static void http_setup(struct transfer *t, struct curl_slist *headers, char *errbuf)
 {
-	const struct config *c = t->job->config;
 	CURL *curl = t->curl;
 	char range[32];
 
-	curl_easy_setopt(curl, CURLOPT_URL, t->job->location);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, (long)c->updater.max_redirects);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->updater.ca_path[0])
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->updater.ca_path);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-			 (long)(c->updater.low_speed_time_ms + 999) / 1000);
-	if (c->updater.max_rate)
-		curl_easy_setopt(curl, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)c->updater.max_rate);
+	fetch_http_options(curl, t->job, headers, errbuf);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_body);
@@ -181,10 +150,6 @@ static void http_setup(struct transfer *t, struct curl_slist *headers, char *err
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_progress);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, t);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "slotupd/0.1");
-	if (headers)
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	t->range_start = t->delivered;
 	t->started = 0;
 	t->skip = 0;
@@ -234,7 +199,9 @@ static int http_fetch_with(const struct fetch_job *job, const char *token, struc
 	enum http_verdict verdict = HTTP_RETRY;
 	unsigned attempt;
 
-	http_redacted(job->location, shown, sizeof shown);
+	if (job->range_count)
+		return fetch_http_ranges(job, token, err);
+	fetch_http_redacted(job->location, shown, sizeof shown);
 	t.curl = curl_easy_init();
 	if (!t.curl)
 		return error_set(err, "http: cannot initialise libcurl");

@@ -65,6 +65,11 @@ static int spawn_job(const char *strategy, const struct fetch_job *job,
 	msg->retry_backoff_max_ms = c->updater.retry_backoff_max_ms;
 	msg->max_redirects = c->updater.max_redirects;
 	msg->max_bytes = c->updater.max_bytes;
+	if (job->range_count > FETCH_RANGES_MAX)
+		return error_set(err, "fetch: %zu ranges, more than %u", job->range_count,
+				 FETCH_RANGES_MAX);
+	msg->range_count = (uint32_t)job->range_count;
+	msg->range_open_end = job->range_open_end ? 1 : 0;
 	return spawn_program(strategy, job, msg, err);
 }
 
@@ -94,6 +99,23 @@ static int spawn_send(int fd, const struct fetch_child_job *msg, int file_fd, st
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof *msg)
 		return error_errno(err, "fetch process: sending the job");
+	return 0;
+}
+
+/* job->ranges after the job, FETCH_CHILD_RANGES_PER_MSG a message. */
+static int spawn_send_ranges(int fd, const struct fetch_job *job, struct error *err)
+{
+	for (size_t i = 0; i < job->range_count; i += FETCH_CHILD_RANGES_PER_MSG) {
+		size_t n = job->range_count - i < FETCH_CHILD_RANGES_PER_MSG ?
+			   job->range_count - i : FETCH_CHILD_RANGES_PER_MSG;
+		ssize_t sent;
+
+		do
+			sent = send(fd, job->ranges + i, n * sizeof *job->ranges, MSG_NOSIGNAL);
+		while (sent < 0 && errno == EINTR);
+		if (sent != (ssize_t)(n * sizeof *job->ranges))
+			return error_errno(err, "fetch process: sending the ranges");
+	}
 	return 0;
 }
 
@@ -222,7 +244,7 @@ int fetch_child_run(const char *strategy, const struct fetch_job *job, struct er
 	close(pair[1]);
 	pair[1] = -1;
 	r.fd = pair[0];
-	if (spawn_send(r.fd, &msg, file_fd, err) < 0) {
+	if (spawn_send(r.fd, &msg, file_fd, err) < 0 || spawn_send_ranges(r.fd, job, err) < 0) {
 		kill(pid, SIGKILL);
 		privsep_reap(pid, 0);
 		goto out;

@@ -252,7 +252,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	struct install_stream_result result;
 	enum install_outcome out;
 	struct error err = { "" };
-	int slot, busy;
+	int slot, busy, rc;
 
 	if (!req->location || !req->location[0])
 		return attempt_finish(a, HISTORY_FAILED, "request: location is missing");
@@ -272,11 +272,15 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	}
 	if (attempt_hook(a, HOOKS_PRE_INSTALL, slot, &out) < 0)
 		return out;
-	if ((own && own->format == STRATEGY_FORMAT_PIP ?
+	rc = own && own->format == STRATEGY_FORMAT_PIP ?
 	     install_pip(a->config, strategy, req->location, &a->slots, slot, &checks, &progress,
 			 &result, &err) :
 	     install_stream(a->config, strategy, req->location, &a->slots, slot, &checks,
-			    &progress, &result, &err)) < 0)
+			    &progress, &result, &err);
+	a->record.fetched = (int64_t)result.fetched_bytes;
+	a->record.reused = (int64_t)result.reused_bytes;
+	a->bytes = result.fetched_bytes;	/* a delta reports no progress: its total */
+	if (rc < 0)
 		return attempt_finish(a, HISTORY_FAILED, err.text);
 	if (result.outcome == INSTALL_STREAM_IDENTICAL)
 		return attempt_finish(a, HISTORY_SUCCESS, "no-op: identical to the running slot");

@@ -48,6 +48,10 @@ struct install_stream_result {
 	int manifest_ok;
 	struct extract_stats stats;
 	unsigned long long bundle_bytes;
+	/* over the wire, delta path and whole download together; and the
+	 * stored bytes of the blocks rebuilt from the running slot */
+	unsigned long long fetched_bytes, reused_bytes;
+	int delta;			/* installed by the delta path (docs/delta.md) */
 };
 
 /* Streams the bundle into `slot` (the inactive one) and syncs it; the slot

@@ -11,7 +11,9 @@
 
 #include "fetch/fetch_child.h"
 #include "extract/extract_worker.h"
+#include "install/install_delta.h"
 #include "install/install_stream.h"
+#include "log.h"
 #include "sock.h"
 #include "version.h"
 
@@ -88,6 +90,7 @@ static int stream_fetch_sink(const void *data, size_t len, void *context, struct
 		return -1;
 	}
 	st->result->bundle_bytes += len;
+	st->result->fetched_bytes += len;
 	return 0;
 }
 
@@ -147,8 +150,23 @@ static int stream_check_manifest(struct stream *st, const struct bundle_manifest
 	return 0;
 }
 
+/* The checks, and their result kept: 0 install, 1 identical, -1 refused. */
+static int stream_checked(const struct bundle_manifest *m, void *context, struct error *err)
+{
+	struct stream *st = context;
+	int rc = stream_check_manifest(st, m, err);
+
+	if (rc < 0)
+		return -1;
+	st->result->manifest = *m;
+	st->result->manifest_ok = 1;
+	if (rc > 0)
+		st->result->outcome = INSTALL_STREAM_IDENTICAL;
+	return rc;
+}
+
 /* Only now, with a manifest that passed every check, is the slot touched. */
-static int stream_on_manifest(const struct bundle_manifest *m, void *context, struct error *err)
+static int stream_begin(const struct bundle_manifest *m, void *context, struct error *err)
 {
 	struct stream *st = context;
 	struct extract_limits limits = {
@@ -156,19 +174,11 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 		.max_entries = st->config->updater.max_entries,
 		.allow_setuid = st->config->updater.allow_setuid,
 		.compression = m->compression,
-		.chunk_size = m->format == BUNDLE_FORMAT_CHUNKED ? m->chunk_size : 0,
+		.chunk_size = m->format != BUNDLE_FORMAT_BLOCKS ? m->chunk_size : 0,
+		.members_short = m->format == BUNDLE_FORMAT_DELTA,
 	};
 	char detail[512];
-	int rc = stream_check_manifest(st, m, err);
 
-	if (rc < 0)
-		return -1;
-	st->result->manifest = *m;
-	st->result->manifest_ok = 1;
-	if (rc > 0) {
-		st->result->outcome = INSTALL_STREAM_IDENTICAL;
-		return 1;	/* bundle_read stops here: the rest is not needed */
-	}
 	snprintf(detail, sizeof detail, "version %s signed by %s, %u blocks", m->version,
 		 m->signer, m->block_count);
 	stream_step(st, HISTORY_VERIFYING, detail);
@@ -181,6 +191,22 @@ static int stream_on_manifest(const struct bundle_manifest *m, void *context, st
 		return -1;
 	st->extracting = 1;
 	return 0;
+}
+
+static int stream_on_manifest(const struct bundle_manifest *m, void *context, struct error *err)
+{
+	int rc = stream_checked(m, context, err);
+
+	if (rc != 0)
+		return rc;	/* refused, or bundle_read stops here: the rest is not needed */
+	return stream_begin(m, context, err);
+}
+
+static int stream_on_plain(const void *data, size_t len, void *context, struct error *err)
+{
+	struct stream *st = context;
+
+	return extract_worker_feed_plain(&st->worker, data, len, err);
 }
 
 static int stream_on_payload(const void *data, size_t len, void *context, struct error *err)
@@ -238,6 +264,65 @@ static int stream_join(struct stream *st, int rc, struct error *err)
 	return rc;
 }
 
+static void stream_discard(struct stream *st, struct error *err);
+
+/* A delta update is tried for http and swift when a slot runs and the
+ * request pins no whole-file SHA-256, which a delta never sees (D30). */
+static int stream_delta_eligible(const struct stream *st)
+{
+	return (!strcmp(st->strategy, "http") || !strcmp(st->strategy, "swift")) &&
+	       slots_bootable(st->slots) && st->config->updater.delta &&
+	       !(st->checks->expected_sha256 && st->checks->expected_sha256[0]);
+}
+
+/* install_delta(): 0 or 1 as stream_run; 3 when the verified manifest was
+ * refused (in err); -1 when it did not work out, said in one log line, with
+ * everything it touched undone (the slot cleared and empty), so the whole
+ * bundle can be fetched next. */
+static int stream_delta(struct stream *st, const struct bundle_reader_options *options,
+			struct error *err)
+{
+	struct install_delta_io io = { stream_checked, stream_begin, stream_on_payload,
+				       stream_on_plain, st };
+	struct install_delta_stats stats;
+	struct error why = { "" };
+	int rc;
+
+	rc = install_delta(st->config, st->strategy, st->location, st->slots, options, &io,
+			   &stats, &why);
+	st->result->fetched_bytes += stats.fetched;
+	if (rc == 3) {
+		*err = why;
+		return 3;
+	}
+	if (rc == 0 || rc == 1) {
+		st->result->reused_bytes = stats.reused;
+		st->result->delta = 1;
+		log_info("delta: %u of %u blocks from the running slot and %u from the other "
+			 "(%llu bytes), %llu bytes fetched in %zu ranges",
+			 stats.blocks_reused - stats.blocks_stashed, stats.blocks,
+			 stats.blocks_stashed, stats.reused, stats.fetched, stats.ranges);
+		return rc;
+	}
+	if (rc == 2)
+		log_info("delta: a bundle of format %u: downloading it whole", stats.format);
+	else
+		log_warn("%s%s; downloading the whole bundle",
+			 strncmp(why.text, "delta: ", 7) ? "delta: " : "", why.text);
+	if (st->extracting) {
+		extract_worker_finish(&st->worker, NULL);
+		st->extracting = 0;
+	}
+	if (st->began) {
+		stream_discard(st, &why);
+		st->began = 0;
+	}
+	stream_close(&st->slot_fd);
+	st->result->manifest_ok = 0;
+	st->result->outcome = INSTALL_STREAM_INSTALLED;
+	return -1;
+}
+
 /* 0: the bundle was read and verified whole; 1: it is the running slot's,
  * read up to its manifest only; -1: refused or failed. */
 static int stream_run(struct stream *st, struct error *err)
@@ -261,6 +346,13 @@ static int stream_run(struct stream *st, struct error *err)
 	snprintf(shown, sizeof shown, "%s", st->location);
 	history_redact_location(shown, sizeof shown);
 	stream_step(st, HISTORY_DOWNLOADING, shown);
+	if (stream_delta_eligible(st)) {
+		rc = stream_delta(st, &options, err);
+		if (rc == 3)
+			return -1;	/* refused as the whole bundle would be */
+		if (rc >= 0)
+			return rc;
+	}
 	errno = pthread_create(&st->fetch_thread, NULL, stream_fetch_main, st);
 	if (errno)
 		return error_errno(err, "fetch thread");

@@ -2,17 +2,20 @@
  *
  *   slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem
  *                    [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS]
- *                    [--format 1|2] [--chunk-size BYTES] -o OUT
+ *                    [--format 1|2|3] [--chunk-size BYTES] -o OUT
  *   slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE
  *   slotpack inspect BUNDLE
  *   slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE
+ *   slotpack diff    -K KEYRING [TRUST] [-e KEYFILE] OLD.bundle NEW.bundle
  * TRUST is what a guest's [updater] keys say (config.h, packaging/KEYS.md):
  *   --crl PATH  --allowed-signer CN (repeatable)  --max-age DURATION
  * KEYRING and PATH are each a PEM file or a directory of *.pem files.
  * --signing-time sets the CMS signingTime (default now): for tests of
  * --max-age, and for re-signing a manifest at the time it was first signed.
  * --format 1 writes the one-stream payload that guests older than format 2
- * read; --chunk-size sets format 2's chunk (packaging/FORMAT.md).
+ * read; --format 3 the delta-capable one (docs/delta.md); --chunk-size sets
+ * the chunk of formats 2 and 3 (packaging/FORMAT.md).  diff prints what a
+ * guest running OLD would fetch of NEW (diff.c).
  * Options may come before or after the operand.
  *
  * Exit 0 on success, 1 when the operation fails (the bundle is bad), 2 on a
@@ -30,12 +33,13 @@
 #include "bundle/bundle.h"
 #include "config.h"
 #include "extract/extract_worker.h"
+#include "slotpack.h"
 
 #define SLOTPACK_VERSION "0.1.0"
 
 struct arguments {
 	const char *directory, *version, *compatible, *key, *cert, *encrypt_key, *compression;
-	const char *keyring, *crl, *output, *bundle;
+	const char *keyring, *crl, *output, *bundle, *second;
 	char allowed_signers[CONFIG_STRING_MAX];	/* --allowed-signer, joined by commas */
 	uint64_t max_age_ms;
 	int64_t signing_time;
@@ -51,10 +55,11 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: slotpack create  -d DIR -V VERSION -C COMPATIBLE -k KEY.pem -c CERT.pem\n"
 		"                        [-e KEYFILE] [-z gzip|xz|zstd] [--signing-time SECONDS]\n"
-		"                        [--format 1|2] [--chunk-size BYTES] -o OUT\n"
+		"                        [--format 1|2|3] [--chunk-size BYTES] -o OUT\n"
 		"       slotpack verify  -K KEYRING [TRUST] [-e KEYFILE] BUNDLE\n"
 		"       slotpack inspect BUNDLE\n"
 		"       slotpack extract -K KEYRING [TRUST] [-e KEYFILE] -o DIR BUNDLE\n"
+		"       slotpack diff    -K KEYRING [TRUST] [-e KEYFILE] OLD.bundle NEW.bundle\n"
 		"       slotpack --help | --version\n"
 		"TRUST: [--crl PATH] [--allowed-signer CN]... [--max-age DURATION]\n"
 		"KEYRING, PATH: a PEM file or a directory of *.pem files\n");
@@ -96,11 +101,11 @@ static int parse_long(struct arguments *a, int opt, const char *value)
 		fprintf(stderr, "slotpack: --max-age: not a positive duration (e.g. 12h, 90d)\n");
 		return -1;
 	case OPT_FORMAT:
-		if (!strcmp(value, "1") || !strcmp(value, "2")) {
+		if (!strcmp(value, "1") || !strcmp(value, "2") || !strcmp(value, "3")) {
 			a->format = (unsigned)(value[0] - '0');
 			return 0;
 		}
-		fprintf(stderr, "slotpack: --format: not 1 or 2\n");
+		fprintf(stderr, "slotpack: --format: not 1, 2 or 3\n");
 		return -1;
 	case OPT_CHUNK_SIZE:
 		errno = 0;
@@ -159,6 +164,8 @@ static int parse(int argc, char **argv, struct arguments *a)
 	}
 	if (optind < argc)
 		a->bundle = argv[optind++];
+	if (optind < argc)
+		a->second = argv[optind++];	/* diff's NEW */
 	return optind == argc ? 0 : -1;
 }
 
@@ -198,7 +205,12 @@ static int command_create(const struct arguments *a)
 	if (!a->cert) return missing("create", "-c CERT.pem");
 	if (!a->output) return missing("create", "-o OUT");
 	if (a->chunk_size && a->format == BUNDLE_FORMAT_BLOCKS) {
-		fprintf(stderr, "slotpack: create: --chunk-size is for format 2\n");
+		fprintf(stderr, "slotpack: create: --chunk-size is for formats 2 and 3\n");
+		return 2;
+	}
+	if (a->encrypt_key && a->format == BUNDLE_FORMAT_DELTA) {
+		fprintf(stderr, "slotpack: create: format 3 cannot be encrypted (-e): its index "
+			"describes the plain tar\n");
 		return 2;
 	}
 	if (bundle_create(&o, &err) < 0) {
@@ -214,7 +226,7 @@ static int print_manifest(const struct bundle_manifest *m, void *ctx, struct err
 
 	(void)ctx;
 	(void)err;
-	if (m->format == BUNDLE_FORMAT_CHUNKED)
+	if (m->format != BUNDLE_FORMAT_BLOCKS)
 		snprintf(blocks, sizeof blocks, "%u members of %u bytes decoded", m->block_count,
 			 m->chunk_size);
 	else
@@ -225,6 +237,8 @@ static int print_manifest(const struct bundle_manifest *m, void *ctx, struct err
 	       m->format, m->version, m->compatible, m->created, m->signer, m->digest,
 	       m->payload_size, m->compression, blocks, m->encryption,
 	       m->key_id[0] ? ", key id " : "", m->key_id);
+	if (m->format == BUNDLE_FORMAT_DELTA)
+		printf("delta index:  %" PRIu64 " bytes\n", m->index_size);
 	return 0;
 }
 
@@ -273,66 +287,31 @@ static int command_read(const struct arguments *a, int verify)
 	return 0;
 }
 
-struct extraction {
-	struct extract_worker worker;
-	int slot_fd, started;
-};
-
-/* The worker starts once the manifest verified: it decodes what it declares. */
-static int extraction_start(const struct bundle_manifest *m, void *ctx, struct error *err)
-{
-	struct extraction *x = ctx;
-	struct extract_limits limits = {
-		.max_bytes = UINT64_MAX, .max_entries = UINT64_MAX, .compression = m->compression,
-		.chunk_size = m->format == BUNDLE_FORMAT_CHUNKED ? m->chunk_size : 0,
-	};
-
-	if (extract_worker_start(&x->worker, x->slot_fd, &limits, err) < 0)
-		return -1;
-	x->started = 1;
-	return 0;
-}
-
-static int extraction_feed(const void *data, size_t len, void *ctx, struct error *err)
-{
-	struct extraction *x = ctx;
-
-	return extract_worker_feed(&x->worker, data, len, err);
-}
-
-/* extract: the verified payload goes to the hardened extractor on a second
- * thread, as on a guest. */
 static int command_extract(const struct arguments *a)
 {
 	struct bundle_reader_options o = reader_options(a);
-	struct extraction x = { .slot_fd = -1 };
-	struct error err = { "" }, unpack_err = { "" };
-	int fd, read_rc, unpack_rc = 0, rc = 1;
+	int dir_fd, rc;
 
 	if (!a->keyring) return missing("extract", "-K KEYRING");
 	if (!a->output) return missing("extract", "-o DIR");
 	if (!a->bundle) return missing("extract", "BUNDLE");
-	fd = open_bundle(a->bundle);
-	if (fd < 0)
-		return 1;
-	x.slot_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (x.slot_fd < 0) {
+	dir_fd = open(a->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
 		fprintf(stderr, "slotpack: %s: %s\n", a->output, strerror(errno));
-		goto out;
+		return 1;
 	}
-	read_rc = bundle_read(fd, &o, extraction_start, extraction_feed, &x, &err);
-	if (x.started)
-		unpack_rc = extract_worker_finish(&x.worker, &unpack_err);
-	if (unpack_rc < 0 && (read_rc == 0 || x.worker.stopped))
-		fprintf(stderr, "slotpack: %s: unpack: %s\n", a->bundle, unpack_err.text);
-	else if (read_rc < 0)
-		fprintf(stderr, "slotpack: %s: %s\n", a->bundle, err.text);
-	rc = read_rc < 0 || unpack_rc < 0;
-out:
-	close(fd);
-	if (x.slot_fd >= 0)
-		close(x.slot_fd);
+	rc = slotpack_extract_into(a->bundle, &o, dir_fd) < 0;
+	close(dir_fd);
 	return rc;
+}
+
+static int command_diff(const struct arguments *a)
+{
+	struct bundle_reader_options o = reader_options(a);
+
+	if (!a->keyring) return missing("diff", "-K KEYRING");
+	if (!a->bundle || !a->second) return missing("diff", "OLD.bundle NEW.bundle");
+	return slotpack_diff(a->bundle, a->second, &o);
 }
 
 int main(int argc, char **argv)
@@ -363,8 +342,14 @@ int main(int argc, char **argv)
 		return command_read(&a, 1);
 	if (!strcmp(command, "inspect"))
 		return command_read(&a, 0);
+	if (a.second && strcmp(command, "diff")) {
+		usage(stderr);
+		return 2;
+	}
 	if (!strcmp(command, "extract"))
 		return command_extract(&a);
+	if (!strcmp(command, "diff"))
+		return command_diff(&a);
 	fprintf(stderr, "slotpack: unknown command '%s'\n", command);
 	usage(stderr);
 	return 2;
