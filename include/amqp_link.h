@@ -72,6 +72,9 @@ struct amqp_link_cast {
 	const char *routing_key, *body;
 	int result;		/* out */
 	struct error err;	/* out, when result is -1 */
+	int answered;		/* out: the broker said (ack, nack, return); 0 when
+				 * the link failed first: it may have queued it */
+	int unrouted;		/* out: refused because no queue is bound */
 };
 int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_cast *casts,
 				     size_t n, struct error *err);

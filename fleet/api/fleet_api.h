@@ -18,6 +18,7 @@
 #include "config/fleet_config.h"
 #include "metrics/fleet_metrics.h"
 #include "store/fleet_pool.h"
+#include "broker/fleet_outbox.h"
 #include "broker/fleet_publisher.h"
 #include "api/fleet_ratelimit.h"
 
@@ -29,6 +30,7 @@ struct fleet_api_deps {
 	struct fleet_pool *pool;
 	struct fleet_publisher *publisher;
 	struct fleet_metrics *metrics;
+	struct fleet_outbox *outbox;		/* the API's casts go out through it */
 };
 
 struct fleet_api;

@@ -86,6 +86,13 @@ int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *r
 int write_action(json_t *body, const char *const *names, size_t count, const char *list,
 		 struct fleet_response *res);
 
+/* Records up (its id made when empty, the request's tenant, NEW) with its
+ * cast method(args) in the outbox, in one group commit; kicks the outbox.
+ * 0 recorded, 1 the id exists (nothing recorded), -1 not recorded (err).
+ * Steals args.  up->cast says pending after. */
+int write_record(struct fleet_request *req, struct fleet_upgrade *up, const char *method,
+		 json_t *args, struct error *err);
+
 /* handlers_read.c's query checks and paging links, shared likewise. */
 int read_limit(const char *text, size_t *limit, struct fleet_response *res);
 int read_id(const char *field, const char *text, size_t max, struct fleet_response *res);

@@ -2,11 +2,12 @@
  * actions are listed in handlers_rollout.c).  State changes are one
  * conditional update each (fleet_store_rollout_transition): against the
  * driver, whichever commits first wins, and the loser sees the winner's
- * state (409).  Rollbacks are cast here, one at a time, in the order of the
- * rollout's plan, at most ACTION_ROLLBACKS_MAX per action; a rollback the
- * broker does not take is recorded FAILED with the reason, like the
- * instance rollback action's, and is sent again by the next action.
- * Resuming a draft starts it (its waves made from its count). */
+ * state (409).  Rollbacks are recorded here, one at a time, in the order
+ * of the rollout's plan, at most ACTION_ROLLBACKS_MAX per action, each
+ * with its cast in the outbox like the instance rollback action's: sent
+ * after the answer; a rollback the broker refuses is recorded FAILED with
+ * the reason, and is sent again by the next action.  Resuming a draft
+ * starts it (its waves made from its count). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,32 +57,23 @@ static const struct action *action_parse(json_t *body, struct fleet_response *re
 	return k < 0 ? NULL : &actions[k];
 }
 
-/* Records and casts one rollback; its record (as stored) joins list. */
-static void action_rollback(struct fleet_request *req, struct fleet_store *store,
-			    const struct fleet_rollout *r, const char *instance, json_t *list)
+/* Records one rollback with its cast in the outbox (sent after the
+ * answer, as the instance rollback action's); its record joins list. */
+static void action_rollback(struct fleet_request *req, const struct fleet_rollout *r,
+			    const char *instance, json_t *list)
 {
 	struct fleet_upgrade up = { .kind = "rollback" };
 	struct error err = { "" };
-	int rc;
 
-	snprintf(up.tenant, sizeof up.tenant, "%s", req->tenant);
 	snprintf(up.instance_id, sizeof up.instance_id, "%s", instance);
 	snprintf(up.rollout_id, sizeof up.rollout_id, "%s", r->id);
 	if (history_new_id(up.id, sizeof up.id, &err) < 0 ||
-	    fleet_store_upgrade_insert(store, &up, &err) != 0) {
+	    write_record(req, &up, "rollback", request_rollback_args(up.id), &err) != 0) {
 		json_array_append_new(list, json_pack("{s:s, s:s}", "instance_id", instance,
 						      "error", "not recorded"));
 		return;
 	}
-	rc = fleet_rollout_send(store, req->deps->publisher, &up, "", 0, &err);
-	if (rc == FLEET_CAST_UNREACHABLE) {
-		char why[sizeof err.text];
-
-		memcpy(why, err.text, sizeof why);
-		fleet_rollout_fail(store, &up, why, &err);
-	}
-	if (fleet_store_upgrade_get(store, up.id, &up, &err) == 1)
-		json_array_append_new(list, fleet_view_upgrade(&up));
+	json_array_append_new(list, fleet_view_upgrade(&up));
 }
 
 /* Rollbacks to the current wave's failed instances, or to all cast. */
@@ -102,7 +94,7 @@ static json_t *action_rollbacks(struct fleet_request *req, struct fleet_store *s
 	if (fleet_store_rollout_members(store, r->id, &q, m, &n, err) == 0) {
 		list = json_array();
 		for (i = 0; i < n; i++)
-			action_rollback(req, store, r, m[i].instance_id, list);
+			action_rollback(req, r, m[i].instance_id, list);
 		*more = n == q.limit;
 	}
 	free(m);

@@ -4,20 +4,24 @@
  * A request is checked whole with the guest's own rules (request_check.h)
  * before anything happens: malformed JSON, a wrong type, an unknown field,
  * a bad id, version, strategy, location or sha256 is a 400 naming the
- * field.  Then the record is inserted (NEW, with the caller's tenant) and
- * the cast published with publisher confirms; 202 with Location and the
- * record once the broker has queued it.  A cast the broker did not queue
- * leaves the record FAILED with the reason, and the answer is 503 (broker
- * unreachable) or 502 (not queued: no guest queue bound, nack), never 202.
- * A client-chosen upgrade_id that exists already is a 409. */
+ * field.  Then the record is inserted (NEW, with the caller's tenant) and,
+ * in the same transaction, its cast queued in the outbox
+ * (store/fleet_store_outbox.h); 202 with Location and the record (cast
+ * "pending") once that has committed, without waiting for the broker: the
+ * outbox's publisher (broker/fleet_outbox.h) sends it.  A cast the broker
+ * then refuses makes the record FAILED "cast not queued: ..."; one it
+ * cannot take yet stays pending.  A store that cannot record is a 503; a
+ * client-chosen upgrade_id that exists already is a 409. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
 #include "api/fleet_http.h"
 #include "store/fleet_pool.h"
-#include "broker/fleet_publisher.h"
+#include "broker/fleet_outbox.h"
+#include "store/fleet_store_outbox.h"
 #include "api/fleet_view.h"
 #include "history.h"
 #include "request_check.h"
@@ -176,72 +180,62 @@ static int write_check_upgrade(struct write_upgrade *f, struct fleet_response *r
 	return write_sha256(f->metadata, &f->sha256, res);
 }
 
-/* up->id set by the caller or made here; inserts NEW (in the pool's next
- * group commit, with the other requests of the moment). */
-static int write_insert(struct fleet_upgrade *up, struct fleet_request *req,
-			struct fleet_response *res)
+/* up->id set by the caller or made here: 0 recorded (NEW, its cast
+ * pending in the outbox, in the pool's next group commit with the other
+ * requests of the moment) and the outbox kicked; 1 the id exists (nothing
+ * recorded); -1 not recorded (err).  Steals args. */
+int write_record(struct fleet_request *req, struct fleet_upgrade *up, const char *method,
+		 json_t *args, struct error *err)
 {
-	struct fleet_batch_item item = { .insert = up };
-	struct error err = { "" };
+	char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
+	struct fleet_outbox_cast cast = { .method = method, .args = text };
+	struct fleet_batch_item item = { .insert = up, .cast = &cast };
+	int rc = -1;
 
-	if (!up->id[0] && history_new_id(up->id, sizeof up->id, &err) < 0)
-		return fleet_reply_error(res, 500, "", "%s", err.text);
+	json_decref(args);
+	if (!text) {
+		error_set(err, "cannot build the cast");
+		goto out;
+	}
+	if (!up->id[0] && history_new_id(up->id, sizeof up->id, err) < 0)
+		goto out;
 	snprintf(up->tenant, sizeof up->tenant, "%s", req->tenant);
 	up->state = FLEET_NEW;
 	up->created_us = up->updated_us = write_now_us();
-	if (fleet_pool_write(req->deps->pool, &item, &err) < 0)
-		return fleet_reply_error(res, 503, "", "not recorded: %s", err.text);
-	if (item.result == 0)
-		return fleet_reply_error(res, 409, "upgrade_id", "an upgrade with this id exists");
-	if (item.result < 0)
-		return fleet_reply_error(res, 503, "", "not recorded: %s", item.err.text);
-	return 0;
-}
-
-/* The cast failed: the record says so, and so does the answer. */
-static void write_failed(struct fleet_request *req, const struct fleet_upgrade *up, int cast_rc,
-			 const char *why, struct fleet_response *res)
-{
-	char reason[FLEET_REASON_MAX];
-	struct fleet_report report = { .upgrade_id = up->id, .instance_id = up->instance_id,
-				       .state = FLEET_FAILED, .reason = reason,
-				       .at_us = write_now_us(), .source = "fleet" };
-	struct fleet_batch_item item = { .report = &report };
-	struct error err = { "" };
-	int rc;
-
-	snprintf(reason, sizeof reason, "cast not queued: %.400s", why);
-	rc = fleet_pool_write(req->deps->pool, &item, &err);
-	if (rc == 0 && item.result < 0) {
-		rc = -1;
-		err = item.err;
+	up->cast = FLEET_CAST_STATE_PENDING;
+	if (fleet_pool_write(req->deps->pool, &item, err) < 0)
+		goto out;
+	if (item.result < 0) {
+		*err = item.err;
+		goto out;
 	}
-	fleet_reply_error(res, cast_rc == FLEET_CAST_UNREACHABLE ? 503 : 502, "",
-			  "upgrade %s: %s%s%s", up->id, reason, rc < 0 ? "; and not recorded: " : "",
-			  rc < 0 ? err.text : "");
+	rc = item.result == 0;
+	if (item.result == 1)
+		fleet_outbox_kick(req->deps->outbox);
+out:
+	free(text);
+	return rc;
 }
 
-/* Publishes (steals args), then answers 202 with the record, or fails it. */
-static void write_cast(struct fleet_request *req, const struct fleet_upgrade *up,
-		       const char *method, json_t *args, struct fleet_response *res)
+/* Records the upgrade or rollback with its cast (steals args) and answers
+ * 202 at once: the outbox sends the cast; the broker is not waited for. */
+static void write_accept(struct fleet_request *req, struct fleet_upgrade *up,
+			 const char *method, json_t *args, struct fleet_response *res)
 {
-	struct fleet_upgrade now;
-	struct fleet_store *store;
 	struct error err = { "" };
-	int rc = fleet_publisher_cast(req->deps->publisher, up->instance_id, method, args, &err);
+	int rc = write_record(req, up, method, args, &err);
 
 	if (rc < 0) {
-		write_failed(req, up, rc, err.text, res);
+		fleet_reply_error(res, 503, "", "not recorded: %s", err.text);
 		return;
 	}
-	/* The guest may have reported already: answer with what is stored. */
-	store = fleet_pool_get(req->deps->pool);
-	if (fleet_store_upgrade_get(store, up->id, &now, &err) != 1)
-		now = *up;
-	fleet_pool_put(req->deps->pool, store);
+	if (rc == 1) {
+		fleet_reply_error(res, 409, "upgrade_id", "an upgrade with this id exists");
+		return;
+	}
 	snprintf(res->location, sizeof res->location, "%s/v1.0/%s/mgmt/upgrades/%s", req->base,
 		 req->tenant, up->id);
-	fleet_reply(res, 202, json_pack("{s:o}", "upgrade", fleet_view_upgrade(&now)));
+	fleet_reply(res, 202, json_pack("{s:o}", "upgrade", fleet_view_upgrade(up)));
 }
 
 void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res)
@@ -249,6 +243,7 @@ void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res)
 	struct fleet_upgrade up = { .kind = "upgrade" };
 	struct write_upgrade f = { 0 };
 	struct request_upgrade cast;
+	struct error err = { "" };
 	json_t *body = write_body(req, res);
 
 	if (!body || write_upgrade_fields(body, &f, res) < 0 || write_check_upgrade(&f, res) < 0)
@@ -259,12 +254,15 @@ void fleet_handle_upgrade(struct fleet_request *req, struct fleet_response *res)
 	snprintf(up.strategy, sizeof up.strategy, "%s", f.strategy);
 	snprintf(up.location, sizeof up.location, "%s", f.location);
 	snprintf(up.sha256, sizeof up.sha256, "%s", f.sha256 ? f.sha256 : "");
-	if (write_insert(&up, req, res) < 0)
+	/* The id goes into the cast: made now if the client gave none. */
+	if (!up.id[0] && history_new_id(up.id, sizeof up.id, &err) < 0) {
+		fleet_reply_error(res, 500, "", "%s", err.text);
 		goto out;
+	}
 	cast = (struct request_upgrade){ .upgrade_id = up.id, .instance_id = up.instance_id,
 		.version = up.to_version, .location = up.location, .strategy = up.strategy,
 		.sha256 = f.sha256, .metadata = f.metadata };
-	write_cast(req, &up, "upgrade", request_upgrade_args(&cast), res);
+	write_accept(req, &up, "upgrade", request_upgrade_args(&cast), res);
 out:
 	json_decref(body);
 }
@@ -295,9 +293,11 @@ void fleet_handle_action(struct fleet_request *req, struct fleet_response *res)
 	if (write_known_fields(rollback, "rollback.", none, res) < 0)
 		goto out;
 	snprintf(up.instance_id, sizeof up.instance_id, "%s", req->id);
-	if (write_insert(&up, req, res) < 0)
+	if (history_new_id(up.id, sizeof up.id, &err) < 0) {
+		fleet_reply_error(res, 500, "", "%s", err.text);
 		goto out;
-	write_cast(req, &up, "rollback", request_rollback_args(up.id), res);
+	}
+	write_accept(req, &up, "rollback", request_rollback_args(up.id), res);
 out:
 	json_decref(body);
 }

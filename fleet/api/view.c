@@ -32,6 +32,20 @@ json_t *fleet_view_time(int64_t us)
 	return json_string(text);
 }
 
+/* Where the record's cast is: null when slotfleet recorded none (a record
+ * a report created, or one from before the outbox). */
+static json_t *view_cast(enum fleet_cast_state cast)
+{
+	static const char *const names[] = {
+		[FLEET_CAST_STATE_PENDING] = "pending", [FLEET_CAST_STATE_QUEUED] = "queued",
+		[FLEET_CAST_STATE_REFUSED] = "refused",
+	};
+
+	if (cast < FLEET_CAST_STATE_PENDING || cast > FLEET_CAST_STATE_REFUSED)
+		return json_null();
+	return json_string(names[cast]);
+}
+
 json_t *fleet_view_upgrade(const struct fleet_upgrade *up)
 {
 	json_t *view = json_object();
@@ -49,6 +63,7 @@ json_t *fleet_view_upgrade(const struct fleet_upgrade *up)
 	json_object_set_new(view, "policy_id", view_text(up->policy_id, 1));
 	json_object_set_new(view, "state", json_string(fleet_state_name(up->state)));
 	json_object_set_new(view, "reason", view_text(up->reason, 0));
+	json_object_set_new(view, "cast", view_cast(up->cast));
 	json_object_set_new(view, "created", fleet_view_time(up->created_us));
 	json_object_set_new(view, "updated", fleet_view_time(up->updated_us));
 	return view;

@@ -16,9 +16,10 @@
  *
  * fleet_publisher_cast() returns only once the broker has put the message
  * in the guest's queue: 0; or FLEET_CAST_UNREACHABLE when no connection
- * could be made (the API answers 503); or FLEET_CAST_REFUSED when the broker
- * did not queue it (no queue bound to guestagent.<id>, a nack, a dropped
- * link: 502).  err says which. */
+ * could be made, or the link broke before the broker answered (it may have
+ * queued it: the caller sends it again later, with the same upgrade id);
+ * or FLEET_CAST_REFUSED when the broker said it did not queue it (no queue
+ * bound to guestagent.<id>, a nack).  err says which. */
 #ifndef SLOTFLEET_PUBLISHER_H
 #define SLOTFLEET_PUBLISHER_H
 
@@ -48,6 +49,7 @@ struct fleet_publisher_cast {
 	const char *version;		/* the envelope's (docs/wire.md); NULL: "1.0" */
 	json_t *args;			/* stolen (NULL after) */
 	int rc;				/* as fleet_publisher_cast() returns */
+	int unrouted;			/* FLEET_CAST_REFUSED: no queue is bound (not a nack) */
 	struct error err;
 };
 /* n casts of one caller, queued together so that they share the groups'

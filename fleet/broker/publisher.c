@@ -15,6 +15,7 @@ struct publisher_job {
 	const char *instance_id, *method, *version;	/* version NULL: "1.0" */
 	json_t *args;			/* stolen */
 	int rc;
+	int unrouted;			/* refused: no queue bound */
 	struct error err;
 };
 
@@ -126,8 +127,14 @@ static void publisher_run(void *ctx, void *const *jobs, size_t n)
 		pub->link = NULL;
 	}
 	for (i = 0; i < sent; i++) {
-		pub->built[i]->rc = rc ? rc : pub->casts[i].result < 0 ? FLEET_CAST_REFUSED : 0;
-		pub->built[i]->err = rc ? err : pub->casts[i].err;
+		const struct amqp_link_cast *c = &pub->casts[i];
+
+		/* Unanswered when the link broke (a broker restart): it may or
+		 * may not be queued, so it is to be sent again, not failed. */
+		pub->built[i]->rc = rc ? rc : c->result == 0 ? 0 :
+				    c->answered ? FLEET_CAST_REFUSED : FLEET_CAST_UNREACHABLE;
+		pub->built[i]->err = rc ? err : c->err;
+		pub->built[i]->unrouted = !rc && c->answered && c->unrouted;
 	}
 	for (i = 0; i < n; i++)
 		free(pub->bodies[i]);
@@ -158,6 +165,7 @@ int fleet_publisher_cast_many(struct fleet_publisher *pub, size_t n,
 	for (i = 0; i < n; i++) {
 		casts[i].args = NULL;	/* stolen by the run */
 		casts[i].rc = jobs[i].rc;
+		casts[i].unrouted = jobs[i].unrouted;
 		casts[i].err = jobs[i].err;
 	}
 out:

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "metrics/fleet_metrics.h"
+#include "store/fleet_store_outbox.h"
 #include "prom.h"
 
 /* The statuses the API answers; any other is counted as "other". */
@@ -186,6 +187,19 @@ static int metrics_upgrades(struct fleet_store *store, struct prom_text *t, stru
 	return 0;
 }
 
+/* The outbox's backlog: casts recorded, not yet confirmed by the broker. */
+static int metrics_casts(struct fleet_store *store, struct prom_text *t, struct error *err)
+{
+	uint64_t pending;
+
+	if (fleet_store_outbox_pending(store, &pending, err) < 0)
+		return -1;
+	prom_emit(t, "# HELP slotfleet_casts_pending The API's casts recorded but not yet confirmed by the broker (the outbox).\n"
+		"# TYPE slotfleet_casts_pending gauge\n"
+		"slotfleet_casts_pending %ju\n", (uintmax_t)pending);
+	return 0;
+}
+
 /* The most common versions by name, the rest as "other"; "unknown" for
  * instances that never sent a heartbeat with a version.  Neither word is a
  * version (version.h: they start with a digit or v). */
@@ -227,7 +241,8 @@ int fleet_metrics_render(struct fleet_metrics *m, struct fleet_store *store, cha
 	metrics_requests(m, &t);
 	metrics_keystone(m, &t);
 	metrics_reports(m, &t);
-	if (metrics_upgrades(store, &t, err) < 0 || metrics_versions(store, &t, err) < 0) {
+	if (metrics_upgrades(store, &t, err) < 0 || metrics_casts(store, &t, err) < 0 ||
+	    metrics_versions(store, &t, err) < 0) {
 		free(t.buf);
 		return -1;
 	}

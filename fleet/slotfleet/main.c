@@ -5,7 +5,8 @@
  *
  * Loads the config, the token file and the instances' keys, opens the store
  * (one handle per API thread, one for the consumer, one for the rollout
- * driver), starts the rollout driver (fleet_rollout.h), the report consumer
+ * driver, one for the outbox), starts the outbox's publisher (the API's
+ * casts, fleet_outbox.h), the rollout driver (fleet_rollout.h), the report consumer
  * (which kicks the driver when it stores a FAILED) and the HTTP API, then waits for SIGTERM or SIGINT (signalfd:
  * the signals are blocked in every thread) and stops both cleanly: the API
  * finishes the requests in progress, the consumer leaves any message it has
@@ -39,6 +40,7 @@ struct slotfleet {
 	struct fleet_publisher *publisher;
 	struct fleet_consumer *consumer;
 	struct fleet_rollout_driver *rollouts;
+	struct fleet_outbox *outbox;
 	struct fleet_api_deps deps;
 	struct fleet_api *api;
 };
@@ -118,13 +120,14 @@ static int start(struct slotfleet *f, struct error *err)
 	    fleet_store_open(&f->consumer_store, spec, err) < 0 ||
 	    fleet_pool_open(&f->pool, spec, f->config.api.threads, err) < 0 ||
 	    fleet_publisher_new(&f->publisher, &f->config, f->keys, err) < 0 ||
+	    fleet_outbox_start(&f->outbox, spec, f->publisher, err) < 0 ||
 	    fleet_rollout_start(&f->rollouts, spec, f->publisher, f->config.amqp.rpc_version_cap,
 				err) < 0 ||
 	    fleet_consumer_start(&f->consumer, &f->config, f->keys, f->consumer_store,
 				 f->metrics, kick_rollouts, f->rollouts, err) < 0)
 		return -1;
 	f->deps = (struct fleet_api_deps){ &f->config, f->auth, f->keystone, f->rate, f->pool,
-					   f->publisher, f->metrics };
+					   f->publisher, f->metrics, f->outbox };
 	if (fleet_api_start(&f->api, &f->deps, err) < 0)
 		return -1;
 	if (f->keystone)
@@ -143,6 +146,7 @@ static void stop(struct slotfleet *f)
 	fleet_api_stop(f->api);
 	fleet_consumer_stop(f->consumer);	/* first: it kicks the driver */
 	fleet_rollout_stop(f->rollouts);
+	fleet_outbox_stop(f->outbox);		/* after the API: it kicks the outbox */
 	fleet_publisher_free(f->publisher);
 	fleet_pool_close(f->pool);
 	fleet_store_close(f->consumer_store);

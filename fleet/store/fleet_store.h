@@ -86,6 +86,18 @@ const char *fleet_state_name(enum fleet_state state);
 int fleet_state_parse(const char *name, enum fleet_state *state);
 int fleet_state_final(enum fleet_state state);
 
+/* Where a record's cast is (read with the record; never written through
+ * it): the outbox's row (fleet_store_outbox.h), or a rollout's or policy's
+ * planned cast.  UNKNOWN: no cast recorded (a record a report created, or
+ * one from before schema v7, whose cast was confirmed before the API
+ * answered). */
+enum fleet_cast_state {
+	FLEET_CAST_STATE_UNKNOWN = 0,
+	FLEET_CAST_STATE_PENDING,			/* recorded, not yet queued by the broker */
+	FLEET_CAST_STATE_QUEUED,			/* the broker confirmed it */
+	FLEET_CAST_STATE_REFUSED,			/* the broker did not queue it: the record FAILED */
+};
+
 struct fleet_upgrade {
 	char id[FLEET_ID_MAX];
 	char tenant[FLEET_ID_MAX];		/* who asked; "" for records created by a report */
@@ -101,6 +113,7 @@ struct fleet_upgrade {
 	enum fleet_state state;
 	char reason[FLEET_REASON_MAX];
 	int64_t created_us, updated_us;		/* UNIX time in microseconds */
+	enum fleet_cast_state cast;		/* read only (gets and lists) */
 };
 
 struct fleet_event {
@@ -226,8 +239,13 @@ struct fleet_heartbeat {
 	const char *rpc_api_version;		/* NULL: "" */
 };
 
+struct fleet_outbox_cast;			/* store/fleet_store_outbox.h */
+
 struct fleet_batch_item {
 	const struct fleet_upgrade *insert;
+	const struct fleet_outbox_cast *cast;	/* with insert, may be NULL: its cast,
+						 * queued in the outbox in the same
+						 * transaction if the record was inserted */
 	const struct fleet_report *report;
 	const struct fleet_heartbeat *heartbeat;
 	int result;				/* out */

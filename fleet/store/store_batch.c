@@ -8,7 +8,8 @@
  * conditional UPDATE (the rules of fleet_store.h, one statement) and the
  * SELECT of the record's instance; a heartbeat's upsert.  Round 2 holds, in
  * item order, what follows from round 1: the event of each applied insert
- * or report, and the instance of a record just created.
+ * or report, the instance of a record just created, and the outbox row of
+ * an inserted record's cast (store/fleet_store_outbox.h).
  *
  * Heartbeats are coalesced first (store_coalesce.c): of one instance's
  * heartbeats in the batch only the newest by sent time is written, the
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/fleet_store_outbox.h"
 #include "store/store_internal.h"
 
 static const char store_sql_report_create[] =
@@ -63,6 +65,10 @@ static const char store_sql_heartbeat[] =
 	" rpc_api_version = excluded.rpc_api_version,"
 	" last_seen_us = excluded.last_seen_us"
 	" WHERE instances.last_seen_us <= excluded.last_seen_us";
+
+static const char store_sql_cast[] =
+	"INSERT INTO casts (upgrade_id, instance_id, method, version, args, created_us)"
+	" VALUES ($1, $2, $3, $4, $5, $6)";
 
 static struct db_stmt *store_stmt(struct db_stmt *s, const char *sql, const struct db_value *p,
 				  int n)
@@ -176,6 +182,15 @@ static struct db_stmt *store_settle(struct store_run *run, struct db_stmt *s)
 		if (item->result)
 			s = store_follow(run, item->insert->id, FLEET_NEW, "api",
 					 item->insert->instance_id, s);
+		if (item->result && item->cast) {
+			const struct fleet_outbox_cast *c = item->cast;
+
+			STORE_PARAMS(run->cast, DB_T(item->insert->id),
+				     DB_T(item->insert->instance_id), DB_T(c->method),
+				     DB_T(c->version ? c->version : "1.0"), DB_T(c->args),
+				     DB_I(run->at_us));
+			s = store_stmt(s, store_sql_cast, run->cast, 6);
+		}
 	} else if (item->report) {
 		created = run->creates && d[0].changes > 0;
 		item->result = created || d[run->creates].changes > 0;
@@ -196,7 +211,7 @@ struct store_batch {
 	struct store_run *runs;
 	unsigned char *superseded;	/* per item: a heartbeat a later one hides */
 	struct db_stmt *round1;		/* 3 per item: a report's at most */
-	struct db_stmt *round2;		/* 2 per item */
+	struct db_stmt *round2;		/* 3 per item */
 };
 
 /* A batch without inserts (the report consumer's) as multi-row statements
@@ -273,8 +288,13 @@ static void store_batch_check(struct fleet_batch_item *items, size_t count)
 		if (!!item->insert + !!item->report + !!item->heartbeat != 1)
 			item->result = store_invalid(&item->err, "store: batch item %zu is not one"
 							       " insert, report or heartbeat", i);
+		else if (item->cast && !item->insert)
+			item->result = store_invalid(&item->err, "store: batch item %zu: a cast"
+							       " without its record", i);
 		else if (item->insert)
-			item->result = store_check_upgrade(item->insert, &item->err);
+			item->result = store_check_upgrade(item->insert, &item->err) < 0 ||
+				       (item->cast && store_check_cast(item->cast, &item->err) < 0) ?
+				       -1 : 0;
 		else if (item->report)
 			item->result = store_check_report(item->report, &item->err);
 		else
@@ -297,7 +317,7 @@ int fleet_store_batch(struct fleet_store *store, struct fleet_batch_item *items,
 	}
 	store_batch_check(items, count);
 	b.runs = calloc(count ? count : 1, sizeof *b.runs);
-	b.round1 = calloc(count ? 5 * count : 1, sizeof *b.round1);
+	b.round1 = calloc(count ? 6 * count : 1, sizeof *b.round1);
 	b.superseded = malloc(count ? count : 1);
 	if (!b.runs || !b.round1 || !b.superseded ||
 	    store_coalesce(items, count, b.superseded) < 0) {

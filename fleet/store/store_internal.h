@@ -14,6 +14,7 @@
  *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
  *   store_metrics.c the counts the metrics' gauges show
  *   store_summary.c the fleet's counts (GET .../mgmt/summary, the web UI)
+ *   store_outbox.c  the outbox of the API's casts: claim, settle, release
  * Arrows go one way: store.c calls the migrations, the single writes call
  * the batch, the batch calls store_write.c's checks, store_coalesce.c
  * and store_rows.c;
@@ -27,7 +28,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */
@@ -72,6 +73,17 @@ int store_invalid(struct error *err, const char *fmt, ...)
 #define STORE_UPGRADE_COLS \
 	"id, tenant, kind, instance_id, from_version, to_version, strategy, location, " \
 	"sha256, rollout_id, state, reason, created_us, updated_us, policy_id"
+/* The same and where its cast is (enum fleet_cast_state, before the
+ * refusal is told from the record): the outbox's row (state + 1), else a
+ * rollout's or a policy's planned cast (1 pending, 2 settled), else 0.
+ * For SELECTs FROM upgrades; store_row_upgrade() takes both. */
+#define STORE_UPGRADE_READ STORE_UPGRADE_COLS ", COALESCE(" \
+	"(SELECT c.state + 1 FROM casts c WHERE c.upgrade_id = upgrades.id), " \
+	"(SELECT CASE WHEN t.cast_us > 0 THEN 2 ELSE 1 END FROM rollout_targets t" \
+	" WHERE t.rollout_id = upgrades.rollout_id AND t.instance_id = upgrades.instance_id" \
+	" AND t.upgrade_id = upgrades.id), " \
+	"(SELECT CASE WHEN p.cast_us > 0 THEN 2 ELSE 1 END FROM policy_casts p" \
+	" WHERE p.upgrade_id = upgrades.id), 0)"
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err);
 int store_parse_state(const char *text, enum fleet_state *state, struct error *err);
@@ -88,6 +100,8 @@ int store_insert_tx(struct db *db, void *ctx, struct error *err);
 /* The other checks of fleet_store_batch()'s items: -1 (EINVAL, err set). */
 int store_check_report(const struct fleet_report *r, struct error *err);
 int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
+struct fleet_outbox_cast;
+int store_check_cast(const struct fleet_outbox_cast *c, struct error *err);
 
 /* Statements the single insert and the batch share (store_write.c):
  * upgrade insert ($1..$15: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
@@ -119,6 +133,7 @@ struct store_run {
 	struct db_value id[1];			/* the upgrade's id: SELECT */
 	struct db_value event[5];
 	struct db_value instance[1];		/* a created record's instance */
+	struct db_value cast[6];		/* an inserted record's cast (the outbox) */
 	struct db_stmt *decide;			/* its round 1 statements (NULL: none) */
 	int creates;				/* round 1 began with a create */
 	char stored[FLEET_INSTANCE_MAX];	/* the record's instance, "" if none */
@@ -141,6 +156,8 @@ int store_report_unapplied(struct store_run *run);
  * holds it (always on SQLite), 0 not, -1; take: take it if free. */
 int store_lock_held(struct db *db, const char *key, struct error *err);
 int store_lock_take(struct db *db, const char *key, int *held, struct error *err);
+/* The bigint a lock key is taken as (what pg_locks shows of it). */
+int64_t store_lock_key(const char *key);
 int store_lock_release(struct db *db, const char *key, struct error *err);
 /* Takes key's lock until the transaction ends (PostgreSQL; SQLite's
  * BEGIN IMMEDIATE serializes writers already).  0, -1. */

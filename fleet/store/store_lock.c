@@ -18,6 +18,11 @@ static int64_t lock_hash(const char *key)
 	return (int64_t)h;
 }
 
+int64_t store_lock_key(const char *key)
+{
+	return lock_hash(key);
+}
+
 /* pg_locks shows a bigint key as classid (high half), objid (low half) and
  * objsubid 1. */
 #define LOCK_HELD \

@@ -21,7 +21,9 @@ int store_parse_state(const char *text, enum fleet_state *state, struct error *e
 int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *up,
 		      struct error *err)
 {
-	if (ncols != 15)
+	int64_t cast = 0;
+
+	if (ncols != 15 && ncols != 16)
 		return error_set(err, "store: upgrade row has %d columns", ncols);
 	memset(up, 0, sizeof *up);
 	db_copy_text(up->id, sizeof up->id, cols[0]);
@@ -38,8 +40,16 @@ int store_row_upgrade(const char *const *cols, int ncols, struct fleet_upgrade *
 	db_copy_text(up->policy_id, sizeof up->policy_id, cols[14]);
 	if (store_parse_state(cols[10], &up->state, err) ||
 	    db_parse_int(cols[12], "created_us", &up->created_us, err) ||
-	    db_parse_int(cols[13], "updated_us", &up->updated_us, err))
+	    db_parse_int(cols[13], "updated_us", &up->updated_us, err) ||
+	    (ncols == 16 && db_parse_int(cols[15], "cast", &cast, err)))
 		return -1;
+	up->cast = cast >= FLEET_CAST_STATE_PENDING && cast <= FLEET_CAST_STATE_REFUSED ?
+		   (enum fleet_cast_state)cast : FLEET_CAST_STATE_UNKNOWN;
+	/* A rollout's or a policy's refused cast is settled like a sent one;
+	 * the record's reason tells them apart (only a refusal writes it). */
+	if (up->cast == FLEET_CAST_STATE_QUEUED && up->state == FLEET_FAILED &&
+	    !strncmp(up->reason, "cast not queued: ", 17))
+		up->cast = FLEET_CAST_STATE_REFUSED;
 	return 0;
 }
 
@@ -69,7 +79,7 @@ static int store_get_read(struct db *db, void *ctx, struct error *err)
 	struct store_rows *r = ctx;
 	struct db_value p[] = { DB_T(r->id) };
 
-	if (db_exec(db, "SELECT " STORE_UPGRADE_COLS " FROM upgrades WHERE id = $1", p, 1,
+	if (db_exec(db, "SELECT " STORE_UPGRADE_READ " FROM upgrades WHERE id = $1", p, 1,
 		    store_upgrade_row, r, NULL, err))
 		return -1;
 	return r->count > 0;
@@ -148,7 +158,7 @@ static int store_list_read(struct db *db, void *ctx, struct error *err)
 	struct store_rows *r = ctx;
 	const struct fleet_upgrade_filter *f = r->filter;
 	struct db_value p[8];
-	char sql[768];
+	char sql[1536];
 	size_t used = 0;
 	int64_t created = -1;
 	int n = 0;
@@ -161,7 +171,7 @@ static int store_list_read(struct db *db, void *ctx, struct error *err)
 		if (created < 0)
 			return 1;
 	}
-	STORE_APPEND("%s", "SELECT " STORE_UPGRADE_COLS " FROM upgrades WHERE TRUE");
+	STORE_APPEND("%s", "SELECT " STORE_UPGRADE_READ " FROM upgrades WHERE TRUE");
 	if (f->has_state) {
 		p[n++] = DB_I(f->state);
 		STORE_APPEND(" AND state = $%d", n);

@@ -185,6 +185,48 @@ static const struct store_step store_policy_timeout[] = {
 	{ ANY, "ALTER TABLE policies ADD COLUMN timeout_us BIGINT NOT NULL DEFAULT 1800000000" },
 };
 
+/* The outbox (store/fleet_store_outbox.h): the casts of the API's
+ * records, written in the transaction that inserts the record and sent by
+ * the outbox publisher after the commit.  seq is the order they are sent
+ * in; state 0 pending, 1 queued by the broker, 2 refused by it.  A pending
+ * row is leased (lease_owner, lease_until_us) by the slotfleet sending it,
+ * so that processes on one PostgreSQL do not send it twice; lease_key is
+ * the holder's session advisory lock (a dead holder's lease ends at once);
+ * attempts counts the leases taken.  Records from before v7 have no row:
+ * their casts were confirmed before the API answered. */
+static const struct store_step store_v7[] = {
+	{ DB_SQLITE, "CREATE TABLE casts ("
+		     " seq INTEGER PRIMARY KEY,"	/* the rowid: never reused, as rows stay */
+		     " upgrade_id TEXT NOT NULL UNIQUE REFERENCES upgrades (id),"
+		     " instance_id TEXT NOT NULL,"
+		     " method TEXT NOT NULL,"
+		     " version TEXT NOT NULL,"
+		     " args TEXT NOT NULL,"
+		     " created_us BIGINT NOT NULL,"
+		     " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+		     " done_us BIGINT NOT NULL DEFAULT 0,"
+		     " attempts INTEGER NOT NULL DEFAULT 0,"
+		     " lease_owner TEXT NOT NULL DEFAULT '',"
+		     " lease_until_us BIGINT NOT NULL DEFAULT 0,"
+		     " lease_key BIGINT NOT NULL DEFAULT 0)" },
+	{ PG, "CREATE TABLE casts ("
+	      " seq BIGSERIAL PRIMARY KEY,"
+	      " upgrade_id TEXT COLLATE \"C\" NOT NULL UNIQUE REFERENCES upgrades (id),"
+	      " instance_id TEXT COLLATE \"C\" NOT NULL,"
+	      " method TEXT NOT NULL,"
+	      " version TEXT NOT NULL,"
+	      " args TEXT NOT NULL,"
+	      " created_us BIGINT NOT NULL,"
+	      " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+	      " done_us BIGINT NOT NULL DEFAULT 0,"
+	      " attempts INTEGER NOT NULL DEFAULT 0,"
+	      " lease_owner TEXT NOT NULL DEFAULT '',"
+	      " lease_until_us BIGINT NOT NULL DEFAULT 0,"
+	      " lease_key BIGINT NOT NULL DEFAULT 0)" },
+	/* The pending ones, in order: what the publisher reads. */
+	{ ANY, "CREATE INDEX casts_pending ON casts (state, seq)" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -195,6 +237,7 @@ static const struct {
 	{ store_v4, sizeof store_v4 / sizeof store_v4[0] },
 	{ store_rollout_big, sizeof store_rollout_big / sizeof store_rollout_big[0] },
 	{ store_policy_timeout, sizeof store_policy_timeout / sizeof store_policy_timeout[0] },
+	{ store_v7, sizeof store_v7 / sizeof store_v7[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

@@ -8,6 +8,7 @@
  * here); the single calls are batches of one (store_single.c). */
 #include <string.h>
 
+#include "store/fleet_store_outbox.h"
 #include "store/store_internal.h"
 
 /* seq is computed under the upgrade's row lock, taken by the statement
@@ -127,5 +128,14 @@ int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err)
 		return -1;
 	if (!h->instance_id[0])
 		return store_invalid(err, "store: heartbeat without instance_id"), -1;
+	return 0;
+}
+
+int store_check_cast(const struct fleet_outbox_cast *c, struct error *err)
+{
+	if (store_check_text(c->method, FLEET_CAST_METHOD_MAX, 0, "cast method", err) ||
+	    store_check_text(c->version, FLEET_RPC_API_MAX, 1, "cast version", err) ||
+	    store_check_text(c->args, FLEET_CAST_ARGS_MAX, 0, "cast args", err))
+		return -1;
 	return 0;
 }

@@ -2,9 +2,13 @@
 # slotfleet benchmark (issue 11): the control plane on SQLite and on
 # PostgreSQL (a private cluster, fsync on), with one private RabbitMQ.
 #   API     wrk POSTs upgrades (a new instance id each, rate limit off) for
-#           BENCH_FLEET_API_S seconds over BENCH_FLEET_CONNS connections; every
-#           cast is really published, queued (a durable catch-all queue bound
-#           to guestagent.#) and confirmed.  Accepted (202) per second, p50/p99.
+#           BENCH_FLEET_API_S seconds over BENCH_FLEET_CONNS connections,
+#           with the broker up and with it stopped; a 202 comes once the
+#           record and its cast are committed (the outbox).  Accepted (202)
+#           per second, p50/p99; broker up: when the last cast was confirmed
+#           (really published, queued in a durable catch-all queue bound to
+#           guestagent.#); broker stopped: how long the backlog takes once it
+#           is started again.
 #   ingest  BENCH_FLEET_REPORTS guest reports (outcomes DOWNLOADING..SUCCESS and
 #           a heartbeat, per upgrade, for 1000 instances) are queued while
 #           slotfleet is stopped, then slotfleet is started: from the first
@@ -87,17 +91,47 @@ db_size_kb() {
 	fi
 }
 
-bench_api() { # BACKEND
-	fleet_ini "$(db_spec "$1" api_$1)" "prefetch = 256"
-	fleet_start || return 1
+# pending BACKEND NAME: casts in the outbox not yet confirmed by the broker.
+pending() {
+	db_query "$1" "$2" "SELECT count(*) FROM casts WHERE state = 0"
+}
+pending_is() { [ "$(pending "$1" "$2")" = "$3" ]; }
+
+# api_run BACKEND BROKER: wrk against a fresh database, the broker up or
+# stopped; a row of api.rows.  With the broker up, how long after wrk's end
+# the last cast was confirmed; stopped, how long the backlog takes once the
+# broker is started again.
+api_run() {
+	name=api_$1_$2
+	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 256"
+	[ "$2" = up ] || rabbit_stop || true	# (set -e: its kills may find a pid gone)
+	if [ "$2" = up ]; then fleet_start || return 1; else FLEET_NO_BROKER=1 fleet_start || return 1; fi
 	wrk -t 2 -c "$conns" -d "${api_s}s" -s "$top/tests/bench/slotfleet_post.lua" \
 		"$API/upgrade" -- "$ADMIN" > "$T/wrk.out" || { cat "$T/wrk.out" >&2; return 1; }
+	end=$(now_ms)
+	left=$(pending "$1" "$name")
+	if [ "$2" = stopped ]; then
+		rabbit_start "$T/rabbit" || { echo "slotfleet: rabbitmq did not restart" >&2; return 1; }
+		"$LOAD" sink "$AMQP" bench-casts 'guestagent.#'	# the transient exchange's binding
+		end=$(now_ms)
+	fi
+	wait_until 600 pending_is "$1" "$name" 0 || echo "slotfleet: casts still pending" >&2
+	drained=$(($(now_ms) - end))
 	fleet_stop
-	set -- "$1" $(tail -n 1 "$T/wrk.out")	# accepted A other O p50_us P p99_us Q seconds S
-	[ "$5" = 0 ] || echo "slotfleet: $5 requests not accepted (see $T/fleet.log)" >&2
-	rate=$(awk -v a="$3" -v s="${11}" 'BEGIN { printf "%d", a / s }')
-	echo "| $1 | $threads | $conns | $3 | $5 | $rate/s | $(($7 / 1000)).$(($7 % 1000 / 100)) ms | $(($9 / 1000)).$(($9 % 1000 / 100)) ms |" >> "$T/api.rows"
-	echo "api $1: $rate/s accepted, p50 $(($7 / 1000)) ms, p99 $(($9 / 1000)) ms"
+	set -- "$1" "$2" $(tail -n 1 "$T/wrk.out")	# accepted A other O p50_us P p99_us Q seconds S
+	[ "$6" = 0 ] || echo "slotfleet: $6 requests not accepted (see $T/fleet.log)" >&2
+	rate=$(awk -v a="$4" -v s="${12}" 'BEGIN { printf "%d", a / s }')
+	if [ "$2" = up ]; then
+		after="$left pending at the end, all queued $(secs "$drained") s later"
+	else
+		after="$left pending, sent $(secs "$drained") s after the broker was back ($(awk -v n="$left" -v ms="$drained" 'BEGIN { printf "%d", ms ? n * 1000 / ms : 0 }')/s)"
+	fi
+	echo "| $1 | $2 | $threads | $conns | $4 | $6 | $rate/s | $(($8 / 1000)).$(($8 % 1000 / 100)) ms | $((${10} / 1000)).$((${10} % 1000 / 100)) ms | $after |" >> "$T/api.rows"
+	echo "api $1, broker $2: $rate/s accepted, p50 $(($8 / 1000)) ms, p99 $((${10} / 1000)) ms; $after"
+}
+
+bench_api() { # BACKEND
+	api_run "$1" up && api_run "$1" stopped
 }
 
 all_success() { # BACKEND NAME COUNT
@@ -245,11 +279,12 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "or a private PostgreSQL (fsync on), all on this machine (load average at the end: $load)."
 	echo
 	echo "API: \`wrk -t 2 -c $conns -d ${api_s}s\` POSTs upgrades, each for a new instance id, rate"
-	echo "limit off, [api] threads = $threads; every cast published, queued in a durable queue and"
-	echo "confirmed before the 202."
+	echo "limit off, [api] threads = $threads; a 202 once the record and its cast are committed (the"
+	echo "outbox), the broker up (every cast then published, queued in a durable queue, confirmed)"
+	echo "or stopped (the casts wait; then the broker is started and the backlog timed)."
 	echo
-	echo "| store | threads | connections | accepted | refused | accepted/s | p50 | p99 |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| store | broker | threads | connections | accepted | refused | accepted/s | p50 | p99 | casts |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	rows api
 	echo
 	echo "Report ingest: the reports (per upgrade: 5 outcomes and a heartbeat, $instances instances) queued"

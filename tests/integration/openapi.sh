@@ -51,7 +51,7 @@ d = yaml.safe_load(open(sys.argv[1]))
 del d["paths"]["/v1.0/{tenant}/mgmt/instances/{instance_id}"]
 yaml.safe_dump(d, open(out + "/missing-path.yaml", "w"))
 d = yaml.safe_load(open(sys.argv[1]))
-del d["paths"]["/v1.0/{tenant}/mgmt/upgrade"]["post"]["responses"]["503"]
+del d["paths"]["/v1.0/{tenant}/mgmt/upgrade"]["post"]["responses"]["202"]
 yaml.safe_dump(d, open(out + "/missing-status.yaml", "w"))
 d = yaml.safe_load(open(sys.argv[1]))
 d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["delete"] = d["paths"]["/v1.0/{tenant}/mgmt/upgrades/{id}"]["get"]

@@ -2,8 +2,8 @@
 # slotfleet's API against hostile input, without a broker (the consumer
 # keeps retrying meanwhile; the API must answer regardless): a table of bad
 # requests with their expected status and field (nothing of them recorded),
-# 401/403/404/405/413, a cast the broker cannot take (FAILED record,
-# 503), 429 with Retry-After, slow clients that do not block a GET, and a
+# 401/403/404/405/413, a cast the broker cannot take (202, the record NEW
+# with its cast pending), 429 with Retry-After, slow clients that do not block a GET, and a
 # log without tokens or control characters.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/slotfleet.sh"
@@ -105,16 +105,17 @@ check "and the other tenant's own path works" \
 	[ "$(status "$OTHER" GET "http://127.0.0.1:$FLEET_PORT/v1.0/other/mgmt/upgrades")" = 200 ]
 check "401 before a body is looked at" [ "$(status "" POST "$API/upgrade")" = 401 ]
 
-# A good request while the broker is unreachable: recorded, then FAILED.
-check "a cast the broker cannot take answers 503" [ "$(api POST /upgrade "$(ok_body ', "upgrade_id": "up-nobroker"')")" = 503 ]
-check "with the error body naming the upgrade" sh -c 'grep -q "upgrade up-nobroker: cast not queued" "$0"' "$T/body"
-check "and the record is FAILED with the reason" sh -c \
-	'[ "$(curl -s -H "X-Auth-Token: $1" "$2/upgrades/up-nobroker" | /usr/bin/python3 -c "import json,sys; u=json.load(sys.stdin)[\"upgrade\"]; print(u[\"state\"], u[\"reason\"][:15])")" = "FAILED cast not queued" ]' \
+# A good request while the broker is unreachable: recorded, its cast pending
+# in the outbox (sent once the broker answers; slotfleet_outbox.sh).
+check "a cast the broker cannot take yet is accepted: 202" [ "$(api POST /upgrade "$(ok_body ', "upgrade_id": "up-nobroker"')")" = 202 ]
+check "with the record, cast pending" sh -c 'grep -q "\"cast\": *\"pending\"" "$0"' "$T/body"
+check "and the stored record is NEW, cast pending" sh -c \
+	'[ "$(curl -s -H "X-Auth-Token: $1" "$2/upgrades/up-nobroker" | /usr/bin/python3 -c "import json,sys; u=json.load(sys.stdin)[\"upgrade\"]; print(u[\"state\"], u[\"cast\"])")" = "NEW pending" ]' \
 	_ "$ADMIN" "$API"
 check "the same upgrade_id again is a 409" [ "$(api POST /upgrade "$(ok_body ', "upgrade_id": "up-nobroker"')")" = 409 ]
 # A deployer's strategy: any well-formed name, an opaque location (the guest judges).
-check "a strategy the guest may define passes through (503: only the broker is missing)" \
-	[ "$(api POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"strategy\": \"jenkins\", \"location\": \"agent/job #42\", \"upgrade_id\": \"up-jenkins\"}")" = 503 ]
+check "a strategy the guest may define passes through (202)" \
+	[ "$(api POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"strategy\": \"jenkins\", \"location\": \"agent/job #42\", \"upgrade_id\": \"up-jenkins\"}")" = 202 ]
 
 # Slow clients (more than the API's threads) do not block a GET.
 /usr/bin/python3 "$SLOTD_SRC/tests/support/slow_client.py" "$FLEET_PORT" 6 8 > "$T/slow.out" 2>&1 &

@@ -1,10 +1,11 @@
 #!/bin/sh
 # slotfleet's GET /metrics, without a broker: after a write the broker
-# cannot take (503, a FAILED record), a 429, a 401, a 404 and a 405, the
+# cannot take yet (202, the record NEW, its cast pending in the outbox), a
+# 429, a 401, a 404 and a 405, the
 # scrape needs no token, passes `promtool check metrics` and
 # tests/support/prom_get.py, counts each answer under its route template
 # and status (never the path as sent), shows the store's counts (upgrades
-# by state, instances by agent version), and carries no token, tenant or
+# by state, casts pending, instances by agent version), and carries no token, tenant or
 # URL from the configuration.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/slotfleet.sh"
@@ -19,7 +20,7 @@ fleet_start || exit 1
 
 I=27e25b73-88a1-4526-b2b9-919a28b8b33f
 BODY="{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\", \"location\": \"http://127.0.0.1:9/v2.bundle\"}"
-check "a write the broker cannot take answers 503" [ "$(api POST /upgrade "$BODY")" = 503 ]
+check "a write the broker cannot take yet answers 202" [ "$(api POST /upgrade "$BODY")" = 202 ]
 check "the next write is over the rate: 429" [ "$(api POST /upgrade "$BODY")" = 429 ]
 check "an unknown upgrade answers 404" [ "$(api GET "/upgrades/nosuch")" = 404 ]
 check "a list answers 200" [ "$(api GET /upgrades)" = 200 ]
@@ -49,7 +50,7 @@ is() { # SAMPLE VALUE
 }
 check "prom_get.py reads it strictly" /usr/bin/python3 "$SLOTD_SRC/tests/support/prom_get.py" "$M"
 R='/v1.0/{tenant}/mgmt'
-is "slotfleet_http_requests_total{route=\"POST $R/upgrade\",status=\"503\"}" 1
+is "slotfleet_http_requests_total{route=\"POST $R/upgrade\",status=\"202\"}" 1
 is "slotfleet_http_requests_total{route=\"POST $R/upgrade\",status=\"429\"}" 1
 is "slotfleet_http_requests_total{route=\"GET $R/upgrades/{id}\",status=\"404\"}" 1
 is "slotfleet_http_requests_total{route=\"GET $R/upgrades\",status=\"200\"}" 1
@@ -57,8 +58,9 @@ is "slotfleet_http_requests_total{route=\"GET $R/upgrades\",status=\"401\"}" 1
 is "slotfleet_http_requests_total{route=\"unmatched\",status=\"404\"}" 1
 is "slotfleet_http_requests_total{route=\"unmatched\",status=\"405\"}" 1
 is slotfleet_http_rate_limited_total 1
-is 'slotfleet_upgrades{state="FAILED"}' 1
-is 'slotfleet_upgrades{state="NEW"}' 0
+is 'slotfleet_upgrades{state="FAILED"}' 0
+is 'slotfleet_upgrades{state="NEW"}' 1
+is slotfleet_casts_pending 1
 is 'slotfleet_instances{agent_version="unknown"}' 1
 is 'slotfleet_instances{agent_version="other"}' 0
 is slotfleet_reports_ingested_total 0

@@ -24,12 +24,12 @@ body() { # INSTANCE
 records() { sqlite3 "$T/fleet.db" "SELECT COUNT(*) FROM upgrades"; }
 wal_unlinked() { ls -l "/proc/$FLEET_PID/fd" | grep -q 'fleet\.db-wal (deleted)'; }
 
-# Without a broker a POST answers 503 and leaves a FAILED record: a write.
-check "a first write (503, FAILED record)" [ "$(api POST /upgrade "$(body 1e3b0d8e-0000-4000-8000-000000000001)")" = 503 ]
+# Without a broker a POST answers 202 and leaves a NEW record, its cast pending: a write.
+check "a first write (202, the cast pending)" [ "$(api POST /upgrade "$(body 1e3b0d8e-0000-4000-8000-000000000001)")" = 202 ]
 check "an outside reader sees it" [ "$(records)" = 1 ]
 check "a second outside reader sees it" [ "$(records)" = 1 ]
 check "slotfleet's WAL is still the file on disk" sh -c '! ls -l "/proc/$0/fd" | grep -q "fleet\.db-wal (deleted)"' "$FLEET_PID"
-check "a write after the outside readers" [ "$(api POST /upgrade "$(body 1e3b0d8e-0000-4000-8000-000000000002)")" = 503 ]
+check "a write after the outside readers" [ "$(api POST /upgrade "$(body 1e3b0d8e-0000-4000-8000-000000000002)")" = 202 ]
 check "an outside reader sees the later write" [ "$(records)" = 2 ]
 fleet_stop KILL
 check "both records survive slotfleet's SIGKILL" [ "$(records)" = 2 ]

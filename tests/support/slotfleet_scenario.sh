@@ -166,7 +166,7 @@ check "slotctl instance shows the new version" wait_for 30 ctl_instance
 check "slotctl instance --json" sh -c '"$0" --api "$1" --token-file "$2" --tenant acme instance "$3" --json | grep -q "\"agent_slot\": \"b\""' \
 	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$INSTANCE"
 check "an API refusal is exit 1 with the field and message" sh -c \
-	'! "$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance nobody-here --version v2.0.0 --location "$3/v2.bundle" 2> "$4"; [ $? = 0 ] && grep -q "502" "$4"' \
+	'! "$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance nobody-here --version v2.0.0 --location "$3/v2.bundle" --id cli-2 2> "$4"; [ $? = 0 ] && grep -q "409.*upgrade_id" "$4"' \
 	"$B/slotctl" "http://127.0.0.1:$FLEET_PORT" "$T/token" "$URL" "$T/ctl.err"
 check "a bad version is refused before sending (exit 2)" sh -c \
 	'"$0" --api "$1" --token-file "$2" --tenant acme upgrade --instance x --version 1..2 --location http://h/x 2> /dev/null; [ $? = 2 ]' \

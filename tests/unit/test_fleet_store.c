@@ -908,14 +908,16 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 }
 
-/* Takes a store's database back to schema v2 as v2 left it: v6 only added
- * policies.timeout_us (gone with the table), v5 only added
- * indexes of the rollouts' targets, v4 only added
+/* Takes a store's database back to schema v2 as v2 left it: v7 only added
+ * the outbox (casts), v6 only policies.timeout_us (gone with the
+ * table), v5 only added indexes of the rollouts' targets, v4 only added
  * the policies' tables and upgrades.policy_id, v3 only added
  * instances.rpc_api_version, so this is a database a v2 slotfleet made. */
 static void downgrade_to_v2(const char *spec)
 {
 	static const char *const steps[] = {
+		"DROP TABLE casts",
+		"DELETE FROM schema_version WHERE version = 7",
 		"DELETE FROM schema_version WHERE version = 6",
 		"DROP INDEX upgrades_by_rollout",
 		"DROP INDEX rollout_targets_unconfirmed",
@@ -942,7 +944,7 @@ static void downgrade_to_v2(const char *spec)
 	db->ops->close(db);
 }
 
-/* A v2 database opens at v6 (v3 to v6 in order) with its rows; the API version of a heartbeat
+/* A v2 database opens at v7 (v3 to v7 in order) with its rows; the API version of a heartbeat
  * stored before is unknown ("") until the instance's next one. */
 static void test_migration_v2_to_v3(void **state)
 {
@@ -957,7 +959,7 @@ static void test_migration_v2_to_v3(void **state)
 	downgrade_to_v2(f->spec);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
@@ -970,6 +972,32 @@ static void test_migration_v2_to_v3(void **state)
 	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 6000, NULL), 0);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-2", &in, NULL), 1);
 	assert_string_equal(in.rpc_api_version, "1.1");
+}
+
+/* SQLite: opening one more store on the file must not drop the locks of
+ * those open already.  Were they dropped, a sqlite3 run on the live file
+ * would take itself for the last connection and delete the WAL: a record
+ * committed afterwards would never reach the file. */
+static void test_sqlite_second_open_keeps_wal(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_store *second, *third;
+	struct fleet_upgrade up;
+	char cmd[1400];
+
+	if (strcmp(fleet_store_backend(f->store), "sqlite"))
+		skip();
+	insert(f, "u1", "t1", "inst-1", 1000);
+	assert_int_equal(fleet_store_open(&second, f->spec, NULL), 0);
+	snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'SELECT count(*) FROM upgrades' > /dev/null 2>&1",
+		 f->spec);
+	if (system(cmd) != 0)
+		skip();			/* no sqlite3 (packaging/deps.sh installs it) */
+	insert(f, "u2", "t1", "inst-1", 2000);
+	assert_int_equal(fleet_store_open(&third, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_upgrade_get(third, "u2", &up, NULL), 1);
+	fleet_store_close(third);
+	fleet_store_close(second);
 }
 
 static void test_text_is_data(void **state)
@@ -1160,6 +1188,7 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_summary_counts, SETUP), \
 	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
 	SUPPORT_STORE_TEST(test_migration_v2_to_v3, SETUP), \
+	SUPPORT_STORE_TEST(test_sqlite_second_open_keeps_wal, SETUP), \
 	SUPPORT_STORE_TEST(test_text_is_data, SETUP), \
 	SUPPORT_STORE_TEST(test_long_reason_cut_at_character, SETUP), \
 	SUPPORT_STORE_TEST(test_threads_share_a_store, SETUP)

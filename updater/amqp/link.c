@@ -387,7 +387,7 @@ static size_t link_settle(struct amqp_link_cast *casts, size_t n, uint64_t first
 		if (!acked)
 			casts[i].result = error_set(&casts[i].err, "%s: the broker refused to store "
 						    "the message", casts[i].routing_key);
-		else if (returned[i])
+		else if ((casts[i].unrouted = returned[i]))
 			casts[i].result = error_set(&casts[i].err, "%s: no queue is bound to this "
 						    "routing key (is the guest's slotupd serve "
 						    "running?)", casts[i].routing_key);
@@ -474,6 +474,7 @@ int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_ca
 	amqp_maybe_release_buffers(link->conn);
 	for (i = 0; i < n && rc == 0; i++) {
 		casts[i].result = -1;
+		casts[i].unrouted = 0;
 		casts[i].err.text[0] = '\0';
 		rc = link_publish(link, casts[i].routing_key, casts[i].body, 1, err);
 		if (rc == 0)
@@ -482,6 +483,7 @@ int amqp_link_publish_confirmed_many(struct amqp_link *link, struct amqp_link_ca
 	if (rc == 0)
 		rc = link_await_confirms(link, casts, n, first_tag, settled, settled + n, err);
 	for (i = 0; i < n; i++) {
+		casts[i].answered = settled[i];
 		if (!settled[i])
 			casts[i].result = error_set(&casts[i].err, "%s", err ? err->text : "");
 	}
