@@ -174,8 +174,9 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	    rpc_string(args, "strategy", "args", 0, req->strategy, sizeof req->strategy, err) < 0 ||
 	    rpc_string(args, "upgrade_id", "args", 0, upgrade_id, sizeof upgrade_id, err) < 0)
 		return -1;
-	if (metadata && !json_is_object(metadata) && !json_is_null(metadata))
-		return error_set(err, "args.metadata: not an object");
+	if (request_metadata_encode("args.metadata", metadata, req->metadata,
+				    sizeof req->metadata, err) < 0)
+		return -1;
 	if (json_is_object(metadata) &&
 	    rpc_string(metadata, "sha256", "args.metadata", 0, req->sha256, sizeof req->sha256, err) < 0)
 		return -1;

@@ -264,6 +264,7 @@ static enum serve_verdict serve_attempt(struct server *s, const struct serve_wir
 		.strategy = req->strategy[0] ? req->strategy : NULL,
 		.expected_version = req->version[0] ? req->version : NULL,
 		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
+		.metadata = req->metadata[0] ? req->metadata : NULL,
 		.allow_downgrade = rollback,
 		.file_beneath = s->config->amqp.file_dir,
 		.authenticated = (req->flags & SERVE_FLAG_SEALED) != 0,

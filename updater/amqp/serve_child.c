@@ -288,6 +288,7 @@ static int child_request(const struct rpc_request *in, const struct amqp_deliver
 		snprintf(out->location, sizeof out->location, "%s", in->location);
 		snprintf(out->strategy, sizeof out->strategy, "%s", in->strategy);
 		snprintf(out->sha256, sizeof out->sha256, "%s", in->sha256);
+		snprintf(out->metadata, sizeof out->metadata, "%s", in->metadata);
 	}
 	return serve_wire_request_check(out, config, err);
 }

@@ -22,7 +22,8 @@
  * exact size, the magic, a known type and flags, every string NUL-terminated
  * within its field and printable ASCII, and the fields each type may carry,
  * checked with the guest's own rules (request_check.h: ids, version grammar,
- * strategy and location, sha256; `file` only beneath [amqp] file_dir).  The child runs the same checks before it
+ * strategy and location, sha256, metadata an object within its bound whose
+ * sha256 is the request's; `file` only beneath [amqp] file_dir).  The child runs the same checks before it
  * sends (serve_wire_request_check), so a message that fails them is refused
  * there, with the reason recorded, and a request that fails them on receipt
  * comes from a child that is not doing its job. */
@@ -37,9 +38,10 @@
 #include "config.h"
 #include "error.h"
 #include "history.h"
+#include "request_check.h"
 
 #define SERVE_CHILD_ARG "--amqp-child"
-#define SERVE_WIRE_MAGIC 0x736c6132u	/* "sla2": a parent and child of one build */
+#define SERVE_WIRE_MAGIC 0x736c6133u	/* "sla3": a parent and child of one build */
 
 struct serve_wire_job {
 	uint32_t magic;
@@ -83,6 +85,10 @@ struct serve_wire_request {
 	char location[HISTORY_LOCATION_MAX];
 	char strategy[32];		/* "": the guest's default */
 	char sha256[65];		/* "": none */
+	/* args.metadata whole, as request_metadata_encode() writes it
+	 * (request_check.h): "" none, else an object whose sha256, if any,
+	 * is the field above */
+	char metadata[REQUEST_METADATA_WIRE_MAX + 1];
 	char reason[HISTORY_ERROR_MAX];
 };
 
