@@ -125,7 +125,7 @@ static int install_metadata_sha256(json_t *sha256, struct install_request *reque
 static int install_metadata(const char *json, struct install_request *request,
 			    struct install_metadata *m, struct error *err)
 {
-	json_t *metadata = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+	json_t *metadata = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 	int rc;
 
 	if (!metadata)
