@@ -197,10 +197,10 @@ check "a cast naming a strategy the guest lacks is refused naming the known ones
 	wait_for 30 state_like store-ftp "FAILED:*unknown strategy 'ftp' (known: http, swift, file, store)*"
 store_cast store meta-list '["build"]'
 check "a cast whose metadata is no object is FAILED naming args.metadata" \
-	wait_for 30 state_like meta-list "FAILED:args.metadata: not an object"
+	wait_for 30 state_like meta-list "FAILED:message refused: args.metadata: not an object"
 store_cast store meta-big "{\"k\": \"$(head -c 3000 /dev/zero | tr '\0' x)\"}"
 check "one whose metadata is over 2048 bytes too" \
-	wait_for 30 state_like meta-big "FAILED:args.metadata: 3008 bytes as JSON, more than 2048"
+	wait_for 30 state_like meta-big "FAILED:message refused: args.metadata: 3008 bytes as JSON, more than 2048"
 check "their outcomes reached the conductor topic" wait_for 10 sh -c \
 	'grep "guest_upgrade_outcome" "$0" | grep "meta-big" | grep -q "args.metadata"' "$T/heard"
 store_cast store store-in '{"build": "1234", "branch": "stable", "token_ref": "vault:ci"}'

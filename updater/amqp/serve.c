@@ -130,9 +130,12 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 	snprintf(job->ca_path, sizeof job->ca_path, "%s", c->amqp.ca_path);
 	snprintf(job->strategy, sizeof job->strategy, "%s", c->updater.strategy);
 	snprintf(job->file_dir, sizeof job->file_dir, "%s", c->amqp.file_dir);
-	for (i = 0; i < c->strategies.count; i++)
+	for (i = 0; i < c->strategies.count; i++) {
 		snprintf(job->strategies[i], sizeof job->strategies[i], "%s",
 			 c->strategies.list[i].name);
+		if (c->strategies.list[i].fetch[0])
+			job->strategy_fetchers |= 1u << i;
+	}
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
 	job->automatic = c->updater.automatic != 0;

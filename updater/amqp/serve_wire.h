@@ -57,6 +57,8 @@ struct serve_wire_job {
 	char strategy[32];		/* [updater] strategy: a location's default */
 	char file_dir[PATH_MAX];	/* [amqp] file_dir: where `file` may point */
 	char strategies[CONFIG_STRATEGY_MAX][CONFIG_STRATEGY_NAME_MAX + 1];	/* [strategy.NAME]s */
+	uint32_t strategy_fetchers;	/* bit i: strategies[i] has a fetch program, so its
+					 * location is opaque text, not a pip tarball's URL */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
 	uint32_t automatic;		/* [updater] automatic: the child refuses policies' casts */
