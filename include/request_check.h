@@ -31,6 +31,24 @@ int request_check_location(const char *field, const char *strategy, const char *
 /* 64 lower-case hex digits. */
 int request_check_sha256(const char *field, const char *sha256, struct error *err);
 
+/* args.metadata, the cast's free-form object for the deployer's fetcher
+ * (docs/strategies.md): at most REQUEST_METADATA_MAX bytes as compact JSON
+ * (UTF-8).  Carried between the guest's processes as request_metadata_encode()
+ * writes it: compact, non-ASCII escaped, so printable ASCII only, at most
+ * REQUEST_METADATA_WIRE_MAX bytes (a \uXXXX escape is at most 3 times the
+ * UTF-8 it stands for). */
+#define REQUEST_METADATA_MAX 2048
+#define REQUEST_METADATA_WIRE_MAX (3 * REQUEST_METADATA_MAX)
+/* metadata (NULL or JSON null: none, out "") into out (at least
+ * REQUEST_METADATA_WIRE_MAX + 1 bytes); -1 with "FIELD: not an object" or
+ * "FIELD: N bytes as JSON, more than 2048". */
+int request_metadata_encode(const char *field, const json_t *metadata, char *out, size_t len,
+			    struct error *err);
+/* The reverse, for a reader that trusts no writer: text ("" or NULL: none,
+ * an empty object) must be one JSON object, without duplicate keys, within
+ * the bounds above.  A new reference, or NULL with err naming field. */
+json_t *request_metadata_decode(const char *field, const char *text, struct error *err);
+
 struct request_upgrade {
 	const char *upgrade_id, *instance_id, *version, *location;
 	const char *strategy;		/* NULL: the guest's default */

@@ -4,7 +4,7 @@
  * JSON object, at most RPC_BODY_MAX bytes, whose inner object has `method`,
  * `args`, `_unique_id` and `_context_*` keys (docs/wire.md).
  *   upgrade(instance_version, location [, instance_id, strategy, metadata
- *           {sha256}, upgrade_id, automatic (1.1)])    -> RPC_UPGRADE
+ *           {sha256, ...}, upgrade_id, automatic (1.1)]) -> RPC_UPGRADE
  *   upgrade(upgrade_info)  Trove 18's datastore upgrade  -> RPC_IGNORE
  *   rollback([upgrade_id]) only with _context_is_admin  -> RPC_ROLLBACK
  *   anything else                                       -> RPC_IGNORE
@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "request_check.h"
 
 /* The guest RPC API (docs/wire.md, "Versions of the guest API"): 1.0 is
  * upgrade and rollback; 1.1 adds args.automatic.  A cast is acted on when its
@@ -51,6 +52,9 @@ struct rpc_request {
 	enum rpc_kind kind;
 	char unique_id[64];		/* args.upgrade_id, else _unique_id */
 	char instance_id[128], instance_version[64], location[1024], strategy[32], sha256[65];
+	/* args.metadata whole (its sha256 too), for a deployer's fetcher: ""
+	 * or request_metadata_encode()'s text (request_check.h) */
+	char metadata[REQUEST_METADATA_WIRE_MAX + 1];
 	int is_admin;
 	int automatic;			/* args.automatic: cast by a policy, not an admin */
 	int sealed;			/* decrypted with [amqp] rpc_key */

@@ -81,6 +81,9 @@ int write_known_fields(json_t *object, const char *prefix, const char *const *al
 int write_string(json_t *object, const char *key, const char *field, int required,
 		 const char **out, struct fleet_response *res);
 int write_sha256(json_t *metadata, const char **sha256, struct fleet_response *res);
+/* metadata (NULL: none) an object within the guests' bound
+ * (REQUEST_METADATA_MAX, request_check.h), else the 400 answered. */
+int write_metadata(json_t *metadata, struct fleet_response *res);
 /* The one action of an action body, {"NAME": {}}, NAME one of names: its
  * index; -1 with the 400 answered (list names them for the message). */
 int write_action(json_t *body, const char *const *names, size_t count, const char *list,

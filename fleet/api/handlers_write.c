@@ -133,8 +133,19 @@ static int write_upgrade_fields(json_t *body, struct write_upgrade *f, struct fl
 	    write_string(body, "upgrade_id", "upgrade_id", 0, &f->upgrade_id, res) < 0)
 		return -1;
 	f->metadata = json_object_get(body, "metadata");
-	if (f->metadata && !json_is_object(f->metadata))
+	return write_metadata(f->metadata, res);
+}
+
+/* A cast the guests would refuse is never sent: their bound, checked here. */
+int write_metadata(json_t *metadata, struct fleet_response *res)
+{
+	char text[REQUEST_METADATA_WIRE_MAX + 1];
+	struct error err = { "" };
+
+	if (metadata && !json_is_object(metadata))
 		return fleet_reply_error(res, 400, "metadata", "not an object");
+	if (request_metadata_encode("metadata", metadata, text, sizeof text, &err) < 0)
+		return fleet_reply_error(res, 400, "metadata", "%s", err.text);
 	return 0;
 }
 

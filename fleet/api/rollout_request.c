@@ -100,8 +100,8 @@ int rollout_request_target(json_t *body, const struct rollout_target *r,
 					 "(built in: http, swift, file)", CONFIG_STRATEGY_NAME_MAX);
 	if (request_check_location("location", strategy, location, &err) < 0)
 		return fleet_reply_error(res, 400, "location", "%s", err.text);
-	if (metadata && !json_is_object(metadata))
-		return fleet_reply_error(res, 400, "metadata", "not an object");
+	if (write_metadata(metadata, res) < 0)
+		return -1;
 	if (write_sha256(metadata, &sha256, res) < 0)
 		return -1;
 	text = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;

@@ -5,7 +5,7 @@
  * [amqp] exchange with routing key guestagent.<instance>, sealed with
  * the instance's key from [amqp] rpc_keys ("INSTANCE_ID KEY" lines, or
  * --keys FILE), else with [amqp] rpc_key when one is set.  Every input (ids, instance file, version,
- * location, rate) is checked before the first message goes out, so a typo
+ * location, metadata, rate) is checked before the first message goes out, so a typo
  * never half-notifies a fleet.  Each message is confirmed by the broker and
  * must reach a queue; one line per instance on stdout, "ID UPGRADE_ID queued",
  * failures on stderr.  Exit 0 when every cast was queued, 1 when some were
@@ -33,6 +33,8 @@ struct fleet_plan {
 	char **instances;
 	size_t count, capacity;
 	const char *version, *location, *strategy, *sha256, *id;
+	const char *metadata_json;	/* --metadata: args.metadata, for the guest's fetcher */
+	json_t *metadata;		/* it parsed, once checked */
 	long long interval_ns;		/* between two casts; 0: unthrottled */
 	const char *keys_path;		/* --keys, else [amqp] rpc_keys */
 	struct rpc_keys *keys;		/* per-instance RPC keys, or NULL */
@@ -128,6 +130,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 		{ "location", required_argument, NULL, 'l' },
 		{ "strategy", required_argument, NULL, 's' },
 		{ "sha256", required_argument, NULL, 'S' },
+		{ "metadata", required_argument, NULL, 'm' },
 		{ "id", required_argument, NULL, 'I' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "keys", required_argument, NULL, 'k' },
@@ -151,6 +154,7 @@ static int fleet_parse_options(struct fleet_plan *plan, int argc, char **argv,
 		case 'l': plan->location = optarg; break;
 		case 's': plan->strategy = optarg; break;
 		case 'S': plan->sha256 = optarg; break;
+		case 'm': plan->metadata_json = optarg; break;
 		case 'I': plan->id = optarg; break;
 		case 'k': plan->keys_path = optarg; break;
 		case 'r':
@@ -186,6 +190,33 @@ static int fleet_load_keys(struct fleet_plan *plan, const struct config *config,
 	return 0;
 }
 
+/* --metadata as the guest bounds args.metadata; its sha256 is --sha256 (both
+ * given must agree), checked as --sha256 is. */
+static int fleet_check_metadata(struct fleet_plan *plan, struct error *err)
+{
+	char text[REQUEST_METADATA_WIRE_MAX + 1];
+	json_t *sha256;
+
+	if (!plan->metadata_json)
+		return 0;
+	plan->metadata = json_loads(plan->metadata_json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				    NULL);
+	if (!plan->metadata)
+		return error_set(err, "--metadata: not JSON");
+	if (request_metadata_encode("--metadata", plan->metadata, text, sizeof text, err) < 0)
+		return -1;
+	sha256 = json_object_get(plan->metadata, "sha256");
+	if (!sha256)
+		return 0;
+	if (!json_is_string(sha256))
+		return error_set(err, "--metadata: sha256: not a string");
+	if (request_check_sha256("--metadata: sha256", json_string_value(sha256), err) < 0)
+		return -1;
+	if (plan->sha256 && strcmp(plan->sha256, json_string_value(sha256)) != 0)
+		return error_set(err, "--metadata: its sha256 is not --sha256");
+	return 0;
+}
+
 /* The same checks the guest will make, made before anything is sent. */
 static int fleet_check_plan(struct fleet_plan *plan, const struct config *config,
 			    struct error *err)
@@ -211,7 +242,7 @@ static int fleet_check_plan(struct fleet_plan *plan, const struct config *config
 		return -1;
 	if (plan->sha256 && request_check_sha256("--sha256", plan->sha256, err) < 0)
 		return -1;
-	return 0;
+	return fleet_check_metadata(plan, err);
 }
 
 static json_t *fleet_args(const struct fleet_plan *plan, const char *instance, const char *id)
@@ -219,6 +250,7 @@ static json_t *fleet_args(const struct fleet_plan *plan, const char *instance, c
 	struct request_upgrade req = {
 		.upgrade_id = id, .instance_id = instance, .version = plan->version,
 		.location = plan->location, .strategy = plan->strategy, .sha256 = plan->sha256,
+		.metadata = json_is_object(plan->metadata) ? plan->metadata : NULL,
 	};
 
 	if (strcmp(plan->method, "upgrade") != 0)
@@ -316,5 +348,6 @@ int fleet_command(const struct config *config, const char *method, int argc, cha
 		free(plan.instances[i]);
 	free(plan.instances);
 	rpc_keys_free(plan.keys);
+	json_decref(plan.metadata);
 	return rc;
 }

@@ -6,7 +6,8 @@
  *   slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]
  *   slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V
  *                              --location URL [--strategy S] [--sha256 HEX]
- *                              [--id UPGRADE_ID] [--rate N/s] [--keys FILE]
+ *                              [--metadata JSON] [--id UPGRADE_ID] [--rate N/s]
+ *                              [--keys FILE]
  *   slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]
  *   slotctl --api URL --token-file F --tenant T upgrade --instance ID --version V
  *           --location URL [--strategy S] [--sha256 HEX] [--id ID]
@@ -48,8 +49,8 @@ static void usage(FILE *out)
 		"       slotctl [-c CONFIG] mark-good | mark-bad | restart\n"
 		"       slotctl [-c CONFIG] history [--state S] [--instance ID] [--json]\n"
 		"       slotctl [-c CONFIG] notify (--instance ID | --instances FILE) --version V\n"
-		"               --location URL [--strategy S] [--sha256 HEX] [--id ID] [--rate N/s]\n"
-		"               [--keys FILE]\n"
+		"               --location URL [--strategy S] [--sha256 HEX] [--metadata JSON]\n"
+		"               [--id ID] [--rate N/s] [--keys FILE]\n"
 		"       slotctl [-c CONFIG] rollback (--instance ID | --instances FILE) [--id ID] [--rate N/s]\n"
 		"               [--keys FILE]\n"
 		"       slotctl --api URL --token-file F --tenant T upgrade --instance ID --version V\n"

@@ -51,7 +51,7 @@ for h in $modes; do
 		slotctl --api http://127.0.0.1:8779 --tenant acme upgr
 	check "$h helpers: slotupd commands" expect $h "install serve" slotupd ""
 	check "$h helpers: slotupd install --" expect $h \
-		"--config --strategy --version --id --sha256 --allow-downgrade" slotupd install --
+		"--config --strategy --version --id --sha256 --metadata --allow-downgrade" slotupd install --
 	check "$h helpers: slotupd install --strategy" expect $h "http swift file" slotupd install x --strategy ""
 	check "$h helpers: slotupd install a file" expect $h "agent.bundle" slotupd install agent.b
 	check "$h helpers: slotpack commands" expect $h "create verify inspect extract diff" slotpack ""

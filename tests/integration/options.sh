@@ -50,6 +50,16 @@ check "slotctl --config=PATH after the command" sh -c '"$0" history --config="$1
 check "slotctl notify: -c after the command is taken (the version is what is refused)" sh -c \
 	'"$0" notify --instance i1 --location http://127.0.0.1:9/x --version "" -c "$1" 2> "$2"; [ $? = 2 ] && grep -q -- "--version" "$2" && ! grep -q "slotd.ini" "$2"' \
 	"$B/slotctl" "$T/slotd.ini" "$T/notify.err"
+notify_refuses() { # notify_refuses NEEDLE METADATA: exit 2 naming it, before any broker
+	"$B/slotctl" -c "$T/slotd.ini" notify --instance i1 --location http://127.0.0.1:9/x \
+		--version v1.0.0 --metadata "$2" 2> "$T/notify.err"
+	[ $? = 2 ] && grep -qF -e "$1" "$T/notify.err"
+}
+check "slotctl notify --metadata that is no object is refused naming it" \
+	notify_refuses "--metadata: not an object" '["build"]'
+check "slotctl notify --metadata over 2048 bytes is refused naming it" \
+	notify_refuses "--metadata: 2108 bytes as JSON, more than 2048" \
+	"{\"k\": \"$(head -c 2100 /dev/zero | tr '\0' x)\"}"
 check "slotctl: a missing value for -c is a usage error" sh -c '"$0" history -c 2>/dev/null; [ $? = 2 ]' "$B/slotctl"
 check "slotctl --help after a command" sh -c '"$0" history --help | grep -q "usage: slotctl"' "$B/slotctl"
 

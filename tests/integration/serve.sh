@@ -11,15 +11,19 @@
 # goes on; it dies with serve.  A cast naming the guest's own
 # [strategy.store] (a deployer's fetcher, docs/strategies.md) installs
 # through it; one naming a strategy the guest lacks is refused naming the
-# known ones.
+# known ones; the cast's whole args.metadata reaches the fetcher, and one
+# that is no object or over 2048 bytes is FAILED naming args.metadata.
 . "$SLOTD_SRC/tests/support/lib.sh"
 . "$SLOTD_SRC/tests/support/guest.sh"
 
 guest_bundles 1 2 3 4 || exit 1
 # The store fetcher copies the bundle named by the location from $T/www.
+# It says the metadata object it read (args.metadata, whole) on stderr.
 cat > "$T/fetch-store" <<SH
 #!/bin/sh
-name=\$(sed -n 's/^{"location":"\([^"]*\)".*/\1/p')
+input=\$(cat)
+name=\$(printf '%s' "\$input" | sed -n 's/^{"location":"\([^"]*\)".*/\1/p')
+echo "metadata \$(printf '%s' "\$input" | sed -n 's/.*"metadata":\({[^}]*}\).*/\1/p')" >&2
 exec cat "$T/www/\$name"
 SH
 chmod 0755 "$T/fetch-store"
@@ -185,14 +189,26 @@ check "a symlink out of file_dir is refused by the kernel" wait_for 30 state_lik
 check "a file cast beneath file_dir installs v3" wait_for 60 current_is a v3.0.0
 check "and records SUCCESS" [ "$(state_of file-in)" = "SUCCESS:" ]
 # A deployer's strategy, named by the cast.
-store_cast() { cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v4.0.0\", \"strategy\": \"$1\", \"location\": \"v4.bundle\", \"upgrade_id\": \"$2\"}"; }
+store_cast() { # store_cast STRATEGY ID [METADATA]
+	cast upgrade "{\"instance_id\": \"$INSTANCE\", \"instance_version\": \"v4.0.0\", \"strategy\": \"$1\", \"location\": \"v4.bundle\", \"upgrade_id\": \"$2\", \"metadata\": ${3:-{\}}}"
+}
 store_cast ftp store-ftp
 check "a cast naming a strategy the guest lacks is refused naming the known ones" \
 	wait_for 30 state_like store-ftp "FAILED:*unknown strategy 'ftp' (known: http, swift, file, store)*"
-store_cast store store-in
+store_cast store meta-list '["build"]'
+check "a cast whose metadata is no object is FAILED naming args.metadata" \
+	wait_for 30 state_like meta-list "FAILED:message refused: args.metadata: not an object"
+store_cast store meta-big "{\"k\": \"$(head -c 3000 /dev/zero | tr '\0' x)\"}"
+check "one whose metadata is over 2048 bytes too" \
+	wait_for 30 state_like meta-big "FAILED:message refused: args.metadata: 3008 bytes as JSON, more than 2048"
+check "their outcomes reached the conductor topic" wait_for 10 sh -c \
+	'grep "guest_upgrade_outcome" "$0" | grep "meta-big" | grep -q "args.metadata"' "$T/heard"
+store_cast store store-in '{"build": "1234", "branch": "stable", "token_ref": "vault:ci"}'
 check "a cast naming the guest's [strategy.store] installs v4 through its fetcher" \
 	wait_for 60 current_is b v4.0.0
 check "and records SUCCESS" [ "$(state_of store-in)" = "SUCCESS:" ]
+check "the fetcher read the cast's whole metadata" \
+	grep -q 'strategy store: metadata {"build":"1234","branch":"stable","token_ref":"vault:ci"}$' "$T/serve.log"
 # The AMQP process dies with serve (PR_SET_PDEATHSIG), even with SIGKILL.
 child=$(amqp_child)
 kill -KILL "$PID_serve"

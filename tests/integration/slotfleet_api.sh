@@ -41,6 +41,8 @@ bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": 
 bad 400 location POST /upgrade "{\"instance_id\": \"$I\", \"instance_version\": \"v2.0.0\"}"
 bad 400 instance_version POST /upgrade "{\"instance_id\": \"$I\", \"location\": \"http://h/x\"}"
 bad 400 metadata POST /upgrade "$(ok_body ', "metadata": "sha"')"
+# the guests' bound (2048 bytes as JSON): a cast they would refuse is never sent
+bad 400 metadata POST /upgrade "$(ok_body ", \"metadata\": {\"k\": \"$(head -c 2100 /dev/zero | tr '\0' x)\"}")"
 bad 400 colour POST /upgrade "$(ok_body ', "colour": "red"')"
 bad 400 instance_id POST /upgrade '{"instance_id": "a/b", "instance_version": "v2.0.0", "location": "http://h/x"}'
 bad 400 instance_id POST /upgrade '{"instance_id": "../etc", "instance_version": "v2.0.0", "location": "http://h/x"}'

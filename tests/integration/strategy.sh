@@ -10,7 +10,10 @@
 # that is no bundle is refused by the verifier, the running slot untouched.
 # The fetcher runs as fetch_user with no_new_privs, and Landlock keeps it
 # from writing a world-writable directory and from reading slotd.ini.  An
-# unknown strategy is refused naming the known ones.
+# unknown strategy is refused naming the known ones.  The request's whole
+# metadata object (--metadata, a cast's args.metadata) reaches the fetcher,
+# its sha256 the one verified; one that is no object or over 2048 bytes is
+# refused naming --metadata.
 . "$SLOTD_SRC/tests/support/lib.sh"
 B=$SLOTD_BIN
 make_keys "$T/keys" || exit 1
@@ -38,6 +41,7 @@ fetcher store <<SH
 input=\$(cat)
 name=\$(printf '%s' "\$input" | sed -n 's/^{"location":"\([^"]*\)".*/\1/p')
 echo "input \$input" >&2
+echo "metadata \$(printf '%s' "\$input" | sed -n 's/.*"metadata":\({[^}]*}\).*/\1/p')" >&2
 exec cat "$T/store/\$name"
 SH
 fetcher hang <<'SH'
@@ -165,6 +169,30 @@ check "  v2 still runs" running b v2.0.0
 check "an unknown strategy is refused naming the known ones" \
 	grep -q "unknown strategy 'ftp' (known: http, swift, file, store, hang, big, jenkins, flaky, junk, whoami)" "$T/ftp.out"
 
-check "v3 still installs through the store afterwards" install s3 store v3.0.0-good.bundle
+usage_error() { # usage_error NEEDLE SLOTUPD-ARGS...: exit 2 saying NEEDLE
+	needle=$1
+	shift
+	"$B/slotupd" -c "$INI" "$@" > "$T/usage.out" 2>&1
+	[ $? = 2 ] && grep -qF -e "$needle" "$T/usage.out"
+}
+check "--metadata that is no object is refused naming it" \
+	usage_error "--metadata: not an object" install --strategy store x --metadata '["build"]'
+big=$(head -c 2100 /dev/zero | tr '\0' x)
+check "--metadata over 2048 bytes as JSON is refused naming it" \
+	usage_error "--metadata: 2108 bytes as JSON, more than 2048" \
+	install --strategy store x --metadata "{\"k\": \"$big\"}"
+check "--metadata whose sha256 is not --sha256 is refused" \
+	usage_error "--metadata: its sha256 is not --sha256" install --strategy store x \
+	--sha256 "$sha" --metadata '{"sha256": "0000000000000000000000000000000000000000000000000000000000000000"}'
+check "--metadata's sha256 is the one verified (a wrong one fails)" \
+	fails install m1 store v3.0.0-good.bundle --metadata "{\"sha256\": \"$sha\"}"
+check "  FAILED naming the digest" sh -c 'case "$1" in *"$2"*) ;; *) exit 1 ;; esac' - "$(record m1 error)" "$sha"
+install_late() { # install_late ID STRATEGY LOCATION OPTION...: options after LOCATION
+	"$B/slotupd" -c "$INI" install --id "$1" --strategy "$2" "$3" "$4" "$5" >> "$T/slotupd.log" 2>&1
+}
+check "v3 installs through the store with --metadata after LOCATION" \
+	install_late s3 store v3.0.0-good.bundle --metadata '{"build": "1234", "branch": "st\u00e4ble", "token_ref": "vault:artifacts/ci"}'
 check "  the slot runs v3" running a v3.0.0
+check "  the fetcher read the whole metadata object, UTF-8" \
+	grep -q 'strategy store: metadata {"build":"1234","branch":"st.*ble","token_ref":"vault:artifacts/ci"}$' "$T/slotupd.log"
 finish

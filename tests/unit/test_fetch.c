@@ -19,6 +19,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/fetch_program.h"
+#include "request_check.h"
 #include "support.h"
 
 struct fixture {
@@ -290,6 +291,53 @@ static void test_program_output_and_input(void **state)
 	assert_string_equal(out.data, "jenkins C\n");
 }
 
+/* fetch_program_input(): the request's whole metadata, re-read, with its
+ * sha256 set; anything but one object within the bound is refused. */
+static int input_with(const char *metadata, const char *sha256, char *out, size_t len,
+		      struct error *err)
+{
+	struct fetch_job job = { .location = "job/42", .instance_version = "v2.0.0",
+				 .sha256 = sha256, .metadata = metadata };
+
+	err->text[0] = '\0';
+	return fetch_program_input("jenkins", &job, out, len, err);
+}
+
+static void test_program_input_metadata(void **state)
+{
+	char out[FETCH_PROGRAM_INPUT_MAX], big[REQUEST_METADATA_MAX + 16];
+	struct error err;
+
+	(void)state;
+	assert_int_equal(input_with("{\"build\":\"1234\",\"branch\":\"st\\u00E4ble\"}", "ab",
+				    out, sizeof out, &err), 0);
+	assert_string_equal(out, "{\"location\":\"job/42\",\"metadata\":{\"build\":\"1234\","
+			    "\"branch\":\"st\xc3\xa4" "ble\",\"sha256\":\"ab\"},"
+			    "\"instance_version\":\"v2.0.0\",\"strategy\":\"jenkins\"}\n");
+	/* the request's sha256 is the one the fetcher reads */
+	assert_int_equal(input_with("{\"sha256\":\"cd\",\"b\":1}", "ab", out, sizeof out, &err), 0);
+	assert_non_null(strstr(out, "\"metadata\":{\"sha256\":\"ab\",\"b\":1}"));
+	assert_int_equal(input_with(NULL, NULL, out, sizeof out, &err), 0);
+	assert_non_null(strstr(out, "\"metadata\":{}"));
+	assert_int_equal(input_with("[1]", NULL, out, sizeof out, &err), -1);
+	assert_string_equal(err.text, "strategy jenkins: metadata: not an object");
+	assert_int_equal(input_with("{\"a\":1} x", NULL, out, sizeof out, &err), -1);
+	assert_string_equal(err.text, "strategy jenkins: metadata: not JSON");
+	memset(big, 0, sizeof big);
+	memcpy(big, "{\"k\":\"", 6);
+	memset(big + 6, 'x', REQUEST_METADATA_MAX - 7);
+	memcpy(big + REQUEST_METADATA_MAX - 1, "\"}", 2);
+	assert_int_equal(input_with(big, NULL, out, sizeof out, &err), -1);
+	assert_string_equal(err.text, "strategy jenkins: metadata: 2049 bytes as JSON, more than 2048");
+	big[REQUEST_METADATA_MAX - 2] = '"';
+	big[REQUEST_METADATA_MAX - 1] = '}';
+	big[REQUEST_METADATA_MAX] = '\0';
+	assert_int_equal(input_with(big, NULL, out, sizeof out, &err), 0);
+	/* and a buffer too small for it is an error, never a cut object */
+	assert_int_equal(input_with(big, NULL, out, 1024, &err), -1);
+	assert_non_null(strstr(err.text, "its input is longer than 1022 bytes"));
+}
+
 static void test_program_exit_and_first_line(void **state)
 {
 	struct fixture *f = *state;
@@ -396,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_registry_names),
 		cmocka_unit_test(test_registry_relayed),
 		cmocka_unit_test(test_program_output_and_input),
+		cmocka_unit_test(test_program_input_metadata),
 		cmocka_unit_test(test_program_exit_and_first_line),
 		cmocka_unit_test(test_program_retry_skips_delivered),
 		cmocka_unit_test(test_program_bounds),

@@ -186,6 +186,117 @@ static void test_bad_messages_name_the_field(void **unused)
 	free(big);
 }
 
+/* An upgrade whose args.metadata is the given JSON text; 0 or -1 with err. */
+static int parse_metadata(const char *metadata, struct rpc_request *req, struct error *err)
+{
+	size_t size = strlen(metadata) + 256;
+	char *body = malloc(size);
+	struct config c;
+	int rc;
+
+	assert_non_null(body);
+	snprintf(body, size, "{\"method\": \"upgrade\", \"args\": {\"instance_version\": \"v2\", "
+		 "\"location\": \"http://h/x\", \"metadata\": %s}, \"_unique_id\": \"abc\"}",
+		 metadata);
+	config_for(&c, "");
+	rc = rpc_message_parse(body, strlen(body), &c, req, err);
+	free(body);
+	return rc;
+}
+
+/* A metadata object of exactly size bytes as compact JSON: {"k":"xxx..."}. */
+static char *metadata_of_size(size_t size)
+{
+	char *text = malloc(size + 1);
+
+	assert_non_null(text);
+	assert_true(size >= 9);
+	memcpy(text, "{\"k\":\"", 6);
+	memset(text + 6, 'x', size - 8);
+	memcpy(text + size - 2, "\"}", 3);
+	return text;
+}
+
+/* args.metadata goes whole to a deployer's fetcher: an object (or null, or
+ * none), at most REQUEST_METADATA_MAX bytes as compact JSON, carried as
+ * printable ASCII; its sha256 is req.sha256 as before. */
+static void test_metadata_whole(void **unused)
+{
+	struct rpc_request req;
+	struct error err = { "" };
+	char *text;
+
+	(void)unused;
+	assert_int_equal(parse_metadata("{\"sha256\": \"ab\", \"build\": \"1234\", "
+					"\"nested\": {\"n\": [1, true, null]}}", &req, &err), 0);
+	assert_string_equal(req.metadata, "{\"sha256\":\"ab\",\"build\":\"1234\","
+			    "\"nested\":{\"n\":[1,true,null]}}");
+	assert_string_equal(req.sha256, "ab");
+	/* non-ASCII and control characters escaped: the wire takes ASCII only */
+	assert_int_equal(parse_metadata("{\"branch\": \"st\u00e4ble\\n\"}", &req, &err), 0);
+	assert_string_equal(req.metadata, "{\"branch\":\"st\\u00E4ble\\n\"}");
+	assert_int_equal(parse_metadata("null", &req, &err), 0);
+	assert_string_equal(req.metadata, "");
+	assert_int_equal(parse_metadata("{}", &req, &err), 0);
+	assert_string_equal(req.metadata, "{}");
+	/* the bound is on compact JSON: blanks in the cast do not count */
+	text = metadata_of_size(REQUEST_METADATA_MAX);
+	assert_int_equal(parse_metadata(text, &req, &err), 0);
+	assert_string_equal(req.metadata, text);
+	free(text);
+	text = metadata_of_size(REQUEST_METADATA_MAX + 1);
+	assert_int_equal(parse_metadata(text, &req, &err), -1);
+	assert_string_equal(err.text, "args.metadata: 2049 bytes as JSON, more than 2048");
+	assert_string_equal(req.unique_id, "abc");
+	free(text);
+	/* 2048 bytes of two-byte UTF-8 escape to three times as many: they fit */
+	text = malloc(REQUEST_METADATA_MAX + 1);
+	assert_non_null(text);
+	memcpy(text, "{\"k\":\"", 6);
+	for (size_t i = 6; i + 2 < REQUEST_METADATA_MAX; i += 2)
+		memcpy(text + i, "\xc3\xa4", 2);
+	memcpy(text + REQUEST_METADATA_MAX - 2, "\"}", 3);
+	assert_int_equal(parse_metadata(text, &req, &err), 0);
+	assert_int_equal(strlen(req.metadata), 8 + (REQUEST_METADATA_MAX - 8) / 2 * 6);
+	free(text);
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", "
+		       "\"metadata\": [\"sha256\"]}", "upgrade", "args.metadata: not an object");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", "
+		       "\"metadata\": \"{}\"}", "upgrade", "args.metadata: not an object");
+	expect_refused("{\"instance_version\": \"v2\", \"location\": \"http://h/x\", "
+		       "\"metadata\": {\"sha256\": 5}}", "upgrade", "args.metadata.sha256: not a string");
+}
+
+/* The text between the guest's processes is read again by whoever receives
+ * it: one object within the bound, nothing else. */
+static void test_metadata_decode(void **unused)
+{
+	struct error err = { "" };
+	json_t *m;
+	char *text;
+
+	(void)unused;
+	m = request_metadata_decode("f", "{\"a\":\"\\u00e4\"}", &err);
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "a")), "\xc3\xa4");
+	json_decref(m);
+	m = request_metadata_decode("f", "", &err);
+	assert_non_null(m);
+	assert_int_equal(json_object_size(m), 0);
+	json_decref(m);
+	assert_null(request_metadata_decode("f", "[1]", &err));
+	assert_string_equal(err.text, "f: not an object");
+	assert_null(request_metadata_decode("f", "{\"a\":1", &err));
+	assert_string_equal(err.text, "f: not JSON");
+	assert_null(request_metadata_decode("f", "{\"a\":1,\"a\":2}", &err));
+	assert_string_equal(err.text, "f: not JSON");
+	assert_null(request_metadata_decode("f", "{} {}", &err));
+	text = metadata_of_size(REQUEST_METADATA_MAX + 1);
+	assert_null(request_metadata_decode("f", text, &err));
+	assert_string_equal(err.text, "f: 2049 bytes as JSON, more than 2048");
+	free(text);
+}
+
 /* An upgrade body with the given envelope version ("" for none) and args
  * after instance_version and location; 0 or -1 with err. */
 static int parse_versioned(const char *version, const char *more_args, const char *method,
@@ -478,6 +589,8 @@ int main(void)
 		cmocka_unit_test(test_max_age),
 		cmocka_unit_test(test_rpc_api_versions),
 		cmocka_unit_test(test_automatic),
+		cmocka_unit_test(test_metadata_whole),
+		cmocka_unit_test(test_metadata_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

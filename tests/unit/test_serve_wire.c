@@ -196,6 +196,42 @@ static void test_out_of_range_fields(void **state)
 	refused(&r, "request.sha256: want 64 lower-case hex digits");
 }
 
+/* args.metadata whole: the parent reads it again, an object within the
+ * bound whose sha256 is the request's, in printable ASCII. */
+static void test_metadata(void **state)
+{
+	struct serve_wire_request r;
+	struct error err;
+
+	(void)state;
+	good_upgrade(&r);
+	snprintf(r.metadata, sizeof r.metadata, "{\"build\":\"1234\",\"sha256\":\"%s\"}", SHA);
+	assert_string_equal(decode(&r, sizeof r, &err), "");
+	strcpy(r.metadata, "{\"build\":\"1234\"}");
+	assert_string_equal(decode(&r, sizeof r, &err), "");
+	strcpy(r.metadata, "{\"sha256\":\"0000\"}");
+	refused(&r, "request.metadata: its sha256 is not request.sha256");
+	strcpy(r.metadata, "[\"build\"]");
+	refused(&r, "request.metadata: not an object");
+	strcpy(r.metadata, "{\"a\":1}{");
+	refused(&r, "request.metadata: not JSON");
+	strcpy(r.metadata, "{\"a\":\"\xc3\xa4\"}");
+	refused(&r, "request.metadata: byte 0xc3");
+	memset(r.metadata, ' ', sizeof r.metadata);
+	refused(&r, "request.metadata: not terminated");
+	/* within the wire's field, over the bound once unescaped */
+	memset(r.metadata, 0, sizeof r.metadata);
+	memcpy(r.metadata, "{\"k\":\"", 6);
+	memset(r.metadata + 6, 'x', REQUEST_METADATA_MAX);
+	memcpy(r.metadata + 6 + REQUEST_METADATA_MAX, "\"}", 2);
+	refused(&r, "request.metadata: 2056 bytes as JSON, more than 2048");
+	good_upgrade(&r);
+	r.type = SERVE_REQ_ROLLBACK;
+	r.version[0] = r.location[0] = r.sha256[0] = '\0';
+	strcpy(r.metadata, "{}");
+	refused(&r, "request.metadata: not allowed");
+}
+
 /* Each type carries its own fields only. */
 static void test_fields_a_type_may_not_carry(void **state)
 {
@@ -358,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_unterminated_and_unprintable_strings),
 		cmocka_unit_test(test_out_of_range_fields),
 		cmocka_unit_test(test_fields_a_type_may_not_carry),
+		cmocka_unit_test(test_metadata),
 		cmocka_unit_test(test_file_only_beneath_file_dir),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_socketpair_lengths),

@@ -174,8 +174,13 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	    rpc_string(args, "strategy", "args", 0, req->strategy, sizeof req->strategy, err) < 0 ||
 	    rpc_string(args, "upgrade_id", "args", 0, upgrade_id, sizeof upgrade_id, err) < 0)
 		return -1;
-	if (metadata && !json_is_object(metadata) && !json_is_null(metadata))
-		return error_set(err, "args.metadata: not an object");
+	/* From here a refusal is recorded, and its outcome cast, under the
+	 * sender's upgrade_id: slotfleet waits for that id. */
+	if (upgrade_id[0])
+		memcpy(req->unique_id, upgrade_id, sizeof upgrade_id);
+	if (request_metadata_encode("args.metadata", metadata, req->metadata,
+				    sizeof req->metadata, err) < 0)
+		return -1;
 	if (json_is_object(metadata) &&
 	    rpc_string(metadata, "sha256", "args.metadata", 0, req->sha256, sizeof req->sha256, err) < 0)
 		return -1;
@@ -185,8 +190,6 @@ static int rpc_upgrade(json_t *args, const struct config *config, struct rpc_req
 	 * it ("0f1e..."), and this parser must read the capture. */
 	if (request_check_version("args.instance_version", req->instance_version, err) < 0)
 		return -1;
-	if (upgrade_id[0])
-		memcpy(req->unique_id, upgrade_id, sizeof upgrade_id);
 	if (req->instance_id[0] && config->amqp.instance_id[0] &&
 	    strcmp(req->instance_id, config->amqp.instance_id) != 0)
 		return error_set(err, "args.instance_id: '%.64s' is not this instance", req->instance_id);

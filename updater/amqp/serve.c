@@ -130,9 +130,12 @@ static void serve_job(const struct config *c, struct serve_wire_job *job)
 	snprintf(job->ca_path, sizeof job->ca_path, "%s", c->amqp.ca_path);
 	snprintf(job->strategy, sizeof job->strategy, "%s", c->updater.strategy);
 	snprintf(job->file_dir, sizeof job->file_dir, "%s", c->amqp.file_dir);
-	for (i = 0; i < c->strategies.count; i++)
+	for (i = 0; i < c->strategies.count; i++) {
 		snprintf(job->strategies[i], sizeof job->strategies[i], "%s",
 			 c->strategies.list[i].name);
+		if (c->strategies.list[i].fetch[0])
+			job->strategy_fetchers |= 1u << i;
+	}
 	job->exchange_durable = c->amqp.exchange_durable != 0;
 	job->max_age_ms = c->amqp.max_age_ms;
 	job->automatic = c->updater.automatic != 0;
@@ -264,6 +267,7 @@ static enum serve_verdict serve_attempt(struct server *s, const struct serve_wir
 		.strategy = req->strategy[0] ? req->strategy : NULL,
 		.expected_version = req->version[0] ? req->version : NULL,
 		.expected_sha256 = req->sha256[0] ? req->sha256 : NULL,
+		.metadata = req->metadata[0] ? req->metadata : NULL,
 		.allow_downgrade = rollback,
 		.file_beneath = s->config->amqp.file_dir,
 		.authenticated = (req->flags & SERVE_FLAG_SEALED) != 0,

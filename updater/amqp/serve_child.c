@@ -119,10 +119,17 @@ static void child_config(const struct serve_wire_job *job, struct config *c)
 	snprintf(c->amqp.ca_path, sizeof c->amqp.ca_path, "%s", job->ca_path);
 	snprintf(c->updater.strategy, sizeof c->updater.strategy, "%s", job->strategy);
 	snprintf(c->amqp.file_dir, sizeof c->amqp.file_dir, "%s", job->file_dir);
-	/* the names alone: a cast naming a strategy this guest lacks is refused here */
-	for (i = 0; i < CONFIG_STRATEGY_MAX && job->strategies[i][0]; i++)
-		snprintf(c->strategies.list[c->strategies.count++].name,
-			 sizeof c->strategies.list[0].name, "%s", job->strategies[i]);
+	/* the names: a cast naming a strategy this guest lacks is refused here;
+	 * and whether each has a fetcher, which fetch_transport() reads to judge
+	 * the location (any non-empty fetch does: the child never runs it) */
+	for (i = 0; i < CONFIG_STRATEGY_MAX && job->strategies[i][0]; i++) {
+		snprintf(c->strategies.list[i].name, sizeof c->strategies.list[i].name, "%s",
+			 job->strategies[i]);
+		if (job->strategy_fetchers & (1u << i))
+			snprintf(c->strategies.list[i].fetch, sizeof c->strategies.list[i].fetch,
+				 "(serve's)");
+		c->strategies.count++;
+	}
 	c->amqp.exchange_durable = job->exchange_durable != 0;
 	c->amqp.max_age_ms = job->max_age_ms;
 	c->updater.automatic = job->automatic != 0;
@@ -288,6 +295,7 @@ static int child_request(const struct rpc_request *in, const struct amqp_deliver
 		snprintf(out->location, sizeof out->location, "%s", in->location);
 		snprintf(out->strategy, sizeof out->strategy, "%s", in->strategy);
 		snprintf(out->sha256, sizeof out->sha256, "%s", in->sha256);
+		snprintf(out->metadata, sizeof out->metadata, "%s", in->metadata);
 	}
 	return serve_wire_request_check(out, config, err);
 }

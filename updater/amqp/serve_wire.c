@@ -26,6 +26,25 @@ static int wire_string(const char *field, const char *s, size_t size, int want,
 	return 0;
 }
 
+/* An object within its bound, re-read here (the child is not trusted), whose
+ * sha256 is the request's: the fetcher and the verifier see one value. */
+static int wire_metadata(const struct serve_wire_request *r, struct error *err)
+{
+	json_t *metadata = request_metadata_decode("request.metadata", r->metadata, err);
+	json_t *sha256;
+	int rc = -1;
+
+	if (!metadata)
+		return -1;
+	sha256 = json_object_get(metadata, "sha256");
+	if (sha256 && (!json_is_string(sha256) || strcmp(json_string_value(sha256), r->sha256)))
+		error_set(err, "request.metadata: its sha256 is not request.sha256");
+	else
+		rc = 0;
+	json_decref(metadata);
+	return rc;
+}
+
 /* The fields of an upgrade, with the rules the guest applies to a cast. */
 static int wire_upgrade(const struct serve_wire_request *r, const struct config *config,
 			struct error *err)
@@ -42,7 +61,7 @@ static int wire_upgrade(const struct serve_wire_request *r, const struct config 
 		return error_prefix(err, "request.location: ");
 	if (r->sha256[0] && request_check_sha256("request.sha256", r->sha256, err) < 0)
 		return -1;
-	return 0;
+	return wire_metadata(r, err);
 }
 
 int serve_wire_request_check(const struct serve_wire_request *r, const struct config *config,
@@ -66,6 +85,7 @@ int serve_wire_request_check(const struct serve_wire_request *r, const struct co
 	    wire_string("request.location", r->location, sizeof r->location, up, err) < 0 ||
 	    wire_string("request.strategy", r->strategy, sizeof r->strategy, up, err) < 0 ||
 	    wire_string("request.sha256", r->sha256, sizeof r->sha256, up, err) < 0 ||
+	    wire_string("request.metadata", r->metadata, sizeof r->metadata, up, err) < 0 ||
 	    wire_string("request.reason", r->reason, sizeof r->reason, refused, err) < 0)
 		return -1;
 	if (refused && !r->reason[0])

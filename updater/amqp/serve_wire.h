@@ -22,7 +22,8 @@
  * exact size, the magic, a known type and flags, every string NUL-terminated
  * within its field and printable ASCII, and the fields each type may carry,
  * checked with the guest's own rules (request_check.h: ids, version grammar,
- * strategy and location, sha256; `file` only beneath [amqp] file_dir).  The child runs the same checks before it
+ * strategy and location, sha256, metadata an object within its bound whose
+ * sha256 is the request's; `file` only beneath [amqp] file_dir).  The child runs the same checks before it
  * sends (serve_wire_request_check), so a message that fails them is refused
  * there, with the reason recorded, and a request that fails them on receipt
  * comes from a child that is not doing its job. */
@@ -37,9 +38,10 @@
 #include "config.h"
 #include "error.h"
 #include "history.h"
+#include "request_check.h"
 
 #define SERVE_CHILD_ARG "--amqp-child"
-#define SERVE_WIRE_MAGIC 0x736c6132u	/* "sla2": a parent and child of one build */
+#define SERVE_WIRE_MAGIC 0x736c6133u	/* "sla3": a parent and child of one build */
 
 struct serve_wire_job {
 	uint32_t magic;
@@ -55,6 +57,8 @@ struct serve_wire_job {
 	char strategy[32];		/* [updater] strategy: a location's default */
 	char file_dir[PATH_MAX];	/* [amqp] file_dir: where `file` may point */
 	char strategies[CONFIG_STRATEGY_MAX][CONFIG_STRATEGY_NAME_MAX + 1];	/* [strategy.NAME]s */
+	uint32_t strategy_fetchers;	/* bit i: strategies[i] has a fetch program, so its
+					 * location is opaque text, not a pip tarball's URL */
 	uint32_t exchange_durable;
 	uint32_t max_age_ms;
 	uint32_t automatic;		/* [updater] automatic: the child refuses policies' casts */
@@ -83,6 +87,10 @@ struct serve_wire_request {
 	char location[HISTORY_LOCATION_MAX];
 	char strategy[32];		/* "": the guest's default */
 	char sha256[65];		/* "": none */
+	/* args.metadata whole, as request_metadata_encode() writes it
+	 * (request_check.h): "" none, else an object whose sha256, if any,
+	 * is the field above */
+	char metadata[REQUEST_METADATA_WIRE_MAX + 1];
 	char reason[HISTORY_ERROR_MAX];
 };
 

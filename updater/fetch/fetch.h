@@ -52,8 +52,9 @@ struct fetch_job {
 	void *ctx;
 	void (*progress)(void *ctx, unsigned long long done, unsigned long long total);
 	/* For a deployer strategy's input (may be NULL): the request's
-	 * instance_version and metadata sha256. */
-	const char *instance_version, *sha256;
+	 * instance_version, metadata sha256, and its whole metadata object as
+	 * request_metadata_encode() writes it (request_check.h). */
+	const char *instance_version, *sha256, *metadata;
 	/* Set by the fetch process: the JSON object the program reads, and its
 	 * socket to the updater, whose hang-up stops the program (0: none). */
 	const char *input;

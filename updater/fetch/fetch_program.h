@@ -34,8 +34,10 @@
 
 int fetch_program(const struct fetch_job *job, const struct config_strategy *s, struct error *err);
 
-/* {"location": ..., "metadata": {"sha256": ...}, "instance_version": ...,
- * "strategy": NAME} into out (at most FETCH_PROGRAM_INPUT_MAX bytes); a
+/* {"location": ..., "metadata": {"sha256": ..., ...}, "instance_version":
+ * ..., "strategy": NAME} into out (at most FETCH_PROGRAM_INPUT_MAX bytes),
+ * UTF-8: metadata is job->metadata re-read (an object within
+ * REQUEST_METADATA_MAX, else -1 naming it) with job->sha256 set in it; a
  * metadata key or the version is left out when the request had none. */
 int fetch_program_input(const char *strategy, const struct fetch_job *job, char *out, size_t len,
 			struct error *err);

@@ -243,6 +243,7 @@ static enum install_outcome attempt_upgrade(struct attempt *a)
 	struct install_stream_checks checks = {
 		.expected_version = req->expected_version,
 		.expected_sha256 = req->expected_sha256,
+		.metadata = req->metadata,
 		.running_version = "", .running_digest = "",
 		.allow_downgrade = req->allow_downgrade,
 		.file_beneath = req->file_beneath,

@@ -31,6 +31,9 @@ struct install_request {
 	const char *strategy;		/* NULL: config's updater.strategy */
 	const char *expected_version;	/* instance_version: must match the manifest if set */
 	const char *expected_sha256;	/* metadata sha256 of the bundle file, if given */
+	const char *metadata;		/* the whole metadata object for a deployer's
+					 * fetcher, as request_metadata_encode() writes
+					 * it (request_check.h); NULL: none */
 	int allow_downgrade;		/* admin rollback */
 	const char *file_beneath;	/* `file` locations: NULL any, else beneath this
 					 * directory (serve: [amqp] file_dir) */

@@ -29,6 +29,7 @@
 struct install_stream_checks {
 	const char *expected_version;	/* NULL: any */
 	const char *expected_sha256;	/* of the whole bundle file; NULL: not checked */
+	const char *metadata;		/* see install_request */
 	const char *running_version;	/* "" when nothing runs */
 	const char *running_digest;	/* manifest digest of the running slot, or "" */
 	int allow_downgrade;

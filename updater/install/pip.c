@@ -149,7 +149,7 @@ static int pip_fetch(struct pip *p, struct error *err)
 		.config = p->config, .location = p->location,
 		.file_beneath = p->checks->file_beneath, .sink = pip_sink, .ctx = p,
 		.progress = pip_bytes, .instance_version = p->checks->expected_version,
-		.sha256 = p->checks->expected_sha256,
+		.sha256 = p->checks->expected_sha256, .metadata = p->checks->metadata,
 	};
 	const char *transport = fetch_transport(p->config, p->strategy, p->location);
 	unsigned char digest[EVP_MAX_MD_SIZE];

@@ -110,7 +110,7 @@ static void *stream_fetch_main(void *arg)
 		.file_beneath = st->checks->file_beneath, .sink = stream_fetch_sink,
 		.ctx = st, .progress = stream_fetch_progress,
 		.instance_version = st->checks->expected_version,
-		.sha256 = st->checks->expected_sha256,
+		.sha256 = st->checks->expected_sha256, .metadata = st->checks->metadata,
 	};
 
 	st->fetch_rc = fetch_child_run(st->strategy, &job, &st->fetch_err);

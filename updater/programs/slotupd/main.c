@@ -1,7 +1,8 @@
 /* slotupd: the updater.
  *
  *   slotupd [-c CONFIG] install LOCATION [--strategy S] [--version V]
- *                                [--id ID] [--sha256 HEX] [--allow-downgrade]
+ *                                [--id ID] [--sha256 HEX] [--metadata JSON]
+ *                                [--allow-downgrade]
  *   slotupd [-c CONFIG] serve
  *
  * Options go before or after the command and its operand, in any order
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "request_check.h"
 #include "fetch/fetch_child.h"
 #include "install/install.h"
 #include "log.h"
@@ -30,7 +32,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: slotupd [-c CONFIG] install LOCATION [--strategy S] [--version V]\n"
-		"                            [--id ID] [--sha256 HEX] [--allow-downgrade]\n"
+		"                            [--id ID] [--sha256 HEX] [--metadata JSON]\n"
+		"                            [--allow-downgrade]\n"
 		"       slotupd [-c CONFIG] serve\n"
 		"       slotupd --help | --version\n");
 }
@@ -94,6 +97,47 @@ static int load_config(struct config *config, const char *path)
 	return -1;
 }
 
+/* --metadata, the object a cast carries as args.metadata: bounded as a
+ * cast's, and its sha256 is --sha256 (both given must agree). */
+struct install_metadata {
+	char text[REQUEST_METADATA_WIRE_MAX + 1];
+	char sha256[65];
+};
+
+/* metadata's sha256 (NULL: none) against --sha256, or as --sha256. */
+static int install_metadata_sha256(json_t *sha256, struct install_request *request,
+				   struct install_metadata *m, struct error *err)
+{
+	if (!sha256)
+		return 0;
+	if (!json_is_string(sha256))
+		return error_set(err, "--metadata: sha256: not a string");
+	if (request_check_sha256("--metadata: sha256", json_string_value(sha256), err) < 0)
+		return -1;
+	if (request->expected_sha256)
+		return strcmp(request->expected_sha256, json_string_value(sha256)) ?
+		       error_set(err, "--metadata: its sha256 is not --sha256") : 0;
+	snprintf(m->sha256, sizeof m->sha256, "%s", json_string_value(sha256));
+	request->expected_sha256 = m->sha256;
+	return 0;
+}
+
+static int install_metadata(const char *json, struct install_request *request,
+			    struct install_metadata *m, struct error *err)
+{
+	json_t *metadata = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	int rc;
+
+	if (!metadata)
+		return error_set(err, "--metadata: not JSON");
+	rc = request_metadata_encode("--metadata", metadata, m->text, sizeof m->text, err);
+	if (rc == 0)
+		rc = install_metadata_sha256(json_object_get(metadata, "sha256"), request, m, err);
+	request->metadata = m->text[0] ? m->text : NULL;
+	json_decref(metadata);
+	return rc;
+}
+
 /* Parses a command's options wherever they stand.  optind = 0 makes glibc
  * start afresh: with 1 it would keep the "+" (stop at the first operand)
  * mode of the global parse, and refuse options after LOCATION. */
@@ -104,6 +148,7 @@ static int command_install(const char *config_path, int argc, char **argv)
 		{ "version", required_argument, NULL, 'V' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "sha256", required_argument, NULL, 'S' },
+		{ "metadata", required_argument, NULL, 'm' },
 		{ "allow-downgrade", no_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +157,8 @@ static int command_install(const char *config_path, int argc, char **argv)
 	struct progress_bar bar = { .tty = isatty(STDERR_FILENO) };
 	struct install_progress progress = { progress_step, progress_bytes, &bar };
 	struct install_result result;
+	struct install_metadata metadata;
+	const char *metadata_json = NULL;
 	struct config config;
 	struct error err = { "" };
 	int opt;
@@ -123,6 +170,7 @@ static int command_install(const char *config_path, int argc, char **argv)
 		case 'V': request.expected_version = optarg; break;
 		case 'i': request.id = optarg; break;
 		case 'S': request.expected_sha256 = optarg; break;
+		case 'm': metadata_json = optarg; break;
 		case 'd': request.allow_downgrade = 1; break;
 		case 'c': config_path = optarg; break;
 		default: usage(stderr); return 2;
@@ -134,6 +182,10 @@ static int command_install(const char *config_path, int argc, char **argv)
 		return 2;
 	}
 	request.location = argv[optind];
+	if (metadata_json && install_metadata(metadata_json, &request, &metadata, &err) < 0) {
+		fprintf(stderr, "slotupd: install: %s\n", err.text);
+		return 2;
+	}
 	request.authenticated = geteuid() == 0;	/* root's own command: no cast to trust */
 	if (load_config(&config, config_path) < 0)
 		return 2;
