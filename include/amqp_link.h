@@ -44,6 +44,11 @@ int amqp_link_open_consumer(struct amqp_link **link, const struct config *config
 			    struct error *err);
 int amqp_link_open_publisher(struct amqp_link **link, const struct config *config,
 			     struct error *err);
+/* Declares the durable queue (quorum with [amqp] queue_type = quorum) and
+ * binds it to the exchange with routing_key, as a consumer's link does on
+ * connecting.  0, -1 (the link is then unusable). */
+int amqp_link_declare_queue(struct amqp_link *link, const char *queue, const char *routing_key,
+			    struct error *err);
 void amqp_link_close(struct amqp_link *link);
 /* Waits up to timeout_ms for a message: 1 got one, 0 timed out, -1 the link broke. */
 int amqp_link_next(struct amqp_link *link, unsigned timeout_ms, struct amqp_delivery *d,

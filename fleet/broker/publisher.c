@@ -93,8 +93,18 @@ static int publisher_link(struct fleet_publisher *pub, struct error *err)
 		amqp_link_close(pub->link);
 		pub->link = NULL;
 	}
-	if (!pub->link && amqp_link_open_publisher(&pub->link, &pub->base, err) < 0)
+	/* A new link also declares and binds slotfleet's own queue: after a
+	 * broker restart the (transient, as oslo's) exchange and so the binding
+	 * are gone until the consumer reconnects, which may be seconds behind
+	 * this link; a guest's answer in between would be unroutable, dropped,
+	 * and its record would stay unfinished. */
+	if (!pub->link && (amqp_link_open_publisher(&pub->link, &pub->base, err) < 0 ||
+			   amqp_link_declare_queue(pub->link, pub->base.amqp.queue,
+						   pub->base.amqp.conductor_topic, err) < 0)) {
+		amqp_link_close(pub->link);
+		pub->link = NULL;
 		return FLEET_CAST_UNREACHABLE;
+	}
 	pub->last_used = publisher_now();
 	return 0;
 }

@@ -108,15 +108,16 @@ static int link_declare_exchange(struct amqp_link *link, struct error *err)
 	return link_check(amqp_get_rpc_reply(link->conn), "declare exchange", err);
 }
 
-/* Queue, binding, prefetch, consumer: redone on every connect.  A quorum
- * queue (replicated on a cluster's nodes) is declared with x-queue-type, as
- * oslo.messaging's rabbit_quorum_queue does; the broker refuses to change an
- * existing queue's type (PRECONDITION_FAILED), which the error then says. */
-static int link_declare_consumer(struct amqp_link *link, struct error *err)
+/* The durable queue and its binding.  A quorum queue (replicated on a
+ * cluster's nodes) is declared with x-queue-type, as oslo.messaging's
+ * rabbit_quorum_queue does; the broker refuses to change an existing
+ * queue's type (PRECONDITION_FAILED), which the error then says. */
+static int link_declare_queue(struct amqp_link *link, const char *name, const char *routing_key,
+			      struct error *err)
 {
 	const struct config *c = link->config;
 	amqp_connection_state_t conn = link->conn;
-	amqp_bytes_t queue = amqp_cstring_bytes(link->queue);
+	amqp_bytes_t queue = amqp_cstring_bytes(name);
 	amqp_table_entry_t type = { amqp_cstring_bytes("x-queue-type"),
 				    { AMQP_FIELD_KIND_UTF8, { .bytes = amqp_cstring_bytes("quorum") } } };
 	amqp_table_t args = { 0, NULL };
@@ -127,8 +128,23 @@ static int link_declare_consumer(struct amqp_link *link, struct error *err)
 	if (link_check(amqp_get_rpc_reply(conn), "declare queue", err) < 0)
 		return -1;
 	amqp_queue_bind(conn, LINK_CHANNEL, queue, amqp_cstring_bytes(c->amqp.exchange),
-			amqp_cstring_bytes(link->routing_key), amqp_empty_table);
-	if (link_check(amqp_get_rpc_reply(conn), "bind queue", err) < 0)
+			amqp_cstring_bytes(routing_key), amqp_empty_table);
+	return link_check(amqp_get_rpc_reply(conn), "bind queue", err);
+}
+
+int amqp_link_declare_queue(struct amqp_link *link, const char *queue, const char *routing_key,
+			    struct error *err)
+{
+	return link_declare_queue(link, queue, routing_key, err);
+}
+
+/* Queue, binding, prefetch, consumer: redone on every connect. */
+static int link_declare_consumer(struct amqp_link *link, struct error *err)
+{
+	amqp_connection_state_t conn = link->conn;
+	amqp_bytes_t queue = amqp_cstring_bytes(link->queue);
+
+	if (link_declare_queue(link, link->queue, link->routing_key, err) < 0)
 		return -1;
 	amqp_basic_qos(conn, LINK_CHANNEL, 0, link->prefetch, 0);
 	if (link_check(amqp_get_rpc_reply(conn), "prefetch", err) < 0)
