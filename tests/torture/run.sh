@@ -2,7 +2,8 @@
 # `make torture`: the power-cut and kill-storm tests with large counts.
 #   tests/torture/run.sh BUILD_DIR OUT_DIR
 # Runs tests/integration/powercut.sh (POWERCUT_ROUNDS, default 200) and
-# tests/integration/killstorm.sh (KILLSTORM_ROUNDS, default 1000) against
+# tests/integration/killstorm.sh (KILLSTORM_ROUNDS, default 1000) and
+# tests/integration/pip_killstorm.sh (PIP_KILLSTORM_ROUNDS, default 50) against
 # BUILD_DIR's binaries, one after the other (they share two cores with
 # everything else).  Each one's full output goes to OUT_DIR/NAME.log, the logs
 # of a failing round to OUT_DIR/failures/round-N, and OUT_DIR/report.md gets the
@@ -15,6 +16,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 case $out in /*) ;; *) out=$top/$out ;; esac
 export SLOTD_BIN="$top/$build/bin" SLOTD_AGENTS="$top/$build/agents" SLOTD_SRC="$top"
 export POWERCUT_ROUNDS="${POWERCUT_ROUNDS:-200}" KILLSTORM_ROUNDS="${KILLSTORM_ROUNDS:-1000}"
+export PIP_KILLSTORM_ROUNDS="${PIP_KILLSTORM_ROUNDS:-50}"
 export TORTURE_OUT="$out"
 rm -rf "$out"
 mkdir -p "$out"
@@ -61,7 +63,7 @@ section() {
 	echo "# slotd torture report"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r), binaries $build."
-	echo "POWERCUT_ROUNDS=$POWERCUT_ROUNDS KILLSTORM_ROUNDS=$KILLSTORM_ROUNDS."
+	echo "POWERCUT_ROUNDS=$POWERCUT_ROUNDS KILLSTORM_ROUNDS=$KILLSTORM_ROUNDS PIP_KILLSTORM_ROUNDS=$PIP_KILLSTORM_ROUNDS."
 	echo "Phases are inferred from slotupd's last step line (and slotd's lines during"
 	echo "ACTIVATING) just before the crash: start (lock, recovery, NEW record),"
 	echo "download, extract (manifest verified, slot being written), sync, flip,"
@@ -69,13 +71,13 @@ section() {
 	echo "appended), done (slotupd had exited: the crash hit an idle system)."
 } > "$report"
 
-for name in powercut killstorm; do
+for name in powercut killstorm pip_killstorm; do
 	echo "=== torture $name (log: $out/$name.log)"
 	start=$(date +%s)
 	sh "$top/tests/integration/$name.sh" > "$out/$name.log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - start ))
-	grep -E "^(summary|phase|kill):|FAILED:$" "$out/$name.log"
+	grep -E "^(summary|phase|kill):|FAILED:$|^# round .* broke" "$out/$name.log"
 	echo "--- $name: rc=$rc (${took}s)"
 	case $rc in
 	0) passed=$((passed + 1)) ;;
