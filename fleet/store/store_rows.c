@@ -49,21 +49,21 @@ static const int rows_width[ROWS_KINDS] = { 7, 8, 1, 5, 1, 5 };
 /* Text before the rows, the rows' SQL type per value (casts for the
  * first row: what PostgreSQL types a VALUES column by), text after. */
 static const char *const rows_head[ROWS_KINDS] = {
-	"INSERT INTO upgrades (" STORE_UPGRADE_COLS ") SELECT v.column1, '', 'upgrade',"
+	("INSERT INTO upgrades (" STORE_UPGRADE_COLS ") SELECT v.column1, '', 'upgrade',"
 	" v.column2, v.column3, v.column4, '', '', '', '', v.column5, v.column6, v.column7,"
-	" v.column7, '' FROM (VALUES ",
-	"UPDATE upgrades SET state = v.column2, reason = v.column3, updated_us = v.column4,"
+	" v.column7, '' FROM (VALUES "),
+	("UPDATE upgrades SET state = v.column2, reason = v.column3, updated_us = v.column4,"
 	" from_version = CASE WHEN v.column5 = '' THEN upgrades.from_version ELSE v.column5 END,"
 	" to_version = CASE WHEN v.column6 = '' THEN upgrades.to_version ELSE v.column6 END"
-	" FROM (VALUES ",
+	" FROM (VALUES "),
 	"SELECT id, instance_id FROM upgrades WHERE id IN (SELECT v.column1 FROM (VALUES ",
-	"INSERT INTO upgrade_events (upgrade_id, seq, state, reason, at_us, source)"
+	("INSERT INTO upgrade_events (upgrade_id, seq, state, reason, at_us, source)"
 	" SELECT v.column1, COALESCE((SELECT MAX(e.seq) FROM upgrade_events e"
 	" WHERE e.upgrade_id = v.column1), 0) + 1, v.column2, v.column3, v.column4, v.column5"
-	" FROM (VALUES ",
+	" FROM (VALUES "),
 	"INSERT INTO instances (id) SELECT v.column1 FROM (VALUES ",
-	"INSERT INTO instances (id, agent_version, agent_slot, last_seen_us, rpc_api_version)"
-	" SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ",
+	("INSERT INTO instances (id, agent_version, agent_slot, last_seen_us, rpc_api_version)"
+	" SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES "),
 };
 static const char *const rows_types[ROWS_KINDS] = {
 	"TTTTBTB", "TBTBTTTB", "T", "TBTBT", "T", "TTTBT",
