@@ -58,6 +58,11 @@
 #define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
 #define ROLLOUT_BATCH 64		/* members read per query */
 #define ROLLOUT_CAST_BATCH 16		/* casts planned and sent together, at most */
+/* A selector's targets are taken a page at a time (store_rollout_fill.c)
+ * when fewer than ROLLOUT_FILL_LOW are left to cast: 2 s at the highest
+ * rate, so the casts never wait on a page. */
+#define ROLLOUT_FILL_LOW 2000
+#define ROLLOUT_FILL_PAGE 5000
 #define ROLLOUT_RATE_MAX 1000		/* casts/s: the API's bound */
 
 struct fleet_rollout_driver;

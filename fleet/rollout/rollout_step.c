@@ -78,10 +78,12 @@ static int step_judge(struct step *s, const struct fleet_rollout_wave *w, struct
 	char reason[FLEET_REASON_MAX];
 	int rc;
 
-	if ((uint64_t)w->failed * 1000000 <= (uint64_t)s->r.max_failure_ppm * w->total)
+	size_t size = w->total + w->untaken;	/* a selector's: as counted at creation */
+
+	if ((uint64_t)w->failed * 1000000 <= (uint64_t)s->r.max_failure_ppm * size)
 		return 0;
 	snprintf(reason, sizeof reason, "wave %u: %zu of %zu failed, over max_failure_rate %g",
-		 s->r.current_wave + 1, w->failed, w->total, s->r.max_failure_ppm / 1e6);
+		 s->r.current_wave + 1, w->failed, size, s->r.max_failure_ppm / 1e6);
 	rc = fleet_store_rollout_transition(s->store, s->r.id,
 					    FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING),
 					    FLEET_ROLLOUT_HALTED, reason, NULL, err);
@@ -167,6 +169,25 @@ static int step_cast(struct step *s, size_t *pending, struct fleet_rollout_pace 
 	return 1;
 }
 
+/* The wave's counts, after taking a page more of a selector's targets
+ * when few are left to cast (store_rollout_fill.c). */
+static int step_wave(struct step *s, struct fleet_rollout_wave *w, struct error *err)
+{
+	int64_t proven_before = s->now_us - s->r.probation_us;
+	size_t added = 0;
+
+	if (fleet_store_rollout_wave(s->store, s->r.id, s->r.current_wave, proven_before, w,
+				     err) < 0)
+		return -1;
+	if (!w->untaken || w->pending >= ROLLOUT_FILL_LOW)
+		return 0;
+	if (fleet_store_rollout_fill(s->store, s->r.id, s->r.current_wave, ROLLOUT_FILL_PAGE,
+				     &added, err) < 0)
+		return -1;
+	return fleet_store_rollout_wave(s->store, s->r.id, s->r.current_wave, proven_before, w,
+					err);
+}
+
 static int step_advance(struct step *s, struct error *err)
 {
 	int rc = fleet_store_rollout_advance(s->store, s->r.id, s->r.current_wave, err);
@@ -200,9 +221,7 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = step_resend(s, err);
 	if (rc <= 0)
 		goto out;
-	if ((rc = step_timeouts(s, err)) < 0 ||
-	    (rc = fleet_store_rollout_wave(store, id, s->r.current_wave,
-					   s->now_us - s->r.probation_us, &w, err)) < 0)
+	if ((rc = step_timeouts(s, err)) < 0 || (rc = step_wave(s, &w, err)) < 0)
 		goto out;
 	rc = step_judge(s, &w, err);
 	if (rc != 0)
@@ -210,7 +229,7 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	pace->judged_us = s->now_us;
 	pace->pending = w.pending;
 	if (!w.pending) {
-		if (w.failed + w.proven == w.total)
+		if (!w.untaken && w.failed + w.proven == w.total)
 			rc = step_advance(s, err);
 		goto out;
 	}

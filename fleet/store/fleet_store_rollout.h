@@ -116,8 +116,9 @@ struct fleet_rollout_members_query {
 
 /* One wave's counts, for the driver's decision. */
 struct fleet_rollout_wave {
-	size_t total;
-	size_t pending;			/* nothing sent */
+	size_t total;			/* taken (below: untaken) */
+	size_t untaken;			/* a selector's, still to take (fill) */
+	size_t pending;			/* taken, nothing sent */
 	size_t unconfirmed;		/* planned, not confirmed */
 	size_t failed;			/* upgrade FAILED */
 	size_t succeeded;		/* upgrade SUCCESS */
@@ -224,6 +225,14 @@ int fleet_store_rollout_transition(struct fleet_store *store, const char *id,
  * after the last.  1 applied, 0 not, -1. */
 int fleet_store_rollout_advance(struct fleet_store *store, const char *id, unsigned wave,
 				struct error *err);
+/* A rollout over a selector takes its targets as the driver reaches them
+ * (store_rollout_fill.c): up to want (at most FLEET_ROLLOUT_PAGE_MAX) more
+ * for `wave`, which must be its current wave while RUNNING, the next
+ * instances by id that match the selector now, never past the wave's size
+ * counted at creation (its untaken count).  *added: how many.  Lists,
+ * drafts and rollouts whose instances ran out take none.  0, -1. */
+int fleet_store_rollout_fill(struct fleet_store *store, const char *id, unsigned wave,
+			     size_t want, size_t *added, struct error *err);
 /* Counts of one wave; proven: SUCCESS applied at or before proven_before_us. */
 int fleet_store_rollout_wave(struct fleet_store *store, const char *id, unsigned wave,
 			     int64_t proven_before_us, struct fleet_rollout_wave *counts,

@@ -9,6 +9,8 @@
  *   store_read.c    gets and lists
  *   store_check.c   input checks (lengths, UTF-8) before anything reaches SQL
  *   store_rollout.c, store_rollout_plan.c   rollouts and their targets
+ *   store_rollout_select.c  choosing them; store_rollout_fill.c taking a
+ *                   selector's as the driver reaches them
  *   store_lock.c    the driving locks (PostgreSQL advisory locks) of
  *                   rollouts and policies
  *   store_policy.c, store_policy_plan.c     policies, their candidates and casts
@@ -28,7 +30,7 @@
 #include "store/db/db.h"
 #include "store/fleet_store.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct fleet_store {
 	pthread_mutex_t lock;	/* one call at a time: the connection is not shareable */

@@ -10,6 +10,7 @@
 
 #include "store/fleet_store_rollout.h"
 #include "store/store_internal.h"
+#include "store/store_rollout_select.h"
 
 #define PLAN_FROM \
 	" FROM rollout_targets t LEFT JOIN upgrades u ON u.id = t.upgrade_id" \
@@ -46,7 +47,10 @@ static int plan_wave_read(struct db *db, void *ctx, struct error *err)
 	struct db_value p[] = { DB_T(w->id), DB_I(w->wave), DB_I(FLEET_FAILED),
 				DB_I(FLEET_SUCCESS), DB_I(w->proven_before_us) };
 
-	return db_exec(db, "SELECT COUNT(*),"
+	struct store_rollout_fill rf;
+	int64_t size;
+
+	if (db_exec(db, "SELECT COUNT(*),"
 			   " COALESCE(SUM(CASE WHEN t.upgrade_id = '' THEN 1 ELSE 0 END), 0),"
 			   " COALESCE(SUM(CASE WHEN t.upgrade_id <> '' AND t.cast_us = 0"
 			   "  THEN 1 ELSE 0 END), 0),"
@@ -54,7 +58,15 @@ static int plan_wave_read(struct db *db, void *ctx, struct error *err)
 			   " COALESCE(SUM(CASE WHEN u.state = $4 THEN 1 ELSE 0 END), 0),"
 			   " COALESCE(SUM(CASE WHEN u.state = $4 AND u.updated_us <= $5"
 			   "  THEN 1 ELSE 0 END), 0)" PLAN_FROM " AND t.wave = $2",
-		       p, 5, plan_wave_row, w, NULL, err);
+		    p, 5, plan_wave_row, w, NULL, err) ||
+	    store_rollout_fill_read(db, &rf, w->id, err))
+		return -1;
+	if (!rf.filling || w->wave >= rf.wave_count)
+		return 0;
+	size = rf.ends[w->wave] - (w->wave ? rf.ends[w->wave - 1] : 0);
+	if (size > (int64_t)w->counts->total)
+		w->counts->untaken = (size_t)size - w->counts->total;
+	return 0;
 }
 
 int fleet_store_rollout_wave(struct fleet_store *store, const char *id, unsigned wave,
@@ -90,14 +102,34 @@ static int plan_counts_row(void *ctx, const char *const *cols, int ncols, struct
 	return 0;
 }
 
+/* The targets a selector rollout has still to take count as not sent:
+ * each wave shows the size counted at creation until no instance is left. */
+static void plan_counts_untaken(struct plan_counts *c, const struct store_rollout_fill *rf)
+{
+	int64_t start = 0, have;
+	unsigned w, s;
+
+	for (w = 0; w < rf->wave_count && w < c->max_waves; start = rf->ends[w++]) {
+		for (have = 0, s = 0; s <= FLEET_STATE_COUNT; s++)
+			have += (int64_t)c->counts[w][s];
+		if (rf->ends[w] - start > have)
+			c->counts[w][FLEET_STATE_COUNT] += (size_t)(rf->ends[w] - start - have);
+	}
+}
+
 static int plan_counts_read(struct db *db, void *ctx, struct error *err)
 {
 	struct plan_counts *c = ctx;
 	struct db_value p[] = { DB_T(c->id) };
+	struct store_rollout_fill rf;
 
-	return db_exec(db, "SELECT t.wave, u.state, COUNT(*)" PLAN_FROM
-			   " GROUP BY t.wave, u.state",
-		       p, 1, plan_counts_row, c, NULL, err);
+	if (db_exec(db, "SELECT t.wave, u.state, COUNT(*)" PLAN_FROM " GROUP BY t.wave, u.state",
+		    p, 1, plan_counts_row, c, NULL, err) ||
+	    store_rollout_fill_read(db, &rf, c->id, err))
+		return -1;
+	if (rf.filling)
+		plan_counts_untaken(c, &rf);
+	return 0;
 }
 
 int fleet_store_rollout_counts(struct fleet_store *store, const char *id,

@@ -1,27 +1,28 @@
 /* store_rollout_select.c: a rollout's targets chosen in the database (see
- * store/fleet_store_rollout.h): by selector, one INSERT ... SELECT from
- * instances whose casting order (ROW_NUMBER by id) and wave (from the
- * count and the cumulative percents) are computed by the SQL; by id list,
+ * store/fleet_store_rollout.h): by selector, one COUNT over instances
+ * gives the waves' sizes, and the targets themselves are taken a page at a
+ * time as the driver reaches them (store_rollout_fill.c); by id list,
  * pages of at most FLEET_ROLLOUT_PAGE_MAX ids appended to a draft; a
  * draft's waves assigned from its count when it starts.  Nothing here
  * holds more than one page of ids: memory does not grow with a rollout.
  *
  * "Below V" is version.h's order, which SQL does not know: the distinct
  * versions are walked one index probe each (a fleet runs a few), those
- * below V go to a per-connection temporary table, and the INSERT joins it.
- * The walk and the INSERT are one transaction, as is the rollout's row. */
+ * below V go to a per-connection temporary table, and the SQL joins it.
+ * The walk and the count are one transaction, as is the rollout's row. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/fleet_store_rollout.h"
 #include "store/store_internal.h"
+#include "store/store_rollout_select.h"
 #include "version.h"
 
 /* Kept waves for n targets: wave k ends at ceil(p_k * n / 100) targets, a
  * wave that would be empty is dropped.  ends[] and kept[] get the kept
  * waves' ends and percents; returns how many were kept. */
-static unsigned store_rollout_waves(const unsigned *percents, size_t count, int64_t n, int64_t *ends,
+unsigned store_rollout_waves(const unsigned *percents, size_t count, int64_t n, int64_t *ends,
 			     unsigned *kept)
 {
 	int64_t start = 0, end;
@@ -60,8 +61,6 @@ struct select_ctx {
 	int64_t created_us;
 	int64_t count;			/* out: targets */
 	size_t dup;			/* out: the list's index given before */
-	char last[FLEET_VERSION_MAX];	/* the version walk's position */
-	int found;
 	int refused;			/* a FLEET_ROLLOUT_CREATE_* refusal: rolled back */
 };
 
@@ -72,91 +71,88 @@ static int select_refuse(struct select_ctx *c, int code)
 	return -2;
 }
 
+struct select_walk {
+	char last[FLEET_VERSION_MAX];	/* the version walk's position */
+	int found;
+};
+
 static int select_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
-	struct select_ctx *c = ctx;
+	struct select_walk *w = ctx;
 
 	if (ncols != 1 || !cols[0])
 		return error_set(err, "store: unexpected version row");
-	db_copy_text(c->last, sizeof c->last, cols[0]);
-	c->found = 1;
+	db_copy_text(w->last, sizeof w->last, cols[0]);
+	w->found = 1;
 	return 0;
 }
 
-/* The versions below sel->version, into the temporary table rollout_pick. */
-static int select_pick_versions(struct db *db, struct select_ctx *c, struct error *err)
+int store_rollout_pick_versions(struct db *db, const char *below, struct error *err)
 {
+	struct select_walk w = { "", 0 };
 	int cmp;
 
 	if (db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS rollout_pick (version TEXT PRIMARY KEY)",
 		    NULL, 0, NULL, NULL, NULL, err) ||
 	    db_exec(db, "DELETE FROM rollout_pick", NULL, 0, NULL, NULL, NULL, err))
 		return -1;
-	c->last[0] = '\0';
 	for (;;) {
-		struct db_value p[] = { DB_T(c->last) };
+		struct db_value p[] = { DB_T(w.last) };
 
-		c->found = 0;
+		w.found = 0;
 		if (db_exec(db, "SELECT agent_version FROM instances WHERE agent_version > $1"
 				" ORDER BY agent_version LIMIT 1",
-			    p, 1, select_version_row, c, NULL, err))
+			    p, 1, select_version_row, &w, NULL, err))
 			return -1;
-		if (!c->found)
+		if (!w.found)
 			return 0;
 		/* unparsable versions are left out, as in the docs */
-		if (version_compare_text(c->last, c->sel->version, &cmp, NULL) == 0 && cmp < 0 &&
+		if (version_compare_text(w.last, below, &cmp, NULL) == 0 && cmp < 0 &&
 		    db_exec(db, "INSERT INTO rollout_pick (version) VALUES ($1)", p, 1, NULL,
 			    NULL, NULL, err))
 			return -1;
 	}
 }
 
-/* The wave of row s.rn of c.n, as SQL: the number of kept waves ending at
- * or before it (see store_rollout_waves).  Percents are $3, $4, ... */
-static void select_wave_sql(char *sql, size_t size, size_t count)
+const char *store_rollout_filter(enum fleet_rollout_select kind)
 {
-	size_t used = (size_t)snprintf(sql, size, "0");
-	size_t k;
-
-	for (k = 0; k < count && used < size; k++) {
-		if (k == 0)
-			used += (size_t)snprintf(sql + used, size - used,
-				" + CASE WHEN ($3 * c.n + 99) / 100 <= s.rn - 1 THEN 1 ELSE 0 END");
-		else
-			used += (size_t)snprintf(sql + used, size - used,
-				" + CASE WHEN ($%zu * c.n + 99) / 100 <= s.rn - 1 AND"
-				" ($%zu * c.n + 99) / 100 > ($%zu * c.n + 99) / 100 THEN 1 ELSE 0 END",
-				k + 3, k + 3, k + 2);
-	}
+	return kind == FLEET_SELECT_VERSION_BELOW ?
+		"i.agent_version IN (SELECT version FROM rollout_pick) AND $2 = $2" :
+		"i.agent_version = $2";
 }
 
-/* One statement, one snapshot: the count and the numbered rows. */
-static int select_insert(struct db *db, struct select_ctx *c, struct error *err)
+static int select_int_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
-	const struct fleet_rollout_selection *sel = c->sel;
-	struct db_value p[2 + FLEET_ROLLOUT_WAVES_MAX] = { DB_T(c->r->id),
-		DB_T(sel->version ? sel->version : "") };
-	char filter[128], wave[3072], sql[4096];
-	size_t k;
+	if (ncols != 1)
+		return error_set(err, "store: unexpected count row");
+	return db_parse_int(cols[0], "count", ctx, err);
+}
 
-	if (sel->kind == FLEET_SELECT_VERSION_BELOW)
-		snprintf(filter, sizeof filter,
-			 "i.agent_version IN (SELECT version FROM rollout_pick) AND $2 = $2");
-	else
-		snprintf(filter, sizeof filter, "i.agent_version = $2");
-	/* a draft: every target in wave 0 until it starts */
-	for (k = 0; !sel->draft && k < sel->percent_count; k++)
-		p[2 + k] = DB_I(sel->percents[k]);
-	select_wave_sql(wave, sizeof wave, sel->draft ? 0 : sel->percent_count);
+/* The selection's size; its targets are taken later, a page at a time
+ * (store_rollout_fill.c), in the order of the ids. */
+static int select_count(struct db *db, struct select_ctx *c, struct error *err)
+{
+	struct db_value p[] = { DB_T(c->r->id), DB_T(c->sel->version) };
+	char sql[256];
+
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM instances i WHERE %s AND $1 = $1",
+		 store_rollout_filter(c->sel->kind));
+	return db_exec(db, sql, p, 2, select_int_row, &c->count, NULL, err);
+}
+
+/* A draft over a selector: its targets now (pages of ids may follow),
+ * every one in wave 0 until it starts. */
+static int select_insert_all(struct db *db, struct select_ctx *c, struct error *err)
+{
+	struct db_value p[] = { DB_T(c->r->id), DB_T(c->sel->version) };
+	char sql[512];
+
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO rollout_targets (rollout_id, instance_id, seq, wave, upgrade_id,"
-		 " cast_us) SELECT $1, s.id, s.rn - 1, %s, '', 0"
-		 " FROM (SELECT COUNT(*) AS n FROM instances i WHERE %s) c,"
-		 " (SELECT i.id, ROW_NUMBER() OVER (ORDER BY i.id) AS rn FROM instances i"
-		 " WHERE %s) s",
-		 wave, filter, filter);
-	return db_exec(db, sql, p, sel->draft ? 2 : 2 + (int)sel->percent_count, NULL, NULL,
-		       &c->count, err);
+		 " cast_us) SELECT $1, s.id, s.rn - 1, 0, '', 0"
+		 " FROM (SELECT i.id, ROW_NUMBER() OVER (ORDER BY i.id) AS rn FROM instances i"
+		 " WHERE %s) s", store_rollout_filter(c->sel->kind));
+	return db_exec(db, sql, p, 2, NULL, NULL, &c->count, err);
 }
 
 /* The list's ids, at seq from..., in batches; 1 (c->dup set) when one is a
@@ -199,8 +195,9 @@ static int select_append(struct db *db, const char *id, const char *const *ids, 
 static int select_row_insert(struct db *db, struct select_ctx *c, unsigned wave_count,
 			     const char *waves, struct error *err);
 
-/* The rollout row first (the targets refer to it), then its targets, then
- * its waves from their count.  Returns a FLEET_ROLLOUT_CREATE_* code. */
+/* The rollout row first (the targets refer to it), then a list's or a
+ * draft's targets or a selector's count, then the waves from the count.
+ * Returns a FLEET_ROLLOUT_CREATE_* code. */
 static int select_create_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct select_ctx *c = ctx;
@@ -208,7 +205,7 @@ static int select_create_tx(struct db *db, void *ctx, struct error *err)
 	int64_t ends[FLEET_ROLLOUT_WAVES_MAX];
 	unsigned kept[FLEET_ROLLOUT_WAVES_MAX], m;
 	char waves[FLEET_ROLLOUT_TEXT_MAX];
-	struct db_value p[4];
+	struct db_value p[6];
 	int rc;
 
 	rc = select_row_insert(db, c, 0, c->r->waves, err);
@@ -222,9 +219,10 @@ static int select_create_tx(struct db *db, void *ctx, struct error *err)
 		if (rc)
 			return rc < 0 ? -1 : select_refuse(c, FLEET_ROLLOUT_CREATE_TWICE);
 	} else {
-		if (sel->kind == FLEET_SELECT_VERSION_BELOW && select_pick_versions(db, c, err))
+		if (sel->kind == FLEET_SELECT_VERSION_BELOW &&
+		    store_rollout_pick_versions(db, sel->version, err))
 			return -1;
-		if (select_insert(db, c, err))
+		if (sel->draft ? select_insert_all(db, c, err) : select_count(db, c, err))
 			return -1;
 		m = store_rollout_waves(sel->percents, sel->percent_count, c->count, ends, kept);
 	}
@@ -238,7 +236,12 @@ static int select_create_tx(struct db *db, void *ctx, struct error *err)
 	p[0] = DB_T(c->r->id);
 	p[1] = DB_I(m);
 	p[2] = DB_T(waves);
-	return db_exec(db, "UPDATE rollouts SET wave_count = $2, waves = $3 WHERE id = $1", p, 3,
+	p[3] = DB_I(sel->kind);		/* not a draft here: a list's targets are in */
+	p[4] = DB_T(sel->kind == FLEET_SELECT_LIST ? "" : sel->version);
+	p[5] = DB_I(sel->kind == FLEET_SELECT_LIST ? 0 : c->count);
+	/* a selector's targets: taken by the driver (store_rollout_fill.c) */
+	return db_exec(db, "UPDATE rollouts SET wave_count = $2, waves = $3, fill_kind = $4,"
+			   " fill_version = $5, fill_total = $6 WHERE id = $1", p, 6,
 		       NULL, NULL, NULL, err) ? -1 : FLEET_ROLLOUT_CREATED;
 }
 
@@ -342,13 +345,6 @@ struct select_draft {
 	char waves[FLEET_ROLLOUT_TEXT_MAX];
 };
 
-static int select_int_row(void *ctx, const char *const *cols, int ncols, struct error *err)
-{
-	if (ncols != 1)
-		return error_set(err, "store: unexpected count row");
-	return db_parse_int(cols[0], "count", ctx, err);
-}
-
 static int select_draft_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
 	struct select_draft *d = ctx;
@@ -437,7 +433,7 @@ int fleet_store_rollout_append(struct fleet_store *store, const char *id,
 }
 
 /* "[1,10,100]" (as slotfleet wrote it) into percents; the count or 0. */
-static size_t select_parse_waves(const char *text, unsigned *percents)
+size_t store_rollout_parse_waves(const char *text, unsigned *percents)
 {
 	const char *s = text;
 	unsigned long v;
@@ -491,7 +487,7 @@ static int select_start_tx(struct db *db, void *ctx, struct error *err)
 
 	if (rc)
 		return rc < 0 ? -1 : 0;
-	n = select_parse_waves(d->waves, percents);
+	n = store_rollout_parse_waves(d->waves, percents);
 	if (!n || !d->total)
 		return error_set(err, "store: draft %s: waves \"%s\" or no target", d->id,
 				 d->waves);

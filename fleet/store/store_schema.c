@@ -227,6 +227,21 @@ static const struct store_step store_v7[] = {
 	{ ANY, "CREATE INDEX casts_pending ON casts (state, seq)" },
 };
 
+/* A selector rollout takes its targets as the driver reaches them
+ * (store_rollout_fill.c): the selector (fill_kind: 0 for lists and drafts,
+ * whose targets are all in, as for every rollout before v8), the count it
+ * announced, how many were taken (the next seq), the last instance taken
+ * (the next page starts after it) and whether none was left. */
+static const struct store_step store_v8[] = {
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_kind INTEGER NOT NULL DEFAULT 0" },
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_version TEXT NOT NULL DEFAULT ''" },
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_total BIGINT NOT NULL DEFAULT 0" },
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_count BIGINT NOT NULL DEFAULT 0" },
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_after TEXT NOT NULL DEFAULT ''" },
+	{ PG, "ALTER TABLE rollouts ALTER COLUMN fill_after TYPE TEXT COLLATE \"C\"" },
+	{ ANY, "ALTER TABLE rollouts ADD COLUMN fill_done INTEGER NOT NULL DEFAULT 0" },
+};
+
 static const struct {
 	const struct store_step *steps;
 	size_t count;
@@ -238,6 +253,7 @@ static const struct {
 	{ store_rollout_big, sizeof store_rollout_big / sizeof store_rollout_big[0] },
 	{ store_policy_timeout, sizeof store_policy_timeout / sizeof store_policy_timeout[0] },
 	{ store_v7, sizeof store_v7 / sizeof store_v7[0] },
+	{ store_v8, sizeof store_v8 / sizeof store_v8[0] },
 };
 
 static int store_version_row(void *ctx, const char *const *cols, int ncols, struct error *err)

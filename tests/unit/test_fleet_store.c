@@ -908,7 +908,8 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 }
 
-/* Takes a store's database back to schema v2 as v2 left it: v7 only added
+/* Takes a store's database back to schema v2 as v2 left it: v8 only added
+ * the rollouts' fill columns, v7 only added
  * the outbox (casts), v6 only policies.timeout_us (gone with the
  * table), v5 only added indexes of the rollouts' targets, v4 only added
  * the policies' tables and upgrades.policy_id, v3 only added
@@ -916,6 +917,13 @@ static void test_reopen_keeps_data_and_schema(void **state)
 static void downgrade_to_v2(const char *spec)
 {
 	static const char *const steps[] = {
+		"ALTER TABLE rollouts DROP COLUMN fill_kind",
+		"ALTER TABLE rollouts DROP COLUMN fill_version",
+		"ALTER TABLE rollouts DROP COLUMN fill_total",
+		"ALTER TABLE rollouts DROP COLUMN fill_count",
+		"ALTER TABLE rollouts DROP COLUMN fill_after",
+		"ALTER TABLE rollouts DROP COLUMN fill_done",
+		"DELETE FROM schema_version WHERE version = 8",
 		"DROP TABLE casts",
 		"DELETE FROM schema_version WHERE version = 7",
 		"DELETE FROM schema_version WHERE version = 6",
@@ -944,7 +952,7 @@ static void downgrade_to_v2(const char *spec)
 	db->ops->close(db);
 }
 
-/* A v2 database opens at v7 (v3 to v7 in order) with its rows; the API version of a heartbeat
+/* A v2 database opens at v8 (v3 to v8 in order) with its rows; the API version of a heartbeat
  * stored before is unknown ("") until the instance's next one. */
 static void test_migration_v2_to_v3(void **state)
 {
@@ -959,7 +967,7 @@ static void test_migration_v2_to_v3(void **state)
 	downgrade_to_v2(f->spec);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");

@@ -259,12 +259,19 @@ static void test_outbox_bytes(void **state)
 	fleet_outbox_rows_free(rows, n);
 }
 
-/* A v6 database (no outbox) opens at v7 with its records, whose casts are
+/* A v6 database (no outbox) opens at v8 with its records, whose casts are
  * unknown (confirmed before the API answered, then); new ones queue. */
 static void test_migration_v6_to_v7(void **state)
 {
 	struct support_store *f = *state;
 	static const char *const steps[] = {
+		"ALTER TABLE rollouts DROP COLUMN fill_kind",
+		"ALTER TABLE rollouts DROP COLUMN fill_version",
+		"ALTER TABLE rollouts DROP COLUMN fill_total",
+		"ALTER TABLE rollouts DROP COLUMN fill_count",
+		"ALTER TABLE rollouts DROP COLUMN fill_after",
+		"ALTER TABLE rollouts DROP COLUMN fill_done",
+		"DELETE FROM schema_version WHERE version = 8",
 		"DROP TABLE casts", "DELETE FROM schema_version WHERE version = 7",
 	};
 	struct fleet_upgrade up;
@@ -286,7 +293,7 @@ static void test_migration_v6_to_v7(void **state)
 	db->ops->close(db);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	assert_int_equal(cast_of(f, "old", &up), FLEET_CAST_STATE_UNKNOWN);
 	assert_int_equal(up.state, FLEET_NEW);
 	assert_int_equal(queue(f, "new", "i-1"), 1);

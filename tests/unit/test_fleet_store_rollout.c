@@ -423,6 +423,28 @@ static size_t targets_walk(struct support_store *f, const char *id, size_t *size
 	return total;
 }
 
+/* Takes every target of a selector rollout as the driver would: each wave
+ * in pages of 7 while it is current, then the next wave.  The targets
+ * taken in all. */
+static size_t fill_all(struct support_store *f, const char *id)
+{
+	struct fleet_rollout r;
+	size_t added, total = 0;
+	unsigned w;
+	struct error err;
+
+	assert_int_equal(fleet_store_rollout_get(f->store, id, &r, NULL), 1);
+	for (w = 0; w < r.wave_count; w++) {
+		do {
+			if (fleet_store_rollout_fill(f->store, id, w, 7, &added, &err))
+				fail_msg("fill: %s", err.text);
+			total += added;
+		} while (added);
+		assert_int_equal(fleet_store_rollout_advance(f->store, id, w, NULL), 1);
+	}
+	return total;
+}
+
 /* "Below" is version.h's order (v1.10.0 is above v1.9.0, though not as
  * text); waves from the count: [1, 10, 50, 100] of 300 ends at 3, 30,
  * 150, 300; the counts the view shows (GROUP BY) agree. */
@@ -447,6 +469,13 @@ static void test_rollout_select_below(void **state)
 	assert_int_equal(r.wave_count, 4);
 	assert_string_equal(r.waves, "[1,10,50,100]");
 	assert_int_equal(r.state, FLEET_ROLLOUT_RUNNING);
+	/* counted, none taken yet; the view counts them as not sent */
+	assert_int_equal(targets_walk(f, "r1", sizes, NULL, 0), 0);
+	assert_int_equal(fleet_store_rollout_counts(f->store, "r1", counts,
+						    FLEET_ROLLOUT_WAVES_MAX, NULL), 0);
+	assert_int_equal(counts[0][FLEET_STATE_COUNT], 3);
+	assert_int_equal(counts[3][FLEET_STATE_COUNT], 150);
+	assert_int_equal(fill_all(f, "r1"), 300);
 	assert_int_equal(targets_walk(f, "r1", sizes, NULL, 0), 300);
 	assert_int_equal(sizes[0], 3);
 	assert_int_equal(sizes[1], 27);
@@ -459,6 +488,7 @@ static void test_rollout_select_below(void **state)
 	/* The same selection again makes the same plan. */
 	selection_new(&r, &sel, "r2", FLEET_SELECT_VERSION_BELOW, "v1.10.0", percents, 4);
 	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	assert_int_equal(fill_all(f, "r2"), 300);
 	{
 		char a[8192] = "", b[8192] = "";
 
@@ -491,6 +521,7 @@ static void test_rollout_select_equal(void **state)
 	assert_int_equal(fleet_store_rollout_get(f->store, "r1", &r, NULL), 1);
 	assert_int_equal(r.wave_count, 2);
 	assert_string_equal(r.waves, "[10,100]");
+	assert_int_equal(fill_all(f, "r1"), 3);
 	assert_int_equal(targets_walk(f, "r1", sizes, NULL, 0), 3);
 	assert_int_equal(sizes[0], 1);
 	assert_int_equal(sizes[1], 2);
@@ -506,6 +537,80 @@ static void test_rollout_select_equal(void **state)
 	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), -1);
 	selection_new(&r, &sel, "r3", FLEET_SELECT_VERSION_EQUAL, "v2.0.0", drop, 2);
 	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), -1);
+}
+
+/* A selector's targets are taken while their wave is current and the
+ * rollout RUNNING, at most the wave's size counted at creation, in id
+ * order after the last taken: an instance that reached another version
+ * before its turn is not taken, one that appeared since is taken only in
+ * the place of one that left; once none is left, later waves are empty
+ * and the wave counts say nothing is untaken. */
+static void test_rollout_fill(void **state)
+{
+	static const char *const old[] = { "v1.0.0" };
+	static const unsigned percents[] = { 10, 50, 100 };
+	struct support_store *f = *state;
+	struct fleet_rollout_selection sel;
+	struct fleet_rollout r;
+	struct fleet_rollout_wave w;
+	size_t sizes[FLEET_ROLLOUT_WAVES_MAX], count, dup, added;
+	char order[4096] = "";
+	struct error err;
+
+	instances_insert(f, 40, old, 1);	/* i-0000 .. i-0039 */
+	selection_new(&r, &sel, "r1", FLEET_SELECT_VERSION_BELOW, "v2.0.0", percents, 3);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	assert_int_equal(count, 40);		/* waves of 4, 16 and 20 */
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 0, &w, NULL), 0);
+	assert_int_equal(w.total, 0);
+	assert_int_equal(w.untaken, 4);
+	/* not the current wave, or paused: nothing */
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 1, 7, &added, NULL), 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1",
+				FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_RUNNING), FLEET_ROLLOUT_PAUSED,
+				"test", NULL, NULL), 1);
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 0, 7, &added, NULL), 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(fleet_store_rollout_transition(f->store, "r1",
+				FLEET_ROLLOUT_BIT(FLEET_ROLLOUT_PAUSED), FLEET_ROLLOUT_RUNNING,
+				"test", NULL, NULL), 1);
+	/* a page of 3, then the wave's last 1 though 7 were asked */
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 0, 3, &added, NULL), 0);
+	assert_int_equal(added, 3);
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 0, 7, &added, NULL), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 0, 7, &added, NULL), 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r1", 0, 0, &w, NULL), 0);
+	assert_int_equal(w.total, 4);
+	assert_int_equal(w.untaken, 0);
+	assert_int_equal(w.pending, 4);
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 0, NULL), 1);
+	/* i-0005 upgraded meanwhile; i-0100 appeared after creation */
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-0005", "v2.0.0", "b", "1.1", 10, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-0100", "v1.0.0", "a", "1.1", 10, NULL), 0);
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 1, 1000, &added, NULL), 0);
+	assert_int_equal(added, 16);		/* the wave's size, i-0005 skipped */
+	assert_int_equal(fleet_store_rollout_advance(f->store, "r1", 1, NULL), 1);
+	assert_int_equal(fleet_store_rollout_fill(f->store, "r1", 2, 1000, &added, NULL), 0);
+	assert_int_equal(added, 20);		/* i-0021 .. i-0039 and i-0100 */
+	assert_int_equal(targets_walk(f, "r1", sizes, order, sizeof order), 40);
+	assert_null(strstr(order, "i-0005"));
+	assert_non_null(strstr(order, "i-0039 i-0100"));
+	assert_int_equal(sizes[2], 20);
+	/* two gone, none new: the last wave ends short, nothing untaken */
+	selection_new(&r, &sel, "r2", FLEET_SELECT_VERSION_EQUAL, "v1.0.0", percents, 3);
+	assert_int_equal(fleet_store_rollout_create(f->store, &r, &sel, &count, &dup, &err), 0);
+	assert_int_equal(count, 40);		/* 39 of i-00xx and i-0100 */
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-0038", "v2.0.0", "b", "1.1", 11, NULL), 0);
+	assert_int_equal(fleet_store_heartbeat(f->store, "i-0100", "v2.0.0", "b", "1.1", 11, NULL), 0);
+	assert_int_equal(fill_all(f, "r2"), 38);
+	assert_int_equal(fleet_store_rollout_get(f->store, "r2", &r, NULL), 1);
+	assert_int_equal(r.state, FLEET_ROLLOUT_FINISHED);
+	assert_int_equal(fleet_store_rollout_wave(f->store, "r2", 2, 0, &w, NULL), 0);
+	assert_int_equal(w.total, 18);
+	assert_int_equal(w.untaken, 0);
 }
 
 /* A list in its order; a draft takes pages until it starts, then its
@@ -606,6 +711,7 @@ static void test_rollout_unrolled(void **state)
 #define ROLLOUT_SUITE(SETUP) \
 	SUPPORT_STORE_TEST(test_rollout_select_below, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_select_equal, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_fill, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_draft_append, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_unrolled, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_insert_get_list, SETUP), \
