@@ -21,12 +21,8 @@
 #include "store/store_internal.h"
 #include "store/store_rollout_select.h"
 
-struct fill_ctx {
-	const char *id;
-	unsigned wave;
-	int64_t want;
-	int64_t added;			/* out */
-	/* the rollout's row */
+/* The rollout's row as read. */
+struct fill_row {
 	int64_t kind, total, count, done, current, state;
 	char version[FLEET_VERSION_MAX];
 	char after[FLEET_INSTANCE_MAX];
@@ -35,7 +31,7 @@ struct fill_ctx {
 
 static int fill_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
-	struct fill_ctx *f = ctx;
+	struct fill_row *f = ctx;
 
 	if (ncols != 9 || db_parse_int(cols[0], "fill_kind", &f->kind, err) ||
 	    db_parse_int(cols[1], "fill_total", &f->total, err) ||
@@ -53,7 +49,7 @@ static int fill_row(void *ctx, const char *const *cols, int ncols, struct error 
 int store_rollout_fill_read(struct db *db, struct store_rollout_fill *out, const char *id,
 			    struct error *err)
 {
-	struct fill_ctx f = { .id = id, .kind = -1 };
+	struct fill_row f = { .kind = -1 };
 	struct db_value p[] = { DB_T(id) };
 	unsigned percents[FLEET_ROLLOUT_WAVES_MAX], kept[FLEET_ROLLOUT_WAVES_MAX];
 	size_t n;
@@ -109,13 +105,25 @@ static int fill_take(struct db *db, const struct store_rollout_fill *rf, const c
 		       q, 3, NULL, NULL, NULL, err);
 }
 
+struct fill_ctx {
+	const char *id;
+	unsigned wave;
+	int64_t want;
+	int64_t added;			/* out */
+};
+
 static int fill_tx(struct db *db, void *ctx, struct error *err)
 {
 	struct fill_ctx *f = ctx;
+	struct db_value p[] = { DB_T(f->id) };
 	struct store_rollout_fill rf;
 	int64_t end, want;
 
-	if (store_rollout_fill_read(db, &rf, f->id, err))
+	/* the row locked first: a second taker (the driving lock lost and
+	 * taken over) waits, then reads the places this one took */
+	if (db_exec(db, "UPDATE rollouts SET fill_count = fill_count WHERE id = $1", p, 1, NULL,
+		    NULL, NULL, err) ||
+	    store_rollout_fill_read(db, &rf, f->id, err))
 		return -1;
 	/* only the wave being driven, and only while it runs */
 	if (!rf.filling || rf.state != FLEET_ROLLOUT_RUNNING || rf.current != f->wave ||
