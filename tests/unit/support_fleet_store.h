@@ -38,4 +38,15 @@ int support_report(struct support_store *f, const char *id, const char *instance
 /* Appends word to a space-separated list of size bytes (fails when full). */
 void support_join(char *list, size_t size, const char *word);
 
+/* The statements that take a database from schema v8 back to v7 (v8
+ * only added the rollouts' fill columns), for the migration tests. */
+#define SUPPORT_STORE_UNDO_V8 \
+	"ALTER TABLE rollouts DROP COLUMN fill_kind", \
+	"ALTER TABLE rollouts DROP COLUMN fill_version", \
+	"ALTER TABLE rollouts DROP COLUMN fill_total", \
+	"ALTER TABLE rollouts DROP COLUMN fill_count", \
+	"ALTER TABLE rollouts DROP COLUMN fill_after", \
+	"ALTER TABLE rollouts DROP COLUMN fill_done", \
+	"DELETE FROM schema_version WHERE version = 8"
+
 #endif

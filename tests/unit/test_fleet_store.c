@@ -917,13 +917,7 @@ static void test_reopen_keeps_data_and_schema(void **state)
 static void downgrade_to_v2(const char *spec)
 {
 	static const char *const steps[] = {
-		"ALTER TABLE rollouts DROP COLUMN fill_kind",
-		"ALTER TABLE rollouts DROP COLUMN fill_version",
-		"ALTER TABLE rollouts DROP COLUMN fill_total",
-		"ALTER TABLE rollouts DROP COLUMN fill_count",
-		"ALTER TABLE rollouts DROP COLUMN fill_after",
-		"ALTER TABLE rollouts DROP COLUMN fill_done",
-		"DELETE FROM schema_version WHERE version = 8",
+		SUPPORT_STORE_UNDO_V8,
 		"DROP TABLE casts",
 		"DELETE FROM schema_version WHERE version = 7",
 		"DELETE FROM schema_version WHERE version = 6",

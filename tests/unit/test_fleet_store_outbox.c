@@ -265,13 +265,7 @@ static void test_migration_v6_to_v7(void **state)
 {
 	struct support_store *f = *state;
 	static const char *const steps[] = {
-		"ALTER TABLE rollouts DROP COLUMN fill_kind",
-		"ALTER TABLE rollouts DROP COLUMN fill_version",
-		"ALTER TABLE rollouts DROP COLUMN fill_total",
-		"ALTER TABLE rollouts DROP COLUMN fill_count",
-		"ALTER TABLE rollouts DROP COLUMN fill_after",
-		"ALTER TABLE rollouts DROP COLUMN fill_done",
-		"DELETE FROM schema_version WHERE version = 8",
+		SUPPORT_STORE_UNDO_V8,
 		"DROP TABLE casts", "DELETE FROM schema_version WHERE version = 7",
 	};
 	struct fleet_upgrade up;
