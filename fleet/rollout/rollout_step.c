@@ -75,10 +75,9 @@ static int step_timeouts(struct step *s, struct error *err)
 /* 1 halted (now or by someone else), 0 the wave is within its budget. */
 static int step_judge(struct step *s, const struct fleet_rollout_wave *w, struct error *err)
 {
+	size_t size = w->total + w->untaken;	/* a selector's: as counted at creation */
 	char reason[FLEET_REASON_MAX];
 	int rc;
-
-	size_t size = w->total + w->untaken;	/* a selector's: as counted at creation */
 
 	if ((uint64_t)w->failed * 1000000 <= (uint64_t)s->r.max_failure_ppm * size)
 		return 0;

@@ -6,10 +6,11 @@
  *
  * A rollout is one row; its plan is one row per target instance (rollout,
  * instance: unique), made when the rollout is created (or appended to its
- * draft, waves given when it starts) and never changed after: the
- * instance's wave and its place in the casting order (seq, dense from 0).
- * Targets are chosen and numbered in the database (store_rollout_select.c):
- * no call holds more than a page of them.  A target is
+ * draft, waves given when it starts), or for a selector taken a page at a
+ * time as the driver reaches their wave (store_rollout_fill.c), and never
+ * changed after: the instance's wave and its place in the casting order
+ * (seq, dense from 0).  Targets are chosen and numbered in the database
+ * (store_rollout_select.c): no call holds more than a page of them.  A target is
  *   pending      nothing sent yet (upgrade_id "")
  *   planned      fleet_store_rollout_plan() gave it an upgrade record (NEW,
  *                rollout_id set), in the same transaction that checked the
@@ -175,8 +176,9 @@ enum {
 };
 
 /* Records the rollout (state RUNNING, or PAUSED for a draft; wave_count and
- * waves from the kept waves, see above) and its targets, chosen and
- * numbered by the database in the same transaction: wave k ends at
+ * waves from the kept waves, see above) and, in the same transaction, a
+ * list's or a draft's targets, or a selector's count N (its targets are
+ * taken later: fleet_store_rollout_fill): wave k ends at
  * ceil(p_k * N / 100) targets of N, a wave that would be empty is dropped.
  * *count: the targets.  Returns a code above (anything but CREATED leaves
  * nothing recorded), or -1. */
