@@ -14,7 +14,6 @@
  *
  * Rollouts of lists and drafts (fill_kind 0), and those created before
  * schema v8, have every target from the start: nothing to take. */
-#include <stdio.h>
 #include <string.h>
 
 #include "store/fleet_store_rollout.h"
@@ -80,21 +79,10 @@ int store_rollout_fill_read(struct db *db, struct store_rollout_fill *out, const
 static int fill_take(struct db *db, const struct store_rollout_fill *rf, const char *id,
 		     unsigned wave, int64_t want, int64_t *added, struct error *err)
 {
-	struct db_value p[] = { DB_T(id), DB_T(rf->version), DB_I(rf->count), DB_I(wave),
-				DB_T(rf->after), DB_I(want) };
 	struct db_value q[] = { DB_T(id), DB_I(0), DB_I(0) };
-	char sql[768];
 
-	if (rf->kind == FLEET_SELECT_VERSION_BELOW &&
-	    store_rollout_pick_versions(db, rf->version, err))
-		return -1;
-	/* LIMIT inside, numbering outside: only the page is numbered */
-	snprintf(sql, sizeof sql,
-		 "INSERT INTO rollout_targets (rollout_id, instance_id, seq, wave, upgrade_id,"
-		 " cast_us) SELECT $1, s.id, $3 + ROW_NUMBER() OVER (ORDER BY s.id) - 1, $4, '', 0"
-		 " FROM (SELECT i.id FROM instances i WHERE %s AND i.id > $5"
-		 " ORDER BY i.id LIMIT $6) s", store_rollout_filter(rf->kind));
-	if (db_exec(db, sql, p, 6, NULL, NULL, added, err))
+	if (store_rollout_take(db, id, rf->kind, rf->version, rf->after, rf->count, wave, want,
+			       added, err))
 		return -1;
 	q[1] = DB_I(rf->count + *added);
 	q[2] = DB_I(*added < want);

@@ -63,7 +63,7 @@ static int plan_wave_read(struct db *db, void *ctx, struct error *err)
 		return -1;
 	if (!rf.filling || w->wave >= rf.wave_count)
 		return 0;
-	size = rf.ends[w->wave] - (w->wave ? rf.ends[w->wave - 1] : 0);
+	size = STORE_ROLLOUT_WAVE_SIZE(&rf, w->wave);
 	if (size > (int64_t)w->counts->total)
 		w->counts->untaken = (size_t)size - w->counts->total;
 	return 0;
@@ -106,14 +106,15 @@ static int plan_counts_row(void *ctx, const char *const *cols, int ncols, struct
  * each wave shows the size counted at creation until no instance is left. */
 static void plan_counts_untaken(struct plan_counts *c, const struct store_rollout_fill *rf)
 {
-	int64_t start = 0, have;
+	int64_t size, have;
 	unsigned w, s;
 
-	for (w = 0; w < rf->wave_count && w < c->max_waves; start = rf->ends[w++]) {
+	for (w = 0; w < rf->wave_count && w < c->max_waves; w++) {
+		size = STORE_ROLLOUT_WAVE_SIZE(rf, w);
 		for (have = 0, s = 0; s <= FLEET_STATE_COUNT; s++)
 			have += (int64_t)c->counts[w][s];
-		if (rf->ends[w] - start > have)
-			c->counts[w][FLEET_STATE_COUNT] += (size_t)(rf->ends[w] - start - have);
+		if (size > have)
+			c->counts[w][FLEET_STATE_COUNT] += (size_t)(size - have);
 	}
 }
 

@@ -140,19 +140,23 @@ static int select_count(struct db *db, struct select_ctx *c, struct error *err)
 	return db_exec(db, sql, p, 2, select_int_row, &c->count, NULL, err);
 }
 
-/* A draft over a selector: its targets now (pages of ids may follow),
- * every one in wave 0 until it starts. */
-static int select_insert_all(struct db *db, struct select_ctx *c, struct error *err)
+int store_rollout_take(struct db *db, const char *id, enum fleet_rollout_select kind,
+		       const char *version, const char *after, int64_t from_seq, unsigned wave,
+		       int64_t limit, int64_t *added, struct error *err)
 {
-	struct db_value p[] = { DB_T(c->r->id), DB_T(c->sel->version) };
-	char sql[512];
+	struct db_value p[] = { DB_T(id), DB_T(version), DB_I(from_seq), DB_I(wave), DB_T(after),
+				DB_I(limit) };
+	char sql[768];
 
+	if (kind == FLEET_SELECT_VERSION_BELOW && store_rollout_pick_versions(db, version, err))
+		return -1;
+	/* LIMIT inside, numbering outside: only the page is numbered */
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO rollout_targets (rollout_id, instance_id, seq, wave, upgrade_id,"
-		 " cast_us) SELECT $1, s.id, s.rn - 1, 0, '', 0"
-		 " FROM (SELECT i.id, ROW_NUMBER() OVER (ORDER BY i.id) AS rn FROM instances i"
-		 " WHERE %s) s", store_rollout_filter(c->sel->kind));
-	return db_exec(db, sql, p, 2, NULL, NULL, &c->count, err);
+		 " cast_us) SELECT $1, s.id, $3 + ROW_NUMBER() OVER (ORDER BY s.id) - 1, $4, '', 0"
+		 " FROM (SELECT i.id FROM instances i WHERE %s AND i.id > $5"
+		 " ORDER BY i.id LIMIT $6) s", store_rollout_filter(kind));
+	return db_exec(db, sql, p, 6, NULL, NULL, added, err);
 }
 
 /* The list's ids, at seq from..., in batches; 1 (c->dup set) when one is a
@@ -219,10 +223,15 @@ static int select_create_tx(struct db *db, void *ctx, struct error *err)
 		if (rc)
 			return rc < 0 ? -1 : select_refuse(c, FLEET_ROLLOUT_CREATE_TWICE);
 	} else {
-		if (sel->kind == FLEET_SELECT_VERSION_BELOW &&
-		    store_rollout_pick_versions(db, sel->version, err))
-			return -1;
-		if (sel->draft ? select_insert_all(db, c, err) : select_count(db, c, err))
+		if (sel->draft)	/* its targets now, in wave 0 until it starts; one
+				 * more than the bound tells too many */
+			rc = store_rollout_take(db, c->r->id, sel->kind, sel->version, "", 0, 0,
+						FLEET_ROLLOUT_TARGETS_MAX + 1, &c->count, err);
+		else
+			rc = (sel->kind == FLEET_SELECT_VERSION_BELOW &&
+			      store_rollout_pick_versions(db, sel->version, err)) ||
+			     select_count(db, c, err);
+		if (rc)
 			return -1;
 		m = store_rollout_waves(sel->percents, sel->percent_count, c->count, ends, kept);
 	}

@@ -21,6 +21,15 @@ unsigned store_rollout_waves(const unsigned *percents, size_t count, int64_t n, 
 size_t store_rollout_parse_waves(const char *text, unsigned *percents);
 int store_rollout_pick_versions(struct db *db, const char *below, struct error *err);
 const char *store_rollout_filter(enum fleet_rollout_select kind);
+/* Up to limit instances matching the selector with ids after `after`, in
+ * id order, as targets of rollout id in wave `wave` at seq from_seq...;
+ * *added: how many.  A draft's selection and a fill's page. */
+int store_rollout_take(struct db *db, const char *id, enum fleet_rollout_select kind,
+		       const char *version, const char *after, int64_t from_seq, unsigned wave,
+		       int64_t limit, int64_t *added, struct error *err);
+
+/* The size of kept wave w (w < rf->wave_count) from the count announced. */
+#define STORE_ROLLOUT_WAVE_SIZE(rf, w) ((rf)->ends[w] - ((w) ? (rf)->ends[(w) - 1] : 0))
 
 /* Where a selector rollout's filling is (store_rollout_fill.c): filling 0
  * when every target is in (a list, a draft, a rollout from before v8) or
