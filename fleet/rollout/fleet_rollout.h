@@ -57,7 +57,11 @@
 #define ROLLOUT_CAST_MS 50		/* a step casts for at most this long */
 #define ROLLOUT_DRIVEN_MAX 64		/* rollouts one process drives at once */
 #define ROLLOUT_BATCH 64		/* members read per query */
-#define ROLLOUT_CAST_BATCH 16		/* casts planned and sent together, at most */
+/* Casts planned and sent together, at most: a batch costs two commits and
+ * a confirmation whatever its size, and at 1,000 casts/s a batch is what
+ * fell due since the last (tens of ms on PostgreSQL), so the bound is set
+ * above that; at most this many go out after a FAILED is stored. */
+#define ROLLOUT_CAST_BATCH 128
 /* A selector's targets are taken a page at a time (store_rollout_fill.c)
  * when fewer than ROLLOUT_FILL_LOW are left to cast: 2 s at the highest
  * rate, so the casts never wait on a page. */

@@ -13,12 +13,14 @@ struct step {
 	struct fleet_store *store;
 	struct fleet_publisher *pub;
 	struct fleet_rollout r;
-	struct fleet_rollout_member members[ROLLOUT_BATCH];
+	struct fleet_rollout_member members[ROLLOUT_CAST_BATCH];	/* >= ROLLOUT_BATCH */
 	struct fleet_upgrade ups[ROLLOUT_CAST_BATCH];
 	int planned[ROLLOUT_CAST_BATCH];
 	size_t refused;			/* casts the broker refused: FAILED */
 	int64_t now_us;
 };
+
+_Static_assert(ROLLOUT_BATCH <= ROLLOUT_CAST_BATCH, "a members query fits in members[]");
 
 static int64_t step_now_us(void)
 {
