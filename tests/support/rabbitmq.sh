@@ -18,12 +18,12 @@ AT_EXIT="$AT_EXIT rabbit_stop"
 
 rabbit_start() {
 	RABBIT_DIR=$1
-	# Erlang daemonizes an epmd if none runs; if it is ours, we stop it too.
-	# Decided at the first start only: a restart must not adopt our own epmd.
-	if [ -z "${RABBIT_EPMD_CHECKED:-}" ]; then
-		RABBIT_EPMD_BEFORE=$(pgrep -x epmd || true)
-		RABBIT_EPMD_CHECKED=1
-	fi
+	# Erlang daemonizes an epmd if none answers on ERL_EPMD_PORT: a port of
+	# our own gives this run its own epmd, which another run (or an Erlang
+	# of the machine's) never shares or stops, and which we stop by its PID.
+	# rabbitmqctl in the tests finds the node through it (exported).
+	[ -n "${ERL_EPMD_PORT:-}" ] || ERL_EPMD_PORT=$(rabbit_free_port)
+	export ERL_EPMD_PORT
 	mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
 	chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
 	[ -n "${RABBIT_PORT:-}" ] || RABBIT_PORT=$(rabbit_free_port)
@@ -53,11 +53,11 @@ rabbit_stop() {
 	done
 	wait "$RABBIT_PID" 2>/dev/null
 	RABBIT_PID=""
-	if [ -z "${RABBIT_EPMD_BEFORE:-}" ]; then
-		for p in $(pgrep -x epmd); do
-			kill "$p" 2>/dev/null
-			i=0
-			while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-		done
-	fi
+	# Our epmd: the one listening on our port (ss names its PID).
+	for p in $(ss -Hltnp "sport = :${ERL_EPMD_PORT:-0}" 2>/dev/null |
+		   sed -n 's/.*"epmd",pid=\([0-9]*\),.*/\1/p' | sort -u); do
+		kill "$p" 2>/dev/null
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	done
 }
