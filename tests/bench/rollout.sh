@@ -29,6 +29,9 @@
 #   tests/bench/rollout.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/rollout.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 1,000 guests.  BENCH_ROLLOUT_STORES: "sqlite postgresql".
+# BENCH_ROLLOUT_FLEETS=2: on PostgreSQL a second slotfleet on the same
+# database and broker (competing consumers of the reports; one of the two
+# drives the rollout): both peak RSS and which one drove, in a third table.
 set -eu
 . "$(dirname "$0")/common.sh"
 guests=${BENCH_ROLLOUT_GUESTS:-10000}
@@ -41,6 +44,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then guests=1000; fi
 select=${BENCH_ROLLOUT_SELECT:-0}
 [ "$guests" -gt 10000 ] && select=1
 fail_percent=${BENCH_ROLLOUT_FAIL_PERCENT:-1}
+fleets=${BENCH_ROLLOUT_FLEETS:-1}
 bench_fleet_env rollout
 case " $stores " in
 *" postgresql "*)
@@ -84,11 +88,30 @@ rollout_body() { # NAME MAX_FAILURE_RATE
 		printf "]}}\n" }'
 }
 
+hwm_mib() { # PID: its peak RSS
+	awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$1/status"
+}
+
+# fleets_row BACKEND RUN NAME SECOND_PID: both slotfleets' peak RSS, which
+# one drove the rollout (its log says its waves), and the second stopped.
+fleets_row() {
+	drove=first
+	grep -q "rollout $3: wave 1 done" "$T/fleet2.log" && drove=second
+	echo "| $1 | $2 | $(hwm_mib "$FLEET_PID") MiB | $(hwm_mib "$4") MiB | $drove |" >> "$T/fleets.rows"
+	kill "$4"
+	wait "$4" 2>/dev/null || true
+}
+
 # run BACKEND clean|halt: one rollout on a fresh database, its rows appended.
 run() {
 	name=rollout_$1_$2 p=$T/rollout_$1_$2 fails=""
 	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 1024"
 	fleet_start || return 1
+	second=""
+	if [ "$fleets" = 2 ] && [ "$1" = postgresql ]; then
+		fleet_start_second || { echo "rollout: the second slotfleet did not start" >&2; return 1; }
+		second=$PID_fleet2
+	fi
 	if [ "$2" = halt ] && [ "$select" = 1 ]; then	# by id as text, as the store numbers them
 		fails=$p.fails
 		awk -v n="$guests" 'BEGIN { for (i = 0; i < n; i++) printf "sim-%d\n", i }' | LC_ALL=C sort |
@@ -135,6 +158,7 @@ run() {
 		size=$(( $(db_query "$1" "$name" "SELECT pg_database_size('$name')") / 1024 ))
 		echo "$(date +%s.%N) SAMPLE 0 $size" >> "$p.probe"
 	fi
+	[ -z "$second" ] || fleets_row "$1" "$2" "$name" "$second"
 	fleet_stop
 	mkdir -p "$out/rollout-raw"
 	cp "$p".* "$out/rollout-raw/"
@@ -142,7 +166,7 @@ run() {
 	/usr/bin/python3 "$top/tests/bench/rollout_stats.py" "$2" "$p" "$1" "$rate" "$post_s" >> "$T/$2.rows"
 }
 
-: > "$T/clean.rows"; : > "$T/halt.rows"
+: > "$T/clean.rows"; : > "$T/halt.rows"; : > "$T/fleets.rows"
 status=0
 for db in $stores; do
 	run "$db" clean || status=1
@@ -182,8 +206,18 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$T/halt.rows"
 	echo
+	if [ -s "$T/fleets.rows" ]; then
+		echo "Two slotfleets on the one PostgreSQL and broker (the figures above are the first's: the"
+		echo "API the benchmark used, RSS sampled by the probe); their peak RSS (VmHWM) at the end and"
+		echo "which one drove the rollout:"
+		echo
+		echo "| store | run | first slotfleet | second slotfleet | drove |"
+		echo "|---|---|---|---|---|"
+		cat "$T/fleets.rows"
+		echo
+	fi
 	[ "$select" = 1 ] && echo "The guests heartbeat every ${BENCH_ROLLOUT_HEARTBEAT_EVERY:-60} s throughout; the rollout selects \`agent_version_below v2.0.0\` in the database; the halt run's failing guests: $fail_percent % of wave 2." && echo
-	echo "Command: \`BENCH_ROLLOUT_GUESTS=$guests BENCH_ROLLOUT_RATE=$rate BENCH_ROLLOUT_PROBATION=$probation tests/bench/rollout.sh build/release build/bench\`"
+	echo "Command: \`BENCH_ROLLOUT_GUESTS=$guests BENCH_ROLLOUT_RATE=$rate BENCH_ROLLOUT_PROBATION=$probation BENCH_ROLLOUT_FLEETS=$fleets tests/bench/rollout.sh build/release build/bench\`"
 	echo "(or \`make bench\`; BENCH_QUICK=1: 1,000 guests)."
 } > "$out/rollout.md"
 cat "$out/rollout.md" >> "$out/report.md"

@@ -3,12 +3,14 @@
 # PostgreSQL (a private cluster, fsync on), with one private RabbitMQ.
 #   API     wrk POSTs upgrades (a new instance id each, rate limit off) for
 #           BENCH_FLEET_API_S seconds over BENCH_FLEET_CONNS connections,
-#           with the broker up and with it stopped; a 202 comes once the
-#           record and its cast are committed (the outbox).  Accepted (202)
-#           per second, p50/p99; broker up: when the last cast was confirmed
-#           (really published, queued in a durable catch-all queue bound to
-#           guestagent.#); broker stopped: how long the backlog takes once it
-#           is started again.
+#           with the broker up, with a slow broker (slotfleet's connection
+#           through tests/support/tcp_rr.py --delay-ms BENCH_FLEET_SLOW_MS,
+#           100: every answer and confirmation that much late) and with it
+#           stopped; a 202 comes once the record and its cast are committed
+#           (the outbox).  Accepted (202) per second, p50/p99; broker up or
+#           slow: when the last cast was confirmed (really published, queued
+#           in a durable catch-all queue bound to guestagent.#); broker
+#           stopped: how long the backlog takes once it is started again.
 #   ingest  BENCH_FLEET_REPORTS guest reports (outcomes DOWNLOADING..SUCCESS and
 #           a heartbeat, per upgrade, for 1000 instances) are queued while
 #           slotfleet is stopped, then slotfleet is started: from the first
@@ -43,6 +45,7 @@ guests=${BENCH_FLEET_GUESTS:-10000}
 stores=${BENCH_FLEET_STORES:-sqlite postgresql}
 parts=${BENCH_FLEET_PARTS:-api ingest guests sealed}
 prefetch=${BENCH_FLEET_PREFETCH:-2048}
+slow_ms=${BENCH_FLEET_SLOW_MS:-100}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then api_s=5 reports=18000 guests=1000; fi
 instances=1000
 reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per instance
@@ -97,15 +100,30 @@ pending() {
 }
 pending_is() { [ "$(pending "$1" "$2")" = "$3" ]; }
 
-# api_run BACKEND BROKER: wrk against a fresh database, the broker up or
-# stopped; a row of api.rows.  With the broker up, how long after wrk's end
-# the last cast was confirmed; stopped, how long the backlog takes once the
-# broker is started again.
+# slow_start: SLOW_PID, a proxy to the broker whose answers come slow_ms
+# late, and SLOW_AMQP its URL.
+slow_start() {
+	/usr/bin/python3 "$S/tcp_rr.py" --delay-ms "$slow_ms" "$RABBIT_PORT" > "$T/slow.out" 2>&1 &
+	SLOW_PID=$!
+	PIDS="$PIDS $SLOW_PID"
+	wait_for 10 grep -q '^PORT ' "$T/slow.out" || return 1
+	SLOW_AMQP=amqp://guest:guest@127.0.0.1:$(sed -n 's/^PORT //p' "$T/slow.out")/
+}
+
+# api_run BACKEND BROKER: wrk against a fresh database, the broker up, slow
+# or stopped; a row of api.rows.  With the broker up or slow, how long after
+# wrk's end the last cast was confirmed; stopped, how long the backlog takes
+# once the broker is started again.
 api_run() {
 	name=api_$1_$2
-	fleet_ini "$(db_spec "$1" "$name")" "prefetch = 256"
-	[ "$2" = up ] || rabbit_stop || true	# (set -e: its kills may find a pid gone)
-	if [ "$2" = up ]; then fleet_start || return 1; else FLEET_NO_BROKER=1 fleet_start || return 1; fi
+	if [ "$2" = slow ]; then
+		slow_start || { echo "slotfleet: the slow proxy did not start" >&2; return 1; }
+		AMQP=$SLOW_AMQP fleet_ini "$(db_spec "$1" "$name")" "prefetch = 256"
+	else
+		fleet_ini "$(db_spec "$1" "$name")" "prefetch = 256"
+	fi
+	[ "$2" != stopped ] || rabbit_stop || true	# (set -e: its kills may find a pid gone)
+	if [ "$2" != stopped ]; then fleet_start || return 1; else FLEET_NO_BROKER=1 fleet_start || return 1; fi
 	wrk -t 2 -c "$conns" -d "${api_s}s" -s "$top/tests/bench/slotfleet_post.lua" \
 		"$API/upgrade" -- "$ADMIN" > "$T/wrk.out" || { cat "$T/wrk.out" >&2; return 1; }
 	end=$(now_ms)
@@ -118,10 +136,11 @@ api_run() {
 	wait_until 600 pending_is "$1" "$name" 0 || echo "slotfleet: casts still pending" >&2
 	drained=$(($(now_ms) - end))
 	fleet_stop
+	if [ "$2" = slow ]; then kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null || true; fi
 	set -- "$1" "$2" $(tail -n 1 "$T/wrk.out")	# accepted A other O p50_us P p99_us Q seconds S
 	[ "$6" = 0 ] || echo "slotfleet: $6 requests not accepted (see $T/fleet.log)" >&2
 	rate=$(awk -v a="$4" -v s="${12}" 'BEGIN { printf "%d", a / s }')
-	if [ "$2" = up ]; then
+	if [ "$2" != stopped ]; then
 		after="$left pending at the end, all queued $(secs "$drained") s later"
 	else
 		after="$left pending, sent $(secs "$drained") s after the broker was back ($(awk -v n="$left" -v ms="$drained" 'BEGIN { printf "%d", ms ? n * 1000 / ms : 0 }')/s)"
@@ -131,7 +150,7 @@ api_run() {
 }
 
 bench_api() { # BACKEND
-	api_run "$1" up && api_run "$1" stopped
+	api_run "$1" up && api_run "$1" slow && api_run "$1" stopped
 }
 
 all_success() { # BACKEND NAME COUNT
@@ -280,8 +299,9 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "API: \`wrk -t 2 -c $conns -d ${api_s}s\` POSTs upgrades, each for a new instance id, rate"
 	echo "limit off, [api] threads = $threads; a 202 once the record and its cast are committed (the"
-	echo "outbox), the broker up (every cast then published, queued in a durable queue, confirmed)"
-	echo "or stopped (the casts wait; then the broker is started and the backlog timed)."
+	echo "outbox), the broker up (every cast then published, queued in a durable queue, confirmed),"
+	echo "slow (slotfleet's connection through a proxy that delays every answer and confirmation by"
+	echo "$slow_ms ms) or stopped (the casts wait; then the broker is started and the backlog timed)."
 	echo
 	echo "| store | broker | threads | connections | accepted | refused | accepted/s | p50 | p99 | casts |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -1,16 +1,22 @@
 #!/usr/bin/python3
-"""tcp_rr.py PORT...: a tiny TCP round-robin on 127.0.0.1 for the tests.
+"""tcp_rr.py [--delay-ms MS] PORT...: a tiny TCP round-robin on 127.0.0.1
+for the tests.
 
 Listens on a free port of 127.0.0.1, prints "PORT N" once listening, and
 hands each accepted connection to the next of the backends 127.0.0.1:PORT
 in turn, skipping one that refuses (a stopped process), byte for byte in
 both directions until either side closes.  Several slotfleets behind one
-address, as an operator puts them behind haproxy.  Runs until SIGTERM."""
+address, as an operator puts them behind haproxy.  --delay-ms: what the
+backends send reaches the client MS later (in order, at full speed): one
+backend behind it is a broker whose every answer and confirmation is
+slow, as one far away or fsyncing to a slow disk.  Runs until SIGTERM."""
 import itertools
+import queue
 import signal
 import socket
 import sys
 import threading
+import time
 
 
 def pipe(a, b):
@@ -29,6 +35,39 @@ def pipe(a, b):
         pass
 
 
+def pipe_late(a, b, delay):
+    """pipe(), each chunk sent `delay` seconds after it was read."""
+    chunks = queue.Queue()
+
+    def late():
+        while True:
+            due, data = chunks.get()
+            if data is None:
+                break
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                b.sendall(data)
+            except OSError:
+                pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=late, daemon=True)
+    t.start()
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            chunks.put((time.monotonic() + delay, data))
+    except OSError:
+        pass
+    chunks.put((0, None))
+    t.join()
+
+
 def connect(ports, turn):
     for _ in range(len(ports)):
         port = ports[next(turn) % len(ports)]
@@ -39,13 +78,15 @@ def connect(ports, turn):
     return None
 
 
-def serve(client, ports, turn):
+def serve(client, ports, turn, delay):
     backend = connect(ports, turn)
     if backend is None:
         client.close()
         return
     backend.settimeout(None)
-    t = threading.Thread(target=pipe, args=(backend, client), daemon=True)
+    t = threading.Thread(target=pipe_late if delay else pipe,
+                         args=(backend, client, delay) if delay else (backend, client),
+                         daemon=True)
     t.start()
     pipe(client, backend)
     t.join()
@@ -54,9 +95,14 @@ def serve(client, ports, turn):
 
 
 def main():
-    ports = [int(p) for p in sys.argv[1:]]
+    args = sys.argv[1:]
+    delay = 0.0
+    if args[:1] == ["--delay-ms"] and len(args) > 1:
+        delay = int(args[1]) / 1000.0
+        args = args[2:]
+    ports = [int(p) for p in args]
     if not ports:
-        sys.exit("usage: tcp_rr.py PORT...")
+        sys.exit("usage: tcp_rr.py [--delay-ms MS] PORT...")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -76,7 +122,7 @@ def main():
 
     while True:
         client, _ = listener.accept()
-        threading.Thread(target=serve, args=(client, ports, Turn()), daemon=True).start()
+        threading.Thread(target=serve, args=(client, ports, Turn(), delay), daemon=True).start()
 
 
 if __name__ == "__main__":
