@@ -304,6 +304,84 @@ static void test_rollout_plan_many(void **state)
 	member_ids(f, FLEET_MEMBERS_PENDING, 1, 0, "i-b");
 }
 
+/* A batch as large as the driver's (ROLLOUT_CAST_BATCH, 128): its
+ * statements span several of PostgreSQL's pipeline chunks
+ * (DB_BATCH_CHUNK); each pending target gets its record and its NEW event,
+ * the one planned before is skipped; one transaction confirms them all. */
+#define PLAN_BIG 128
+static void test_rollout_plan_big(void **state)
+{
+	struct support_store *f = *state;
+	static struct fleet_rollout_target t[PLAN_BIG];
+	static struct fleet_upgrade ups[PLAN_BIG];
+	static const char *ids[PLAN_BIG];
+	struct fleet_rollout_members_query q = { FLEET_MEMBERS_PENDING, -1, 0, PLAN_BIG };
+	struct fleet_rollout_member m[PLAN_BIG];
+	struct fleet_event ev[2];
+	struct fleet_upgrade up;
+	struct fleet_rollout r;
+	int planned[PLAN_BIG], held = 0;
+	char id[32];
+	size_t i, n;
+	struct error err;
+
+	for (i = 0; i < PLAN_BIG; i++) {
+		snprintf(t[i].instance_id, sizeof t[i].instance_id, "i-%03zu", i);
+		ids[i] = t[i].instance_id;
+		snprintf(id, sizeof id, "u-%03zu", i);
+		rollout_upgrade(&ups[i], "r1", id, t[i].instance_id);
+	}
+	rollout_new(&r, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_insert(f->store, &r, t, PLAN_BIG, &err), 0);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(rollout_plan(f, "r1", "u-first", "i-000"), 0);
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, PLAN_BIG, planned, &err),
+			 PLAN_BIG - 1);
+	assert_int_equal(planned[0], 0);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-000", &up, NULL), 0);
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, 0);
+	for (i = 1; i < PLAN_BIG; i++) {
+		assert_int_equal(planned[i], 1);
+		assert_int_equal(fleet_store_upgrade_get(f->store, ups[i].id, &up, NULL), 1);
+		assert_string_equal(up.instance_id, ups[i].instance_id);
+		assert_string_equal(up.rollout_id, "r1");
+		assert_int_equal(fleet_store_upgrade_events(f->store, ups[i].id, ev, 2, &n, NULL), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(ev[0].state, FLEET_NEW);
+	}
+	assert_int_equal(fleet_store_rollout_cast_done_many(f->store, "r1", ids, PLAN_BIG, 10000,
+							    &err), 0);
+	q.which = FLEET_MEMBERS_UNCONFIRMED;
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, 0);
+	q.which = FLEET_MEMBERS_CAST;
+	assert_int_equal(fleet_store_rollout_members(f->store, "r1", &q, m, &n, &err), 0);
+	assert_int_equal(n, PLAN_BIG);
+}
+
+/* A batch whose record id exists already: refused whole, its targets
+ * pending as before. */
+static void test_rollout_plan_taken(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_upgrade ups[2], up;
+	int planned[2] = { 1, 1 }, held = 0;
+	struct error err;
+
+	rollout_insert3(f, "r1", 1000);
+	assert_int_equal(fleet_store_rollout_lock(f->store, "r1", &held, NULL), 0);
+	assert_int_equal(rollout_plan(f, "r1", "u-taken", "i-b"), 0);
+	rollout_upgrade(&ups[0], "r1", "u-c", "i-c");
+	rollout_upgrade(&ups[1], "r1", "u-taken", "i-a");
+	assert_int_equal(fleet_store_rollout_plan_many(f->store, ups, 2, planned, &err), -1);
+	assert_non_null(strstr(err.text, "u-taken exists already"));
+	assert_int_equal(planned[0], 0);
+	assert_int_equal(planned[1], 0);
+	assert_int_equal(fleet_store_upgrade_get(f->store, "u-c", &up, NULL), 0);
+	member_ids(f, FLEET_MEMBERS_PENDING, 0, 0, "i-c i-a");
+}
+
 /* Two store handles, as two slotfleet processes: on PostgreSQL one holds
  * the lock and only it plans; the other gets it once the first is gone. */
 static void test_rollout_lock(void **state)
@@ -718,6 +796,8 @@ static void test_rollout_unrolled(void **state)
 	SUPPORT_STORE_TEST(test_rollout_transitions, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_plan_once, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_plan_many, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_plan_big, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_plan_taken, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_lock, SETUP)
 
 int main(void)
