@@ -68,6 +68,13 @@
 #define ROLLOUT_FILL_LOW 2000
 #define ROLLOUT_FILL_PAGE 5000
 #define ROLLOUT_RATE_MAX 1000		/* casts/s: the API's bound */
+/* The full step counts the current wave (a join over its targets): a few
+ * ms for a thousand targets, a sixth of a second for 50,000 on a busy
+ * PostgreSQL.  While casting it runs once a tick, or ROLLOUT_JUDGE_SPACING
+ * times its last cost after the last (so it takes at most a quarter of
+ * the driver's time), but never more than ROLLOUT_JUDGE_MAX_MS apart. */
+#define ROLLOUT_JUDGE_SPACING 4
+#define ROLLOUT_JUDGE_MAX_MS 2000
 
 struct fleet_rollout_driver;
 
@@ -79,6 +86,7 @@ struct fleet_rollout_driver;
 struct fleet_rollout_pace {
 	int64_t due_us;			/* out: when to step again; 0 nothing left to cast */
 	int64_t judged_us;		/* last full step; 0: the next step is one */
+	int64_t judge_every_us;		/* from the last full step's cost */
 	size_t pending;			/* the wave's targets not cast, then */
 	int64_t token_us;
 	int64_t recent_us[ROLLOUT_RATE_MAX];
@@ -96,6 +104,10 @@ size_t fleet_pace_room(const struct fleet_rollout_pace *pace, int64_t interval_u
 void fleet_pace_add(struct fleet_rollout_pace *pace, int64_t interval_us, int64_t at_us,
 		    size_t n);
 void fleet_pace_next(struct fleet_rollout_pace *pace, int64_t interval_us, int more);
+/* judged: a full step began at `at` and took cost_us; due: 1 when the
+ * next step is to be a full one (also when judged_us was zeroed). */
+void fleet_pace_judged(struct fleet_rollout_pace *pace, int64_t at_us, int64_t cost_us);
+int fleet_pace_judge_due(const struct fleet_rollout_pace *pace, int64_t now_us);
 
 /* What a driver drives (rollout_claim.c): rollouts and policies alike. */
 struct fleet_driven {
@@ -137,7 +149,8 @@ void fleet_rollout_kick(struct fleet_rollout_driver *driver);
 /* One rollout's step (the list above), for the driver, with its pacing.
  * A step casts for at most ROLLOUT_CAST_MS, and stops casting as soon as
  * *kick (may be NULL) is set.  Steps 1 to 3 and 5 (the full step: a few
- * queries over the wave) run at most every ROLLOUT_TICK_MS; the steps in
+ * queries over the wave) run at most every ROLLOUT_TICK_MS while casting,
+ * less often when they are costly (ROLLOUT_JUDGE_SPACING); the steps in
  * between only cast, on the pending count of the last full step (a plan
  * takes only targets still pending, so a stale count casts nothing
  * twice).  The driver zeroes pace->judged_us when kicked: a FAILED makes

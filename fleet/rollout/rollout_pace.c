@@ -1,7 +1,8 @@
 /* rollout_pace.c: casting at a rate (see struct fleet_rollout_pace in
  * rollout/fleet_rollout.h), for rollouts and policies alike: casts are due
  * interval_us apart from token_us, and never more than ceil(rate) go in
- * any second (recent_us: a ring of the last casts' times). */
+ * any second (recent_us: a ring of the last casts' times); and how often a
+ * rollout's full step comes while it casts. */
 #include "rollout/fleet_rollout.h"
 
 /* Forgets the casts more than a second old. */
@@ -65,4 +66,21 @@ void fleet_pace_next(struct fleet_rollout_pace *p, int64_t interval_us, int more
 	if (more && (int64_t)p->count >= pace_cap(interval_us) &&
 	    p->recent_us[p->first] + 1000000 > p->due_us)
 		p->due_us = p->recent_us[p->first] + 1000000;
+}
+
+void fleet_pace_judged(struct fleet_rollout_pace *p, int64_t at, int64_t cost_us)
+{
+	int64_t every = cost_us > 0 ? cost_us * ROLLOUT_JUDGE_SPACING : 0;
+
+	if (every < ROLLOUT_TICK_MS * 1000)
+		every = ROLLOUT_TICK_MS * 1000;
+	if (every > ROLLOUT_JUDGE_MAX_MS * 1000)
+		every = ROLLOUT_JUDGE_MAX_MS * 1000;
+	p->judged_us = at;
+	p->judge_every_us = every;
+}
+
+int fleet_pace_judge_due(const struct fleet_rollout_pace *p, int64_t now)
+{
+	return !p->judged_us || now - p->judged_us >= p->judge_every_us;
 }

@@ -217,8 +217,8 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = fleet_store_rollout_get(store, id, &s->r, err);
 	if (rc != 1 || s->r.state != FLEET_ROLLOUT_RUNNING)
 		goto out;
-	if (pace->pending && pace->judged_us > s->now_us - ROLLOUT_TICK_MS * 1000)
-		goto cast;	/* judged less than a tick ago, no FAILED since */
+	if (pace->pending && !fleet_pace_judge_due(pace, s->now_us))
+		goto cast;	/* judged lately (a tick, or more when costly), no FAILED since */
 	rc = step_resend(s, err);
 	if (rc <= 0)
 		goto out;
@@ -227,7 +227,7 @@ int fleet_rollout_step(struct fleet_store *store, struct fleet_publisher *pub, c
 	rc = step_judge(s, &w, err);
 	if (rc != 0)
 		goto out;
-	pace->judged_us = s->now_us;
+	fleet_pace_judged(pace, s->now_us, step_now_us() - s->now_us);
 	pace->pending = w.pending;
 	if (!w.pending) {
 		if (!w.untaken && w.failed + w.proven == w.total)

@@ -29,6 +29,9 @@
 #   tests/bench/rollout.sh RELEASE_BUILD_DIR OUTDIR
 # Writes OUTDIR/rollout.md and appends it to OUTDIR/report.md.
 # BENCH_QUICK=1: 1,000 guests.  BENCH_ROLLOUT_STORES: "sqlite postgresql".
+# BENCH_ROLLOUT_PG_STATS=1: where PostgreSQL's time goes in each run: the
+# statements by total time (pg_stat_statements), in
+# OUTDIR/rollout_pg_RUN.txt.
 # BENCH_ROLLOUT_FLEETS=2: on PostgreSQL a second slotfleet on the same
 # database and broker (competing consumers of the reports; one of the two
 # drives the rollout): both peak RSS and which one drove, in a third table.
@@ -45,6 +48,8 @@ select=${BENCH_ROLLOUT_SELECT:-0}
 [ "$guests" -gt 10000 ] && select=1
 fail_percent=${BENCH_ROLLOUT_FAIL_PERCENT:-1}
 fleets=${BENCH_ROLLOUT_FLEETS:-1}
+pg_stats=${BENCH_ROLLOUT_PG_STATS:-0}
+[ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 bench_fleet_env rollout
 case " $stores " in
 *" postgresql "*)
@@ -86,6 +91,24 @@ rollout_body() { # NAME MAX_FAILURE_RATE
 		printf " \"max_failure_rate\": %s, \"targets\": {\"instances\": [", mfr
 		for (i = 0; i < n; i++) printf "%s\"sim-%d\"", i ? ", " : "", i
 		printf "]}}\n" }'
+}
+
+pg_stats_begin() { # NAME
+	db_query postgresql "$1" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	db_query postgresql "$1" "SELECT pg_stat_statements_reset()" >/dev/null
+}
+
+pg_stats_end() { # NAME RUN
+	{
+		echo "PostgreSQL during the $2 rollout: statements by total time (calls, planning ms,"
+		echo "executing ms, mean ms, rows, statement), then the commits in that database."
+		db_query postgresql "$1" "SELECT calls, round(total_plan_time::numeric, 1),
+			round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows,
+			left(regexp_replace(query, '\s+', ' ', 'g'), 140)
+			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+			WHERE d.datname = '$1' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16"
+		db_query postgresql "$1" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$1'"
+	} > "$out/rollout_pg_$2.txt"
 }
 
 hwm_mib() { # PID: its peak RSS
@@ -138,6 +161,7 @@ run() {
 		wait_until 600 known_all "$1" "$name" ||
 			{ echo "rollout: the guests' first heartbeats were not all stored" >&2; return 1; }
 	fi
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_stats_begin "$name"
 	LOAD_SAMPLES=$p.depth "$LOAD" watch "$AMQP" 0 3600 $QUEUES > "$p.watch" &
 	watcher=$!
 	PIDS="$PIDS $watcher"
@@ -158,6 +182,7 @@ run() {
 		size=$(( $(db_query "$1" "$name" "SELECT pg_database_size('$name')") / 1024 ))
 		echo "$(date +%s.%N) SAMPLE 0 $size" >> "$p.probe"
 	fi
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_stats_end "$name" "$2"
 	[ -z "$second" ] || fleets_row "$1" "$2" "$name" "$second"
 	fleet_stop
 	mkdir -p "$out/rollout-raw"
