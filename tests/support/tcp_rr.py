@@ -19,53 +19,48 @@ import threading
 import time
 
 
-def pipe(a, b):
-    """Copies a to b until a closes, then shuts b's write side."""
+def shut(sock):
     try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            b.sendall(data)
-    except OSError:
-        pass
-    try:
-        b.shutdown(socket.SHUT_WR)
+        sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
 
 
-def pipe_late(a, b, delay):
-    """pipe(), each chunk sent `delay` seconds after it was read."""
-    chunks = queue.Queue()
-
-    def late():
-        while True:
-            due, data = chunks.get()
-            if data is None:
-                break
-            time.sleep(max(0.0, due - time.monotonic()))
-            try:
-                b.sendall(data)
-            except OSError:
-                pass
+def late_writer(b, chunks):
+    """Sends each (due, data) of chunks to b at its time, until None."""
+    while True:
+        due, data = chunks.get()
+        if data is None:
+            return
+        time.sleep(max(0.0, due - time.monotonic()))
         try:
-            b.shutdown(socket.SHUT_WR)
+            b.sendall(data)
         except OSError:
             pass
 
-    t = threading.Thread(target=late, daemon=True)
-    t.start()
+
+def pipe(a, b, delay=0.0):
+    """Copies a to b until a closes, then shuts b's write side; with a
+    delay, each chunk goes `delay` seconds after it was read."""
+    chunks = queue.Queue()
+    writer = threading.Thread(target=late_writer, args=(b, chunks), daemon=True)
+    if delay:
+        writer.start()
     try:
         while True:
             data = a.recv(65536)
             if not data:
                 break
-            chunks.put((time.monotonic() + delay, data))
+            if delay:
+                chunks.put((time.monotonic() + delay, data))
+            else:
+                b.sendall(data)
     except OSError:
         pass
-    chunks.put((0, None))
-    t.join()
+    if delay:
+        chunks.put((0, None))
+        writer.join()
+    shut(b)
 
 
 def connect(ports, turn):
@@ -84,9 +79,7 @@ def serve(client, ports, turn, delay):
         client.close()
         return
     backend.settimeout(None)
-    t = threading.Thread(target=pipe_late if delay else pipe,
-                         args=(backend, client, delay) if delay else (backend, client),
-                         daemon=True)
+    t = threading.Thread(target=pipe, args=(backend, client, delay), daemon=True)
     t.start()
     pipe(client, backend)
     t.join()
