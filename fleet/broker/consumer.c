@@ -16,6 +16,7 @@
 #include "sync/fleet_wait.h"
 #include "broker/fleet_consumer.h"
 #include "broker/fleet_report.h"
+#include "store/fleet_store_rollout.h"
 #include "store/fleet_text.h"
 #include "log.h"
 
@@ -162,6 +163,10 @@ static int consumer_store(struct fleet_consumer *c, struct consumer_batch *b)
 	}
 	if (failed && c->on_failed)
 		c->on_failed(c->on_failed_arg);	/* a rollout may have to halt now */
+	/* and its driver may be another slotfleet on the database */
+	if (failed && fleet_store_failed_signal(c->store, &err) < 0)
+		log_warn("a FAILED stored, not signalled to other slotfleets: %s",
+			 fleet_text_clean(clean, sizeof clean, err.text));
 	return 1;
 }
 

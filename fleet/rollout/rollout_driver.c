@@ -46,11 +46,16 @@ static int64_t driver_rollouts(struct fleet_rollout_driver *d)
 	struct error err = { "" };
 	int64_t due_us = 0;
 	size_t running, i;
-	int kicked;
+	int kicked, heard;
 
 	/* Before any judging: a FAILED stored from now on kicks again. */
 	kicked = atomic_exchange(&d->kick, 0);
 	atomic_store(&d->wakeup, 0);
+	/* A FAILED stored by another slotfleet on the database. */
+	if (fleet_store_failed_heard(d->store, &heard, &err) < 0)
+		driver_warn("signals", "*", &err);
+	else if (heard)
+		kicked = 1;
 	if (fleet_store_rollout_running(d->store, d->running, ROLLOUT_DRIVEN_MAX, &running,
 					&err) < 0) {
 		driver_warn("list", "*", &err);

@@ -267,6 +267,12 @@ int fleet_store_rollout_cast_done(struct fleet_store *store, const char *rollout
 int fleet_store_rollout_cast_done_many(struct fleet_store *store, const char *rollout_id,
 				       const char *const *instance_ids, size_t n, int64_t cast_us,
 				       struct error *err);
+/* A FAILED stored, told across processes (store_signal.c): signal after
+ * storing one (PostgreSQL: pg_notify; SQLite: nothing, one process per
+ * file); heard sets *heard when one came on this store's connection since
+ * the last call (the first call listens and says heard).  0, -1. */
+int fleet_store_failed_signal(struct fleet_store *store, struct error *err);
+int fleet_store_failed_heard(struct fleet_store *store, int *heard, struct error *err);
 /* *held 1 when this store's connection holds (or just took) the right to
  * drive the rollout; PostgreSQL only, SQLite always 1. */
 int fleet_store_rollout_lock(struct fleet_store *store, const char *id, int *held,

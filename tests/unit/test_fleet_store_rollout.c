@@ -424,6 +424,34 @@ static void test_rollout_lock(void **state)
 	member_ids(f, FLEET_MEMBERS_UNCONFIRMED, -1, 0, "i-c");
 }
 
+/* A FAILED told across processes: on PostgreSQL another connection hears
+ * the signal (its first call listens, and says heard: one may have been
+ * missed before); on SQLite, one process per file, nothing is heard. */
+static void test_rollout_failed_signal(void **state)
+{
+	struct support_store *f = *state;
+	struct fleet_store *other;
+	int heard = -1, tries, pg = !strcmp(fleet_store_backend(f->store), "postgresql");
+
+	assert_int_equal(fleet_store_open(&other, f->spec, NULL), 0);
+	assert_int_equal(fleet_store_failed_heard(other, &heard, NULL), 0);
+	assert_int_equal(heard, pg);
+	assert_int_equal(fleet_store_failed_heard(other, &heard, NULL), 0);
+	assert_int_equal(heard, 0);
+	assert_int_equal(fleet_store_failed_signal(f->store, NULL), 0);
+	/* Delivered by the server once the signal committed: poll for it. */
+	for (tries = 0; tries < 500; tries++) {
+		assert_int_equal(fleet_store_failed_heard(other, &heard, NULL), 0);
+		if (heard || !pg)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(heard, pg);
+	assert_int_equal(fleet_store_failed_heard(other, &heard, NULL), 0);
+	assert_int_equal(heard, 0);	/* once */
+	fleet_store_close(other);
+}
+
 /* n instances straight into the table, in one transaction: ids i-0000..,
  * the version of each from versions[i % nv] ("" never reported). */
 static void instances_insert(struct support_store *f, size_t n, const char *const *versions,
@@ -798,6 +826,7 @@ static void test_rollout_unrolled(void **state)
 	SUPPORT_STORE_TEST(test_rollout_plan_many, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_plan_big, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_plan_taken, SETUP), \
+	SUPPORT_STORE_TEST(test_rollout_failed_signal, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_lock, SETUP)
 
 int main(void)

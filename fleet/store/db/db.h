@@ -85,6 +85,12 @@ struct db_ops {
 	/* Runs stmts in order inside the open transaction; stops at the
 	 * first failure (-1, err set: the caller rolls back). */
 	int (*exec_batch)(struct db *db, struct db_stmt *stmts, size_t n, struct error *err);
+	/* Signals between the processes on one database: listens on channel
+	 * (a fixed [a-z_] name; again on a new connection) and sets *heard when
+	 * a signal came since the last call, or when listening (re)started and
+	 * one may have been missed.  Outside a transaction; one channel per
+	 * connection.  SQLite, one process per file: never heard. */
+	int (*heard)(struct db *db, const char *channel, int *heard, struct error *err);
 };
 
 struct db {
@@ -110,6 +116,11 @@ static inline int db_exec(struct db *db, const char *sql, const struct db_value 
 			  struct error *err)
 {
 	return db->ops->exec(db, sql, params, nparams, fn, ctx, changes, err);
+}
+
+static inline int db_heard(struct db *db, const char *channel, int *heard, struct error *err)
+{
+	return db->ops->heard(db, channel, heard, err);
 }
 
 static inline int db_exec_batch(struct db *db, struct db_stmt *stmts, size_t n,

@@ -10,6 +10,7 @@
  * Statements are prepared once per connection (db_pg_stmt.c); a batch of
  * them goes in pipeline mode (db_pg_batch.c); parameters, rows and errors
  * are translated by db_pg_result.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,38 @@ static int pg_lock_schema(struct db *db, struct error *err)
 	return pg_exec(db, "SELECT pg_advisory_xact_lock($1)", &key, 1, NULL, NULL, NULL, err);
 }
 
+/* LISTEN once per session; what the server queued for us since is read
+ * without blocking.  A new LISTEN counts as heard: a signal sent while
+ * this session was not listening is lost. */
+static int pg_heard(struct db *db, const char *channel, int *heard, struct error *err)
+{
+	struct db_pg *pg = (struct db_pg *)db;
+	PGnotify *note;
+	char sql[96];
+
+	*heard = 0;
+	if (strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != strlen(channel) || !channel[0] ||
+	    strlen(channel) > 63)
+		return pg_fail(err, "listen", "not a channel name");
+	if (pg_connected(pg, err))
+		return -1;
+	if (!pg->listening) {
+		snprintf(sql, sizeof sql, "LISTEN %s", channel);
+		if (pg_simple(pg, sql, NULL, err))
+			return -1;
+		pg->listening = 1;
+		*heard = 1;
+	}
+	if (!PQconsumeInput(pg->conn))
+		return pg_fail(err, "reading notifications", PQerrorMessage(pg->conn));
+	while ((note = PQnotifies(pg->conn))) {
+		if (!strcmp(note->relname, channel))
+			*heard = 1;
+		PQfreemem(note);
+	}
+	return 0;
+}
+
 static void pg_close(struct db *db)
 {
 	struct db_pg *pg = (struct db_pg *)db;
@@ -140,6 +173,7 @@ static const struct db_ops pg_ops = {
 	.lock_schema = pg_lock_schema,
 	.exec = pg_exec,
 	.exec_batch = pg_exec_batch,
+	.heard = pg_heard,
 };
 
 /* NOTICEs ("relation already exists, skipping") are not errors, and a

@@ -24,6 +24,7 @@ struct db_pg {
 	struct db base;
 	PGconn *conn;
 	int in_tx;
+	int listening;		/* LISTEN sent on this session (pg_reset clears it) */
 	struct pg_stmt stmts[PG_STMT_MAX];
 	int nstmts;
 };

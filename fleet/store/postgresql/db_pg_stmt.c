@@ -71,4 +71,5 @@ void pg_reset(struct db_pg *pg)
 {
 	PQreset(pg->conn);
 	pg_stmt_forget(pg);
+	pg->listening = 0;
 }

@@ -211,6 +211,15 @@ static void sqlite_close(struct db *db)
 	free(s);
 }
 
+static int sqlite_heard(struct db *db, const char *channel, int *heard, struct error *err)
+{
+	(void)db;
+	(void)channel;
+	(void)err;
+	*heard = 0;
+	return 0;
+}
+
 static const struct db_ops sqlite_ops = {
 	.name = "sqlite",
 	.backend = DB_SQLITE,
@@ -221,6 +230,7 @@ static const struct db_ops sqlite_ops = {
 	.lock_schema = sqlite_lock_schema,
 	.exec = sqlite_exec,
 	.exec_batch = db_exec_each,
+	.heard = sqlite_heard,
 };
 
 static int sqlite_check_wal(void *ctx, const char *const *cols, int ncols, struct error *err)
