@@ -1,7 +1,7 @@
 #!/bin/sh
 # fleet_store_pg.sh: the fleet store shared by processes: the unit suites
-# (test_fleet_store, test_fleet_store_rollout, test_fleet_store_policy,
-# test_fleet_store_outbox, test_fleet_db) against a
+# (test_fleet_store, test_fleet_store_batch, test_fleet_store_rollout,
+# test_fleet_store_policy, test_fleet_store_outbox, test_fleet_db) against a
 # private PostgreSQL, processes opening a fresh database at once
 # (migrations) and reporting on the same upgrades at once, on PostgreSQL and
 # on one SQLite file, and a PostgreSQL stopped and started under a store
@@ -11,11 +11,12 @@
 . "$SLOTD_SRC/tests/support/postgres.sh"
 
 TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"	# the suite and the driver
+BATCH_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_batch"
 ROLLOUT_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_rollout"
 POLICY_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_policy"
 OUTBOX_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_outbox"
 DBTEST="${SLOTD_BIN%/bin}/tests/test_fleet_db"
-for t in "$TEST" "$ROLLOUT_TEST" "$POLICY_TEST" "$OUTBOX_TEST" "$DBTEST"; do
+for t in "$TEST" "$BATCH_TEST" "$ROLLOUT_TEST" "$POLICY_TEST" "$OUTBOX_TEST" "$DBTEST"; do
 	[ -x "$t" ] || { echo "fleet_store_pg: $t not built (make MODE=... tests)" >&2; exit 1; }
 done
 
@@ -66,6 +67,8 @@ pg_start "$T/pg" || { echo "fleet_store_pg: PostgreSQL did not start" >&2; exit 
 
 check "upgrade store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$TEST"
+check "batch store unit suite (multi-row statements, layers) passes against PostgreSQL" \
+	env FLEET_TEST_PG_URL="$PG_URL" "$BATCH_TEST"
 check "rollout store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$ROLLOUT_TEST"
 check "policy store unit suite passes against PostgreSQL" \

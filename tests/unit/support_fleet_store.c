@@ -91,6 +91,43 @@ int support_store_pg_wanted(const char *name)
 	return 0;
 }
 
+void support_insert(struct support_store *f, const char *id, const char *tenant,
+		    const char *instance, int64_t created)
+{
+	struct fleet_upgrade up;
+	struct error err;
+
+	memset(&up, 0, sizeof up);
+	snprintf(up.id, sizeof up.id, "%s", id);
+	snprintf(up.tenant, sizeof up.tenant, "%s", tenant);
+	snprintf(up.kind, sizeof up.kind, "upgrade");
+	snprintf(up.instance_id, sizeof up.instance_id, "%s", instance);
+	snprintf(up.to_version, sizeof up.to_version, "2.0");
+	snprintf(up.strategy, sizeof up.strategy, "restart");
+	snprintf(up.location, sizeof up.location, "https://repo.example/agent-2.0.slot");
+	memset(up.sha256, 'a', 64);
+	up.created_us = created;
+	if (fleet_store_upgrade_insert(f->store, &up, &err) != 0)
+		fail_msg("insert %s: %s", id, err.text);
+}
+
+enum fleet_state support_state(struct support_store *f, const char *id)
+{
+	struct fleet_upgrade up;
+
+	assert_int_equal(fleet_store_upgrade_get(f->store, id, &up, NULL), 1);
+	return up.state;
+}
+
+size_t support_events(struct support_store *f, const char *id, struct fleet_event *ev,
+		      size_t max)
+{
+	size_t n = 99;
+
+	assert_int_equal(fleet_store_upgrade_events(f->store, id, ev, max, &n, NULL), 0);
+	return n;
+}
+
 int support_report(struct support_store *f, const char *id, const char *instance,
 		   enum fleet_state st, const char *reason, int64_t at)
 {

@@ -31,6 +31,14 @@ int support_store_teardown(void **state);
  * set; if not, says so on stdout ("NAME: skipped ..."). */
 int support_store_pg_wanted(const char *name);
 
+/* An upgrade record (to 2.0, "restart", a fixed location and sha256),
+ * failing the test if the store refuses it. */
+void support_insert(struct support_store *f, const char *id, const char *tenant,
+		    const char *instance, int64_t created);
+/* The record's state (it must exist), and its events (at most max). */
+enum fleet_state support_state(struct support_store *f, const char *id);
+size_t support_events(struct support_store *f, const char *id, struct fleet_event *ev,
+		      size_t max);
 /* A guest's report (source "guest"), failing the test if the store refuses
  * it; returns whether it was applied. */
 int support_report(struct support_store *f, const char *id, const char *instance,

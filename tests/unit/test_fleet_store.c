@@ -2,7 +2,8 @@
  * reports and events, heartbeats, instances, listing), one suite run against
  * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, against PostgreSQL
  * (support_fleet_store.c: each test in a fresh schema, dropped afterwards).
- * The rollout tables have their suite in test_fleet_store_rollout.c.
+ * The rollout tables have their suite in test_fleet_store_rollout.c, a
+ * batch of items (fleet_store_batch) in test_fleet_store_batch.c.
  *
  * With arguments it is a driver for tests/integration/fleet_store_pg.sh:
  *   test_fleet_store drive SPEC   opens the store, prints "ready", reads
@@ -29,49 +30,13 @@
 #include "support.h"
 #include "support_fleet_store.h"
 
-static void insert(struct support_store *f, const char *id, const char *tenant,
-		   const char *instance, int64_t created)
-{
-	struct fleet_upgrade up;
-	struct error err;
-
-	memset(&up, 0, sizeof up);
-	snprintf(up.id, sizeof up.id, "%s", id);
-	snprintf(up.tenant, sizeof up.tenant, "%s", tenant);
-	snprintf(up.kind, sizeof up.kind, "upgrade");
-	snprintf(up.instance_id, sizeof up.instance_id, "%s", instance);
-	snprintf(up.to_version, sizeof up.to_version, "2.0");
-	snprintf(up.strategy, sizeof up.strategy, "restart");
-	snprintf(up.location, sizeof up.location, "https://repo.example/agent-2.0.slot");
-	memset(up.sha256, 'a', 64);
-	up.created_us = created;
-	if (fleet_store_upgrade_insert(f->store, &up, &err) != 0)
-		fail_msg("insert %s: %s", id, err.text);
-}
-
-static enum fleet_state state_of(struct support_store *f, const char *id)
-{
-	struct fleet_upgrade up;
-
-	assert_int_equal(fleet_store_upgrade_get(f->store, id, &up, NULL), 1);
-	return up.state;
-}
-
-static size_t events(struct support_store *f, const char *id, struct fleet_event *ev, size_t max)
-{
-	size_t n = 99;
-
-	assert_int_equal(fleet_store_upgrade_events(f->store, id, ev, max, &n, NULL), 0);
-	return n;
-}
-
 static void test_insert_get_duplicate(void **state)
 {
 	struct support_store *f = *state;
 	struct fleet_upgrade up, again;
 	struct fleet_event ev[4];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_string_equal(up.id, "u1");
 	assert_string_equal(up.tenant, "t1");
@@ -85,7 +50,7 @@ static void test_insert_get_duplicate(void **state)
 	assert_int_equal(up.state, FLEET_NEW);
 	assert_int_equal(up.created_us, 1000);
 	assert_int_equal(up.updated_us, 1000);
-	assert_int_equal(events(f, "u1", ev, 4), 1);
+	assert_int_equal(support_events(f, "u1", ev, 4), 1);
 	assert_int_equal(ev[0].state, FLEET_NEW);
 	assert_string_equal(ev[0].source, "api");
 	assert_int_equal(ev[0].at_us, 1000);
@@ -97,9 +62,9 @@ static void test_insert_get_duplicate(void **state)
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &again, NULL), 1);
 	assert_string_equal(again.to_version, "2.0");
 	assert_int_equal(again.state, FLEET_NEW);
-	assert_int_equal(events(f, "u1", ev, 4), 1);
+	assert_int_equal(support_events(f, "u1", ev, 4), 1);
 	assert_int_equal(fleet_store_upgrade_get(f->store, "nope", &up, NULL), 0);
-	assert_int_equal(events(f, "nope", ev, 4), 0);
+	assert_int_equal(support_events(f, "nope", ev, 4), 0);
 }
 
 static void test_late_reports_change_nothing(void **state)
@@ -107,20 +72,20 @@ static void test_late_reports_change_nothing(void **state)
 	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
 	assert_true(support_report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2500));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_NEW, "", 2600));
-	assert_int_equal(state_of(f, "u1"), FLEET_VERIFYING);
+	assert_int_equal(support_state(f, "u1"), FLEET_VERIFYING);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 3900));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 5000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "late", 3950));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "again", 6000));
-	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
-	assert_int_equal(events(f, "u1", ev, 8), 4);
+	assert_int_equal(support_state(f, "u1"), FLEET_SUCCESS);
+	assert_int_equal(support_events(f, "u1", ev, 8), 4);
 	assert_int_equal(ev[0].state, FLEET_NEW);
 	assert_int_equal(ev[1].state, FLEET_DOWNLOADING);
 	assert_int_equal(ev[2].state, FLEET_VERIFYING);
@@ -135,7 +100,7 @@ static void test_failed_is_final(void **state)
 	struct fleet_upgrade up;
 	struct fleet_event ev[4];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, "download: 404", 2000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 3000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 3000));
@@ -145,7 +110,7 @@ static void test_failed_is_final(void **state)
 	assert_int_equal(up.state, FLEET_FAILED);
 	assert_string_equal(up.reason, "download: 404");
 	assert_int_equal(up.updated_us, 2000);
-	assert_int_equal(events(f, "u1", ev, 4), 2);
+	assert_int_equal(support_events(f, "u1", ev, 4), 2);
 }
 
 /* The guest's probation revert: a FAILED sent after the SUCCESS applies,
@@ -160,7 +125,7 @@ static void test_failed_after_success_revert(void **state)
 	struct fleet_event ev[8];
 	int applied = -1;
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 4000));
 	/* slotfleet's own FAILED never overrides a SUCCESS. */
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), 0);
@@ -170,7 +135,7 @@ static void test_failed_after_success_revert(void **state)
 	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "same time", 4000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "", 5000));
-	assert_int_equal(state_of(f, "u1"), FLEET_SUCCESS);
+	assert_int_equal(support_state(f, "u1"), FLEET_SUCCESS);
 	/* Sent after it: the revert applies, with its reason and event. */
 	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
@@ -181,18 +146,18 @@ static void test_failed_after_success_revert(void **state)
 	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "probation: agent unhealthy", 7000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_FAILED, "again", 8000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_SUCCESS, "", 8000));
-	assert_int_equal(events(f, "u1", ev, 8), 3);
+	assert_int_equal(support_events(f, "u1", ev, 8), 3);
 	assert_int_equal(ev[1].state, FLEET_SUCCESS);
 	assert_int_equal(ev[2].state, FLEET_FAILED);
 	assert_string_equal(ev[2].source, "guest");
 	assert_int_equal(ev[2].at_us, 7000);
 	/* Another instance's FAILED is refused, as always. */
-	insert(f, "u2", "t1", "inst-1", 1000);
+	support_insert(f, "u2", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u2", "inst-1", FLEET_SUCCESS, "", 4000));
 	r = (struct fleet_report){ .upgrade_id = "u2", .instance_id = "inst-2",
 				   .state = FLEET_FAILED, .at_us = 9000, .source = "guest" };
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), -1);
-	assert_int_equal(state_of(f, "u2"), FLEET_SUCCESS);
+	assert_int_equal(support_state(f, "u2"), FLEET_SUCCESS);
 }
 
 static void test_deferred_both_ways(void **state)
@@ -200,15 +165,15 @@ static void test_deferred_both_ways(void **state)
 	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_INSTALLING, "", 2000));
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 3000));
-	assert_int_equal(state_of(f, "u1"), FLEET_DEFERRED);
+	assert_int_equal(support_state(f, "u1"), FLEET_DEFERRED);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 4000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_NEW, "", 4500));
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "agent busy", 5000));
 	assert_true(support_report(f, "u1", "inst-1", FLEET_NEW, "", 6000));
-	assert_int_equal(events(f, "u1", ev, 8), 6);
+	assert_int_equal(support_events(f, "u1", ev, 8), 6);
 	assert_int_equal(ev[2].state, FLEET_DEFERRED);
 	assert_string_equal(ev[2].reason, "agent busy");
 	assert_int_equal(ev[5].state, FLEET_NEW);
@@ -219,14 +184,14 @@ static void test_repeat_is_not_applied(void **state)
 	struct support_store *f = *state;
 	struct fleet_event ev[8];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2000));
 	assert_false(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "busy", 2100));
-	assert_int_equal(events(f, "u1", ev, 8), 2);
+	assert_int_equal(support_events(f, "u1", ev, 8), 2);
 	/* Same state, news in the reason: an event of its own. */
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, "still busy", 2200));
-	assert_int_equal(events(f, "u1", ev, 8), 3);
+	assert_int_equal(support_events(f, "u1", ev, 8), 3);
 	assert_string_equal(ev[2].reason, "still busy");
 	/* An applied report without an applied pointer still applies. */
 	{
@@ -235,343 +200,7 @@ static void test_repeat_is_not_applied(void **state)
 					  .source = "guest" };
 		assert_int_equal(fleet_store_report(f->store, &r, NULL, NULL), 0);
 	}
-	assert_int_equal(state_of(f, "u1"), FLEET_VERIFYING);
-}
-
-/* One transaction for many reports: each item follows the single call's
- * rules, in order, and a refused item changes nothing and stops nothing. */
-static void test_batch_applies_in_order_refusing_alone(void **state)
-{
-	struct support_store *f = *state;
-	struct fleet_report r[] = {
-		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_DOWNLOADING,
-		  .at_us = 2000, .source = "guest" },
-		/* another instance's upgrade: refused */
-		{ .upgrade_id = "u1", .instance_id = "inst-2", .state = FLEET_FAILED,
-		  .reason = "forged", .at_us = 2100, .source = "guest" },
-		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_SUCCESS,
-		  .at_us = 3000, .source = "guest" },
-		/* late: not applied */
-		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = FLEET_VERIFYING,
-		  .at_us = 2500, .source = "guest" },
-		/* unknown id without an instance: refused inside the transaction */
-		{ .upgrade_id = "u9", .state = FLEET_DOWNLOADING, .at_us = 2000,
-		  .source = "guest" },
-		/* not a state: refused by the checks */
-		{ .upgrade_id = "u1", .instance_id = "inst-1", .state = (enum fleet_state)42,
-		  .at_us = 2000, .source = "guest" },
-		/* a cast slotfleet did not send: created */
-		{ .upgrade_id = "cast-1", .instance_id = "inst-3", .state = FLEET_INSTALLING,
-		  .at_us = 4000, .source = "guest" },
-	};
-	struct fleet_heartbeat hb[] = {
-		{ "inst-1", "2.0", "b", 5000, "1.1" },
-		{ "inst-1", "1.0", "a", 4000, "1.0" },	/* older: not applied */
-		{ "", "2.0", "b", 5000, "1.1" },		/* no instance: refused */
-	};
-	struct fleet_batch_item items[10];
-	const int want[10] = { 1, -1, 1, 0, -1, -1, 1, 1, 0, -1 };
-	struct fleet_instance in;
-	struct fleet_event ev[8];
-	struct error err;
-	size_t i;
-
-	insert(f, "u1", "t1", "inst-1", 1000);
-	memset(items, 0, sizeof items);
-	for (i = 0; i < 7; i++)
-		items[i].report = &r[i];
-	for (i = 0; i < 3; i++)
-		items[7 + i].heartbeat = &hb[i];
-	if (fleet_store_batch(f->store, items, 10, &err) != 0)
-		fail_msg("batch: %s", err.text);
-	for (i = 0; i < 10; i++) {
-		if (items[i].result != want[i])
-			fail_msg("item %zu: result %d, not %d (%s)", i, items[i].result, want[i],
-				 items[i].err.text);
-		assert_true((items[i].result < 0) == (items[i].err.text[0] != '\0'));
-	}
-	assert_non_null(strstr(items[1].err.text, "inst-2"));
-	assert_non_null(strstr(items[5].err.text, "state"));
-	assert_int_equal(events(f, "u1", ev, 8), 3);
-	assert_int_equal(ev[1].state, FLEET_DOWNLOADING);
-	assert_int_equal(ev[2].state, FLEET_SUCCESS);
-	assert_int_equal(state_of(f, "cast-1"), FLEET_INSTALLING);
-	assert_int_equal(fleet_store_upgrade_get(f->store, "u9", &(struct fleet_upgrade){ 0 },
-						 NULL), 0);
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
-	assert_string_equal(in.agent_version, "2.0");
-	assert_string_equal(in.rpc_api_version, "1.1");
-	assert_int_equal(in.last_seen_us, 5000);
-
-	/* An item naming both or neither kind is refused; empty batches commit. */
-	memset(items, 0, sizeof items);
-	items[0].report = &r[0];
-	items[0].heartbeat = &hb[0];
-	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
-	assert_int_equal(items[0].result, -1);
-	assert_int_equal(items[1].result, -1);
-	assert_int_equal(fleet_store_batch(f->store, items, 0, NULL), 0);
-	assert_int_equal(fleet_store_batch(f->store, items, FLEET_BATCH_MAX + 1, &err), -1);
-	assert_int_equal(errno, EINVAL);
-}
-
-/* Heartbeats coalesced in a batch: only an instance's newest (the last of
- * equally new ones) is written; the row ends as if all ran in order, and
- * the others are results 0.  Refused items and other kinds are untouched. */
-static void test_batch_heartbeats_coalesced(void **state)
-{
-	struct support_store *f = *state;
-	struct fleet_heartbeat hb[] = {
-		{ "inst-c", "2.0", "a", 6000, "1.1" },
-		{ "inst-c", "3.0", "b", 7000, "1.1" },
-		{ "inst-c", "x", "a", 6500, "1.0" },	/* older than the one before */
-		{ "inst-d", "1.0", "a", 100, "1.0" },
-		{ "inst-c", "3.1", "b", 7000, "1.2" },	/* as new, later: it wins */
-		{ "inst-e", "1.0", "a", 10, "1.0" },
-		{ "inst-e", "0.9", "a", 5, "1.0" },	/* older */
-		{ "", "1.0", "a", 9999, "1.0" },		/* refused */
-	};
-	struct fleet_report r = { .upgrade_id = "cast-c", .instance_id = "inst-c",
-				  .state = FLEET_DOWNLOADING, .at_us = 6600, .source = "guest" };
-	const int want[9] = { 0, 0, 0, 1, 1, 1, 0, -1, 1 };
-	struct fleet_batch_item items[9];
-	struct fleet_instance in;
-	struct error err;
-	size_t i;
-
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-c", "1.0", "a", "1.0", 5000, NULL), 0);
-	memset(items, 0, sizeof items);
-	for (i = 0; i < 8; i++)
-		items[i].heartbeat = &hb[i];
-	items[8].report = &r;
-	if (fleet_store_batch(f->store, items, 9, &err) != 0)
-		fail_msg("batch: %s", err.text);
-	for (i = 0; i < 9; i++) {
-		if (items[i].result != want[i])
-			fail_msg("item %zu: result %d, not %d (%s)", i, items[i].result, want[i],
-				 items[i].err.text);
-	}
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-c", &in, NULL), 1);
-	assert_string_equal(in.agent_version, "3.1");
-	assert_string_equal(in.rpc_api_version, "1.2");
-	assert_int_equal(in.last_seen_us, 7000);
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-e", &in, NULL), 1);
-	assert_string_equal(in.agent_version, "1.0");
-	assert_int_equal(in.last_seen_us, 10);
-	assert_int_equal(state_of(f, "cast-c"), FLEET_DOWNLOADING);
-
-	/* All older than the stored one: nothing applies; one as new as the
-	 * stored one applies, as its single call would. */
-	memset(items, 0, sizeof items);
-	hb[0].sent_us = 200;
-	hb[2].sent_us = 100;
-	items[0].heartbeat = &hb[0];
-	items[1].heartbeat = &hb[2];
-	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
-	assert_int_equal(items[0].result, 0);
-	assert_int_equal(items[1].result, 0);
-	hb[0].sent_us = 7000;
-	items[2].heartbeat = &hb[0];
-	assert_int_equal(fleet_store_batch(f->store, items, 3, NULL), 0);
-	assert_int_equal(items[2].result, 1);
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-c", &in, NULL), 1);
-	assert_string_equal(in.agent_version, "2.0");
-	assert_int_equal(in.last_seen_us, 7000);
-}
-
-/* A batch far larger than a round trip's worth of statements (db.h's
- * DB_BATCH_CHUNK), an upgrade's reports spread over it and mixed with the
- * API's inserts: each report sees the ones before it, the events come out
- * in order, and the same batch again (a redelivery) applies nothing. */
-#define BIG_N 300
-static void test_batch_large_in_order_and_idempotent(void **state)
-{
-	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
-						  FLEET_INSTALLING, FLEET_ACTIVATING,
-						  FLEET_SUCCESS };
-	struct support_store *f = *state;
-	const size_t nsteps = sizeof steps / sizeof steps[0], count = BIG_N * (nsteps + 1);
-	struct fleet_report *r = calloc(BIG_N * nsteps, sizeof *r);
-	struct fleet_upgrade *up = calloc(BIG_N, sizeof *up);
-	struct fleet_batch_item *items = calloc(count, sizeof *items);
-	char (*ids)[FLEET_ID_MAX] = calloc(BIG_N, sizeof *ids);
-	char (*inst)[FLEET_INSTANCE_MAX] = calloc(BIG_N, sizeof *inst);
-	struct fleet_event ev[8];
-	struct error err;
-	size_t i, s, k, round;
-
-	assert_true(r && up && items && ids && inst);
-	for (i = 0; i < BIG_N; i++) {
-		snprintf(ids[i], sizeof ids[i], "big-%zu", i);
-		snprintf(inst[i], sizeof inst[i], "inst-big-%zu", i);
-	}
-	for (round = 0; round < 2; round++) {
-		memset(items, 0, count * sizeof *items);
-		k = 0;
-		/* Odd upgrades come from the API first; even ones are created
-		 * by their first report.  Step by step over all upgrades. */
-		for (i = 1; i < BIG_N; i += 2) {
-			memset(&up[i], 0, sizeof up[i]);
-			snprintf(up[i].id, sizeof up[i].id, "%s", ids[i]);
-			snprintf(up[i].kind, sizeof up[i].kind, "upgrade");
-			snprintf(up[i].instance_id, sizeof up[i].instance_id, "%s", inst[i]);
-			up[i].created_us = 500;
-			items[k++].insert = &up[i];
-		}
-		for (s = 0; s < nsteps; s++) {
-			for (i = 0; i < BIG_N; i++) {
-				struct fleet_report *one = &r[s * BIG_N + i];
-
-				*one = (struct fleet_report){ .upgrade_id = ids[i],
-							      .instance_id = inst[i],
-							      .state = steps[s],
-							      .at_us = 1000 + (int64_t)s,
-							      .source = "guest" };
-				items[k++].report = one;
-			}
-		}
-		if (fleet_store_batch(f->store, items, k, &err) != 0)
-			fail_msg("batch: %s", err.text);
-		for (i = 0; i < k; i++) {
-			if (items[i].result != (round == 0))
-				fail_msg("round %zu item %zu: result %d (%s)", round, i,
-					 items[i].result, items[i].err.text);
-		}
-	}
-	for (i = 0; i < BIG_N; i++) {
-		size_t first = i % 2;	/* the API's NEW comes first */
-
-		assert_int_equal(events(f, ids[i], ev, 8), nsteps + first);
-		if (first)
-			assert_int_equal(ev[0].state, FLEET_NEW);
-		for (s = 0; s < nsteps; s++)	/* oldest first: in the order applied */
-			assert_int_equal(ev[first + s].state, steps[s]);
-		assert_int_equal(state_of(f, ids[i]), FLEET_SUCCESS);
-	}
-	free(r);
-	free(up);
-	free(items);
-	free(ids);
-	free(inst);
-}
-
-/* The consumer's batches (no inserts) run as multi-row statements: each
- * upgrade's reports spread over several statements' worth of rows and
- * layers (one per report of the same upgrade), heartbeats coalesced, a
- * repeat, a late report and another instance's report among them: the
- * same results and events as one by one; again (a redelivery), nothing.
- * More reports of one upgrade than the layers allow take the per-item
- * statements, with the same rules. */
-#define ROWS_N 100
-static void test_batch_rows_layers(void **state)
-{
-	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
-						  FLEET_INSTALLING, FLEET_ACTIVATING,
-						  FLEET_SUCCESS };
-	struct support_store *f = *state;
-	const size_t nsteps = 5, count = ROWS_N * (nsteps + 1) + 3 + ROWS_N / 10;
-	struct fleet_report *r = calloc(ROWS_N * nsteps + 3, sizeof *r);
-	struct fleet_heartbeat *hb = calloc(ROWS_N, sizeof *hb);
-	struct fleet_batch_item *items = calloc(count, sizeof *items);
-	char (*ids)[FLEET_ID_MAX] = calloc(ROWS_N, sizeof *ids);
-	char (*inst)[FLEET_INSTANCE_MAX] = calloc(ROWS_N, sizeof *inst);
-	struct fleet_event ev[16];
-	struct fleet_instance in;
-	size_t i, s, k, round;
-	struct error err;
-	int want;
-
-	assert_true(r && hb && items && ids && inst);
-	for (i = 0; i < ROWS_N; i++) {
-		snprintf(ids[i], sizeof ids[i], "rows-%zu", i);
-		snprintf(inst[i], sizeof inst[i], "inst-rows-%zu", i);
-		hb[i] = (struct fleet_heartbeat){ inst[i], "2.0", "b", 9000 + (int64_t)i, "1.1" };
-		for (s = 0; s < nsteps; s++)
-			r[s * ROWS_N + i] = (struct fleet_report){ .upgrade_id = ids[i],
-				.instance_id = inst[i], .state = steps[s],
-				.at_us = 1000 + (int64_t)s, .source = "guest" };
-	}
-	/* A repeat of rows-1's SUCCESS, a late VERIFYING of rows-2, and
-	 * rows-3's FAILED from another instance. */
-	r[ROWS_N * nsteps] = r[(nsteps - 1) * ROWS_N + 1];
-	r[ROWS_N * nsteps + 1] = r[1 * ROWS_N + 2];
-	r[ROWS_N * nsteps + 2] = (struct fleet_report){ .upgrade_id = ids[3],
-		.instance_id = "inst-other", .state = FLEET_FAILED, .at_us = 5000,
-		.source = "guest" };
-	for (round = 0; round < 2; round++) {
-		memset(items, 0, count * sizeof *items);
-		for (k = 0, s = 0; s < nsteps; s++) {
-			for (i = 0; i < ROWS_N; i++) {
-				items[k++].report = &r[s * ROWS_N + i];
-				if (s == 2 && i % 10 == 0)	/* two heartbeats of one */
-					items[k++].heartbeat = &hb[(i + 5) % ROWS_N];
-			}
-		}
-		for (i = 0; i < 3; i++)
-			items[k++].report = &r[ROWS_N * nsteps + i];
-		for (i = 0; i < ROWS_N; i++)
-			items[k++].heartbeat = &hb[i];
-		assert_true(k <= count);
-		if (fleet_store_batch(f->store, items, k, &err) != 0)
-			fail_msg("batch: %s", err.text);
-		for (i = 0; i < k; i++) {
-			const struct fleet_report *one = items[i].report;
-
-			if (one && one == &r[ROWS_N * nsteps + 2])
-				want = -1;
-			else if (one && one >= &r[ROWS_N * nsteps])
-				want = 0;
-			else if (items[i].heartbeat)	/* the last of each is the newest; */
-				want = i >= k - ROWS_N;	/* as new as the stored: applies */
-			else
-				want = round == 0;
-			if (items[i].result != want)
-				fail_msg("round %zu item %zu: result %d, not %d (%s)", round, i,
-					 items[i].result, want, items[i].err.text);
-		}
-	}
-	for (i = 0; i < ROWS_N; i++) {
-		assert_int_equal(events(f, ids[i], ev, 16), nsteps);
-		for (s = 0; s < nsteps; s++)
-			assert_int_equal(ev[s].state, steps[s]);
-		assert_int_equal(state_of(f, ids[i]), FLEET_SUCCESS);
-		assert_int_equal(fleet_store_instance_get(f->store, inst[i], &in, NULL), 1);
-		assert_int_equal(in.last_seen_us, 9000 + (int64_t)i);
-	}
-	/* Ten reports of one upgrade: more layers than the rows take. */
-	memset(items, 0, count * sizeof *items);
-	for (s = 0; s < nsteps; s++) {
-		r[s] = (struct fleet_report){ .upgrade_id = "rows-many", .instance_id = "inst-many",
-					      .state = steps[s], .at_us = 1000 + (int64_t)s,
-					      .source = "guest" };
-		r[nsteps + s] = r[s];	/* each again: repeats */
-		items[2 * s].report = &r[s];
-		items[2 * s + 1].report = &r[nsteps + s];
-	}
-	if (fleet_store_batch(f->store, items, 2 * nsteps, &err) != 0)
-		fail_msg("batch: %s", err.text);
-	for (i = 0; i < 2 * nsteps; i++)
-		assert_int_equal(items[i].result, i % 2 == 0);
-	assert_int_equal(events(f, "rows-many", ev, 16), nsteps);
-	assert_int_equal(ev[nsteps - 1].state, FLEET_SUCCESS);
-	/* A report naming no instance for an unknown id is refused even when
-	 * a later report of the batch creates the record, as one by one. */
-	memset(items, 0, 2 * sizeof *items);
-	r[0] = (struct fleet_report){ .upgrade_id = "rows-made", .state = FLEET_DOWNLOADING,
-				      .at_us = 1000, .source = "fleet" };
-	r[1] = (struct fleet_report){ .upgrade_id = "rows-made", .instance_id = "inst-made",
-				      .state = FLEET_DOWNLOADING, .at_us = 1000,
-				      .source = "guest" };
-	items[0].report = &r[0];
-	items[1].report = &r[1];
-	assert_int_equal(fleet_store_batch(f->store, items, 2, NULL), 0);
-	assert_int_equal(items[0].result, -1);
-	assert_int_equal(items[1].result, 1);
-	free(r);
-	free(hb);
-	free(items);
-	free(ids);
-	free(inst);
+	assert_int_equal(support_state(f, "u1"), FLEET_VERIFYING);
 }
 
 static void test_report_for_unknown_id_creates(void **state)
@@ -597,7 +226,7 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_string_equal(up.reason, "");
 	assert_int_equal(up.state, FLEET_DOWNLOADING);
 	assert_int_equal(up.created_us, 7000);
-	assert_int_equal(events(f, "cast-1", ev, 4), 1);
+	assert_int_equal(support_events(f, "cast-1", ev, 4), 1);
 	assert_int_equal(ev[0].state, FLEET_DOWNLOADING);
 	assert_string_equal(ev[0].source, "guest");
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-9", &in, NULL), 1);
@@ -607,7 +236,7 @@ static void test_report_for_unknown_id_creates(void **state)
 	/* Redelivered: nothing new. */
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), 0);
 	assert_int_equal(applied, 0);
-	assert_int_equal(events(f, "cast-1", ev, 4), 1);
+	assert_int_equal(support_events(f, "cast-1", ev, 4), 1);
 
 	/* Versions: NULL or "" keeps, a value replaces. */
 	r.from_version = NULL;
@@ -635,10 +264,10 @@ static void test_report_for_unknown_id_creates(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err.text, "inst-8"));
 	assert_int_equal(applied, 0);
-	assert_int_equal(state_of(f, "cast-1"), FLEET_VERIFYING);
+	assert_int_equal(support_state(f, "cast-1"), FLEET_VERIFYING);
 	r.state = FLEET_VERIFYING;	/* even a repeat */
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, &err), -1);
-	assert_int_equal(events(f, "cast-1", ev, 4), 2);
+	assert_int_equal(support_events(f, "cast-1", ev, 4), 2);
 	/* Known and no instance: fine (slotfleet's own FAILED). */
 	r.instance_id = NULL;
 	r.upgrade_id = "cast-1";
@@ -646,7 +275,7 @@ static void test_report_for_unknown_id_creates(void **state)
 	r.source = "fleet";
 	assert_int_equal(fleet_store_report(f->store, &r, &applied, NULL), 0);
 	assert_int_equal(applied, 1);
-	assert_int_equal(events(f, "cast-1", ev, 4), 3);
+	assert_int_equal(support_events(f, "cast-1", ev, 4), 3);
 	assert_string_equal(ev[2].source, "fleet");
 }
 
@@ -675,12 +304,12 @@ static void test_list_filters_and_pages(void **state)
 	size_t n = 9;
 	int more = 9;
 
-	insert(f, "a1", "t1", "inst-1", 100);
-	insert(f, "a2", "t1", "inst-2", 200);
-	insert(f, "a3", "t2", "inst-1", 300);
-	insert(f, "a4", "t1", "inst-1", 400);
-	insert(f, "b4", "t1", "inst-2", 400);	/* same time: id breaks the tie */
-	insert(f, "a5", "t1", "inst-1", 500);
+	support_insert(f, "a1", "t1", "inst-1", 100);
+	support_insert(f, "a2", "t1", "inst-2", 200);
+	support_insert(f, "a3", "t2", "inst-1", 300);
+	support_insert(f, "a4", "t1", "inst-1", 400);
+	support_insert(f, "b4", "t1", "inst-2", 400);	/* same time: id breaks the tie */
+	support_insert(f, "a5", "t1", "inst-1", 500);
 	support_report(f, "a2", "inst-2", FLEET_SUCCESS, "", 600);
 	support_report(f, "a4", "inst-1", FLEET_SUCCESS, "", 600);
 
@@ -730,17 +359,17 @@ static void test_events_oldest_first_bounded(void **state)
 	struct support_store *f = *state;
 	struct fleet_event ev[3];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	support_report(f, "u1", "inst-1", FLEET_DOWNLOADING, "", 2000);
 	support_report(f, "u1", "inst-1", FLEET_VERIFYING, "", 3000);
 	support_report(f, "u1", "inst-1", FLEET_INSTALLING, "", 4000);
 	support_report(f, "u1", "inst-1", FLEET_ACTIVATING, "", 5000);
-	assert_int_equal(events(f, "u1", ev, 3), 3);
+	assert_int_equal(support_events(f, "u1", ev, 3), 3);
 	assert_int_equal(ev[0].state, FLEET_NEW);
 	assert_int_equal(ev[1].state, FLEET_DOWNLOADING);
 	assert_int_equal(ev[2].state, FLEET_VERIFYING);
 	assert_int_equal(ev[2].at_us, 3000);
-	assert_int_equal(events(f, "u1", ev, 0), 0);
+	assert_int_equal(support_events(f, "u1", ev, 0), 0);
 }
 
 static void test_heartbeat_newer_wins(void **state)
@@ -774,7 +403,7 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	struct support_store *f = *state;
 	struct fleet_instance in;
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.agent_version, "");
 	assert_string_equal(in.rpc_api_version, "");
@@ -782,12 +411,12 @@ static void test_instance_known_from_upgrade_and_last_upgrade(void **state)
 	assert_string_equal(in.last_upgrade_id, "u1");
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
 
-	insert(f, "u0", "t1", "inst-1", 500);	/* older: not the last one */
+	support_insert(f, "u0", "t1", "inst-1", 500);	/* older: not the last one */
 	support_report(f, "u1", "inst-1", FLEET_FAILED, "no space", 2000);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
 	assert_int_equal(in.last_upgrade_state, FLEET_FAILED);
-	insert(f, "u2", "t1", "inst-1", 3000);
+	support_insert(f, "u2", "t1", "inst-1", 3000);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u2");
 	assert_int_equal(in.last_upgrade_state, FLEET_NEW);
@@ -826,7 +455,7 @@ static void test_instance_list(void **state)
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-a", "1.0", "a", "1.0", 1, NULL), 0);
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-B", "2.0", "b", "1.1", 1, NULL), 0);
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-d", "2.0", "a", "1.1", 1, NULL), 0);
-	insert(f, "u1", "t1", "i-b", 1000);	/* known from its upgrade only */
+	support_insert(f, "u1", "t1", "i-b", 1000);	/* known from its upgrade only */
 
 	instance_ids(f, NULL, NULL, 8, "i-B i-a i-b i-c i-d", 0);	/* bytewise */
 	instance_ids(f, NULL, NULL, 2, "i-B i-a", 1);
@@ -861,9 +490,9 @@ static void test_summary_counts(void **state)
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-a", "2.0", "a", "1.1", 5000, NULL), 0);
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-b", "2.0", "b", "1.1", 500, NULL), 0);
 	assert_int_equal(fleet_store_heartbeat(f->store, "i-c", "1.0", "a", "1.0", 5000, NULL), 0);
-	insert(f, "u1", "t1", "i-a", 1000);
-	insert(f, "u2", "t1", "i-a", 2000);	/* i-a's newest */
-	insert(f, "u3", "t1", "i-x", 1000);	/* i-x: known from its upgrade only */
+	support_insert(f, "u1", "t1", "i-a", 1000);
+	support_insert(f, "u2", "t1", "i-a", 2000);	/* i-a's newest */
+	support_insert(f, "u3", "t1", "i-x", 1000);	/* i-x: known from its upgrade only */
 	assert_true(support_report(f, "u1", "i-a", FLEET_FAILED, "old", 1500));
 	assert_true(support_report(f, "u2", "i-a", FLEET_SUCCESS, "", 2500));
 
@@ -894,7 +523,7 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	struct support_store *f = *state;
 	int version = 0, again = 0;
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
 	assert_true(version >= 1);
 	fleet_store_close(f->store);
@@ -902,10 +531,10 @@ static void test_reopen_keeps_data_and_schema(void **state)
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &again, NULL), 0);
 	assert_int_equal(again, version);
-	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
 	fleet_store_close(f->store);
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
-	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
 }
 
 /* Takes a store's database back to schema v2 as v2 left it: v8 only added
@@ -954,7 +583,7 @@ static void test_migration_v2_to_v3(void **state)
 	struct fleet_instance in;
 	int version = 0;
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 5000, NULL), 0);
 	fleet_store_close(f->store);
 	f->store = NULL;
@@ -962,7 +591,7 @@ static void test_migration_v2_to_v3(void **state)
 	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
 	assert_int_equal(version, 8);
-	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
 	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
 	assert_string_equal(in.last_upgrade_id, "u1");
 	assert_string_equal(in.rpc_api_version, "");
@@ -989,13 +618,13 @@ static void test_sqlite_second_open_keeps_wal(void **state)
 
 	if (strcmp(fleet_store_backend(f->store), "sqlite"))
 		skip();
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(fleet_store_open(&second, f->spec, NULL), 0);
 	snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'SELECT count(*) FROM upgrades' > /dev/null 2>&1",
 		 f->spec);
 	if (system(cmd) != 0)
 		skip();			/* no sqlite3 (packaging/deps.sh installs it) */
-	insert(f, "u2", "t1", "inst-1", 2000);
+	support_insert(f, "u2", "t1", "inst-1", 2000);
 	assert_int_equal(fleet_store_open(&third, f->spec, NULL), 0);
 	assert_int_equal(fleet_store_upgrade_get(third, "u2", &up, NULL), 1);
 	fleet_store_close(third);
@@ -1015,15 +644,15 @@ static void test_text_is_data(void **state)
 	char longer[FLEET_INSTANCE_MAX + 1];
 	struct fleet_instance in;
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, id, "inst-'\"", FLEET_DEFERRED, reason, 2000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, id, &up, NULL), 1);
 	assert_string_equal(up.id, id);
 	assert_string_equal(up.instance_id, "inst-'\"");
 	assert_string_equal(up.reason, reason);
-	assert_int_equal(events(f, id, ev, 4), 1);
+	assert_int_equal(support_events(f, id, ev, 4), 1);
 	assert_string_equal(ev[0].reason, reason);
-	assert_int_equal(state_of(f, "u1"), FLEET_NEW);
+	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
 
 	/* A reason that is not UTF-8 is kept, mangled; an id is refused. */
 	assert_true(support_report(f, "u1", "inst-1", FLEET_DEFERRED, bad, 3000));
@@ -1060,7 +689,7 @@ static void test_long_reason_cut_at_character(void **state)
 	for (i = 1; i + 3 < sizeof reason; i += 3)
 		memcpy(reason + i, "\xe2\x9c\x93", 3);
 	reason[i] = '\0';
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_true(support_report(f, "u1", "inst-1", FLEET_FAILED, reason, 2000));
 	assert_int_equal(fleet_store_upgrade_get(f->store, "u1", &up, NULL), 1);
 	assert_int_equal(strlen(up.reason), 1 + 3 * ((FLEET_REASON_MAX - 2) / 3));
@@ -1117,8 +746,8 @@ static void test_threads_share_a_store(void **state)
 	}
 	for (i = 0; i < 20; i++) {
 		snprintf(id, sizeof id, "t-%u", i);
-		total += events(f, id, ev, 8);
-		assert_int_equal(state_of(f, id), FLEET_SUCCESS);
+		total += support_events(f, id, ev, 8);
+		assert_int_equal(support_state(f, id), FLEET_SUCCESS);
 	}
 	assert_int_equal(applied, 20 * 5);
 	assert_int_equal(total, 20 * 5);
@@ -1130,7 +759,7 @@ static void test_sqlite_file_is_private(void **state)
 	struct stat st;
 	char wal[1100];
 
-	insert(f, "u1", "t1", "inst-1", 1000);
+	support_insert(f, "u1", "t1", "inst-1", 1000);
 	assert_int_equal(stat(f->spec, &st), 0);
 	assert_int_equal(st.st_mode & 077, 0);
 	snprintf(wal, sizeof wal, "%s-wal", f->spec);
@@ -1178,10 +807,6 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_deferred_both_ways, SETUP), \
 	SUPPORT_STORE_TEST(test_repeat_is_not_applied, SETUP), \
 	SUPPORT_STORE_TEST(test_report_for_unknown_id_creates, SETUP), \
-	SUPPORT_STORE_TEST(test_batch_large_in_order_and_idempotent, SETUP), \
-	SUPPORT_STORE_TEST(test_batch_applies_in_order_refusing_alone, SETUP), \
-	SUPPORT_STORE_TEST(test_batch_heartbeats_coalesced, SETUP), \
-	SUPPORT_STORE_TEST(test_batch_rows_layers, SETUP), \
 	SUPPORT_STORE_TEST(test_list_filters_and_pages, SETUP), \
 	SUPPORT_STORE_TEST(test_events_oldest_first_bounded, SETUP), \
 	SUPPORT_STORE_TEST(test_heartbeat_newer_wins, SETUP), \
