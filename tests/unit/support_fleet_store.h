@@ -30,6 +30,21 @@ int support_store_teardown(void **state);
 /* Whether the PostgreSQL group of suite `name` runs: FLEET_TEST_PG_URL is
  * set; if not, says so on stdout ("NAME: skipped ..."). */
 int support_store_pg_wanted(const char *name);
+/* A suite's main(): SUITE(SETUP) lists its tests; the SQLite group, then
+ * the PostgreSQL one when wanted ("NAME sqlite", "NAME postgresql"). */
+#define SUPPORT_STORE_MAIN(NAME, SUITE)                                                   \
+	int main(void)                                                                     \
+	{                                                                                  \
+		const struct CMUnitTest sqlite_tests[] = { SUITE(support_store_sqlite) };  \
+		const struct CMUnitTest pg_tests[] = { SUITE(support_store_pg) };          \
+		int failed = cmocka_run_group_tests_name(NAME " sqlite", sqlite_tests,     \
+							 NULL, NULL);                      \
+                                                                                           \
+		if (!support_store_pg_wanted(NAME " postgresql"))                          \
+			return failed;                                                     \
+		return failed + cmocka_run_group_tests_name(NAME " postgresql", pg_tests,  \
+							    NULL, NULL);                   \
+	}
 
 /* An upgrade record (to 2.0, "restart", a fixed location and sha256),
  * failing the test if the store refuses it. */

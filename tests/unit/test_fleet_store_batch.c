@@ -357,16 +357,4 @@ static void test_batch_rows_layers(void **state)
 	SUPPORT_STORE_TEST(test_batch_heartbeats_coalesced, SETUP), \
 	SUPPORT_STORE_TEST(test_batch_rows_layers, SETUP)
 
-int main(void)
-{
-	const struct CMUnitTest sqlite_tests[] = { BATCH_SUITE(support_store_sqlite) };
-	const struct CMUnitTest pg_tests[] = { BATCH_SUITE(support_store_pg) };
-	int failed;
-
-	failed = cmocka_run_group_tests_name("fleet_store_batch sqlite", sqlite_tests, NULL,
-					     NULL);
-	if (!support_store_pg_wanted("fleet_store_batch postgresql"))
-		return failed;
-	return failed + cmocka_run_group_tests_name("fleet_store_batch postgresql", pg_tests,
-						    NULL, NULL);
-}
+SUPPORT_STORE_MAIN("fleet_store_batch", BATCH_SUITE)

@@ -303,16 +303,4 @@ static void test_migration_v6_to_v7(void **state)
 	SUPPORT_STORE_TEST(test_outbox_bytes, SETUP), \
 	SUPPORT_STORE_TEST(test_migration_v6_to_v7, SETUP)
 
-int main(void)
-{
-	const struct CMUnitTest sqlite_tests[] = { OUTBOX_SUITE(support_store_sqlite) };
-	const struct CMUnitTest pg_tests[] = { OUTBOX_SUITE(support_store_pg) };
-	int failed;
-
-	failed = cmocka_run_group_tests_name("fleet_store_outbox sqlite", sqlite_tests, NULL,
-					     NULL);
-	if (!support_store_pg_wanted("fleet_store_outbox postgresql"))
-		return failed;
-	return failed + cmocka_run_group_tests_name("fleet_store_outbox postgresql", pg_tests,
-						    NULL, NULL);
-}
+SUPPORT_STORE_MAIN("fleet_store_outbox", OUTBOX_SUITE)

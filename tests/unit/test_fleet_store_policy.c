@@ -409,16 +409,4 @@ static void test_policy_lock(void **state)
 	SUPPORT_STORE_TEST(test_policy_overdue, SETUP), \
 	SUPPORT_STORE_TEST(test_policy_lock, SETUP)
 
-int main(void)
-{
-	const struct CMUnitTest sqlite_tests[] = { POLICY_SUITE(support_store_sqlite) };
-	const struct CMUnitTest pg_tests[] = { POLICY_SUITE(support_store_pg) };
-	int failed;
-
-	failed = cmocka_run_group_tests_name("fleet_store_policy sqlite", sqlite_tests, NULL,
-					     NULL);
-	if (!support_store_pg_wanted("fleet_store_policy postgresql"))
-		return failed;
-	return failed + cmocka_run_group_tests_name("fleet_store_policy postgresql", pg_tests,
-						    NULL, NULL);
-}
+SUPPORT_STORE_MAIN("fleet_store_policy", POLICY_SUITE)

@@ -829,16 +829,4 @@ static void test_rollout_unrolled(void **state)
 	SUPPORT_STORE_TEST(test_rollout_failed_signal, SETUP), \
 	SUPPORT_STORE_TEST(test_rollout_lock, SETUP)
 
-int main(void)
-{
-	const struct CMUnitTest sqlite_tests[] = { ROLLOUT_SUITE(support_store_sqlite) };
-	const struct CMUnitTest pg_tests[] = { ROLLOUT_SUITE(support_store_pg) };
-	int failed;
-
-	failed = cmocka_run_group_tests_name("fleet_store_rollout sqlite", sqlite_tests, NULL,
-					     NULL);
-	if (!support_store_pg_wanted("fleet_store_rollout postgresql"))
-		return failed;
-	return failed + cmocka_run_group_tests_name("fleet_store_rollout postgresql", pg_tests,
-						    NULL, NULL);
-}
+SUPPORT_STORE_MAIN("fleet_store_rollout", ROLLOUT_SUITE)
