@@ -15,6 +15,10 @@
 #include "store/fleet_store.h"
 #include "support_fleet_store.h"
 
+/* A guest's outcomes of one upgrade, in the order it sends them. */
+static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING, FLEET_INSTALLING,
+					  FLEET_ACTIVATING, FLEET_SUCCESS };
+
 /* One transaction for many reports: each item follows the single call's
  * rules, in order, and a refused item changes nothing and stops nothing. */
 static void test_batch_applies_in_order_refusing_alone(void **state)
@@ -163,9 +167,6 @@ static void test_batch_heartbeats_coalesced(void **state)
 #define BIG_N 300
 static void test_batch_large_in_order_and_idempotent(void **state)
 {
-	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
-						  FLEET_INSTALLING, FLEET_ACTIVATING,
-						  FLEET_SUCCESS };
 	struct support_store *f = *state;
 	const size_t nsteps = sizeof steps / sizeof steps[0], count = BIG_N * (nsteps + 1);
 	struct fleet_report *r = calloc(BIG_N * nsteps, sizeof *r);
@@ -242,9 +243,6 @@ static void test_batch_large_in_order_and_idempotent(void **state)
 #define ROWS_N 100
 static void test_batch_rows_layers(void **state)
 {
-	static const enum fleet_state steps[] = { FLEET_DOWNLOADING, FLEET_VERIFYING,
-						  FLEET_INSTALLING, FLEET_ACTIVATING,
-						  FLEET_SUCCESS };
 	struct support_store *f = *state;
 	const size_t nsteps = 5, count = ROWS_N * (nsteps + 1) + 3 + ROWS_N / 10;
 	struct fleet_report *r = calloc(ROWS_N * nsteps + 3, sizeof *r);
