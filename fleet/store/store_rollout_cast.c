@@ -31,7 +31,7 @@ struct plan_cast {
 	int *planned;
 	int64_t created_us, cast_us;
 	struct cast_run *runs;			/* n of them */
-	struct db_stmt *stmts;			/* 3 per cast */
+	struct db_stmt *stmts;			/* the claims, then 3 per claimed cast */
 };
 
 static struct db_stmt *cast_stmt(struct db_stmt *s, const char *sql, const struct db_value *p,
