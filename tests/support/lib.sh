@@ -36,6 +36,10 @@ stop_all() {
 
 AT_EXIT=""	# more cleanup functions, run first (e.g. rabbit_stop)
 cleanup_lib() {
+	# Every hook runs, whatever the one before returned: a script under
+	# set -e (the benchmarks) would otherwise leave its servers running
+	# when one kill finds its pid gone.
+	set +e
 	for hook in $AT_EXIT; do $hook; done
 	stop_all
 	[ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
