@@ -70,13 +70,6 @@ static const char store_sql_cast[] =
 	"INSERT INTO casts (upgrade_id, instance_id, method, version, args, created_us)"
 	" VALUES ($1, $2, $3, $4, $5, $6)";
 
-static struct db_stmt *store_stmt(struct db_stmt *s, const char *sql, const struct db_value *p,
-				  int n)
-{
-	*s = (struct db_stmt){ .sql = sql, .params = p, .nparams = n };
-	return s + 1;
-}
-
 static int store_instance_row(void *ctx, const char *const *cols, int ncols, struct error *err)
 {
 	if (ncols != 1)

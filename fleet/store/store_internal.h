@@ -105,6 +105,14 @@ int store_check_heartbeat(const struct fleet_heartbeat *h, struct error *err);
 struct fleet_outbox_cast;
 int store_check_cast(const struct fleet_outbox_cast *c, struct error *err);
 
+/* Fills *s with one statement of a db_exec_batch() round; the next slot. */
+static inline struct db_stmt *store_stmt(struct db_stmt *s, const char *sql,
+					 const struct db_value *p, int n)
+{
+	*s = (struct db_stmt){ .sql = sql, .params = p, .nparams = n };
+	return s + 1;
+}
+
 /* Statements the single insert and the batch share (store_write.c):
  * upgrade insert ($1..$15: STORE_UPGRADE_COLS, ON CONFLICT DO NOTHING),
  * event append ($1 upgrade, $2 state, $3 reason, $4 at_us, $5 source; seq

@@ -34,13 +34,6 @@ struct plan_cast {
 	struct db_stmt *stmts;			/* the claims, then 3 per claimed cast */
 };
 
-static struct db_stmt *cast_stmt(struct db_stmt *s, const char *sql, const struct db_value *p,
-				 int n)
-{
-	*s = (struct db_stmt){ .sql = sql, .params = p, .nparams = n };
-	return s + 1;
-}
-
 /* Round 1: each target still pending takes its upgrade's id. */
 static int plan_claim(struct db *db, struct plan_cast *c, struct error *err)
 {
@@ -52,7 +45,7 @@ static int plan_claim(struct db *db, struct plan_cast *c, struct error *err)
 					       DB_T(c->ups[i].id) };
 
 		memcpy(run->target, v, sizeof v);
-		cast_stmt(&c->stmts[i], "UPDATE rollout_targets SET upgrade_id = $3"
+		store_stmt(&c->stmts[i], "UPDATE rollout_targets SET upgrade_id = $3"
 			  " WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id = ''",
 			  run->target, 3);
 	}
@@ -85,9 +78,9 @@ static int plan_records(struct db *db, struct plan_cast *c, struct error *err)
 		if (!(c->planned[i] = c->stmts[i].changes > 0))
 			continue;
 		plan_values(run, up, up->created_us ? up->created_us : c->created_us);
-		s = cast_stmt(s, store_sql_upgrade_insert, run->upgrade, STORE_UPGRADE_PARAMS);
-		s = cast_stmt(s, store_sql_event, run->event, 5);
-		s = cast_stmt(s, store_sql_instance_known, run->instance, 1);
+		s = store_stmt(s, store_sql_upgrade_insert, run->upgrade, STORE_UPGRADE_PARAMS);
+		s = store_stmt(s, store_sql_event, run->event, 5);
+		s = store_stmt(s, store_sql_instance_known, run->instance, 1);
 	}
 	if (db_exec_batch(db, first, (size_t)(s - first), err))
 		return -1;
@@ -180,7 +173,7 @@ static int plan_done_tx(struct db *db, void *ctx, struct error *err)
 					       DB_I(c->cast_us) };
 
 		memcpy(c->runs[i].target, v, sizeof v);
-		cast_stmt(&c->stmts[i], "UPDATE rollout_targets SET cast_us = $3"
+		store_stmt(&c->stmts[i], "UPDATE rollout_targets SET cast_us = $3"
 			  " WHERE rollout_id = $1 AND instance_id = $2 AND upgrade_id <> ''"
 			  " AND cast_us = 0", c->runs[i].target, 3);
 	}
