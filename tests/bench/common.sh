@@ -17,6 +17,27 @@ runs=${BENCH_RUNS:-3}
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then files=500; mb=10; dirs=10; runs=1; fi
 
+# PostgreSQL's statements by time, for the control-plane benchmarks' *_PG_STATS:
+# PG_STATS_OPTS (the server's options, PG_SERVER_OPTS before pg_start);
+# pg_stats_reset NAME (the extension made, its counts zeroed) before the
+# part measured; pg_stats_top NAME after it: the 16 statements of database
+# NAME by planning + executing time, then its commits.
+PG_STATS_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+pg_stats_reset() {
+	db_query postgresql "$1" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	db_query postgresql "$1" "SELECT pg_stat_statements_reset()" >/dev/null
+}
+pg_stats_top() {
+	echo "(calls, plans, planning ms, executing ms, mean executing ms, rows, statement), then"
+	echo "the commits in that database."
+	db_query postgresql "$1" "SELECT calls, plans, round(total_plan_time::numeric, 1),
+		round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 140)
+		FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+		WHERE d.datname = '$1' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16"
+	db_query postgresql "$1" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$1'"
+}
+
 # db_spec BACKEND NAME and db_query BACKEND NAME SQL: for the control-plane
 # benchmarks (rollout.sh, policy.sh), after bench_fleet_env (and pg_start
 # for postgresql).

@@ -49,7 +49,7 @@ select=${BENCH_ROLLOUT_SELECT:-0}
 fail_percent=${BENCH_ROLLOUT_FAIL_PERCENT:-1}
 fleets=${BENCH_ROLLOUT_FLEETS:-1}
 pg_stats=${BENCH_ROLLOUT_PG_STATS:-0}
-[ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+[ "$pg_stats" = 0 ] || PG_SERVER_OPTS=$PG_STATS_OPTS
 bench_fleet_env rollout
 case " $stores " in
 *" postgresql "*)
@@ -93,21 +93,10 @@ rollout_body() { # NAME MAX_FAILURE_RATE
 		printf "]}}\n" }'
 }
 
-pg_stats_begin() { # NAME
-	db_query postgresql "$1" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
-	db_query postgresql "$1" "SELECT pg_stat_statements_reset()" >/dev/null
-}
-
 pg_stats_end() { # NAME RUN
 	{
-		echo "PostgreSQL during the $2 rollout: statements by total time (calls, planning ms,"
-		echo "executing ms, mean ms, rows, statement), then the commits in that database."
-		db_query postgresql "$1" "SELECT calls, round(total_plan_time::numeric, 1),
-			round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows,
-			left(regexp_replace(query, '\s+', ' ', 'g'), 140)
-			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-			WHERE d.datname = '$1' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16"
-		db_query postgresql "$1" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$1'"
+		echo "PostgreSQL during the $2 rollout: statements by total time"
+		pg_stats_top "$1"
 	} > "$out/rollout_pg_$2.txt"
 }
 
@@ -161,7 +150,7 @@ run() {
 		wait_until 600 known_all "$1" "$name" ||
 			{ echo "rollout: the guests' first heartbeats were not all stored" >&2; return 1; }
 	fi
-	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_stats_begin "$name"
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_stats_reset "$name"
 	LOAD_SAMPLES=$p.depth "$LOAD" watch "$AMQP" 0 3600 $QUEUES > "$p.watch" &
 	watcher=$!
 	PIDS="$PIDS $watcher"

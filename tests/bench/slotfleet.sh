@@ -52,7 +52,7 @@ reports=$((reports / (6 * instances) * 6 * instances))	# whole upgrades per inst
 [ "$reports" -gt 0 ] || { echo "slotfleet: BENCH_FLEET_REPORTS below 6000" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "slotfleet: wrk not installed (packaging/deps.sh)" >&2; exit 1; }
 pg_stats=${BENCH_FLEET_PG_STATS:-0}
-[ "$pg_stats" = 0 ] || PG_SERVER_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+[ "$pg_stats" = 0 ] || PG_SERVER_OPTS=$PG_STATS_OPTS
 bench_fleet_env slotfleet
 case " $stores " in *" postgresql "*)
 	pg_start "$T/pg" || { echo "slotfleet: postgresql did not start" >&2; exit 1; } ;;
@@ -66,25 +66,6 @@ connection_limit = 1024"
 QUEUE=slotfleet.trove-conductor
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { printf '%d.%02d' $(($1 / 1000)) $(($1 % 1000 / 10)); }
-
-# db_spec BACKEND NAME: the [db] line of a fresh database.
-db_spec() {
-	if [ "$1" = sqlite ]; then
-		echo "path = $T/$2.db"
-	else
-		"$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet "$2"
-		echo "url = postgresql://slotfleet@127.0.0.1:$PG_PORT/$2"
-	fi
-}
-
-# db_query BACKEND NAME SQL: one value.
-db_query() {
-	if [ "$1" = sqlite ]; then
-		sqlite3 "$T/$2.db" "$3"
-	else
-		"$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U slotfleet -d "$2" -Atc "$3"
-	fi
-}
 
 db_size_kb() {
 	if [ "$1" = sqlite ]; then
@@ -167,10 +148,7 @@ bench_ingest() { # BACKEND
 	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > /dev/null
 	"$LOAD" drain "$AMQP" "$QUEUE" "$prefetch" > "$T/drain.out"
 	"$LOAD" publish "$AMQP" "$QUEUE" trove-conductor "$reports" "$instances" > "$T/publish.out"
-	if [ "$1" = postgresql ] && [ "$pg_stats" != 0 ]; then
-		db_query "$1" ingest_$1 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
-		db_query "$1" ingest_$1 "SELECT pg_stat_statements_reset()" >/dev/null
-	fi
+	[ "$1" != postgresql ] || [ "$pg_stats" = 0 ] || pg_stats_reset ingest_$1
 	"$LOAD" watch "$AMQP" "$reports" 1800 "$QUEUE" > "$T/watch.out" &
 	watcher=$!
 	fleet_start || return 1
@@ -200,13 +178,7 @@ bench_ingest() { # BACKEND
 pg_ingest_stats() { # BACKEND NAME
 	{
 		echo "PostgreSQL during the ingest of $reports reports: statements by total time"
-		echo "(calls, plans, planning ms, executing ms, mean ms, rows, statement), then the"
-		echo "commits in that database."
-		db_query "$1" "$2" "SELECT calls, plans, round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),
-			round(mean_exec_time::numeric, 3), rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-			WHERE d.datname = '$2' ORDER BY total_exec_time DESC LIMIT 12"
-		db_query "$1" "$2" "SELECT 'commits ' || xact_commit FROM pg_stat_database WHERE datname = '$2'"
+		pg_stats_top "$2"
 	} > "$out/slotfleet_pg_ingest.txt"
 	echo "ingest $1: statements in $out/slotfleet_pg_ingest.txt"
 }
