@@ -103,8 +103,12 @@ api_run() {
 	else
 		fleet_ini "$(db_spec "$1" "$name")" "prefetch = 256"
 	fi
-	[ "$2" != stopped ] || rabbit_stop || true	# (set -e: its kills may find a pid gone)
-	if [ "$2" != stopped ]; then fleet_start || return 1; else FLEET_NO_BROKER=1 fleet_start || return 1; fi
+	if [ "$2" = stopped ]; then
+		rabbit_stop || true	# (set -e: its kills may find a pid gone)
+		FLEET_NO_BROKER=1 fleet_start || return 1
+	else
+		fleet_start || return 1
+	fi
 	wrk -t 2 -c "$conns" -d "${api_s}s" -s "$top/tests/bench/slotfleet_post.lua" \
 		"$API/upgrade" -- "$ADMIN" > "$T/wrk.out" || { cat "$T/wrk.out" >&2; return 1; }
 	end=$(now_ms)

@@ -43,8 +43,8 @@ def pipe(a, b, delay=0.0):
     """Copies a to b until a closes, then shuts b's write side; with a
     delay, each chunk goes `delay` seconds after it was read."""
     chunks = queue.Queue()
-    writer = threading.Thread(target=late_writer, args=(b, chunks), daemon=True)
     if delay:
+        writer = threading.Thread(target=late_writer, args=(b, chunks), daemon=True)
         writer.start()
     try:
         while True:
