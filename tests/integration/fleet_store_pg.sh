@@ -1,6 +1,7 @@
 #!/bin/sh
 # fleet_store_pg.sh: the fleet store shared by processes: the unit suites
-# (test_fleet_store, test_fleet_store_batch, test_fleet_store_rollout,
+# (test_fleet_store, test_fleet_store_batch, test_fleet_store_open,
+# test_fleet_store_rollout,
 # test_fleet_store_policy, test_fleet_store_outbox, test_fleet_db) against a
 # private PostgreSQL, processes opening a fresh database at once
 # (migrations) and reporting on the same upgrades at once, on PostgreSQL and
@@ -12,11 +13,12 @@
 
 TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store"	# the suite and the driver
 BATCH_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_batch"
+OPEN_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_open"
 ROLLOUT_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_rollout"
 POLICY_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_policy"
 OUTBOX_TEST="${SLOTD_BIN%/bin}/tests/test_fleet_store_outbox"
 DBTEST="${SLOTD_BIN%/bin}/tests/test_fleet_db"
-for t in "$TEST" "$BATCH_TEST" "$ROLLOUT_TEST" "$POLICY_TEST" "$OUTBOX_TEST" "$DBTEST"; do
+for t in "$TEST" "$BATCH_TEST" "$OPEN_TEST" "$ROLLOUT_TEST" "$POLICY_TEST" "$OUTBOX_TEST" "$DBTEST"; do
 	[ -x "$t" ] || { echo "fleet_store_pg: $t not built (make MODE=... tests)" >&2; exit 1; }
 done
 
@@ -69,6 +71,8 @@ check "upgrade store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$TEST"
 check "batch store unit suite (multi-row statements, layers) passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$BATCH_TEST"
+check "open and migration unit suite passes against PostgreSQL" \
+	env FLEET_TEST_PG_URL="$PG_URL" "$OPEN_TEST"
 check "rollout store unit suite passes against PostgreSQL" \
 	env FLEET_TEST_PG_URL="$PG_URL" "$ROLLOUT_TEST"
 check "policy store unit suite passes against PostgreSQL" \

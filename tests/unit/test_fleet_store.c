@@ -3,7 +3,8 @@
  * SQLite (a temp file) and, when FLEET_TEST_PG_URL is set, against PostgreSQL
  * (support_fleet_store.c: each test in a fresh schema, dropped afterwards).
  * The rollout tables have their suite in test_fleet_store_rollout.c, a
- * batch of items (fleet_store_batch) in test_fleet_store_batch.c.
+ * batch of items (fleet_store_batch) in test_fleet_store_batch.c, opening
+ * and migrating a database in test_fleet_store_open.c.
  *
  * With arguments it is a driver for tests/integration/fleet_store_pg.sh:
  *   test_fleet_store drive SPEC   opens the store, prints "ready", reads
@@ -22,9 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "store/db/db.h"
 #include "store/fleet_store.h"
 #include "store/fleet_store_summary.h"
 #include "support.h"
@@ -518,119 +517,6 @@ static void test_summary_counts(void **state)
 	free(s);
 }
 
-static void test_reopen_keeps_data_and_schema(void **state)
-{
-	struct support_store *f = *state;
-	int version = 0, again = 0;
-
-	support_insert(f, "u1", "t1", "inst-1", 1000);
-	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_true(version >= 1);
-	fleet_store_close(f->store);
-	f->store = NULL;
-	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
-	assert_int_equal(fleet_store_schema_version(f->store, &again, NULL), 0);
-	assert_int_equal(again, version);
-	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
-	fleet_store_close(f->store);
-	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
-	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
-}
-
-/* Takes a store's database back to schema v2 as v2 left it: v8 only added
- * the rollouts' fill columns, v7 only added
- * the outbox (casts), v6 only policies.timeout_us (gone with the
- * table), v5 only added indexes of the rollouts' targets, v4 only added
- * the policies' tables and upgrades.policy_id, v3 only added
- * instances.rpc_api_version, so this is a database a v2 slotfleet made. */
-static void downgrade_to_v2(const char *spec)
-{
-	static const char *const steps[] = {
-		SUPPORT_STORE_UNDO_V8,
-		"DROP TABLE casts",
-		"DELETE FROM schema_version WHERE version = 7",
-		"DELETE FROM schema_version WHERE version = 6",
-		"DROP INDEX upgrades_by_rollout",
-		"DROP INDEX rollout_targets_unconfirmed",
-		"DROP INDEX rollout_targets_by_wave",
-		"DELETE FROM schema_version WHERE version = 5",
-		"DROP INDEX upgrades_by_policy",
-		"ALTER TABLE upgrades DROP COLUMN policy_id",
-		"DROP TABLE policy_casts",
-		"DROP TABLE policies",
-		"DELETE FROM schema_version WHERE version = 4",
-		"ALTER TABLE instances DROP COLUMN rpc_api_version",
-		"DELETE FROM schema_version WHERE version = 3",
-	};
-	struct db *db;
-	struct error err;
-	size_t i;
-
-	if (db_open(&db, spec, &err))
-		fail_msg("open: %s", err.text);
-	for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-		if (db_exec(db, steps[i], NULL, 0, NULL, NULL, NULL, &err))
-			fail_msg("%s: %s", steps[i], err.text);
-	}
-	db->ops->close(db);
-}
-
-/* A v2 database opens at v8 (v3 to v8 in order) with its rows; the API version of a heartbeat
- * stored before is unknown ("") until the instance's next one. */
-static void test_migration_v2_to_v3(void **state)
-{
-	struct support_store *f = *state;
-	struct fleet_instance in;
-	int version = 0;
-
-	support_insert(f, "u1", "t1", "inst-1", 1000);
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 5000, NULL), 0);
-	fleet_store_close(f->store);
-	f->store = NULL;
-	downgrade_to_v2(f->spec);
-	assert_int_equal(fleet_store_open(&f->store, f->spec, NULL), 0);
-	assert_int_equal(fleet_store_schema_version(f->store, &version, NULL), 0);
-	assert_int_equal(version, 8);
-	assert_int_equal(support_state(f, "u1"), FLEET_NEW);
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-1", &in, NULL), 1);
-	assert_string_equal(in.last_upgrade_id, "u1");
-	assert_string_equal(in.rpc_api_version, "");
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-2", &in, NULL), 1);
-	assert_string_equal(in.agent_version, "2.0");
-	assert_string_equal(in.agent_slot, "b");
-	assert_int_equal(in.last_seen_us, 5000);
-	assert_string_equal(in.rpc_api_version, "");
-	assert_int_equal(fleet_store_heartbeat(f->store, "inst-2", "2.0", "b", "1.1", 6000, NULL), 0);
-	assert_int_equal(fleet_store_instance_get(f->store, "inst-2", &in, NULL), 1);
-	assert_string_equal(in.rpc_api_version, "1.1");
-}
-
-/* SQLite: opening one more store on the file must not drop the locks of
- * those open already.  Were they dropped, a sqlite3 run on the live file
- * would take itself for the last connection and delete the WAL: a record
- * committed afterwards would never reach the file. */
-static void test_sqlite_second_open_keeps_wal(void **state)
-{
-	struct support_store *f = *state;
-	struct fleet_store *second, *third;
-	struct fleet_upgrade up;
-	char cmd[1400];
-
-	if (strcmp(fleet_store_backend(f->store), "sqlite"))
-		skip();
-	support_insert(f, "u1", "t1", "inst-1", 1000);
-	assert_int_equal(fleet_store_open(&second, f->spec, NULL), 0);
-	snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'SELECT count(*) FROM upgrades' > /dev/null 2>&1",
-		 f->spec);
-	if (system(cmd) != 0)
-		skip();			/* no sqlite3 (packaging/deps.sh installs it) */
-	support_insert(f, "u2", "t1", "inst-1", 2000);
-	assert_int_equal(fleet_store_open(&third, f->spec, NULL), 0);
-	assert_int_equal(fleet_store_upgrade_get(third, "u2", &up, NULL), 1);
-	fleet_store_close(third);
-	fleet_store_close(second);
-}
-
 static void test_text_is_data(void **state)
 {
 	struct support_store *f = *state;
@@ -753,35 +639,6 @@ static void test_threads_share_a_store(void **state)
 	assert_int_equal(total, 20 * 5);
 }
 
-static void test_sqlite_file_is_private(void **state)
-{
-	struct support_store *f = *state;
-	struct stat st;
-	char wal[1100];
-
-	support_insert(f, "u1", "t1", "inst-1", 1000);
-	assert_int_equal(stat(f->spec, &st), 0);
-	assert_int_equal(st.st_mode & 077, 0);
-	snprintf(wal, sizeof wal, "%s-wal", f->spec);
-	assert_int_equal(stat(wal, &st), 0);	/* WAL mode */
-	assert_int_equal(st.st_mode & 077, 0);
-}
-
-static void test_open_errors(void **state)
-{
-	struct fleet_store *store = NULL;
-	struct error err;
-
-	(void)state;
-	assert_int_equal(fleet_store_open(&store, "/nonexistent-dir/x/fleet.db", &err), -1);
-	assert_non_null(strstr(err.text, "sqlite"));
-	assert_int_equal(fleet_store_open(&store, "", &err), -1);
-	assert_int_equal(fleet_store_open(&store, "postgresql://nobody@127.0.0.1:1/none", &err),
-			 -1);
-	assert_non_null(strstr(err.text, "postgresql"));
-	assert_null(store);
-}
-
 static void test_state_names(void **state)
 {
 	enum fleet_state st;
@@ -813,9 +670,6 @@ static void test_state_names(void **state)
 	SUPPORT_STORE_TEST(test_instance_known_from_upgrade_and_last_upgrade, SETUP), \
 	SUPPORT_STORE_TEST(test_instance_list, SETUP), \
 	SUPPORT_STORE_TEST(test_summary_counts, SETUP), \
-	SUPPORT_STORE_TEST(test_reopen_keeps_data_and_schema, SETUP), \
-	SUPPORT_STORE_TEST(test_migration_v2_to_v3, SETUP), \
-	SUPPORT_STORE_TEST(test_sqlite_second_open_keeps_wal, SETUP), \
 	SUPPORT_STORE_TEST(test_text_is_data, SETUP), \
 	SUPPORT_STORE_TEST(test_long_reason_cut_at_character, SETUP), \
 	SUPPORT_STORE_TEST(test_threads_share_a_store, SETUP)
@@ -919,8 +773,6 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest sqlite_tests[] = {
 		FLEET_SUITE(support_store_sqlite),
-		SUPPORT_STORE_TEST(test_sqlite_file_is_private, support_store_sqlite),
-		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_state_names),
 	};
 	const struct CMUnitTest pg_tests[] = { FLEET_SUITE(support_store_pg) };
